@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/**
+ * The `keyslice` command line. Each subcommand parses its flags, calls the library, prints results on stdout
+ * and progress on stderr. Errors print one line naming the file and the problem, and exit non-zero.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseKeySliceList } from '../annotations/build.js';
+import { runDemo } from '../demo/run-demo.js';
+import { maskOf, objectMetrics } from '../metrics/metrics.js';
+import { DEFAULT_ENGINE, engineNames } from '../pipeline/segment.js';
+import { segmentFiles } from '../pipeline/segment-files.js';
+import { EXIT_CODES, KeysliceError } from '../util/errors.js';
+import { readLabelVolume } from '../volume/io-node.js';
+import { gridDifference, labelValues, type SliceAxis } from '../volume/volume.js';
+import { ProgressReporter } from './progress.js';
+
+const VERSION = '0.1.0';
+
+const USAGE = `keyslice ${VERSION}: from a few annotated key slices to a full 3D segmentation
+
+Usage:
+  keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
+                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--report R.json] [--quiet]
+  keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
+  keyslice demo    [--out DIR] [--engine NAME]
+
+Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
+Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${engineNames().join(', ')}
+(default ${DEFAULT_ENGINE}). See README.md for the prompts file format.
+`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function parse(args: string[], options: ParseArgsConfig['options']): Values {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
+  } catch (err) {
+    throw new KeysliceError('USAGE', `${(err as Error).message}\n\n${USAGE}`);
+  }
+}
+
+function need(v: Values, name: string): string {
+  const x = v[name];
+  if (typeof x !== 'string' || x === '') throw new KeysliceError('USAGE', `--${name} is required\n\n${USAGE}`);
+  return x;
+}
+
+function sliceAxis(v: Values): SliceAxis | undefined {
+  const x = v['slice-axis'];
+  if (x === undefined) return undefined;
+  if (x !== '0' && x !== '1' && x !== '2') throw new KeysliceError('USAGE', `--slice-axis must be 0, 1 or 2, got "${String(x)}"`);
+  return Number(x) as SliceAxis;
+}
+
+async function cmdSegment(args: string[]): Promise<void> {
+  const v = parse(args, {
+    image: { type: 'string' },
+    annotations: { type: 'string' },
+    'key-slices': { type: 'string' },
+    prompts: { type: 'string' },
+    out: { type: 'string' },
+    'slice-axis': { type: 'string' },
+    engine: { type: 'string' },
+    report: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  const progress = new ProgressReporter(process.stderr, !!v.quiet);
+  const keySlices = typeof v['key-slices'] === 'string' ? parseKeySliceList(v['key-slices']) : undefined;
+  const { report, warnings } = await segmentFiles({
+    image: need(v, 'image'),
+    out: need(v, 'out'),
+    annotations: v.annotations as string | undefined,
+    keySlices,
+    prompts: v.prompts as string | undefined,
+    axis: sliceAxis(v),
+    engine: v.engine as string | undefined,
+    report: v.report as string | undefined,
+    onStage: (m) => progress.log(m),
+    onProgress: (p) => progress.update(p.done, p.total, `label ${p.label}`),
+  });
+  for (const w of warnings) progress.log(`warning: ${w}`);
+  for (const l of report.labels) {
+    const ext = l.extent ? `slices ${l.extent[0]}..${l.extent[1]}` : 'empty';
+    console.log(`label ${l.value}${l.name ? ` (${l.name})` : ''}: ${l.voxels} voxels, ${l.volumeMl.toFixed(2)} mL, ${ext}, ${l.seconds.toFixed(2)} s`);
+    for (const n of l.notes) progress.log(`  note: ${n}`);
+  }
+  console.log(`wrote ${v.out} (engine ${report.engine}, ${report.seconds.toFixed(2)} s)`);
+}
+
+async function cmdScore(args: string[]): Promise<void> {
+  const v = parse(args, {
+    pred: { type: 'string' },
+    gt: { type: 'string' },
+    label: { type: 'string', multiple: true },
+    tolerance: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const predFile = need(v, 'pred');
+  const gtFile = need(v, 'gt');
+  const tol = v.tolerance === undefined ? 2 : Number(v.tolerance);
+  if (!Number.isFinite(tol) || tol < 0) throw new KeysliceError('USAGE', `--tolerance must be a distance in mm >= 0, got "${String(v.tolerance)}"`);
+  const [pred, gt] = await Promise.all([readLabelVolume(predFile), readLabelVolume(gtFile)]);
+  const diff = gridDifference(gt, pred);
+  if (diff !== null) throw new KeysliceError('GRID_MISMATCH', `grid differs from ${gtFile}: ${diff}`, predFile);
+  let labels: number[];
+  if (v.label !== undefined) {
+    labels = (v.label as string[]).flatMap((s) => s.split(',')).map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1) throw new KeysliceError('USAGE', `--label must be label values >= 1, got "${s}"`);
+      return n;
+    });
+  } else {
+    labels = [...new Set([...labelValues(gt.data), ...labelValues(pred.data)])].sort((a, b) => a - b);
+  }
+  const rows = labels.map((label) => ({
+    label,
+    ...objectMetrics(maskOf(pred.data, label), maskOf(gt.data, label), gt.size, gt.spacing, { nsdToleranceMm: tol }),
+  }));
+  if (v.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  const f = (x: number | null, d = 3) => (x === null ? 'inf' : x.toFixed(d));
+  console.log(`label  dice   iou    hd95_mm  assd_mm  nsd@${tol}mm  vol_diff_mL`);
+  for (const r of rows) {
+    console.log(
+      `${String(r.label).padEnd(6)} ${f(r.dice)}  ${f(r.iou)}  ${f(r.hd95, 2).padStart(7)}  ${f(r.assd, 2).padStart(7)}  ${f(r.nsd).padStart(8)}  ${r.volumeDiffMl.toFixed(2).padStart(11)}`,
+    );
+  }
+}
+
+async function cmdDemo(args: string[]): Promise<void> {
+  const v = parse(args, { out: { type: 'string' }, engine: { type: 'string' } });
+  const outDir = (v.out as string | undefined) ?? 'keyslice-demo';
+  const progress = new ProgressReporter();
+  progress.log('building a CT phantom (128x128x24, 0.8x0.8x5 mm) with an organ and a lesion...');
+  const res = await runDemo({ outDir, engine: v.engine as string | undefined });
+  console.log(`engine ${res.engine}: segmented ${res.labels.length} objects in ${res.seconds.toFixed(2)} s`);
+  for (const l of res.labels) {
+    const m = l.metrics;
+    console.log(
+      `  ${l.name.padEnd(7)} ${l.prompt} prompts on slices ${l.keySlices.join(',').padEnd(8)} Dice ${m.dice.toFixed(3)}  ` +
+        `HD95 ${m.hd95 === null ? 'inf' : m.hd95.toFixed(1)} mm  NSD@2mm ${m.nsd.toFixed(3)}`,
+    );
+  }
+  console.log(`files in ${outDir}/:`);
+  for (const [k, f] of Object.entries(res.files)) console.log(`  ${k.padEnd(13)} ${f}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'segment':
+        await cmdSegment(rest);
+        return 0;
+      case 'score':
+        await cmdScore(rest);
+        return 0;
+      case 'demo':
+        await cmdDemo(rest);
+        return 0;
+      case '--version':
+        console.log(VERSION);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new KeysliceError('USAGE', `unknown command "${cmd}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof KeysliceError) {
+      process.stderr.write(`keyslice: error: ${err.message}\n`);
+      return EXIT_CODES[err.code];
+    }
+    process.stderr.write(`keyslice: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

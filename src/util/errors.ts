@@ -1,0 +1,43 @@
+/**
+ * Errors that keyslice reports to a user. Each carries a stable `code` (used for the CLI exit status and in
+ * tests) and, where one is involved, the file it concerns, so that a message always names what went wrong and where.
+ */
+export type KeysliceErrorCode =
+  | 'USAGE'
+  | 'FILE_NOT_FOUND'
+  | 'FILE_UNREADABLE'
+  | 'UNSUPPORTED_IMAGE'
+  | 'NON_FINITE_VOXELS'
+  | 'TOO_LARGE'
+  | 'GRID_MISMATCH'
+  | 'INVALID_PROMPTS'
+  | 'INVALID_ANNOTATION'
+  | 'OUTPUT_CONFLICT'
+  | 'WRITE_FAILED';
+
+/** CLI exit status per error code: 2 for usage errors, 3 for input data problems, 4 for output problems. */
+export const EXIT_CODES: Record<KeysliceErrorCode, number> = {
+  USAGE: 2,
+  FILE_NOT_FOUND: 3,
+  FILE_UNREADABLE: 3,
+  UNSUPPORTED_IMAGE: 3,
+  NON_FINITE_VOXELS: 3,
+  TOO_LARGE: 3,
+  GRID_MISMATCH: 3,
+  INVALID_PROMPTS: 3,
+  INVALID_ANNOTATION: 3,
+  OUTPUT_CONFLICT: 4,
+  WRITE_FAILED: 4,
+};
+
+export class KeysliceError extends Error {
+  readonly code: KeysliceErrorCode;
+  readonly file?: string;
+
+  constructor(code: KeysliceErrorCode, message: string, file?: string, options?: { cause?: unknown }) {
+    super(file !== undefined ? `${file}: ${message}` : message, options);
+    this.name = 'KeysliceError';
+    this.code = code;
+    this.file = file;
+  }
+}
