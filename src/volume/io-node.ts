@@ -10,6 +10,8 @@ import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
 import { Image, ImageType, IntTypes, FloatTypes, PixelTypes } from 'itk-wasm';
 import { KeysliceError } from '../util/errors.js';
+import { peekImageSize } from './header-peek.js';
+import { checkNiftiFile, nonFiniteError } from './nifti-check.js';
 import { type LabelArray, type Vec3, type Volume, type VoxelArray, voxelCount } from './volume.js';
 
 const READ_EXTENSIONS = ['.nii', '.nii.gz', '.nrrd', '.nhdr', '.mha', '.mhd'];
@@ -63,6 +65,8 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
         file,
       );
     }
+    const peeked = await peekImageSize(file);
+    if (peeked) checkSize(peeked, file, maxVoxels);
     let info: Image;
     try {
       info = await readImageNode(file, { informationOnly: true });
@@ -70,6 +74,8 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
       throw new KeysliceError('FILE_UNREADABLE', `not a readable image (${errorText(err)})`, file, { cause: err });
     }
     checkShape(info, file, maxVoxels);
+    const ext = lowerExt(file);
+    if (ext === '.nii' || ext === '.nii.gz') await checkNiftiFile(file, options.rejectNonFinite ?? true);
     try {
       image = await readImageNode(file);
     } catch (err) {
@@ -84,6 +90,8 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
 
 function errorText(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
+  // itk-wasm reports some C++ exceptions only as a number: say something useful instead.
+  if (/^\s*\d+\s*$/.test(msg)) return 'the image reader failed on this file';
   const line = msg.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
@@ -122,17 +130,9 @@ async function readDicomFolder(dir: string): Promise<Image> {
   }
 }
 
-/** Dimension, pixel type and size checks, on the header alone where possible. */
-function checkShape(image: Image, file: string, maxVoxels: number): void {
-  const { dimension, components, pixelType } = image.imageType;
-  const size = image.size;
-  if (components !== 1 || pixelType !== PixelTypes.Scalar) {
-    throw new KeysliceError(
-      'UNSUPPORTED_IMAGE',
-      `pixel type ${pixelType} with ${components} components is not supported: keyslice needs one scalar per voxel`,
-      file,
-    );
-  }
+/** Refuses 4D data (beyond a singleton fourth axis) and volumes too large for this machine. */
+function checkSize(size: readonly number[], file: string, maxVoxels: number): void {
+  const dimension = size.length;
   if (dimension > 3 && size.slice(3).some((s) => s > 1)) {
     throw new KeysliceError(
       'UNSUPPORTED_IMAGE',
@@ -151,6 +151,19 @@ function checkShape(image: Image, file: string, maxVoxels: number): void {
       file,
     );
   }
+}
+
+/** Dimension, pixel type and size checks on an image's header. */
+function checkShape(image: Image, file: string, maxVoxels: number): void {
+  const { components, pixelType } = image.imageType;
+  if (components !== 1 || pixelType !== PixelTypes.Scalar) {
+    throw new KeysliceError(
+      'UNSUPPORTED_IMAGE',
+      `pixel type ${pixelType} with ${components} components is not supported: keyslice needs one scalar per voxel`,
+      file,
+    );
+  }
+  checkSize(image.size, file, maxVoxels);
 }
 
 function pad3(values: ArrayLike<number>, fill: number): Vec3 {
@@ -194,11 +207,7 @@ function checkFinite(vol: Volume, file: string): void {
     const x = first % vol.size[0];
     const y = Math.floor(first / vol.size[0]) % vol.size[1];
     const z = Math.floor(first / (vol.size[0] * vol.size[1]));
-    throw new KeysliceError(
-      'NON_FINITE_VOXELS',
-      `${bad} voxel(s) are NaN or infinite (first at voxel [${x}, ${y}, ${z}]); fix or mask them before segmenting`,
-      file,
-    );
+    throw nonFiniteError(file, bad, [x, y, z]);
   }
 }
 

@@ -1,0 +1,32 @@
+/** keyslice (Node entry point): volume I/O, annotations, segmentation pipeline and metrics. */
+export * from './volume/volume.js';
+export {
+  readVolume,
+  readLabelVolume,
+  toLabelVolume,
+  writeVolume,
+  writeTextAtomic,
+  defaultMaxVoxels,
+  type ReadVolumeOptions,
+  type WriteVolumeOptions,
+} from './volume/io-node.js';
+export * from './annotations/types.js';
+export { parsePrompts, parsePromptsText, PROMPTS_VERSION, type PromptsFile } from './annotations/prompts.js';
+export { buildAnnotations, parseKeySliceList, type BuildOptions, type BuildResult } from './annotations/build.js';
+export {
+  segment,
+  getEngine,
+  engineNames,
+  DEFAULT_ENGINE,
+  type Engine,
+  type SegmentOptions,
+  type SegmentResult,
+  type SegmentReport,
+  type LabelReport,
+} from './pipeline/segment.js';
+export { segmentFiles, type SegmentFilesOptions } from './pipeline/segment-files.js';
+export { objectMetrics, maskOf, type ObjectMetrics, type MetricOptions } from './metrics/metrics.js';
+export { squaredDistanceTransform } from './metrics/edt.js';
+export { selectKeySlices, simulateLabel, tightBox, type PromptKind } from './simulate/annotator.js';
+export { makePhantom, type Phantom, type PhantomOptions } from './demo/phantom.js';
+export { KeysliceError, type KeysliceErrorCode } from './util/errors.js';

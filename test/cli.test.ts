@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { makePhantom } from '../src/demo/phantom.js';
+import { selectKeySlices, sliceAreas } from '../src/simulate/annotator.js';
+import { readLabelVolume, readVolume, writeVolume } from '../src/volume/io-node.js';
+import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry, withGeometry } from '../src/volume/volume.js';
+import { CLI, SHARED_CASES, SHARED_DATA, sharedDataSkip, tempDir } from './helpers/paths.js';
+
+const tmp = tempDir();
+after(tmp.cleanup);
+const f = (name: string) => path.join(tmp.dir, name);
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Sparse annotation volume: the truth on the given slices only. */
+function keySliceVolume(truth: ArrayLike<number>, sg: SliceGeometry, slices: number[]): Uint8Array {
+  const out = new Uint8Array(truth.length);
+  const s = new Uint8Array(sg.area);
+  for (const w of slices) sg.insert(out, w, sg.extract(truth, w, s));
+  return out;
+}
+
+describe('keyslice segment on a phantom', () => {
+  let keys: number[] = [];
+  before(async () => {
+    const { image, truth } = makePhantom({ size: [64, 64, 16], spacing: [1.5, 1.5, 5] });
+    const sg = new SliceGeometry(image, 2);
+    keys = selectKeySlices(sliceAreas(truth.data, sg, 1), 3);
+    await writeVolume(image, f('ct.nii.gz'));
+    await writeVolume(withGeometry(image, keySliceVolume(truth.data, sg, keys)), f('keys.nii.gz'));
+    const nan = new Float32Array(image.data);
+    nan[100] = NaN;
+    await writeVolume(withGeometry(image, nan), f('nan.nii.gz'));
+    await writeVolume(withGeometry({ ...image, spacing: [1.5, 1.5, 2.5] }, new Uint8Array(truth.data.length)), f('other-grid.nii.gz'));
+    writeFileSync(f('corrupt.nii.gz'), gzipSync(Buffer.from('this is not a NIfTI header at all')));
+    writeFileSync(f('truncated.nii.gz'), readFileSync(f('ct.nii.gz')).subarray(0, 400));
+    // 4D NRRD: 4 x 3 x 2 x 3 int16 voxels
+    writeFileSync(f('4d.nrrd'), Buffer.concat([
+      Buffer.from('NRRD0004\ntype: short\ndimension: 4\nsizes: 4 3 2 3\nencoding: raw\nendian: little\nspace dimension: 4\nspace directions: (1,0,0,0) (0,1,0,0) (0,0,1,0) (0,0,0,1)\n\n'),
+      Buffer.alloc(4 * 3 * 2 * 3 * 2),
+    ]));
+    // A header promising 3000^3 float voxels with data that is never read: refused from the header alone.
+    writeFileSync(f('huge.nhdr'), 'NRRD0004\ntype: float\ndimension: 3\nsizes: 3000 3000 3000\nencoding: raw\nendian: little\ndata file: huge.raw\n\n');
+    writeFileSync(f('huge.raw'), Buffer.alloc(16));
+    writeFileSync(f('unknown-label.json'), JSON.stringify({ version: 1, labels: [{ value: 1, keySlices: [{ slice: 3, box: [1, 1, 5, 5] }] }], keySlices: [{ label: 7, slice: 4, box: [1, 1, 3, 3] }] }));
+    writeFileSync(f('box-outside.json'), JSON.stringify({ version: 1, labels: [{ value: 1, keySlices: [{ slice: 3, box: [10, 10, 70, 20] }] }] }));
+    writeFileSync(f('box.json'), JSON.stringify({ version: 1, labels: [{ value: 2, name: 'lesion', keySlices: [{ slice: 8, box: [30, 26, 40, 36] }, { slice: 12, empty: true }] }] }));
+  });
+
+  it('writes a label volume on the image grid that keeps the key slices exactly, with a report', () => {
+    const r = cli(['segment', '--image', f('ct.nii.gz'), '--annotations', f('keys.nii.gz'), '--key-slices', keys.join(','),
+      '--prompts', f('box.json'), '--out', f('seg.nii.gz'), '--report', f('report.json')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /label 1: \d+ voxels/);
+    assert.match(r.stdout, /label 2 \(lesion\)/);
+    const report = JSON.parse(readFileSync(f('report.json'), 'utf8'));
+    assert.deepEqual(report.labels.map((l: { value: number }) => l.value), [1, 2]);
+    assert.ok(report.labels[1].emptyKeySlices.includes(12));
+    return Promise.all([readVolume(f('ct.nii.gz')), readLabelVolume(f('seg.nii.gz')), readLabelVolume(f('keys.nii.gz'))]).then(([img, seg, key]) => {
+      assert.equal(gridDifference(img, seg, { spacing: 1e-6, origin: 1e-5, direction: 1e-6 }), null);
+      const sg = new SliceGeometry(img, 2);
+      for (const w of keys) {
+        const a = sg.slice(seg.data, w);
+        const b = sg.slice(key.data, w);
+        assert.deepEqual(Array.from(a), Array.from(b), `key slice ${w} unchanged`);
+      }
+      // between the key slices the organ is filled in
+      assert.ok(sg.countEqual(seg.data, Math.round((keys[0] + keys[1]) / 2), 1) > 0);
+      assert.equal(sg.countEqual(seg.data, 12, 2), 0, 'absent key slice stays empty');
+    });
+  });
+
+  const cases: [string, string[], number, RegExp][] = [
+    ['missing image file', ['--image', 'nope.nii.gz', '--prompts', 'box.json'], 3, /nope\.nii\.gz: no such file or folder/],
+    ['corrupt image', ['--image', 'corrupt.nii.gz', '--prompts', 'box.json'], 3, /corrupt\.nii\.gz: not a readable image/],
+    ['truncated image', ['--image', 'truncated.nii.gz', '--prompts', 'box.json'], 3, /truncated\.nii\.gz: compressed data is damaged or truncated/],
+    ['grids that differ', ['--image', 'ct.nii.gz', '--annotations', 'other-grid.nii.gz', '--key-slices', '3'], 3, /other-grid\.nii\.gz: annotation grid does not match the image .*ct\.nii\.gz: spacing differs/],
+    ['key slice out of range', ['--image', 'ct.nii.gz', '--annotations', 'keys.nii.gz', '--key-slices', '3,16'], 3, /keys\.nii\.gz: key slice 16 is out of range 0\.\.15 along axis 2/],
+    ['unknown label in the prompts file', ['--image', 'ct.nii.gz', '--prompts', 'unknown-label.json'], 3, /unknown-label\.json: keySlices\[0\]\.label: unknown label 7/],
+    ['box outside the slice', ['--image', 'ct.nii.gz', '--prompts', 'box-outside.json'], 3, /box-outside\.json: label 1, slice 3: box corner \[70,20\] lies outside the slice \(i 0\.\.63, j 0\.\.63\)/],
+    ['NaN voxels', ['--image', 'nan.nii.gz', '--prompts', 'box.json'], 3, /nan\.nii\.gz: 1 voxel\(s\) are NaN or infinite \(first at voxel \[36, 1, 0\]\)/],
+    ['4D image', ['--image', '4d.nrrd', '--prompts', 'box.json'], 3, /4d\.nrrd: 4D image of size 4x3x2x3/],
+    ['volume too large for memory', ['--image', 'huge.nhdr', '--prompts', 'box.json'], 3, /huge\.nhdr: volume of 3000x3000x3000 = 27000000000 voxels is too large/],
+    ['annotations without key slices', ['--image', 'ct.nii.gz', '--annotations', 'keys.nii.gz'], 2, /--annotations needs --key-slices/],
+    ['unknown engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'magic'], 2, /unknown engine "magic"/],
+  ];
+  for (const [what, args, code, message] of cases) {
+    it(`refuses ${what} with a clear message, exit ${code}, and writes nothing`, () => {
+      const out = f(`out-${what.replace(/\W+/g, '-')}.nii.gz`);
+      const full = args.map((a, i) => (i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--key-slices' && args[i - 1] !== '--engine' ? f(a) : a));
+      const r = cli(['segment', ...full, '--out', out]);
+      assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /^keyslice: error: /m);
+      assert.equal(existsSync(out), false, 'no output written');
+      assert.deepEqual(readdirSync(tmp.dir).filter((x) => x.includes('.tmp-')), []);
+    });
+  }
+
+  it('never overwrites an input', () => {
+    const before = readFileSync(f('keys.nii.gz'));
+    const r = cli(['segment', '--image', f('ct.nii.gz'), '--annotations', f('keys.nii.gz'), '--key-slices', 'auto', '--out', f('keys.nii.gz')]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /keys\.nii\.gz: output would overwrite an input file/);
+    assert.ok(readFileSync(f('keys.nii.gz')).equals(before));
+  });
+
+  it('keeps the 4D test file honest: it is a real 4D NRRD', () => {
+    assert.match(readFileSync(f('4d.nrrd')).subarray(0, 60).toString(), /dimension: 4/);
+    assert.ok(gunzipSync(readFileSync(f('corrupt.nii.gz'))).length > 0);
+  });
+});
+
+describe('keyslice score', () => {
+  it('prints per-label metrics and JSON, and refuses grids that differ', async () => {
+    const { image, truth } = makePhantom({ size: [32, 32, 8], spacing: [2, 2, 5], seed: 3 });
+    await writeVolume(truth, f('truth.nii.gz'));
+    const pred = new Uint8Array(truth.data);
+    for (let i = 0; i < pred.length; i++) if (pred[i] === 2) pred[i] = 0;
+    await writeVolume(withGeometry(image, pred), f('pred.nii.gz'));
+    const r = cli(['score', '--pred', f('pred.nii.gz'), '--gt', f('truth.nii.gz'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout);
+    assert.deepEqual(rows.map((x: { label: number }) => x.label), [1, 2]);
+    assert.equal(rows[0].dice, 1);
+    assert.equal(rows[1].dice, 0);
+    assert.equal(rows[1].hd95, null);
+    const t = cli(['score', '--pred', f('pred.nii.gz'), '--gt', f('truth.nii.gz'), '--label', '1']);
+    assert.match(t.stdout, /^1\s+1\.000\s+1\.000\s+0\.00/m);
+    const g = cli(['score', '--pred', f('other-grid.nii.gz'), '--gt', f('truth.nii.gz')]);
+    assert.equal(g.code, 3);
+    assert.match(g.stderr, /other-grid\.nii\.gz: grid differs from/);
+  });
+});
+
+describe('keyslice demo', () => {
+  it('runs with no input and prints Dice against the phantom truth', () => {
+    const r = cli(['demo', '--out', f('demo')]);
+    assert.equal(r.code, 0, r.stderr);
+    const dice = [...r.stdout.matchAll(/Dice (\d\.\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(dice.length, 2);
+    for (const d of dice) assert.ok(d > 0.6, `demo Dice ${d}`);
+    for (const name of ['phantom_ct.nii.gz', 'phantom_truth.nii.gz', 'key_slices.nii.gz', 'prompts.json', 'segmentation.nii.gz']) {
+      assert.ok(existsSync(path.join(f('demo'), name)), name);
+    }
+  });
+});
+
+describe('keyslice segment on every real volume', { skip: sharedDataSkip() }, () => {
+  for (const c of SHARED_CASES) {
+    it(`${c.name}: output on the input grid, key slices kept, labels preserved`, async () => {
+      const imageFile = path.join(SHARED_DATA, c.image);
+      const image = await readVolume(imageFile);
+      const truth = await readLabelVolume(path.join(SHARED_DATA, c.label));
+      const sg = new SliceGeometry(image, defaultSliceAxis(image.spacing));
+      const any = sliceAreas(truth.data.map((v) => (v ? 1 : 0)), sg, 1);
+      const keys = selectKeySlices(any, 3);
+      const sparseFile = f(`${c.name}_keys.nii.gz`);
+      await writeVolume(withGeometry(image, keySliceVolume(truth.data, sg, keys)), sparseFile);
+      const out = f(`${c.name}_seg.nii.gz`);
+      const r = cli(['segment', '--image', imageFile, '--annotations', sparseFile, '--key-slices', keys.join(','), '--out', out, '--quiet']);
+      assert.equal(r.code, 0, r.stderr);
+      const seg = await readLabelVolume(out);
+      assert.equal(gridDifference(image, seg, { spacing: 1e-6, origin: 1e-5, direction: 1e-6 }), null);
+      const keyValues = new Set<number>();
+      for (const w of keys) {
+        const a = sg.slice(seg.data, w);
+        const b = sg.slice(truth.data, w);
+        assert.deepEqual(Array.from(a), Array.from(b), `key slice ${w}`);
+        for (const v of labelValues(b)) keyValues.add(v);
+      }
+      assert.deepEqual(labelValues(seg.data), [...keyValues].sort((a, b) => a - b));
+    });
+  }
+});
