@@ -5,6 +5,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseKeySliceList } from '../annotations/build.js';
+import { benchFiles } from '../bench/bench-files.js';
+import type { PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
 import { DEFAULT_ENGINE, engineNames } from '../pipeline/segment.js';
@@ -23,6 +25,7 @@ Usage:
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--report R.json] [--quiet]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
+  keyslice bench   [--data DIR] [--methods M[,M...]] [--budgets 1,2,3,5] [--kinds mask,box] [--out DIR]
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${engineNames().join(', ')}
@@ -147,6 +150,41 @@ async function cmdDemo(args: string[]): Promise<void> {
   for (const [k, f] of Object.entries(res.files)) console.log(`  ${k.padEnd(13)} ${f}`);
 }
 
+function list(v: Values, name: string): string[] | undefined {
+  const x = v[name];
+  return typeof x === 'string' ? x.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
+}
+
+async function cmdBench(args: string[]): Promise<void> {
+  const v = parse(args, {
+    data: { type: 'string' },
+    methods: { type: 'string' },
+    budgets: { type: 'string' },
+    kinds: { type: 'string' },
+    out: { type: 'string' },
+  });
+  const budgets = list(v, 'budgets')?.map((b) => {
+    const n = Number(b);
+    if (!Number.isInteger(n) || n < 1) throw new KeysliceError('USAGE', `--budgets must be whole numbers >= 1, got "${b}"`);
+    return n;
+  });
+  const kinds = list(v, 'kinds')?.map((k) => {
+    if (k !== 'mask' && k !== 'box') throw new KeysliceError('USAGE', `--kinds must be mask and/or box, got "${k}"`);
+    return k as PromptKind;
+  });
+  const progress = new ProgressReporter();
+  const res = await benchFiles({
+    data: v.data as string | undefined,
+    methods: list(v, 'methods'),
+    budgets,
+    kinds,
+    out: v.out as string | undefined,
+    onCase: (done, total, name) => progress.update(done, total, name),
+  });
+  console.log(res.summary);
+  console.log(`results: ${res.files.join(', ')}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -159,6 +197,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'demo':
         await cmdDemo(rest);
+        return 0;
+      case 'bench':
+        await cmdBench(rest);
         return 0;
       case '--version':
         console.log(VERSION);

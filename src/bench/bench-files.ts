@@ -1,0 +1,74 @@
+/**
+ * `keyslice bench`: runs the protocol and writes results.json, results.csv, summary.md and
+ * dice-vs-budget.svg into the output folder.
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PromptKind } from '../simulate/annotator.js';
+import { writeTextAtomic } from '../volume/io-node.js';
+import { KeysliceError } from '../util/errors.js';
+import { findDatasets } from './manifest.js';
+import { defaultMethodNames, getMethod } from './methods.js';
+import { dicePlotSvg, summaryMarkdown, toCsv } from './report.js';
+import { runBench, type BenchRow } from './run-bench.js';
+
+export interface BenchFilesOptions {
+  /** Data folder (default: ../shared/data from the working folder, else beside the package). */
+  data?: string;
+  methods?: string[];
+  budgets?: number[];
+  kinds?: PromptKind[];
+  /** Output folder (default bench-results). */
+  out?: string;
+  onCase?: (done: number, total: number, name: string) => void;
+}
+
+export interface BenchFilesResult {
+  rows: BenchRow[];
+  summary: string;
+  files: string[];
+  dataDir: string;
+}
+
+/** The default data folder: `../shared/data` from the working folder, else from the package's folder. */
+export function defaultDataDir(): string {
+  const pkgRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  const candidates = [path.resolve('../shared/data'), path.resolve(pkgRoot, '../shared/data')];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new KeysliceError('FILE_NOT_FOUND', `no data folder given and none found at ${candidates.join(' or ')}; pass --data DIR`);
+  }
+  return found;
+}
+
+export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesResult> {
+  const dataDir = opts.data ?? defaultDataDir();
+  const datasets = await findDatasets(dataDir);
+  const methods = (opts.methods ?? defaultMethodNames()).map(getMethod);
+  const out = opts.out ?? 'bench-results';
+  await fsp.mkdir(out, { recursive: true });
+  const t0 = performance.now();
+  const rows = await runBench({
+    datasets,
+    methods,
+    budgets: opts.budgets ?? [1, 2, 3, 5],
+    kinds: opts.kinds ?? ['mask', 'box'],
+    onCase: opts.onCase,
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  const summary = summaryMarkdown(rows, { peakRssMiB, seconds });
+  const files = {
+    json: path.join(out, 'results.json'),
+    csv: path.join(out, 'results.csv'),
+    md: path.join(out, 'summary.md'),
+    svg: path.join(out, 'dice-vs-budget.svg'),
+  };
+  const meta = { date: new Date().toISOString(), dataDir, datasets: datasets.map((d) => d.name), seconds, peakRssMiB };
+  await writeTextAtomic(files.json, `${JSON.stringify({ meta, rows }, null, 1)}\n`);
+  await writeTextAtomic(files.csv, toCsv(rows));
+  await writeTextAtomic(files.md, `# keyslice benchmark\n\nData: ${dataDir}\n\n${summary}`);
+  await writeTextAtomic(files.svg, dicePlotSvg(rows));
+  return { rows, summary, files: Object.values(files), dataDir };
+}

@@ -1,0 +1,124 @@
+/**
+ * The methods a benchmark compares, behind one signature: one object's annotation in, a binary mask on the
+ * image grid out.
+ * - `keyslice:<engine>`: keyslice's own engines, through `segment()`, the code path of `keyslice segment`;
+ * - `mci`: ITK morphological contour interpolation with default options on the key masks (3D Slicer's
+ *   "Fill between slices");
+ * - `linear`: NiiVue's `interpolateMaskSlices` (intensity-guided blend, its defaults), run between each pair of
+ *   consecutive key slices as a NiiVue user would, with the image's data and maximum as NiiVue passes them.
+ * Peers take masks; a box key slice is given to them as the filled rectangle.
+ */
+import { morphologicalContourInterpolationNode } from '@itk-wasm/morphological-contour-interpolation';
+import { interpolateMaskSlices } from '@niivue/niivue/drawing';
+import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
+import type { LabelAnnotation } from '../annotations/types.js';
+import { engineNames, segment } from '../pipeline/segment.js';
+import { KeysliceError } from '../util/errors.js';
+import type { SliceGeometry, SliceAxis, Volume } from '../volume/volume.js';
+
+export interface MethodInput {
+  image: Volume;
+  axis: SliceAxis;
+  sg: SliceGeometry;
+  /** One object; its value is the label value. */
+  label: LabelAnnotation;
+}
+
+export interface BenchMethod {
+  name: string;
+  /** Binary mask (1 = object) in the image's voxel layout. */
+  run(input: MethodInput): Promise<Uint8Array>;
+}
+
+/** Key masks for peers: the drawn mask, or the filled box rectangle. */
+function peerKeyMask(k: LabelAnnotation['keySlices'][number], nu: number, nv: number): Uint8Array | null {
+  if (k.empty) return null;
+  if (k.mask) return k.mask;
+  const m = new Uint8Array(nu * nv);
+  if (k.box) for (let j = k.box[1]; j <= k.box[3]; j++) for (let i = k.box[0]; i <= k.box[2]; i++) m[i + nu * j] = 1;
+  return m;
+}
+
+/** Stack of slices (slice axis last) → image voxel layout. */
+function stackToVolume(stack: ArrayLike<number>, sg: SliceGeometry): Uint8Array {
+  const out = new Uint8Array(sg.area * sg.count);
+  const area = sg.area;
+  const s = new Uint8Array(area);
+  for (let w = 0; w < sg.count; w++) {
+    for (let i = 0; i < area; i++) s[i] = stack[w * area + i] ? 1 : 0;
+    sg.insert(out, w, s);
+  }
+  return out;
+}
+
+function keyStack(input: MethodInput): Uint8Array {
+  const { sg, label } = input;
+  const stack = new Uint8Array(sg.area * sg.count);
+  for (const k of label.keySlices) {
+    const m = peerKeyMask(k, sg.nu, sg.nv);
+    if (m) stack.set(m, k.index * sg.area);
+  }
+  return stack;
+}
+
+export const mciMethod: BenchMethod = {
+  name: 'mci',
+  async run(input) {
+    const { sg } = input;
+    const image = new Image(new ImageType(3, IntTypes.UInt8, PixelTypes.Scalar, 1));
+    image.size = [sg.nu, sg.nv, sg.count];
+    image.spacing = [sg.du, sg.dv, sg.dw];
+    image.data = keyStack(input);
+    const { outputImage } = await morphologicalContourInterpolationNode(image);
+    return stackToVolume(outputImage.data as Uint8Array, sg);
+  },
+};
+
+export const linearBlendMethod: BenchMethod = {
+  name: 'linear',
+  async run(input) {
+    const { sg, image, label } = input;
+    const bitmap = keyStack(input);
+    const intensity = new Float32Array(sg.area * sg.count);
+    const slice = new Float32Array(sg.area);
+    let maxVal = -Infinity;
+    for (let w = 0; w < sg.count; w++) {
+      sg.extract(image.data, w, slice);
+      intensity.set(slice, w * sg.area);
+      for (let i = 0; i < slice.length; i++) if (slice[i] > maxVal) maxVal = slice[i];
+    }
+    const keys = label.keySlices.filter((k) => !k.empty).map((k) => k.index);
+    const dims = { dimX: sg.nu, dimY: sg.nv, dimZ: sg.count };
+    for (let n = 0; n + 1 < keys.length; n++) {
+      if (keys[n + 1] - keys[n] < 2) continue;
+      interpolateMaskSlices(bitmap, dims, intensity, maxVal, keys[n], keys[n + 1], {}, () => {});
+    }
+    return stackToVolume(bitmap, sg);
+  },
+};
+
+function engineMethod(engine: string): BenchMethod {
+  return {
+    name: `keyslice:${engine}`,
+    async run(input) {
+      const { labels } = await segment(input.image, { axis: input.axis, labels: [input.label] }, { engine });
+      const out = new Uint8Array(labels.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = labels.data[i] === input.label.value ? 1 : 0;
+      return out;
+    },
+  };
+}
+
+/** Default method list: keyslice's engines (except the key-slice-only baseline) and the peers. */
+export function defaultMethodNames(): string[] {
+  return [...engineNames().filter((e) => e !== 'keyslices').map((e) => `keyslice:${e}`), 'mci', 'linear'];
+}
+
+export function getMethod(name: string): BenchMethod {
+  if (name === 'mci') return mciMethod;
+  if (name === 'linear') return linearBlendMethod;
+  const engine = name.startsWith('keyslice:') ? name.slice('keyslice:'.length) : name;
+  if (engineNames().includes(engine)) return engineMethod(engine);
+  const known = ['mci', 'linear', ...engineNames().map((e) => `keyslice:${e}`)];
+  throw new KeysliceError('USAGE', `unknown bench method "${name}" (available: ${known.join(', ')})`);
+}

@@ -1,0 +1,159 @@
+/**
+ * Benchmark outputs: every row as CSV, a Markdown summary (means per dataset x kind x method x budget) and an
+ * SVG plot of mean 3D Dice against budget, one panel per dataset.
+ */
+import type { BenchRow } from './run-bench.js';
+
+const CSV_COLUMNS: (keyof BenchRow)[] = [
+  'dataset', 'case', 'label', 'kind', 'budget', 'method', 'keySlices', 'truthExtent', 'predExtent',
+  'dice', 'diceNonKey', 'nsd2mm', 'hd95', 'seconds', 'rssMiB',
+];
+
+export function toCsv(rows: BenchRow[]): string {
+  const cell = (v: unknown) => {
+    const s = Array.isArray(v) ? v.join(' ') : v === null ? '' : typeof v === 'number' ? String(+v.toFixed(6)) : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return `${CSV_COLUMNS.join(',')}\n${rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(',')).join('\n')}\n`;
+}
+
+export interface SummaryCell {
+  n: number;
+  dice: number;
+  diceNonKey: number;
+  nsd2mm: number;
+  /** Mean over rows with a finite HD95; null if none. */
+  hd95: number | null;
+  seconds: number;
+  /** Mean |predicted - true| first and last slice, in slices (rows with an empty prediction excluded). */
+  endError: number | null;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
+  const groups = new Map<string, BenchRow[]>();
+  for (const r of rows) {
+    const k = [r.dataset, r.kind, r.method, r.budget].join('|');
+    const g = groups.get(k) ?? [];
+    g.push(r);
+    groups.set(k, g);
+  }
+  const out = new Map<string, SummaryCell>();
+  for (const [k, g] of groups) {
+    const hd = g.map((r) => r.hd95).filter((x): x is number => x !== null);
+    const ends = g.flatMap((r) => (r.predExtent ? [Math.abs(r.predExtent[0] - r.truthExtent[0]), Math.abs(r.predExtent[1] - r.truthExtent[1])] : []));
+    out.set(k, {
+      n: g.length,
+      dice: mean(g.map((r) => r.dice)),
+      diceNonKey: mean(g.map((r) => r.diceNonKey)),
+      nsd2mm: mean(g.map((r) => r.nsd2mm)),
+      hd95: hd.length ? mean(hd) : null,
+      seconds: mean(g.map((r) => r.seconds)),
+      endError: ends.length ? mean(ends) : null,
+    });
+  }
+  return out;
+}
+
+function uniq<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
+
+/** Markdown: a Dice table (rows dataset x kind x method, columns budgets) and a detail table. */
+export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; seconds: number }): string {
+  const s = summarise(rows);
+  const datasets = uniq(rows.map((r) => r.dataset));
+  const kinds = uniq(rows.map((r) => r.kind));
+  const methods = uniq(rows.map((r) => r.method));
+  const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
+  const f = (x: number | null, d = 3) => (x === null || Number.isNaN(x) ? '–' : x.toFixed(d));
+  const lines: string[] = [];
+  lines.push(`### Mean 3D Dice by budget (key slices per object)`, '');
+  lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
+  lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
+  for (const d of datasets) for (const k of kinds) for (const m of methods) {
+    const cells = budgets.map((b) => s.get([d, k, m, b].join('|')));
+    if (cells.every((c) => !c)) continue;
+    lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.dice ?? null)).join(' | ')} |`);
+  }
+  lines.push('', `### Details (means): Dice off the key slices, NSD at 2 mm, HD95 (mm), end error (slices), time (s)`, '');
+  lines.push('| dataset | kind | method | k | n | Dice | Dice non-key | NSD 2mm | HD95 | end err | s/object |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const d of datasets) for (const k of kinds) for (const m of methods) for (const b of budgets) {
+    const c = s.get([d, k, m, b].join('|'));
+    if (!c) continue;
+    lines.push(`| ${d} | ${k} | ${m} | ${b} | ${c.n} | ${f(c.dice)} | ${f(c.diceNonKey)} | ${f(c.nsd2mm)} | ${f(c.hd95, 1)} | ${f(c.endError, 2)} | ${f(c.seconds, 2)} |`);
+  }
+  lines.push('', `${rows.length} rows in ${meta.seconds.toFixed(1)} s; peak resident memory ${meta.peakRssMiB.toFixed(0)} MiB.`, '');
+  return lines.join('\n');
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** SVG: one panel per dataset, mean 3D Dice (y) against budget (x), a line per method; box prompts dashed. */
+export function dicePlotSvg(rows: BenchRow[]): string {
+  const s = summarise(rows);
+  const datasets = uniq(rows.map((r) => r.dataset));
+  const kinds = uniq(rows.map((r) => r.kind));
+  const methods = uniq(rows.map((r) => r.method));
+  const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
+  const pw = 300;
+  const ph = 220;
+  const m = { l: 44, r: 12, t: 28, b: 36 };
+  const cols = Math.min(2, datasets.length);
+  const nrows = Math.ceil(datasets.length / cols);
+  const legendH = 22 * Math.ceil((methods.length * kinds.length) / 3) + 10;
+  const W = cols * pw;
+  const H = nrows * ph + legendH;
+  const bx = (b: number) => (budgets.length === 1 ? 0.5 : (b - budgets[0]) / (budgets[budgets.length - 1] - budgets[0]));
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
+  datasets.forEach((d, n) => {
+    const ox = (n % cols) * pw + m.l;
+    const oy = Math.floor(n / cols) * ph + m.t;
+    const w = pw - m.l - m.r;
+    const h = ph - m.t - m.b;
+    const X = (b: number) => ox + bx(b) * w;
+    const Y = (v: number) => oy + (1 - v) * h;
+    out.push(`<text x="${ox + w / 2}" y="${oy - 10}" text-anchor="middle" font-weight="bold">${esc(d)}</text>`);
+    out.push(`<rect x="${ox}" y="${oy}" width="${w}" height="${h}" fill="none" stroke="#999"/>`);
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+      out.push(`<line x1="${ox}" x2="${ox + w}" y1="${Y(v)}" y2="${Y(v)}" stroke="#eee"/>`);
+      out.push(`<text x="${ox - 4}" y="${Y(v) + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
+    }
+    for (const b of budgets) out.push(`<text x="${X(b)}" y="${oy + h + 14}" text-anchor="middle">${b}</text>`);
+    out.push(`<text x="${ox + w / 2}" y="${oy + h + 28}" text-anchor="middle">key slices (k)</text>`);
+    methods.forEach((meth, mi) => {
+      kinds.forEach((k) => {
+        const pts = budgets
+          .map((b) => [b, s.get([d, k, meth, b].join('|'))?.dice] as const)
+          .filter((p): p is readonly [number, number] => p[1] !== undefined);
+        if (pts.length === 0) return;
+        const color = COLORS[mi % COLORS.length];
+        const dash = k === 'box' ? ' stroke-dasharray="5,3"' : '';
+        out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts.map(([b, v]) => `${X(b).toFixed(1)},${Y(v).toFixed(1)}`).join(' ')}"/>`);
+        for (const [b, v] of pts) out.push(`<circle cx="${X(b).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="2.5" fill="${color}"/>`);
+      });
+    });
+  });
+  let li = 0;
+  methods.forEach((meth, mi) => {
+    kinds.forEach((k) => {
+      const x = 10 + (li % 3) * (W / 3);
+      const y = nrows * ph + 16 + Math.floor(li / 3) * 22;
+      const dash = k === 'box' ? ' stroke-dasharray="5,3"' : '';
+      out.push(`<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${COLORS[mi % COLORS.length]}" stroke-width="2"${dash}/>`);
+      out.push(`<text x="${x + 30}" y="${y}">${esc(`${meth} (${k})`)}</text>`);
+      li++;
+    });
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}

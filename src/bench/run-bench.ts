@@ -1,0 +1,128 @@
+/**
+ * The benchmark protocol: simulated annotators on labelled scans.
+ *
+ * For each case and label value L (one binary object, truth = label == L), on the default slice axis:
+ * for each prompt kind (mask, box) and budget k, the key slices of `selectKeySlices` get the truth mask or its
+ * tight box (an empty key slice says "absent"); every method segments the object; the row records 3D Dice,
+ * Dice over the non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one, wall time
+ * and memory.
+ */
+import * as path from 'node:path';
+import { maskOf, objectMetrics } from '../metrics/metrics.js';
+import { selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
+import { readLabelVolume, readVolume } from '../volume/io-node.js';
+import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry } from '../volume/volume.js';
+import { KeysliceError } from '../util/errors.js';
+import type { Dataset } from './manifest.js';
+import type { BenchMethod } from './methods.js';
+
+export interface BenchRow {
+  dataset: string;
+  case: string;
+  label: number;
+  kind: PromptKind;
+  budget: number;
+  method: string;
+  keySlices: number[];
+  /** First and last slice of the truth, and of the prediction (null when empty). */
+  truthExtent: [number, number];
+  predExtent: [number, number] | null;
+  dice: number;
+  diceNonKey: number;
+  nsd2mm: number;
+  hd95: number | null;
+  seconds: number;
+  /** Resident memory after the run, MiB (the process's peak is in the summary). */
+  rssMiB: number;
+}
+
+export interface BenchOptions {
+  datasets: Dataset[];
+  methods: BenchMethod[];
+  budgets: number[];
+  kinds: PromptKind[];
+  onCase?: (done: number, total: number, name: string) => void;
+}
+
+function extent(areas: number[]): [number, number] | null {
+  const first = areas.findIndex((a) => a > 0);
+  if (first < 0) return null;
+  let last = areas.length - 1;
+  while (areas[last] === 0) last--;
+  return [first, last];
+}
+
+/** Dice restricted to the slices that are not key slices. */
+function diceOffSlices(pred: Uint8Array, truth: Uint8Array, sg: SliceGeometry, keys: Set<number>): number {
+  let p = 0;
+  let t = 0;
+  let both = 0;
+  for (let w = 0; w < sg.count; w++) {
+    if (keys.has(w)) continue;
+    for (let v = 0; v < sg.nv; v++) {
+      for (let u = 0; u < sg.nu; u++) {
+        const i = sg.index(u, v, w);
+        p += pred[i];
+        t += truth[i];
+        both += pred[i] & truth[i];
+      }
+    }
+  }
+  return p + t === 0 ? 1 : (2 * both) / (p + t);
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const allCases = opts.datasets.flatMap((d) => d.cases.map((c) => ({ d, c })));
+  let done = 0;
+  for (const { d, c } of allCases) {
+    opts.onCase?.(done, allCases.length, `${d.name}/${c.id}`);
+    const imageFile = path.join(d.root, c.image);
+    const labelFile = path.join(d.root, c.label);
+    const image = await readVolume(imageFile);
+    const truthVol = await readLabelVolume(labelFile);
+    const diff = gridDifference(image, truthVol);
+    if (diff !== null) throw new KeysliceError('GRID_MISMATCH', `label grid differs from ${imageFile}: ${diff}`, labelFile);
+    const axis = defaultSliceAxis(image.spacing);
+    const sg = new SliceGeometry(image, axis);
+    for (const value of c.labels ?? labelValues(truthVol.data)) {
+      const truth = maskOf(truthVol.data, value);
+      const areas = sliceAreas(truth, sg, 1);
+      const truthExtent = extent(areas);
+      if (!truthExtent) continue;
+      for (const kind of opts.kinds) {
+        for (const budget of opts.budgets) {
+          const keySlices = selectKeySlices(areas, budget);
+          const label = simulateLabel(truthVol.data, sg, value, keySlices, kind);
+          const keySet = new Set(keySlices);
+          for (const method of opts.methods) {
+            const t0 = performance.now();
+            const pred = await method.run({ image, axis, sg, label });
+            const seconds = (performance.now() - t0) / 1000;
+            const m = objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 });
+            rows.push({
+              dataset: d.name,
+              case: c.id,
+              label: value,
+              kind,
+              budget,
+              method: method.name,
+              keySlices,
+              truthExtent,
+              predExtent: extent(sliceAreas(pred, sg, 1)),
+              dice: m.dice,
+              diceNonKey: diceOffSlices(pred, truth, sg, keySet),
+              nsd2mm: m.nsd,
+              hd95: m.hd95,
+              seconds,
+              rssMiB: process.memoryUsage().rss / 2 ** 20,
+            });
+          }
+        }
+      }
+    }
+    done++;
+  }
+  opts.onCase?.(done, allCases.length, 'done');
+  return rows;
+}
