@@ -83,9 +83,8 @@ function crop(m: Mask, size: Vec3, box: Box3): Uint8Array {
 }
 
 /**
- * Border voxels of a cropped mask. A face neighbour outside the crop counts as background only where the crop
- * touches the volume's edge or the mask does not reach it; since the crop holds the whole mask plus a margin
- * where the volume allows, "outside the crop" is always background.
+ * Border voxels of a cropped mask. The crop holds the whole mask plus a one-voxel margin wherever the volume
+ * allows, so a neighbour outside the crop is background (or outside the volume).
  */
 function border(m: Uint8Array, c: Vec3): Uint8Array {
   const [cx, cy, cz] = c;

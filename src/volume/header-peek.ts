@@ -39,7 +39,18 @@ async function firstBytes(file: string, n: number, gzip: boolean): Promise<Buffe
   });
 }
 
-function niftiSize(buf: Buffer): number[] | null {
+export interface NiftiHeader {
+  littleEndian: boolean;
+  /** dim[1..dim[0]], each at least 1. */
+  size: number[];
+  datatype: number;
+  bitpix: number;
+  /** Byte offset of the voxel data (at least 352). */
+  voxOffset: number;
+}
+
+/** The few NIfTI-1 header fields keyslice checks; null when `buf` does not start with a NIfTI-1 header. */
+export function parseNiftiHeader(buf: Buffer): NiftiHeader | null {
   if (buf.length < 348) return null;
   const le = buf.readInt32LE(0) === 348;
   if (!le && buf.readInt32BE(0) !== 348) return null;
@@ -48,7 +59,8 @@ function niftiSize(buf: Buffer): number[] | null {
   if (ndim < 1 || ndim > 7) return null;
   const size: number[] = [];
   for (let d = 1; d <= ndim; d++) size.push(Math.max(1, i16(40 + 2 * d)));
-  return size;
+  const voxOffset = Math.max(352, Math.floor(le ? buf.readFloatLE(108) : buf.readFloatBE(108)));
+  return { littleEndian: le, size, datatype: i16(70), bitpix: i16(72), voxOffset };
 }
 
 function textHeaderSize(text: string, key: RegExp): number[] | null {
@@ -62,7 +74,7 @@ function textHeaderSize(text: string, key: RegExp): number[] | null {
 export async function peekImageSize(file: string): Promise<number[] | null> {
   const f = file.toLowerCase();
   try {
-    if (f.endsWith('.nii') || f.endsWith('.nii.gz')) return niftiSize(await firstBytes(file, 348, f.endsWith('.gz')));
+    if (f.endsWith('.nii') || f.endsWith('.nii.gz')) return parseNiftiHeader(await firstBytes(file, 348, f.endsWith('.gz')))?.size ?? null;
     if (f.endsWith('.nrrd') || f.endsWith('.nhdr')) {
       const text = (await firstBytes(file, 8192, false)).toString('latin1').split(/\r?\n\r?\n/)[0];
       return textHeaderSize(text, /^sizes:\s*([^\n]+)$/m);

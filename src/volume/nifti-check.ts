@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { KeysliceError } from '../util/errors.js';
+import { parseNiftiHeader } from './header-peek.js';
 
 /** NIfTI datatype codes of float voxels: 16 float32, 64 float64. */
 const FLOAT_TYPES: Record<number, number> = { 16: 4, 64: 8 };
@@ -29,17 +30,11 @@ export async function checkNiftiFile(file: string, checkFinite = true): Promise<
     }
   }
   if (buf.length < 348) throw new KeysliceError('FILE_UNREADABLE', `only ${buf.length} bytes: too short for a NIfTI header`, file);
-  const le = buf.readInt32LE(0) === 348;
-  const be = buf.readInt32BE(0) === 348;
-  if (!le && !be) return; // NIfTI-2 or not NIfTI at all: left to the reader
-  const i16 = (o: number) => (le ? buf.readInt16LE(o) : buf.readInt16BE(o));
-  const ndim = i16(40);
-  if (ndim < 1 || ndim > 7) return;
-  let n = 1;
-  for (let d = 1; d <= ndim; d++) n *= Math.max(1, i16(40 + 2 * d));
-  const datatype = i16(70);
-  const bitpix = i16(72);
-  const voxOffset = Math.max(352, Math.floor(le ? buf.readFloatLE(108) : buf.readFloatBE(108)));
+  const h = parseNiftiHeader(buf);
+  if (!h) return; // NIfTI-2 or not NIfTI at all: left to the reader
+  const le = h.littleEndian;
+  const n = h.size.reduce((a, b) => a * b, 1);
+  const { datatype, bitpix, voxOffset } = h;
   const expected = voxOffset + (n * bitpix) / 8;
   if (buf.length < expected) {
     throw new KeysliceError(
@@ -61,8 +56,8 @@ export async function checkNiftiFile(file: string, checkFinite = true): Promise<
     }
   }
   if (bad > 0) {
-    const nx = Math.max(1, i16(42));
-    const ny = Math.max(1, i16(44));
+    const nx = h.size[0];
+    const ny = h.size[1] ?? 1;
     const at = [first % nx, Math.floor(first / nx) % ny, Math.floor(first / (nx * ny))];
     throw nonFiniteError(file, bad, at);
   }
