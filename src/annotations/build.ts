@@ -14,7 +14,7 @@ import {
   type Volume,
 } from '../volume/volume.js';
 import type { PromptsFile } from './prompts.js';
-import { emptyKeySlice, hasObjectPrompt, type Annotations, type KeySlice, type LabelAnnotation } from './types.js';
+import { emptyKeySlice, hasObjectPrompt, type Annotations, type LabelAnnotation } from './types.js';
 
 export interface SparseInput {
   volume: Volume<LabelArray>;
@@ -207,9 +207,4 @@ export function buildAnnotations(image: Geometry, opts: BuildOptions): BuildResu
     out.push(l);
   }
   return { annotations: { axis, labels: out }, warnings };
-}
-
-/** Key slices of one label that carry an object prompt, by index. */
-export function objectKeySlices(label: LabelAnnotation): KeySlice[] {
-  return label.keySlices.filter(hasObjectPrompt);
 }
