@@ -99,10 +99,11 @@ export function buildAnnotations(image: Geometry, opts: BuildOptions): BuildResu
         file,
       );
     }
+    // Label voxels per slice, counted once.
+    const labelled = Array.from({ length: sg.count }, (_, w) => sg.area - sg.countEqual(volume.data, w, 0));
     let slices: number[];
     if (opts.sparse.keySlices === 'auto') {
-      slices = [];
-      for (let w = 0; w < sg.count; w++) if (sg.countEqual(volume.data, w, 0) < sg.area) slices.push(w);
+      slices = labelled.flatMap((n, w) => (n > 0 ? [w] : []));
       if (slices.length === 0) throw new KeysliceError('INVALID_ANNOTATION', 'annotation volume holds no label voxel', file);
     } else {
       slices = opts.sparse.keySlices;
@@ -113,36 +114,22 @@ export function buildAnnotations(image: Geometry, opts: BuildOptions): BuildResu
       }
     }
     const listed = new Set(slices);
-    const values = new Set<number>();
-    const buf = new Uint16Array(sg.area);
-    let outside = 0;
-    for (let w = 0; w < sg.count; w++) {
-      const onSlice = sg.area - sg.countEqual(volume.data, w, 0);
-      if (!listed.has(w)) {
-        outside += onSlice;
-        continue;
-      }
-      sg.extract(volume.data, w, buf);
-      for (const v of labelValues(buf)) values.add(v);
-    }
+    const outside = labelled.reduce((sum, n, w) => (listed.has(w) ? sum : sum + n), 0);
     if (outside > 0) {
       warnings.push(`${file}: ${outside} label voxel(s) lie outside the listed key slices and are ignored`);
     }
+    const values = new Set<number>();
+    const buf = new Uint16Array(sg.area);
+    for (const w of slices) for (const v of labelValues(sg.extract(volume.data, w, buf))) values.add(v);
     if (values.size === 0) {
       throw new KeysliceError('INVALID_ANNOTATION', `the listed key slices (${slices.join(', ')}) hold no label voxel`, file);
     }
     for (const value of [...values].sort((a, b) => a - b)) {
       const label = getLabel(value);
       for (const w of slices) {
-        sg.extract(volume.data, w, buf);
         const ks = emptyKeySlice(w);
-        const mask = new Uint8Array(sg.area);
-        let n = 0;
-        for (let i = 0; i < mask.length; i++) if (buf[i] === value) {
-          mask[i] = 1;
-          n++;
-        }
-        if (n === 0) ks.empty = true;
+        const mask = sg.maskOf(volume.data, w, value);
+        if (mask === null) ks.empty = true;
         else ks.mask = mask;
         label.keySlices.push(ks);
       }

@@ -12,6 +12,7 @@ import { morphologicalContourInterpolationNode } from '@itk-wasm/morphological-c
 import { interpolateMaskSlices } from '@niivue/niivue/drawing';
 import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import type { LabelAnnotation } from '../annotations/types.js';
+import { stackKeyMasks } from '../interpolation/mci.js';
 import { engineNames, segment } from '../pipeline/segment.js';
 import { KeysliceError } from '../util/errors.js';
 import type { SliceGeometry, SliceAxis, Volume } from '../volume/volume.js';
@@ -53,12 +54,8 @@ function stackToVolume(stack: ArrayLike<number>, sg: SliceGeometry): Uint8Array 
 
 function keyStack(input: MethodInput): Uint8Array {
   const { sg, label } = input;
-  const stack = new Uint8Array(sg.area * sg.count);
-  for (const k of label.keySlices) {
-    const m = peerKeyMask(k, sg.nu, sg.nv);
-    if (m) stack.set(m, k.index * sg.area);
-  }
-  return stack;
+  const keys = label.keySlices.map((k) => ({ index: k.index, mask: peerKeyMask(k, sg.nu, sg.nv) }));
+  return stackKeyMasks({ nu: sg.nu, nv: sg.nv, count: sg.count }, keys);
 }
 
 export const mciMethod: BenchMethod = {

@@ -23,18 +23,27 @@ export interface StackShape {
   count: number;
 }
 
+/** Stacks key masks into `count` slices (`out[u + nu * (v + nv * w)]`, 1 = object); other slices stay 0. */
+export function stackKeyMasks(shape: StackShape, keys: KeyMask[]): Uint8Array {
+  const area = shape.nu * shape.nv;
+  const stack = new Uint8Array(area * shape.count);
+  for (const k of keys) {
+    if (k.mask === null) continue;
+    const base = k.index * area;
+    for (let i = 0; i < area; i++) stack[base + i] = k.mask[i] ? 1 : 0;
+  }
+  return stack;
+}
+
 /**
- * Interpolates between key masks and returns a stack of `count` slices (`out[u + nu * (v + nv * w)]`, 1 =
- * object). Slices outside the first and last key slice holding the object stay empty (MCI does not extrapolate).
+ * Interpolates between key masks and returns a stack of `count` slices (layout as {@link stackKeyMasks}).
+ * Slices outside the first and last key slice holding the object stay empty (MCI does not extrapolate).
  */
 export async function interpolateKeyMasks(shape: StackShape, keys: KeyMask[]): Promise<Uint8Array> {
   const { nu, nv, count } = shape;
   const area = nu * nv;
-  const stack = new Uint8Array(area * count);
-  const present = keys.filter((k) => k.mask !== null);
-  for (const k of present) stack.set((k.mask as Uint8Array).subarray(0, area), k.index * area);
-  for (let i = 0; i < stack.length; i++) stack[i] = stack[i] ? 1 : 0;
-  if (present.length >= 2) {
+  const stack = stackKeyMasks(shape, keys);
+  if (keys.filter((k) => k.mask !== null).length >= 2) {
     const image = new Image(new ImageType(3, IntTypes.UInt8, PixelTypes.Scalar, 1));
     image.size = [nu, nv, count];
     image.data = stack;

@@ -8,7 +8,7 @@
  */
 import { promptMask } from '../annotations/rasterize.js';
 import type { Annotations, LabelAnnotation } from '../annotations/types.js';
-import { interpolateKeyMasks } from '../interpolation/mci.js';
+import { interpolateKeyMasks, stackKeyMasks } from '../interpolation/mci.js';
 import { KeysliceError } from '../util/errors.js';
 import { allocLabels, SliceGeometry, withGeometry, type LabelArray, type Volume } from '../volume/volume.js';
 
@@ -51,10 +51,8 @@ export const keySlicesEngine: Engine = {
   name: 'keyslices',
   description: 'writes the key-slice annotations only (no propagation)',
   async segmentObject(task) {
-    const { area, count } = task.slices;
-    const mask = new Uint8Array(area * count);
-    for (const k of keyMasks(task)) if (k.mask) mask.set(k.mask, k.index * area);
-    return { mask, notes: promptNotes(task.label) };
+    const { nu, nv, count } = task.slices;
+    return { mask: stackKeyMasks({ nu, nv, count }, keyMasks(task)), notes: promptNotes(task.label) };
   },
 };
 

@@ -70,17 +70,10 @@ export function simulateLabel(
   keySlices: readonly number[],
   kind: PromptKind,
 ): LabelAnnotation {
-  const slice = new Uint16Array(sg.area);
   const keys: KeySlice[] = keySlices.map((w) => {
-    sg.extract(truth, w, slice);
-    const mask = new Uint8Array(sg.area);
-    let n = 0;
-    for (let i = 0; i < mask.length; i++) if (slice[i] === value) {
-      mask[i] = 1;
-      n++;
-    }
+    const mask = sg.maskOf(truth, w, value);
     const k = emptyKeySlice(w);
-    if (n === 0) k.empty = true;
+    if (mask === null) k.empty = true;
     else if (kind === 'mask') k.mask = mask;
     else k.box = tightBox(mask, sg.nu, sg.nv) as Box;
     return k;

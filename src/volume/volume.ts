@@ -192,6 +192,25 @@ export class SliceGeometry {
     }
   }
 
+  /** Binary mask (nu x nv) of the voxels equal to `value` on slice w, or null when there is none. */
+  maskOf(data: ArrayLike<number>, w: number, value: number): Uint8Array | null {
+    const { nu, nv, su, sv } = this;
+    const base = w * this.sw;
+    const mask = new Uint8Array(nu * nv);
+    let n = 0;
+    for (let v = 0; v < nv; v++) {
+      const row = base + v * sv;
+      const o = v * nu;
+      for (let u = 0; u < nu; u++) {
+        if (data[row + u * su] === value) {
+          mask[o + u] = 1;
+          n++;
+        }
+      }
+    }
+    return n > 0 ? mask : null;
+  }
+
   /** Number of voxels equal to `value` on slice w. */
   countEqual(data: ArrayLike<number>, w: number, value: number): number {
     const { nu, nv, su, sv } = this;
