@@ -18,12 +18,34 @@ export {
   getEngine,
   engineNames,
   DEFAULT_ENGINE,
-  type Engine,
   type SegmentOptions,
   type SegmentResult,
   type SegmentReport,
   type LabelReport,
 } from './pipeline/segment.js';
+export {
+  propagateObject,
+  DEFAULT_STOP_RULES,
+  type StopRules,
+  type PropagationOptions,
+  type ObjectPropagation,
+} from './propagation/controller.js';
+export { postprocessStack, DEFAULT_POSTPROCESS, type PostprocessOptions, type PostprocessReport } from './propagation/postprocess.js';
+export type {
+  SliceEngine,
+  ObjectSession,
+  RoiImage,
+  SliceResult,
+  PropagationStep,
+  StopReason,
+  FrontReport,
+  SliceReport,
+} from './propagation/types.js';
+export { classicEngine, DEFAULT_CLASSIC, type ClassicOptions } from './engines/classic/engine.js';
+export { interpolationEngine, keySlicesEngine } from './engines/interp.js';
+export { intensityWindow, applyWindow, type IntensityWindow } from './analysis/window.js';
+export { ssim, histogramDistance } from './analysis/similarity.js';
+export { MaxFlow } from './graphcut/maxflow.js';
 export { segmentFiles, type SegmentFilesOptions } from './pipeline/segment-files.js';
 export { objectMetrics, maskOf, type ObjectMetrics, type MetricOptions } from './metrics/metrics.js';
 export { squaredDistanceTransform } from './metrics/edt.js';

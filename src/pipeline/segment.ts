@@ -1,88 +1,38 @@
 /**
  * The segmentation pipeline behind `keyslice segment`: image + sparse annotations → label volume on the image
- * grid, with the annotations' label values, and a report of what was done per label.
+ * grid, with the annotations' label values, and a report of what was done per label and per slice.
  *
- * Engines are looked up by name. Each fills one binary object at a time on a stack of slices along the slice
- * axis; the pipeline then merges the labels (key slices always win; elsewhere the first label in ascending
- * value keeps a contested voxel).
+ * Each label is propagated on its own by the controller (`src/propagation`) with the named engine, cleaned by
+ * the 3D post-processing, then the labels are merged: key slices always win; elsewhere the first label in
+ * ascending value keeps a contested voxel.
  */
-import { promptMask } from '../annotations/rasterize.js';
 import type { Annotations, LabelAnnotation } from '../annotations/types.js';
-import { interpolateKeyMasks, stackKeyMasks } from '../interpolation/mci.js';
+import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
+import { classicEngine } from '../engines/classic/engine.js';
+import { interpolationEngine, keySlicesEngine } from '../engines/interp.js';
+import { pasteObject, propagateObject, type PropagationOptions } from '../propagation/controller.js';
+import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
+import type { FrontReport, SliceEngine, SliceReport } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
 import { allocLabels, SliceGeometry, withGeometry, type LabelArray, type Volume } from '../volume/volume.js';
 
-/** What an engine is given for one label. */
-export interface ObjectTask {
-  image: Volume;
-  slices: SliceGeometry;
-  label: LabelAnnotation;
-}
-
-/** What an engine returns for one label: a stack of slices, `mask[u + nu * (v + nv * w)]`, 1 = object. */
-export interface ObjectResult {
-  mask: Uint8Array;
-  notes: string[];
-}
-
-export interface Engine {
-  name: string;
-  description: string;
-  segmentObject(task: ObjectTask): Promise<ObjectResult>;
-}
-
-/** Image-free 2D masks of all key slices of a label (see `promptMask`). */
-function keyMasks(task: ObjectTask) {
-  const { nu, nv } = task.slices;
-  return task.label.keySlices.map((k) => ({ index: k.index, mask: promptMask(k, nu, nv) }));
-}
-
-function promptNotes(label: LabelAnnotation): string[] {
-  const notes: string[] = [];
-  const boxes = label.keySlices.filter((k) => !k.mask && k.box).length;
-  const pts = label.keySlices.filter((k) => !k.mask && !k.box && k.points.length > 0).length;
-  if (boxes) notes.push(`${boxes} box prompt(s) taken as the inscribed ellipse (no image model in this engine)`);
-  if (pts) notes.push(`${pts} point-only prompt(s) taken as small discs (no image model in this engine)`);
-  return notes;
-}
-
-/** Fills the key slices only. */
-export const keySlicesEngine: Engine = {
-  name: 'keyslices',
-  description: 'writes the key-slice annotations only (no propagation)',
-  async segmentObject(task) {
-    const { nu, nv, count } = task.slices;
-    return { mask: stackKeyMasks({ nu, nv, count }, keyMasks(task)), notes: promptNotes(task.label) };
-  },
-};
-
-/** Morphological contour interpolation between key slices (image-free). */
-export const interpolationEngine: Engine = {
-  name: 'interp',
-  description: 'morphological contour interpolation between key slices (ITK, as 3D Slicer "Fill between slices")',
-  async segmentObject(task) {
-    const { nu, nv, count } = task.slices;
-    const mask = await interpolateKeyMasks({ nu, nv, count }, keyMasks(task));
-    return { mask, notes: promptNotes(task.label) };
-  },
-};
-
-const ENGINES = new Map<string, Engine>([
-  [interpolationEngine.name, interpolationEngine],
-  [keySlicesEngine.name, keySlicesEngine],
+const ENGINES = new Map<string, () => SliceEngine>([
+  ['classic', () => classicEngine()],
+  [interpolationEngine.name, () => interpolationEngine],
+  [keySlicesEngine.name, () => keySlicesEngine],
 ]);
 
 /** The engine used when none is named. */
-export const DEFAULT_ENGINE = interpolationEngine.name;
+export const DEFAULT_ENGINE = 'classic';
 
 export function engineNames(): string[] {
   return [...ENGINES.keys()];
 }
 
-export function getEngine(name: string): Engine {
+export function getEngine(name: string): SliceEngine {
   const e = ENGINES.get(name);
   if (!e) throw new KeysliceError('USAGE', `unknown engine "${name}" (available: ${engineNames().join(', ')})`);
-  return e;
+  return e();
 }
 
 export interface LabelReport {
@@ -98,11 +48,23 @@ export interface LabelReport {
   volumeMl: number;
   seconds: number;
   notes: string[];
+  /** In-plane region of interest the object was segmented in, [u0, v0, u1, v1] inclusive, or null. */
+  roi: [number, number, number, number] | null;
+  /** How each front from a key slice ended. */
+  fronts: FrontReport[];
+  /** Slices that reused a near-duplicate neighbour's mask instead of running the engine. */
+  reusedSlices: number;
+  engineCalls: number;
+  postprocess: PostprocessReport;
+  /** Every slice that holds the object or was visited (area in the merged output). */
+  slices: SliceReport[];
 }
 
 export interface SegmentReport {
   engine: string;
   sliceAxis: number;
+  window: IntensityWindow;
+  range: [number, number] | null;
   size: number[];
   spacing: number[];
   labels: LabelReport[];
@@ -119,6 +81,12 @@ export interface Progress {
 export interface SegmentOptions {
   /** Engine name (default {@link DEFAULT_ENGINE}). */
   engine?: string;
+  /** Inclusive slice range [first, last] to propagate within (key slices are kept anyway). */
+  range?: [number, number];
+  stopRules?: PropagationOptions['stopRules'];
+  postprocess?: PostprocessOptions;
+  /** Intensity window for slice similarity (default: chosen from the image, see `intensityWindow`). */
+  window?: IntensityWindow;
   onProgress?: (p: Progress) => void;
 }
 
@@ -132,6 +100,13 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   const t0 = performance.now();
   const engine = getEngine(options.engine ?? DEFAULT_ENGINE);
   const sg = new SliceGeometry(image, annotations.axis);
+  if (options.range) {
+    const [r0, r1] = options.range;
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r1 >= r0 && r1 < sg.count)) {
+      throw new KeysliceError('USAGE', `slice range ${r0}:${r1} is not within 0:${sg.count - 1} along axis ${annotations.axis}`);
+    }
+  }
+  const window = options.window ?? intensityWindow(image);
   const maxLabel = Math.max(0, ...annotations.labels.map((l) => l.value));
   const out = allocLabels(image.data.length, maxLabel);
   const reports: LabelReport[] = [];
@@ -140,7 +115,13 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   options.onProgress?.({ done: 0, total, label: annotations.labels[0]?.value ?? 0 });
   for (const [n, label] of annotations.labels.entries()) {
     const tl = performance.now();
-    const { mask, notes } = await engine.segmentObject({ image, slices: sg, label });
+    const p = await propagateObject(image, sg, label, engine, window, { range: options.range, stopRules: options.stopRules });
+    const mask = new Uint8Array(sg.area * sg.count);
+    let postprocess: PostprocessReport = {};
+    if (p) {
+      postprocess = postprocessStack(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess);
+      pasteObject(p, sg, mask);
+    }
     stacks.push({ label, mask });
     reports.push({
       value: label.value,
@@ -152,7 +133,13 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       voxels: 0,
       volumeMl: 0,
       seconds: (performance.now() - tl) / 1000,
-      notes,
+      notes: engine.promptNotes?.(label) ?? [],
+      roi: p ? [p.roi.u0, p.roi.v0, p.roi.u1, p.roi.v1] : null,
+      fronts: p?.fronts ?? [],
+      reusedSlices: p?.reused ?? 0,
+      engineCalls: p?.engineCalls ?? 0,
+      postprocess,
+      slices: p?.slices ?? [],
     });
     options.onProgress?.({ done: n + 1, total, label: label.value });
   }
@@ -199,6 +186,10 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       }
     }
     r.extent = first < 0 ? null : [first, last];
+    // Areas after merging; keep the slices that hold the object or that the schedule visited.
+    r.slices = r.slices
+      .map((s) => ({ ...s, area: sg.countEqual(out, s.slice, r.value) }))
+      .filter((s) => s.area > 0 || s.source !== 'none');
     r.volumeMl = r.voxels * voxelMl;
   }
   return {
@@ -206,6 +197,8 @@ export async function segment(image: Volume, annotations: Annotations, options: 
     report: {
       engine: engine.name,
       sliceAxis: annotations.axis,
+      window,
+      range: options.range ?? null,
       size: [...image.size],
       spacing: [...image.spacing],
       labels: reports,

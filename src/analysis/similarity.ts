@@ -1,0 +1,85 @@
+/**
+ * Similarity of two slices (or two same-size regions of slices), on values already windowed to [0, 1]:
+ * - SSIM (Wang et al. 2004): Gaussian window sigma 1.5 px, K1 = 0.01, K2 = 0.03, dynamic range 1; the mean of
+ *   the SSIM map. 1 = identical, about 0 = unrelated.
+ * - histogram distance: 1 - Bhattacharyya coefficient of the two 32-bin histograms over [0, 1]; 0 = same
+ *   intensity distribution, 1 = disjoint.
+ */
+
+/** Separable Gaussian blur of a 2D array (clamped edges). */
+export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma: number): Float32Array {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const k = new Float32Array(2 * r + 1);
+  let sum = 0;
+  for (let i = -r; i <= r; i++) {
+    k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+    sum += k[i + r];
+  }
+  for (let i = 0; i < k.length; i++) k[i] /= sum;
+  const tmp = new Float32Array(nu * nv);
+  const out = new Float32Array(nu * nv);
+  for (let v = 0; v < nv; v++) {
+    const o = v * nu;
+    for (let u = 0; u < nu; u++) {
+      let s = 0;
+      for (let i = -r; i <= r; i++) {
+        const uu = u + i < 0 ? 0 : u + i >= nu ? nu - 1 : u + i;
+        s += k[i + r] * src[o + uu];
+      }
+      tmp[o + u] = s;
+    }
+  }
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      let s = 0;
+      for (let i = -r; i <= r; i++) {
+        const vv = v + i < 0 ? 0 : v + i >= nv ? nv - 1 : v + i;
+        s += k[i + r] * tmp[u + nu * vv];
+      }
+      out[u + nu * v] = s;
+    }
+  }
+  return out;
+}
+
+/** Mean SSIM of two nu x nv arrays with values in [0, 1]. */
+export function ssim(a: Float32Array, b: Float32Array, nu: number, nv: number): number {
+  const n = nu * nv;
+  if (n === 0) return 1;
+  const c1 = 0.01 ** 2;
+  const c2 = 0.03 ** 2;
+  const aa = new Float32Array(n);
+  const bb = new Float32Array(n);
+  const ab = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    aa[i] = a[i] * a[i];
+    bb[i] = b[i] * b[i];
+    ab[i] = a[i] * b[i];
+  }
+  const sigma = 1.5;
+  const ma = gaussianBlur2d(a, nu, nv, sigma);
+  const mb = gaussianBlur2d(b, nu, nv, sigma);
+  const maa = gaussianBlur2d(aa, nu, nv, sigma);
+  const mbb = gaussianBlur2d(bb, nu, nv, sigma);
+  const mab = gaussianBlur2d(ab, nu, nv, sigma);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const va = maa[i] - ma[i] * ma[i];
+    const vb = mbb[i] - mb[i] * mb[i];
+    const cov = mab[i] - ma[i] * mb[i];
+    total += ((2 * ma[i] * mb[i] + c1) * (2 * cov + c2)) / ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
+  }
+  return total / n;
+}
+
+/** 1 - Bhattacharyya coefficient of the 32-bin histograms of two arrays with values in [0, 1]. */
+export function histogramDistance(a: Float32Array, b: Float32Array, bins = 32): number {
+  const ha = new Float64Array(bins);
+  const hb = new Float64Array(bins);
+  for (let i = 0; i < a.length; i++) ha[Math.min(bins - 1, Math.floor(a[i] * bins))]++;
+  for (let i = 0; i < b.length; i++) hb[Math.min(bins - 1, Math.floor(b[i] * bins))]++;
+  if (a.length === 0 || b.length === 0) return a.length === b.length ? 0 : 1;
+  let bc = 0;
+  for (let k = 0; k < bins; k++) bc += Math.sqrt((ha[k] / a.length) * (hb[k] / b.length));
+  return Math.max(0, 1 - bc);
+}

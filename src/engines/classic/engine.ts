@@ -1,0 +1,275 @@
+/**
+ * The classical engine (`classic`): weight-free, image-guided graph cuts.
+ * - A box becomes a 2D mask by an iterated graph cut (GrabCut-like): intensity models of the object and its
+ *   surroundings are learned from the current estimate (initially the ellipse inscribed in the box) and from a
+ *   ring outside the box, the cut is solved inside the box, and both steps repeat.
+ * - Points seed the same cut (positive points are fixed object, negative points fixed background); alone they
+ *   define a disc-shaped search region.
+ * - Propagation from one slice to the next: the previous mask (fused with the interpolation prior between key
+ *   slices) is a shape prior; the cut is solved in a band around its boundary with the intensity models learned
+ *   on the key slices (the object inside each key mask, its surroundings in a ring around it).
+ * Confidence: the mean posterior probability of the object over the pixels of the result.
+ */
+import type { KeySlice } from '../../annotations/types.js';
+import { ellipseInBox } from '../../annotations/rasterize.js';
+import { gaussianBlur2d } from '../../analysis/similarity.js';
+import { connectedComponents, countNonZero, fillHoles2d, signedDistance2d } from '../../morphology/binary.js';
+import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import { solveCut } from './cut.js';
+import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
+
+export interface ClassicOptions {
+  /** Boundary term weight (default 1.5). */
+  lambda: number;
+  /** Band half-width as a fraction of the object's equivalent radius (default 0.3); at least 2 pixels. */
+  bandFraction: number;
+  /** Shape prior cost (nats) at the band's edge (default 2). */
+  shapeWeight: number;
+  /** Weight of the interpolation prior against the previous slice's mask between key slices (default 0.5). */
+  priorWeight: number;
+  /** GrabCut iterations for a box (default 4). */
+  iterations: number;
+  /** Gaussian sigma (pixels) of the denoising before the intensity models (default 0.7). */
+  smoothing: number;
+}
+
+export const DEFAULT_CLASSIC: ClassicOptions = {
+  lambda: 1.5,
+  bandFraction: 0.3,
+  shapeWeight: 2,
+  priorWeight: 0.5,
+  iterations: 4,
+  smoothing: 0.7,
+};
+
+/** Keeps the 8-connected components of `mask` that overlap `ref` (all of them when none does). */
+function keepOverlapping(mask: Uint8Array, ref: Uint8Array, nu: number, nv: number): Uint8Array {
+  const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
+  if (sizes.length <= 2) return mask;
+  const keep = new Uint8Array(sizes.length);
+  let any = false;
+  for (let i = 0; i < mask.length; i++) {
+    if (ids[i] && ref[i]) {
+      keep[ids[i]] = 1;
+      any = true;
+    }
+  }
+  if (!any) {
+    let best = 1;
+    for (let c = 2; c < sizes.length; c++) if (sizes[c] > sizes[best]) best = c;
+    keep[best] = 1;
+  }
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) out[i] = ids[i] && keep[ids[i]] ? 1 : 0;
+  return out;
+}
+
+/** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
+function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
+  const r = new Uint8Array(sd.length);
+  for (let i = 0; i < sd.length; i++) r[i] = sd[i] > inner && sd[i] <= outer ? 1 : 0;
+  return r;
+}
+
+class ClassicSession implements ObjectSession {
+  private readonly smoothCache = new Map<number, Float32Array>();
+  private range: IntensityRange | null = null;
+  private fg: IntensityModel | null = null;
+  private bg: IntensityModel | null = null;
+
+  constructor(
+    private readonly img: RoiImage,
+    private readonly o: ClassicOptions,
+  ) {}
+
+  private smooth(w: number): Float32Array {
+    let s = this.smoothCache.get(w);
+    if (!s) {
+      s = this.o.smoothing > 0 ? gaussianBlur2d(this.img.raw(w), this.img.nu, this.img.nv, this.o.smoothing) : this.img.raw(w);
+      this.smoothCache.set(w, s);
+    }
+    return s;
+  }
+
+  private rangeFor(w: number): IntensityRange {
+    if (!this.range) this.range = IntensityRange.of(this.smooth(w));
+    return this.range;
+  }
+
+  /** Equivalent radius (mm) of a mask. */
+  private radiusMm(mask: Uint8Array): number {
+    return Math.sqrt((countNonZero(mask) * this.img.du * this.img.dv) / Math.PI);
+  }
+
+  private bandMm(mask: Uint8Array): number {
+    const px = Math.max(this.img.du, this.img.dv);
+    return Math.max(2 * px, this.o.bandFraction * this.radiusMm(mask));
+  }
+
+  private confidence(mask: Uint8Array, image: Float32Array, fg: IntensityModel, bg: IntensityModel): number {
+    let s = 0;
+    let n = 0;
+    for (let i = 0; i < mask.length; i++) {
+      if (!mask[i]) continue;
+      s += posterior(fg, bg, image[i]);
+      n++;
+    }
+    return n > 0 ? s / n : 0;
+  }
+
+  async segmentSlice(key: KeySlice): Promise<SliceResult> {
+    const { nu, nv, du, dv } = this.img;
+    const image = this.smooth(key.index);
+    const range = this.rangeFor(key.index);
+    const n = nu * nv;
+    const free = new Uint8Array(n);
+    const fixed = new Uint8Array(n);
+    let estimate: Uint8Array;
+    let region: Uint8Array;
+    if (key.box) {
+      region = new Uint8Array(n);
+      const [i0, j0, i1, j1] = key.box;
+      for (let j = j0; j <= j1; j++) for (let i = i0; i <= i1; i++) region[i + nu * j] = 1;
+      estimate = ellipseInBox(nu, nv, key.box);
+    } else {
+      // Points only: a disc around them, radius 15 mm or twice their spread.
+      const pts = key.points;
+      const cu = pts.reduce((s, p) => s + p[0], 0) / pts.length;
+      const cv = pts.reduce((s, p) => s + p[1], 0) / pts.length;
+      let spread = 0;
+      for (const [i, j] of pts) spread = Math.max(spread, Math.hypot((i - cu) * du, (j - cv) * dv));
+      const radius = Math.max(15, 2 * spread);
+      region = new Uint8Array(n);
+      estimate = new Uint8Array(n);
+      for (let v = 0; v < nv; v++) {
+        for (let u = 0; u < nu; u++) {
+          if (Math.hypot((u - cu) * du, (v - cv) * dv) <= radius) region[u + nu * v] = 1;
+          for (const [i, j] of pts) if (Math.hypot((u - i) * du, (v - j) * dv) <= Math.max(3 * du, 0.3 * radius)) estimate[u + nu * v] = 1;
+        }
+      }
+    }
+    for (let i = 0; i < n; i++) free[i] = region[i];
+    const seedFg = new Uint8Array(n);
+    const seedBg = new Uint8Array(n);
+    const discs = (list: [number, number][], into: Uint8Array): void => {
+      for (const [ci, cj] of list) {
+        for (let j = Math.max(0, cj - 1); j <= Math.min(nv - 1, cj + 1); j++) {
+          for (let i = Math.max(0, ci - 1); i <= Math.min(nu - 1, ci + 1); i++) into[i + nu * j] = 1;
+        }
+      }
+    };
+    discs(key.points, seedFg);
+    discs(key.negativePoints, seedBg);
+    for (let i = 0; i < n; i++) {
+      if (seedFg[i] || seedBg[i]) {
+        free[i] = 0;
+        fixed[i] = seedFg[i];
+      }
+    }
+    // Surroundings: a ring outside the region.
+    const sdRegion = signedDistance2d(region, nu, nv, du, dv);
+    const outerWidth = Math.max(3 * Math.max(du, dv), 0.25 * this.radiusMm(region));
+    const around = ring(sdRegion, 0, outerWidth);
+    const sdEstimate = signedDistance2d(estimate, nu, nv, du, dv);
+    const scale = Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate));
+    let mask = estimate;
+    const costFg = new Float32Array(n);
+    const costBg = new Float32Array(n);
+    let fg = new IntensityModel(range);
+    let bg = new IntensityModel(range);
+    for (let it = 0; it < this.o.iterations; it++) {
+      fg = new IntensityModel(range);
+      bg = new IntensityModel(range);
+      for (let i = 0; i < n; i++) {
+        if (!region[i] && !around[i]) continue;
+        if ((mask[i] && region[i]) || seedFg[i]) fg.add(image[i]);
+        else bg.add(image[i]);
+      }
+      for (let i = 0; i < n; i++) {
+        if (!free[i]) continue;
+        // A weak pull towards the initial estimate (ellipse or discs).
+        const d = sdEstimate[i] / scale;
+        costFg[i] = fg.costOf(image[i]) + 0.5 * Math.max(0, d);
+        costBg[i] = bg.costOf(image[i]) + 0.5 * Math.max(0, -d);
+      }
+      const next = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
+      const seeds = countNonZero(seedFg) > 0 ? seedFg : estimate;
+      mask = keepOverlapping(next, seeds, nu, nv);
+      fillHoles2d(mask, nu, nv);
+      if (countNonZero(mask) === 0) break;
+    }
+    return { mask, confidence: this.confidence(mask, image, fg, bg) };
+  }
+
+  learn(keys: { index: number; mask: Uint8Array }[]): void {
+    const { nu, nv, du, dv } = this.img;
+    const all: number[] = [];
+    for (const k of keys) {
+      const s = this.smooth(k.index);
+      for (let i = 0; i < s.length; i += 2) all.push(s[i]);
+    }
+    this.range = IntensityRange.of(all);
+    const fg = new IntensityModel(this.range);
+    const bg = new IntensityModel(this.range);
+    for (const k of keys) {
+      const image = this.smooth(k.index);
+      const sd = signedDistance2d(k.mask, nu, nv, du, dv);
+      const width = Math.max(4 * Math.max(du, dv), 2 * this.bandMm(k.mask));
+      for (let i = 0; i < sd.length; i++) {
+        if (k.mask[i]) fg.add(image[i]);
+        else if (sd[i] <= width) bg.add(image[i]);
+      }
+    }
+    this.fg = fg;
+    this.bg = bg;
+  }
+
+  async propagate(step: PropagationStep): Promise<SliceResult> {
+    const { nu, nv, du, dv } = this.img;
+    const fg = this.fg as IntensityModel;
+    const bg = this.bg as IntensityModel;
+    const image = this.smooth(step.to);
+    const n = nu * nv;
+    let sd = signedDistance2d(step.mask, nu, nv, du, dv);
+    if (step.prior && countNonZero(step.prior) > 0) {
+      const sp = signedDistance2d(step.prior, nu, nv, du, dv);
+      const a = this.o.priorWeight;
+      for (let i = 0; i < n; i++) sd[i] = (1 - a) * sd[i] + a * sp[i];
+    } else if (step.prior) {
+      sd = sd.map((x) => x);
+    }
+    const shape = new Uint8Array(n);
+    for (let i = 0; i < n; i++) shape[i] = sd[i] <= 0 ? 1 : 0;
+    const band = this.bandMm(shape.some((x) => x) ? shape : step.mask);
+    const free = new Uint8Array(n);
+    const fixed = new Uint8Array(n);
+    const costFg = new Float32Array(n);
+    const costBg = new Float32Array(n);
+    const k = this.o.shapeWeight / band;
+    for (let i = 0; i < n; i++) {
+      const d = sd[i];
+      if (d < -band) fixed[i] = 1;
+      else if (d > band) fixed[i] = 0;
+      else {
+        free[i] = 1;
+        costFg[i] = fg.costOf(image[i]) + k * Math.max(0, d);
+        costBg[i] = bg.costOf(image[i]) + k * Math.max(0, -d);
+      }
+    }
+    let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
+    mask = keepOverlapping(mask, shape, nu, nv);
+    fillHoles2d(mask, nu, nv);
+    return { mask, confidence: this.confidence(mask, image, fg, bg) };
+  }
+}
+
+export function classicEngine(options: Partial<ClassicOptions> = {}): SliceEngine {
+  const o = { ...DEFAULT_CLASSIC, ...options };
+  return {
+    name: 'classic',
+    description: 'weight-free graph cuts: GrabCut-like from boxes and points, band-limited cut with shape prior between slices',
+    async open(img) {
+      return new ClassicSession(img, o);
+    },
+  };
+}

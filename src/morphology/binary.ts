@@ -1,0 +1,157 @@
+/**
+ * Small pure functions over binary masks (typed array + dimensions): distances, holes, components, boxes.
+ * Layout: `mask[u + nu * (v + nv * w)]`; a 2D mask is the case `nw = 1`.
+ */
+import { squaredDistanceTransform } from '../metrics/edt.js';
+
+/** Number of non-zero values. */
+export function countNonZero(mask: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i]) n++;
+  return n;
+}
+
+/**
+ * Signed distance (mm) to the boundary of a 2D mask: negative inside, positive outside, measured from the
+ * centres of the nearest voxel of the other side and shifted by half a voxel so that the boundary lies at 0.
+ * `Infinity` everywhere outside when the mask is empty.
+ */
+export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number, du: number, dv: number): Float32Array {
+  const inside = squaredDistanceTransform(mask, [nu, nv, 1], [du, dv, 1]);
+  const inv = new Uint8Array(nu * nv);
+  for (let i = 0; i < inv.length; i++) inv[i] = mask[i] ? 0 : 1;
+  const outside = squaredDistanceTransform(inv, [nu, nv, 1], [du, dv, 1]);
+  const half = Math.min(du, dv) / 2;
+  const out = new Float32Array(nu * nv);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = mask[i] ? -(Math.sqrt(outside[i]) - half) : Math.sqrt(inside[i]) - half;
+  }
+  return out;
+}
+
+/** Fills the holes of a 2D mask (background regions not 4-connected to the border), in place; returns the count. */
+export function fillHoles2d(mask: Uint8Array, nu: number, nv: number): number {
+  const n = nu * nv;
+  const outside = new Uint8Array(n);
+  const stack: number[] = [];
+  const seed = (i: number): void => {
+    if (!mask[i] && !outside[i]) {
+      outside[i] = 1;
+      stack.push(i);
+    }
+  };
+  for (let u = 0; u < nu; u++) {
+    seed(u);
+    seed(u + nu * (nv - 1));
+  }
+  for (let v = 0; v < nv; v++) {
+    seed(nu * v);
+    seed(nu - 1 + nu * v);
+  }
+  while (stack.length > 0) {
+    const i = stack.pop() as number;
+    const u = i % nu;
+    const v = (i - u) / nu;
+    if (u > 0) seed(i - 1);
+    if (u < nu - 1) seed(i + 1);
+    if (v > 0) seed(i - nu);
+    if (v < nv - 1) seed(i + nu);
+  }
+  let filled = 0;
+  for (let i = 0; i < n; i++) {
+    if (!mask[i] && !outside[i]) {
+      mask[i] = 1;
+      filled++;
+    }
+  }
+  return filled;
+}
+
+/**
+ * Connected components of a 3D mask (26-connectivity when `full`, else 6). Returns a component id per voxel
+ * (0 = background, 1..count) and the sizes (index 0 unused).
+ */
+export function connectedComponents(
+  mask: ArrayLike<number>,
+  nu: number,
+  nv: number,
+  nw: number,
+  full = true,
+): { ids: Int32Array; sizes: number[] } {
+  const n = nu * nv * nw;
+  const ids = new Int32Array(n);
+  const sizes = [0];
+  const stack: number[] = [];
+  const offsets: [number, number, number][] = [];
+  for (let dw = -1; dw <= 1; dw++) {
+    for (let dv = -1; dv <= 1; dv++) {
+      for (let du = -1; du <= 1; du++) {
+        const m = Math.abs(du) + Math.abs(dv) + Math.abs(dw);
+        if (m === 0 || (!full && m > 1)) continue;
+        offsets.push([du, dv, dw]);
+      }
+    }
+  }
+  for (let start = 0; start < n; start++) {
+    if (!mask[start] || ids[start]) continue;
+    const id = sizes.length;
+    let size = 0;
+    ids[start] = id;
+    stack.push(start);
+    while (stack.length > 0) {
+      const i = stack.pop() as number;
+      size++;
+      const u = i % nu;
+      const r = (i - u) / nu;
+      const v = r % nv;
+      const w = (r - v) / nv;
+      for (const [du, dv, dw] of offsets) {
+        const uu = u + du;
+        const vv = v + dv;
+        const ww = w + dw;
+        if (uu < 0 || vv < 0 || ww < 0 || uu >= nu || vv >= nv || ww >= nw) continue;
+        const j = uu + nu * (vv + nv * ww);
+        if (mask[j] && !ids[j]) {
+          ids[j] = id;
+          stack.push(j);
+        }
+      }
+    }
+    sizes.push(size);
+  }
+  return { ids, sizes };
+}
+
+/** Inclusive 2D bounding box [u0, v0, u1, v1] of the non-zero values, or null when there is none. */
+export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): [number, number, number, number] | null {
+  let u0 = nu;
+  let v0 = nv;
+  let u1 = -1;
+  let v1 = -1;
+  for (let v = 0; v < nv; v++) {
+    const o = v * nu;
+    for (let u = 0; u < nu; u++) {
+      if (!mask[o + u]) continue;
+      if (u < u0) u0 = u;
+      if (u > u1) u1 = u;
+      if (v < v0) v0 = v;
+      if (v > v1) v1 = v;
+    }
+  }
+  return u1 < 0 ? null : [u0, v0, u1, v1];
+}
+
+/** Dice overlap of two binary masks of the same length (1 when both are empty). */
+export function dice2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let na = 0;
+  let nb = 0;
+  let both = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ? 1 : 0;
+    const y = b[i] ? 1 : 0;
+    na += x;
+    nb += y;
+    both += x & y;
+  }
+  return na + nb === 0 ? 1 : (2 * both) / (na + nb);
+}

@@ -1,0 +1,345 @@
+/**
+ * The propagation controller: from the key slices of one object to a mask on every slice, with any engine.
+ *
+ * Schedule, for one object:
+ * 1. every key slice with a prompt is segmented (a drawn mask is taken as given) and never changed after;
+ * 2. between two key slices that hold the object, a front runs from each end towards the other; where both
+ *    reached a slice their masks are fused, weighted by distance, with the interpolation prior (ITK
+ *    morphological contour interpolation of the key masks) as the third vote; a slice no front reached gets
+ *    the prior;
+ * 3. between a key slice holding the object and one saying "absent", a single front runs and stops before the
+ *    "absent" slice;
+ * 4. beyond the outermost key slices, fronts run outward until they stop by themselves (nothing found, area
+ *    collapse, low confidence, similarity break) or meet the image's end or the user's range;
+ * 5. no front ever crosses a key slice: a front that stopped inside a gap leaves the rest to the front coming
+ *    from the other end.
+ * Neighbouring slices that are near-duplicates (SSIM above a threshold) reuse the neighbour's mask.
+ */
+import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
+import { histogramDistance, ssim } from '../analysis/similarity.js';
+import type { IntensityWindow } from '../analysis/window.js';
+import { interpolateKeyMasks } from '../interpolation/mci.js';
+import { boundingBox2d, countNonZero } from '../morphology/binary.js';
+import type { SliceGeometry, Volume } from '../volume/volume.js';
+import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
+import type { FrontReport, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
+
+export interface StopRules {
+  /** A result below this confidence stops the front; that slice is not kept (default 0.5). */
+  minConfidence: number;
+  /** A result with less than this fraction of the previous slice's area stops the front after it (default 0.25). */
+  collapseRatio: number;
+  /** A result with less than this fraction of the key slice's area, or under 3 pixels, ends the object (default 0.02). */
+  minAreaFraction: number;
+  /** SSIM (windowed, around the object) below this between neighbouring slices is a break (default 0.1). */
+  ssimBreak: number;
+  /** Histogram distance above this between neighbouring slices is a break (default 0.5). */
+  histogramBreak: number;
+  /** SSIM at or above this makes the next slice a near-duplicate that reuses the mask (default 0.985). */
+  duplicateSsim: number;
+}
+
+export const DEFAULT_STOP_RULES: StopRules = {
+  minConfidence: 0.5,
+  collapseRatio: 0.25,
+  minAreaFraction: 0.02,
+  ssimBreak: 0.1,
+  histogramBreak: 0.5,
+  duplicateSsim: 0.985,
+};
+
+export interface PropagationOptions {
+  /** Inclusive slice range [first, last] outside which nothing is propagated (key slices are kept anyway). */
+  range?: [number, number];
+  stopRules?: Partial<StopRules>;
+}
+
+export interface ObjectPropagation {
+  /** ROI used, in full-slice coordinates. */
+  roi: RoiBox;
+  /** ROI stack `mask[u + nu * (v + nv * w)]` (ROI nu, nv; all slices). */
+  mask: Uint8Array;
+  nu: number;
+  nv: number;
+  /** Key slices (index → mask), ROI coordinates; null = absent. */
+  keyMasks: Map<number, Uint8Array | null>;
+  slices: SliceReport[];
+  fronts: FrontReport[];
+  /** Slices that reused a neighbour's mask instead of running the engine. */
+  reused: number;
+  engineCalls: number;
+}
+
+interface FrontSlice {
+  mask: Uint8Array;
+  confidence: number;
+  reused: boolean;
+}
+
+/** Similarity of slices a and b of the ROI inside a box around `mask` (the object and its surroundings). */
+function localSimilarity(img: RoiImage, a: number, b: number, mask: Uint8Array): { ssim: number; hist: number } {
+  const { nu, nv } = img;
+  const box = boundingBox2d(mask, nu, nv) ?? [0, 0, nu - 1, nv - 1];
+  const mu = Math.max(8, Math.ceil(0.5 * (box[2] - box[0] + 1)));
+  const mv = Math.max(8, Math.ceil(0.5 * (box[3] - box[1] + 1)));
+  const u0 = Math.max(0, box[0] - mu);
+  const v0 = Math.max(0, box[1] - mv);
+  const u1 = Math.min(nu - 1, box[2] + mu);
+  const v1 = Math.min(nv - 1, box[3] + mv);
+  const w = u1 - u0 + 1;
+  const h = v1 - v0 + 1;
+  const sa = img.windowed(a);
+  const sb = img.windowed(b);
+  const ca = new Float32Array(w * h);
+  const cb = new Float32Array(w * h);
+  for (let v = 0; v < h; v++) {
+    for (let u = 0; u < w; u++) {
+      ca[u + w * v] = sa[u0 + u + nu * (v0 + v)];
+      cb[u + w * v] = sb[u0 + u + nu * (v0 + v)];
+    }
+  }
+  return { ssim: ssim(ca, cb, w, h), hist: histogramDistance(ca, cb) };
+}
+
+const fmt = (x: number): string => x.toFixed(3);
+
+/**
+ * Runs the schedule for one object. Returns the ROI stack of masks and the per-slice and per-front reports.
+ * Key slices with a mask prompt are taken as given; others are segmented by the engine.
+ */
+export async function propagateObject(
+  image: Volume,
+  sg: SliceGeometry,
+  label: LabelAnnotation,
+  engine: SliceEngine,
+  window: IntensityWindow,
+  options: PropagationOptions = {},
+): Promise<ObjectPropagation | null> {
+  const rules: StopRules = { ...DEFAULT_STOP_RULES, ...options.stopRules };
+  const roi = roiOfKeySlices(label.keySlices, sg);
+  if (!roi) return null;
+  const img = roiImage(image, sg, roi, window);
+  const { nu, nv } = roiSize(roi);
+  const area = nu * nv;
+  const count = sg.count;
+  const lo = Math.max(0, options.range?.[0] ?? 0);
+  const hi = Math.min(count - 1, options.range?.[1] ?? count - 1);
+
+  const keys: KeySlice[] = [...label.keySlices].sort((a, b) => a.index - b.index).map((k) => cropKeySlice(k, sg, roi));
+  const imageGuided = engine.imageGuided !== false;
+  const session: ObjectSession = await engine.open(img);
+  let engineCalls = 0;
+  try {
+    // 1. Key masks.
+    const keyMasks = new Map<number, Uint8Array | null>();
+    const keyConfidence = new Map<number, number>();
+    for (const k of keys) {
+      if (k.empty) {
+        keyMasks.set(k.index, null);
+        continue;
+      }
+      if (k.mask) {
+        keyMasks.set(k.index, k.mask);
+        keyConfidence.set(k.index, 1);
+        continue;
+      }
+      const r = await session.segmentSlice(k);
+      engineCalls++;
+      keyMasks.set(k.index, r.mask);
+      keyConfidence.set(k.index, r.confidence);
+    }
+    const objectKeys = keys.filter((k) => keyMasks.get(k.index));
+    if (objectKeys.length === 0) {
+      return emptyResult(roi, nu, nv, count, keyMasks, engineCalls);
+    }
+    await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));
+
+    // 2. Interpolation prior between key slices.
+    const prior = await interpolateKeyMasks({ nu, nv, count }, [...keyMasks].map(([index, mask]) => ({ index, mask })));
+    const priorOf = (w: number): Uint8Array => prior.subarray(w * area, (w + 1) * area);
+
+    const fronts: FrontReport[] = [];
+    let reused = 0;
+
+    /** Runs one front from key slice `start` one slice at a time in `dir` up to `limit` (inclusive). */
+    const runFront = async (
+      start: number,
+      dir: 1 | -1,
+      limit: number,
+      endReason: StopReason,
+      between: boolean,
+    ): Promise<Map<number, FrontSlice>> => {
+      const out = new Map<number, FrontSlice>();
+      const keyMask = keyMasks.get(start) as Uint8Array;
+      const keyArea = countNonZero(keyMask);
+      const minArea = Math.max(3, rules.minAreaFraction * keyArea);
+      let prev = keyMask;
+      let prevArea = keyArea;
+      let prevConf = keyConfidence.get(start) ?? 1;
+      let from = start;
+      let stop: StopReason = endReason;
+      let detail: string | undefined;
+      for (let w = start + dir; dir > 0 ? w <= limit : w >= limit; w += dir) {
+        let duplicate = false;
+        if (imageGuided) {
+          const sim = localSimilarity(img, from, w, prev);
+          if (sim.ssim < rules.ssimBreak || sim.hist > rules.histogramBreak) {
+            stop = 'similarity-break';
+            detail = `slice ${from}→${w}: ssim ${fmt(sim.ssim)}, histogram distance ${fmt(sim.hist)}`;
+            break;
+          }
+          duplicate = sim.ssim >= rules.duplicateSsim;
+        }
+        let r: FrontSlice;
+        if (duplicate) {
+          r = { mask: prev, confidence: prevConf, reused: true };
+          reused++;
+        } else {
+          const res = await session.propagate({
+            from,
+            to: w,
+            mask: prev,
+            prior: between ? priorOf(w) : null,
+            key: start,
+            keyMask,
+          });
+          engineCalls++;
+          r = { mask: res.mask, confidence: res.confidence, reused: false };
+        }
+        const a = countNonZero(r.mask);
+        if (a < minArea) {
+          stop = 'object-ended';
+          detail = `slice ${w}: area ${a} px < ${fmt(minArea)}`;
+          break;
+        }
+        if (r.confidence < rules.minConfidence) {
+          stop = 'low-confidence';
+          detail = `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}`;
+          break;
+        }
+        out.set(w, r);
+        if (a < rules.collapseRatio * prevArea) {
+          stop = 'area-collapse';
+          detail = `slice ${w}: area ${a} px < ${rules.collapseRatio} x ${prevArea} px`;
+          break;
+        }
+        prev = r.mask;
+        prevArea = a;
+        prevConf = r.confidence;
+        from = w;
+      }
+      const written = [...out.keys()];
+      fronts.push({
+        from: start,
+        direction: dir,
+        last: written.length ? written[written.length - 1] : null,
+        slices: written.length,
+        stop,
+        ...(detail ? { detail } : {}),
+      });
+      return out;
+    };
+
+    // Output stack and per-slice records.
+    const mask = new Uint8Array(area * count);
+    const records = new Map<number, { source: SliceSource; from: number[]; confidence: number; reused?: boolean }>();
+    const write = (w: number, m: Uint8Array): void => mask.set(m.subarray(0, area), w * area);
+    for (const k of keys) {
+      const m = keyMasks.get(k.index);
+      if (m) write(k.index, m);
+      records.set(k.index, { source: 'key', from: [k.index], confidence: m ? (keyConfidence.get(k.index) ?? 1) : 1 });
+    }
+    const take = (w: number, s: FrontSlice, from: number): void => {
+      write(w, s.mask);
+      records.set(w, { source: 'propagated', from: [from], confidence: s.confidence, ...(s.reused ? { reused: true } : {}) });
+    };
+
+    // 4. Outward below the first key slice and above the last.
+    const first = keys[0];
+    const last = keys[keys.length - 1];
+    if (keyMasks.get(first.index) && first.index > lo) {
+      const f = await runFront(first.index, -1, lo, lo > 0 ? 'range' : 'volume-edge', false);
+      for (const [w, s] of f) take(w, s, first.index);
+    }
+    // 2-3. Gaps between consecutive key slices.
+    for (let n = 0; n + 1 < keys.length; n++) {
+      const a = keys[n].index;
+      const b = keys[n + 1].index;
+      if (b - a < 2) continue;
+      const ma = keyMasks.get(a);
+      const mb = keyMasks.get(b);
+      const gLo = Math.max(a + 1, lo);
+      const gHi = Math.min(b - 1, hi);
+      if (gLo > gHi) continue;
+      const fa = ma && gLo === a + 1 ? await runFront(a, 1, gHi, gHi === b - 1 ? (mb ? 'key-slice' : 'absent') : 'range', !!mb) : new Map<number, FrontSlice>();
+      const fb = mb && gHi === b - 1 ? await runFront(b, -1, gLo, gLo === a + 1 ? (ma ? 'key-slice' : 'absent') : 'range', !!ma) : new Map<number, FrontSlice>();
+      for (let w = gLo; w <= gHi; w++) {
+        const sa = fa.get(w);
+        const sb = fb.get(w);
+        if (sa && sb) {
+          const t = (w - a) / (b - a);
+          const p = priorOf(w);
+          const m = new Uint8Array(area);
+          const wp = 0.5;
+          const norm = 1 / (1 + wp);
+          for (let i = 0; i < area; i++) {
+            const vote = ((1 - t) * sa.mask[i] + t * sb.mask[i] + wp * p[i]) * norm;
+            m[i] = vote > 0.5 ? 1 : 0;
+          }
+          write(w, m);
+          records.set(w, { source: 'fused', from: [a, b], confidence: (1 - t) * sa.confidence + t * sb.confidence });
+        } else if (sa) take(w, sa, a);
+        else if (sb) take(w, sb, b);
+        else if (ma && mb && engine.gapFallback !== 'none') {
+          write(w, priorOf(w));
+          records.set(w, { source: 'interpolated', from: [a, b], confidence: 0 });
+        }
+      }
+    }
+    if (keyMasks.get(last.index) && last.index < hi) {
+      const f = await runFront(last.index, 1, hi, hi < count - 1 ? 'range' : 'volume-edge', false);
+      for (const [w, s] of f) take(w, s, last.index);
+    }
+
+    const slices: SliceReport[] = [];
+    for (let w = 0; w < count; w++) {
+      const r = records.get(w);
+      const a = countNonZero(mask.subarray(w * area, (w + 1) * area));
+      slices.push({
+        slice: w,
+        source: r?.source ?? 'none',
+        from: r?.from ?? [],
+        confidence: r?.confidence ?? 0,
+        area: a,
+        ...(r?.reused ? { reused: true } : {}),
+      });
+    }
+    return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, engineCalls };
+  } finally {
+    session.close?.();
+  }
+}
+
+function emptyResult(
+  roi: RoiBox,
+  nu: number,
+  nv: number,
+  count: number,
+  keyMasks: Map<number, Uint8Array | null>,
+  engineCalls: number,
+): ObjectPropagation {
+  const slices: SliceReport[] = [];
+  for (let w = 0; w < count; w++) {
+    slices.push({ slice: w, source: keyMasks.has(w) ? 'key' : 'none', from: keyMasks.has(w) ? [w] : [], confidence: 1, area: 0 });
+  }
+  return { roi, mask: new Uint8Array(nu * nv * count), nu, nv, keyMasks, slices, fronts: [], reused: 0, engineCalls };
+}
+
+/** Pastes an object's ROI stack into a full stack (`out[u + nu * (v + nv * w)]` over whole slices). */
+export function pasteObject(p: ObjectPropagation, sg: SliceGeometry, out: Uint8Array): void {
+  const area = p.nu * p.nv;
+  const full = sg.area;
+  for (let w = 0; w < sg.count; w++) {
+    pasteSlice(p.mask.subarray(w * area, (w + 1) * area), p.roi, out.subarray(w * full, (w + 1) * full), sg.nu);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The region of interest (ROI) of one object: an in-plane box around everything its key slices say, widened
+ * so the object may grow away from its key slices, applied to every slice. Working inside it keeps large
+ * volumes fast.
+ */
+import type { KeySlice } from '../annotations/types.js';
+import type { IntensityWindow } from '../analysis/window.js';
+import { boundingBox2d } from '../morphology/binary.js';
+import type { SliceGeometry, Volume } from '../volume/volume.js';
+import type { RoiImage } from './types.js';
+
+/** Inclusive in-plane box in full-slice coordinates. */
+export interface RoiBox {
+  u0: number;
+  v0: number;
+  u1: number;
+  v1: number;
+}
+
+export interface RoiOptions {
+  /** Margin on each side as a fraction of the prompts' extent (default 0.5). */
+  relativeMargin?: number;
+  /** Least margin on each side, mm (default 15). */
+  marginMm?: number;
+}
+
+/** The ROI of a set of key slices, or null when none of them says where the object is. */
+export function roiOfKeySlices(keys: readonly KeySlice[], sg: SliceGeometry, options: RoiOptions = {}): RoiBox | null {
+  let u0 = Infinity;
+  let v0 = Infinity;
+  let u1 = -Infinity;
+  let v1 = -Infinity;
+  const add = (a: number, b: number, c: number, d: number): void => {
+    u0 = Math.min(u0, a);
+    v0 = Math.min(v0, b);
+    u1 = Math.max(u1, c);
+    v1 = Math.max(v1, d);
+  };
+  for (const k of keys) {
+    if (k.empty) continue;
+    if (k.mask) {
+      const b = boundingBox2d(k.mask, sg.nu, sg.nv);
+      if (b) add(...b);
+    }
+    if (k.box) add(...k.box);
+    for (const [i, j] of k.points) add(i, j, i, j);
+  }
+  if (!Number.isFinite(u0)) return null;
+  const rel = options.relativeMargin ?? 0.5;
+  const mm = options.marginMm ?? 15;
+  const mu = Math.ceil(Math.max(rel * (u1 - u0 + 1), mm / sg.du));
+  const mv = Math.ceil(Math.max(rel * (v1 - v0 + 1), mm / sg.dv));
+  return {
+    u0: Math.max(0, u0 - mu),
+    v0: Math.max(0, v0 - mv),
+    u1: Math.min(sg.nu - 1, u1 + mu),
+    v1: Math.min(sg.nv - 1, v1 + mv),
+  };
+}
+
+export function roiSize(roi: RoiBox): { nu: number; nv: number } {
+  return { nu: roi.u1 - roi.u0 + 1, nv: roi.v1 - roi.v0 + 1 };
+}
+
+/** Cuts the ROI out of a full 2D slice. */
+export function cropSlice<T extends Uint8Array | Float32Array>(full: ArrayLike<number>, fullNu: number, roi: RoiBox, out: T): T {
+  const { nu, nv } = roiSize(roi);
+  for (let v = 0; v < nv; v++) {
+    const src = roi.u0 + fullNu * (roi.v0 + v);
+    for (let u = 0; u < nu; u++) out[u + nu * v] = full[src + u];
+  }
+  return out;
+}
+
+/** Writes an ROI 2D array into a full slice (zero outside the ROI is left as it is). */
+export function pasteSlice(roiData: ArrayLike<number>, roi: RoiBox, full: Uint8Array, fullNu: number): void {
+  const { nu, nv } = roiSize(roi);
+  for (let v = 0; v < nv; v++) {
+    const dst = roi.u0 + fullNu * (roi.v0 + v);
+    for (let u = 0; u < nu; u++) full[dst + u] = roiData[u + nu * v];
+  }
+}
+
+/** A key slice in ROI coordinates. */
+export function cropKeySlice(k: KeySlice, sg: SliceGeometry, roi: RoiBox): KeySlice {
+  const { nu, nv } = roiSize(roi);
+  const clampU = (i: number): number => Math.min(nu - 1, Math.max(0, i - roi.u0));
+  const clampV = (j: number): number => Math.min(nv - 1, Math.max(0, j - roi.v0));
+  const out: KeySlice = {
+    index: k.index,
+    empty: k.empty,
+    points: k.points.map(([i, j]) => [clampU(i), clampV(j)]),
+    negativePoints: k.negativePoints
+      .filter(([i, j]) => i >= roi.u0 && i <= roi.u1 && j >= roi.v0 && j <= roi.v1)
+      .map(([i, j]) => [i - roi.u0, j - roi.v0]),
+  };
+  if (k.mask) out.mask = cropSlice(k.mask, sg.nu, roi, new Uint8Array(nu * nv));
+  if (k.box) out.box = [clampU(k.box[0]), clampV(k.box[1]), clampU(k.box[2]), clampV(k.box[3])];
+  return out;
+}
+
+/** The ROI view of an image (slices cut and windowed on first use, then cached). */
+export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: IntensityWindow): RoiImage {
+  const { nu, nv } = roiSize(roi);
+  const raw = new Map<number, Float32Array>();
+  const win = new Map<number, Float32Array>();
+  const full = new Float32Array(sg.area);
+  const scale = 1 / (window.high - window.low);
+  const getRaw = (w: number): Float32Array => {
+    let r = raw.get(w);
+    if (!r) {
+      sg.extract(image.data, w, full);
+      r = cropSlice(full, sg.nu, roi, new Float32Array(nu * nv));
+      raw.set(w, r);
+    }
+    return r;
+  };
+  return {
+    nu,
+    nv,
+    count: sg.count,
+    du: sg.du,
+    dv: sg.dv,
+    dw: sg.dw,
+    raw: getRaw,
+    windowed(w) {
+      let r = win.get(w);
+      if (!r) {
+        const src = getRaw(w);
+        r = new Float32Array(src.length);
+        for (let i = 0; i < src.length; i++) {
+          const x = (src[i] - window.low) * scale;
+          r[i] = x < 0 ? 0 : x > 1 ? 1 : x;
+        }
+        win.set(w, r);
+      }
+      return r;
+    },
+  };
+}

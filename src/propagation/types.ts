@@ -1,0 +1,109 @@
+/**
+ * The contract between the propagation controller and an engine.
+ *
+ * The controller works on one object (label) at a time inside a region of interest (ROI): a stack of `count`
+ * slices of `nu x nv` pixels cut out of the image along the slice axis. Every 2D array here is in ROI
+ * coordinates, `a[u + nu * v]`; slice indices are the image's own 0-based indices along the slice axis.
+ */
+import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
+
+/** The image as the engine sees it: ROI slices, raw values and windowed to [0, 1]. */
+export interface RoiImage {
+  nu: number;
+  nv: number;
+  /** Number of slices (the image's, not cropped along the slice axis). */
+  count: number;
+  /** In-plane spacing (u, v) and slice spacing, mm. */
+  du: number;
+  dv: number;
+  dw: number;
+  /** Raw image values of slice w inside the ROI (shared: do not modify). */
+  raw(w: number): Float32Array;
+  /** Slice w inside the ROI, windowed to [0, 1] (shared: do not modify). */
+  windowed(w: number): Float32Array;
+}
+
+/** A 2D result: mask (1 = object) and the engine's confidence in [0, 1]. */
+export interface SliceResult {
+  mask: Uint8Array;
+  confidence: number;
+}
+
+/** One step of a front: carry `mask` from slice `from` to the neighbouring slice `to`. */
+export interface PropagationStep {
+  from: number;
+  to: number;
+  /** The mask on `from`. */
+  mask: Uint8Array;
+  /** Shape prior on `to` from interpolation of the key masks (between two key slices), else null. */
+  prior: Uint8Array | null;
+  /** The key slice this front started from, and its mask. */
+  key: number;
+  keyMask: Uint8Array;
+}
+
+/** An engine's state for one object. */
+export interface ObjectSession {
+  /** The 2D mask of a key slice from its box and/or points (mask prompts are taken as given by the controller). */
+  segmentSlice(key: KeySlice): Promise<SliceResult>;
+  /** Called once every key mask is known, before any propagation. */
+  learn?(keys: { index: number; mask: Uint8Array }[]): Promise<void> | void;
+  propagate(step: PropagationStep): Promise<SliceResult>;
+  /** Free resources. */
+  close?(): void;
+}
+
+export interface SliceEngine {
+  name: string;
+  description: string;
+  open(image: RoiImage): Promise<ObjectSession>;
+  /**
+   * What a slice between two key slices gets when no front reached it: the interpolation prior (default) or
+   * nothing.
+   */
+  gapFallback?: 'prior' | 'none';
+  /**
+   * False for engines that do not look at the image: the controller then skips the slice-similarity checks
+   * (no similarity breaks, no reuse of near-duplicate slices). Default true.
+   */
+  imageGuided?: boolean;
+  /** Notes on how this engine reads a label's prompts (for the report). */
+  promptNotes?(label: LabelAnnotation): string[];
+}
+
+/** Why a front stopped. */
+export type StopReason =
+  | 'key-slice' // reached the next key slice (fronts never cross one)
+  | 'absent' // the next key slice says the object is absent there
+  | 'range' // the user's slice range ends
+  | 'volume-edge' // the image ends
+  | 'object-ended' // the engine found (almost) nothing on the next slice
+  | 'area-collapse' // the area fell sharply from one slice to the next (the last slice is kept)
+  | 'low-confidence' // the engine's confidence fell below the threshold (that slice is not kept)
+  | 'similarity-break'; // the next slice differs too much from the current one (SSIM / histogram distance)
+
+export interface FrontReport {
+  /** Key slice the front started from. */
+  from: number;
+  direction: 1 | -1;
+  /** Last slice the front wrote, or null when it wrote none. */
+  last: number | null;
+  slices: number;
+  stop: StopReason;
+  /** Figures behind the stop (area, confidence, ssim...). */
+  detail?: string;
+}
+
+export type SliceSource = 'key' | 'propagated' | 'fused' | 'interpolated' | 'none';
+
+export interface SliceReport {
+  slice: number;
+  source: SliceSource;
+  /** Key slice(s) the mask came from (two for a fused slice). */
+  from: number[];
+  confidence: number;
+  /** Pixels of the object on this slice in the output. */
+  area: number;
+  /** The engine was skipped: the slice is a near-duplicate of its neighbour and reuses its mask. */
+  reused?: boolean;
+}
