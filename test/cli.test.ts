@@ -77,6 +77,25 @@ describe('keyslice segment on a phantom', () => {
     });
   });
 
+  it('reports every front and slice, and keeps propagation inside --range', async () => {
+    const r = cli(['segment', '--image', f('ct.nii.gz'), '--annotations', f('keys.nii.gz'), '--key-slices', keys.join(','),
+      '--out', f('seg-range.nii.gz'), '--report', f('report-range.json'), '--range', `${keys[0]}:${keys[keys.length - 1]}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /front from \d+ (up|down): .*stopped: /);
+    const report = JSON.parse(readFileSync(f('report-range.json'), 'utf8'));
+    const l = report.labels[0];
+    assert.deepEqual(report.range, [keys[0], keys[keys.length - 1]]);
+    assert.deepEqual(l.extent, [keys[0], keys[keys.length - 1]]);
+    for (const fr of l.fronts) assert.ok(['key-slice', 'range', 'object-ended', 'low-confidence', 'area-collapse', 'similarity-break'].includes(fr.stop));
+    const sources = new Set(l.slices.map((s: { source: string }) => s.source));
+    assert.ok(sources.has('key'));
+    for (const s of l.slices) {
+      assert.ok(s.confidence >= 0 && s.confidence <= 1);
+      if (s.source !== 'none') assert.ok(s.from.length >= 1);
+    }
+    assert.ok('keepConnected' in l.postprocess && 'fillHoles' in l.postprocess && !('smooth' in l.postprocess));
+  });
+
   const cases: [string, string[], number, RegExp][] = [
     ['missing image file', ['--image', 'nope.nii.gz', '--prompts', 'box.json'], 3, /nope\.nii\.gz: no such file or folder/],
     ['corrupt image', ['--image', 'corrupt.nii.gz', '--prompts', 'box.json'], 3, /corrupt\.nii\.gz: not a readable image/],
@@ -90,11 +109,15 @@ describe('keyslice segment on a phantom', () => {
     ['volume too large for memory', ['--image', 'huge.nhdr', '--prompts', 'box.json'], 3, /huge\.nhdr: volume of 3000x3000x3000 = 27000000000 voxels is too large/],
     ['annotations without key slices', ['--image', 'ct.nii.gz', '--annotations', 'keys.nii.gz'], 2, /--annotations needs --key-slices/],
     ['unknown engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'magic'], 2, /unknown engine "magic"/],
+    ['a malformed range', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--range', '9:3'], 2, /--range must be FIRST:LAST/],
+    ['a range beyond the image', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--range', '2:16'], 2, /slice range 2:16 is not within 0:15 along axis 2/],
+    ['an unknown post-processing step', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--post', 'fill-holes,blur'], 2, /unknown post-processing step "blur"/],
   ];
   for (const [what, args, code, message] of cases) {
     it(`refuses ${what} with a clear message, exit ${code}, and writes nothing`, () => {
       const out = f(`out-${what.replace(/\W+/g, '-')}.nii.gz`);
-      const full = args.map((a, i) => (i > 0 && args[i - 1].startsWith('--') && args[i - 1] !== '--key-slices' && args[i - 1] !== '--engine' ? f(a) : a));
+      const literal = new Set(['--key-slices', '--engine', '--range', '--post']);
+      const full = args.map((a, i) => (i > 0 && args[i - 1].startsWith('--') && !literal.has(args[i - 1]) ? f(a) : a));
       const r = cli(['segment', ...full, '--out', out]);
       assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
       assert.match(r.stderr, message);

@@ -14,6 +14,7 @@ import { segmentFiles } from '../pipeline/segment-files.js';
 import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues, type SliceAxis } from '../volume/volume.js';
+import { parsePost, parseRange } from './options.js';
 import { ProgressReporter } from './progress.js';
 
 const VERSION = '0.1.0';
@@ -22,14 +23,17 @@ const USAGE = `keyslice ${VERSION}: from a few annotated key slices to a full 3D
 
 Usage:
   keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
-                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--report R.json] [--quiet]
+                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--range FIRST:LAST]
+                   [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--budgets 1,2,3,5] [--kinds mask,box] [--out DIR]
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${engineNames().join(', ')}
-(default ${DEFAULT_ENGINE}). See README.md for the prompts file format.
+(default ${DEFAULT_ENGINE}). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+steps: keep-connected, fill-holes, smooth, continuity (default: all but smooth). See README.md for the
+prompts file format and the report.
 `;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -64,6 +68,8 @@ async function cmdSegment(args: string[]): Promise<void> {
     out: { type: 'string' },
     'slice-axis': { type: 'string' },
     engine: { type: 'string' },
+    range: { type: 'string' },
+    post: { type: 'string' },
     report: { type: 'string' },
     quiet: { type: 'boolean' },
   });
@@ -77,6 +83,8 @@ async function cmdSegment(args: string[]): Promise<void> {
     prompts: v.prompts as string | undefined,
     axis: sliceAxis(v),
     engine: v.engine as string | undefined,
+    range: typeof v.range === 'string' ? parseRange(v.range) : undefined,
+    postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
     onStage: (m) => progress.log(m),
     onProgress: (p) => progress.update(p.done, p.total, `label ${p.label}`),
@@ -85,6 +93,13 @@ async function cmdSegment(args: string[]): Promise<void> {
   for (const l of report.labels) {
     const ext = l.extent ? `slices ${l.extent[0]}..${l.extent[1]}` : 'empty';
     console.log(`label ${l.value}${l.name ? ` (${l.name})` : ''}: ${l.voxels} voxels, ${l.volumeMl.toFixed(2)} mL, ${ext}, ${l.seconds.toFixed(2)} s`);
+    for (const f of l.fronts) {
+      const end = f.last === null ? 'wrote nothing' : `to slice ${f.last}`;
+      progress.log(`  front from ${f.from} ${f.direction > 0 ? 'up' : 'down'}: ${end}, stopped: ${f.stop}${f.detail ? ` (${f.detail})` : ''}`);
+    }
+    if (l.reusedSlices) progress.log(`  ${l.reusedSlices} near-duplicate slice(s) reused their neighbour's mask`);
+    const flagged = l.postprocess.continuity?.flaggedSlices ?? [];
+    if (flagged.length) progress.log(`  check slices ${flagged.join(', ')}: area jumps against both neighbours`);
     for (const n of l.notes) progress.log(`  note: ${n}`);
   }
   console.log(`wrote ${v.out} (engine ${report.engine}, ${report.seconds.toFixed(2)} s)`);

@@ -16,6 +16,7 @@ import {
   type ReadVolumeOptions,
 } from '../volume/io-node.js';
 import type { SliceAxis } from '../volume/volume.js';
+import type { PostprocessOptions } from '../propagation/postprocess.js';
 import { segment, type Progress, type SegmentReport } from './segment.js';
 
 export interface SegmentFilesOptions {
@@ -28,6 +29,9 @@ export interface SegmentFilesOptions {
   prompts?: string;
   axis?: SliceAxis;
   engine?: string;
+  /** Inclusive slice range to propagate within (see `SegmentOptions.range`). */
+  range?: [number, number];
+  postprocess?: PostprocessOptions;
   /** Where to write the JSON report (optional). */
   report?: string;
   read?: ReadVolumeOptions;
@@ -76,7 +80,12 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
     `${annotations.labels.length} label(s) on slice axis ${annotations.axis}: ` +
       annotations.labels.map((l) => `${l.value} (key slices ${l.keySlices.map((k) => (k.empty ? `${k.index}∅` : k.index)).join(',')})`).join('; '),
   );
-  const { labels, report } = await segment(image, annotations, { engine: opts.engine, onProgress: opts.onProgress });
+  const { labels, report } = await segment(image, annotations, {
+    engine: opts.engine,
+    range: opts.range,
+    postprocess: opts.postprocess,
+    onProgress: opts.onProgress,
+  });
   await writeVolume(labels, opts.out, { protect: inputs });
   if (opts.report) {
     await writeTextAtomic(opts.report, `${JSON.stringify({ ...report, warnings: built.warnings }, null, 2)}\n`, [...inputs, opts.out]);

@@ -79,8 +79,8 @@ export interface Progress {
 }
 
 export interface SegmentOptions {
-  /** Engine name (default {@link DEFAULT_ENGINE}). */
-  engine?: string;
+  /** Engine name (default {@link DEFAULT_ENGINE}) or an engine object. */
+  engine?: string | SliceEngine;
   /** Inclusive slice range [first, last] to propagate within (key slices are kept anyway). */
   range?: [number, number];
   stopRules?: PropagationOptions['stopRules'];
@@ -98,7 +98,7 @@ export interface SegmentResult {
 /** Segments every labelled object of `annotations` in `image`. */
 export async function segment(image: Volume, annotations: Annotations, options: SegmentOptions = {}): Promise<SegmentResult> {
   const t0 = performance.now();
-  const engine = getEngine(options.engine ?? DEFAULT_ENGINE);
+  const engine = typeof options.engine === 'object' ? options.engine : getEngine(options.engine ?? DEFAULT_ENGINE);
   const sg = new SliceGeometry(image, annotations.axis);
   if (options.range) {
     const [r0, r1] = options.range;

@@ -309,7 +309,7 @@ export async function propagateObject(
         slice: w,
         source: r?.source ?? 'none',
         from: r?.from ?? [],
-        confidence: r?.confidence ?? 0,
+        confidence: Math.round((r?.confidence ?? 0) * 1000) / 1000,
         area: a,
         ...(r?.reused ? { reused: true } : {}),
       });

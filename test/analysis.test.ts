@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { histogramDistance, ssim } from '../src/analysis/similarity.js';
+import { intensityWindow } from '../src/analysis/window.js';
+import { makePhantom, rng } from '../src/demo/phantom.js';
+import { connectedComponents, fillHoles2d, signedDistance2d } from '../src/morphology/binary.js';
+import { postprocessStack } from '../src/propagation/postprocess.js';
+
+function noise(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r());
+}
+
+describe('slice similarity', () => {
+  it('SSIM is 1 for identical slices, near 0 for unrelated noise, and falls with added noise', () => {
+    const a = noise(32 * 32, 1);
+    assert.ok(Math.abs(ssim(a, a, 32, 32) - 1) < 1e-6);
+    assert.ok(Math.abs(ssim(a, noise(32 * 32, 2), 32, 32)) < 0.1);
+    const ramp = Float32Array.from({ length: 32 * 32 }, (_, i) => (i % 32) / 31);
+    const r = rng(5);
+    const slight = ramp.map((x) => Math.min(1, Math.max(0, x + 0.02 * (r() - 0.5))));
+    const heavy = ramp.map((x) => Math.min(1, Math.max(0, x + 0.6 * (r() - 0.5))));
+    assert.ok(ssim(ramp, slight, 32, 32) > ssim(ramp, heavy, 32, 32));
+  });
+
+  it('histogram distance is 0 for the same distribution and 1 for disjoint ones', () => {
+    const a = Float32Array.from({ length: 1000 }, (_, i) => (i % 100) / 200);
+    assert.equal(histogramDistance(a, a), 0);
+    assert.ok(Math.abs(histogramDistance(a, a.map((x) => x + 0.5)) - 1) < 1e-9);
+  });
+});
+
+describe('intensity window', () => {
+  it('picks the soft-tissue window for CT in HU and percentiles otherwise', () => {
+    const { image } = makePhantom({ size: [32, 32, 4] });
+    assert.equal(intensityWindow(image).kind, 'ct-soft-tissue');
+    const mr = { data: Float32Array.from({ length: 10000 }, (_, i) => (i % 1000) + 200) };
+    const w = intensityWindow(mr);
+    assert.equal(w.kind, 'percentile');
+    assert.ok(w.low >= 200 && w.low < 210 && w.high > 1190 && w.high <= 1199, `${w.low}..${w.high}`);
+  });
+});
+
+describe('binary morphology and 3D post-processing', () => {
+  it('signed distance is negative inside, positive outside, about 0 at the boundary', () => {
+    const m = new Uint8Array(11 * 11);
+    for (let v = 3; v <= 7; v++) for (let u = 3; u <= 7; u++) m[u + 11 * v] = 1;
+    const sd = signedDistance2d(m, 11, 11, 1, 1);
+    assert.equal(sd[5 + 11 * 5], -2.5);
+    assert.equal(sd[3 + 11 * 5], -0.5);
+    assert.equal(sd[2 + 11 * 5], 0.5);
+    assert.equal(sd[0 + 11 * 5], 2.5);
+  });
+
+  it('fills holes but not bays open to the border; counts 6- and 26-connected components', () => {
+    const m = new Uint8Array(7 * 7);
+    for (let v = 1; v <= 5; v++) for (let u = 1; u <= 5; u++) m[u + 7 * v] = 1;
+    m[3 + 7 * 3] = 0;
+    m[0 + 7 * 3] = 0;
+    assert.equal(fillHoles2d(m, 7, 7), 1);
+    assert.equal(m[3 + 7 * 3], 1);
+    const d = new Uint8Array(27);
+    d[0] = 1;
+    d[26] = 1;
+    d[13] = 1;
+    assert.equal(connectedComponents(d, 3, 3, 3, true).sizes.length - 1, 1);
+    assert.equal(connectedComponents(d, 3, 3, 3, false).sizes.length - 1, 3);
+  });
+
+  it('drops components away from the key slices, fills holes, keeps key slices, flags area jumps', () => {
+    const nu = 10;
+    const nv = 10;
+    const nw = 7;
+    const a = nu * nv;
+    const stack = new Uint8Array(a * nw);
+    const square = (w: number, u0: number, u1: number) => {
+      for (let v = u0; v <= u1; v++) for (let u = u0; u <= u1; u++) stack[w * a + u + nu * v] = 1;
+    };
+    for (let w = 0; w <= 4; w++) square(w, 2, 6);
+    square(3, 1, 8); // a jump in area on slice 3
+    stack[1 * a + 4 + nu * 4] = 0; // a hole on slice 1
+    stack[0 * a + 4 + nu * 4] = 0; // a hole on key slice 0: kept as drawn
+    stack[6 * a + 0] = 1; // an island on slice 6, not connected
+    const before0 = stack.slice(0, a);
+    const r = postprocessStack(stack, nu, nv, nw, new Set([0]));
+    assert.deepEqual(r.keepConnected, { removedComponents: 1, removedVoxels: 1 });
+    assert.equal(r.fillHoles?.filledVoxels, 1);
+    assert.deepEqual(r.continuity?.flaggedSlices, [3]);
+    assert.deepEqual(Array.from(stack.slice(0, a)), Array.from(before0), 'key slice unchanged');
+    assert.equal(stack[6 * a], 0);
+    const off = new Uint8Array(stack);
+    off[6 * a] = 1;
+    const r2 = postprocessStack(off, nu, nv, nw, new Set([0]), { keepConnected: false, fillHoles: false, continuity: false });
+    assert.deepEqual(r2, {});
+    assert.equal(off[6 * a], 1, 'steps switched off change nothing');
+  });
+});

@@ -1,0 +1,289 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import type { KeySlice, LabelAnnotation } from '../src/annotations/types.js';
+import { intensityWindow } from '../src/analysis/window.js';
+import { propagateObject, type PropagationOptions } from '../src/propagation/controller.js';
+import type { PropagationStep, RoiImage, SliceEngine } from '../src/propagation/types.js';
+import { segment } from '../src/pipeline/segment.js';
+import { selectKeySlices, simulateLabel, sliceAreas } from '../src/simulate/annotator.js';
+import { readLabelVolume, readVolume } from '../src/volume/io-node.js';
+import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
+import { SHARED_DATA, sharedDataSkip } from './helpers/paths.js';
+import { dice, makeBlob } from './helpers/volumes.js';
+
+const NO_SIMILARITY = { ssimBreak: -1, histogramBreak: 2, duplicateSsim: 2 };
+
+function disc(nu: number, nv: number, ci: number, cj: number, r: number): Uint8Array {
+  const m = new Uint8Array(nu * nv);
+  for (let j = 0; j < nv; j++) for (let i = 0; i < nu; i++) if ((i - ci) ** 2 + (j - cj) ** 2 <= r * r) m[i + nu * j] = 1;
+  return m;
+}
+
+function keyMask(index: number, mask: Uint8Array): KeySlice {
+  return { index, empty: false, mask, points: [], negativePoints: [] };
+}
+function absent(index: number): KeySlice {
+  return { index, empty: true, points: [], negativePoints: [] };
+}
+
+/**
+ * A scripted engine: carries the mask over unchanged, with a confidence and an area given per target slice by
+ * `behave`; records every step.
+ */
+function scripted(behave: (to: number, from: number) => { confidence?: number; empty?: boolean } = () => ({})) {
+  const steps: PropagationStep[] = [];
+  const engine: SliceEngine = {
+    name: 'scripted',
+    description: 'test engine',
+    async open(img: RoiImage) {
+      return {
+        async segmentSlice() {
+          throw new Error('mask prompts only');
+        },
+        async propagate(step) {
+          steps.push(step);
+          const b = behave(step.to, step.from);
+          return { mask: b.empty ? new Uint8Array(img.nu * img.nv) : step.mask.slice(), confidence: b.confidence ?? 0.9 };
+        },
+      };
+    },
+  };
+  return { engine, steps };
+}
+
+const blob = makeBlob({ nz: 20 });
+const sg = new SliceGeometry(blob.image, 2);
+const window = intensityWindow(blob.image);
+const KEY = disc(48, 48, 24, 24, 8);
+
+async function run(label: LabelAnnotation, engine: SliceEngine, options: PropagationOptions = {}) {
+  const p = await propagateObject(blob.image, sg, label, engine, window, { stopRules: NO_SIMILARITY, ...options });
+  assert.ok(p);
+  return p;
+}
+
+const areaOf = (p: { mask: Uint8Array; nu: number; nv: number }, w: number): number => {
+  const a = p.nu * p.nv;
+  let n = 0;
+  for (let i = w * a; i < (w + 1) * a; i++) n += p.mask[i];
+  return n;
+};
+
+describe('propagation schedule', () => {
+  it('runs fronts outward from the ends and inward from both sides of a gap, one neighbouring slice at a time', async () => {
+    const { engine, steps } = scripted();
+    const p = await run({ value: 1, keySlices: [keyMask(6, KEY), keyMask(12, KEY)] }, engine);
+    for (const s of steps) assert.equal(Math.abs(s.to - s.from), 1, 'steps go to a neighbouring slice');
+    for (const s of steps) assert.ok(s.to !== 6 && s.to !== 12, `a front never writes a key slice (step to ${s.to})`);
+    // Between the keys: from 6 up to 11 and from 12 down to 7, with the interpolation prior.
+    const up = steps.filter((s) => s.key === 6 && s.to > 6).map((s) => s.to);
+    const down = steps.filter((s) => s.key === 12 && s.to < 12).map((s) => s.to);
+    assert.deepEqual(up, [7, 8, 9, 10, 11]);
+    assert.deepEqual(down, [11, 10, 9, 8, 7]);
+    for (const s of steps.filter((x) => x.to > 6 && x.to < 12)) assert.ok(s.prior, 'prior given between key slices');
+    for (const s of steps.filter((x) => x.to < 6 || x.to > 12)) assert.equal(s.prior, null, 'no prior outside');
+    const stops = p.fronts.map((f) => `${f.from}${f.direction > 0 ? '+' : '-'}:${f.stop}:${f.last}`);
+    assert.deepEqual(stops.sort(), ['12+:volume-edge:19', '12-:key-slice:7', '6+:key-slice:11', '6-:volume-edge:0'].sort());
+    assert.equal(p.slices[9].source, 'fused');
+    assert.deepEqual(p.slices[9].from, [6, 12]);
+    assert.equal(p.slices[3].source, 'propagated');
+    assert.deepEqual(p.slices[3].from, [6]);
+  });
+
+  it('never changes a key slice, whatever the engine returns', async () => {
+    const small = disc(48, 48, 24, 24, 3);
+    const engine: SliceEngine = {
+      name: 'greedy',
+      description: 'returns everything',
+      async open(img) {
+        return {
+          async segmentSlice() {
+            throw new Error('unused');
+          },
+          async propagate() {
+            return { mask: new Uint8Array(img.nu * img.nv).fill(1), confidence: 1 };
+          },
+        };
+      },
+    };
+    const label: LabelAnnotation = { value: 1, keySlices: [keyMask(5, small), keyMask(8, KEY), absent(14)] };
+    const { labels } = await segment(blob.image, { axis: 2, labels: [label] }, { engine, stopRules: NO_SIMILARITY });
+    assert.deepEqual(Array.from(sg.maskOf(labels.data, 5, 1) ?? []), Array.from(small));
+    assert.deepEqual(Array.from(sg.maskOf(labels.data, 8, 1) ?? []), Array.from(KEY));
+    assert.equal(sg.countEqual(labels.data, 14, 1), 0, 'absent key slice stays empty');
+    assert.equal(sg.countEqual(labels.data, 15, 1), 0, 'nothing propagates across the absent key slice');
+    assert.ok(sg.countEqual(labels.data, 13, 1) > 0, 'the front ran up to the absent slice');
+  });
+
+  it('stops for the stated reasons: absent, range, low confidence, object ended, area collapse', async () => {
+    {
+      const { engine } = scripted();
+      const p = await run({ value: 1, keySlices: [absent(3), keyMask(8, KEY), absent(13)] }, engine);
+      assert.deepEqual(p.fronts.map((f) => [f.from, f.direction, f.stop, f.last]).sort(), [
+        [8, -1, 'absent', 4],
+        [8, 1, 'absent', 12],
+      ]);
+      assert.equal(areaOf(p, 3), 0);
+      assert.equal(areaOf(p, 2), 0, 'nothing beyond an absent slice');
+    }
+    {
+      const { engine } = scripted();
+      const p = await run({ value: 1, keySlices: [keyMask(8, KEY)] }, engine, { range: [5, 11] });
+      assert.deepEqual(p.fronts.map((f) => [f.direction, f.stop, f.last]).sort(), [
+        [-1, 'range', 5],
+        [1, 'range', 11],
+      ]);
+      assert.equal(areaOf(p, 4), 0);
+      assert.equal(areaOf(p, 12), 0);
+    }
+    {
+      const { engine } = scripted((to) => ({ confidence: to >= 11 ? 0.2 : 0.9, empty: to <= 5 }));
+      const p = await run({ value: 1, keySlices: [keyMask(8, KEY)] }, engine);
+      const up = p.fronts.find((f) => f.direction === 1);
+      const down = p.fronts.find((f) => f.direction === -1);
+      assert.equal(up?.stop, 'low-confidence');
+      assert.equal(up?.last, 10, 'the low-confidence slice is not kept');
+      assert.equal(down?.stop, 'object-ended');
+      assert.equal(down?.last, 6);
+      assert.equal(areaOf(p, 11), 0);
+      assert.equal(areaOf(p, 5), 0);
+    }
+    {
+      // Area collapse: the engine returns a tiny mask on slice 11.
+      const engine: SliceEngine = {
+        name: 'shrinking',
+        description: 'collapses on slice 11',
+        async open(img) {
+          return {
+            async segmentSlice() {
+              throw new Error('unused');
+            },
+            async propagate(step) {
+              return { mask: step.to === 11 ? disc(img.nu, img.nv, 24, 24, 2) : step.mask.slice(), confidence: 0.9 };
+            },
+          };
+        },
+      };
+      const p = await run({ value: 1, keySlices: [keyMask(8, KEY)] }, engine);
+      const up = p.fronts.find((f) => f.direction === 1);
+      assert.equal(up?.stop, 'area-collapse');
+      assert.equal(up?.last, 11, 'the collapsed slice is kept as the end');
+      assert.equal(areaOf(p, 12), 0);
+    }
+  });
+
+  it('restarts at the next key slice: a front that stopped leaves the rest of the gap to the other front', async () => {
+    // The front from 4 loses confidence from slice 7 on; the front from 14 does not.
+    const { engine } = scripted((to, from) => ({ confidence: from < to && to >= 7 ? 0.1 : 0.9 }));
+    const p = await run({ value: 1, keySlices: [keyMask(4, KEY), keyMask(14, KEY)] }, engine);
+    const fromLow = p.fronts.find((f) => f.from === 4 && f.direction === 1);
+    assert.equal(fromLow?.stop, 'low-confidence');
+    assert.equal(fromLow?.last, 6);
+    const fromHigh = p.fronts.find((f) => f.from === 14 && f.direction === -1);
+    assert.equal(fromHigh?.stop, 'key-slice');
+    assert.equal(fromHigh?.last, 5);
+    for (let w = 7; w <= 13; w++) {
+      assert.equal(p.slices[w].source, 'propagated', `slice ${w}`);
+      assert.deepEqual(p.slices[w].from, [14]);
+    }
+    for (const w of [5, 6]) assert.equal(p.slices[w].source, 'fused');
+  });
+
+  it('fills a gap no front reached with the interpolation prior', async () => {
+    const { engine } = scripted(() => ({ confidence: 0 }));
+    const p = await run({ value: 1, keySlices: [keyMask(4, KEY), keyMask(8, disc(48, 48, 24, 24, 4))] }, engine);
+    for (let w = 5; w <= 7; w++) {
+      assert.equal(p.slices[w].source, 'interpolated');
+      const a = areaOf(p, w);
+      assert.ok(a > 0 && a < areaOf(p, 4), `slice ${w}: area ${a} between the key areas`);
+    }
+  });
+
+  it('stops at a break in slice similarity, and reuses near-duplicate slices without running the engine', async () => {
+    const b = makeBlob({ nz: 16, z0: 0, z1: 15, rmax: 10 });
+    // Slices 11.. become unrelated noise: a break in similarity.
+    const area = 48 * 48;
+    for (let i = 11 * area; i < 16 * area; i++) b.image.data[i] = ((i * 7919) % 997) / 2 - 200;
+    // Slices 3, 4 copy slice 5: near-duplicates.
+    for (const w of [3, 4]) b.image.data.copyWithin(w * area, 5 * area, 6 * area);
+    const gs = new SliceGeometry(b.image, 2);
+    const { engine, steps } = scripted();
+    const p = await propagateObject(b.image, gs, simulateLabel(b.truth, gs, 1, [5], 'mask'), engine, intensityWindow(b.image));
+    assert.ok(p);
+    const up = p.fronts.find((f) => f.direction === 1);
+    assert.equal(up?.stop, 'similarity-break');
+    assert.equal(up?.last, 10);
+    assert.match(up?.detail ?? '', /ssim/);
+    assert.equal(p.reused, 2);
+    assert.ok(!steps.some((s) => s.to === 4 || s.to === 3), 'the engine did not run on the duplicates');
+    assert.equal(p.slices[4].reused, true);
+    assert.equal(areaOf(p, 4), areaOf(p, 5));
+  });
+});
+
+describe('classic engine on a generated volume', () => {
+  const b = makeBlob({ nz: 20, z0: 4, z1: 15, rmax: 12, noise: 10 });
+  const gs = new SliceGeometry(b.image, 2);
+  const mid = 10;
+
+  it('from one key mask, follows the object and stops within a slice of its true ends', async () => {
+    const label = simulateLabel(b.truth, gs, 1, [mid], 'mask');
+    const { labels, report } = await segment(b.image, { axis: 2, labels: [label] });
+    const d = dice(labels.data, b.truth);
+    assert.ok(d > 0.85, `Dice ${d.toFixed(3)}`);
+    const [first, last] = report.labels[0].extent ?? [-1, -1];
+    assert.ok(Math.abs(first - 4) <= 1 && Math.abs(last - 15) <= 1, `extent ${first}..${last}, truth 4..15`);
+    for (const f of report.labels[0].fronts) {
+      assert.ok(['object-ended', 'low-confidence', 'area-collapse', 'similarity-break'].includes(f.stop), f.stop);
+    }
+  });
+
+  it('segments a key slice from a box, and from points', async () => {
+    const truth = gs.maskOf(b.truth, mid, 1) as Uint8Array;
+    const boxLabel = simulateLabel(b.truth, gs, 1, [mid], 'box');
+    const { labels } = await segment(b.image, { axis: 2, labels: [boxLabel] }, { range: [mid, mid] });
+    const fromBox = gs.maskOf(labels.data, mid, 1) as Uint8Array;
+    assert.ok(dice(fromBox, truth) > 0.9, `box: Dice ${dice(fromBox, truth).toFixed(3)}`);
+    const ks: KeySlice = { index: mid, empty: false, points: [[24, 24]], negativePoints: [[8, 8]] };
+    const r = await segment(b.image, { axis: 2, labels: [{ value: 1, keySlices: [ks] }] }, { range: [mid, mid] });
+    const fromPoints = gs.maskOf(r.labels.data, mid, 1) as Uint8Array;
+    assert.ok(dice(fromPoints, truth) > 0.8, `points: Dice ${dice(fromPoints, truth).toFixed(3)}`);
+  });
+
+  it('between two key slices beats contour interpolation when the shape changes (image-guided)', async () => {
+    const label = simulateLabel(b.truth, gs, 1, [5, 14], 'mask');
+    const classic = await segment(b.image, { axis: 2, labels: [label] }, { range: [5, 14] });
+    const interp = await segment(b.image, { axis: 2, labels: [label] }, { engine: 'interp' });
+    const dc = dice(classic.labels.data, b.truth);
+    const di = dice(interp.labels.data, b.truth);
+    assert.ok(dc > di + 0.02, `classic ${dc.toFixed(3)} vs interp ${di.toFixed(3)}`);
+  });
+});
+
+describe('classic engine on real scans', { skip: sharedDataSkip() }, () => {
+  const cases = [
+    { name: 'spleen CT, 5 mm slices', image: 'msd-spleen-crop/spleen_2_crop_ct.nii.gz', label: 'msd-spleen-crop/spleen_2_crop_label.nii.gz', value: 1 },
+    { name: 'spinal cord T2w', image: 'spinegeneric-spinalcord/sub-unf01_T2w.nii.gz', label: 'spinegeneric-spinalcord/sub-unf01_T2w_seg-manual.nii.gz', value: 1 },
+    { name: 'hippocampus T1 (posterior)', image: 'msd-hippocampus/images/hippocampus_003.nii.gz', label: 'msd-hippocampus/labels/hippocampus_003.nii.gz', value: 2 },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: one key mask gives most of the object; three beat contour interpolation`, async () => {
+      const image = await readVolume(path.join(SHARED_DATA, c.image));
+      const truth = await readLabelVolume(path.join(SHARED_DATA, c.label));
+      const gs = new SliceGeometry(image, defaultSliceAxis(image.spacing));
+      const areas = sliceAreas(truth.data, gs, c.value);
+      const truthMask = Uint8Array.from(truth.data, (v) => (v === c.value ? 1 : 0));
+      const score = async (k: number, engine: string) => {
+        const label = simulateLabel(truth.data, gs, c.value, selectKeySlices(areas, k), 'mask');
+        const { labels } = await segment(image, { axis: gs.axis, labels: [label] }, { engine });
+        return dice(Uint8Array.from(labels.data, (v) => (v === c.value ? 1 : 0)), truthMask);
+      };
+      const one = await score(1, 'classic');
+      assert.ok(one > 0.6, `k=1: Dice ${one.toFixed(3)}`);
+      const three = await score(3, 'classic');
+      const mci = await score(3, 'interp');
+      assert.ok(three > mci, `k=3: classic ${three.toFixed(3)} vs interpolation ${mci.toFixed(3)}`);
+    });
+  }
+});
