@@ -37,6 +37,8 @@ export interface StopRules {
   histogramBreak: number;
   /** SSIM at or above this makes the next slice a near-duplicate that reuses the mask (default 0.985). */
   duplicateSsim: number;
+  /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
+  priorVote: number;
 }
 
 export const DEFAULT_STOP_RULES: StopRules = {
@@ -46,6 +48,7 @@ export const DEFAULT_STOP_RULES: StopRules = {
   ssimBreak: 0.1,
   histogramBreak: 0.5,
   duplicateSsim: 0.985,
+  priorVote: 0.5,
 };
 
 export interface PropagationOptions {
@@ -280,7 +283,7 @@ export async function propagateObject(
           const t = (w - a) / (b - a);
           const p = priorOf(w);
           const m = new Uint8Array(area);
-          const wp = 0.5;
+          const wp = rules.priorVote;
           const norm = 1 / (1 + wp);
           for (let i = 0; i < area; i++) {
             const vote = ((1 - t) * sa.mask[i] + t * sb.mask[i] + wp * p[i]) * norm;

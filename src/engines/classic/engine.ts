@@ -23,12 +23,21 @@ export interface ClassicOptions {
   lambda: number;
   /** Band half-width as a fraction of the object's equivalent radius (default 0.3); at least 2 pixels. */
   bandFraction: number;
+  /** Band half-width between key slices, where the interpolation prior is known (default 0.3). */
+  priorBandFraction: number;
   /** Shape prior cost (nats) at the band's edge (default 2). */
   shapeWeight: number;
   /** Weight of the interpolation prior against the previous slice's mask between key slices (default 0.5). */
   priorWeight: number;
   /** GrabCut iterations for a box (default 4). */
   iterations: number;
+  /** Pull towards the box's inscribed ellipse (nats per half equivalent radius outside/inside it, default 2). */
+  boxShapeWeight: number;
+  /**
+   * Object samples per histogram bin a key slice's intensity model should have before it stops borrowing the
+   * other key slices' samples (default 10).
+   */
+  samplesPerBin: number;
   /** Gaussian sigma (pixels) of the denoising before the intensity models (default 0.7). */
   smoothing: number;
 }
@@ -36,9 +45,12 @@ export interface ClassicOptions {
 export const DEFAULT_CLASSIC: ClassicOptions = {
   lambda: 1.5,
   bandFraction: 0.3,
+  priorBandFraction: 0.3,
   shapeWeight: 2,
   priorWeight: 0.5,
   iterations: 4,
+  boxShapeWeight: 2,
+  samplesPerBin: 10,
   smoothing: 0.7,
 };
 
@@ -74,8 +86,8 @@ function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
 class ClassicSession implements ObjectSession {
   private readonly smoothCache = new Map<number, Float32Array>();
   private range: IntensityRange | null = null;
-  private fg: IntensityModel | null = null;
-  private bg: IntensityModel | null = null;
+  /** Intensity models per key slice (object, surroundings). */
+  private readonly models = new Map<number, { fg: IntensityModel; bg: IntensityModel }>();
 
   constructor(
     private readonly img: RoiImage,
@@ -101,9 +113,9 @@ class ClassicSession implements ObjectSession {
     return Math.sqrt((countNonZero(mask) * this.img.du * this.img.dv) / Math.PI);
   }
 
-  private bandMm(mask: Uint8Array): number {
+  private bandMm(mask: Uint8Array, fraction = this.o.bandFraction): number {
     const px = Math.max(this.img.du, this.img.dv);
-    return Math.max(2 * px, this.o.bandFraction * this.radiusMm(mask));
+    return Math.max(2 * px, fraction * this.radiusMm(mask));
   }
 
   private confidence(mask: Uint8Array, image: Float32Array, fg: IntensityModel, bg: IntensityModel): number {
@@ -189,8 +201,8 @@ class ClassicSession implements ObjectSession {
         if (!free[i]) continue;
         // A weak pull towards the initial estimate (ellipse or discs).
         const d = sdEstimate[i] / scale;
-        costFg[i] = fg.costOf(image[i]) + 0.5 * Math.max(0, d);
-        costBg[i] = bg.costOf(image[i]) + 0.5 * Math.max(0, -d);
+        costFg[i] = fg.costOf(image[i]) + this.o.boxShapeWeight * Math.max(0, d);
+        costBg[i] = bg.costOf(image[i]) + this.o.boxShapeWeight * Math.max(0, -d);
       }
       const next = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
       const seeds = countNonZero(seedFg) > 0 ? seedFg : estimate;
@@ -209,38 +221,53 @@ class ClassicSession implements ObjectSession {
       for (let i = 0; i < s.length; i += 2) all.push(s[i]);
     }
     this.range = IntensityRange.of(all);
-    const fg = new IntensityModel(this.range);
-    const bg = new IntensityModel(this.range);
-    for (const k of keys) {
+    const range = this.range;
+    // Samples of each key slice: the object inside its mask, the surroundings in a ring around it.
+    const samples = keys.map((k) => {
       const image = this.smooth(k.index);
       const sd = signedDistance2d(k.mask, nu, nv, du, dv);
       const width = Math.max(4 * Math.max(du, dv), 2 * this.bandMm(k.mask));
+      const inside: number[] = [];
+      const around: number[] = [];
       for (let i = 0; i < sd.length; i++) {
-        if (k.mask[i]) fg.add(image[i]);
-        else if (sd[i] <= width) bg.add(image[i]);
+        if (k.mask[i]) inside.push(image[i]);
+        else if (sd[i] <= width) around.push(image[i]);
       }
+      return { index: k.index, inside, around };
+    });
+    // One pair of models per key slice: its own samples, plus the other key slices' weighted so that a model
+    // has about ten samples per histogram bin (small objects pool all key slices, large ones keep their own).
+    for (const own of samples) {
+      const fg = new IntensityModel(range);
+      const bg = new IntensityModel(range);
+      const others = Math.min(1, (this.o.samplesPerBin * range.bins) / Math.max(1, own.inside.length));
+      for (const s of samples) {
+        const wgt = s === own ? 1 : others;
+        if (wgt <= 0) continue;
+        for (const x of s.inside) fg.add(x, wgt);
+        for (const x of s.around) bg.add(x, wgt);
+      }
+      this.models.set(own.index, { fg, bg });
     }
-    this.fg = fg;
-    this.bg = bg;
   }
 
   async propagate(step: PropagationStep): Promise<SliceResult> {
     const { nu, nv, du, dv } = this.img;
-    const fg = this.fg as IntensityModel;
-    const bg = this.bg as IntensityModel;
+    const model = this.models.get(step.key);
+    if (!model) throw new Error(`classic engine: no intensity model for key slice ${step.key} (learn() not called)`);
+    const { fg, bg } = model;
     const image = this.smooth(step.to);
     const n = nu * nv;
-    let sd = signedDistance2d(step.mask, nu, nv, du, dv);
+    const sd = signedDistance2d(step.mask, nu, nv, du, dv);
     if (step.prior && countNonZero(step.prior) > 0) {
       const sp = signedDistance2d(step.prior, nu, nv, du, dv);
       const a = this.o.priorWeight;
       for (let i = 0; i < n; i++) sd[i] = (1 - a) * sd[i] + a * sp[i];
-    } else if (step.prior) {
-      sd = sd.map((x) => x);
     }
     const shape = new Uint8Array(n);
     for (let i = 0; i < n; i++) shape[i] = sd[i] <= 0 ? 1 : 0;
-    const band = this.bandMm(shape.some((x) => x) ? shape : step.mask);
+    const withPrior = !!step.prior && step.prior.some((x) => x);
+    const band = this.bandMm(shape.some((x) => x) ? shape : step.mask, withPrior ? this.o.priorBandFraction : this.o.bandFraction);
     const free = new Uint8Array(n);
     const fixed = new Uint8Array(n);
     const costFg = new Float32Array(n);
