@@ -184,6 +184,8 @@ class ClassicSession implements ObjectSession {
     const around = ring(sdRegion, 0, outerWidth);
     const sdEstimate = signedDistance2d(estimate, nu, nv, du, dv);
     const scale = Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate));
+    // Points say nothing about size: their discs get a quarter of the box's pull.
+    const pull = key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight;
     let mask = estimate;
     const costFg = new Float32Array(n);
     const costBg = new Float32Array(n);
@@ -201,8 +203,8 @@ class ClassicSession implements ObjectSession {
         if (!free[i]) continue;
         // A weak pull towards the initial estimate (ellipse or discs).
         const d = sdEstimate[i] / scale;
-        costFg[i] = fg.costOf(image[i]) + this.o.boxShapeWeight * Math.max(0, d);
-        costBg[i] = bg.costOf(image[i]) + this.o.boxShapeWeight * Math.max(0, -d);
+        costFg[i] = fg.costOf(image[i]) + pull * Math.max(0, d);
+        costBg[i] = bg.costOf(image[i]) + pull * Math.max(0, -d);
       }
       const next = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
       const seeds = countNonZero(seedFg) > 0 ? seedFg : estimate;
