@@ -4,8 +4,8 @@
  * points small discs (see `promptMask`).
  */
 import { promptMask } from '../annotations/rasterize.js';
-import type { LabelAnnotation } from '../annotations/types.js';
-import type { SliceEngine } from '../propagation/types.js';
+import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
+import type { RoiImage, SliceEngine, SliceResult } from '../propagation/types.js';
 
 function promptNotes(label: LabelAnnotation): string[] {
   const notes: string[] = [];
@@ -16,6 +16,11 @@ function promptNotes(label: LabelAnnotation): string[] {
   return notes;
 }
 
+/** A key slice's image-free mask (see `promptMask`). */
+function promptSlice(img: RoiImage, key: KeySlice): SliceResult {
+  return { mask: promptMask(key, img.nu, img.nv) ?? new Uint8Array(img.nu * img.nv), confidence: 1 };
+}
+
 export const interpolationEngine: SliceEngine = {
   name: 'interp',
   description: 'morphological contour interpolation between key slices (ITK, as 3D Slicer "Fill between slices"), no extrapolation',
@@ -24,7 +29,7 @@ export const interpolationEngine: SliceEngine = {
   async open(img) {
     return {
       async segmentSlice(key) {
-        return { mask: promptMask(key, img.nu, img.nv) ?? new Uint8Array(img.nu * img.nv), confidence: 1 };
+        return promptSlice(img, key);
       },
       async propagate(step) {
         return { mask: step.prior ?? new Uint8Array(img.nu * img.nv), confidence: 1 };
@@ -42,7 +47,7 @@ export const keySlicesEngine: SliceEngine = {
   async open(img) {
     return {
       async segmentSlice(key) {
-        return { mask: promptMask(key, img.nu, img.nv) ?? new Uint8Array(img.nu * img.nv), confidence: 1 };
+        return promptSlice(img, key);
       },
       async propagate() {
         return { mask: new Uint8Array(img.nu * img.nv), confidence: 0 };

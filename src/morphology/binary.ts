@@ -140,18 +140,3 @@ export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): 
   }
   return u1 < 0 ? null : [u0, v0, u1, v1];
 }
-
-/** Dice overlap of two binary masks of the same length (1 when both are empty). */
-export function dice2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let na = 0;
-  let nb = 0;
-  let both = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ? 1 : 0;
-    const y = b[i] ? 1 : 0;
-    na += x;
-    nb += y;
-    both += x & y;
-  }
-  return na + nb === 0 ? 1 : (2 * both) / (na + nb);
-}
