@@ -27,14 +27,10 @@ function absent(index: number): KeySlice {
   return { index, empty: true, points: [], negativePoints: [] };
 }
 
-/**
- * A scripted engine: carries the mask over unchanged, with a confidence and an area given per target slice by
- * `behave`; records every step.
- */
-function scripted(behave: (to: number, from: number) => { confidence?: number; empty?: boolean } = () => ({})) {
-  const steps: PropagationStep[] = [];
-  const engine: SliceEngine = {
-    name: 'scripted',
+/** A test engine for mask prompts only, with the given propagation step. */
+function engineOf(name: string, propagate: (step: PropagationStep, img: RoiImage) => { mask: Uint8Array; confidence: number }): SliceEngine {
+  return {
+    name,
     description: 'test engine',
     async open(img: RoiImage) {
       return {
@@ -42,13 +38,24 @@ function scripted(behave: (to: number, from: number) => { confidence?: number; e
           throw new Error('mask prompts only');
         },
         async propagate(step) {
-          steps.push(step);
-          const b = behave(step.to, step.from);
-          return { mask: b.empty ? new Uint8Array(img.nu * img.nv) : step.mask.slice(), confidence: b.confidence ?? 0.9 };
+          return propagate(step, img);
         },
       };
     },
   };
+}
+
+/**
+ * A scripted engine: carries the mask over unchanged, with a confidence and an area given per target slice by
+ * `behave`; records every step.
+ */
+function scripted(behave: (to: number, from: number) => { confidence?: number; empty?: boolean } = () => ({})) {
+  const steps: PropagationStep[] = [];
+  const engine = engineOf('scripted', (step, img) => {
+    steps.push(step);
+    const b = behave(step.to, step.from);
+    return { mask: b.empty ? new Uint8Array(img.nu * img.nv) : step.mask.slice(), confidence: b.confidence ?? 0.9 };
+  });
   return { engine, steps };
 }
 
@@ -93,20 +100,7 @@ describe('propagation schedule', () => {
 
   it('never changes a key slice, whatever the engine returns', async () => {
     const small = disc(48, 48, 24, 24, 3);
-    const engine: SliceEngine = {
-      name: 'greedy',
-      description: 'returns everything',
-      async open(img) {
-        return {
-          async segmentSlice() {
-            throw new Error('unused');
-          },
-          async propagate() {
-            return { mask: new Uint8Array(img.nu * img.nv).fill(1), confidence: 1 };
-          },
-        };
-      },
-    };
+    const engine = engineOf('greedy', (_step, img) => ({ mask: new Uint8Array(img.nu * img.nv).fill(1), confidence: 1 }));
     const label: LabelAnnotation = { value: 1, keySlices: [keyMask(5, small), keyMask(8, KEY), absent(14)] };
     const { labels } = await segment(blob.image, { axis: 2, labels: [label] }, { engine, stopRules: NO_SIMILARITY });
     assert.deepEqual(Array.from(sg.maskOf(labels.data, 5, 1) ?? []), Array.from(small));
@@ -151,20 +145,10 @@ describe('propagation schedule', () => {
     }
     {
       // Area collapse: the engine returns a tiny mask on slice 11.
-      const engine: SliceEngine = {
-        name: 'shrinking',
-        description: 'collapses on slice 11',
-        async open(img) {
-          return {
-            async segmentSlice() {
-              throw new Error('unused');
-            },
-            async propagate(step) {
-              return { mask: step.to === 11 ? disc(img.nu, img.nv, 24, 24, 2) : step.mask.slice(), confidence: 0.9 };
-            },
-          };
-        },
-      };
+      const engine = engineOf('shrinking', (step, img) => ({
+        mask: step.to === 11 ? disc(img.nu, img.nv, 24, 24, 2) : step.mask.slice(),
+        confidence: 0.9,
+      }));
       const p = await run({ value: 1, keySlices: [keyMask(8, KEY)] }, engine);
       const up = p.fronts.find((f) => f.direction === 1);
       assert.equal(up?.stop, 'area-collapse');

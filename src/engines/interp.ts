@@ -4,8 +4,8 @@
  * points small discs (see `promptMask`).
  */
 import { promptMask } from '../annotations/rasterize.js';
-import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
-import type { RoiImage, SliceEngine, SliceResult } from '../propagation/types.js';
+import type { LabelAnnotation } from '../annotations/types.js';
+import type { PropagationStep, SliceEngine, SliceResult } from '../propagation/types.js';
 
 function promptNotes(label: LabelAnnotation): string[] {
   const notes: string[] = [];
@@ -16,42 +16,45 @@ function promptNotes(label: LabelAnnotation): string[] {
   return notes;
 }
 
-/** A key slice's image-free mask (see `promptMask`). */
-function promptSlice(img: RoiImage, key: KeySlice): SliceResult {
-  return { mask: promptMask(key, img.nu, img.nv) ?? new Uint8Array(img.nu * img.nv), confidence: 1 };
+/**
+ * An engine that never looks at the image: key slices from `promptMask`, and `next` for every other slice
+ * (given the step and an empty mask of the ROI's size).
+ */
+function imageFreeEngine(
+  name: string,
+  description: string,
+  next: (step: PropagationStep, empty: () => Uint8Array) => SliceResult,
+  gapFallback: SliceEngine['gapFallback'] = 'prior',
+): SliceEngine {
+  return {
+    name,
+    description,
+    gapFallback,
+    promptNotes,
+    imageGuided: false,
+    async open(img) {
+      const empty = (): Uint8Array => new Uint8Array(img.nu * img.nv);
+      return {
+        async segmentSlice(key) {
+          return { mask: promptMask(key, img.nu, img.nv) ?? empty(), confidence: 1 };
+        },
+        async propagate(step) {
+          return next(step, empty);
+        },
+      };
+    },
+  };
 }
 
-export const interpolationEngine: SliceEngine = {
-  name: 'interp',
-  description: 'morphological contour interpolation between key slices (ITK, as 3D Slicer "Fill between slices"), no extrapolation',
-  promptNotes,
-  imageGuided: false,
-  async open(img) {
-    return {
-      async segmentSlice(key) {
-        return promptSlice(img, key);
-      },
-      async propagate(step) {
-        return { mask: step.prior ?? new Uint8Array(img.nu * img.nv), confidence: 1 };
-      },
-    };
-  },
-};
+export const interpolationEngine = imageFreeEngine(
+  'interp',
+  'morphological contour interpolation between key slices (ITK, as 3D Slicer "Fill between slices"), no extrapolation',
+  (step, empty) => ({ mask: step.prior ?? empty(), confidence: 1 }),
+);
 
-export const keySlicesEngine: SliceEngine = {
-  name: 'keyslices',
-  description: 'writes the key-slice annotations only (no propagation)',
-  gapFallback: 'none',
-  promptNotes,
-  imageGuided: false,
-  async open(img) {
-    return {
-      async segmentSlice(key) {
-        return promptSlice(img, key);
-      },
-      async propagate() {
-        return { mask: new Uint8Array(img.nu * img.nv), confidence: 0 };
-      },
-    };
-  },
-};
+export const keySlicesEngine = imageFreeEngine(
+  'keyslices',
+  'writes the key-slice annotations only (no propagation)',
+  (_step, empty) => ({ mask: empty(), confidence: 0 }),
+  'none',
+);

@@ -177,8 +177,10 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   for (const r of reports) {
     let first = -1;
     let last = -1;
+    const areas: number[] = [];
     for (let w = 0; w < sg.count; w++) {
       const n = sg.countEqual(out, w, r.value);
+      areas.push(n);
       if (n > 0) {
         if (first < 0) first = w;
         last = w;
@@ -188,7 +190,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
     r.extent = first < 0 ? null : [first, last];
     // Areas after merging; keep the slices that hold the object or that the schedule visited.
     r.slices = r.slices
-      .map((s) => ({ ...s, area: sg.countEqual(out, s.slice, r.value) }))
+      .map((s) => ({ ...s, area: areas[s.slice] }))
       .filter((s) => s.area > 0 || s.source !== 'none');
     r.volumeMl = r.voxels * voxelMl;
   }

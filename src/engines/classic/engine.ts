@@ -23,8 +23,6 @@ export interface ClassicOptions {
   lambda: number;
   /** Band half-width as a fraction of the object's equivalent radius (default 0.3); at least 2 pixels. */
   bandFraction: number;
-  /** Band half-width between key slices, where the interpolation prior is known (default 0.3). */
-  priorBandFraction: number;
   /** Shape prior cost (nats) at the band's edge (default 2). */
   shapeWeight: number;
   /** Weight of the interpolation prior against the previous slice's mask between key slices (default 0.5). */
@@ -45,7 +43,6 @@ export interface ClassicOptions {
 export const DEFAULT_CLASSIC: ClassicOptions = {
   lambda: 1.5,
   bandFraction: 0.3,
-  priorBandFraction: 0.3,
   shapeWeight: 2,
   priorWeight: 0.5,
   iterations: 4,
@@ -113,9 +110,9 @@ class ClassicSession implements ObjectSession {
     return Math.sqrt((countNonZero(mask) * this.img.du * this.img.dv) / Math.PI);
   }
 
-  private bandMm(mask: Uint8Array, fraction = this.o.bandFraction): number {
+  private bandMm(mask: Uint8Array): number {
     const px = Math.max(this.img.du, this.img.dv);
-    return Math.max(2 * px, fraction * this.radiusMm(mask));
+    return Math.max(2 * px, this.o.bandFraction * this.radiusMm(mask));
   }
 
   private confidence(mask: Uint8Array, image: Float32Array, fg: IntensityModel, bg: IntensityModel): number {
@@ -261,15 +258,14 @@ class ClassicSession implements ObjectSession {
     const image = this.smooth(step.to);
     const n = nu * nv;
     const sd = signedDistance2d(step.mask, nu, nv, du, dv);
-    if (step.prior && countNonZero(step.prior) > 0) {
+    if (step.prior && step.prior.some((x) => x)) {
       const sp = signedDistance2d(step.prior, nu, nv, du, dv);
       const a = this.o.priorWeight;
       for (let i = 0; i < n; i++) sd[i] = (1 - a) * sd[i] + a * sp[i];
     }
     const shape = new Uint8Array(n);
     for (let i = 0; i < n; i++) shape[i] = sd[i] <= 0 ? 1 : 0;
-    const withPrior = !!step.prior && step.prior.some((x) => x);
-    const band = this.bandMm(shape.some((x) => x) ? shape : step.mask, withPrior ? this.o.priorBandFraction : this.o.bandFraction);
+    const band = this.bandMm(shape.some((x) => x) ? shape : step.mask);
     const free = new Uint8Array(n);
     const fixed = new Uint8Array(n);
     const costFg = new Float32Array(n);
