@@ -4,7 +4,7 @@
  * volumes fast.
  */
 import type { KeySlice } from '../annotations/types.js';
-import type { IntensityWindow } from '../analysis/window.js';
+import { applyWindow, type IntensityWindow } from '../analysis/window.js';
 import { boundingBox2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import type { RoiImage } from './types.js';
@@ -105,7 +105,6 @@ export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: 
   const raw = new Map<number, Float32Array>();
   const win = new Map<number, Float32Array>();
   const full = new Float32Array(sg.area);
-  const scale = 1 / (window.high - window.low);
   const getRaw = (w: number): Float32Array => {
     let r = raw.get(w);
     if (!r) {
@@ -126,12 +125,7 @@ export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: 
     windowed(w) {
       let r = win.get(w);
       if (!r) {
-        const src = getRaw(w);
-        r = new Float32Array(src.length);
-        for (let i = 0; i < src.length; i++) {
-          const x = (src[i] - window.low) * scale;
-          r[i] = x < 0 ? 0 : x > 1 ? 1 : x;
-        }
+        r = applyWindow(getRaw(w), window);
         win.set(w, r);
       }
       return r;
