@@ -86,7 +86,7 @@ describe('keyslice segment on a phantom', () => {
     const l = report.labels[0];
     assert.deepEqual(report.range, [keys[0], keys[keys.length - 1]]);
     assert.deepEqual(l.extent, [keys[0], keys[keys.length - 1]]);
-    for (const fr of l.fronts) assert.ok(['key-slice', 'range', 'object-ended', 'low-confidence', 'area-collapse', 'similarity-break'].includes(fr.stop));
+    for (const fr of l.fronts) assert.ok(['key-slice', 'range', 'object-ended', 'low-confidence', 'area-collapse', 'area-regrowth', 'similarity-break'].includes(fr.stop));
     const sources = new Set(l.slices.map((s: { source: string }) => s.source));
     assert.ok(sources.has('key'));
     for (const s of l.slices) {

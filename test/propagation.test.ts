@@ -110,7 +110,7 @@ describe('propagation schedule', () => {
     assert.ok(sg.countEqual(labels.data, 13, 1) > 0, 'the front ran up to the absent slice');
   });
 
-  it('stops for the stated reasons: absent, range, low confidence, object ended, area collapse', async () => {
+  it('stops for the stated reasons: absent, range, low confidence, object ended, area collapse, regrowth', async () => {
     {
       const { engine } = scripted();
       const p = await run({ value: 1, keySlices: [absent(3), keyMask(8, KEY), absent(13)] }, engine);
@@ -154,6 +154,22 @@ describe('propagation schedule', () => {
       assert.equal(up?.stop, 'area-collapse');
       assert.equal(up?.last, 11, 'the collapsed slice is kept as the end');
       assert.equal(areaOf(p, 12), 0);
+    }
+    {
+      // Regrowth beyond the outermost key slice: radius 8 → 5 → 4 → 6 (area 1.8 x the smallest).
+      // Below the key: 5 → 4 → 4.4 from there on (area 1.2 x the smallest: goes on to the volume's edge).
+      const radius: Record<number, number> = { 9: 5, 10: 4, 11: 6, 7: 5, 6: 4 };
+      const engine = engineOf('regrowing', (step, img) => ({
+        mask: disc(img.nu, img.nv, 24, 24, radius[step.to] ?? (step.to < 8 ? 4.4 : 8)),
+        confidence: 0.9,
+      }));
+      const p = await run({ value: 1, keySlices: [keyMask(8, KEY)] }, engine);
+      const up = p.fronts.find((f) => f.direction === 1);
+      const down = p.fronts.find((f) => f.direction === -1);
+      assert.equal(up?.stop, 'area-regrowth');
+      assert.equal(up?.last, 10, 'the regrown slice is not kept');
+      assert.equal(areaOf(p, 11), 0);
+      assert.equal(down?.stop, 'volume-edge', 'growth within the ratio goes on');
     }
   });
 
@@ -219,7 +235,7 @@ describe('classic engine on a generated volume', () => {
     const [first, last] = report.labels[0].extent ?? [-1, -1];
     assert.ok(Math.abs(first - 4) <= 1 && Math.abs(last - 15) <= 1, `extent ${first}..${last}, truth 4..15`);
     for (const f of report.labels[0].fronts) {
-      assert.ok(['object-ended', 'low-confidence', 'area-collapse', 'similarity-break'].includes(f.stop), f.stop);
+      assert.ok(['object-ended', 'low-confidence', 'area-collapse', 'area-regrowth', 'similarity-break'].includes(f.stop), f.stop);
     }
   });
 

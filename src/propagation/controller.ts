@@ -37,6 +37,12 @@ export interface StopRules {
   histogramBreak: number;
   /** SSIM at or above this makes the next slice a near-duplicate that reuses the mask (default 0.985). */
   duplicateSsim: number;
+  /**
+   * Beyond the outermost key slices: once a front's area has fallen below half the key slice's, an area above
+   * this multiple of its smallest area so far stops it (that slice is not kept; default 1.3). Cross-sections
+   * of an ending object shrink; regrowth means the front has slid onto a neighbouring structure.
+   */
+  regrowthRatio: number;
   /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
   priorVote: number;
 }
@@ -48,6 +54,7 @@ export const DEFAULT_STOP_RULES: StopRules = {
   ssimBreak: 0.1,
   histogramBreak: 0.5,
   duplicateSsim: 0.985,
+  regrowthRatio: 1.3,
   priorVote: 0.5,
 };
 
@@ -178,6 +185,7 @@ export async function propagateObject(
       const minArea = Math.max(3, rules.minAreaFraction * keyArea);
       let prev = keyMask;
       let prevArea = keyArea;
+      let smallest = keyArea;
       let prevConf = keyConfidence.get(start) ?? 1;
       let from = start;
       let stop: StopReason = endReason;
@@ -220,6 +228,12 @@ export async function propagateObject(
           detail = `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}`;
           break;
         }
+        if (!between && smallest < 0.5 * keyArea && a > rules.regrowthRatio * smallest) {
+          stop = 'area-regrowth';
+          detail = `slice ${w}: area ${a} px > ${rules.regrowthRatio} x ${smallest} px after shrinking`;
+          break;
+        }
+        smallest = Math.min(smallest, a);
         out.set(w, r);
         if (a < rules.collapseRatio * prevArea) {
           stop = 'area-collapse';
