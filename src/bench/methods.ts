@@ -13,7 +13,9 @@ import { interpolateMaskSlices } from '@niivue/niivue/drawing';
 import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import type { LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
+import { allEngineNames, resolveEngine } from '../pipeline/engines-node.js';
 import { engineNames, segment } from '../pipeline/segment.js';
+import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
 import type { SliceGeometry, SliceAxis, Volume } from '../volume/volume.js';
 
@@ -94,11 +96,13 @@ export const linearBlendMethod: BenchMethod = {
   },
 };
 
-function engineMethod(engine: string): BenchMethod {
+function engineMethod(name: string): BenchMethod {
+  let engine: Promise<SliceEngine> | undefined;
   return {
-    name: `keyslice:${engine}`,
+    name: `keyslice:${name}`,
     async run(input) {
-      const { labels } = await segment(input.image, { axis: input.axis, labels: [input.label] }, { engine });
+      engine ??= resolveEngine(name);
+      const { labels } = await segment(input.image, { axis: input.axis, labels: [input.label] }, { engine: await engine });
       const out = new Uint8Array(labels.data.length);
       for (let i = 0; i < out.length; i++) out[i] = labels.data[i] === input.label.value ? 1 : 0;
       return out;
@@ -106,7 +110,10 @@ function engineMethod(engine: string): BenchMethod {
   };
 }
 
-/** Default method list: keyslice's engines (except the key-slice-only baseline) and the peers. */
+/**
+ * Default method list: keyslice's weight-free engines (except the key-slice-only baseline) and the peers; the
+ * model engines (`keyslice:sam`, `keyslice:hybrid`) take minutes per dataset on a CPU and are named explicitly.
+ */
 export function defaultMethodNames(): string[] {
   return [...engineNames().filter((e) => e !== 'keyslices').map((e) => `keyslice:${e}`), 'mci', 'linear'];
 }
@@ -115,7 +122,7 @@ export function getMethod(name: string): BenchMethod {
   if (name === 'mci') return mciMethod;
   if (name === 'linear') return linearBlendMethod;
   const engine = name.startsWith('keyslice:') ? name.slice('keyslice:'.length) : name;
-  if (engineNames().includes(engine)) return engineMethod(engine);
-  const known = ['mci', 'linear', ...engineNames().map((e) => `keyslice:${e}`)];
+  if (allEngineNames().includes(engine)) return engineMethod(engine);
+  const known = ['mci', 'linear', ...allEngineNames().map((e) => `keyslice:${e}`)];
   throw new KeysliceError('USAGE', `unknown bench method "${name}" (available: ${known.join(', ')})`);
 }

@@ -9,7 +9,8 @@ import { benchFiles } from '../bench/bench-files.js';
 import type { PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
-import { DEFAULT_ENGINE, engineNames } from '../pipeline/segment.js';
+import { allEngineNames } from '../pipeline/engines-node.js';
+import { DEFAULT_ENGINE } from '../pipeline/segment.js';
 import { segmentFiles } from '../pipeline/segment-files.js';
 import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
@@ -23,15 +24,17 @@ const USAGE = `keyslice ${VERSION}: from a few annotated key slices to a full 3D
 
 Usage:
   keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
-                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--range FIRST:LAST]
+                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
+                   [--execution-provider EP[,EP...]]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--budgets 1,2,3,5] [--kinds mask,box] [--out DIR]
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
-Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${engineNames().join(', ')}
-(default ${DEFAULT_ENGINE}). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
+(default ${DEFAULT_ENGINE}); sam and hybrid run a SAM-format model: the built-in one, or --model DIR holding
+keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all but smooth). See README.md for the
 prompts file format and the report.
 `;
@@ -68,6 +71,8 @@ async function cmdSegment(args: string[]): Promise<void> {
     out: { type: 'string' },
     'slice-axis': { type: 'string' },
     engine: { type: 'string' },
+    model: { type: 'string' },
+    'execution-provider': { type: 'string' },
     range: { type: 'string' },
     post: { type: 'string' },
     report: { type: 'string' },
@@ -83,6 +88,8 @@ async function cmdSegment(args: string[]): Promise<void> {
     prompts: v.prompts as string | undefined,
     axis: sliceAxis(v),
     engine: v.engine as string | undefined,
+    model: v.model as string | undefined,
+    executionProviders: typeof v['execution-provider'] === 'string' ? v['execution-provider'].split(',').filter(Boolean) : undefined,
     range: typeof v.range === 'string' ? parseRange(v.range) : undefined,
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
@@ -101,6 +108,9 @@ async function cmdSegment(args: string[]): Promise<void> {
     const flagged = l.postprocess.continuity?.flaggedSlices ?? [];
     if (flagged.length) progress.log(`  check slices ${flagged.join(', ')}: area jumps against both neighbours`);
     for (const n of l.notes) progress.log(`  note: ${n}`);
+  }
+  if (report.engineStats) {
+    progress.log(`  model: ${Object.entries(report.engineStats).map(([k, x]) => `${k} ${Number.isInteger(x) ? x : x.toFixed(2)}`).join(', ')}`);
   }
   console.log(`wrote ${v.out} (engine ${report.engine}, ${report.seconds.toFixed(2)} s)`);
 }

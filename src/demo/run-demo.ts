@@ -6,7 +6,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Annotations } from '../annotations/types.js';
 import { maskOf, objectMetrics, type ObjectMetrics } from '../metrics/metrics.js';
-import { segment } from '../pipeline/segment.js';
+import { resolveEngine } from '../pipeline/engines-node.js';
+import { DEFAULT_ENGINE, segment } from '../pipeline/segment.js';
 import { selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
 import { writeTextAtomic, writeVolume } from '../volume/io-node.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry } from '../volume/volume.js';
@@ -71,7 +72,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       })),
   };
   const t0 = performance.now();
-  const { labels, report } = await segment(image, annotations, { engine: opts.engine });
+  const engine = await resolveEngine(opts.engine ?? DEFAULT_ENGINE);
+  const { labels, report } = await segment(image, annotations, { engine });
   const seconds = (performance.now() - t0) / 1000;
   const files = {
     image: path.join(opts.outDir, 'phantom_ct.nii.gz'),

@@ -17,7 +17,8 @@ import {
 } from '../volume/io-node.js';
 import type { SliceAxis } from '../volume/volume.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
-import { segment, type Progress, type SegmentReport } from './segment.js';
+import { resolveEngine } from './engines-node.js';
+import { DEFAULT_ENGINE, segment, type Progress, type SegmentReport } from './segment.js';
 
 export interface SegmentFilesOptions {
   image: string;
@@ -29,6 +30,10 @@ export interface SegmentFilesOptions {
   prompts?: string;
   axis?: SliceAxis;
   engine?: string;
+  /** Model directory for the model engines (default: the built-in model). */
+  model?: string;
+  /** onnxruntime execution providers for the model engines (default: cpu). */
+  executionProviders?: string[];
   /** Inclusive slice range to propagate within (see `SegmentOptions.range`). */
   range?: [number, number];
   postprocess?: PostprocessOptions;
@@ -54,6 +59,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   }
   const inputs = [opts.image, opts.annotations, opts.prompts].filter((x): x is string => !!x);
   await checkOutputPath(opts.out, inputs);
+  const engine = await resolveEngine(opts.engine ?? DEFAULT_ENGINE, { model: opts.model, executionProviders: opts.executionProviders });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
 
   let promptsDoc;
@@ -81,7 +87,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
       annotations.labels.map((l) => `${l.value} (key slices ${l.keySlices.map((k) => (k.empty ? `${k.index}∅` : k.index)).join(',')})`).join('; '),
   );
   const { labels, report } = await segment(image, annotations, {
-    engine: opts.engine,
+    engine,
     range: opts.range,
     postprocess: opts.postprocess,
     onProgress: opts.onProgress,

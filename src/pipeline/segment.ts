@@ -69,6 +69,8 @@ export interface SegmentReport {
   spacing: number[];
   labels: LabelReport[];
   seconds: number;
+  /** The engine's counters (model engines: encoder and decoder calls, seconds, cache hits). */
+  engineStats?: Record<string, number>;
 }
 
 export interface Progress {
@@ -205,6 +207,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       spacing: [...image.spacing],
       labels: reports,
       seconds: (performance.now() - t0) / 1000,
+      ...(engine.stats ? { engineStats: engine.stats() } : {}),
     },
   };
 }

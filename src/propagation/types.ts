@@ -57,6 +57,8 @@ export interface SliceEngine {
   name: string;
   description: string;
   open(image: RoiImage): Promise<ObjectSession>;
+  /** Counters of the engine's work so far (model calls, seconds, cache hits), for the report. */
+  stats?(): Record<string, number>;
   /**
    * What a slice between two key slices gets when no front reached it: the interpolation prior (default) or
    * nothing.

@@ -12,6 +12,7 @@ export type KeysliceErrorCode =
   | 'GRID_MISMATCH'
   | 'INVALID_PROMPTS'
   | 'INVALID_ANNOTATION'
+  | 'INVALID_MODEL'
   | 'OUTPUT_CONFLICT'
   | 'WRITE_FAILED';
 
@@ -26,6 +27,7 @@ export const EXIT_CODES: Record<KeysliceErrorCode, number> = {
   GRID_MISMATCH: 3,
   INVALID_PROMPTS: 3,
   INVALID_ANNOTATION: 3,
+  INVALID_MODEL: 3,
   OUTPUT_CONFLICT: 4,
   WRITE_FAILED: 4,
 };

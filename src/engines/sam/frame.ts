@@ -1,0 +1,143 @@
+/**
+ * The mapping between ROI pixels and a SAM-format model's square input (pixel centres aligned), and the
+ * conversions that go with it: an ROI crop to the model's normalised RGB input, the decoder's mask logits back
+ * to ROI pixels, and a binary mask to `mask_input` logits.
+ */
+import type { ResizeMode } from '../../models/sam/manifest.js';
+
+export interface InputFrame {
+  /** Crop origin in ROI pixels. */
+  u0: number;
+  v0: number;
+  /** Crop size in ROI pixels. */
+  cu: number;
+  cv: number;
+  /** Model input pixels per ROI pixel along u and v. */
+  sx: number;
+  sy: number;
+  /** Model input side. */
+  size: number;
+}
+
+/**
+ * The frame of a crop [u0, v0, u1, v1] (inclusive ROI pixels) with in-plane spacing (du, dv) mm:
+ * `longest-side` keeps square pixels in mm (the longer physical side fills the input, the rest is padding),
+ * `stretch` fills the input along both axes.
+ */
+export function inputFrame(crop: readonly [number, number, number, number], du: number, dv: number, size: number, resize: ResizeMode): InputFrame {
+  const [u0, v0, u1, v1] = crop;
+  const cu = u1 - u0 + 1;
+  const cv = v1 - v0 + 1;
+  if (resize === 'stretch') return { u0, v0, cu, cv, sx: size / cu, sy: size / cv, size };
+  const mmPerInput = Math.max(cu * du, cv * dv) / size;
+  return { u0, v0, cu, cv, sx: du / mmPerInput, sy: dv / mmPerInput, size };
+}
+
+/** ROI pixel (u, v) to input coordinates. */
+export function toInput(f: InputFrame, u: number, v: number): [number, number] {
+  return [(u - f.u0 + 0.5) * f.sx - 0.5, (v - f.v0 + 0.5) * f.sy - 0.5];
+}
+
+function bilinear(src: ArrayLike<number>, w: number, h: number, x: number, y: number, outside: number): number {
+  if (x < -0.5 || y < -0.5 || x > w - 0.5 || y > h - 0.5) return outside;
+  const xc = Math.min(Math.max(x, 0), w - 1);
+  const yc = Math.min(Math.max(y, 0), h - 1);
+  const x0 = Math.floor(xc);
+  const y0 = Math.floor(yc);
+  const x1 = Math.min(x0 + 1, w - 1);
+  const y1 = Math.min(y0 + 1, h - 1);
+  const fx = xc - x0;
+  const fy = yc - y0;
+  const a = src[x0 + w * y0] * (1 - fx) + src[x1 + w * y0] * fx;
+  const b = src[x0 + w * y1] * (1 - fx) + src[x1 + w * y1] * fx;
+  return a * (1 - fy) + b * fy;
+}
+
+/**
+ * The model input (3 x size x size, channel-major) for a slice windowed to [0, 1]: grey to three channels,
+ * scaled to 0..255, normalised per channel; padding is 0 after normalisation (as SAM pads).
+ * Shrinking by 2x or more first averages 2 x 2 blocks so that the input is not aliased.
+ */
+export function modelInput(
+  windowed: Float32Array,
+  nu: number,
+  nv: number,
+  f: InputFrame,
+  mean: readonly number[],
+  std: readonly number[],
+): Float32Array {
+  const S = f.size;
+  const plane = S * S;
+  const out = new Float32Array(3 * plane);
+  let w = f.cu;
+  let h = f.cv;
+  let src = new Float32Array(w * h);
+  for (let v = 0; v < h; v++) {
+    for (let u = 0; u < w; u++) {
+      const gu = u + f.u0;
+      const gv = v + f.v0;
+      src[u + w * v] = gu >= 0 && gv >= 0 && gu < nu && gv < nv ? windowed[gu + nu * gv] : 0;
+    }
+  }
+  let sx = f.sx;
+  let sy = f.sy;
+  while (sx <= 0.5 && sy <= 0.5 && w >= 2 && h >= 2) {
+    const w2 = w >> 1;
+    const h2 = h >> 1;
+    const half = new Float32Array(w2 * h2);
+    for (let y = 0; y < h2; y++) {
+      for (let x = 0; x < w2; x++) {
+        const i = 2 * x + w * 2 * y;
+        half[x + w2 * y] = 0.25 * (src[i] + src[i + 1] + src[i + w] + src[i + w + 1]);
+      }
+    }
+    sx *= w / w2;
+    sy *= h / h2;
+    src = half;
+    w = w2;
+    h = h2;
+  }
+  const wIn = Math.min(S, Math.round(f.cu * f.sx));
+  const hIn = Math.min(S, Math.round(f.cv * f.sy));
+  for (let y = 0; y < hIn; y++) {
+    const cy = (y + 0.5) / sy - 0.5;
+    for (let x = 0; x < wIn; x++) {
+      const g = 255 * bilinear(src, w, h, (x + 0.5) / sx - 0.5, cy, 0);
+      const i = x + S * y;
+      out[i] = (g - mean[0]) / std[0];
+      out[plane + i] = (g - mean[1]) / std[1];
+      out[2 * plane + i] = (g - mean[2]) / std[2];
+    }
+  }
+  return out;
+}
+
+/** Mask logits on a `side` x `side` grid covering the input, sampled at the ROI pixels (outside the crop: `outside`). */
+export function logitsToRoi(logits: Float32Array, side: number, f: InputFrame, nu: number, nv: number, outside = -20): Float32Array {
+  const out = new Float32Array(nu * nv).fill(outside);
+  const k = side / f.size;
+  for (let v = Math.max(0, f.v0); v < Math.min(nv, f.v0 + f.cv); v++) {
+    for (let u = Math.max(0, f.u0); u < Math.min(nu, f.u0 + f.cu); u++) {
+      const [x, y] = toInput(f, u, v);
+      out[u + nu * v] = bilinear(logits, side, side, (x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5, outside);
+    }
+  }
+  return out;
+}
+
+/** A binary ROI mask as `mask_input` logits on a `side` x `side` grid covering the input (+/- `amplitude`). */
+export function maskToLogits(mask: Uint8Array, nu: number, nv: number, f: InputFrame, side: number, amplitude = 10): Float32Array {
+  const out = new Float32Array(side * side).fill(-amplitude);
+  const k = f.size / side;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const ix = (x + 0.5) * k - 0.5;
+      const iy = (y + 0.5) * k - 0.5;
+      const u = (ix + 0.5) / f.sx - 0.5 + f.u0;
+      const v = (iy + 0.5) / f.sy - 0.5 + f.v0;
+      const p = bilinear(mask, nu, nv, u, v, 0);
+      out[x + side * y] = (2 * p - 1) * amplitude;
+    }
+  }
+  return out;
+}

