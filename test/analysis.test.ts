@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { histogramDistance, ssim } from '../src/analysis/similarity.js';
-import { intensityWindow } from '../src/analysis/window.js';
+import { intensityWindow, presetWindow } from '../src/analysis/window.js';
+import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
 import { connectedComponents, fillHoles2d, signedDistance2d } from '../src/morphology/binary.js';
 import { postprocessStack } from '../src/propagation/postprocess.js';
@@ -93,5 +94,18 @@ describe('binary morphology and 3D post-processing', () => {
     const r2 = postprocessStack(off, nu, nv, nw, new Set([0]), { keepConnected: false, fillHoles: false, continuity: false });
     assert.deepEqual(r2, {});
     assert.equal(off[6 * a], 1, 'steps switched off change nothing');
+  });
+});
+
+describe('window presets and --window', () => {
+  it('maps presets to level/width and parses LOW:HIGH', () => {
+    assert.deepEqual(presetWindow('lung'), { low: -1350, high: 150, kind: 'preset', name: 'lung' });
+    assert.deepEqual(presetWindow('brain'), { low: 0, high: 80, kind: 'preset', name: 'brain' });
+    assert.equal(presetWindow('liver'), null);
+    assert.deepEqual(parseWindow('-160:240'), { low: -160, high: 240, kind: 'manual' });
+    assert.deepEqual(parseWindow('0.5:99.5'), { low: 0.5, high: 99.5, kind: 'manual' });
+    assert.equal(parseWindow('auto'), undefined);
+    assert.deepEqual(parseWindow('bone'), { low: -500, high: 1300, kind: 'preset', name: 'bone' });
+    assert.throws(() => parseWindow('10:10'), /--window must be/);
   });
 });

@@ -79,12 +79,13 @@ describe('keyslice segment on a phantom', () => {
 
   it('reports every front and slice, and keeps propagation inside --range', async () => {
     const r = cli(['segment', '--image', f('ct.nii.gz'), '--annotations', f('keys.nii.gz'), '--key-slices', keys.join(','),
-      '--out', f('seg-range.nii.gz'), '--report', f('report-range.json'), '--range', `${keys[0]}:${keys[keys.length - 1]}`]);
+      '--out', f('seg-range.nii.gz'), '--report', f('report-range.json'), '--range', `${keys[0]}:${keys[keys.length - 1]}`, '--window', 'mediastinum']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /front from \d+ (up|down): .*stopped: /);
     const report = JSON.parse(readFileSync(f('report-range.json'), 'utf8'));
     const l = report.labels[0];
     assert.deepEqual(report.range, [keys[0], keys[keys.length - 1]]);
+    assert.deepEqual(report.window, { low: -125, high: 225, kind: 'preset', name: 'mediastinum' });
     assert.deepEqual(l.extent, [keys[0], keys[keys.length - 1]]);
     for (const fr of l.fronts) assert.ok(['key-slice', 'range', 'object-ended', 'low-confidence', 'area-collapse', 'area-regrowth', 'similarity-break'].includes(fr.stop));
     const sources = new Set(l.slices.map((s: { source: string }) => s.source));
@@ -112,11 +113,14 @@ describe('keyslice segment on a phantom', () => {
     ['a malformed range', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--range', '9:3'], 2, /--range must be FIRST:LAST/],
     ['a range beyond the image', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--range', '2:16'], 2, /slice range 2:16 is not within 0:15 along axis 2/],
     ['an unknown post-processing step', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--post', 'fill-holes,blur'], 2, /unknown post-processing step "blur"/],
+    ['an unknown window', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--window', 'liver'], 2, /--window must be auto, a CT preset \(abdomen, lung, brain, mediastinum, bone\) or LOW:HIGH/],
+    ['an empty window', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--window', '40:-40'], 2, /--window must be/],
+    ['a model with a weight-free engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'classic', '--model', 'ct.nii.gz'], 2, /--model is for the model engines/],
   ];
   for (const [what, args, code, message] of cases) {
     it(`refuses ${what} with a clear message, exit ${code}, and writes nothing`, () => {
       const out = f(`out-${what.replace(/\W+/g, '-')}.nii.gz`);
-      const literal = new Set(['--key-slices', '--engine', '--range', '--post']);
+      const literal = new Set(['--key-slices', '--engine', '--range', '--post', '--window']);
       const full = args.map((a, i) => (i > 0 && args[i - 1].startsWith('--') && !literal.has(args[i - 1]) ? f(a) : a));
       const r = cli(['segment', ...full, '--out', out]);
       assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);

@@ -9,7 +9,25 @@ import type { Volume } from '../volume/volume.js';
 export interface IntensityWindow {
   low: number;
   high: number;
-  kind: 'ct-soft-tissue' | 'percentile';
+  /** How it was chosen: detected CT, percentiles, a named CT preset, or given as LOW:HIGH. */
+  kind: 'ct-soft-tissue' | 'percentile' | 'preset' | 'manual';
+  /** The preset's name, for `preset`. */
+  name?: string;
+}
+
+/** CT window presets, Hounsfield units (level, width). */
+export const CT_WINDOW_PRESETS: Readonly<Record<string, { level: number; width: number }>> = {
+  abdomen: { level: 40, width: 400 },
+  lung: { level: -600, width: 1500 },
+  brain: { level: 40, width: 80 },
+  mediastinum: { level: 50, width: 350 },
+  bone: { level: 400, width: 1800 },
+};
+
+/** The window of a named CT preset, or null for an unknown name. */
+export function presetWindow(name: string): IntensityWindow | null {
+  const p = CT_WINDOW_PRESETS[name];
+  return p ? { low: p.level - p.width / 2, high: p.level + p.width / 2, kind: 'preset', name } : null;
 }
 
 /** Soft-tissue CT window, HU. */

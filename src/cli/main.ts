@@ -15,7 +15,7 @@ import { segmentFiles } from '../pipeline/segment-files.js';
 import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues, type SliceAxis } from '../volume/volume.js';
-import { parsePost, parseRange } from './options.js';
+import { parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter } from './progress.js';
 
 const VERSION = '0.1.0';
@@ -26,7 +26,7 @@ Usage:
   keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
-                   [--execution-provider EP[,EP...]]
+                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--budgets 1,2,3,5] [--kinds mask,box] [--out DIR]
@@ -73,6 +73,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     engine: { type: 'string' },
     model: { type: 'string' },
     'execution-provider': { type: 'string' },
+    window: { type: 'string' },
     range: { type: 'string' },
     post: { type: 'string' },
     report: { type: 'string' },
@@ -91,6 +92,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     model: v.model as string | undefined,
     executionProviders: typeof v['execution-provider'] === 'string' ? v['execution-provider'].split(',').filter(Boolean) : undefined,
     range: typeof v.range === 'string' ? parseRange(v.range) : undefined,
+    window: typeof v.window === 'string' ? parseWindow(v.window) : undefined,
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
     onStage: (m) => progress.log(m),

@@ -1,4 +1,5 @@
 /** Parsers for `keyslice segment` options. */
+import { CT_WINDOW_PRESETS, presetWindow, type IntensityWindow } from '../analysis/window.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
 import { KeysliceError } from '../util/errors.js';
 
@@ -27,4 +28,18 @@ export function parsePost(text: string): PostprocessOptions {
     smooth: steps.includes('smooth'),
     continuity: steps.includes('continuity'),
   };
+}
+
+/** `--window`: a CT preset name, `LOW:HIGH` in image units, or `auto` (undefined: chosen from the image). */
+export function parseWindow(text: string): IntensityWindow | undefined {
+  const t = text.trim();
+  if (t === 'auto') return undefined;
+  const preset = presetWindow(t);
+  if (preset) return preset;
+  const m = /^(-?\d+(?:\.\d+)?)\s*:\s*(-?\d+(?:\.\d+)?)$/.exec(t);
+  if (m && Number(m[2]) > Number(m[1])) return { low: Number(m[1]), high: Number(m[2]), kind: 'manual' };
+  throw new KeysliceError(
+    'USAGE',
+    `--window must be auto, a CT preset (${Object.keys(CT_WINDOW_PRESETS).join(', ')}) or LOW:HIGH with LOW < HIGH, got "${text}"`,
+  );
 }

@@ -17,6 +17,7 @@ import {
 } from '../volume/io-node.js';
 import type { SliceAxis } from '../volume/volume.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
+import type { IntensityWindow } from '../analysis/window.js';
 import { resolveEngine } from './engines-node.js';
 import { DEFAULT_ENGINE, segment, type Progress, type SegmentReport } from './segment.js';
 
@@ -34,6 +35,8 @@ export interface SegmentFilesOptions {
   model?: string;
   /** onnxruntime execution providers for the model engines (default: cpu). */
   executionProviders?: string[];
+  /** Intensity window (default: chosen from the image). */
+  window?: IntensityWindow;
   /** Inclusive slice range to propagate within (see `SegmentOptions.range`). */
   range?: [number, number];
   postprocess?: PostprocessOptions;
@@ -88,6 +91,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   );
   const { labels, report } = await segment(image, annotations, {
     engine,
+    window: opts.window,
     range: opts.range,
     postprocess: opts.postprocess,
     onProgress: opts.onProgress,
