@@ -69,7 +69,7 @@ export interface SegmentReport {
   spacing: number[];
   labels: LabelReport[];
   seconds: number;
-  /** The engine's counters (model engines: encoder and decoder calls, seconds, cache hits). */
+  /** The engine's counters for this run (model engines: encoder and decoder calls, seconds, cache hits). */
   engineStats?: Record<string, number>;
 }
 
@@ -97,10 +97,16 @@ export interface SegmentResult {
   report: SegmentReport;
 }
 
+/** An engine's counters for this run only (an engine object may serve several runs). */
+function statsSince(before: Record<string, number>, now: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(now).map(([k, x]) => [k, x - (before[k] ?? 0)]));
+}
+
 /** Segments every labelled object of `annotations` in `image`. */
 export async function segment(image: Volume, annotations: Annotations, options: SegmentOptions = {}): Promise<SegmentResult> {
   const t0 = performance.now();
   const engine = typeof options.engine === 'object' ? options.engine : getEngine(options.engine ?? DEFAULT_ENGINE);
+  const statsBefore = engine.stats?.();
   const sg = new SliceGeometry(image, annotations.axis);
   if (options.range) {
     const [r0, r1] = options.range;
@@ -207,7 +213,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       spacing: [...image.spacing],
       labels: reports,
       seconds: (performance.now() - t0) / 1000,
-      ...(engine.stats ? { engineStats: engine.stats() } : {}),
+      ...(engine.stats && statsBefore ? { engineStats: statsSince(statsBefore, engine.stats()) } : {}),
     },
   };
 }

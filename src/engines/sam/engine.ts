@@ -171,9 +171,8 @@ class SamSession implements ObjectSession {
   }
 }
 
-/** A SAM-family engine on a loaded model; `usage` accumulates model calls over every object it segments. */
-export function samEngine(model: SamModel, options: Partial<SamEngineOptions> = {}): SliceEngine & { usage: ModelUsage } {
-  // (`usage` is cumulative over every object segmented with this engine object.)
+/** A SAM-family engine on a loaded model; `stats()` counts model calls over every object it has segmented. */
+export function samEngine(model: SamModel, options: Partial<SamEngineOptions> = {}): SliceEngine {
   const o: SamEngineOptions = { ...DEFAULT_SAM_ENGINE, ...options, prompt: { ...DEFAULT_SAM_ENGINE.prompt, ...options.prompt } };
   const usage: ModelUsage = { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, cacheHits: 0 };
   return {
@@ -182,7 +181,6 @@ export function samEngine(model: SamModel, options: Partial<SamEngineOptions> = 
       ? `${model.name}: prompts from the interpolated key masks between key slices, from the previous slice beyond them`
       : `${model.name}: prompts from the previous slice's mask (box, inner point, logits)`,
     imageGuided: true,
-    usage,
     stats: () => ({ ...usage }),
     async open(img: RoiImage) {
       return new SamSession(img, model, o, usage);
