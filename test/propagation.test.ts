@@ -6,6 +6,7 @@ import { intensityWindow } from '../src/analysis/window.js';
 import { propagateObject, type PropagationOptions } from '../src/propagation/controller.js';
 import type { PropagationStep, RoiImage, SliceEngine } from '../src/propagation/types.js';
 import { segment } from '../src/pipeline/segment.js';
+import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
 import { selectKeySlices, simulateLabel, sliceAreas } from '../src/simulate/annotator.js';
 import { readLabelVolume, readVolume } from '../src/volume/io-node.js';
 import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
@@ -173,6 +174,42 @@ describe('propagation schedule', () => {
     }
   });
 
+  it('bounds the outward fronts by an extent, and takes the extent from the engine\'s extent engine', async () => {
+    const { engine, steps } = scripted();
+    const p = await run({ value: 1, keySlices: [keyMask(6, KEY), keyMask(12, KEY)] }, engine, { extent: [4, 15] });
+    const stops = p.fronts.map((f) => `${f.from}${f.direction > 0 ? '+' : '-'}:${f.stop}:${f.last}`);
+    assert.deepEqual(stops.sort(), ['12+:extent:15', '12-:key-slice:7', '6+:key-slice:11', '6-:extent:4'].sort());
+    assert.ok(steps.every((s) => s.to >= 4 && s.to <= 15), 'no step beyond the extent');
+    // The user's range is tighter than the extent: the range is the reason.
+    const q = await run({ value: 1, keySlices: [keyMask(6, KEY)] }, scripted().engine, { extent: [2, 15], range: [5, 17] });
+    assert.deepEqual(q.fronts.map((f) => [f.direction, f.stop, f.last]).sort(), [
+      [-1, 'range', 5],
+      [1, 'extent', 15],
+    ]);
+    // segment(): the extent engine's object (here it ends two slices beyond the keys) bounds the main engine.
+    const scout = engineOf('scout', (step, img) => ({
+      mask: step.to < 4 || step.to > 14 ? new Uint8Array(img.nu * img.nv) : step.mask.slice(),
+      confidence: 0.9,
+    }));
+    const main = { ...scripted().engine, extentEngine: scout };
+    const { report } = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [keyMask(6, KEY), keyMask(12, KEY)] }] }, {
+      engine: main,
+      stopRules: NO_SIMILARITY,
+    });
+    const l = report.labels[0];
+    assert.deepEqual(l.extentRun?.extent, [4, 14]);
+    assert.equal(l.extentRun?.engine, 'scout');
+    assert.deepEqual(l.extent, [4, 14]);
+    assert.deepEqual(l.fronts.filter((f) => f.stop === 'extent').map((f) => f.last).sort(), [14, 4]);
+    const off = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [keyMask(6, KEY)] }] }, {
+      engine: main,
+      stopRules: NO_SIMILARITY,
+      useExtentEngine: false,
+    });
+    assert.equal(off.report.labels[0].extentRun, undefined);
+    assert.deepEqual(off.report.labels[0].extent, [0, 19]);
+  });
+
   it('restarts at the next key slice: a front that stopped leaves the rest of the gap to the other front', async () => {
     // The front from 4 loses confidence from slice 7 on; the front from 14 does not.
     const { engine } = scripted((to, from) => ({ confidence: from < to && to >= 7 ? 0.1 : 0.9 }));
@@ -258,6 +295,33 @@ describe('classic engine on a generated volume', () => {
     const dc = dice(classic.labels.data, b.truth);
     const di = dice(interp.labels.data, b.truth);
     assert.ok(dc > di + 0.02, `classic ${dc.toFixed(3)} vs interp ${di.toFixed(3)}`);
+  });
+});
+
+describe('classic engine: extra evidence in the cut (the hybrid engine\'s model term)', () => {
+  // Texture with the same statistics everywhere: the intensity models cannot tell object from background, so
+  // the shape prior and the guide decide.
+  const n = 40;
+  const flat = Float32Array.from({ length: n * n }, (_, i) => 100 + ((i * 7919) % 13) - 6);
+  const img: RoiImage = { nu: n, nv: n, count: 3, du: 1, dv: 1, dw: 1, raw: () => flat, windowed: () => flat };
+  const prev = disc(n, n, 20, 20, 8);
+  const shifted = disc(n, n, 22, 20, 8);
+  const logits = Float32Array.from(shifted, (x) => (x ? 6 : -6));
+  const step: PropagationStep = { from: 1, to: 2, mask: prev, prior: null, key: 1, keyMask: prev };
+
+  it('moves the boundary towards the guide in proportion to its weight; weight 0 changes nothing', async () => {
+    const s = new ClassicSession(img, DEFAULT_CLASSIC);
+    s.learn([{ index: 1, mask: prev }]);
+    const plain = (await s.propagate(step)).mask;
+    const zero = (await s.propagate(step, { logits, weight: 0 })).mask;
+    const strong = (await s.propagate(step, { logits, weight: 2 })).mask;
+    assert.deepEqual(Array.from(zero), Array.from(plain));
+    assert.ok(dice(plain, prev) > 0.95, 'without evidence the prior stays');
+    assert.ok(dice(strong, shifted) > dice(plain, shifted) + 0.05, `guided ${dice(strong, shifted).toFixed(3)} vs ${dice(plain, shifted).toFixed(3)}`);
+    // Nothing outside the band moves, however strong the guide.
+    const far = Float32Array.from(prev, () => 6);
+    const all = (await s.propagate(step, { logits: far, weight: 50 })).mask;
+    assert.equal(all[0], 0, 'a pixel far outside the band stays background');
   });
 });
 

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, toInput } from '../src/engines/sam/frame.js';
 import { samEngine } from '../src/engines/sam/engine.js';
+import { hybridEngine } from '../src/engines/hybrid/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
 import { parseSamManifest } from '../src/models/sam/manifest.js';
 import { loadSamModel, readSamManifest } from '../src/models/sam/load-node.js';
@@ -179,11 +180,22 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.equal(report.engineStats?.encoderCalls, report.engineStats?.decoderCalls, 'one decode per encoded slice');
     assert.equal(report.engineStats?.encoderCalls, l.engineCalls, 'every propagated slice encoded once');
     assert.equal(report.engineStats?.cacheHits, 0);
+    assert.equal(l.extentRun?.engine, 'classic', 'outward fronts bounded by a classic run');
+    // Without the classic bound the model's own mask vanishing ends the object.
+    const own = await segment(
+      blob.image,
+      { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] },
+      { engine: samEngine(model, { classicExtent: false }) },
+    );
+    const lo = own.report.labels[0];
+    assert.equal(lo.extentRun, undefined);
+    assert.ok(lo.extent && Math.abs(lo.extent[0] - 4) <= 1 && Math.abs(lo.extent[1] - 15) <= 1, `extent ${lo.extent}`);
+    assert.ok(lo.fronts.every((f) => f.stop === 'object-ended' || f.stop === 'low-confidence'), lo.fronts.map((f) => f.stop).join());
   });
 
-  it('decodes a box key slice (with a refinement pass from the cache) and runs hybrid between key slices', async () => {
+  it('hybrid: decodes box key slices (a refinement pass from the cache), cuts with the model beyond them', async () => {
     const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'hy')));
-    const engine = samEngine(model, { hybrid: true });
+    const engine = hybridEngine(model);
     const box = (w: number): [number, number, number, number] => {
       const m = sg.maskOf(blob.truth, w, 1) as Uint8Array;
       let i0 = 99;
@@ -220,9 +232,17 @@ describe('sam and hybrid engines on a generated model', () => {
     const d = dice(Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth);
     assert.ok(d > 0.8, `dice ${d}`);
     assert.equal(report.engine, 'hybrid');
-    assert.ok((report.engineStats?.cacheHits ?? 0) >= 2, 'the refinement pass and the second front reuse encodings');
+    assert.equal(report.engineStats?.cacheHits, 2, 'the refinement pass of each key slice reuses its encoding');
     const between = report.labels[0].slices.filter((s) => s.slice > 6 && s.slice < 12);
     assert.ok(between.every((s) => s.area > 0 && s.source !== 'none'));
+    // By default the model is asked beyond the key slices only (between them the prior and the image decide).
+    const outward = report.labels[0].slices.filter((s) => (s.slice < 6 || s.slice > 12) && s.source === 'propagated').length;
+    assert.ok(outward > 0);
+    assert.equal(report.engineStats?.decoderCalls, 2 * 2 + outward);
+    const withBetween = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [6, 12].map((w) => ({ index: w, empty: false, box: box(w), points: [], negativePoints: [] })) }] }, {
+      engine: hybridEngine(model, { betweenWeight: 0.3 }),
+    });
+    assert.ok((withBetween.report.engineStats?.decoderCalls ?? 0) > 2 * 2 + outward, 'betweenWeight > 0 asks the model between key slices too');
   });
 });
 

@@ -33,8 +33,9 @@ Usage:
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
-(default ${DEFAULT_ENGINE}); sam and hybrid run a SAM-format model: the built-in one, or --model DIR holding
-keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+(default ${DEFAULT_ENGINE}; hybrid with --model); sam and hybrid run a SAM-format model: the built-in one, or
+--model DIR holding keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider
+names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all but smooth). See README.md for the
 prompts file format and the report.
 `;

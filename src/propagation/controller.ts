@@ -10,7 +10,8 @@
  * 3. between a key slice holding the object and one saying "absent", a single front runs and stops before the
  *    "absent" slice;
  * 4. beyond the outermost key slices, fronts run outward until they stop by themselves (nothing found, area
- *    collapse, low confidence, similarity break) or meet the image's end or the user's range;
+ *    collapse, low confidence, similarity break) or meet the image's end, the user's range or the `extent`
+ *    another engine's run found (model engines);
  * 5. no front ever crosses a key slice: a front that stopped inside a gap leaves the rest to the front coming
  *    from the other end.
  * Neighbouring slices that are near-duplicates (SSIM above a threshold) reuse the neighbour's mask.
@@ -61,6 +62,11 @@ export const DEFAULT_STOP_RULES: StopRules = {
 export interface PropagationOptions {
   /** Inclusive slice range [first, last] outside which nothing is propagated (key slices are kept anyway). */
   range?: [number, number];
+  /**
+   * Outer bounds [first, last] for the fronts beyond the outermost key slices, found by another engine's run
+   * (see `SliceEngine.extentEngine`): an outward front stops there with reason `extent`.
+   */
+  extent?: [number, number];
   stopRules?: Partial<StopRules>;
 }
 
@@ -274,8 +280,12 @@ export async function propagateObject(
     // 4. Outward below the first key slice and above the last.
     const first = keys[0];
     const last = keys[keys.length - 1];
-    if (keyMasks.get(first.index) && first.index > lo) {
-      const f = await runFront(first.index, -1, lo, lo > 0 ? 'range' : 'volume-edge', false);
+    const outLo = Math.max(lo, options.extent?.[0] ?? lo);
+    const outHi = Math.min(hi, options.extent?.[1] ?? hi);
+    const outerReason = (limit: number, bound: number, edge: number): StopReason =>
+      limit !== bound ? 'extent' : bound !== edge ? 'range' : 'volume-edge';
+    if (keyMasks.get(first.index) && first.index > outLo) {
+      const f = await runFront(first.index, -1, outLo, outerReason(outLo, lo, 0), false);
       for (const [w, s] of f) take(w, s, first.index);
     }
     // 2-3. Gaps between consecutive key slices.
@@ -313,8 +323,8 @@ export async function propagateObject(
         }
       }
     }
-    if (keyMasks.get(last.index) && last.index < hi) {
-      const f = await runFront(last.index, 1, hi, hi < count - 1 ? 'range' : 'volume-edge', false);
+    if (keyMasks.get(last.index) && last.index < outHi) {
+      const f = await runFront(last.index, 1, outHi, outerReason(outHi, hi, count - 1), false);
       for (const [w, s] of f) take(w, s, last.index);
     }
 

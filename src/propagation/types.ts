@@ -69,6 +69,12 @@ export interface SliceEngine {
    * (no similarity breaks, no reuse of near-duplicate slices). Default true.
    */
   imageGuided?: boolean;
+  /**
+   * An engine whose run over the same key slices bounds the fronts beyond the outermost key slices: they stop
+   * where its object ends (reason `extent`). Model engines use the classic engine, because a single-image model
+   * finds something on every slice and its confidence does not fall where the object ends.
+   */
+  extentEngine?: SliceEngine;
   /** Notes on how this engine reads a label's prompts (for the report). */
   promptNotes?(label: LabelAnnotation): string[];
 }
@@ -78,6 +84,7 @@ export type StopReason =
   | 'key-slice' // reached the next key slice (fronts never cross one)
   | 'absent' // the next key slice says the object is absent there
   | 'range' // the user's slice range ends
+  | 'extent' // beyond the outermost key slices: the extent engine's object ends here
   | 'volume-edge' // the image ends
   | 'object-ended' // the engine found (almost) nothing on the next slice
   | 'area-collapse' // the area fell sharply from one slice to the next (the last slice is kept)

@@ -51,6 +51,34 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   smoothing: 0.7,
 };
 
+/**
+ * Extra per-pixel evidence for the cut, as logits of the object (for example a model's mask logits): each free
+ * pixel pays `weight * softplus(-logit)` nats to be object and `weight * softplus(logit)` to be background,
+ * logits clipped to +/- {@link GUIDE_CLIP}.
+ */
+export interface PixelGuide {
+  logits: Float32Array;
+  weight: number;
+}
+
+export const GUIDE_CLIP = 6;
+
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/** Adds a guide's costs to the unary terms of the free pixels. */
+function addGuide(guide: PixelGuide | undefined, free: Uint8Array, costFg: Float32Array, costBg: Float32Array): void {
+  if (!guide || guide.weight <= 0) return;
+  const { logits, weight } = guide;
+  for (let i = 0; i < free.length; i++) {
+    if (!free[i]) continue;
+    const l = Math.max(-GUIDE_CLIP, Math.min(GUIDE_CLIP, logits[i]));
+    costFg[i] += weight * softplus(-l);
+    costBg[i] += weight * softplus(l);
+  }
+}
+
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
 function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
   const r = new Uint8Array(sd.length);
@@ -58,7 +86,8 @@ function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
   return r;
 }
 
-class ClassicSession implements ObjectSession {
+/** The classic engine's state for one object; `guide` adds a model's evidence to the cuts (the hybrid engine). */
+export class ClassicSession implements ObjectSession {
   private readonly smoothCache = new Map<number, Float32Array>();
   private range: IntensityRange | null = null;
   /** Intensity models per key slice (object, surroundings). */
@@ -104,7 +133,7 @@ class ClassicSession implements ObjectSession {
     return n > 0 ? s / n : 0;
   }
 
-  async segmentSlice(key: KeySlice): Promise<SliceResult> {
+  async segmentSlice(key: KeySlice, guide?: PixelGuide): Promise<SliceResult> {
     const { nu, nv, du, dv } = this.img;
     const image = this.smooth(key.index);
     const range = this.rangeFor(key.index);
@@ -181,6 +210,7 @@ class ClassicSession implements ObjectSession {
         costFg[i] = fg.costOf(image[i]) + pull * Math.max(0, d);
         costBg[i] = bg.costOf(image[i]) + pull * Math.max(0, -d);
       }
+      addGuide(guide, free, costFg, costBg);
       const next = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
       const seeds = countNonZero(seedFg) > 0 ? seedFg : estimate;
       mask = keepOverlapping(next, seeds, nu, nv);
@@ -228,7 +258,7 @@ class ClassicSession implements ObjectSession {
     }
   }
 
-  async propagate(step: PropagationStep): Promise<SliceResult> {
+  async propagate(step: PropagationStep, guide?: PixelGuide): Promise<SliceResult> {
     const { nu, nv, du, dv } = this.img;
     const model = this.models.get(step.key);
     if (!model) throw new Error(`classic engine: no intensity model for key slice ${step.key} (learn() not called)`);
@@ -259,6 +289,7 @@ class ClassicSession implements ObjectSession {
         costBg[i] = bg.costOf(image[i]) + k * Math.max(0, -d);
       }
     }
+    addGuide(guide, free, costFg, costBg);
     let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
     mask = keepOverlapping(mask, shape, nu, nv);
     fillHoles2d(mask, nu, nv);

@@ -1,37 +1,37 @@
 /**
- * The SAM-family engines (`sam`, `hybrid`): a single-image prompt model (image encoder + prompt decoder, SAM v1
- * format) driven slice by slice by the propagation controller.
- * - Key slice: its box and points are decoded (a mask key slice is taken as given by the controller).
- * - Next slice: prompts from the previous result (its box with a margin, a point deep inside it, its low-res
- *   logits as `mask_input`); confidence = predicted IoU x stability of the mask (the share of the pixels above
- *   logit -1 that are also above +1).
- * - `hybrid`: between key slices the prompts come from the interpolation of the key masks instead, the model
- *   refines them, and the prior is kept where the model is unsure (|logit| < 1) or disagrees with it as a whole.
+ * The SAM engine (`sam`): a single-image prompt model (image encoder + prompt decoder, SAM v1 format) driven
+ * slice by slice by the propagation controller.
+ * - Key slice: its box and points are decoded, then refined once with the first mask as `mask_input` (a mask
+ *   key slice is taken as given by the controller).
+ * - Next slice: prompts from the previous result (its box, a point deep inside it, its low-res logits as
+ *   `mask_input`); confidence = sqrt(predicted IoU x stability), stability being the share of the pixels above
+ *   logit -1 that are also above +1.
+ * - A single-image model finds something on every slice, so fronts beyond the outermost key slices are bounded
+ *   by a classic-engine run (`extentEngine`, on by default).
  * Each ROI slice is encoded at most once per object (the ROI, a crop around the object, is the zoom).
+ * `SamSession` is also the model half of the hybrid engine (`src/engines/hybrid`).
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamEmbedding, SamModel, SamPoint, SamPrompt } from '../../models/sam/model.js';
 import { countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
+import { classicEngine } from '../classic/engine.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, toInput, type InputFrame } from './frame.js';
 import { DEFAULT_MASK_PROMPT, promptFromMask, type MaskPromptOptions } from './prompts.js';
 
 export interface SamEngineOptions {
-  /** Between key slices, prompt from the interpolation prior and fall back to it (default false: `sam`). */
-  hybrid: boolean;
   /** Feed the previous slice's logits as `mask_input` (default true). */
   maskInput: boolean;
   /** Prompts derived from a mask (box margin, points). */
   prompt: MaskPromptOptions;
-  /** Hybrid: below this IoU between the model's mask and the prior, the prior is kept (default 0.5). */
-  minPriorAgreement: number;
+  /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
+  classicExtent: boolean;
 }
 
 export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
-  hybrid: false,
   maskInput: true,
   prompt: DEFAULT_MASK_PROMPT,
-  minPriorAgreement: 0.5,
+  classicExtent: true,
 };
 
 /** Model usage of an engine, for reports. */
@@ -44,16 +44,6 @@ export interface ModelUsage {
   cacheHits: number;
 }
 
-function iou(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0;
-  let uni = 0;
-  for (let i = 0; i < a.length; i++) {
-    inter += a[i] & b[i];
-    uni += a[i] | b[i];
-  }
-  return uni ? inter / uni : 1;
-}
-
 /** The components of `mask` that overlap `ref` (else the largest), holes filled. */
 function clean(mask: Uint8Array, ref: Uint8Array | null, nu: number, nv: number): Uint8Array {
   const out = keepOverlapping(mask, ref, nu, nv);
@@ -61,16 +51,21 @@ function clean(mask: Uint8Array, ref: Uint8Array | null, nu: number, nv: number)
   return out;
 }
 
-class SamSession implements ObjectSession {
+/** A model result on one slice: the mask, its confidence, and the mask logits on the ROI pixels. */
+export type ModelSliceResult = SliceResult & { logits: Float32Array };
+
+/** The SAM engine's state for one object (also the model half of the hybrid engine). */
+export class SamSession implements ObjectSession {
   private readonly frame: InputFrame;
   private readonly embeddings = new Map<number, Promise<SamEmbedding>>();
-  /** Low-res logits of the latest model result on each slice (mask_input for the next one). */
+  /** Low-res logits of the latest model result on each slice (mask_input for the next one), and its mask. */
   private readonly logits = new Map<number, Float32Array>();
+  private readonly results = new Map<number, Uint8Array>();
 
   constructor(
     private readonly img: RoiImage,
     private readonly model: SamModel,
-    private readonly o: SamEngineOptions,
+    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt'>,
     private readonly usage: ModelUsage,
   ) {
     const m = model.manifest;
@@ -94,7 +89,7 @@ class SamSession implements ObjectSession {
     return e;
   }
 
-  private async run(w: number, prompt: SamPrompt, ref: Uint8Array | null): Promise<SliceResult & { logits: Float32Array }> {
+  private async run(w: number, prompt: SamPrompt, ref: Uint8Array | null): Promise<ModelSliceResult> {
     const { nu, nv } = this.img;
     const emb = await this.embed(w);
     const t0 = performance.now();
@@ -124,7 +119,7 @@ class SamSession implements ObjectSession {
     });
   }
 
-  async segmentSlice(key: KeySlice): Promise<SliceResult> {
+  async segmentSlice(key: KeySlice): Promise<ModelSliceResult> {
     const points = [...this.pointsOf(key.points, 1), ...this.pointsOf(key.negativePoints, 0)];
     let box: [number, number, number, number] | undefined;
     let ref: Uint8Array | null = null;
@@ -148,40 +143,49 @@ class SamSession implements ObjectSession {
         for (let u = 0; u < this.img.nu; u++) if (u < i0 || u > i1 || v < j0 || v > j1) second.mask[u + this.img.nu * v] = 0;
       }
     }
-    return countNonZero(second.mask) ? second : first;
+    if (!countNonZero(second.mask)) return first;
+    this.results.set(key.index, second.mask);
+    return second;
+  }
+
+  /**
+   * The model's result on `step.to` with prompts from `source` (default: the previous slice's mask); the
+   * previous slice's own logits are the `mask_input` when the source is that slice's model result.
+   */
+  async predict(step: PropagationStep, source: Uint8Array = step.mask): Promise<ModelSliceResult> {
+    const { nu, nv, du, dv } = this.img;
+    const prompt = promptFromMask(source, nu, nv, du, dv, this.frame, this.o.prompt);
+    if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0, logits: new Float32Array(nu * nv).fill(-20) };
+    if (this.o.maskInput) {
+      const own = source === step.mask && this.results.get(step.from) === step.mask;
+      prompt.maskInput = (own ? this.logits.get(step.from) : undefined) ?? maskToLogits(source, nu, nv, this.frame, this.model.maskSize);
+    }
+    const r = await this.run(step.to, prompt, source);
+    this.results.set(step.to, r.mask);
+    return r;
   }
 
   async propagate(step: PropagationStep): Promise<SliceResult> {
-    const { nu, nv, du, dv } = this.img;
-    const prior = this.o.hybrid && step.prior && step.prior.some((x) => x) ? step.prior : null;
-    const source = prior ?? step.mask;
-    const prompt = promptFromMask(source, nu, nv, du, dv, this.frame, this.o.prompt);
-    if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0 };
-    if (this.o.maskInput) {
-      const prev = prior ? null : this.logits.get(step.from);
-      prompt.maskInput = prev ?? maskToLogits(source, nu, nv, this.frame, this.model.maskSize);
-    }
-    const r = await this.run(step.to, prompt, source);
-    if (!prior) return { mask: r.mask, confidence: r.confidence };
-    // Hybrid: the prior where the model is unsure, all of it where the model disagrees.
-    if (iou(r.mask, prior) < this.o.minPriorAgreement) return { mask: prior.slice(), confidence: r.confidence };
-    const mask = new Uint8Array(nu * nv);
-    for (let i = 0; i < mask.length; i++) mask[i] = Math.abs(r.logits[i]) < 1 ? prior[i] : r.mask[i];
-    return { mask: clean(mask, prior, nu, nv), confidence: r.confidence };
+    const r = await this.predict(step);
+    return { mask: r.mask, confidence: r.confidence };
   }
 }
 
-/** A SAM-family engine on a loaded model; `stats()` counts model calls over every object it has segmented. */
+/** A new set of model counters. */
+export function newUsage(): ModelUsage {
+  return { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, cacheHits: 0 };
+}
+
+/** The `sam` engine on a loaded model; `stats()` counts model calls over every object it has segmented. */
 export function samEngine(model: SamModel, options: Partial<SamEngineOptions> = {}): SliceEngine {
   const o: SamEngineOptions = { ...DEFAULT_SAM_ENGINE, ...options, prompt: { ...DEFAULT_SAM_ENGINE.prompt, ...options.prompt } };
-  const usage: ModelUsage = { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, cacheHits: 0 };
+  const usage = newUsage();
   return {
-    name: o.hybrid ? 'hybrid' : 'sam',
-    description: o.hybrid
-      ? `${model.name}: prompts from the interpolated key masks between key slices, from the previous slice beyond them`
-      : `${model.name}: prompts from the previous slice's mask (box, inner point, logits)`,
+    name: 'sam',
+    description: `${model.name}: prompts from the previous slice's mask (box, inner point, logits)`,
     imageGuided: true,
     stats: () => ({ ...usage }),
+    ...(o.classicExtent ? { extentEngine: classicEngine() } : {}),
     async open(img: RoiImage) {
       return new SamSession(img, model, o, usage);
     },

@@ -17,6 +17,17 @@ export interface InputFrame {
   sy: number;
   /** Model input side. */
   size: number;
+  /** Where the crop sits in the input: offset of its tile (input pixels) and the tile's side (default: 0, 0, size). */
+  ox: number;
+  oy: number;
+  side: number;
+}
+
+/** A square tile of the model input (a mosaic of several slices in one input). */
+export interface InputTile {
+  ox: number;
+  oy: number;
+  side: number;
 }
 
 /**
@@ -24,18 +35,26 @@ export interface InputFrame {
  * `longest-side` keeps square pixels in mm (the longer physical side fills the input, the rest is padding),
  * `stretch` fills the input along both axes.
  */
-export function inputFrame(crop: readonly [number, number, number, number], du: number, dv: number, size: number, resize: ResizeMode): InputFrame {
+export function inputFrame(
+  crop: readonly [number, number, number, number],
+  du: number,
+  dv: number,
+  size: number,
+  resize: ResizeMode,
+  tile: InputTile = { ox: 0, oy: 0, side: size },
+): InputFrame {
   const [u0, v0, u1, v1] = crop;
   const cu = u1 - u0 + 1;
   const cv = v1 - v0 + 1;
-  if (resize === 'stretch') return { u0, v0, cu, cv, sx: size / cu, sy: size / cv, size };
-  const mmPerInput = Math.max(cu * du, cv * dv) / size;
-  return { u0, v0, cu, cv, sx: du / mmPerInput, sy: dv / mmPerInput, size };
+  const { ox, oy, side } = tile;
+  if (resize === 'stretch') return { u0, v0, cu, cv, sx: side / cu, sy: side / cv, size, ox, oy, side };
+  const mmPerInput = Math.max(cu * du, cv * dv) / side;
+  return { u0, v0, cu, cv, sx: du / mmPerInput, sy: dv / mmPerInput, size, ox, oy, side };
 }
 
 /** ROI pixel (u, v) to input coordinates. */
 export function toInput(f: InputFrame, u: number, v: number): [number, number] {
-  return [(u - f.u0 + 0.5) * f.sx - 0.5, (v - f.v0 + 0.5) * f.sy - 0.5];
+  return [f.ox + (u - f.u0 + 0.5) * f.sx - 0.5, f.oy + (v - f.v0 + 0.5) * f.sy - 0.5];
 }
 
 function bilinear(src: ArrayLike<number>, w: number, h: number, x: number, y: number, outside: number): number {
@@ -57,6 +76,7 @@ function bilinear(src: ArrayLike<number>, w: number, h: number, x: number, y: nu
  * The model input (3 x size x size, channel-major) for a slice windowed to [0, 1]: grey to three channels,
  * scaled to 0..255, normalised per channel; padding is 0 after normalisation (as SAM pads).
  * Shrinking by 2x or more first averages 2 x 2 blocks so that the input is not aliased.
+ * The crop fills the frame's tile of `out` (a new zero input by default); the rest of `out` is left as it is.
  */
 export function modelInput(
   windowed: Float32Array,
@@ -65,10 +85,10 @@ export function modelInput(
   f: InputFrame,
   mean: readonly number[],
   std: readonly number[],
+  out: Float32Array = new Float32Array(3 * f.size * f.size),
 ): Float32Array {
   const S = f.size;
   const plane = S * S;
-  const out = new Float32Array(3 * plane);
   let w = f.cu;
   let h = f.cv;
   let src = new Float32Array(w * h);
@@ -97,13 +117,13 @@ export function modelInput(
     w = w2;
     h = h2;
   }
-  const wIn = Math.min(S, Math.round(f.cu * f.sx));
-  const hIn = Math.min(S, Math.round(f.cv * f.sy));
+  const wIn = Math.min(f.side, Math.round(f.cu * f.sx));
+  const hIn = Math.min(f.side, Math.round(f.cv * f.sy));
   for (let y = 0; y < hIn; y++) {
     const cy = (y + 0.5) / sy - 0.5;
     for (let x = 0; x < wIn; x++) {
       const g = 255 * bilinear(src, w, h, (x + 0.5) / sx - 0.5, cy, 0);
-      const i = x + S * y;
+      const i = f.ox + x + S * (f.oy + y);
       out[i] = (g - mean[0]) / std[0];
       out[plane + i] = (g - mean[1]) / std[1];
       out[2 * plane + i] = (g - mean[2]) / std[2];
@@ -125,14 +145,18 @@ export function logitsToRoi(logits: Float32Array, side: number, f: InputFrame, n
   return out;
 }
 
-/** A binary ROI mask as `mask_input` logits on a `side` x `side` grid covering the input (+/- `amplitude`). */
+/**
+ * A binary ROI mask as `mask_input` logits on a `side` x `side` grid covering the input (+/- `amplitude`;
+ * outside the frame's tile: -amplitude).
+ */
 export function maskToLogits(mask: Uint8Array, nu: number, nv: number, f: InputFrame, side: number, amplitude = 10): Float32Array {
   const out = new Float32Array(side * side).fill(-amplitude);
   const k = f.size / side;
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
-      const ix = (x + 0.5) * k - 0.5;
-      const iy = (y + 0.5) * k - 0.5;
+      const ix = (x + 0.5) * k - 0.5 - f.ox;
+      const iy = (y + 0.5) * k - 0.5 - f.oy;
+      if (ix < -0.5 || iy < -0.5 || ix > f.side - 0.5 || iy > f.side - 0.5) continue;
       const u = (ix + 0.5) / f.sx - 0.5 + f.u0;
       const v = (iy + 0.5) / f.sy - 0.5 + f.v0;
       const p = bilinear(mask, nu, nv, u, v, 0);
