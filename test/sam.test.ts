@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { inputFrame, logitsToRoi, maskToLogits, modelInput, toInput } from '../src/engines/sam/frame.js';
+import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput } from '../src/engines/sam/frame.js';
 import { samEngine } from '../src/engines/sam/engine.js';
 import { hybridEngine } from '../src/engines/hybrid/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
@@ -73,6 +73,32 @@ describe('SAM input frame', () => {
     const back = logitsToRoi(logits, 64, f, nu, nv);
     const b = Uint8Array.from(back, (x) => (x > 0 ? 1 : 0));
     assert.ok(dice(b, m) > 0.97, `dice ${dice(b, m)}`);
+  });
+
+  it('places a slice in a tile of a mosaic input: coordinates, pixels and mask_input stay inside the tile', () => {
+    const nu = 50;
+    const nv = 40;
+    const S = 256;
+    const tile = { ox: 128, oy: 128, side: 128 };
+    const f = inputFrame([0, 0, nu - 1, nv - 1], 1, 1, S, 'longest-side', tile);
+    assert.deepEqual(toInput(f, -0.5, -0.5), [127.5, 127.5]);
+    assert.ok(Math.abs(toInput(f, nu - 0.5, 0)[0] - 255.5) < 1e-9, 'the long side fills the tile');
+    const bright = new Float32Array(nu * nv).fill(1);
+    const x = modelInput(bright, nu, nv, f, [0, 0, 0], [1, 1, 1]);
+    assert.equal(x[0], 0, 'other tiles untouched');
+    assert.equal(x[127 + S * 127], 0);
+    assert.equal(x[128 + S * 128], 255);
+    assert.equal(x[200 + S * 140], 255);
+    const m = disc(nu, nv, 20, 22, 9);
+    const grid = maskToLogits(m, nu, nv, f, 64);
+    assert.equal(grid[10 + 64 * 10], -10, 'outside the tile: background');
+    const back = logitsToRoi(grid, 64, f, nu, nv);
+    assert.ok(dice(Uint8Array.from(back, (v) => (v > 0 ? 1 : 0)), m) > 0.9);
+    // ROI logits resampled into another tile come back where they were.
+    const roiLogits = Float32Array.from(m, (v) => (v ? 8 : -8));
+    const other = inputFrame([0, 0, nu - 1, nv - 1], 1, 1, S, 'longest-side', { ox: 0, oy: 128, side: 128 });
+    const moved = logitsToRoi(roiToMaskInput(roiLogits, nu, nv, other, 64), 64, other, nu, nv);
+    assert.ok(dice(Uint8Array.from(moved, (v) => (v > 0 ? 1 : 0)), m) > 0.9);
   });
 });
 
@@ -191,6 +217,26 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.equal(lo.extentRun, undefined);
     assert.ok(lo.extent && Math.abs(lo.extent[0] - 4) <= 1 && Math.abs(lo.extent[1] - 15) <= 1, `extent ${lo.extent}`);
     assert.ok(lo.fronts.every((f) => f.stop === 'object-ended' || f.stop === 'low-confidence'), lo.fronts.map((f) => f.stop).join());
+  });
+
+  it('with a 2 x 2 mosaic, one encoder run serves up to four slices of a front', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'mosaic')));
+    const run = async (mosaic: number) => {
+      const engine = samEngine(model, { mosaic, classicExtent: false });
+      const r = await segment(
+        blob.image,
+        { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] },
+        { engine },
+      );
+      return { d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), stats: r.report.engineStats, calls: r.report.labels[0].engineCalls };
+    };
+    const one = await run(1);
+    const four = await run(2);
+    assert.equal(one.stats?.encoderCalls, one.calls);
+    assert.equal(four.stats?.decoderCalls, four.calls, 'one decode per visited slice either way');
+    assert.ok((four.stats?.encoderCalls ?? 0) <= Math.ceil(four.calls / 4) + 2, `encoder runs ${four.stats?.encoderCalls} for ${four.calls} slices`);
+    assert.ok((four.stats?.slicesEncoded ?? 0) >= four.calls);
+    assert.ok(four.d > 0.7, `mosaic dice ${four.d}`); // half the input resolution per slice
   });
 
   it('hybrid: decodes box key slices (a refinement pass from the cache), cuts with the model beyond them', async () => {

@@ -17,6 +17,8 @@ export interface BenchFilesOptions {
   /** Data folder (default: ../shared/data from the working folder, else beside the package). */
   data?: string;
   methods?: string[];
+  /** Dataset names to run (default: every dataset found). */
+  datasets?: string[];
   budgets?: number[];
   kinds?: PromptKind[];
   /** Output folder (default bench-results). */
@@ -44,7 +46,12 @@ export function defaultDataDir(): string {
 
 export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesResult> {
   const dataDir = opts.data ?? defaultDataDir();
-  const datasets = await findDatasets(dataDir);
+  const found = await findDatasets(dataDir);
+  const unknown = (opts.datasets ?? []).filter((n) => !found.some((d) => d.name === n));
+  if (unknown.length) {
+    throw new KeysliceError('USAGE', `unknown dataset ${unknown.map((n) => `"${n}"`).join(', ')} (found: ${found.map((d) => d.name).join(', ')})`, dataDir);
+  }
+  const datasets = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
   const methods = (opts.methods ?? defaultMethodNames()).map(getMethod);
   const out = opts.out ?? 'bench-results';
   await fsp.mkdir(out, { recursive: true });

@@ -29,7 +29,8 @@ Usage:
                    [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
-  keyslice bench   [--data DIR] [--methods M[,M...]] [--budgets 1,2,3,5] [--kinds mask,box] [--out DIR]
+  keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
+                   [--out DIR]
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
@@ -187,6 +188,7 @@ async function cmdBench(args: string[]): Promise<void> {
   const v = parse(args, {
     data: { type: 'string' },
     methods: { type: 'string' },
+    datasets: { type: 'string' },
     budgets: { type: 'string' },
     kinds: { type: 'string' },
     out: { type: 'string' },
@@ -204,6 +206,7 @@ async function cmdBench(args: string[]): Promise<void> {
   const res = await benchFiles({
     data: v.data as string | undefined,
     methods: list(v, 'methods'),
+    datasets: list(v, 'datasets'),
     budgets,
     kinds,
     out: v.out as string | undefined,

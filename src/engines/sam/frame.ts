@@ -165,3 +165,23 @@ export function maskToLogits(mask: Uint8Array, nu: number, nv: number, f: InputF
   }
   return out;
 }
+
+/**
+ * ROI logits (one per ROI pixel) resampled to `mask_input` on a `side` x `side` grid covering the input (outside
+ * the frame's tile and the ROI: `outside`).
+ */
+export function roiToMaskInput(roi: Float32Array, nu: number, nv: number, f: InputFrame, side: number, outside = -20): Float32Array {
+  const out = new Float32Array(side * side).fill(outside);
+  const k = f.size / side;
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const ix = (x + 0.5) * k - 0.5 - f.ox;
+      const iy = (y + 0.5) * k - 0.5 - f.oy;
+      if (ix < -0.5 || iy < -0.5 || ix > f.side - 0.5 || iy > f.side - 0.5) continue;
+      const u = (ix + 0.5) / f.sx - 0.5 + f.u0;
+      const v = (iy + 0.5) / f.sy - 0.5 + f.v0;
+      out[x + side * y] = bilinear(roi, nu, nv, u, v, outside);
+    }
+  }
+  return out;
+}
