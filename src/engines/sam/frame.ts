@@ -150,20 +150,7 @@ export function logitsToRoi(logits: Float32Array, side: number, f: InputFrame, n
  * outside the frame's tile: -amplitude).
  */
 export function maskToLogits(mask: Uint8Array, nu: number, nv: number, f: InputFrame, side: number, amplitude = 10): Float32Array {
-  const out = new Float32Array(side * side).fill(-amplitude);
-  const k = f.size / side;
-  for (let y = 0; y < side; y++) {
-    for (let x = 0; x < side; x++) {
-      const ix = (x + 0.5) * k - 0.5 - f.ox;
-      const iy = (y + 0.5) * k - 0.5 - f.oy;
-      if (ix < -0.5 || iy < -0.5 || ix > f.side - 0.5 || iy > f.side - 0.5) continue;
-      const u = (ix + 0.5) / f.sx - 0.5 + f.u0;
-      const v = (iy + 0.5) / f.sy - 0.5 + f.v0;
-      const p = bilinear(mask, nu, nv, u, v, 0);
-      out[x + side * y] = (2 * p - 1) * amplitude;
-    }
-  }
-  return out;
+  return roiToMaskInput(Float32Array.from(mask, (x) => (x ? amplitude : -amplitude)), nu, nv, f, side, -amplitude);
 }
 
 /**
