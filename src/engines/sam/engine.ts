@@ -53,10 +53,6 @@ export interface ModelUsage {
   cacheHits: number;
 }
 
-function sameTile(a: InputFrame, b: InputFrame): boolean {
-  return a.ox === b.ox && a.oy === b.oy && a.side === b.side && a.sx === b.sx && a.sy === b.sy && a.u0 === b.u0 && a.v0 === b.v0;
-}
-
 /** The components of `mask` that overlap `ref` (else the largest), holes filled. */
 function clean(mask: Uint8Array, ref: Uint8Array | null, nu: number, nv: number): Uint8Array {
   const out = keepOverlapping(mask, ref, nu, nv);
@@ -76,6 +72,8 @@ interface Encoded {
 /** The SAM engine's state for one object (also the model half of the hybrid engine). */
 export class SamSession implements ObjectSession {
   private readonly encoded = new Map<number, Promise<Encoded>>();
+  /** The frame of each tile of an input (one without a mosaic). */
+  private readonly tiles: InputFrame[] = [];
   /** Slices whose encoding has been used at least once (a later use is a cache hit). */
   private readonly used = new Set<number>();
   /** The latest model result on each slice: low-res logits, its frame, ROI logits and mask (for the next slice). */
@@ -86,7 +84,15 @@ export class SamSession implements ObjectSession {
     private readonly model: SamModel,
     private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic'>,
     private readonly usage: ModelUsage,
-  ) {}
+  ) {
+    const m = model.manifest;
+    const tiles = Math.max(1, Math.floor(o.mosaic));
+    const side = Math.floor(m.inputSize / tiles);
+    for (let i = 0; i < tiles * tiles; i++) {
+      const tile = { ox: (i % tiles) * side, oy: Math.floor(i / tiles) * side, side };
+      this.tiles.push(inputFrame([0, 0, img.nu - 1, img.nv - 1], img.du, img.dv, m.inputSize, m.resize, tile));
+    }
+  }
 
   /**
    * The encoding of slice `w`. A new input holds `w` and, with a mosaic, the next slices of `ahead` not yet
@@ -99,20 +105,15 @@ export class SamSession implements ObjectSession {
       this.used.add(w);
       return e;
     }
-    const { nu, nv, du, dv, count } = this.img;
+    const { nu, nv, count } = this.img;
     const m = this.model.manifest;
-    const tiles = Math.max(1, Math.floor(this.o.mosaic));
     const group = [w];
     for (const a of ahead) {
-      if (group.length >= tiles * tiles) break;
+      if (group.length >= this.tiles.length) break;
       if (a >= 0 && a < count && !this.encoded.has(a) && !group.includes(a)) group.push(a);
     }
-    const S = m.inputSize;
-    const side = Math.floor(S / tiles);
-    const frames = group.map((_, i) =>
-      inputFrame([0, 0, nu - 1, nv - 1], du, dv, S, m.resize, { ox: (i % tiles) * side, oy: Math.floor(i / tiles) * side, side }),
-    );
-    const input = new Float32Array(3 * S * S);
+    const frames = this.tiles;
+    const input = new Float32Array(3 * m.inputSize * m.inputSize);
     group.forEach((g, i) => modelInput(this.img.windowed(g), nu, nv, frames[i], m.mean, m.std, input));
     const t0 = performance.now();
     const emb = this.model.encode(input).then((x) => {
@@ -205,7 +206,7 @@ export class SamSession implements ObjectSession {
       const M = this.model.maskSize;
       if (prev && prev.mask === source) {
         // The previous slice's own logits: as they are when it sat in the same tile, else resampled.
-        prompt.maskInput = sameTile(prev.frame, enc.frame) ? prev.lowRes : roiToMaskInput(prev.roi, nu, nv, enc.frame, M);
+        prompt.maskInput = prev.frame === enc.frame ? prev.lowRes : roiToMaskInput(prev.roi, nu, nv, enc.frame, M);
       } else prompt.maskInput = maskToLogits(source, nu, nv, enc.frame, M);
     }
     return this.run(step.to, enc, prompt, source);
