@@ -83,7 +83,7 @@ describe('binary morphology and 3D post-processing', () => {
     stack[0 * a + 4 + nu * 4] = 0; // a hole on key slice 0: kept as drawn
     stack[6 * a + 0] = 1; // an island on slice 6, not connected
     const before0 = stack.slice(0, a);
-    const r = postprocessStack(stack, nu, nv, nw, new Set([0]));
+    const r = postprocessStack(stack, nu, nv, nw, new Set([0]), { smooth: false });
     assert.deepEqual(r.keepConnected, { removedComponents: 1, removedVoxels: 1 });
     assert.equal(r.fillHoles?.filledVoxels, 1);
     assert.deepEqual(r.continuity?.flaggedSlices, [3]);
@@ -91,9 +91,33 @@ describe('binary morphology and 3D post-processing', () => {
     assert.equal(stack[6 * a], 0);
     const off = new Uint8Array(stack);
     off[6 * a] = 1;
-    const r2 = postprocessStack(off, nu, nv, nw, new Set([0]), { keepConnected: false, fillHoles: false, continuity: false });
+    const r2 = postprocessStack(off, nu, nv, nw, new Set([0]), { keepConnected: false, fillHoles: false, smooth: false, continuity: false });
     assert.deepEqual(r2, {});
     assert.equal(off[6 * a], 1, 'steps switched off change nothing');
+  });
+
+  it('3D majority smoothing settles slices that disagree with both neighbours, never touching key slices', () => {
+    const nu = 12;
+    const nv = 12;
+    const nw = 5;
+    const a = nu * nv;
+    const stack = new Uint8Array(a * nw);
+    const at = (u: number, v: number, w: number) => u + nu * (v + nv * w);
+    for (let w = 0; w < nw; w++) for (let v = 3; v <= 8; v++) for (let u = 3; u <= 8; u++) stack[at(u, v, w)] = 1;
+    for (let v = 3; v <= 8; v++) stack[at(9, v, 2)] = 1; // slice 2 bulges one column out
+    stack[at(5, 5, 1)] = 0; // slice 1 misses a voxel deep inside
+    stack[at(3, 3, 0)] = 0; // key slice 0 has a corner cut: it must stay so
+    stack[at(9, 5, 4)] = 1; // key slice 4 has a one-voxel bump: kept
+    const key0 = stack.slice(0, a);
+    const key4 = stack.slice(4 * a, 5 * a);
+    const r = postprocessStack(stack, nu, nv, nw, new Set([0, 4]), { keepConnected: false, fillHoles: false, continuity: false });
+    assert.ok((r.smooth?.changedVoxels ?? 0) >= 7);
+    for (let v = 3; v <= 8; v++) assert.equal(stack[at(9, v, 2)], 0, 'the bulge on slice 2 goes');
+    assert.equal(stack[at(5, 5, 1)], 1, 'the missing voxel on slice 1 comes back');
+    assert.equal(stack[at(5, 5, 2)], 1, 'the interior stays');
+    assert.equal(stack[at(3, 5, 1)], 1, 'a straight edge backed by its neighbours stays');
+    assert.deepEqual(Array.from(stack.slice(0, a)), Array.from(key0), 'key slice 0 unchanged');
+    assert.deepEqual(Array.from(stack.slice(4 * a, 5 * a)), Array.from(key4), 'key slice 4 unchanged');
   });
 });
 

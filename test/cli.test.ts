@@ -94,7 +94,7 @@ describe('keyslice segment on a phantom', () => {
       assert.ok(s.confidence >= 0 && s.confidence <= 1);
       if (s.source !== 'none') assert.ok(s.from.length >= 1);
     }
-    assert.ok('keepConnected' in l.postprocess && 'fillHoles' in l.postprocess && !('smooth' in l.postprocess));
+    assert.ok('keepConnected' in l.postprocess && 'fillHoles' in l.postprocess && 'smooth' in l.postprocess);
   });
 
   const cases: [string, string[], number, RegExp][] = [

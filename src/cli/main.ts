@@ -37,7 +37,7 @@ Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${all
 (default ${DEFAULT_ENGINE}; hybrid with --model); sam and hybrid run a SAM-format model: the built-in one, or
 --model DIR holding keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider
 names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
-steps: keep-connected, fill-holes, smooth, continuity (default: all but smooth). See README.md for the
+steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
 prompts file format and the report.
 `;
 

@@ -2,8 +2,9 @@
  * 3D clean-up of one object's stack of slices, each step switchable and reported. Key slices are never
  * changed.
  * - keepConnected: keep the 3D components (26-connectivity) that touch a key slice's mask, drop the rest;
+ * - smooth: 3D majority filter over the 3x3x3 neighbourhood on each non-key slice (key slices vote); a piece of a
+ *   slice that would lose more than half its voxels (a small blob, the tip of an ending object) is left as it was;
  * - fillHoles: fill holes slice by slice (background not connected to the slice border);
- * - smooth: 3x3 in-plane majority filter on each non-key slice (off by default);
  * - continuity: flag slices whose area jumps against both neighbours (more than `continuityRatio` times, or
  *   less than 1 / `continuityRatio` times their mean); flags only, nothing is changed.
  */
@@ -21,15 +22,18 @@ export interface PostprocessOptions {
 export const DEFAULT_POSTPROCESS: Required<PostprocessOptions> = {
   keepConnected: true,
   fillHoles: true,
-  smooth: false,
+  smooth: true,
   continuity: true,
   continuityRatio: 2,
 };
 
+/** 3D pieces smaller than this (a ball of radius 3 voxels) are not smoothed. */
+const SMOOTH_MIN_VOXELS = Math.ceil((4 / 3) * Math.PI * 27);
+
 export interface PostprocessReport {
   keepConnected?: { removedComponents: number; removedVoxels: number };
   fillHoles?: { filledVoxels: number };
-  smooth?: { changedVoxels: number };
+  smooth?: { changedVoxels: number; keptPieces: number };
   continuity?: { flaggedSlices: number[] };
 }
 
@@ -68,6 +72,72 @@ export function postprocessStack(
     if (removedComponents > 0) for (let i = 0; i < mask.length; i++) if (ids[i] && !keep[ids[i]]) mask[i] = 0;
     report.keepConnected = { removedComponents, removedVoxels };
   }
+  if (o.smooth) {
+    // 3D majority over the 3x3x3 neighbourhood (voxels outside the stack do not vote); key slices vote but do not
+    // change. Slice-by-slice results disagree from one slice to the next where the boundary is faint; the
+    // neighbouring slices settle it.
+    const src = mask.slice();
+    // Only around 3D pieces at least as big as a ball of radius 3 voxels (113 voxels): smaller ones (a lesion)
+    // would be eroded away.
+    const { ids, sizes } = connectedComponents(src, nu, nv, nw, true);
+    const big = sizes.map((n) => n >= SMOOTH_MIN_VOXELS);
+    let changedVoxels = 0;
+    for (let w = 0; w < nw; w++) {
+      if (saved.has(w)) continue;
+      for (let v = 0; v < nv; v++) {
+        for (let u = 0; u < nu; u++) {
+          let n = 0;
+          let c = 0;
+          let nearBig = false;
+          for (let dw = -1; dw <= 1; dw++) {
+            const ww = w + dw;
+            if (ww < 0 || ww >= nw) continue;
+            for (let dv = -1; dv <= 1; dv++) {
+              const vv = v + dv;
+              if (vv < 0 || vv >= nv) continue;
+              for (let du = -1; du <= 1; du++) {
+                const uu = u + du;
+                if (uu < 0 || uu >= nu) continue;
+                const j = uu + nu * (vv + nv * ww);
+                c++;
+                n += src[j];
+                if (big[ids[j]]) nearBig = true;
+              }
+            }
+          }
+          const i = u + nu * (v + nv * w);
+          if (!nearBig) continue;
+          const val = 2 * n > c ? 1 : 0;
+          if (val !== src[i]) {
+            mask[i] = val;
+            changedVoxels++;
+          }
+        }
+      }
+    }
+    // Small pieces (a lesion's cross-section, the tip of an ending object) would be voted away whole: a piece of
+    // a slice that would lose more than half its voxels is kept as it was.
+    let keptPieces = 0;
+    for (let w = 0; w < nw; w++) {
+      if (saved.has(w)) continue;
+      const before = src.subarray(w * area, (w + 1) * area);
+      const after = mask.subarray(w * area, (w + 1) * area);
+      const { ids, sizes } = connectedComponents(before, nu, nv, 1, true);
+      const kept = new Array<number>(sizes.length).fill(0);
+      for (let i = 0; i < area; i++) if (ids[i] && after[i]) kept[ids[i]]++;
+      for (let c = 1; c < sizes.length; c++) {
+        if (2 * kept[c] >= sizes[c]) continue;
+        keptPieces++;
+        for (let i = 0; i < area; i++) {
+          if (ids[i] === c && !after[i]) {
+            after[i] = 1;
+            changedVoxels--;
+          }
+        }
+      }
+    }
+    report.smooth = { changedVoxels, keptPieces };
+  }
   if (o.fillHoles) {
     let filledVoxels = 0;
     for (let w = 0; w < nw; w++) {
@@ -75,36 +145,6 @@ export function postprocessStack(
       filledVoxels += fillHoles2d(mask.subarray(w * area, (w + 1) * area), nu, nv);
     }
     report.fillHoles = { filledVoxels };
-  }
-  if (o.smooth) {
-    let changedVoxels = 0;
-    const src = new Uint8Array(area);
-    for (let w = 0; w < nw; w++) {
-      if (saved.has(w)) continue;
-      const s = mask.subarray(w * area, (w + 1) * area);
-      src.set(s);
-      for (let v = 0; v < nv; v++) {
-        for (let u = 0; u < nu; u++) {
-          let n = 0;
-          let c = 0;
-          for (let dv = -1; dv <= 1; dv++) {
-            for (let du = -1; du <= 1; du++) {
-              const uu = u + du;
-              const vv = v + dv;
-              if (uu < 0 || vv < 0 || uu >= nu || vv >= nv) continue;
-              c++;
-              n += src[uu + nu * vv];
-            }
-          }
-          const val = 2 * n > c ? 1 : 0;
-          if (val !== src[u + nu * v]) {
-            s[u + nu * v] = val;
-            changedVoxels++;
-          }
-        }
-      }
-    }
-    report.smooth = { changedVoxels };
   }
   for (const [w, m] of saved) mask.set(m, w * area);
   if (o.continuity) {
