@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Annotations } from '../src/annotations/types.js';
 import { interpolateKeyMasks } from '../src/interpolation/mci.js';
+import { interpolateShapes } from '../src/interpolation/shape.js';
 import { segment } from '../src/pipeline/segment.js';
 import { SliceGeometry, withGeometry, type Geometry } from '../src/volume/volume.js';
 
@@ -70,5 +71,83 @@ describe('label merging', () => {
     assert.equal(sg.countEqual(labels.data, 0, 2), 0, 'absent key slice of label 2 stays free of it');
     // slice 1: label 1 interpolated (a), label 2 is a single key slice: no propagation from it
     assert.equal(sg.countEqual(labels.data, 1, 1), sum(a));
+  });
+});
+
+describe('shape-based interpolation between key masks', () => {
+  const nu = 40;
+  const nv = 40;
+  const area = nu * nv;
+  const at = (stack: Uint8Array, w: number): Uint8Array => stack.subarray(w * area, (w + 1) * area);
+  const diceOf = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+    let both = 0;
+    let n = 0;
+    for (let i = 0; i < a.length; i++) {
+      both += a[i] && b[i] ? 1 : 0;
+      n += (a[i] ? 1 : 0) + (b[i] ? 1 : 0);
+    }
+    return n ? (2 * both) / n : 1;
+  };
+
+  it('follows a bulge between key slices from the neighbouring key slices (cubic), where a linear blend shrinks', () => {
+    // A ball of radius 12 cut by slices 0..24: key slices at 1, 6, 18, 23; the largest section (slice 12) is
+    // mid-way between two key slices.
+    const radius = (w: number): number => Math.sqrt(Math.max(0, 144 - (w - 12) ** 2));
+    const keys = [1, 6, 18, 23].map((index) => ({ index, mask: disc(nu, nv, 20, 20, radius(index)) }));
+    const stack = interpolateShapes({ nu, nv, count: 25 }, keys, { du: 1, dv: 1 });
+    const linear = interpolateShapes({ nu, nv, count: 25 }, [keys[1], keys[2]], { du: 1, dv: 1 });
+    const truth12 = disc(nu, nv, 20, 20, radius(12));
+    assert.ok(sum(at(stack, 12)) > sum(at(linear, 12)), 'the cubic blend is larger than the linear one mid-gap');
+    const dc = diceOf(at(stack, 12), truth12);
+    const dl = diceOf(at(linear, 12), truth12);
+    assert.ok(dc > 0.92 && dc > dl + 0.04, `slice 12 Dice: cubic ${dc.toFixed(3)}, linear ${dl.toFixed(3)}`);
+    for (const k of keys) assert.deepEqual(Array.from(at(stack, k.index)), Array.from(k.mask), `key slice ${k.index} as given`);
+    assert.equal(sum(at(stack, 0)), 0, 'nothing below the first key slice');
+    assert.equal(sum(at(stack, 24)), 0, 'nothing above the last key slice');
+  });
+
+  it('carries a moving shape along (centroid alignment) instead of fading it out and in', () => {
+    const a = disc(nu, nv, 10, 20, 5);
+    const b = disc(nu, nv, 30, 20, 5);
+    const stack = interpolateShapes({ nu, nv, count: 5 }, [{ index: 0, mask: a }, { index: 4, mask: b }], { du: 1, dv: 1 });
+    const mid = disc(nu, nv, 20, 20, 5);
+    assert.ok(diceOf(at(stack, 2), mid) > 0.95, `mid-slice Dice ${diceOf(at(stack, 2), mid)}`);
+    assert.ok(diceOf(at(stack, 1), disc(nu, nv, 15, 20, 5)) > 0.9);
+  });
+
+  it('keeps the size between two different shapes: a wide and a tall ellipse of equal area give that area', () => {
+    const ellipse = (a: number, b: number): Uint8Array => {
+      const m = new Uint8Array(area);
+      for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) if (((u - 20) / a) ** 2 + ((v - 20) / b) ** 2 <= 1) m[u + nu * v] = 1;
+      return m;
+    };
+    const wide = ellipse(14, 5);
+    const tall = ellipse(5, 14);
+    const stack = interpolateShapes({ nu, nv, count: 5 }, [{ index: 0, mask: wide }, { index: 4, mask: tall }], { du: 1, dv: 1 });
+    const mid = sum(at(stack, 2));
+    assert.ok(Math.abs(mid - sum(wide)) <= 2, `mid-slice area ${mid} vs ${sum(wide)}`);
+    // The mid-slice shape is a blend of both: it covers their intersection and lies within their union.
+    let outside = 0;
+    for (let i = 0; i < area; i++) {
+      if (wide[i] && tall[i] && !at(stack, 2)[i]) outside++;
+      if (at(stack, 2)[i] && !wide[i] && !tall[i]) outside++;
+    }
+    assert.ok(outside < 0.1 * mid, `${outside} pixels off the blend`);
+  });
+
+  it('never interpolates across an absent key slice, and works with anisotropic pixels', () => {
+    const a = disc(nu, nv, 20, 20, 6);
+    const stack = interpolateShapes(
+      { nu, nv, count: 9 },
+      [
+        { index: 0, mask: a },
+        { index: 4, mask: null },
+        { index: 8, mask: a },
+      ],
+      { du: 0.5, dv: 2 },
+    );
+    for (let w = 1; w < 8; w++) assert.equal(sum(at(stack, w)), 0, `slice ${w} stays empty`);
+    const two = interpolateShapes({ nu, nv, count: 9 }, [{ index: 0, mask: a }, { index: 8, mask: a }], { du: 0.5, dv: 2 });
+    for (let w = 1; w < 8; w++) assert.deepEqual(Array.from(at(two, w)), Array.from(a), `identical keys give the same mask on slice ${w}`);
   });
 });

@@ -325,6 +325,40 @@ describe('classic engine: extra evidence in the cut (the hybrid engine\'s model 
   });
 });
 
+describe('classic engine: the boundary term does not shrink the prior where the image shows no edge', () => {
+  // A textured image with no edge at all: only the shape prior and the boundary term act.
+  const n = 40;
+  const flat = Float32Array.from({ length: n * n }, (_, i) => 100 + ((i * 7919) % 13) - 6);
+  const img: RoiImage = { nu: n, nv: n, count: 6, du: 1, dv: 1, dw: 1, raw: () => flat, windowed: () => flat };
+  const key = disc(n, n, 20, 20, 6);
+  const area = (m: Uint8Array): number => m.reduce((s, x) => s + x, 0);
+
+  it('between key slices the shape keeps its size step after step; without compensation it shrinks', async () => {
+    const chain = async (compensateCurvature: boolean): Promise<number[]> => {
+      const s = new ClassicSession(img, { ...DEFAULT_CLASSIC, compensateCurvature });
+      s.learn([{ index: 0, mask: key }]);
+      let m = key;
+      const areas = [area(key)];
+      for (let w = 1; w <= 4; w++) {
+        m = (await s.propagate({ from: w - 1, to: w, mask: m, prior: key, key: 0, keyMask: key })).mask;
+        areas.push(area(m));
+      }
+      return areas;
+    };
+    const kept = await chain(true);
+    const shrunk = await chain(false);
+    for (const a of kept) assert.ok(Math.abs(a - kept[0]) <= 0.1 * kept[0], `compensated areas ${kept}`);
+    assert.ok(shrunk[4] < 0.85 * shrunk[0], `uncompensated areas ${shrunk}`);
+  });
+
+  it('beyond the outermost key slices (no prior) it is not compensated: an edge-free front shrinks and ends', async () => {
+    const s = new ClassicSession(img, DEFAULT_CLASSIC);
+    s.learn([{ index: 0, mask: key }]);
+    const r = await s.propagate({ from: 0, to: 1, mask: key, prior: null, key: 0, keyMask: key });
+    assert.ok(area(r.mask) < area(key), `area ${area(r.mask)} vs ${area(key)}`);
+  });
+});
+
 describe('classic engine on real scans', { skip: sharedDataSkip() }, () => {
   const cases = [
     { name: 'spleen CT, 5 mm slices', image: 'msd-spleen-crop/spleen_2_crop_ct.nii.gz', label: 'msd-spleen-crop/spleen_2_crop_label.nii.gz', value: 1 },

@@ -30,6 +30,7 @@ function imageFreeEngine(
     name,
     description,
     gapFallback,
+    interpolation: 'mci',
     promptNotes,
     imageGuided: false,
     async open(img) {

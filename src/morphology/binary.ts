@@ -2,6 +2,7 @@
  * Small pure functions over binary masks (typed array + dimensions): distances, holes, components, boxes.
  * Layout: `mask[u + nu * (v + nv * w)]`; a 2D mask is the case `nw = 1`.
  */
+import { gaussianBlur2d } from '../analysis/similarity.js';
 import { squaredDistanceTransform } from '../metrics/edt.js';
 
 /** Number of non-zero values. */
@@ -25,6 +26,35 @@ export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number
   const out = new Float32Array(nu * nv);
   for (let i = 0; i < out.length; i++) {
     out[i] = mask[i] ? -(Math.sqrt(outside[i]) - half) : Math.sqrt(inside[i]) - half;
+  }
+  return out;
+}
+
+/**
+ * Curvature (1/mm) of the level sets of a 2D signed distance map: the Laplacian of the map after a Gaussian of
+ * one pixel, clamped to +/- half the inverse of the smaller spacing. Positive where the zero level set is convex
+ * (inside and around a disc of radius R it is about 1/R at the boundary), negative where it is concave. Infinite
+ * values (the map of an empty mask) give 0.
+ */
+export function levelSetCurvature(sd: Float32Array, nu: number, nv: number, du: number, dv: number): Float32Array {
+  const finite = new Float32Array(sd.length);
+  let big = 0;
+  for (let i = 0; i < sd.length; i++) if (Number.isFinite(sd[i])) big = Math.max(big, Math.abs(sd[i]));
+  for (let i = 0; i < sd.length; i++) finite[i] = Number.isFinite(sd[i]) ? sd[i] : big;
+  const f = gaussianBlur2d(finite, nu, nv, 1);
+  const out = new Float32Array(sd.length);
+  const limit = 0.5 / Math.min(du, dv);
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      const i = u + nu * v;
+      if (!Number.isFinite(sd[i])) continue;
+      const l = f[u > 0 ? i - 1 : i];
+      const r = f[u < nu - 1 ? i + 1 : i];
+      const t = f[v > 0 ? i - nu : i];
+      const b = f[v < nv - 1 ? i + nu : i];
+      const k = (l - 2 * f[i] + r) / (du * du) + (t - 2 * f[i] + b) / (dv * dv);
+      out[i] = k > limit ? limit : k < -limit ? -limit : k;
+    }
   }
   return out;
 }
@@ -120,6 +150,45 @@ export function connectedComponents(
     sizes.push(size);
   }
   return { ids, sizes };
+}
+
+/**
+ * Sum of a 3D mask (0/1) over each voxel's 3x3x3 neighbourhood, voxels outside the volume counting 0
+ * (three separable passes).
+ */
+export function neighbourhoodSum(mask: ArrayLike<number>, nu: number, nv: number, nw: number): Uint8Array {
+  const n = nu * nv * nw;
+  const a = new Uint8Array(n);
+  const b = new Uint8Array(n);
+  // Along u: mask -> a.
+  for (let r = 0; r < nv * nw; r++) {
+    const o = r * nu;
+    for (let u = 0; u < nu; u++) {
+      const i = o + u;
+      a[i] = (mask[i] ? 1 : 0) + (u > 0 && mask[i - 1] ? 1 : 0) + (u < nu - 1 && mask[i + 1] ? 1 : 0);
+    }
+  }
+  // Along v: a -> b.
+  for (let w = 0; w < nw; w++) {
+    const o = w * nu * nv;
+    for (let v = 0; v < nv; v++) {
+      const row = o + v * nu;
+      for (let u = 0; u < nu; u++) {
+        const i = row + u;
+        b[i] = a[i] + (v > 0 ? a[i - nu] : 0) + (v < nv - 1 ? a[i + nu] : 0);
+      }
+    }
+  }
+  // Along w: b -> a.
+  const area = nu * nv;
+  for (let w = 0; w < nw; w++) {
+    const o = w * area;
+    for (let j = 0; j < area; j++) {
+      const i = o + j;
+      a[i] = b[i] + (w > 0 ? b[i - area] : 0) + (w < nw - 1 ? b[i + area] : 0);
+    }
+  }
+  return a;
 }
 
 /** Inclusive 2D bounding box [u0, v0, u1, v1] of the non-zero values, or null when there is none. */

@@ -91,6 +91,8 @@ export interface SegmentOptions {
   /** Inclusive slice range [first, last] to propagate within (key slices are kept anyway). */
   range?: [number, number];
   stopRules?: PropagationOptions['stopRules'];
+  /** Interpolation of the key masks for the prior between key slices (default: the engine's, else `shape`). */
+  interpolation?: PropagationOptions['interpolation'];
   postprocess?: PostprocessOptions;
   /**
    * Bound the fronts beyond the outermost key slices by a run of the engine's `extentEngine` (model engines:
@@ -150,7 +152,11 @@ export async function segment(image: Volume, annotations: Annotations, options: 
     let extentRun: LabelReport['extentRun'];
     if (engine.extentEngine && options.useExtentEngine !== false) {
       const te = performance.now();
-      const q = await propagateObject(image, sg, label, engine.extentEngine, window, { range: options.range, stopRules: options.stopRules });
+      const q = await propagateObject(image, sg, label, engine.extentEngine, window, {
+        range: options.range,
+        stopRules: options.stopRules,
+        interpolation: options.interpolation,
+      });
       let extent: [number, number] | null = null;
       if (q) {
         postprocessStack(q.mask, q.nu, q.nv, sg.count, new Set(q.keyMasks.keys()), options.postprocess);
@@ -161,6 +167,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
     const p = await propagateObject(image, sg, label, engine, window, {
       range: options.range,
       stopRules: options.stopRules,
+      interpolation: options.interpolation,
       ...(extentRun?.extent ? { extent: extentRun.extent } : {}),
     });
     const mask = new Uint8Array(sg.area * sg.count);

@@ -4,9 +4,9 @@
  * Schedule, for one object:
  * 1. every key slice with a prompt is segmented (a drawn mask is taken as given) and never changed after;
  * 2. between two key slices that hold the object, a front runs from each end towards the other; where both
- *    reached a slice their masks are fused, weighted by distance, with the interpolation prior (ITK
- *    morphological contour interpolation of the key masks) as the third vote; a slice no front reached gets
- *    the prior;
+ *    reached a slice their masks are fused, weighted by distance, with the interpolation prior (shape-based
+ *    interpolation of the key masks, or ITK morphological contour interpolation for engines that ask for it)
+ *    as the third vote; a slice no front reached gets the prior;
  * 3. between a key slice holding the object and one saying "absent", a single front runs and stops before the
  *    "absent" slice;
  * 4. beyond the outermost key slices, fronts run outward until they stop by themselves (nothing found, area
@@ -20,10 +20,11 @@ import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
 import { histogramDistance, ssim } from '../analysis/similarity.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks } from '../interpolation/mci.js';
+import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
-import type { FrontReport, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
+import type { FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
 
 export interface StopRules {
   /** A result below this confidence stops the front; that slice is not kept (default 0.5). */
@@ -68,6 +69,8 @@ export interface PropagationOptions {
    */
   extent?: [number, number];
   stopRules?: Partial<StopRules>;
+  /** How the prior between key slices is interpolated (default: the engine's `interpolation`, else `shape`). */
+  interpolation?: Interpolation;
 }
 
 export interface ObjectPropagation {
@@ -171,7 +174,11 @@ export async function propagateObject(
     await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));
 
     // 2. Interpolation prior between key slices.
-    const prior = await interpolateKeyMasks({ nu, nv, count }, [...keyMasks].map(([index, mask]) => ({ index, mask })));
+    const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask }));
+    const prior =
+      (options.interpolation ?? engine.interpolation ?? 'shape') === 'mci'
+        ? await interpolateKeyMasks({ nu, nv, count }, keyList)
+        : interpolateShapes({ nu, nv, count }, keyList, { du: img.du, dv: img.dv });
     const priorOf = (w: number): Uint8Array => prior.subarray(w * area, (w + 1) * area);
 
     const fronts: FrontReport[] = [];

@@ -8,7 +8,7 @@
  * - continuity: flag slices whose area jumps against both neighbours (more than `continuityRatio` times, or
  *   less than 1 / `continuityRatio` times their mean); flags only, nothing is changed.
  */
-import { connectedComponents, fillHoles2d } from '../morphology/binary.js';
+import { connectedComponents, neighbourhoodSum, fillHoles2d } from '../morphology/binary.js';
 
 export interface PostprocessOptions {
   keepConnected?: boolean;
@@ -80,34 +80,22 @@ export function postprocessStack(
     // Only around 3D pieces at least as big as a ball of radius 3 voxels (113 voxels): smaller ones (a lesion)
     // would be eroded away.
     const { ids, sizes } = connectedComponents(src, nu, nv, nw, true);
-    const big = sizes.map((n) => n >= SMOOTH_MIN_VOXELS);
+    const big = new Uint8Array(src.length);
+    for (let i = 0; i < src.length; i++) big[i] = ids[i] && sizes[ids[i]] >= SMOOTH_MIN_VOXELS ? 1 : 0;
+    const votes = neighbourhoodSum(src, nu, nv, nw);
+    const nearBig = neighbourhoodSum(big, nu, nv, nw);
+    // Voxels of the 3x3x3 neighbourhood inside the stack, per axis.
+    const inside = (x: number, n: number): number => (x > 0 ? 1 : 0) + 1 + (x < n - 1 ? 1 : 0);
     let changedVoxels = 0;
     for (let w = 0; w < nw; w++) {
       if (saved.has(w)) continue;
+      const cw = inside(w, nw);
       for (let v = 0; v < nv; v++) {
+        const cvw = cw * inside(v, nv);
         for (let u = 0; u < nu; u++) {
-          let n = 0;
-          let c = 0;
-          let nearBig = false;
-          for (let dw = -1; dw <= 1; dw++) {
-            const ww = w + dw;
-            if (ww < 0 || ww >= nw) continue;
-            for (let dv = -1; dv <= 1; dv++) {
-              const vv = v + dv;
-              if (vv < 0 || vv >= nv) continue;
-              for (let du = -1; du <= 1; du++) {
-                const uu = u + du;
-                if (uu < 0 || uu >= nu) continue;
-                const j = uu + nu * (vv + nv * ww);
-                c++;
-                n += src[j];
-                if (big[ids[j]]) nearBig = true;
-              }
-            }
-          }
           const i = u + nu * (v + nv * w);
-          if (!nearBig) continue;
-          const val = 2 * n > c ? 1 : 0;
+          if (!nearBig[i]) continue;
+          const val = 2 * votes[i] > cvw * inside(u, nu) ? 1 : 0;
           if (val !== src[i]) {
             mask[i] = val;
             changedVoxels++;

@@ -65,6 +65,11 @@ export interface SliceEngine {
    */
   gapFallback?: 'prior' | 'none';
   /**
+   * How the prior between key slices is interpolated: `shape` (default: centroid-aligned cubic interpolation of
+   * signed distance maps, `src/interpolation/shape.ts`) or `mci` (ITK morphological contour interpolation).
+   */
+  interpolation?: Interpolation;
+  /**
    * False for engines that do not look at the image: the controller then skips the slice-similarity checks
    * (no similarity breaks, no reuse of near-duplicate slices). Default true.
    */
@@ -78,6 +83,9 @@ export interface SliceEngine {
   /** Notes on how this engine reads a label's prompts (for the report). */
   promptNotes?(label: LabelAnnotation): string[];
 }
+
+/** Interpolation of the key masks that gives the prior between key slices. */
+export type Interpolation = 'shape' | 'mci';
 
 /** Why a front stopped. */
 export type StopReason =

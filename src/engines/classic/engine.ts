@@ -13,7 +13,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
-import { countNonZero, fillHoles2d, keepOverlapping, signedDistance2d } from '../../morphology/binary.js';
+import { countNonZero, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d } from '../../morphology/binary.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
@@ -38,6 +38,11 @@ export interface ClassicOptions {
   samplesPerBin: number;
   /** Gaussian sigma (pixels) of the denoising before the intensity models (default 0.7). */
   smoothing: number;
+  /**
+   * Compensate the boundary term's shrinking of the previous slice's shape (see `CutProblem.curvature`), so that
+   * where the image shows no edge the propagated shape keeps its size (default true).
+   */
+  compensateCurvature: boolean;
 }
 
 export const DEFAULT_CLASSIC: ClassicOptions = {
@@ -49,6 +54,7 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   boxShapeWeight: 2,
   samplesPerBin: 10,
   smoothing: 0.7,
+  compensateCurvature: true,
 };
 
 /**
@@ -290,7 +296,8 @@ export class ClassicSession implements ObjectSession {
       }
     }
     addGuide(guide, free, costFg, costBg);
-    let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
+    const curvature = this.o.compensateCurvature && step.prior ? levelSetCurvature(sd, nu, nv, du, dv) : undefined;
+    let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda, curvature });
     mask = keepOverlapping(mask, shape, nu, nv);
     fillHoles2d(mask, nu, nv);
     return { mask, confidence: this.confidence(mask, image, fg, bg) };

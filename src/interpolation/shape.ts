@@ -1,0 +1,160 @@
+/**
+ * Shape-based interpolation of one object's key masks along the slice axis: each key mask becomes a signed
+ * distance map (mm, negative inside); between two key slices the maps are blended by a cubic Hermite spline
+ * along the slice axis, after shifting each map so that the masks' centroids follow their own spline, and the
+ * blend's zero level is the interpolated mask.
+ *
+ * - The tangents are centred differences over the neighbouring key slices (Catmull-Rom on a non-uniform
+ *   grid), one-sided at the first and last key slice of a run: with two key slices the blend is linear, with
+ *   more it follows the object's curvature along the slice axis (a bulge between two key slices, a tapering
+ *   end) instead of shrinking towards the smaller key mask, as linear blends and morphological interpolation do.
+ * - The blend gives the shape, not the size: blending the distance maps of two shapes that differ loses area
+ *   where one is inside and the other outside by similar distances. The interpolated mask is the blend's sublevel
+ *   set holding the number of pixels that the same spline gives from the key masks' areas.
+ * - The centroid alignment carries a shape that moves from slice to slice (a vessel or a cord at an angle to
+ *   the slice axis) instead of fading it out in one place and in at another. It applies where the key masks
+ *   involved are each one piece: the centroid of scattered pieces (lesions) says nothing about where each goes.
+ * - Runs of key slices holding the object are interpolated separately: an "absent" key slice (mask `null`) or
+ *   an empty mask breaks the run, and nothing is written across it.
+ * Key slices are written exactly as given; slices outside the first and last key slice of a run stay empty.
+ *
+ * Reference: Herman, Zheng, Bucholtz, "Shape-based interpolation", IEEE CG&A 1992, and its centroid-aligned and
+ * higher-order variants.
+ */
+import { connectedComponents, signedDistance2d } from '../morphology/binary.js';
+import { stackKeyMasks, type KeyMask, type StackShape } from './mci.js';
+
+export interface ShapeSpacing {
+  /** In-plane spacing (mm) along u and v. */
+  du: number;
+  dv: number;
+}
+
+interface ShapeKey {
+  index: number;
+  sd: Float32Array;
+  /** Pixels in the mask. */
+  area: number;
+  /** The mask is one 8-connected piece (only such masks are aligned by their centroids). */
+  single: boolean;
+  /** Centroid, pixels. */
+  cu: number;
+  cv: number;
+}
+
+/** Cubic Hermite basis at t in [0, 1]: weights of p0, m0 (times h), p1, m1 (times h). */
+function hermite(t: number): [number, number, number, number] {
+  const t2 = t * t;
+  const t3 = t2 * t;
+  return [2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + t, -2 * t3 + 3 * t2, t3 - t2];
+}
+
+function centroid(mask: Uint8Array, nu: number, nv: number): [number, number] | null {
+  let su = 0;
+  let sv = 0;
+  let n = 0;
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      if (!mask[u + nu * v]) continue;
+      su += u;
+      sv += v;
+      n++;
+    }
+  }
+  return n > 0 ? [su / n, sv / n] : null;
+}
+
+/** Bilinear sample of a map at (x, y) in pixels, clamped to the slice. */
+function sample(map: Float32Array, nu: number, nv: number, x: number, y: number): number {
+  const cx = x < 0 ? 0 : x > nu - 1 ? nu - 1 : x;
+  const cy = y < 0 ? 0 : y > nv - 1 ? nv - 1 : y;
+  const x0 = Math.min(Math.max(0, nu - 2), Math.floor(cx));
+  const y0 = Math.min(Math.max(0, nv - 2), Math.floor(cy));
+  const x1 = Math.min(nu - 1, x0 + 1);
+  const y1 = Math.min(nv - 1, y0 + 1);
+  const fx = cx - x0;
+  const fy = cy - y0;
+  const a = map[x0 + nu * y0];
+  const b = map[x1 + nu * y0];
+  const c = map[x0 + nu * y1];
+  const d = map[x1 + nu * y1];
+  return (1 - fy) * ((1 - fx) * a + fx * b) + fy * ((1 - fx) * c + fx * d);
+}
+
+/** Runs of consecutive key slices holding the object (an absent or empty key slice ends a run). */
+function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpacing): ShapeKey[][] {
+  const runs: ShapeKey[][] = [];
+  let run: ShapeKey[] = [];
+  for (const k of [...keys].sort((a, b) => a.index - b.index)) {
+    const c = k.mask ? centroid(k.mask, nu, nv) : null;
+    if (!k.mask || !c) {
+      if (run.length) runs.push(run);
+      run = [];
+      continue;
+    }
+    let area = 0;
+    for (let i = 0; i < k.mask.length; i++) if (k.mask[i]) area++;
+    const single = connectedComponents(k.mask, nu, nv, 1, true).sizes.length === 2;
+    run.push({ index: k.index, sd: signedDistance2d(k.mask, nu, nv, spacing.du, spacing.dv), area, single, cu: c[0], cv: c[1] });
+  }
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+/**
+ * Interpolates between key masks; returns a stack of `count` slices (`out[u + nu * (v + nv * w)]`, 1 = object),
+ * the key slices as given.
+ */
+export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing): Uint8Array {
+  const { nu, nv } = shape;
+  const area = nu * nv;
+  const out = stackKeyMasks(shape, keys);
+  for (const run of objectRuns(keys, nu, nv, spacing)) {
+    const n = run.length;
+    for (let g = 0; g + 1 < n; g++) {
+      const k0 = run[g];
+      const k1 = run[g + 1];
+      const h = k1.index - k0.index;
+      if (h < 2) continue;
+      // Keys whose differences give the tangents at k0 and k1.
+      const a0 = run[Math.max(0, g - 1)];
+      const a1 = run[g + 1];
+      const b0 = run[g];
+      const b1 = run[Math.min(n - 1, g + 2)];
+      const tangent = (hi: ShapeKey, lo: ShapeKey, f: (k: ShapeKey) => number): number => (f(hi) - f(lo)) / (hi.index - lo.index);
+      const cu = (k: ShapeKey): number => k.cu;
+      const cv = (k: ShapeKey): number => k.cv;
+      const align = a0.single && k0.single && k1.single && b1.single;
+      for (let w = k0.index + 1; w < k1.index; w++) {
+        const [p0, m0, p1, m1] = hermite((w - k0.index) / h);
+        const path = (f: (k: ShapeKey) => number): number =>
+          p0 * f(k0) + m0 * h * tangent(a1, a0, f) + p1 * f(k1) + m1 * h * tangent(b1, b0, f);
+        const pu = path(cu);
+        const pv = path(cv);
+        const dst = out.subarray(w * area, (w + 1) * area);
+        const blend = new Float32Array(area);
+        const ka0 = a0.index;
+        const kb1 = b1.index;
+        for (let v = 0; v < nv; v++) {
+          for (let u = 0; u < nu; u++) {
+            // Each key's map, shifted so that its centroid sits on the interpolated path.
+            const at = (k: ShapeKey): number => (align ? sample(k.sd, nu, nv, u - pu + k.cu, v - pv + k.cv) : k.sd[u + nu * v]);
+            const s0 = at(k0);
+            const s1 = at(k1);
+            const sa = a0 === k0 ? s0 : at(a0);
+            const sb = b1 === k1 ? s1 : at(b1);
+            const t0 = (s1 - sa) / (k1.index - ka0);
+            const t1 = (sb - s0) / (kb1 - k0.index);
+            blend[u + nu * v] = p0 * s0 + m0 * h * t0 + p1 * s1 + m1 * h * t1;
+          }
+        }
+        // The blend's shape, at the area interpolated by the same spline: the `target` pixels of lowest value.
+        const target = Math.min(area, Math.round(path((k) => k.area)));
+        if (target <= 0) continue;
+        const level = Float32Array.from(blend).sort()[target - 1];
+        for (let i = 0; i < area; i++) dst[i] = blend[i] <= level ? 1 : 0;
+      }
+    }
+  }
+  return out;
+}
