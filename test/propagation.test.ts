@@ -13,7 +13,7 @@ import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
 import { SHARED_DATA, sharedDataSkip } from './helpers/paths.js';
 import { dice, makeBlob } from './helpers/volumes.js';
 
-const NO_SIMILARITY = { ssimBreak: -1, histogramBreak: 2, duplicateSsim: 2 };
+const NO_SIMILARITY = { ssimBreak: -1, histogramBreak: 2, duplicateSsim: 2, skipPredictability: 2 };
 
 function disc(nu: number, nv: number, ci: number, cj: number, r: number): Uint8Array {
   const m = new Uint8Array(nu * nv);
@@ -256,6 +256,56 @@ describe('propagation schedule', () => {
     assert.ok(!steps.some((s) => s.to === 4 || s.to === 3), 'the engine did not run on the duplicates');
     assert.equal(p.slices[4].reused, true);
     assert.equal(areaOf(p, 4), areaOf(p, 5));
+  });
+});
+
+describe('skipping redundant slices', () => {
+  // A slowly changing object on thin, clean slices: every slice is what its neighbours predict.
+  const b = makeBlob({ nz: 30, z0: 0, z1: 29, rmax: 14, noise: 0.5, dz: 1 });
+  const gs = new SliceGeometry(b.image, 2);
+  const win = intensityWindow(b.image);
+  const label = simulateLabel(b.truth, gs, 1, [15], 'mask');
+  const noDuplicates = { duplicateSsim: 2 };
+
+  it('steps two slices at once where the object changes slowly, and interpolates the slice in between', async () => {
+    const { engine, steps } = scripted();
+    const p = await propagateObject(b.image, gs, label, engine, win, { stopRules: noDuplicates });
+    assert.ok(p);
+    const long = steps.filter((s) => Math.abs(s.to - s.from) === 2);
+    assert.ok(long.length >= 5, `${long.length} two-slice steps`);
+    assert.equal(p.skipped, long.length - p.skipsRejected);
+    const skipped = p.slices.filter((s) => s.skipped);
+    assert.equal(skipped.length, p.skipped);
+    for (const s of skipped) {
+      assert.equal(s.source, 'propagated');
+      assert.ok(s.area > 0, `slice ${s.slice} filled`);
+      assert.ok(!steps.some((x) => x.to === s.slice), `the engine never ran on skipped slice ${s.slice}`);
+    }
+    // Every slice from 0 to 29 is written, and engine calls + skipped slices cover them.
+    for (let w = 0; w < 30; w++) assert.ok(areaOf(p, w) > 0, `slice ${w}`);
+    assert.equal(p.engineCalls - p.skipsRejected + p.skipped, 29);
+    const off = await propagateObject(b.image, gs, label, scripted().engine, win, { stopRules: { ...noDuplicates, skipPredictability: 2 } });
+    assert.ok(off);
+    assert.equal(off.skipped, 0);
+    assert.equal(off.engineCalls, 29, 'without skipping every slice runs the engine');
+  });
+
+  it('keeps a two-slice step only when its mask agrees with the previous one; otherwise steps one slice', async () => {
+    // The engine jumps sideways on two-slice steps: they disagree with the previous mask and are not kept.
+    const steps: PropagationStep[] = [];
+    const engine = engineOf('jumpy', (step) => {
+      steps.push(step);
+      if (Math.abs(step.to - step.from) === 1) return { mask: step.mask.slice(), confidence: 0.9 };
+      const moved = new Uint8Array(step.mask.length);
+      for (let i = 0; i < moved.length; i++) if (step.mask[i]) moved[i + (i % 48 < 40 ? 8 : 0)] = 1;
+      return { mask: moved, confidence: 0.9 };
+    });
+    const p = await propagateObject(b.image, gs, label, engine, win, { stopRules: noDuplicates });
+    assert.ok(p);
+    assert.equal(p.skipped, 0);
+    assert.ok(p.skipsRejected > 0);
+    for (let w = 0; w < 30; w++) if (w !== 15) assert.equal(p.slices[w].skipped, undefined);
+    assert.ok(steps.filter((s) => Math.abs(s.to - s.from) === 1).length >= 29, 'every slice was reached by a single step');
   });
 });
 

@@ -203,9 +203,11 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.ok(d > 0.8, `dice ${d}`); // the toy model's 16-pixel blocks blur the edge by about a pixel
     const l = report.labels[0];
     assert.ok(l.extent && Math.abs(l.extent[0] - 4) <= 1 && Math.abs(l.extent[1] - 15) <= 1, `extent ${l.extent}`);
-    assert.equal(report.engineStats?.encoderCalls, report.engineStats?.decoderCalls, 'one decode per encoded slice');
-    assert.equal(report.engineStats?.encoderCalls, l.engineCalls, 'every propagated slice encoded once');
-    assert.equal(report.engineStats?.cacheHits, 0);
+    const st = report.engineStats ?? {};
+    assert.equal(st.decoderCalls, l.engineCalls, 'one decode per engine call');
+    assert.equal(st.encoderCalls, st.decoderCalls - st.cacheHits, 'every visited slice encoded once');
+    // A two-slice step that was not kept leaves its far slice encoded for the single steps that follow.
+    assert.ok(st.cacheHits <= l.skipsRejected, `cache hits ${st.cacheHits}, two-slice steps not kept ${l.skipsRejected}`);
     assert.equal(l.extentRun?.engine, 'classic', 'outward fronts bounded by a classic run');
     // Without the classic bound the model's own mask vanishing ends the object.
     const own = await segment(
@@ -232,8 +234,9 @@ describe('sam and hybrid engines on a generated model', () => {
     };
     const one = await run(1);
     const four = await run(2);
-    assert.equal(one.stats?.encoderCalls, one.calls);
-    assert.equal(four.stats?.decoderCalls, four.calls, 'one decode per visited slice either way');
+    assert.equal(one.stats?.decoderCalls, one.calls);
+    assert.ok((one.stats?.encoderCalls ?? 0) <= one.calls);
+    assert.equal(four.stats?.decoderCalls, four.calls, 'one decode per engine call either way');
     assert.ok((four.stats?.encoderCalls ?? 0) <= Math.ceil(four.calls / 4) + 2, `encoder runs ${four.stats?.encoderCalls} for ${four.calls} slices`);
     assert.ok((four.stats?.slicesEncoded ?? 0) >= four.calls);
     assert.ok(four.d > 0.7, `mosaic dice ${four.d}`); // half the input resolution per slice

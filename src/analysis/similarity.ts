@@ -3,8 +3,15 @@
  * - SSIM (Wang et al. 2004): Gaussian window sigma 1.5 px, K1 = 0.01, K2 = 0.03, dynamic range 1; the mean of
  *   the SSIM map. 1 = identical, about 0 = unrelated.
  * - histogram distance: 1 - Bhattacharyya coefficient of the two 32-bin histograms over [0, 1]; 0 = same
- *   intensity distribution, 1 = disjoint.
+ *   intensity distribution, 1 = disjoint;
+ * - predictability of a slice from its two neighbours: SSIM between the slice and the mean of its neighbours,
+ *   all three denoised by a Gaussian of {@link DENOISE_SIGMA} pixel first. Near 1: the slice is what
+ *   interpolation between its neighbours gives, up to noise (a redundant slice); low: something appears,
+ *   vanishes or moves there.
  */
+
+/** Gaussian sigma (pixels) of the denoising before {@link predictability}. */
+export const DENOISE_SIGMA = 1;
 
 /** Separable Gaussian blur of a 2D array (clamped edges). */
 export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma: number): Float32Array {
@@ -82,4 +89,21 @@ export function histogramDistance(a: Float32Array, b: Float32Array, bins = 32): 
   let bc = 0;
   for (let k = 0; k < bins; k++) bc += Math.sqrt((ha[k] / a.length) * (hb[k] / b.length));
   return Math.max(0, 1 - bc);
+}
+
+/** How well slice `mid` is predicted by the mean of `prev` and `next` (see the module comment); all nu x nv. */
+export function predictability(prev: Float32Array, mid: Float32Array, next: Float32Array, nu: number, nv: number): number {
+  const n = nu * nv;
+  const mean = new Float32Array(n);
+  for (let i = 0; i < n; i++) mean[i] = 0.5 * (prev[i] + next[i]);
+  return ssim(gaussianBlur2d(mid, nu, nv, DENOISE_SIGMA), gaussianBlur2d(mean, nu, nv, DENOISE_SIGMA), nu, nv);
+}
+
+/** The inclusive box [u0, v0, u1, v1] of a slice cut out of `src` (nu wide) into a new array. */
+export function cropBox(src: Float32Array, nu: number, box: readonly [number, number, number, number]): Float32Array {
+  const [u0, v0, u1, v1] = box;
+  const w = u1 - u0 + 1;
+  const out = new Float32Array(w * (v1 - v0 + 1));
+  for (let v = v0; v <= v1; v++) out.set(src.subarray(u0 + nu * v, u1 + 1 + nu * v), w * (v - v0));
+  return out;
 }

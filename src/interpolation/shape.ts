@@ -13,7 +13,8 @@
  *   set holding the number of pixels that the same spline gives from the key masks' areas.
  * - The centroid alignment carries a shape that moves from slice to slice (a vessel or a cord at an angle to
  *   the slice axis) instead of fading it out in one place and in at another. It applies where the key masks
- *   involved are each one piece: the centroid of scattered pieces (lesions) says nothing about where each goes.
+ *   involved are each essentially one piece: the centroid of scattered pieces (lesions) says nothing about where
+ *   each goes.
  * - Runs of key slices holding the object are interpolated separately: an "absent" key slice (mask `null`) or
  *   an empty mask breaks the run, and nothing is written across it.
  * Key slices are written exactly as given; slices outside the first and last key slice of a run stay empty.
@@ -35,7 +36,8 @@ interface ShapeKey {
   sd: Float32Array;
   /** Pixels in the mask. */
   area: number;
-  /** The mask is one 8-connected piece (only such masks are aligned by their centroids). */
+  /** The mask is essentially one piece: its largest 8-connected component holds 90 % of it (only such masks are
+   * aligned by their centroids). */
   single: boolean;
   /** Centroid, pixels. */
   cu: number;
@@ -94,7 +96,7 @@ function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpaci
     }
     let area = 0;
     for (let i = 0; i < k.mask.length; i++) if (k.mask[i]) area++;
-    const single = connectedComponents(k.mask, nu, nv, 1, true).sizes.length === 2;
+    const single = connectedComponents(k.mask, nu, nv, 1, true).sizes.reduce((m, x) => Math.max(m, x), 0) >= 0.9 * area;
     run.push({ index: k.index, sd: signedDistance2d(k.mask, nu, nv, spacing.du, spacing.dv), area, single, cu: c[0], cv: c[1] });
   }
   if (run.length) runs.push(run);

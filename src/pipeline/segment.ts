@@ -59,6 +59,12 @@ export interface LabelReport {
   extentRun?: { engine: string; extent: [number, number] | null; seconds: number };
   /** Slices that reused a near-duplicate neighbour's mask instead of running the engine. */
   reusedSlices: number;
+  /**
+   * Redundant slices filled by interpolation inside two-slice steps, and two-slice steps tried but not kept (each
+   * cost an engine call): the engine calls saved are `skippedSlices - skipsRejected`.
+   */
+  skippedSlices: number;
+  skipsRejected: number;
   engineCalls: number;
   postprocess: PostprocessReport;
   /** Every slice that holds the object or was visited (area in the merged output). */
@@ -192,6 +198,8 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       fronts: p?.fronts ?? [],
       ...(extentRun ? { extentRun } : {}),
       reusedSlices: p?.reused ?? 0,
+      skippedSlices: p?.skipped ?? 0,
+      skipsRejected: p?.skipsRejected ?? 0,
       engineCalls: p?.engineCalls ?? 0,
       postprocess,
       slices: p?.slices ?? [],

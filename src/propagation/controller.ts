@@ -17,7 +17,7 @@
  * Neighbouring slices that are near-duplicates (SSIM above a threshold) reuse the neighbour's mask.
  */
 import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
-import { histogramDistance, ssim } from '../analysis/similarity.js';
+import { cropBox, histogramDistance, predictability, ssim } from '../analysis/similarity.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks } from '../interpolation/mci.js';
 import { interpolateShapes } from '../interpolation/shape.js';
@@ -47,6 +47,14 @@ export interface StopRules {
   regrowthRatio: number;
   /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
   priorVote: number;
+  /**
+   * Skipping redundant slices: where the next slice is predicted by its two neighbours at least this well (see
+   * `predictability`, default 0.85), a front steps two slices at once and fills the one in between by shape
+   * interpolation of the masks on both sides. Set above 1 to turn skipping off.
+   */
+  skipPredictability: number;
+  /** A two-slice step is kept only when its mask agrees with the previous one at least this well (Dice, default 0.9). */
+  skipAgreement: number;
 }
 
 export const DEFAULT_STOP_RULES: StopRules = {
@@ -58,6 +66,8 @@ export const DEFAULT_STOP_RULES: StopRules = {
   duplicateSsim: 0.985,
   regrowthRatio: 1.3,
   priorVote: 0.5,
+  skipPredictability: 0.85,
+  skipAgreement: 0.9,
 };
 
 export interface PropagationOptions {
@@ -86,6 +96,9 @@ export interface ObjectPropagation {
   fronts: FrontReport[];
   /** Slices that reused a neighbour's mask instead of running the engine. */
   reused: number;
+  /** Slices skipped (filled by interpolation inside a two-slice step), and two-slice steps tried but not kept. */
+  skipped: number;
+  skipsRejected: number;
   engineCalls: number;
 }
 
@@ -93,31 +106,42 @@ interface FrontSlice {
   mask: Uint8Array;
   confidence: number;
   reused: boolean;
+  skipped?: boolean;
 }
 
-/** Similarity of slices a and b of the ROI inside a box around `mask` (the object and its surroundings). */
-function localSimilarity(img: RoiImage, a: number, b: number, mask: Uint8Array): { ssim: number; hist: number } {
+/** The box around `mask` where slices are compared: its bounding box widened by half its size, at least 8 px. */
+function comparisonBox(img: RoiImage, mask: Uint8Array): [number, number, number, number] {
   const { nu, nv } = img;
   const box = boundingBox2d(mask, nu, nv) ?? [0, 0, nu - 1, nv - 1];
   const mu = Math.max(8, Math.ceil(0.5 * (box[2] - box[0] + 1)));
   const mv = Math.max(8, Math.ceil(0.5 * (box[3] - box[1] + 1)));
-  const u0 = Math.max(0, box[0] - mu);
-  const v0 = Math.max(0, box[1] - mv);
-  const u1 = Math.min(nu - 1, box[2] + mu);
-  const v1 = Math.min(nv - 1, box[3] + mv);
-  const w = u1 - u0 + 1;
-  const h = v1 - v0 + 1;
-  const sa = img.windowed(a);
-  const sb = img.windowed(b);
-  const ca = new Float32Array(w * h);
-  const cb = new Float32Array(w * h);
-  for (let v = 0; v < h; v++) {
-    for (let u = 0; u < w; u++) {
-      ca[u + w * v] = sa[u0 + u + nu * (v0 + v)];
-      cb[u + w * v] = sb[u0 + u + nu * (v0 + v)];
-    }
+  return [Math.max(0, box[0] - mu), Math.max(0, box[1] - mv), Math.min(nu - 1, box[2] + mu), Math.min(nv - 1, box[3] + mv)];
+}
+
+/** Similarity of slices a and b of the ROI inside a box around `mask` (the object and its surroundings). */
+function localSimilarity(img: RoiImage, a: number, b: number, mask: Uint8Array): { ssim: number; hist: number } {
+  const box = comparisonBox(img, mask);
+  const ca = cropBox(img.windowed(a), img.nu, box);
+  const cb = cropBox(img.windowed(b), img.nu, box);
+  return { ssim: ssim(ca, cb, box[2] - box[0] + 1, box[3] - box[1] + 1), hist: histogramDistance(ca, cb) };
+}
+
+/** How well slice `mid` is predicted by slices `prev` and `next` around `mask` (see `predictability`). */
+function localPredictability(img: RoiImage, prev: number, mid: number, next: number, mask: Uint8Array): number {
+  const box = comparisonBox(img, mask);
+  const crop = (w: number): Float32Array => cropBox(img.windowed(w), img.nu, box);
+  return predictability(crop(prev), crop(mid), crop(next), box[2] - box[0] + 1, box[3] - box[1] + 1);
+}
+
+/** Dice of two 2D masks (1 when both are empty). */
+function maskDice(a: Uint8Array, b: Uint8Array): number {
+  let both = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && b[i]) both++;
+    n += (a[i] ? 1 : 0) + (b[i] ? 1 : 0);
   }
-  return { ssim: ssim(ca, cb, w, h), hist: histogramDistance(ca, cb) };
+  return n ? (2 * both) / n : 1;
 }
 
 const fmt = (x: number): string => x.toFixed(3);
@@ -183,6 +207,8 @@ export async function propagateObject(
 
     const fronts: FrontReport[] = [];
     let reused = 0;
+    let skipped = 0;
+    let skipsRejected = 0;
 
     /** Runs one front from key slice `start` one slice at a time in `dir` up to `limit` (inclusive). */
     const runFront = async (
@@ -203,8 +229,26 @@ export async function propagateObject(
       let from = start;
       let stop: StopReason = endReason;
       let detail: string | undefined;
-      for (let w = start + dir; dir > 0 ? w <= limit : w >= limit; w += dir) {
+      const inside = (w: number): boolean => (dir > 0 ? w <= limit : w >= limit);
+      /** Why a result on slice w stops the front (before it is kept), or null. */
+      const rejects = (w: number, r: FrontSlice, a: number): [StopReason, string] | null => {
+        if (a < minArea) return ['object-ended', `slice ${w}: area ${a} px < ${fmt(minArea)}`];
+        if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}`];
+        if (!between && smallest < 0.5 * keyArea && a > rules.regrowthRatio * smallest) {
+          return ['area-regrowth', `slice ${w}: area ${a} px > ${rules.regrowthRatio} x ${smallest} px after shrinking`];
+        }
+        return null;
+      };
+      const step = async (to: number): Promise<FrontSlice> => {
+        const res = await session.propagate({ from, to, mask: prev, prior: between ? priorOf(to) : null, key: start, keyMask });
+        engineCalls++;
+        return { mask: res.mask, confidence: res.confidence, reused: false };
+      };
+      /** Dice between the last two masks of this front (0 until the front has made a single step). */
+      let lastAgreement = 0;
+      for (let w = start + dir; inside(w); ) {
         let duplicate = false;
+        let redundant = false;
         if (imageGuided) {
           const sim = localSimilarity(img, from, w, prev);
           if (sim.ssim < rules.ssimBreak || sim.hist > rules.histogramBreak) {
@@ -213,37 +257,53 @@ export async function propagateObject(
             break;
           }
           duplicate = sim.ssim >= rules.duplicateSsim;
+          // A two-slice step is tried where the object has been changing slowly (the last step's masks agree well
+          // enough that two steps should still agree at skipAgreement) and the image at w is predicted by its
+          // neighbours.
+          redundant =
+            !duplicate &&
+            inside(w + dir) &&
+            lastAgreement >= 1 - 0.5 * (1 - rules.skipAgreement) &&
+            localPredictability(img, from, w, w + dir, prev) >= rules.skipPredictability;
+        }
+        if (redundant) {
+          // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on
+          // either slice and the object changed little; otherwise the single step below runs.
+          const w2 = w + dir;
+          const far = await step(w2);
+          const a2 = countNonZero(far.mask);
+          if (!rejects(w2, far, a2) && a2 >= rules.collapseRatio * prevArea && maskDice(prev, far.mask) >= rules.skipAgreement) {
+            const pair = interpolateShapes({ nu, nv, count: 3 }, [
+              { index: 0, mask: prev },
+              { index: 2, mask: far.mask },
+            ], { du: img.du, dv: img.dv });
+            const midMask = pair.slice(area, 2 * area);
+            const mid: FrontSlice = { mask: midMask, confidence: 0.5 * (prevConf + far.confidence), reused: false, skipped: true };
+            skipped++;
+            out.set(w, mid);
+            out.set(w2, far);
+            smallest = Math.min(smallest, countNonZero(midMask), a2);
+            lastAgreement = maskDice(midMask, far.mask);
+            prev = far.mask;
+            prevArea = a2;
+            prevConf = far.confidence;
+            from = w2;
+            w = w2 + dir;
+            continue;
+          }
+          skipsRejected++;
         }
         let r: FrontSlice;
         if (duplicate) {
           r = { mask: prev, confidence: prevConf, reused: true };
           reused++;
         } else {
-          const res = await session.propagate({
-            from,
-            to: w,
-            mask: prev,
-            prior: between ? priorOf(w) : null,
-            key: start,
-            keyMask,
-          });
-          engineCalls++;
-          r = { mask: res.mask, confidence: res.confidence, reused: false };
+          r = await step(w);
         }
         const a = countNonZero(r.mask);
-        if (a < minArea) {
-          stop = 'object-ended';
-          detail = `slice ${w}: area ${a} px < ${fmt(minArea)}`;
-          break;
-        }
-        if (r.confidence < rules.minConfidence) {
-          stop = 'low-confidence';
-          detail = `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}`;
-          break;
-        }
-        if (!between && smallest < 0.5 * keyArea && a > rules.regrowthRatio * smallest) {
-          stop = 'area-regrowth';
-          detail = `slice ${w}: area ${a} px > ${rules.regrowthRatio} x ${smallest} px after shrinking`;
+        const rejected = rejects(w, r, a);
+        if (rejected) {
+          [stop, detail] = rejected;
           break;
         }
         smallest = Math.min(smallest, a);
@@ -253,10 +313,12 @@ export async function propagateObject(
           detail = `slice ${w}: area ${a} px < ${rules.collapseRatio} x ${prevArea} px`;
           break;
         }
+        lastAgreement = r.reused ? 1 : maskDice(prev, r.mask);
         prev = r.mask;
         prevArea = a;
         prevConf = r.confidence;
         from = w;
+        w += dir;
       }
       const written = [...out.keys()];
       fronts.push({
@@ -272,7 +334,7 @@ export async function propagateObject(
 
     // Output stack and per-slice records.
     const mask = new Uint8Array(area * count);
-    const records = new Map<number, { source: SliceSource; from: number[]; confidence: number; reused?: boolean }>();
+    const records = new Map<number, { source: SliceSource; from: number[]; confidence: number; reused?: boolean; skipped?: boolean }>();
     const write = (w: number, m: Uint8Array): void => mask.set(m.subarray(0, area), w * area);
     for (const k of keys) {
       const m = keyMasks.get(k.index);
@@ -281,7 +343,13 @@ export async function propagateObject(
     }
     const take = (w: number, s: FrontSlice, from: number): void => {
       write(w, s.mask);
-      records.set(w, { source: 'propagated', from: [from], confidence: s.confidence, ...(s.reused ? { reused: true } : {}) });
+      records.set(w, {
+        source: 'propagated',
+        from: [from],
+        confidence: s.confidence,
+        ...(s.reused ? { reused: true } : {}),
+        ...(s.skipped ? { skipped: true } : {}),
+      });
     };
 
     // 4. Outward below the first key slice and above the last.
@@ -346,9 +414,10 @@ export async function propagateObject(
         confidence: Math.round((r?.confidence ?? 0) * 1000) / 1000,
         area: a,
         ...(r?.reused ? { reused: true } : {}),
+        ...(r?.skipped ? { skipped: true } : {}),
       });
     }
-    return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, engineCalls };
+    return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, skipped, skipsRejected, engineCalls };
   } finally {
     session.close?.();
   }
@@ -366,7 +435,7 @@ function emptyResult(
   for (let w = 0; w < count; w++) {
     slices.push({ slice: w, source: keyMasks.has(w) ? 'key' : 'none', from: keyMasks.has(w) ? [w] : [], confidence: 1, area: 0 });
   }
-  return { roi, mask: new Uint8Array(nu * nv * count), nu, nv, keyMasks, slices, fronts: [], reused: 0, engineCalls };
+  return { roi, mask: new Uint8Array(nu * nv * count), nu, nv, keyMasks, slices, fronts: [], reused: 0, skipped: 0, skipsRejected: 0, engineCalls };
 }
 
 /** Pastes an object's ROI stack into a full stack (`out[u + nu * (v + nv * w)]` over whole slices). */

@@ -124,4 +124,6 @@ export interface SliceReport {
   area: number;
   /** The engine was skipped: the slice is a near-duplicate of its neighbour and reuses its mask. */
   reused?: boolean;
+  /** The engine was skipped: the slice was redundant and interpolated between the masks on both sides. */
+  skipped?: boolean;
 }
