@@ -56,6 +56,32 @@ describe('benchmark', () => {
     for (const r of k3) assert.ok(r.dice > 0.7, `${r.method} k=3 Dice ${r.dice}`);
   });
 
+  it('places key slices by suggestion, and measures what skipping saves against a no-skipping run', async () => {
+    const dir = path.join(tmp.dir, 'data3');
+    await phantomDataset(dir);
+    const out = path.join(tmp.dir, 'results3');
+    const res = await benchFiles({
+      data: dir,
+      budgets: [1, 2, 3],
+      kinds: ['mask'],
+      placements: ['fixed', 'suggested'],
+      out,
+      methods: ['keyslice:classic', 'keyslice:classic/noskip'],
+    });
+    const suggested = res.rows.filter((r) => r.placement === 'suggested');
+    assert.ok(suggested.length >= 4);
+    const k1 = res.rows.filter((r) => r.budget === 1);
+    assert.deepEqual(new Set(k1.map((r) => r.keySlices.join())).size, 1, 'both placements start from the same slice');
+    for (const r of suggested) {
+      assert.equal(r.keySlices.length, r.budget);
+      assert.ok(r.engineCalls !== null && r.engineCalls > 0);
+    }
+    for (const r of res.rows.filter((x) => x.method.endsWith('/noskip'))) assert.equal(r.callsSaved, 0, 'no skipping in the baseline');
+    assert.match(res.summary, /\| phantom \| mask, suggested \| keyslice:classic \|/);
+    assert.match(res.summary, /### Skipping redundant slices/);
+    assert.match(res.summary, /\| phantom \| mask \| keyslice:classic \| \d+\.\d \| \d+\.\d \| -?\d+ % \|/);
+  });
+
   it('refuses unknown methods', () => {
     assert.throws(() => getMethod('sam-magic'), /unknown bench method "sam-magic"/);
   });

@@ -145,6 +145,68 @@ describe('keyslice segment on a phantom', () => {
   });
 });
 
+describe('keyslice analyze and suggest', () => {
+  let keys: number[] = [];
+  before(async () => {
+    const { image, truth } = makePhantom({ size: [64, 64, 16], spacing: [1.5, 1.5, 5], seed: 3 });
+    const sg = new SliceGeometry(image, 2);
+    keys = selectKeySlices(sliceAreas(truth.data, sg, 1), 1);
+    await writeVolume(image, f('an-ct.nii.gz'));
+    await writeVolume(withGeometry(image, keySliceVolume(truth.data, sg, keys)), f('an-keys.nii.gz'));
+    writeFileSync(f('an-box.json'), JSON.stringify({ version: 1, labels: [{ value: 2, name: 'lesion', keySlices: [{ slice: 8, box: [30, 26, 40, 36] }] }] }));
+  });
+
+  it('analyze writes the profile as JSON and SVG, over the tissue and each annotated object', () => {
+    const out = f('analysis');
+    const r = cli(['analyze', '--image', f('an-ct.nii.gz'), '--annotations', f('an-keys.nii.gz'), '--key-slices', keys.join(','), '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /16 slices along axis 2, 5\.00 mm apart/);
+    assert.match(r.stdout, /label 1: mean neighbour SSIM 0\.\d{3}/);
+    const doc = JSON.parse(readFileSync(path.join(out, 'profile.json'), 'utf8'));
+    assert.equal(doc.whole.pairs.length, 15);
+    assert.equal(doc.labels[0].value, 1);
+    assert.deepEqual(doc.labels[0].keySlices, keys);
+    assert.equal(doc.whole.predictability.length, 16);
+    for (const p of doc.whole.pairs) assert.ok(p.ssim <= 1 && p.histogram >= 0 && p.histogram <= 1);
+    assert.match(readFileSync(path.join(out, 'profile.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+    // No annotations: the tissue only.
+    const bare = cli(['analyze', '--image', f('an-ct.nii.gz'), '--out', f('analysis-bare'), '--quiet']);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(f('analysis-bare'), 'profile.json'), 'utf8')).labels, []);
+  });
+
+  it('analyze refuses an output that is a file, and annotations without key slices', () => {
+    const r = cli(['analyze', '--image', f('an-ct.nii.gz'), '--out', f('an-ct.nii.gz')]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /an-ct\.nii\.gz: output must be a folder/);
+    const k = cli(['analyze', '--image', f('an-ct.nii.gz'), '--annotations', f('an-keys.nii.gz'), '--out', f('x')]);
+    assert.equal(k.code, 2);
+    assert.match(k.stderr, /--annotations needs --key-slices/);
+  });
+
+  it('suggest names slices with reasons; where to start without annotations; JSON on request', () => {
+    const r = cli(['suggest', '--image', f('an-ct.nii.gz'), '--annotations', f('an-keys.nii.gz'), '--key-slices', keys.join(','), '--budget', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    // The key slice holds the organ (1) and the lesion (2): two slices each.
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0], new RegExp(`^label 1, key slices ${keys[0]}:`));
+    assert.match(lines[3], new RegExp(`^label 2, key slices ${keys[0]}:`));
+    assert.equal(lines.length, 6);
+    for (const l of [...lines.slice(1, 3), ...lines.slice(4)]) {
+      assert.match(l, /^ {2}slice \d+ {2}(largest-gap|gap|likely-end|far-from-keys|low-confidence|similarity-break) +\S/);
+    }
+    const start = cli(['suggest', '--image', f('an-ct.nii.gz')]);
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /^start at slice \d+: no annotation yet/);
+    const json = cli(['suggest', '--image', f('an-ct.nii.gz'), '--prompts', f('an-box.json'), '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.labels[0].value, 2);
+    assert.equal(doc.labels[0].suggestions.length, 1);
+    assert.equal(cli(['suggest', '--image', f('an-ct.nii.gz'), '--budget', '0']).code, 2);
+  });
+});
+
 describe('keyslice score', () => {
   it('prints per-label metrics and JSON, and refuses grids that differ', async () => {
     const { image, truth } = makePhantom({ size: [32, 32, 8], spacing: [2, 2, 5], seed: 3 });

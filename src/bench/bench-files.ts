@@ -11,7 +11,7 @@ import { KeysliceError } from '../util/errors.js';
 import { findDatasets } from './manifest.js';
 import { defaultMethodNames, getMethod } from './methods.js';
 import { dicePlotSvg, summaryMarkdown, toCsv } from './report.js';
-import { runBench, type BenchRow } from './run-bench.js';
+import { runBench, type BenchRow, type Placement } from './run-bench.js';
 
 export interface BenchFilesOptions {
   /** Data folder (default: ../shared/data from the working folder, else beside the package). */
@@ -21,6 +21,8 @@ export interface BenchFilesOptions {
   datasets?: string[];
   budgets?: number[];
   kinds?: PromptKind[];
+  /** Key-slice placements (default fixed only). */
+  placements?: Placement[];
   /** Output folder (default bench-results). */
   out?: string;
   onCase?: (done: number, total: number, name: string) => void;
@@ -61,6 +63,7 @@ export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesRes
     methods,
     budgets: opts.budgets ?? [1, 2, 3, 5],
     kinds: opts.kinds ?? ['mask', 'box'],
+    placements: opts.placements ?? ['fixed'],
     onCase: opts.onCase,
   });
   const seconds = (performance.now() - t0) / 1000;

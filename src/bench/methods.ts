@@ -2,6 +2,8 @@
  * The methods a benchmark compares, behind one signature: one object's annotation in, a binary mask on the
  * image grid out.
  * - `keyslice:<engine>`: keyslice's own engines, through `segment()`, the code path of `keyslice segment`;
+ *   `keyslice:<engine>/noskip` runs the engine on every slice (no reuse of near-duplicates, no skipping of
+ *   redundant slices), the baseline for the engine calls that skipping saves and what it costs in Dice;
  * - `mci`: ITK morphological contour interpolation with default options on the key masks (3D Slicer's
  *   "Fill between slices");
  * - `linear`: NiiVue's `interpolateMaskSlices` (intensity-guided blend, its defaults), run between each pair of
@@ -27,10 +29,17 @@ export interface MethodInput {
   label: LabelAnnotation;
 }
 
+export interface MethodOutput {
+  /** Binary mask (1 = object) in the image's voxel layout. */
+  mask: Uint8Array;
+  /** keyslice's engines: engine calls made, and calls saved by reusing or skipping redundant slices. */
+  engineCalls?: number;
+  callsSaved?: number;
+}
+
 export interface BenchMethod {
   name: string;
-  /** Binary mask (1 = object) in the image's voxel layout. */
-  run(input: MethodInput): Promise<Uint8Array>;
+  run(input: MethodInput): Promise<MethodOutput>;
 }
 
 /** Key masks for peers: the drawn mask, or the filled box rectangle. */
@@ -69,7 +78,7 @@ export const mciMethod: BenchMethod = {
     image.spacing = [sg.du, sg.dv, sg.dw];
     image.data = keyStack(input);
     const { outputImage } = await morphologicalContourInterpolationNode(image);
-    return stackToVolume(outputImage.data as Uint8Array, sg);
+    return { mask: stackToVolume(outputImage.data as Uint8Array, sg) };
   },
 };
 
@@ -92,20 +101,29 @@ export const linearBlendMethod: BenchMethod = {
       if (keys[n + 1] - keys[n] < 2) continue;
       interpolateMaskSlices(bitmap, dims, intensity, maxVal, keys[n], keys[n + 1], {}, () => {});
     }
-    return stackToVolume(bitmap, sg);
+    return { mask: stackToVolume(bitmap, sg) };
   },
 };
 
-function engineMethod(name: string): BenchMethod {
+/** Stop rules that turn off reusing near-duplicate slices and skipping redundant ones. */
+export const NO_SKIPPING = { duplicateSsim: 2, skipPredictability: 2 };
+
+/** `keyslice:<engine>`, or `keyslice:<engine>/noskip` (every slice runs the engine: the baseline for savings). */
+function engineMethod(name: string, noSkip = false): BenchMethod {
   let engine: Promise<SliceEngine> | undefined;
   return {
-    name: `keyslice:${name}`,
+    name: `keyslice:${name}${noSkip ? '/noskip' : ''}`,
     async run(input) {
       engine ??= resolveEngine(name);
-      const { labels } = await segment(input.image, { axis: input.axis, labels: [input.label] }, { engine: await engine });
-      const out = new Uint8Array(labels.data.length);
-      for (let i = 0; i < out.length; i++) out[i] = labels.data[i] === input.label.value ? 1 : 0;
-      return out;
+      const { labels, report } = await segment(
+        input.image,
+        { axis: input.axis, labels: [input.label] },
+        { engine: await engine, ...(noSkip ? { stopRules: NO_SKIPPING } : {}) },
+      );
+      const mask = new Uint8Array(labels.data.length);
+      for (let i = 0; i < mask.length; i++) mask[i] = labels.data[i] === input.label.value ? 1 : 0;
+      const l = report.labels[0];
+      return { mask, engineCalls: l?.engineCalls ?? 0, callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0 };
     },
   };
 }
@@ -121,8 +139,10 @@ export function defaultMethodNames(): string[] {
 export function getMethod(name: string): BenchMethod {
   if (name === 'mci') return mciMethod;
   if (name === 'linear') return linearBlendMethod;
-  const engine = name.startsWith('keyslice:') ? name.slice('keyslice:'.length) : name;
-  if (allEngineNames().includes(engine)) return engineMethod(engine);
-  const known = ['mci', 'linear', ...allEngineNames().map((e) => `keyslice:${e}`)];
+  const noSkip = name.endsWith('/noskip');
+  const base = noSkip ? name.slice(0, -'/noskip'.length) : name;
+  const engine = base.startsWith('keyslice:') ? base.slice('keyslice:'.length) : base;
+  if (allEngineNames().includes(engine)) return engineMethod(engine, noSkip);
+  const known = ['mci', 'linear', ...allEngineNames().map((e) => `keyslice:${e}`), 'keyslice:<engine>/noskip'];
   throw new KeysliceError('USAGE', `unknown bench method "${name}" (available: ${known.join(', ')})`);
 }

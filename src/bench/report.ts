@@ -3,11 +3,17 @@
  * SVG plot of mean 3D Dice against budget, one panel per dataset.
  */
 import type { BenchRow } from './run-bench.js';
+import { COLORS, esc, svgOpen } from '../util/svg.js';
 
 const CSV_COLUMNS: (keyof BenchRow)[] = [
-  'dataset', 'case', 'label', 'kind', 'budget', 'method', 'keySlices', 'truthExtent', 'predExtent',
-  'dice', 'diceNonKey', 'nsd2mm', 'hd95', 'seconds', 'rssMiB',
+  'dataset', 'case', 'label', 'kind', 'placement', 'budget', 'method', 'keySlices', 'truthExtent', 'predExtent',
+  'dice', 'diceNonKey', 'nsd2mm', 'hd95', 'seconds', 'rssMiB', 'engineCalls', 'callsSaved',
 ];
+
+/** The prompt kind, with the placement when it is not the fixed one (`mask`, `mask, suggested`). */
+export function protocolOf(r: Pick<BenchRow, 'kind' | 'placement'>): string {
+  return r.placement === 'fixed' ? r.kind : `${r.kind}, ${r.placement}`;
+}
 
 export function toCsv(rows: BenchRow[]): string {
   const cell = (v: unknown) => {
@@ -27,6 +33,9 @@ export interface SummaryCell {
   seconds: number;
   /** Mean |predicted - true| first and last slice, in slices (rows with an empty prediction excluded). */
   endError: number | null;
+  /** Mean engine calls and calls saved per object (keyslice's engines), else null. */
+  engineCalls: number | null;
+  callsSaved: number | null;
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
@@ -34,7 +43,7 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
   const groups = new Map<string, BenchRow[]>();
   for (const r of rows) {
-    const k = [r.dataset, r.kind, r.method, r.budget].join('|');
+    const k = [r.dataset, protocolOf(r), r.method, r.budget].join('|');
     const g = groups.get(k) ?? [];
     g.push(r);
     groups.set(k, g);
@@ -51,9 +60,38 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
       hd95: hd.length ? mean(hd) : null,
       seconds: mean(g.map((r) => r.seconds)),
       endError: ends.length ? mean(ends) : null,
+      engineCalls: g.every((r) => r.engineCalls !== null) ? mean(g.map((r) => r.engineCalls as number)) : null,
+      callsSaved: g.every((r) => r.callsSaved !== null) ? mean(g.map((r) => r.callsSaved as number)) : null,
     });
   }
   return out;
+}
+
+/**
+ * For each keyslice engine run with and without skipping (`keyslice:E` and `keyslice:E/noskip`): engine calls
+ * per object both ways, the share saved, and the change in Dice.
+ */
+function skippingTable(s: Map<string, SummaryCell>, datasets: string[], kinds: string[], methods: string[], budgets: number[]): string[] {
+  const pairs = methods.filter((m) => methods.includes(`${m}/noskip`));
+  if (pairs.length === 0) return [];
+  const lines = ['', '### Skipping redundant slices: engine calls per object and what it costs in Dice (all budgets)', ''];
+  lines.push('| dataset | kind | method | calls, no skipping | calls | saved | Dice, no skipping | Dice | change |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const d of datasets) for (const k of kinds) for (const m of pairs) {
+    const on = budgets.map((b) => s.get([d, k, m, b].join('|'))).filter((c): c is SummaryCell => !!c);
+    const off = budgets.map((b) => s.get([d, k, `${m}/noskip`, b].join('|'))).filter((c): c is SummaryCell => !!c);
+    if (on.length === 0 || on.length !== off.length) continue;
+    const avg = (cs: SummaryCell[], f: (c: SummaryCell) => number) => mean(cs.map(f));
+    const callsOn = avg(on, (c) => c.engineCalls ?? NaN);
+    const callsOff = avg(off, (c) => c.engineCalls ?? NaN);
+    const diceOn = avg(on, (c) => c.dice);
+    const diceOff = avg(off, (c) => c.dice);
+    const saved = callsOff > 0 ? (100 * (callsOff - callsOn)) / callsOff : 0;
+    lines.push(
+      `| ${d} | ${k} | ${m} | ${callsOff.toFixed(1)} | ${callsOn.toFixed(1)} | ${saved.toFixed(0)} % | ${diceOff.toFixed(3)} | ${diceOn.toFixed(3)} | ${(diceOn - diceOff >= 0 ? '+' : '') + (diceOn - diceOff).toFixed(3)} |`,
+    );
+  }
+  return lines;
 }
 
 function uniq<T>(xs: T[]): T[] {
@@ -64,7 +102,7 @@ function uniq<T>(xs: T[]): T[] {
 export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; seconds: number }): string {
   const s = summarise(rows);
   const datasets = uniq(rows.map((r) => r.dataset));
-  const kinds = uniq(rows.map((r) => r.kind));
+  const kinds = uniq(rows.map(protocolOf));
   const methods = uniq(rows.map((r) => r.method));
   const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
   const f = (x: number | null, d = 3) => (x === null || Number.isNaN(x) ? '–' : x.toFixed(d));
@@ -85,21 +123,24 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     if (!c) continue;
     lines.push(`| ${d} | ${k} | ${m} | ${b} | ${c.n} | ${f(c.dice)} | ${f(c.diceNonKey)} | ${f(c.nsd2mm)} | ${f(c.hd95, 1)} | ${f(c.endError, 2)} | ${f(c.seconds, 2)} |`);
   }
+  lines.push(...skippingTable(s, datasets, kinds, methods, budgets));
   lines.push('', `${rows.length} rows in ${meta.seconds.toFixed(1)} s; peak resident memory ${meta.peakRssMiB.toFixed(0)} MiB.`, '');
   return lines.join('\n');
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Line style of a protocol: mask solid, box dashed; suggested placement dotted (mask) or dash-dotted (box). */
+function dashOf(protocol: string): string {
+  const box = protocol.startsWith('box');
+  if (protocol.includes('suggested')) return box ? ' stroke-dasharray="6,2,1,2"' : ' stroke-dasharray="1,2"';
+  return box ? ' stroke-dasharray="5,3"' : '';
 }
 
 /** SVG: one panel per dataset, mean 3D Dice (y) against budget (x), a line per method; box prompts dashed. */
 export function dicePlotSvg(rows: BenchRow[]): string {
   const s = summarise(rows);
   const datasets = uniq(rows.map((r) => r.dataset));
-  const kinds = uniq(rows.map((r) => r.kind));
+  const kinds = uniq(rows.map(protocolOf));
   const methods = uniq(rows.map((r) => r.method));
   const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
   const pw = 300;
@@ -111,10 +152,7 @@ export function dicePlotSvg(rows: BenchRow[]): string {
   const W = cols * pw;
   const H = nrows * ph + legendH;
   const bx = (b: number) => (budgets.length === 1 ? 0.5 : (b - budgets[0]) / (budgets[budgets.length - 1] - budgets[0]));
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-  ];
+  const out: string[] = svgOpen(W, H);
   datasets.forEach((d, n) => {
     const ox = (n % cols) * pw + m.l;
     const oy = Math.floor(n / cols) * ph + m.t;
@@ -137,7 +175,7 @@ export function dicePlotSvg(rows: BenchRow[]): string {
           .filter((p): p is readonly [number, number] => p[1] !== undefined);
         if (pts.length === 0) return;
         const color = COLORS[mi % COLORS.length];
-        const dash = k === 'box' ? ' stroke-dasharray="5,3"' : '';
+        const dash = dashOf(k);
         out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts.map(([b, v]) => `${X(b).toFixed(1)},${Y(v).toFixed(1)}`).join(' ')}"/>`);
         for (const [b, v] of pts) out.push(`<circle cx="${X(b).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="2.5" fill="${color}"/>`);
       });
@@ -148,7 +186,7 @@ export function dicePlotSvg(rows: BenchRow[]): string {
     kinds.forEach((k) => {
       const x = 10 + (li % 3) * (W / 3);
       const y = nrows * ph + 16 + Math.floor(li / 3) * 22;
-      const dash = k === 'box' ? ' stroke-dasharray="5,3"' : '';
+      const dash = dashOf(k);
       out.push(`<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${COLORS[mi % COLORS.length]}" stroke-width="2"${dash}/>`);
       out.push(`<text x="${x + 30}" y="${y}">${esc(`${meth} (${k})`)}</text>`);
       li++;

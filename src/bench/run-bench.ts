@@ -2,16 +2,20 @@
  * The benchmark protocol: simulated annotators on labelled scans.
  *
  * For each case and label value L (one binary object, truth = label == L), on the default slice axis:
- * for each prompt kind (mask, box) and budget k, the key slices of `selectKeySlices` get the truth mask or its
- * tight box (an empty key slice says "absent"); every method segments the object; the row records 3D Dice,
- * Dice over the non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one, wall time
- * and memory.
+ * for each prompt kind (mask, box), placement and budget k, the key slices get the truth mask or its tight box
+ * (an empty key slice says "absent"); every method segments the object; the row records 3D Dice, Dice over the
+ * non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one, wall time, memory and, for
+ * keyslice's engines, the engine calls made and saved.
+ * Placements: `fixed` takes the key slices of `selectKeySlices` (spread over the object's true extent);
+ * `suggested` starts from the k = 1 slice and adds the slice that `keyslice suggest` names (default engine,
+ * budget 1) one at a time, annotated from the truth like the others (absent where the object is not).
  */
 import * as path from 'node:path';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
 import { selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
 import { readLabelVolume, readVolume } from '../volume/io-node.js';
-import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry } from '../volume/volume.js';
+import { suggestSlices } from '../suggest/suggest.js';
+import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
 import { KeysliceError } from '../util/errors.js';
 import type { Dataset } from './manifest.js';
 import type { BenchMethod } from './methods.js';
@@ -21,6 +25,7 @@ export interface BenchRow {
   case: string;
   label: number;
   kind: PromptKind;
+  placement: Placement;
   budget: number;
   method: string;
   keySlices: number[];
@@ -34,13 +39,20 @@ export interface BenchRow {
   seconds: number;
   /** Resident memory after the run, MiB (the process's peak is in the summary). */
   rssMiB: number;
+  /** keyslice's engines: engine calls made and saved (near-duplicates reused, redundant slices skipped); else null. */
+  engineCalls: number | null;
+  callsSaved: number | null;
 }
+
+export type Placement = 'fixed' | 'suggested';
 
 export interface BenchOptions {
   datasets: Dataset[];
   methods: BenchMethod[];
   budgets: number[];
   kinds: PromptKind[];
+  /** Key-slice placements (default fixed only). */
+  placements?: Placement[];
   onCase?: (done: number, total: number, name: string) => void;
 }
 
@@ -71,6 +83,35 @@ function diceOffSlices(pred: Uint8Array, truth: Uint8Array, sg: SliceGeometry, k
   return p + t === 0 ? 1 : (2 * both) / (p + t);
 }
 
+/**
+ * Key slices for each budget under the `suggested` placement: the k = 1 slice, then one slice at a time as
+ * `suggestSlices` names it (default engine), each annotated from the truth before the next suggestion. A
+ * budget the suggestions cannot reach (nothing left to suggest) gets null.
+ */
+async function suggestedKeySets(
+  image: Volume,
+  axis: SliceAxis,
+  sg: SliceGeometry,
+  truth: ArrayLike<number>,
+  value: number,
+  kind: PromptKind,
+  budgets: number[],
+): Promise<(number[] | null)[]> {
+  const keys = selectKeySlices(sliceAreas(truth, sg, value), 1);
+  const max = Math.max(...budgets);
+  const sets = new Map<number, number[]>([[1, [...keys]]]);
+  while (keys.length < max) {
+    const label = simulateLabel(truth, sg, value, keys, kind);
+    const { labels } = await suggestSlices(image, axis, { axis, labels: [label] }, { budget: 1 });
+    const next = labels[0]?.suggestions[0];
+    if (!next || keys.includes(next.slice)) break;
+    keys.push(next.slice);
+    keys.sort((a, b) => a - b);
+    sets.set(keys.length, [...keys]);
+  }
+  return budgets.map((b) => sets.get(b) ?? null);
+}
+
 export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const allCases = opts.datasets.flatMap((d) => d.cases.map((c) => ({ d, c })));
@@ -91,32 +132,40 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
       const truthExtent = extent(areas);
       if (!truthExtent) continue;
       for (const kind of opts.kinds) {
-        for (const budget of opts.budgets) {
-          const keySlices = selectKeySlices(areas, budget);
-          const label = simulateLabel(truthVol.data, sg, value, keySlices, kind);
-          const keySet = new Set(keySlices);
-          for (const method of opts.methods) {
-            const t0 = performance.now();
-            const pred = await method.run({ image, axis, sg, label });
-            const seconds = (performance.now() - t0) / 1000;
-            const m = objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 });
-            rows.push({
-              dataset: d.name,
-              case: c.id,
-              label: value,
-              kind,
-              budget,
-              method: method.name,
-              keySlices,
-              truthExtent,
-              predExtent: extent(sliceAreas(pred, sg, 1)),
-              dice: m.dice,
-              diceNonKey: diceOffSlices(pred, truth, sg, keySet),
-              nsd2mm: m.nsd,
-              hd95: m.hd95,
-              seconds,
-              rssMiB: process.memoryUsage().rss / 2 ** 20,
-            });
+        for (const placement of opts.placements ?? ['fixed']) {
+          const keySets = placement === 'fixed' ? opts.budgets.map((b) => selectKeySlices(areas, b)) : await suggestedKeySets(image, axis, sg, truthVol.data, value, kind, opts.budgets);
+          for (const [n, budget] of opts.budgets.entries()) {
+            const keySlices = keySets[n];
+            if (!keySlices) continue;
+            const label = simulateLabel(truthVol.data, sg, value, keySlices, kind);
+            const keySet = new Set(keySlices);
+            for (const method of opts.methods) {
+              const t0 = performance.now();
+              const out = await method.run({ image, axis, sg, label });
+              const seconds = (performance.now() - t0) / 1000;
+              const pred = out.mask;
+              const m = objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 });
+              rows.push({
+                dataset: d.name,
+                case: c.id,
+                label: value,
+                kind,
+                placement,
+                budget,
+                method: method.name,
+                keySlices,
+                truthExtent,
+                predExtent: extent(sliceAreas(pred, sg, 1)),
+                dice: m.dice,
+                diceNonKey: diceOffSlices(pred, truth, sg, keySet),
+                nsd2mm: m.nsd,
+                hd95: m.hd95,
+                seconds,
+                rssMiB: process.memoryUsage().rss / 2 ** 20,
+                engineCalls: out.engineCalls ?? null,
+                callsSaved: out.callsSaved ?? null,
+              });
+            }
           }
         }
       }

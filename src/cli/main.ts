@@ -3,75 +3,24 @@
  * The `keyslice` command line. Each subcommand parses its flags, calls the library, prints results on stdout
  * and progress on stderr. Errors print one line naming the file and the problem, and exit non-zero.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseKeySliceList } from '../annotations/build.js';
 import { benchFiles } from '../bench/bench-files.js';
+import type { Placement } from '../bench/run-bench.js';
 import type { PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
-import { allEngineNames } from '../pipeline/engines-node.js';
-import { DEFAULT_ENGINE } from '../pipeline/segment.js';
 import { segmentFiles } from '../pipeline/segment-files.js';
 import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
-import { gridDifference, labelValues, type SliceAxis } from '../volume/volume.js';
+import { gridDifference, labelValues } from '../volume/volume.js';
+import { cmdAnalyze, cmdSuggest } from './analysis.js';
+import { INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
 import { parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter } from './progress.js';
 
-const VERSION = '0.1.0';
-
-const USAGE = `keyslice ${VERSION}: from a few annotated key slices to a full 3D segmentation
-
-Usage:
-  keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
-                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
-                   [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
-                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]]
-  keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
-  keyslice demo    [--out DIR] [--engine NAME]
-  keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
-                   [--out DIR]
-
-Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
-Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
-(default ${DEFAULT_ENGINE}; hybrid with --model); sam and hybrid run a SAM-format model: the built-in one, or
---model DIR holding keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider
-names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
-steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
-prompts file format and the report.
-`;
-
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-function parse(args: string[], options: ParseArgsConfig['options']): Values {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
-  } catch (err) {
-    throw new KeysliceError('USAGE', `${(err as Error).message}\n\n${USAGE}`);
-  }
-}
-
-function need(v: Values, name: string): string {
-  const x = v[name];
-  if (typeof x !== 'string' || x === '') throw new KeysliceError('USAGE', `--${name} is required\n\n${USAGE}`);
-  return x;
-}
-
-function sliceAxis(v: Values): SliceAxis | undefined {
-  const x = v['slice-axis'];
-  if (x === undefined) return undefined;
-  if (x !== '0' && x !== '1' && x !== '2') throw new KeysliceError('USAGE', `--slice-axis must be 0, 1 or 2, got "${String(x)}"`);
-  return Number(x) as SliceAxis;
-}
-
 async function cmdSegment(args: string[]): Promise<void> {
   const v = parse(args, {
-    image: { type: 'string' },
-    annotations: { type: 'string' },
-    'key-slices': { type: 'string' },
-    prompts: { type: 'string' },
+    ...INPUT_FLAGS,
     out: { type: 'string' },
-    'slice-axis': { type: 'string' },
     engine: { type: 'string' },
     model: { type: 'string' },
     'execution-provider': { type: 'string' },
@@ -82,14 +31,9 @@ async function cmdSegment(args: string[]): Promise<void> {
     quiet: { type: 'boolean' },
   });
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
-  const keySlices = typeof v['key-slices'] === 'string' ? parseKeySliceList(v['key-slices']) : undefined;
   const { report, warnings } = await segmentFiles({
-    image: need(v, 'image'),
+    ...inputFiles(v),
     out: need(v, 'out'),
-    annotations: v.annotations as string | undefined,
-    keySlices,
-    prompts: v.prompts as string | undefined,
-    axis: sliceAxis(v),
     engine: v.engine as string | undefined,
     model: v.model as string | undefined,
     executionProviders: typeof v['execution-provider'] === 'string' ? v['execution-provider'].split(',').filter(Boolean) : undefined,
@@ -109,6 +53,9 @@ async function cmdSegment(args: string[]): Promise<void> {
       progress.log(`  front from ${f.from} ${f.direction > 0 ? 'up' : 'down'}: ${end}, stopped: ${f.stop}${f.detail ? ` (${f.detail})` : ''}`);
     }
     if (l.reusedSlices) progress.log(`  ${l.reusedSlices} near-duplicate slice(s) reused their neighbour's mask`);
+    if (l.skippedSlices) {
+      progress.log(`  ${l.skippedSlices} redundant slice(s) interpolated, ${l.skippedSlices - l.skipsRejected} engine call(s) saved`);
+    }
     const flagged = l.postprocess.continuity?.flaggedSlices ?? [];
     if (flagged.length) progress.log(`  check slices ${flagged.join(', ')}: area jumps against both neighbours`);
     for (const n of l.notes) progress.log(`  note: ${n}`);
@@ -179,11 +126,6 @@ async function cmdDemo(args: string[]): Promise<void> {
   for (const [k, f] of Object.entries(res.files)) console.log(`  ${k.padEnd(13)} ${f}`);
 }
 
-function list(v: Values, name: string): string[] | undefined {
-  const x = v[name];
-  return typeof x === 'string' ? x.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
-}
-
 async function cmdBench(args: string[]): Promise<void> {
   const v = parse(args, {
     data: { type: 'string' },
@@ -191,7 +133,12 @@ async function cmdBench(args: string[]): Promise<void> {
     datasets: { type: 'string' },
     budgets: { type: 'string' },
     kinds: { type: 'string' },
+    placements: { type: 'string' },
     out: { type: 'string' },
+  });
+  const placements = list(v, 'placements')?.map((p) => {
+    if (p !== 'fixed' && p !== 'suggested') throw new KeysliceError('USAGE', `--placements must be fixed and/or suggested, got "${p}"`);
+    return p as Placement;
   });
   const budgets = list(v, 'budgets')?.map((b) => {
     const n = Number(b);
@@ -209,6 +156,7 @@ async function cmdBench(args: string[]): Promise<void> {
     datasets: list(v, 'datasets'),
     budgets,
     kinds,
+    placements,
     out: v.out as string | undefined,
     onCase: (done, total, name) => progress.update(done, total, name),
   });
@@ -231,6 +179,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'bench':
         await cmdBench(rest);
+        return 0;
+      case 'analyze':
+        await cmdAnalyze(rest);
+        return 0;
+      case 'suggest':
+        await cmdSuggest(rest);
         return 0;
       case '--version':
         console.log(VERSION);

@@ -1,0 +1,84 @@
+/** Command-line parsing shared by the subcommands: the usage text, flag parsing and common flags. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseKeySliceList } from '../annotations/build.js';
+import type { InputFiles } from '../pipeline/inputs-node.js';
+import { allEngineNames } from '../pipeline/engines-node.js';
+import { DEFAULT_ENGINE } from '../pipeline/segment.js';
+import { KeysliceError } from '../util/errors.js';
+import type { SliceAxis } from '../volume/volume.js';
+
+export const VERSION = '0.1.0';
+
+export const USAGE = `keyslice ${VERSION}: from a few annotated key slices to a full 3D segmentation
+
+Usage:
+  keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
+                   --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
+                   [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
+                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]]
+  keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
+  keyslice demo    [--out DIR] [--engine NAME]
+  keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
+                   [--placements fixed,suggested] [--out DIR]
+  keyslice analyze --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--slice-axis N]
+                   [--window auto|PRESET|LOW:HIGH] --out DIR
+  keyslice suggest --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--budget K]
+                   [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST] [--json]
+
+Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
+Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
+(default ${DEFAULT_ENGINE}; hybrid with --model); sam and hybrid run a SAM-format model: the built-in one, or
+--model DIR holding keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider
+names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
+prompts file format and the report.
+`;
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function parse(args: string[], options: ParseArgsConfig['options']): Values {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
+  } catch (err) {
+    throw new KeysliceError('USAGE', `${(err as Error).message}\n\n${USAGE}`);
+  }
+}
+
+export function need(v: Values, name: string): string {
+  const x = v[name];
+  if (typeof x !== 'string' || x === '') throw new KeysliceError('USAGE', `--${name} is required\n\n${USAGE}`);
+  return x;
+}
+
+export function sliceAxis(v: Values): SliceAxis | undefined {
+  const x = v['slice-axis'];
+  if (x === undefined) return undefined;
+  if (x !== '0' && x !== '1' && x !== '2') throw new KeysliceError('USAGE', `--slice-axis must be 0, 1 or 2, got "${String(x)}"`);
+  return Number(x) as SliceAxis;
+}
+
+export function list(v: Values, name: string): string[] | undefined {
+  const x = v[name];
+  return typeof x === 'string' ? x.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
+}
+
+
+/** Flags naming the image and its annotations (`segment`, `analyze`, `suggest`). */
+export const INPUT_FLAGS = {
+  image: { type: 'string' },
+  annotations: { type: 'string' },
+  'key-slices': { type: 'string' },
+  prompts: { type: 'string' },
+  'slice-axis': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** The input files named by {@link INPUT_FLAGS}. */
+export function inputFiles(v: Values): InputFiles {
+  return {
+    image: need(v, 'image'),
+    annotations: v.annotations as string | undefined,
+    keySlices: typeof v['key-slices'] === 'string' ? parseKeySliceList(v['key-slices']) : undefined,
+    prompts: v.prompts as string | undefined,
+    axis: sliceAxis(v),
+  };
+}

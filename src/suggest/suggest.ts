@@ -1,0 +1,103 @@
+/**
+ * `keyslice suggest` as a library call: segments with the current annotations, then plans the next slices to
+ * annotate per label (see `plan.ts`).
+ * - A label with a drawn mask on some key slice: the next `budget` slices by {@link planNextSlices}.
+ * - A label with boxes or points only: first the slice where the object is largest near them (a full mask
+ *   there gives the most to propagate from), then as above.
+ * - No annotation at all: where to start, the middle of the slices that hold tissue.
+ */
+import type { Annotations } from '../annotations/types.js';
+import { tissueAreas } from '../analysis/profile.js';
+import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
+import { segment, type SegmentOptions } from '../pipeline/segment.js';
+import { SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
+import { planNextSlices, type Suggestion } from './plan.js';
+
+export interface LabelSuggestions {
+  value: number;
+  name?: string;
+  keySlices: number[];
+  suggestions: Suggestion[];
+}
+
+export interface SuggestResult {
+  sliceAxis: SliceAxis;
+  /** Per label; empty when there is no annotation. */
+  labels: LabelSuggestions[];
+  /** Where to start, when there is no annotation. */
+  start: Suggestion | null;
+  /** Seconds spent segmenting. */
+  seconds: number;
+}
+
+export interface SuggestOptions extends Pick<SegmentOptions, 'engine' | 'range' | 'stopRules'> {
+  /** Slices to suggest per label (default 1). */
+  budget?: number;
+  window?: IntensityWindow;
+}
+
+/** Where to start without any annotation: the middle of the slices holding tissue (see `tissueAreas`). */
+export function startSlice(image: Volume, axis: SliceAxis, window: IntensityWindow = intensityWindow(image)): Suggestion {
+  const sg = new SliceGeometry(image, axis);
+  const tissue = tissueAreas(image, sg, window);
+  const total = tissue.reduce((a, b) => a + b, 0);
+  let acc = 0;
+  let mid = Math.floor(sg.count / 2);
+  if (total > 0) {
+    for (let w = 0; w < sg.count; w++) {
+      acc += tissue[w];
+      if (acc >= total / 2) {
+        mid = w;
+        break;
+      }
+    }
+  }
+  const first = tissue.findIndex((n) => n > 0);
+  const last = sg.count - 1 - [...tissue].reverse().findIndex((n) => n > 0);
+  return {
+    slice: mid,
+    reason: 'start',
+    detail:
+      total > 0
+        ? `no annotation yet: slice ${mid} is the middle of the tissue (slices ${first}..${last}); draw the object where it is largest, near here`
+        : `no annotation yet and no tissue found in the window: slice ${mid} is the middle of the volume`,
+    gain: 0,
+  };
+}
+
+export async function suggestSlices(image: Volume, axis: SliceAxis, annotations: Annotations | null, options: SuggestOptions = {}): Promise<SuggestResult> {
+  const budget = options.budget ?? 1;
+  const window = options.window ?? intensityWindow(image);
+  if (!annotations || annotations.labels.length === 0) {
+    return { sliceAxis: axis, labels: [], start: startSlice(image, axis, window), seconds: 0 };
+  }
+  const t0 = performance.now();
+  const { report } = await segment(image, annotations, { engine: options.engine, range: options.range, stopRules: options.stopRules, window });
+  const sg = new SliceGeometry(image, annotations.axis);
+  const labels: LabelSuggestions[] = annotations.labels.map((l, n) => {
+    const r = report.labels[n];
+    const objectKeys = l.keySlices.filter((k) => !k.empty).map((k) => k.index);
+    const absentKeys = l.keySlices.filter((k) => k.empty).map((k) => k.index);
+    const suggestions: Suggestion[] = [];
+    const largest = r.slices.reduce((best, s) => (s.area > best.area ? s : best), { slice: objectKeys[0], area: -1 });
+    if (objectKeys.length === 1 && !l.keySlices.some((k) => k.mask) && !objectKeys.includes(largest.slice) && budget > 0) {
+      // A box or points on one slice only: a full mask where the object is largest, unless that is the same slice.
+      const onKey = r.slices.find((s) => s.slice === objectKeys[0])?.area ?? 0;
+      suggestions.push({
+        slice: largest.slice,
+        reason: 'start',
+        detail: `the object's largest extent near the prompts (${largest.area} px; ${onKey} px on key slice ${objectKeys[0]}): draw a full mask here first`,
+        gain: 0,
+      });
+      objectKeys.push(largest.slice);
+    }
+    suggestions.push(
+      ...planNextSlices(
+        { count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range: options.range },
+        budget - suggestions.length,
+      ),
+    );
+    return { value: l.value, ...(l.name !== undefined ? { name: l.name } : {}), keySlices: l.keySlices.map((k) => k.index), suggestions };
+  });
+  return { sliceAxis: annotations.axis, labels, start: null, seconds: (performance.now() - t0) / 1000 };
+}
