@@ -135,7 +135,7 @@ describe('shape-based interpolation between key masks', () => {
     assert.ok(outside < 0.1 * mid, `${outside} pixels off the blend`);
   });
 
-  it('never interpolates across an absent key slice, and works with anisotropic pixels', () => {
+  it('never interpolates across an absent key slice but tapers towards it, and works with anisotropic pixels', () => {
     const a = disc(nu, nv, 20, 20, 6);
     const stack = interpolateShapes(
       { nu, nv, count: 9 },
@@ -146,7 +146,12 @@ describe('shape-based interpolation between key masks', () => {
       ],
       { du: 0.5, dv: 2 },
     );
-    for (let w = 1; w < 8; w++) assert.equal(sum(at(stack, w)), 0, `slice ${w} stays empty`);
+    // Towards the absent slice the object tapers: smaller at every step, gone at the absent slice, inside the key.
+    const areas = [1, 2, 3].map((w) => sum(at(stack, w)));
+    assert.ok(sum(a) > areas[0] && areas[0] > areas[1] && areas[1] > areas[2] && areas[2] > 0, `areas ${areas}`);
+    assert.equal(sum(at(stack, 4)), 0, 'the absent slice stays empty');
+    for (let w = 1; w < 4; w++) for (let i = 0; i < area; i++) assert.ok(!at(stack, w)[i] || a[i], 'the taper stays inside the key mask');
+    assert.ok(sum(at(stack, 7)) > sum(at(stack, 5)), 'and grows back towards the next key slice');
     const two = interpolateShapes({ nu, nv, count: 9 }, [{ index: 0, mask: a }, { index: 8, mask: a }], { du: 0.5, dv: 2 });
     for (let w = 1; w < 8; w++) assert.deepEqual(Array.from(at(two, w)), Array.from(a), `identical keys give the same mask on slice ${w}`);
   });

@@ -16,7 +16,9 @@
  *   involved are each essentially one piece: the centroid of scattered pieces (lesions) says nothing about where
  *   each goes.
  * - Runs of key slices holding the object are interpolated separately: an "absent" key slice (mask `null`) or
- *   an empty mask breaks the run, and nothing is written across it.
+ *   an empty mask breaks the run, and nothing is written across it. Between a key slice holding the object and
+ *   a neighbouring "absent" one the object tapers: it is eroded in proportion to the distance, shrinking to its
+ *   deepest point and vanishing at the absent slice.
  * Key slices are written exactly as given; slices outside the first and last key slice of a run stay empty.
  *
  * Reference: Herman, Zheng, Bucholtz, "Shape-based interpolation", IEEE CG&A 1992, and its centroid-aligned and
@@ -158,5 +160,34 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
       }
     }
   }
+  taperToAbsent(out, shape, keys, spacing);
   return out;
+}
+
+/**
+ * Between a key slice holding the object and a neighbouring key slice saying it is absent, the object tapers:
+ * at a fraction t of the way, the key mask eroded by t times its greatest depth (it shrinks to its deepest point
+ * and vanishes at the absent slice).
+ */
+function taperToAbsent(out: Uint8Array, shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing): void {
+  const { nu, nv } = shape;
+  const area = nu * nv;
+  const sorted = [...keys].sort((a, b) => a.index - b.index);
+  for (let n = 0; n + 1 < sorted.length; n++) {
+    const a = sorted[n];
+    const b = sorted[n + 1];
+    const full = a.mask && !b.mask ? a : b.mask && !a.mask ? b : null;
+    if (!full?.mask || Math.abs(b.index - a.index) < 2) continue;
+    const other = full === a ? b : a;
+    const sd = signedDistance2d(full.mask, nu, nv, spacing.du, spacing.dv);
+    let depth = 0;
+    for (let i = 0; i < area; i++) if (Number.isFinite(sd[i])) depth = Math.max(depth, -sd[i]);
+    if (depth <= 0) continue;
+    const span = Math.abs(other.index - full.index);
+    for (let w = Math.min(a.index, b.index) + 1; w < Math.max(a.index, b.index); w++) {
+      const level = (-Math.abs(w - full.index) / span) * depth;
+      const dst = out.subarray(w * area, (w + 1) * area);
+      for (let i = 0; i < area; i++) dst[i] = sd[i] <= level ? 1 : 0;
+    }
+  }
 }

@@ -373,8 +373,10 @@ export async function propagateObject(
       const gLo = Math.max(a + 1, lo);
       const gHi = Math.min(b - 1, hi);
       if (gLo > gHi) continue;
-      const fa = ma && gLo === a + 1 ? await runFront(a, 1, gHi, gHi === b - 1 ? (mb ? 'key-slice' : 'absent') : 'range', !!mb) : new Map<number, FrontSlice>();
-      const fb = mb && gHi === b - 1 ? await runFront(b, -1, gLo, gLo === a + 1 ? (ma ? 'key-slice' : 'absent') : 'range', !!ma) : new Map<number, FrontSlice>();
+      // A prior between an object key slice and an "absent" one exists where the interpolation tapers the object.
+      const tapered = (!ma || !mb) && priorOf(Math.round((gLo + gHi) / 2)).some((x) => x);
+      const fa = ma && gLo === a + 1 ? await runFront(a, 1, gHi, gHi === b - 1 ? (mb ? 'key-slice' : 'absent') : 'range', !!mb || tapered) : new Map<number, FrontSlice>();
+      const fb = mb && gHi === b - 1 ? await runFront(b, -1, gLo, gLo === a + 1 ? (ma ? 'key-slice' : 'absent') : 'range', !!ma || tapered) : new Map<number, FrontSlice>();
       for (let w = gLo; w <= gHi; w++) {
         const sa = fa.get(w);
         const sb = fb.get(w);
