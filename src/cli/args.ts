@@ -27,9 +27,10 @@ Usage:
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
-(default ${DEFAULT_ENGINE}; hybrid with --model); sam and hybrid run a SAM-format model: the built-in one, or
---model DIR holding keyslice-model.json and its ONNX graphs (execution provider: cpu unless --execution-provider
-names others). --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+(default ${DEFAULT_ENGINE}; with --model: medsam2 for a "sam2" model, else hybrid); sam and hybrid run a
+SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
+a SAM2-family model exported to --model DIR (see docs/medsam2.md). Execution provider: cpu unless
+--execution-provider names others. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
 prompts file format and the report.
 `;

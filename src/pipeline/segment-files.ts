@@ -6,7 +6,7 @@ import { KeysliceError } from '../util/errors.js';
 import { checkOutputPath, checkOutputTarget, writeTextAtomic, writeVolume } from '../volume/io-node.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
 import type { IntensityWindow } from '../analysis/window.js';
-import { resolveEngine } from './engines-node.js';
+import { defaultModelEngine, resolveEngine } from './engines-node.js';
 import { checkInputFiles, readInputs, type InputFiles } from './inputs-node.js';
 import { DEFAULT_ENGINE, segment, type Progress, type SegmentReport } from './segment.js';
 
@@ -37,7 +37,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   const stage = opts.onStage ?? (() => {});
   const inputs = checkInputFiles(opts);
   await checkOutputPath(opts.out, inputs);
-  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? 'hybrid' : DEFAULT_ENGINE), { model: opts.model, executionProviders: opts.executionProviders });
+  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE), { model: opts.model, executionProviders: opts.executionProviders });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
   const { image, annotations, warnings } = await readInputs(opts, stage);
   if (!annotations) throw new KeysliceError('USAGE', 'no annotations given');

@@ -4,7 +4,7 @@
  */
 import type { IntensityWindow } from '../analysis/window.js';
 import { suggestSlices, type SuggestResult } from '../suggest/suggest.js';
-import { resolveEngine } from './engines-node.js';
+import { defaultModelEngine, resolveEngine } from './engines-node.js';
 import { checkInputFiles, readInputs, type InputFiles } from './inputs-node.js';
 import { DEFAULT_ENGINE } from './segment.js';
 
@@ -19,7 +19,7 @@ export interface SuggestFilesOptions extends InputFiles {
 
 export async function suggestFiles(opts: SuggestFilesOptions): Promise<{ result: SuggestResult; warnings: string[] }> {
   checkInputFiles(opts, true);
-  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? 'hybrid' : DEFAULT_ENGINE), { model: opts.model });
+  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE), { model: opts.model });
   const { image, annotations, axis, warnings } = await readInputs(opts, opts.onStage);
   opts.onStage?.(annotations ? `segmenting with ${engine.name} to see where it is unsure` : 'no annotation: looking for where to start');
   const result = await suggestSlices(image, axis, annotations, { budget: opts.budget, engine, window: opts.window, range: opts.range });

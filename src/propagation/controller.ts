@@ -107,6 +107,7 @@ interface FrontSlice {
   confidence: number;
   reused: boolean;
   skipped?: boolean;
+  note?: string;
 }
 
 /** The box around `mask` where slices are compared: its bounding box widened by half its size, at least 8 px. */
@@ -232,8 +233,9 @@ export async function propagateObject(
       const inside = (w: number): boolean => (dir > 0 ? w <= limit : w >= limit);
       /** Why a result on slice w stops the front (before it is kept), or null. */
       const rejects = (w: number, r: FrontSlice, a: number): [StopReason, string] | null => {
-        if (a < minArea) return ['object-ended', `slice ${w}: area ${a} px < ${fmt(minArea)}`];
-        if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}`];
+        const note = r.note ? ` (${r.note})` : '';
+        if (a < minArea) return ['object-ended', `slice ${w}: area ${a} px < ${fmt(minArea)}${note}`];
+        if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}${note}`];
         if (!between && smallest < 0.5 * keyArea && a > rules.regrowthRatio * smallest) {
           return ['area-regrowth', `slice ${w}: area ${a} px > ${rules.regrowthRatio} x ${smallest} px after shrinking`];
         }
@@ -242,7 +244,7 @@ export async function propagateObject(
       const step = async (to: number): Promise<FrontSlice> => {
         const res = await session.propagate({ from, to, mask: prev, prior: between ? priorOf(to) : null, key: start, keyMask });
         engineCalls++;
-        return { mask: res.mask, confidence: res.confidence, reused: false };
+        return { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) };
       };
       /** Dice between the last two masks of this front (0 until the front has made a single step). */
       let lastAgreement = 0;

@@ -27,6 +27,8 @@ export interface RoiImage {
 export interface SliceResult {
   mask: Uint8Array;
   confidence: number;
+  /** The engine's own word on this slice (for example "object score -2.1 <= 0: absent"), quoted in stop details. */
+  note?: string;
 }
 
 /** One step of a front: carry `mask` from slice `from` to the neighbouring slice `to`. */

@@ -39,6 +39,10 @@ export interface OnnxRuntime {
   /** Opens a graph from a file path (Node) or its bytes. */
   load(source: string | Uint8Array): Promise<GraphSession>;
   float32(data: Float32Array, dims: readonly number[]): OrtTensorLike;
+  /** A tensor of another element type (int32, int64 or bool inputs of some exported graphs). */
+  tensor(type: 'int32', data: Int32Array, dims: readonly number[]): OrtTensorLike;
+  tensor(type: 'int64', data: BigInt64Array, dims: readonly number[]): OrtTensorLike;
+  tensor(type: 'bool', data: Uint8Array, dims: readonly number[]): OrtTensorLike;
 }
 
 /** The parts of an onnxruntime module object (`import * as ort from 'onnxruntime-node' | 'onnxruntime-web'`) used here. */
@@ -46,7 +50,7 @@ export interface OrtModuleLike {
   InferenceSession: {
     create(source: never, options?: Record<string, unknown>): Promise<unknown>;
   };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensorLike;
+  Tensor: new (type: string, data: Float32Array | Int32Array | BigInt64Array | Uint8Array, dims: readonly number[]) => OrtTensorLike;
 }
 
 interface RawMetadata {
@@ -90,6 +94,7 @@ export function ortRuntime(ort: OrtModuleLike, name: string, options: RuntimeOpt
       };
     },
     float32: (data, dims) => new ort.Tensor('float32', data, dims),
+    tensor: (type: string, data: Int32Array | BigInt64Array | Uint8Array, dims: readonly number[]) => new ort.Tensor(type, data, dims),
   };
 }
 
