@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput } from '../src/engines/sam/frame.js';
 import { samEngine } from '../src/engines/sam/engine.js';
 import { hybridEngine } from '../src/engines/hybrid/engine.js';
@@ -17,6 +17,7 @@ import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { dice, makeBlob } from './helpers/volumes.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'keyslice-sam-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function disc(nu: number, nv: number, ci: number, cj: number, r: number): Uint8Array {
   const m = new Uint8Array(nu * nv);
