@@ -24,7 +24,7 @@ import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
-import type { FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
+import type { FrontReport, Interpolation, ObjectSession, SliceResult, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
 
 export interface StopRules {
   /** A result below this confidence stops the front; that slice is not kept (default 0.5). */
@@ -177,21 +177,21 @@ export async function propagateObject(
     // 1. Key masks.
     const keyMasks = new Map<number, Uint8Array | null>();
     const keyConfidence = new Map<number, number>();
+    const prompted: KeySlice[] = [];
     for (const k of keys) {
-      if (k.empty) {
-        keyMasks.set(k.index, null);
-        continue;
-      }
-      if (k.mask) {
+      if (k.empty) keyMasks.set(k.index, null);
+      else if (k.mask) {
         keyMasks.set(k.index, k.mask);
         keyConfidence.set(k.index, 1);
-        continue;
-      }
-      const r = await session.segmentSlice(k);
-      engineCalls++;
-      keyMasks.set(k.index, r.mask);
-      keyConfidence.set(k.index, r.confidence);
+      } else prompted.push(k);
     }
+    const results: SliceResult[] = [];
+    for (const k of prompted) results.push(await session.segmentSlice(k));
+    engineCalls += prompted.length;
+    prompted.forEach((k, i) => {
+      keyMasks.set(k.index, results[i].mask);
+      keyConfidence.set(k.index, results[i].confidence);
+    });
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
     if (objectKeys.length === 0) {
       return emptyResult(roi, nu, nv, count, keyMasks, engineCalls);

@@ -85,6 +85,24 @@ function addGuide(guide: PixelGuide | undefined, free: Uint8Array, costFg: Float
   }
 }
 
+/** A key slice's cut: its region, surroundings, seeds, initial estimate and the current mask. */
+interface KeyProblem {
+  image: Float32Array;
+  region: Uint8Array;
+  around: Uint8Array;
+  free: Uint8Array;
+  fixed: Uint8Array;
+  seedFg: Uint8Array;
+  estimate: Uint8Array;
+  sdEstimate: Float32Array;
+  scale: number;
+  pull: number;
+  guide: PixelGuide | undefined;
+  mask: Uint8Array;
+  /** The cut emptied the mask: no further rounds. */
+  done: boolean;
+}
+
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
 function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
   const r = new Uint8Array(sd.length);
@@ -139,10 +157,10 @@ export class ClassicSession implements ObjectSession {
     return n > 0 ? s / n : 0;
   }
 
-  async segmentSlice(key: KeySlice, guide?: PixelGuide): Promise<SliceResult> {
+  /** The cut problem of a key slice with a box and/or points (see the module comment). */
+  private keyProblem(key: KeySlice, guide?: PixelGuide): KeyProblem {
     const { nu, nv, du, dv } = this.img;
     const image = this.smooth(key.index);
-    const range = this.rangeFor(key.index);
     const n = nu * nv;
     const free = new Uint8Array(n);
     const fixed = new Uint8Array(n);
@@ -191,39 +209,66 @@ export class ClassicSession implements ObjectSession {
     // Surroundings: a ring outside the region.
     const sdRegion = signedDistance2d(region, nu, nv, du, dv);
     const outerWidth = Math.max(3 * Math.max(du, dv), 0.25 * this.radiusMm(region));
-    const around = ring(sdRegion, 0, outerWidth);
-    const sdEstimate = signedDistance2d(estimate, nu, nv, du, dv);
-    const scale = Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate));
-    // Points say nothing about size: their discs get a quarter of the box's pull.
-    const pull = key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight;
-    let mask = estimate;
+    return {
+      image,
+      region,
+      around: ring(sdRegion, 0, outerWidth),
+      free,
+      fixed,
+      seedFg,
+      estimate,
+      sdEstimate: signedDistance2d(estimate, nu, nv, du, dv),
+      scale: Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate)),
+      // Points say nothing about size: their discs get a quarter of the box's pull.
+      pull: key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight,
+      guide,
+      mask: estimate,
+      done: false,
+    };
+  }
+
+  /** One graph cut of a key problem with the given intensity models; updates its mask. */
+  private cutKey(p: KeyProblem, fg: IntensityModel, bg: IntensityModel): void {
+    const { nu, nv, du, dv } = this.img;
+    const n = nu * nv;
     const costFg = new Float32Array(n);
     const costBg = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      if (!p.free[i]) continue;
+      // A weak pull towards the initial estimate (ellipse or discs).
+      const d = p.sdEstimate[i] / p.scale;
+      costFg[i] = fg.costOf(p.image[i]) + p.pull * Math.max(0, d);
+      costBg[i] = bg.costOf(p.image[i]) + p.pull * Math.max(0, -d);
+    }
+    addGuide(p.guide, p.free, costFg, costBg);
+    const next = solveCut({ nu, nv, du, dv, image: p.image, free: p.free, fixed: p.fixed, costFg, costBg, lambda: this.o.lambda });
+    const mask = keepOverlapping(next, countNonZero(p.seedFg) > 0 ? p.seedFg : p.estimate, nu, nv);
+    fillHoles2d(mask, nu, nv);
+    p.mask = mask;
+    if (countNonZero(mask) === 0) p.done = true;
+  }
+
+  /**
+   * A key slice with a box and/or points (GrabCut-like): the object's and the surroundings' intensity models are
+   * learned from the current mask (inside it, and the rest of the region with its ring), the slice is cut with
+   * them, and both steps repeat. `guide` (optional) adds a model's evidence.
+   */
+  async segmentSlice(key: KeySlice, guide?: PixelGuide): Promise<SliceResult> {
+    const range = this.rangeFor(key.index);
+    const p = this.keyProblem(key, guide);
     let fg = new IntensityModel(range);
     let bg = new IntensityModel(range);
-    for (let it = 0; it < this.o.iterations; it++) {
+    for (let it = 0; it < this.o.iterations && !p.done; it++) {
       fg = new IntensityModel(range);
       bg = new IntensityModel(range);
-      for (let i = 0; i < n; i++) {
-        if (!region[i] && !around[i]) continue;
-        if ((mask[i] && region[i]) || seedFg[i]) fg.add(image[i]);
-        else bg.add(image[i]);
+      for (let i = 0; i < p.image.length; i++) {
+        if (!p.region[i] && !p.around[i]) continue;
+        if ((p.mask[i] && p.region[i]) || p.seedFg[i]) fg.add(p.image[i]);
+        else bg.add(p.image[i]);
       }
-      for (let i = 0; i < n; i++) {
-        if (!free[i]) continue;
-        // A weak pull towards the initial estimate (ellipse or discs).
-        const d = sdEstimate[i] / scale;
-        costFg[i] = fg.costOf(image[i]) + pull * Math.max(0, d);
-        costBg[i] = bg.costOf(image[i]) + pull * Math.max(0, -d);
-      }
-      addGuide(guide, free, costFg, costBg);
-      const next = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda });
-      const seeds = countNonZero(seedFg) > 0 ? seedFg : estimate;
-      mask = keepOverlapping(next, seeds, nu, nv);
-      fillHoles2d(mask, nu, nv);
-      if (countNonZero(mask) === 0) break;
+      this.cutKey(p, fg, bg);
     }
-    return { mask, confidence: this.confidence(mask, image, fg, bg) };
+    return { mask: p.mask, confidence: this.confidence(p.mask, p.image, fg, bg) };
   }
 
   learn(keys: { index: number; mask: Uint8Array }[]): void {
