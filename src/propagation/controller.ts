@@ -248,6 +248,8 @@ export async function propagateObject(
       };
       /** Dice between the last two masks of this front (0 until the front has made a single step). */
       let lastAgreement = 0;
+      /** Single steps to make before the next two-slice step may be tried (after one that was not kept). */
+      let backoff = 0;
       for (let w = start + dir; inside(w); ) {
         let duplicate = false;
         let redundant = false;
@@ -265,6 +267,7 @@ export async function propagateObject(
           redundant =
             !duplicate &&
             inside(w + dir) &&
+            backoff === 0 &&
             lastAgreement >= 1 - 0.5 * (1 - rules.skipAgreement) &&
             localPredictability(img, from, w, w + dir, prev) >= rules.skipPredictability;
         }
@@ -294,6 +297,7 @@ export async function propagateObject(
             continue;
           }
           skipsRejected++;
+          backoff = 2;
         }
         let r: FrontSlice;
         if (duplicate) {
@@ -316,6 +320,7 @@ export async function propagateObject(
           break;
         }
         lastAgreement = r.reused ? 1 : maskDice(prev, r.mask);
+        if (backoff > 0) backoff--;
         prev = r.mask;
         prevArea = a;
         prevConf = r.confidence;
