@@ -36,6 +36,24 @@ export interface SamDecoded {
   iou: number;
 }
 
+/**
+ * Prompt points as the SAM decoders take them: the points (label 1 object, 0 background) then the box's two
+ * corners (labels 2 and 3), coordinates flattened x, y.
+ */
+export function pointPrompt(points: readonly SamPoint[], box?: readonly [number, number, number, number]): { coords: number[]; labels: number[] } {
+  const coords: number[] = [];
+  const labels: number[] = [];
+  for (const p of points) {
+    coords.push(p.x, p.y);
+    labels.push(p.label);
+  }
+  if (box) {
+    coords.push(box[0], box[1], box[2], box[3]);
+    labels.push(2, 3);
+  }
+  return { coords, labels };
+}
+
 function shapeText(shape: readonly (number | string)[] | undefined): string {
   return shape ? `[${shape.join(',')}]` : '[?]';
 }
@@ -93,16 +111,9 @@ export class SamModel {
   async decode(emb: SamEmbedding, prompt: SamPrompt): Promise<SamDecoded> {
     const t = this.manifest.tensors;
     const S = this.manifest.inputSize;
-    const coords: number[] = [];
-    const labels: number[] = [];
-    for (const p of prompt.points) {
-      coords.push(p.x, p.y);
-      labels.push(p.label);
-    }
-    if (prompt.box) {
-      coords.push(prompt.box[0], prompt.box[1], prompt.box[2], prompt.box[3]);
-      labels.push(2, 3);
-    } else {
+    const { coords, labels } = pointPrompt(prompt.points, prompt.box);
+    if (!prompt.box) {
+      // No box: one padding point, as the SAM decoder export expects.
       coords.push(0, 0);
       labels.push(-1);
     }

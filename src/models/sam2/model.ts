@@ -7,6 +7,7 @@
  */
 import { KeysliceError } from '../../util/errors.js';
 import { floatData, type GraphSession, type GraphValueInfo, type OnnxRuntime, type OrtTensorLike } from '../onnx/runtime.js';
+import { pointPrompt } from '../sam/model.js';
 import { OPTIONAL_ROLES, OUTPUT_ROLES, type Sam2ConstantName, type Sam2GraphName, type Sam2Manifest, type Sam2Tensors } from './manifest.js';
 
 /** A 4D tensor's data with its dims. */
@@ -200,16 +201,7 @@ export class Sam2Model {
   /** The mask decoder on image features (with memory or no_mem_embed already in `embed`). */
   async decode(embed: Tensor4, f: Sam2Features, prompt: Sam2Prompt): Promise<Sam2Decoded> {
     const t = this.names('maskDecoder');
-    const coords: number[] = [];
-    const labels: number[] = [];
-    for (const p of prompt.points) {
-      coords.push(p.x, p.y);
-      labels.push(p.label);
-    }
-    if (prompt.box) {
-      coords.push(...prompt.box);
-      labels.push(2, 3);
-    }
+    const { coords, labels } = pointPrompt(prompt.points, prompt.box);
     if (labels.length === 0) {
       // No prompt: one padding point, as SAM2 pads.
       coords.push(0, 0);
