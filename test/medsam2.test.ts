@@ -188,6 +188,7 @@ describe('medsam2 engine on generated graphs', () => {
     assert.equal(key.maskForMem, 'sigmoid', 'a drawn mask is memorised from its logits, not binarised');
     assert.equal(key.objectScore, 10, 'object score of a drawn mask: 20 x 1 - 10');
     assert.equal(Math.floor(key.pointer[0] / 100), 1, 'its pointer is the single-mask token');
+    assert.equal(key.maskPrompt, 'mask-input');
     assert.equal(report.engineStats?.memoryAttentionCalls, traces.filter((t) => t.kind === 'track').length);
   });
 
@@ -268,6 +269,20 @@ describe('medsam2 engine on generated graphs', () => {
     for (const t of traces.filter((x) => x.kind === 'track')) for (const m of t.memories ?? []) assert.ok(m.conditioning || tracked.has(m.slice), `memory of slice ${m.slice} exists`);
   });
 
+  it('feeds a drawn mask to the decoder as mask_downsample(mask): the pointer moves by the mask input\'s mean', async () => {
+    const model = await loadSam2Model(dirContract);
+    const f = await model.encodeImage(new Float32Array(3 * S * S).fill(0.3));
+    const maskS = new Float32Array(S * S);
+    for (let y = 0; y < S / 2; y++) for (let x = 0; x < S; x++) maskS[x + S * y] = 1;
+    const down = await model.maskDownsample(maskS);
+    assert.equal(down.length, (S / 4) ** 2);
+    assert.ok(Math.abs(down[0] - 1) < 1e-6 && Math.abs(down[down.length - 1]) < 1e-6, 'a 4 x 4 mean (weights 1/16, bias 0)');
+    const plain = await model.decode(f.pixFeat, f, { points: [] });
+    const masked = await model.decode(f.pixFeat, f, { points: [], maskInput: down });
+    const mean = down.reduce((a, b) => a + b, 0) / down.length;
+    for (let c = 0; c < C; c++) assert.ok(Math.abs(masked.pointers[0][c] - plain.pointers[0][c] - mean) < 1e-4, `pointer channel ${c}`);
+  });
+
   it('runs graphs of another export layout: frame memories, whole pointers with encodings in memory_pos, no object score', async () => {
     const dir = writeSam2Model(path.join(tmp, 'frames'), { variant: 'frames' });
     const model = await loadSam2Model(dir);
@@ -285,7 +300,9 @@ describe('medsam2 engine on generated graphs', () => {
     const r = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [maskKey(9)] }] }, { engine: medsam2Engine(model, { trace: (e) => traces.push(e) }), stopRules: single });
     const l = r.report.labels[0];
     assert.ok(l.extent && Math.abs(l.extent[0] - 4) <= 1 && Math.abs(l.extent[1] - 15) <= 1, `extent ${l.extent}`);
-    assert.equal(traces.find((t) => t.kind === 'key-mask')?.candidates, 1, 'without mask_input the key mask prompts with its box');
+    const km = traces.find((t) => t.kind === 'key-mask');
+    assert.equal(km?.maskPrompt, 'box', 'without mask_input the key mask prompts with its box');
+    assert.equal(km?.candidates, 1);
   });
 });
 

@@ -49,6 +49,8 @@ export interface Medsam2Trace {
   present: boolean;
   /** How mask_for_mem was made. */
   maskForMem: 'binarised' | 'sigmoid';
+  /** How a drawn key mask prompted the decoder for its pointer: as mask_input, or by its box and deepest point. */
+  maskPrompt?: 'mask-input' | 'box';
   memories?: MemoryRef[];
   pointers?: PointerRef[];
   /** The tensors given to memory attention: each memory's positional encoding with its temporal encoding added, the pointers, their encodings (M per pointer). */
@@ -277,9 +279,10 @@ export class Medsam2Session implements ObjectSession {
     const score = a * (present ? 1 : 0) + b;
     let pointer = this.model.constants.noObjPtr;
     let d: Sam2Decoded | null = null;
+    const maskPrompt = this.model.takesMaskPrompts ? 'mask-input' : 'box';
     if (present) {
       const embed = this.withNoMem(f);
-      if (this.model.takesMaskPrompts) {
+      if (maskPrompt === 'mask-input') {
         d = await this.decode(embed, f, { points: [], maskInput: await this.model.maskDownsample(maskS) });
       } else {
         // No mask prompt in this export: the mask's box and its deepest point instead.
@@ -307,6 +310,7 @@ export class Medsam2Session implements ObjectSession {
       objectScore: score,
       present,
       maskForMem: 'sigmoid',
+      maskPrompt,
       pointer,
     });
   }
