@@ -120,42 +120,35 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
       const k1 = run[g + 1];
       const h = k1.index - k0.index;
       if (h < 2) continue;
-      // Keys whose differences give the tangents at k0 and k1.
-      const a0 = run[Math.max(0, g - 1)];
-      const a1 = run[g + 1];
-      const b0 = run[g];
-      const b1 = run[Math.min(n - 1, g + 2)];
-      const tangent = (hi: ShapeKey, lo: ShapeKey, f: (k: ShapeKey) => number): number => (f(hi) - f(lo)) / (hi.index - lo.index);
-      const cu = (k: ShapeKey): number => k.cu;
-      const cv = (k: ShapeKey): number => k.cv;
-      const align = a0.single && k0.single && k1.single && b1.single;
+      // The neighbouring keys whose differences give the tangents at k0 and k1 (k0 and k1 themselves at a run's end).
+      const a = run[Math.max(0, g - 1)];
+      const b = run[Math.min(n - 1, g + 2)];
+      const align = a.single && k0.single && k1.single && b.single;
       for (let w = k0.index + 1; w < k1.index; w++) {
         const [p0, m0, p1, m1] = hermite((w - k0.index) / h);
-        const path = (f: (k: ShapeKey) => number): number =>
-          p0 * f(k0) + m0 * h * tangent(a1, a0, f) + p1 * f(k1) + m1 * h * tangent(b1, b0, f);
-        const pu = path(cu);
-        const pv = path(cv);
-        const dst = out.subarray(w * area, (w + 1) * area);
+        /** The spline through values at k0 and k1, tangents from the values at a and b. */
+        const spline = (v0: number, v1: number, va: number, vb: number): number => {
+          const t0 = (v1 - va) / (k1.index - a.index);
+          const t1 = (vb - v0) / (b.index - k0.index);
+          return p0 * v0 + m0 * h * t0 + p1 * v1 + m1 * h * t1;
+        };
+        const pu = spline(k0.cu, k1.cu, a.cu, b.cu);
+        const pv = spline(k0.cv, k1.cv, a.cv, b.cv);
         const blend = new Float32Array(area);
-        const ka0 = a0.index;
-        const kb1 = b1.index;
         for (let v = 0; v < nv; v++) {
           for (let u = 0; u < nu; u++) {
             // Each key's map, shifted so that its centroid sits on the interpolated path.
             const at = (k: ShapeKey): number => (align ? sample(k.sd, nu, nv, u - pu + k.cu, v - pv + k.cv) : k.sd[u + nu * v]);
             const s0 = at(k0);
             const s1 = at(k1);
-            const sa = a0 === k0 ? s0 : at(a0);
-            const sb = b1 === k1 ? s1 : at(b1);
-            const t0 = (s1 - sa) / (k1.index - ka0);
-            const t1 = (sb - s0) / (kb1 - k0.index);
-            blend[u + nu * v] = p0 * s0 + m0 * h * t0 + p1 * s1 + m1 * h * t1;
+            blend[u + nu * v] = spline(s0, s1, a === k0 ? s0 : at(a), b === k1 ? s1 : at(b));
           }
         }
         // The blend's shape, at the area interpolated by the same spline: the `target` pixels of lowest value.
-        const target = Math.min(area, Math.round(path((k) => k.area)));
+        const target = Math.min(area, Math.round(spline(k0.area, k1.area, a.area, b.area)));
         if (target <= 0) continue;
         const level = Float32Array.from(blend).sort()[target - 1];
+        const dst = out.subarray(w * area, (w + 1) * area);
         for (let i = 0; i < area; i++) dst[i] = blend[i] <= level ? 1 : 0;
       }
     }
