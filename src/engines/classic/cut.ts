@@ -83,6 +83,9 @@ export function solveCut(p: CutProblem): Uint8Array {
     cBg[node[i]] = costBg[i];
   }
   const g = new MaxFlow(count, count * 4);
+  // With a curvature to compensate: each free pixel's summed contrast factors and edge count.
+  const contrast = p.curvature ? new Float64Array(count) : null;
+  const edges = p.curvature ? new Uint8Array(count) : null;
   for (let v = 0; v < nv; v++) {
     for (let u = 0; u < nu; u++) {
       const i = u + nu * v;
@@ -95,7 +98,15 @@ export function solveCut(p: CutProblem): Uint8Array {
         const fj = free[j];
         if (!fi && !fj) continue;
         const d = image[i] - image[j];
-        const wgt = (lambda * Math.exp(-beta * d * d)) / dist;
+        const factor = Math.exp(-beta * d * d);
+        const wgt = (lambda * factor) / dist;
+        if (contrast && edges) {
+          for (const k of [i, j]) {
+            if (!free[k]) continue;
+            contrast[node[k]] += factor;
+            edges[node[k]]++;
+          }
+        }
         if (fi && fj) {
           const c = Math.round(wgt * SCALE);
           if (c > 0) g.addEdge(node[i], node[j], c, c);
@@ -110,28 +121,14 @@ export function solveCut(p: CutProblem): Uint8Array {
       }
     }
   }
-  if (p.curvature) {
+  if (p.curvature && contrast && edges) {
     // Length of a contour per pixel crossed, in edges of this neighbourhood: 1 + sqrt 2 (same along axes and
-    // diagonals); g: the mean contrast factor of the pixel's edges.
+    // diagonals), times the pixel's mean contrast factor.
     const perLength = (1 + Math.SQRT2) * lambda * dmin;
-    for (let v = 0; v < nv; v++) {
-      for (let u = 0; u < nu; u++) {
-        const i = u + nu * v;
-        if (node[i] < 0) continue;
-        let g = 0;
-        let m = 0;
-        for (let dv2 = -1; dv2 <= 1; dv2++) {
-          for (let du2 = -1; du2 <= 1; du2++) {
-            const uu = u + du2;
-            const vv = v + dv2;
-            if ((du2 === 0 && dv2 === 0) || uu < 0 || vv < 0 || uu >= nu || vv >= nv) continue;
-            const d = image[i] - image[uu + nu * vv];
-            g += Math.exp(-beta * d * d);
-            m++;
-          }
-        }
-        cBg[node[i]] += perLength * (m > 0 ? g / m : 1) * p.curvature[i];
-      }
+    for (let i = 0; i < n; i++) {
+      const k = node[i];
+      if (k < 0) continue;
+      cBg[k] += perLength * (edges[k] ? contrast[k] / edges[k] : 1) * p.curvature[i];
     }
   }
   for (let k = 0; k < count; k++) {
