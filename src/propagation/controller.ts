@@ -110,8 +110,10 @@ interface FrontSlice {
   note?: string;
 }
 
+type Box = [number, number, number, number];
+
 /** The box around `mask` where slices are compared: its bounding box widened by half its size, at least 8 px. */
-function comparisonBox(img: RoiImage, mask: Uint8Array): [number, number, number, number] {
+function comparisonBox(img: RoiImage, mask: Uint8Array): Box {
   const { nu, nv } = img;
   const box = boundingBox2d(mask, nu, nv) ?? [0, 0, nu - 1, nv - 1];
   const mu = Math.max(8, Math.ceil(0.5 * (box[2] - box[0] + 1)));
@@ -119,17 +121,15 @@ function comparisonBox(img: RoiImage, mask: Uint8Array): [number, number, number
   return [Math.max(0, box[0] - mu), Math.max(0, box[1] - mv), Math.min(nu - 1, box[2] + mu), Math.min(nv - 1, box[3] + mv)];
 }
 
-/** Similarity of slices a and b of the ROI inside a box around `mask` (the object and its surroundings). */
-function localSimilarity(img: RoiImage, a: number, b: number, mask: Uint8Array): { ssim: number; hist: number } {
-  const box = comparisonBox(img, mask);
+/** Similarity of slices a and b of the ROI inside `box` (around the object: see `comparisonBox`). */
+function localSimilarity(img: RoiImage, a: number, b: number, box: Box): { ssim: number; hist: number } {
   const ca = cropBox(img.windowed(a), img.nu, box);
   const cb = cropBox(img.windowed(b), img.nu, box);
   return { ssim: ssim(ca, cb, box[2] - box[0] + 1, box[3] - box[1] + 1), hist: histogramDistance(ca, cb) };
 }
 
-/** How well slice `mid` is predicted by slices `prev` and `next` around `mask` (see `predictability`). */
-function localPredictability(img: RoiImage, prev: number, mid: number, next: number, mask: Uint8Array): number {
-  const box = comparisonBox(img, mask);
+/** How well slice `mid` is predicted by slices `prev` and `next` inside `box` (see `predictability`). */
+function localPredictability(img: RoiImage, prev: number, mid: number, next: number, box: Box): number {
   const crop = (w: number): Float32Array => cropBox(img.windowed(w), img.nu, box);
   return predictability(crop(prev), crop(mid), crop(next), box[2] - box[0] + 1, box[3] - box[1] + 1);
 }
@@ -254,7 +254,8 @@ export async function propagateObject(
         let duplicate = false;
         let redundant = false;
         if (imageGuided) {
-          const sim = localSimilarity(img, from, w, prev);
+          const box = comparisonBox(img, prev);
+          const sim = localSimilarity(img, from, w, box);
           if (sim.ssim < rules.ssimBreak || sim.hist > rules.histogramBreak) {
             stop = 'similarity-break';
             detail = `slice ${from}→${w}: ssim ${fmt(sim.ssim)}, histogram distance ${fmt(sim.hist)}`;
@@ -269,7 +270,7 @@ export async function propagateObject(
             inside(w + dir) &&
             backoff === 0 &&
             lastAgreement >= 1 - 0.5 * (1 - rules.skipAgreement) &&
-            localPredictability(img, from, w, w + dir, prev) >= rules.skipPredictability;
+            localPredictability(img, from, w, w + dir, box) >= rules.skipPredictability;
         }
         if (redundant) {
           // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on
