@@ -21,7 +21,7 @@ export interface BenchFilesOptions {
   datasets?: string[];
   budgets?: number[];
   kinds?: PromptKind[];
-  /** Key-slice placements (default fixed only). */
+  /** Key-slice placements (default both: fixed and suggested). */
   placements?: Placement[];
   /** Output folder (default bench-results). */
   out?: string;
@@ -63,7 +63,7 @@ export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesRes
     methods,
     budgets: opts.budgets ?? [1, 2, 3, 5],
     kinds: opts.kinds ?? ['mask', 'box'],
-    placements: opts.placements ?? ['fixed'],
+    placements: opts.placements ?? ['fixed', 'suggested'],
     onCase: opts.onCase,
   });
   const seconds = (performance.now() - t0) / 1000;

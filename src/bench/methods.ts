@@ -16,7 +16,7 @@ import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import type { LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
 import { allEngineNames, resolveEngine } from '../pipeline/engines-node.js';
-import { engineNames, segment } from '../pipeline/segment.js';
+import { DEFAULT_ENGINE, engineNames, segment } from '../pipeline/segment.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
 import type { SliceGeometry, SliceAxis, Volume } from '../volume/volume.js';
@@ -129,11 +129,18 @@ function engineMethod(name: string, noSkip = false): BenchMethod {
 }
 
 /**
- * Default method list: keyslice's weight-free engines (except the key-slice-only baseline) and the peers; the
- * model engines (`keyslice:sam`, `keyslice:hybrid`) take minutes per dataset on a CPU and are named explicitly.
+ * Default method list: keyslice's weight-free engines (except the key-slice-only baseline), the default engine
+ * without skipping (the baseline of what skipping saves), and the peers; the model engines (`keyslice:sam`,
+ * `keyslice:hybrid`, `keyslice:medsam2`) take minutes per dataset on a CPU and are named explicitly.
  */
 export function defaultMethodNames(): string[] {
-  return [...engineNames().filter((e) => e !== 'keyslices').map((e) => `keyslice:${e}`), 'mci', 'linear'];
+  return [
+    ...engineNames()
+      .filter((e) => e !== 'keyslices')
+      .flatMap((e) => (e === DEFAULT_ENGINE ? [`keyslice:${e}`, `keyslice:${e}/noskip`] : [`keyslice:${e}`])),
+    'mci',
+    'linear',
+  ];
 }
 
 export function getMethod(name: string): BenchMethod {
