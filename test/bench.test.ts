@@ -40,7 +40,7 @@ describe('benchmark', () => {
     const dir = path.join(tmp.dir, 'data2');
     await phantomDataset(dir);
     const out = path.join(tmp.dir, 'results');
-    const res = await benchFiles({ data: dir, budgets: [1, 3], kinds: ['mask', 'box'], out, methods: ['keyslice:interp', 'mci', 'linear'] });
+    const res = await benchFiles({ data: dir, budgets: [1, 3], kinds: ['mask', 'box'], placements: ['fixed'], out, methods: ['keyslice:interp', 'mci', 'linear'] });
     assert.equal(res.rows.length, 1 * 2 * 2 * 3);
     for (const f of ['results.json', 'results.csv', 'summary.md', 'dice-vs-budget.svg']) assert.ok(existsSync(path.join(out, f)), f);
     const csv = readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
