@@ -64,6 +64,14 @@ export function list(v: Values, name: string): string[] | undefined {
 }
 
 
+/** A comma list of which each item must be one of `allowed` (undefined when the flag is absent). */
+export function choices<T extends string>(v: Values, name: string, allowed: readonly T[]): T[] | undefined {
+  return list(v, name)?.map((x) => {
+    if (!(allowed as readonly string[]).includes(x)) throw new KeysliceError('USAGE', `--${name} must be ${allowed.join(' and/or ')}, got "${x}"`);
+    return x as T;
+  });
+}
+
 /** Flags naming the image and its annotations (`segment`, `analyze`, `suggest`). */
 export const INPUT_FLAGS = {
   image: { type: 'string' },

@@ -13,7 +13,7 @@ import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
 import { cmdAnalyze, cmdSuggest } from './analysis.js';
-import { INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
+import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
 import { parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter } from './progress.js';
 
@@ -136,19 +136,13 @@ async function cmdBench(args: string[]): Promise<void> {
     placements: { type: 'string' },
     out: { type: 'string' },
   });
-  const placements = list(v, 'placements')?.map((p) => {
-    if (p !== 'fixed' && p !== 'suggested') throw new KeysliceError('USAGE', `--placements must be fixed and/or suggested, got "${p}"`);
-    return p as Placement;
-  });
+  const placements = choices<Placement>(v, 'placements', ['fixed', 'suggested']);
   const budgets = list(v, 'budgets')?.map((b) => {
     const n = Number(b);
     if (!Number.isInteger(n) || n < 1) throw new KeysliceError('USAGE', `--budgets must be whole numbers >= 1, got "${b}"`);
     return n;
   });
-  const kinds = list(v, 'kinds')?.map((k) => {
-    if (k !== 'mask' && k !== 'box') throw new KeysliceError('USAGE', `--kinds must be mask and/or box, got "${k}"`);
-    return k as PromptKind;
-  });
+  const kinds = choices<PromptKind>(v, 'kinds', ['mask', 'box']);
   const progress = new ProgressReporter();
   const res = await benchFiles({
     data: v.data as string | undefined,
@@ -164,28 +158,25 @@ async function cmdBench(args: string[]): Promise<void> {
   console.log(`results: ${res.files.join(', ')}`);
 }
 
+/** The subcommands, by name. */
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  segment: cmdSegment,
+  score: cmdScore,
+  demo: cmdDemo,
+  bench: cmdBench,
+  analyze: cmdAnalyze,
+  suggest: cmdSuggest,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
+    const run = cmd === undefined ? undefined : COMMANDS[cmd];
+    if (run) {
+      await run(rest);
+      return 0;
+    }
     switch (cmd) {
-      case 'segment':
-        await cmdSegment(rest);
-        return 0;
-      case 'score':
-        await cmdScore(rest);
-        return 0;
-      case 'demo':
-        await cmdDemo(rest);
-        return 0;
-      case 'bench':
-        await cmdBench(rest);
-        return 0;
-      case 'analyze':
-        await cmdAnalyze(rest);
-        return 0;
-      case 'suggest':
-        await cmdSuggest(rest);
-        return 0;
       case '--version':
         console.log(VERSION);
         return 0;
