@@ -24,7 +24,8 @@
  * Reference: Herman, Zheng, Bucholtz, "Shape-based interpolation", IEEE CG&A 1992, and its centroid-aligned and
  * higher-order variants.
  */
-import { connectedComponents, signedDistance2d } from '../morphology/binary.js';
+import { connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { bilinearClamped } from '../util/bilinear.js';
 import { stackKeyMasks, type KeyMask, type StackShape } from './mci.js';
 
 export interface ShapeSpacing {
@@ -68,23 +69,6 @@ function centroid(mask: Uint8Array, nu: number, nv: number): [number, number] | 
   return n > 0 ? [su / n, sv / n] : null;
 }
 
-/** Bilinear sample of a map at (x, y) in pixels, clamped to the slice. */
-function sample(map: Float32Array, nu: number, nv: number, x: number, y: number): number {
-  const cx = x < 0 ? 0 : x > nu - 1 ? nu - 1 : x;
-  const cy = y < 0 ? 0 : y > nv - 1 ? nv - 1 : y;
-  const x0 = Math.min(Math.max(0, nu - 2), Math.floor(cx));
-  const y0 = Math.min(Math.max(0, nv - 2), Math.floor(cy));
-  const x1 = Math.min(nu - 1, x0 + 1);
-  const y1 = Math.min(nv - 1, y0 + 1);
-  const fx = cx - x0;
-  const fy = cy - y0;
-  const a = map[x0 + nu * y0];
-  const b = map[x1 + nu * y0];
-  const c = map[x0 + nu * y1];
-  const d = map[x1 + nu * y1];
-  return (1 - fy) * ((1 - fx) * a + fx * b) + fy * ((1 - fx) * c + fx * d);
-}
-
 /** Runs of consecutive key slices holding the object (an absent or empty key slice ends a run). */
 function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpacing): ShapeKey[][] {
   const runs: ShapeKey[][] = [];
@@ -96,8 +80,7 @@ function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpaci
       run = [];
       continue;
     }
-    let area = 0;
-    for (let i = 0; i < k.mask.length; i++) if (k.mask[i]) area++;
+    const area = countNonZero(k.mask);
     const single = connectedComponents(k.mask, nu, nv, 1, true).sizes.reduce((m, x) => Math.max(m, x), 0) >= 0.9 * area;
     run.push({ index: k.index, sd: signedDistance2d(k.mask, nu, nv, spacing.du, spacing.dv), area, single, cu: c[0], cv: c[1] });
   }
@@ -138,7 +121,7 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
         for (let v = 0; v < nv; v++) {
           for (let u = 0; u < nu; u++) {
             // Each key's map, shifted so that its centroid sits on the interpolated path.
-            const at = (k: ShapeKey): number => (align ? sample(k.sd, nu, nv, u - pu + k.cu, v - pv + k.cv) : k.sd[u + nu * v]);
+            const at = (k: ShapeKey): number => (align ? bilinearClamped(k.sd, nu, nv, u - pu + k.cu, v - pv + k.cv) : k.sd[u + nu * v]);
             const s0 = at(k0);
             const s1 = at(k1);
             blend[u + nu * v] = spline(s0, s1, a === k0 ? s0 : at(a), b === k1 ? s1 : at(b));

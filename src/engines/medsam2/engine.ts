@@ -18,6 +18,7 @@ import type { KeySlice } from '../../annotations/types.js';
 import type { Sam2Decoded, Sam2Features, Sam2Memory, Sam2Model, Tensor4 } from '../../models/sam2/model.js';
 import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import { bilinear } from '../../util/bilinear.js';
 import { classicEngine } from '../classic/engine.js';
 import { inputFrame, logitsToRoi, modelInput, roiToMaskInput, toInput, type InputFrame } from '../sam/frame.js';
 import { deepestPoints } from '../sam/prompts.js';
@@ -82,21 +83,7 @@ function sigmoid(x: number): number {
 export function upsample(src: Float32Array, side: number, size: number): Float32Array {
   const out = new Float32Array(size * size);
   const k = side / size;
-  for (let y = 0; y < size; y++) {
-    const sy = Math.min(side - 1, Math.max(0, (y + 0.5) * k - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(side - 1, y0 + 1);
-    const fy = sy - y0;
-    for (let x = 0; x < size; x++) {
-      const sx = Math.min(side - 1, Math.max(0, (x + 0.5) * k - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(side - 1, x0 + 1);
-      const fx = sx - x0;
-      const a = src[x0 + side * y0] * (1 - fx) + src[x1 + side * y0] * fx;
-      const b = src[x0 + side * y1] * (1 - fx) + src[x1 + side * y1] * fx;
-      out[x + size * y] = a * (1 - fy) + b * fy;
-    }
-  }
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) out[x + size * y] = bilinear(src, side, side, (x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5, 0);
   return out;
 }
 

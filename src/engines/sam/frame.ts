@@ -4,6 +4,7 @@
  * to ROI pixels, and a binary mask to `mask_input` logits.
  */
 import type { ResizeMode } from '../../models/sam/manifest.js';
+import { bilinear } from '../../util/bilinear.js';
 
 export interface InputFrame {
   /** Crop origin in ROI pixels. */
@@ -55,21 +56,6 @@ export function inputFrame(
 /** ROI pixel (u, v) to input coordinates. */
 export function toInput(f: InputFrame, u: number, v: number): [number, number] {
   return [f.ox + (u - f.u0 + 0.5) * f.sx - 0.5, f.oy + (v - f.v0 + 0.5) * f.sy - 0.5];
-}
-
-function bilinear(src: ArrayLike<number>, w: number, h: number, x: number, y: number, outside: number): number {
-  if (x < -0.5 || y < -0.5 || x > w - 0.5 || y > h - 0.5) return outside;
-  const xc = Math.min(Math.max(x, 0), w - 1);
-  const yc = Math.min(Math.max(y, 0), h - 1);
-  const x0 = Math.floor(xc);
-  const y0 = Math.floor(yc);
-  const x1 = Math.min(x0 + 1, w - 1);
-  const y1 = Math.min(y0 + 1, h - 1);
-  const fx = xc - x0;
-  const fy = yc - y0;
-  const a = src[x0 + w * y0] * (1 - fx) + src[x1 + w * y0] * fx;
-  const b = src[x0 + w * y1] * (1 - fx) + src[x1 + w * y1] * fx;
-  return a * (1 - fy) + b * fy;
 }
 
 /**
