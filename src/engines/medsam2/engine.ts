@@ -20,7 +20,7 @@ import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping } from '../..
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { bilinear } from '../../util/bilinear.js';
 import { classicEngine } from '../classic/engine.js';
-import { inputFrame, logitsToRoi, modelInput, roiToMaskInput, toInput, type InputFrame } from '../sam/frame.js';
+import { boxToInput, inputFrame, keyPrompt, logitsToRoi, modelInput, pointsToInput, roiToMaskInput, type InputFrame } from '../sam/frame.js';
 import { deepestPoints } from '../sam/prompts.js';
 import { memoryBank, sinePositionEncoding, type MemoryRef, type PointerRef } from './memory.js';
 
@@ -226,18 +226,7 @@ export class Medsam2Session implements ObjectSession {
     const w = key.index;
     const f = await this.encode(w);
     const { nu, nv } = this.img;
-    const pt = (list: readonly (readonly [number, number])[], label: 0 | 1) =>
-      list.map(([u, v]) => {
-        const [x, y] = toInput(this.frame, u, v);
-        return { x, y, label };
-      });
-    const points = [...pt(key.points, 1), ...pt(key.negativePoints, 0)];
-    let box: [number, number, number, number] | undefined;
-    if (key.box) {
-      const [x0, y0] = toInput(this.frame, key.box[0] - 0.5, key.box[1] - 0.5);
-      const [x1, y1] = toInput(this.frame, key.box[2] + 0.5, key.box[3] + 0.5);
-      box = [x0, y0, x1, y1];
-    }
+    const { points, box } = keyPrompt(this.frame, key);
     const d = await this.decode(this.withNoMem(f), f, { points, box });
     const nPoints = points.length + (box ? 2 : 0);
     let ref: Uint8Array | null = null;
@@ -273,14 +262,8 @@ export class Medsam2Session implements ObjectSession {
         d = await this.decode(embed, f, { points: [], maskInput: await this.model.maskDownsample(maskS) });
       } else {
         // No mask prompt in this export: the mask's box and its deepest point instead.
-        const bb = boundingBox2d(mask, nu, nv) as [number, number, number, number];
-        const [x0, y0] = toInput(this.frame, bb[0] - 0.5, bb[1] - 0.5);
-        const [x1, y1] = toInput(this.frame, bb[2] + 0.5, bb[3] + 0.5);
-        const points = deepestPoints(mask, nu, nv, du, dv, 1).map(([u, v]) => {
-          const [x, y] = toInput(this.frame, u, v);
-          return { x, y, label: 1 as const };
-        });
-        d = await this.decode(embed, f, { points, box: [x0, y0, x1, y1] });
+        const box = boxToInput(this.frame, boundingBox2d(mask, nu, nv) as [number, number, number, number]);
+        d = await this.decode(embed, f, { points: pointsToInput(this.frame, deepestPoints(mask, nu, nv, du, dv, 1), 1), box });
       }
       pointer = d.pointers[0];
     }

@@ -12,11 +12,11 @@
  * `SamSession` is also the model half of the hybrid engine (`src/engines/hybrid`).
  */
 import type { KeySlice } from '../../annotations/types.js';
-import type { SamEmbedding, SamModel, SamPoint, SamPrompt } from '../../models/sam/model.js';
+import type { SamEmbedding, SamModel, SamPrompt } from '../../models/sam/model.js';
 import { countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
 import { classicEngine } from '../classic/engine.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
-import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput, type InputFrame } from './frame.js';
+import { inputFrame, keyPrompt, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, type InputFrame } from './frame.js';
 import { DEFAULT_MASK_PROMPT, promptFromMask, type MaskPromptOptions } from './prompts.js';
 
 export interface SamEngineOptions {
@@ -149,26 +149,11 @@ export class SamSession implements ObjectSession {
     return { mask, confidence, logits: roi };
   }
 
-  private pointsOf(f: InputFrame, list: readonly (readonly [number, number])[], label: 0 | 1): SamPoint[] {
-    return list.map(([u, v]) => {
-      const [x, y] = toInput(f, u, v);
-      return { x, y, label };
-    });
-  }
-
   async segmentSlice(key: KeySlice): Promise<ModelSliceResult> {
     const w = key.index;
     const enc = await this.encode(w, [w + 1, w - 1, w + 2, w - 2]);
-    const f = enc.frame;
-    const points = [...this.pointsOf(f, key.points, 1), ...this.pointsOf(f, key.negativePoints, 0)];
-    let box: [number, number, number, number] | undefined;
+    const { points, box } = keyPrompt(enc.frame, key);
     let ref: Uint8Array | null = null;
-    if (key.box) {
-      const [i0, j0, i1, j1] = key.box;
-      const [x0, y0] = toInput(f, i0 - 0.5, j0 - 0.5);
-      const [x1, y1] = toInput(f, i1 + 0.5, j1 + 0.5);
-      box = [x0, y0, x1, y1];
-    }
     if (key.points.length) {
       ref = new Uint8Array(this.img.nu * this.img.nv);
       for (const [u, v] of key.points) ref[u + this.img.nu * v] = 1;

@@ -3,7 +3,9 @@
  * conversions that go with it: an ROI crop to the model's normalised RGB input, the decoder's mask logits back
  * to ROI pixels, and a binary mask to `mask_input` logits.
  */
+import type { KeySlice } from '../../annotations/types.js';
 import type { ResizeMode } from '../../models/sam/manifest.js';
+import type { SamPoint } from '../../models/sam/model.js';
 import { bilinear } from '../../util/bilinear.js';
 
 export interface InputFrame {
@@ -56,6 +58,30 @@ export function inputFrame(
 /** ROI pixel (u, v) to input coordinates. */
 export function toInput(f: InputFrame, u: number, v: number): [number, number] {
   return [f.ox + (u - f.u0 + 0.5) * f.sx - 0.5, f.oy + (v - f.v0 + 0.5) * f.sy - 0.5];
+}
+
+/** ROI points as prompt points of the input frame, all with `label`. */
+export function pointsToInput(f: InputFrame, list: readonly (readonly [number, number])[], label: 0 | 1): SamPoint[] {
+  return list.map(([u, v]) => {
+    const [x, y] = toInput(f, u, v);
+    return { x, y, label };
+  });
+}
+
+/**
+ * An inclusive ROI box [i0, j0, i1, j1] as input-frame corners at its outer pixel edges, widened by `mu` and
+ * `mv` ROI pixels each side.
+ */
+export function boxToInput(f: InputFrame, box: readonly [number, number, number, number], mu = 0, mv = 0): [number, number, number, number] {
+  const [x0, y0] = toInput(f, box[0] - 0.5 - mu, box[1] - 0.5 - mv);
+  const [x1, y1] = toInput(f, box[2] + 0.5 + mu, box[3] + 0.5 + mv);
+  return [x0, y0, x1, y1];
+}
+
+/** A key slice's points (positive, then negative) and box in the input frame. */
+export function keyPrompt(f: InputFrame, key: KeySlice): { points: SamPoint[]; box?: [number, number, number, number] } {
+  const points = [...pointsToInput(f, key.points, 1), ...pointsToInput(f, key.negativePoints, 0)];
+  return key.box ? { points, box: boxToInput(f, key.box) } : { points };
 }
 
 /**

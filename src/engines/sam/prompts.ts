@@ -5,7 +5,7 @@
  */
 import type { SamPoint, SamPrompt } from '../../models/sam/model.js';
 import { boundingBox2d, signedDistance2d } from '../../morphology/binary.js';
-import { toInput, type InputFrame } from './frame.js';
+import { boxToInput, pointsToInput, type InputFrame } from './frame.js';
 
 export interface MaskPromptOptions {
   /** Prompt with the mask's box (default true). */
@@ -53,27 +53,25 @@ export function promptFromMask(
   const [i0, j0, i1, j1] = bb;
   const mu = Math.max(0.5, o.boxMargin * (i1 - i0 + 1));
   const mv = Math.max(0.5, o.boxMargin * (j1 - j0 + 1));
-  const [x0, y0] = toInput(f, i0 - 0.5 - mu, j0 - 0.5 - mv);
-  const [x1, y1] = toInput(f, i1 + 0.5 + mu, j1 + 0.5 + mv);
-  const points: SamPoint[] = deepestPoints(mask, nu, nv, du, dv, o.positivePoints).map(([u, v]) => {
-    const [x, y] = toInput(f, u, v);
-    return { x, y, label: 1 };
-  });
+  const points: SamPoint[] = pointsToInput(f, deepestPoints(mask, nu, nv, du, dv, o.positivePoints), 1);
   if (o.negativePoints) {
     // Beyond the box's sides, by 15 % of the mask's size (at least 2 pixels), on its centre lines.
     const nu0 = Math.max(2, 0.15 * (i1 - i0 + 1));
     const nv0 = Math.max(2, 0.15 * (j1 - j0 + 1));
     const cu = (i0 + i1) / 2;
     const cv = (j0 + j1) / 2;
-    for (const [u, v] of [
-      [i0 - nu0, cv],
-      [i1 + nu0, cv],
-      [cu, j0 - nv0],
-      [cu, j1 + nv0],
-    ] as const) {
-      const [x, y] = toInput(f, u, v);
-      points.push({ x, y, label: 0 });
-    }
+    points.push(
+      ...pointsToInput(
+        f,
+        [
+          [i0 - nu0, cv],
+          [i1 + nu0, cv],
+          [cu, j0 - nv0],
+          [cu, j1 + nv0],
+        ],
+        0,
+      ),
+    );
   }
-  return o.box ? { points, box: [x0, y0, x1, y1] } : { points };
+  return o.box ? { points, box: boxToInput(f, bb, mu, mv) } : { points };
 }
