@@ -2,11 +2,11 @@
  * `keyslice bench`: runs the protocol and writes results.json, results.csv, summary.md and
  * dice-vs-budget.svg into the output folder.
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PromptKind } from '../simulate/annotator.js';
-import { writeTextAtomic } from '../volume/io-node.js';
+import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
 import { KeysliceError } from '../util/errors.js';
 import { findDatasets } from './manifest.js';
 import { defaultMethodNames, getMethod } from './methods.js';
@@ -56,7 +56,7 @@ export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesRes
   const datasets = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
   const methods = (opts.methods ?? defaultMethodNames()).map(getMethod);
   const out = opts.out ?? 'bench-results';
-  await fsp.mkdir(out, { recursive: true });
+  await ensureOutputDir(out);
   const t0 = performance.now();
   const rows = await runBench({
     datasets,

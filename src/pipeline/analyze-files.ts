@@ -2,13 +2,11 @@
  * `keyslice analyze` over files (Node): reads the image and the optional annotations, writes `profile.json` and
  * `profile.svg` into the output folder (created if missing) through temporary files and renames.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { analyzeVolume, type Analysis } from '../analysis/analyze.js';
 import { profileSvg } from '../analysis/profile-svg.js';
 import type { IntensityWindow } from '../analysis/window.js';
-import { KeysliceError } from '../util/errors.js';
-import { writeTextAtomic } from '../volume/io-node.js';
+import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
 import { checkInputFiles, readInputs, type InputFiles } from './inputs-node.js';
 
 export interface AnalyzeFilesOptions extends InputFiles {
@@ -22,19 +20,6 @@ export interface AnalyzeFilesResult {
   analysis: Analysis;
   files: string[];
   warnings: string[];
-}
-
-/** Creates `dir` (and parents) unless it exists; refuses a path that is a file. */
-export async function ensureOutputDir(dir: string): Promise<void> {
-  const st = await fsp.stat(dir).catch(() => null);
-  if (st && !st.isDirectory()) throw new KeysliceError('OUTPUT_CONFLICT', 'output must be a folder, and this is a file', dir);
-  if (!st) {
-    try {
-      await fsp.mkdir(dir, { recursive: true });
-    } catch (err) {
-      throw new KeysliceError('WRITE_FAILED', `could not create the output folder (${(err as Error).message})`, dir);
-    }
-  }
 }
 
 export async function analyzeFiles(opts: AnalyzeFilesOptions): Promise<AnalyzeFilesResult> {

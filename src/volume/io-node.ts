@@ -301,6 +301,19 @@ export async function checkOutputPath(file: string, protect: string[] = []): Pro
   await checkOutputTarget(file, protect);
 }
 
+/** Creates `dir` (and parents) unless it exists; refuses a path that is a file. */
+export async function ensureOutputDir(dir: string): Promise<void> {
+  const st = await fsp.stat(dir).catch(() => null);
+  if (st && !st.isDirectory()) throw new KeysliceError('OUTPUT_CONFLICT', 'output must be a folder, and this is a file', dir);
+  if (!st) {
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new KeysliceError('WRITE_FAILED', `could not create the output folder (${(err as Error).message})`, dir);
+    }
+  }
+}
+
 /** Writes a text file through a temporary file and a rename, refusing to replace an input. */
 export async function writeTextAtomic(file: string, text: string, protect: string[] = []): Promise<void> {
   await checkOutputTarget(file, protect);
