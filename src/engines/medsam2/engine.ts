@@ -80,7 +80,7 @@ function sigmoid(x: number): number {
 }
 
 /** Bilinear upsampling (align_corners = false) of a `side` x `side` grid to `size` x `size`. */
-export function upsample(src: Float32Array, side: number, size: number): Float32Array {
+function upsample(src: Float32Array, side: number, size: number): Float32Array {
   const out = new Float32Array(size * size);
   const k = side / size;
   for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) out[x + size * y] = bilinear(src, side, side, (x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5, 0);
@@ -335,7 +335,7 @@ export class Medsam2Session implements ObjectSession {
   }
 }
 
-export function newMedsam2Usage(): Medsam2Usage {
+function newMedsam2Usage(): Medsam2Usage {
   return { encoderCalls: 0, decoderCalls: 0, memoryEncoderCalls: 0, memoryAttentionCalls: 0, seconds: 0 };
 }
 

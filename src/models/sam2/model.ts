@@ -8,7 +8,7 @@
 import { KeysliceError } from '../../util/errors.js';
 import { floatData, type GraphSession, type GraphValueInfo, type OnnxRuntime, type OrtTensorLike } from '../onnx/runtime.js';
 import { pointPrompt } from '../sam/model.js';
-import { OPTIONAL_ROLES, OUTPUT_ROLES, type Sam2ConstantName, type Sam2GraphName, type Sam2Manifest, type Sam2Tensors } from './manifest.js';
+import { OPTIONAL_ROLES, OUTPUT_ROLES, type Sam2GraphName, type Sam2Manifest, type Sam2Tensors } from './manifest.js';
 
 /** A 4D tensor's data with its dims. */
 export interface Tensor4 {
@@ -475,6 +475,3 @@ function checkGraphs(m: Sam2Manifest, graphs: Graphs, c: Constants, file: string
   }
   return maskSize;
 }
-
-/** The names of the constants a manifest lists, for loaders. */
-export type ConstantFiles = Record<Sam2ConstantName, string | null>;
