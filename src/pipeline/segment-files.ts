@@ -17,6 +17,8 @@ export interface SegmentFilesOptions extends InputFiles {
   model?: string;
   /** onnxruntime execution providers for the model engines (default: cpu). */
   executionProviders?: string[];
+  /** A folder keeping image embeddings across runs (sam and hybrid engines; default none). */
+  embeddingCache?: string;
   /** Intensity window (default: chosen from the image). */
   window?: IntensityWindow;
   /** Inclusive slice range to propagate within (see `SegmentOptions.range`). */
@@ -37,7 +39,11 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   const stage = opts.onStage ?? (() => {});
   const inputs = checkInputFiles(opts);
   await checkOutputPath(opts.out, inputs);
-  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE), { model: opts.model, executionProviders: opts.executionProviders });
+  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE), {
+    model: opts.model,
+    executionProviders: opts.executionProviders,
+    embeddingCache: opts.embeddingCache,
+  });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
   const { image, annotations, warnings } = await readInputs(opts, stage);
   if (!annotations) throw new KeysliceError('USAGE', 'no annotations given');

@@ -121,6 +121,7 @@ export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: 
     du: sg.du,
     dv: sg.dv,
     dw: sg.dw,
+    origin: [roi.u0, roi.v0],
     raw: getRaw,
     windowed(w) {
       let r = win.get(w);

@@ -17,6 +17,8 @@ export interface RoiImage {
   du: number;
   dv: number;
   dw: number;
+  /** Where the ROI's first pixel sits in the full slice (u, v; default 0, 0). */
+  origin?: [number, number];
   /** Raw image values of slice w inside the ROI (shared: do not modify). */
   raw(w: number): Float32Array;
   /** Slice w inside the ROI, windowed to [0, 1] (shared: do not modify). */

@@ -8,15 +8,16 @@
  *   logit -1 that are also above +1.
  * - A single-image model finds something on every slice, so fronts beyond the outermost key slices are bounded
  *   by a classic-engine run (`extentEngine`, on by default).
- * Each ROI slice is encoded at most once per object (the ROI, a crop around the object, is the zoom).
+ * Zoom: each input holds a crop around the object as last seen; a slice is encoded once per object while the
+ * object stays inside its crop, and the model's embedding store may hold it from an earlier run.
  * `SamSession` is also the model half of the hybrid engine (`src/engines/hybrid`).
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamEmbedding, SamModel, SamPrompt } from '../../models/sam/model.js';
-import { countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
+import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
 import { classicEngine } from '../classic/engine.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
-import { inputFrame, keyPrompt, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, type InputFrame } from './frame.js';
+import { inputFrame, keyPrompt, zoomCrop, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, type InputFrame, type InputTile, type ZoomOptions } from './frame.js';
 import { DEFAULT_MASK_PROMPT, promptFromMask, type MaskPromptOptions } from './prompts.js';
 
 export interface SamEngineOptions {
@@ -32,6 +33,14 @@ export interface SamEngineOptions {
    * built-in model then lost 0.2 Dice: a speed option, not a default).
    */
   mosaic: number;
+  /**
+   * Zoom: each input holds a crop around the object as last seen (the prompt's box or the previous mask's box,
+   * widened on each side by `relativeMargin` x its size, at least `marginMm`), so the object fills most of the
+   * input whatever the ROI; null encodes the whole ROI. A cached encoding is reused only while the object's
+   * box stays inside its crop. `snap` (default true) rounds the crop to a ladder of sizes and a grid of centres
+   * so that nearby boxes share a crop (and an embedding). Default: 25 %, 5 mm, snapped.
+   */
+  zoom: ZoomOptions | null;
 }
 
 export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
@@ -39,6 +48,7 @@ export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
   prompt: DEFAULT_MASK_PROMPT,
   classicExtent: true,
   mosaic: 1,
+  zoom: { relativeMargin: 0.25, marginMm: 5 },
 };
 
 /** Model usage of an engine, for reports. */
@@ -51,6 +61,8 @@ export interface ModelUsage {
   slicesEncoded: number;
   /** Encodings served from the cache (a slice visited again). */
   cacheHits: number;
+  /** Encodings found in the model's embedding store (an earlier run encoded the same input): no encoder run. */
+  storeHits: number;
 }
 
 /** The components of `mask` that overlap `ref` (else the largest), holes filled. */
@@ -69,11 +81,18 @@ interface Encoded {
   frame: InputFrame;
 }
 
+type Box = [number, number, number, number];
+
+/** Whether two frames map the ROI to the input in the same way. */
+function sameFrame(a: InputFrame, b: InputFrame): boolean {
+  return a.u0 === b.u0 && a.v0 === b.v0 && a.cu === b.cu && a.cv === b.cv && a.sx === b.sx && a.sy === b.sy && a.ox === b.ox && a.oy === b.oy;
+}
+
 /** The SAM engine's state for one object (also the model half of the hybrid engine). */
 export class SamSession implements ObjectSession {
-  private readonly encoded = new Map<number, Promise<Encoded>>();
-  /** The frame of each tile of an input (one without a mosaic). */
-  private readonly tiles: InputFrame[] = [];
+  private readonly encoded = new Map<number, { frame: InputFrame; enc: Promise<Encoded> }>();
+  /** The tiles of an input (one without a mosaic). */
+  private readonly tiles: InputTile[] = [];
   /** Slices whose encoding has been used at least once (a later use is a cache hit). */
   private readonly used = new Set<number>();
   /** The latest model result on each slice: low-res logits, its frame, ROI logits and mask (for the next slice). */
@@ -82,49 +101,67 @@ export class SamSession implements ObjectSession {
   constructor(
     private readonly img: RoiImage,
     private readonly model: SamModel,
-    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic'>,
+    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'>,
     private readonly usage: ModelUsage,
   ) {
-    const m = model.manifest;
     const tiles = Math.max(1, Math.floor(o.mosaic));
-    const side = Math.floor(m.inputSize / tiles);
-    for (let i = 0; i < tiles * tiles; i++) {
-      const tile = { ox: (i % tiles) * side, oy: Math.floor(i / tiles) * side, side };
-      this.tiles.push(inputFrame([0, 0, img.nu - 1, img.nv - 1], img.du, img.dv, m.inputSize, m.resize, tile));
-    }
+    const side = Math.floor(model.manifest.inputSize / tiles);
+    for (let i = 0; i < tiles * tiles; i++) this.tiles.push({ ox: (i % tiles) * side, oy: Math.floor(i / tiles) * side, side });
+  }
+
+  /** The crop for an object seen at `around` (the whole ROI without zoom or without a box). */
+  private crop(around: Box | null): Box {
+    const { nu, nv, du, dv } = this.img;
+    if (!this.o.zoom || !around) return [0, 0, nu - 1, nv - 1];
+    return zoomCrop(around, { nu, nv, du, dv, origin: this.img.origin }, this.o.zoom);
+  }
+
+  /** Whether `around` lies inside a frame's crop (a side at the ROI's edge needs no room). */
+  private covers(f: InputFrame, around: Box | null): boolean {
+    if (!this.o.zoom || !around) return true;
+    const { nu, nv } = this.img;
+    const [a, b, c, d] = around;
+    const u1 = f.u0 + f.cu - 1;
+    const v1 = f.v0 + f.cv - 1;
+    return (f.u0 === 0 || f.u0 < a) && (f.v0 === 0 || f.v0 < b) && (u1 === nu - 1 || u1 > c) && (v1 === nv - 1 || v1 > d);
   }
 
   /**
-   * The encoding of slice `w`. A new input holds `w` and, with a mosaic, the next slices of `ahead` not yet
-   * encoded, each in its own tile, so one encoder run serves up to mosaic² slices.
+   * The encoding of slice `w` for an object seen at `around`. A new input holds `w` and, with a mosaic, the next
+   * slices of `ahead` not yet encoded, each in its own tile (all with the same crop), so one encoder run serves
+   * up to mosaic² slices. A cached encoding whose crop no longer holds the object is replaced.
    */
-  private encode(w: number, ahead: readonly number[]): Promise<Encoded> {
+  private encode(w: number, ahead: readonly number[], around: Box | null): Promise<Encoded> {
     const e = this.encoded.get(w);
-    if (e) {
+    if (e && this.covers(e.frame, around)) {
       if (this.used.has(w)) this.usage.cacheHits++;
       this.used.add(w);
-      return e;
+      return e.enc;
     }
-    const { nu, nv, count } = this.img;
+    const { nu, nv, du, dv, count } = this.img;
     const m = this.model.manifest;
     const group = [w];
     for (const a of ahead) {
       if (group.length >= this.tiles.length) break;
       if (a >= 0 && a < count && !this.encoded.has(a) && !group.includes(a)) group.push(a);
     }
-    const frames = this.tiles;
+    const crop = this.crop(around);
+    const frames = group.map((_, i) => inputFrame(crop, du, dv, m.inputSize, m.resize, this.tiles[i]));
     const input = new Float32Array(3 * m.inputSize * m.inputSize);
     group.forEach((g, i) => modelInput(this.img.windowed(g), nu, nv, frames[i], m.mean, m.std, input));
     const t0 = performance.now();
     const emb = this.model.encode(input).then((x) => {
-      this.usage.encoderCalls++;
-      this.usage.slicesEncoded += group.length;
-      this.usage.encoderSeconds += (performance.now() - t0) / 1000;
+      if (x.stored) this.usage.storeHits++;
+      else {
+        this.usage.encoderCalls++;
+        this.usage.slicesEncoded += group.length;
+        this.usage.encoderSeconds += (performance.now() - t0) / 1000;
+      }
       return x;
     });
-    group.forEach((g, i) => this.encoded.set(g, emb.then((x) => ({ emb: x, frame: frames[i] }))));
+    group.forEach((g, i) => this.encoded.set(g, { frame: frames[i], enc: emb.then((x) => ({ emb: x, frame: frames[i] })) }));
     this.used.add(w);
-    return this.encoded.get(w) as Promise<Encoded>;
+    return (this.encoded.get(w) as { enc: Promise<Encoded> }).enc;
   }
 
   private async run(w: number, enc: Encoded, prompt: SamPrompt, ref: Uint8Array | null): Promise<ModelSliceResult> {
@@ -151,7 +188,8 @@ export class SamSession implements ObjectSession {
 
   async segmentSlice(key: KeySlice): Promise<ModelSliceResult> {
     const w = key.index;
-    const enc = await this.encode(w, [w + 1, w - 1, w + 2, w - 2]);
+    // Zoom on the box (points alone do not tell the object's size: the whole ROI).
+    const enc = await this.encode(w, [w + 1, w - 1, w + 2, w - 2], key.box ? [...key.box] : null);
     const { points, box } = keyPrompt(enc.frame, key);
     let ref: Uint8Array | null = null;
     if (key.points.length) {
@@ -160,7 +198,7 @@ export class SamSession implements ObjectSession {
     }
     const first = await this.run(w, enc, { points, box }, ref);
     // One refinement pass with the first mask as mask_input (SAM's iterative use).
-    const again = await this.encode(w, []);
+    const again = await this.encode(w, [], null);
     const second = await this.run(w, again, { points, box, maskInput: this.last.get(w)?.lowRes }, ref ?? first.mask);
     if (key.box) {
       // Nothing outside the box.
@@ -183,7 +221,7 @@ export class SamSession implements ObjectSession {
   async predict(step: PropagationStep, source: Uint8Array = step.mask): Promise<ModelSliceResult> {
     const { nu, nv, du, dv } = this.img;
     const dir = Math.sign(step.to - step.from) || 1;
-    const enc = await this.encode(step.to, [step.to + dir, step.to + 2 * dir, step.to + 3 * dir]);
+    const enc = await this.encode(step.to, [step.to + dir, step.to + 2 * dir, step.to + 3 * dir], boundingBox2d(source, nu, nv));
     const prompt = promptFromMask(source, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0, logits: new Float32Array(nu * nv).fill(-20) };
     if (this.o.maskInput) {
@@ -191,7 +229,7 @@ export class SamSession implements ObjectSession {
       const M = this.model.maskSize;
       if (prev && prev.mask === source) {
         // The previous slice's own logits: as they are when it sat in the same tile, else resampled.
-        prompt.maskInput = prev.frame === enc.frame ? prev.lowRes : roiToMaskInput(prev.roi, nu, nv, enc.frame, M);
+        prompt.maskInput = sameFrame(prev.frame, enc.frame) ? prev.lowRes : roiToMaskInput(prev.roi, nu, nv, enc.frame, M);
       } else prompt.maskInput = maskToLogits(source, nu, nv, enc.frame, M);
     }
     return this.run(step.to, enc, prompt, source);
@@ -205,7 +243,7 @@ export class SamSession implements ObjectSession {
 
 /** A new set of model counters. */
 export function newUsage(): ModelUsage {
-  return { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, slicesEncoded: 0, cacheHits: 0 };
+  return { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, slicesEncoded: 0, cacheHits: 0, storeHits: 0 };
 }
 
 /** The `sam` engine on a loaded model; `stats()` counts model calls over every object it has segmented. */

@@ -184,3 +184,43 @@ export function roiToMaskInput(roi: Float32Array, nu: number, nv: number, f: Inp
   }
   return out;
 }
+
+/** Zoom margins: each side of the object's box widened by `relativeMargin` x its size, at least `marginMm`. */
+export interface ZoomOptions {
+  relativeMargin: number;
+  marginMm: number;
+  /** Round the crop to a ladder of sizes and a grid of centres (default true). */
+  snap?: boolean;
+}
+
+/**
+ * The square crop (in mm) that zooms on an object whose inclusive ROI box is `around`: the box widened by the
+ * margins, its shorter side widened to the longer one, within the ROI [0, nu) x [0, nv). Snapped, the side is
+ * rounded up to a step of 2^(1/8) and the centre to a sixteenth of the side, in full-slice pixels (`origin`: where
+ * the ROI starts), so that nearby boxes give the same crop and hence the same encoder input.
+ */
+export function zoomCrop(
+  around: readonly [number, number, number, number],
+  roi: { nu: number; nv: number; du: number; dv: number; origin?: readonly [number, number] },
+  z: ZoomOptions,
+): [number, number, number, number] {
+  const { nu, nv, du, dv } = roi;
+  const [ou, ov] = roi.origin ?? [0, 0];
+  const [a, b, c, d] = around;
+  const mu = Math.max(z.relativeMargin * (c - a + 1), z.marginMm / du);
+  const mv = Math.max(z.relativeMargin * (d - b + 1), z.marginMm / dv);
+  const need = Math.max((c - a + 1 + 2 * mu) * du, (d - b + 1 + 2 * mv) * dv);
+  const unit = Math.min(du, dv);
+  const snap = z.snap ?? true;
+  const side = snap ? unit * 2 ** (Math.ceil(8 * Math.log2(Math.max(1, need / unit))) / 8) : need;
+  // Centre in mm from the full slice's first pixel, snapped to the grid.
+  const grid = side / 16;
+  const at = (x: number): number => (snap ? Math.round(x / grid) * grid : x);
+  const cu = at((ou + (a + c) / 2) * du);
+  const cv = at((ov + (b + d) / 2) * dv);
+  const u0 = Math.round((cu - side / 2) / du) - ou;
+  const v0 = Math.round((cv - side / 2) / dv) - ov;
+  const u1 = u0 + Math.round(side / du) - 1;
+  const v1 = v0 + Math.round(side / dv) - 1;
+  return [Math.max(0, u0), Math.max(0, v0), Math.min(nu - 1, u1), Math.min(nv - 1, v1)];
+}

