@@ -116,6 +116,8 @@ describe('keyslice segment on a phantom', () => {
     ['an unknown window', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--window', 'liver'], 2, /--window must be auto, a CT preset \(abdomen, lung, brain, mediastinum, bone\) or LOW:HIGH/],
     ['an empty window', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--window', '40:-40'], 2, /--window must be/],
     ['a model with a weight-free engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'classic', '--model', 'ct.nii.gz'], 2, /--model is for the model engines/],
+    ['an embedding cache with a weight-free engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'classic', '--embedding-cache', 'emb'], 2, /--embedding-cache keeps the image embeddings of the sam and hybrid engines/],
+    ['an embedding cache that is a file', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'sam', '--embedding-cache', 'box.json'], 4, /box\.json: the embedding cache must be a folder, and this is a file/],
   ];
   for (const [what, args, code, message] of cases) {
     it(`refuses ${what} with a clear message, exit ${code}, and writes nothing`, () => {

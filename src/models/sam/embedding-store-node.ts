@@ -14,12 +14,14 @@ const HEADER = MAGIC.length + 16;
 
 export class DiskEmbeddingStore implements EmbeddingStore {
   constructor(readonly dir: string) {
+    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+      throw new KeysliceError('OUTPUT_CONFLICT', 'the embedding cache must be a folder, and this is a file', dir);
+    }
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (e) {
       throw new KeysliceError('WRITE_FAILED', `cannot create the embedding cache folder: ${(e as Error).message}`, dir, { cause: e });
     }
-    if (!fs.statSync(dir).isDirectory()) throw new KeysliceError('WRITE_FAILED', 'the embedding cache must be a folder', dir);
   }
 
   private file(key: string): string {
