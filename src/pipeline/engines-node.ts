@@ -31,6 +31,8 @@ export interface ResolveEngineOptions extends RuntimeOptions {
   model?: string;
   /** A folder keeping image embeddings across runs (`sam` and `hybrid`; see `SamLoadOptions.embeddingCache`). */
   embeddingCache?: string;
+  /** Embeddings kept in memory within the process, bytes (`sam` and `hybrid`; default 256 MiB, 0 for none). */
+  memoryCacheBytes?: number;
 }
 
 export async function resolveEngine(name: string, options: ResolveEngineOptions = {}): Promise<SliceEngine> {
