@@ -43,6 +43,18 @@ export type {
 } from './propagation/types.js';
 export { classicEngine, DEFAULT_CLASSIC, type ClassicOptions } from './engines/classic/engine.js';
 export { interpolationEngine, keySlicesEngine } from './engines/interp.js';
+export { samEngine, DEFAULT_SAM_ENGINE, type SamEngineOptions, type ModelUsage } from './engines/sam/engine.js';
+export { zoomCrop, type ZoomOptions } from './engines/sam/frame.js';
+export { hybridEngine, DEFAULT_HYBRID, type HybridOptions } from './engines/hybrid/engine.js';
+export { medsam2Engine, DEFAULT_MEDSAM2, type Medsam2Options } from './engines/medsam2/engine.js';
+export { SamModel, type SamEmbedding, type SamPrompt, type SamPoint } from './models/sam/model.js';
+export { loadSamModel, builtinSamManifest, readSamManifest, type SamLoadOptions } from './models/sam/load-node.js';
+export { loadSam2Model } from './models/sam2/load-node.js';
+export { MemoryEmbeddingStore, LayeredEmbeddingStore, embeddingKey, type EmbeddingStore } from './models/sam/embedding-store.js';
+export { DiskEmbeddingStore } from './models/sam/embedding-store-node.js';
+export { ortRuntime, type OnnxRuntime, type RuntimeOptions } from './models/onnx/runtime.js';
+export { nodeRuntime } from './models/onnx/runtime-node.js';
+export { resolveEngine, allEngineNames, MODEL_ENGINES, type ResolveEngineOptions } from './pipeline/engines-node.js';
 export { intensityWindow, applyWindow, type IntensityWindow } from './analysis/window.js';
 export { ssim, histogramDistance } from './analysis/similarity.js';
 export { MaxFlow } from './graphcut/maxflow.js';

@@ -14,6 +14,7 @@ import { DiskEmbeddingStore } from '../src/models/sam/embedding-store-node.js';
 import { resolveEngine } from '../src/pipeline/engines-node.js';
 import { segment } from '../src/pipeline/segment.js';
 import { KeysliceError } from '../src/util/errors.js';
+import * as keyslice from '../src/index.js';
 import { SliceGeometry } from '../src/volume/volume.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { dice, makeBlob } from './helpers/volumes.js';
@@ -469,5 +470,21 @@ describe('embedding stores', () => {
       assert.match(e.message, /--embedding-cache keeps the image embeddings of the sam and hybrid engines/);
       return true;
     });
+  });
+});
+
+describe('the package entry point', () => {
+  it('exposes the model engines: a model loaded and run through it, with an embedding cache, segments the blob', async () => {
+    const dir = writeBrightnessModel(path.join(tmp, 'entry'));
+    const model = await keyslice.loadSamModel(dir, { embeddingCache: path.join(tmp, 'entry-cache'), memoryCacheBytes: 0 });
+    const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+    const key = new keyslice.SliceGeometry(blob.image, 2).maskOf(blob.truth, 9, 1) as Uint8Array;
+    for (const engine of [keyslice.samEngine(model), keyslice.hybridEngine(model)]) {
+      const { labels } = await keyslice.segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, { engine });
+      const d = dice(Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth);
+      assert.ok(d > 0.8, `${engine.name}: dice ${d}`);
+    }
+    assert.deepEqual(keyslice.MODEL_ENGINES, ['sam', 'hybrid', 'medsam2']);
+    assert.ok(fs.readdirSync(path.join(tmp, 'entry-cache')).length > 0, 'embeddings kept on disk');
   });
 });
