@@ -444,6 +444,27 @@ describe('embedding stores', () => {
     assert.equal((await mem.get(key))?.data[0], 7, 'a disk hit is kept in memory');
   });
 
+  it('disk: stays within its size limit by removing the least recently used embeddings, and nothing else', async () => {
+    const dir = path.join(tmp, 'store-limit');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    const pause = () => new Promise((r) => setTimeout(r, 20));
+    const key = async (n: number) => embeddingKey('m', Float32Array.of(n));
+    const fileSize = 23 + 4 * 100; // header + 100 floats
+    const d = new DiskEmbeddingStore(dir, 3 * fileSize);
+    for (const n of [1, 2, 3]) {
+      await d.set(await key(n), emb(100, n));
+      await pause();
+    }
+    assert.equal((await d.get(await key(1)))?.data[0], 1); // 1 is now the most recently used
+    await pause();
+    await d.set(await key(4), emb(100, 4));
+    assert.equal(await d.get(await key(2)), undefined, 'the least recently used went');
+    for (const n of [1, 3, 4]) assert.equal((await d.get(await key(n)))?.data[0], n);
+    assert.ok(fs.existsSync(path.join(dir, 'notes.txt')), 'other files are left alone');
+    assert.equal(fs.readdirSync(dir).filter((x) => x.endsWith('.emb')).length, 3);
+  });
+
   it('a second run over the same volume reads every embedding from the cache folder and gives the same result', async () => {
     const dir = writeBrightnessModel(path.join(tmp, 'cached'));
     const cache = path.join(tmp, 'embeddings');

@@ -70,7 +70,8 @@ export interface SamLoadOptions extends RuntimeOptions {
   runtime?: OnnxRuntime;
   /**
    * A folder that keeps image embeddings across runs (created if missing; default none), keyed by a hash of the
-   * encoder file and of each encoder input: the same slices of the same volume are not encoded again.
+   * encoder file and of each encoder input: the same slices of the same volume are not encoded again. Kept
+   * under 2 GiB, least recently used first out (`DiskEmbeddingStore` takes another limit).
    */
   embeddingCache?: string;
   /** Embeddings kept in memory for reuse within the process, bytes (default 256 MiB; 0 for none). */
