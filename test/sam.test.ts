@@ -465,6 +465,29 @@ describe('embedding stores', () => {
     assert.equal(fs.readdirSync(dir).filter((x) => x.endsWith('.emb')).length, 3);
   });
 
+  it('a store that cannot write does not stop the run: the failures are counted', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'failing')), { memoryCacheBytes: 0 });
+    model.store = {
+      id: 'failing',
+      store: {
+        get: async () => undefined,
+        set: async () => {
+          throw new Error('no space left on device');
+        },
+      },
+    };
+    const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+    const key = new SliceGeometry(blob.image, 2).maskOf(blob.truth, 9, 1) as Uint8Array;
+    const { labels, report } = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, {
+      engine: samEngine(model, { classicExtent: false }),
+    });
+    assert.ok(dice(Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth) > 0.8);
+    const st = report.engineStats ?? {};
+    assert.equal(st.storeFailures, st.encoderCalls);
+    assert.ok(st.storeFailures > 0);
+    assert.equal(model.storeFailure, 'no space left on device');
+  });
+
   it('a second run over the same volume reads every embedding from the cache folder and gives the same result', async () => {
     const dir = writeBrightnessModel(path.join(tmp, 'cached'));
     const cache = path.join(tmp, 'embeddings');

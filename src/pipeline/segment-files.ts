@@ -54,6 +54,8 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
     postprocess: opts.postprocess,
     onProgress: opts.onProgress,
   });
+  const lost = report.engineStats?.storeFailures ?? 0;
+  if (lost > 0) warnings.push(`${opts.embeddingCache}: ${lost} embedding(s) could not be written to the embedding cache (they will be encoded again next time)`);
   await writeVolume(labels, opts.out, { protect: inputs });
   if (opts.report) {
     await writeTextAtomic(opts.report, `${JSON.stringify({ ...report, warnings }, null, 2)}\n`, [...inputs, opts.out]);

@@ -71,7 +71,7 @@ export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = 
     name: 'hybrid',
     description: `classic graph cuts with ${model.name}'s mask logits as a term of each cut; the model is prompted with the interpolated key masks between key slices`,
     imageGuided: true,
-    stats: () => ({ ...usage }),
+    stats: () => ({ ...usage, storeFailures: model.storeFailures }),
     ...(o.classicExtent ? { extentEngine: classicEngine(o.classic) } : {}),
     async open(img: RoiImage) {
       return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usage), o.modelWeight, o.betweenWeight);

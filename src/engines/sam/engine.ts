@@ -254,7 +254,7 @@ export function samEngine(model: SamModel, options: Partial<SamEngineOptions> = 
     name: 'sam',
     description: `${model.name}: prompts from the previous slice's mask (box, inner point, logits)`,
     imageGuided: true,
-    stats: () => ({ ...usage }),
+    stats: () => ({ ...usage, storeFailures: model.storeFailures }),
     ...(o.classicExtent ? { extentEngine: classicEngine() } : {}),
     async open(img: RoiImage) {
       return new SamSession(img, model, o, usage);

@@ -74,6 +74,10 @@ export class SamModel {
    * whenever the encoder's weights do (the Node loader uses a hash of the encoder file).
    */
   store: { store: EmbeddingStore; id: string } | null = null;
+  /** Embeddings the store could not keep (for example a full disk): the run goes on, encoding them again later. */
+  storeFailures = 0;
+  /** The first such failure's message. */
+  storeFailure: string | null = null;
 
   private constructor(
     readonly manifest: SamManifest,
@@ -117,7 +121,12 @@ export class SamModel {
     const kept = await store.get(key);
     if (kept) return { data: kept.data, dims: kept.dims, stored: true };
     const emb = await this.runEncoder(image);
-    await store.set(key, emb);
+    try {
+      await store.set(key, emb);
+    } catch (e) {
+      this.storeFailures++;
+      this.storeFailure ??= (e as Error).message;
+    }
     return emb;
   }
 
