@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
 import { selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
 import { readLabelVolume, readVolume } from '../volume/io-node.js';
+import { intensityWindow } from '../analysis/window.js';
 import { suggestSlices } from '../suggest/suggest.js';
 import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
 import { KeysliceError } from '../util/errors.js';
@@ -99,10 +100,12 @@ async function suggestedKeySets(
 ): Promise<(number[] | null)[]> {
   const keys = selectKeySlices(sliceAreas(truth, sg, value), 1);
   const max = Math.max(...budgets);
+  // The image's default window, once for all the suggestions (each would compute the same).
+  const window = intensityWindow(image);
   const sets = new Map<number, number[]>([[1, [...keys]]]);
   while (keys.length < max) {
     const label = simulateLabel(truth, sg, value, keys, kind);
-    const { labels } = await suggestSlices(image, axis, { axis, labels: [label] }, { budget: 1 });
+    const { labels } = await suggestSlices(image, axis, { axis, labels: [label] }, { budget: 1, window });
     const next = labels[0]?.suggestions[0];
     if (!next || keys.includes(next.slice)) break;
     keys.push(next.slice);

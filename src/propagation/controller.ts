@@ -24,7 +24,7 @@ import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
-import type { FrontReport, Interpolation, ObjectSession, SliceResult, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
+import type { FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
 
 export interface StopRules {
   /** A result below this confidence stops the front; that slice is not kept (default 0.5). */
@@ -185,13 +185,12 @@ export async function propagateObject(
         keyConfidence.set(k.index, 1);
       } else prompted.push(k);
     }
-    const results: SliceResult[] = [];
-    for (const k of prompted) results.push(await session.segmentSlice(k));
-    engineCalls += prompted.length;
-    prompted.forEach((k, i) => {
-      keyMasks.set(k.index, results[i].mask);
-      keyConfidence.set(k.index, results[i].confidence);
-    });
+    for (const k of prompted) {
+      const r = await session.segmentSlice(k);
+      engineCalls++;
+      keyMasks.set(k.index, r.mask);
+      keyConfidence.set(k.index, r.confidence);
+    }
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
     if (objectKeys.length === 0) {
       return emptyResult(roi, nu, nv, count, keyMasks, engineCalls);

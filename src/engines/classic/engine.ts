@@ -85,7 +85,7 @@ function addGuide(guide: PixelGuide | undefined, free: Uint8Array, costFg: Float
   }
 }
 
-/** A key slice's cut: its region, surroundings, seeds, initial estimate and the current mask. */
+/** A key slice's cut: its region, surroundings, seeds and initial estimate. */
 interface KeyProblem {
   image: Float32Array;
   region: Uint8Array;
@@ -97,10 +97,6 @@ interface KeyProblem {
   sdEstimate: Float32Array;
   scale: number;
   pull: number;
-  guide: PixelGuide | undefined;
-  mask: Uint8Array;
-  /** The cut emptied the mask: no further rounds. */
-  done: boolean;
 }
 
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
@@ -158,7 +154,7 @@ export class ClassicSession implements ObjectSession {
   }
 
   /** The cut problem of a key slice with a box and/or points (see the module comment). */
-  private keyProblem(key: KeySlice, guide?: PixelGuide): KeyProblem {
+  private keyProblem(key: KeySlice): KeyProblem {
     const { nu, nv, du, dv } = this.img;
     const image = this.smooth(key.index);
     const n = nu * nv;
@@ -221,14 +217,11 @@ export class ClassicSession implements ObjectSession {
       scale: Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate)),
       // Points say nothing about size: their discs get a quarter of the box's pull.
       pull: key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight,
-      guide,
-      mask: estimate,
-      done: false,
     };
   }
 
-  /** One graph cut of a key problem with the given intensity models; updates its mask. */
-  private cutKey(p: KeyProblem, fg: IntensityModel, bg: IntensityModel): void {
+  /** One graph cut of a key problem with the given intensity models (and a model's evidence); the new mask. */
+  private cutKey(p: KeyProblem, fg: IntensityModel, bg: IntensityModel, guide: PixelGuide | undefined): Uint8Array {
     const { nu, nv, du, dv } = this.img;
     const n = nu * nv;
     const costFg = new Float32Array(n);
@@ -240,12 +233,11 @@ export class ClassicSession implements ObjectSession {
       costFg[i] = fg.costOf(p.image[i]) + p.pull * Math.max(0, d);
       costBg[i] = bg.costOf(p.image[i]) + p.pull * Math.max(0, -d);
     }
-    addGuide(p.guide, p.free, costFg, costBg);
+    addGuide(guide, p.free, costFg, costBg);
     const next = solveCut({ nu, nv, du, dv, image: p.image, free: p.free, fixed: p.fixed, costFg, costBg, lambda: this.o.lambda });
     const mask = keepOverlapping(next, countNonZero(p.seedFg) > 0 ? p.seedFg : p.estimate, nu, nv);
     fillHoles2d(mask, nu, nv);
-    p.mask = mask;
-    if (countNonZero(mask) === 0) p.done = true;
+    return mask;
   }
 
   /**
@@ -255,20 +247,22 @@ export class ClassicSession implements ObjectSession {
    */
   async segmentSlice(key: KeySlice, guide?: PixelGuide): Promise<SliceResult> {
     const range = this.rangeFor(key.index);
-    const p = this.keyProblem(key, guide);
+    const p = this.keyProblem(key);
+    let mask = p.estimate;
     let fg = new IntensityModel(range);
     let bg = new IntensityModel(range);
-    for (let it = 0; it < this.o.iterations && !p.done; it++) {
+    for (let it = 0; it < this.o.iterations; it++) {
       fg = new IntensityModel(range);
       bg = new IntensityModel(range);
       for (let i = 0; i < p.image.length; i++) {
         if (!p.region[i] && !p.around[i]) continue;
-        if ((p.mask[i] && p.region[i]) || p.seedFg[i]) fg.add(p.image[i]);
+        if ((mask[i] && p.region[i]) || p.seedFg[i]) fg.add(p.image[i]);
         else bg.add(p.image[i]);
       }
-      this.cutKey(p, fg, bg);
+      mask = this.cutKey(p, fg, bg, guide);
+      if (countNonZero(mask) === 0) break;
     }
-    return { mask: p.mask, confidence: this.confidence(p.mask, p.image, fg, bg) };
+    return { mask, confidence: this.confidence(mask, p.image, fg, bg) };
   }
 
   learn(keys: { index: number; mask: Uint8Array }[]): void {

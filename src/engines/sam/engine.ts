@@ -111,9 +111,8 @@ export class SamSession implements ObjectSession {
 
   /** The crop for an object seen at `around` (the whole ROI without zoom or without a box). */
   private crop(around: Box | null): Box {
-    const { nu, nv, du, dv } = this.img;
-    if (!this.o.zoom || !around) return [0, 0, nu - 1, nv - 1];
-    return zoomCrop(around, { nu, nv, du, dv, origin: this.img.origin }, this.o.zoom);
+    if (!this.o.zoom || !around) return [0, 0, this.img.nu - 1, this.img.nv - 1];
+    return zoomCrop(around, this.img, this.o.zoom);
   }
 
   /** Whether `around` lies inside a frame's crop (a side at the ROI's edge needs no room). */
@@ -159,9 +158,10 @@ export class SamSession implements ObjectSession {
       }
       return x;
     });
-    group.forEach((g, i) => this.encoded.set(g, { frame: frames[i], enc: emb.then((x) => ({ emb: x, frame: frames[i] })) }));
+    const entries = group.map((_, i) => ({ frame: frames[i], enc: emb.then((x) => ({ emb: x, frame: frames[i] })) }));
+    group.forEach((g, i) => this.encoded.set(g, entries[i]));
     this.used.add(w);
-    return (this.encoded.get(w) as { enc: Promise<Encoded> }).enc;
+    return entries[0].enc;
   }
 
   private async run(w: number, enc: Encoded, prompt: SamPrompt, ref: Uint8Array | null): Promise<ModelSliceResult> {

@@ -41,9 +41,10 @@ export class DiskEmbeddingStore implements EmbeddingStore {
   }
 
   async get(key: string): Promise<SamEmbedding | undefined> {
+    const file = this.file(key);
     let buf: Buffer;
     try {
-      buf = await fs.promises.readFile(this.file(key));
+      buf = await fs.promises.readFile(file);
     } catch {
       return undefined;
     }
@@ -54,7 +55,7 @@ export class DiskEmbeddingStore implements EmbeddingStore {
     const data = new Float32Array(n);
     new Uint8Array(data.buffer).set(buf.subarray(HEADER));
     const now = new Date();
-    await fs.promises.utimes(this.file(key), now, now).catch(() => {});
+    await fs.promises.utimes(file, now, now).catch(() => {});
     return { data, dims };
   }
 
@@ -72,9 +73,10 @@ export class DiskEmbeddingStore implements EmbeddingStore {
 
   /** Removes the least recently used files until the folder is within its limit. */
   private async prune(): Promise<void> {
-    if (this.total === null) this.total = (await this.entries()).reduce((s, e) => s + e.size, 0);
-    if (this.total <= this.maxBytes) return;
-    for (const e of await this.entries()) {
+    if (this.total !== null && this.total <= this.maxBytes) return;
+    const list = await this.entries();
+    this.total = list.reduce((s, e) => s + e.size, 0);
+    for (const e of list) {
       if (this.total <= this.maxBytes) break;
       await fs.promises.rm(e.file, { force: true });
       this.total -= e.size;

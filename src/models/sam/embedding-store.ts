@@ -11,14 +11,12 @@ export interface EmbeddingStore {
   set(key: string, embedding: SamEmbedding): Promise<void>;
 }
 
-/** Hex SHA-256 of the model's identity and the encoder input's bytes. */
+/** Hex SHA-256 of the model's identity and of the encoder input's bytes (hashed in place, not copied). */
 export async function embeddingKey(modelId: string, input: Float32Array): Promise<string> {
-  const id = new TextEncoder().encode(modelId);
-  const bytes = new Uint8Array(id.length + input.byteLength);
-  bytes.set(id, 0);
-  bytes.set(new Uint8Array(input.buffer, input.byteOffset, input.byteLength), id.length);
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = async (bytes: Uint8Array): Promise<string> =>
+    Array.from(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const inputHash = await hex(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
+  return hex(new TextEncoder().encode(`${modelId}\n${inputHash}`));
 }
 
 /** The most recently used embeddings in memory, up to `maxBytes` (default 256 MiB: 64 SAM embeddings of 64 x 64). */
