@@ -6,7 +6,7 @@ import { intensityWindow } from '../src/analysis/window.js';
 import { propagateObject, type PropagationOptions } from '../src/propagation/controller.js';
 import type { PropagationStep, RoiImage, SliceEngine } from '../src/propagation/types.js';
 import { segment } from '../src/pipeline/segment.js';
-import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
+import { ClassicSession, classicEngine, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
 import { selectKeySlices, simulateLabel, sliceAreas } from '../src/simulate/annotator.js';
 import { readLabelVolume, readVolume } from '../src/volume/io-node.js';
 import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
@@ -375,6 +375,47 @@ describe('classic engine: extra evidence in the cut (the hybrid engine\'s model 
   });
 });
 
+describe('classic engine: a box is cut with the weakest ellipse pull that keeps the result spanning it', () => {
+  const n = 48;
+  // A crescent: a disc with a bite out of its right side, far from the ellipse inscribed in its box.
+  const crescent = disc(n, n, 22, 24, 13);
+  const bite = disc(n, n, 30, 24, 10);
+  for (let i = 0; i < crescent.length; i++) if (bite[i]) crescent[i] = 0;
+  const noise = (i: number): number => ((i * 7919) % 13) - 6;
+  const image = (contrast: number): RoiImage => {
+    const px = Float32Array.from(crescent, (x, i) => 100 + contrast * x + noise(i));
+    return { nu: n, nv: n, count: 1, du: 1, dv: 1, dw: 1, raw: () => px, windowed: () => px };
+  };
+  let box: [number, number, number, number] = [n, n, -1, -1];
+  for (let i = 0; i < crescent.length; i++) {
+    if (!crescent[i]) continue;
+    const u = i % n;
+    const v = Math.floor(i / n);
+    box = [Math.min(box[0], u), Math.min(box[1], v), Math.max(box[2], u), Math.max(box[3], v)];
+  }
+  const key: KeySlice = { index: 0, empty: false, box, points: [], negativePoints: [] };
+  const cut = async (contrast: number, fitBox: boolean): Promise<Uint8Array> =>
+    (await new ClassicSession(image(contrast), { ...DEFAULT_CLASSIC, fitBox }).segmentSlice(key)).mask;
+
+  it('where the image shows the object, the result follows its shape', async () => {
+    const fitted = await cut(60, true);
+    assert.ok(dice(fitted, crescent) > 0.95, `Dice ${dice(fitted, crescent).toFixed(3)}`);
+  });
+
+  it('where the image shows no edge, the pull still holds the result to the box', async () => {
+    const m = await cut(0, true);
+    let b: number[] = [n, n, -1, -1];
+    for (let i = 0; i < m.length; i++) {
+      if (!m[i]) continue;
+      const u = i % n;
+      const v = Math.floor(i / n);
+      b = [Math.min(b[0], u), Math.min(b[1], v), Math.max(b[2], u), Math.max(b[3], v)];
+    }
+    const w = box[2] - box[0] + 1;
+    for (let s = 0; s < 4; s++) assert.ok(Math.abs(b[s] - box[s]) <= Math.max(1, 0.1 * w), `result box ${b} vs ${box}`);
+  });
+});
+
 describe('classic engine: the boundary term does not shrink the prior where the image shows no edge', () => {
   // A textured image with no edge at all: only the shape prior and the boundary term act.
   const n = 40;
@@ -434,4 +475,31 @@ describe('classic engine on real scans', { skip: sharedDataSkip() }, () => {
       assert.ok(three > mci, `k=3: classic ${three.toFixed(3)} vs interpolation ${mci.toFixed(3)}`);
     });
   }
+
+  it('spleen CT: box key slices follow the organ better than with the full ellipse pull', async () => {
+    const c = cases[0];
+    const image = await readVolume(path.join(SHARED_DATA, c.image));
+    const truth = await readLabelVolume(path.join(SHARED_DATA, c.label));
+    const gs = new SliceGeometry(image, defaultSliceAxis(image.spacing));
+    const keys = selectKeySlices(sliceAreas(truth.data, gs, c.value), 3);
+    const label = simulateLabel(truth.data, gs, c.value, keys, 'box');
+    const keyDice = async (fitBox: boolean): Promise<number> => {
+      const engine = classicEngine({ fitBox });
+      const { labels } = await segment(image, { axis: gs.axis, labels: [label] }, { engine, range: [keys[0], keys[keys.length - 1]], postprocess: { smooth: false } });
+      let inter = 0;
+      let sum = 0;
+      for (const k of keys) {
+        const t = gs.maskOf(truth.data, k, c.value) as Uint8Array;
+        const p = gs.maskOf(labels.data, k, c.value) ?? new Uint8Array(gs.area);
+        for (let i = 0; i < t.length; i++) {
+          inter += t[i] & p[i];
+          sum += t[i] + p[i];
+        }
+      }
+      return (2 * inter) / sum;
+    };
+    const fitted = await keyDice(true);
+    const pulled = await keyDice(false);
+    assert.ok(fitted > pulled + 0.01, `key slices: fitted ${fitted.toFixed(3)} vs full pull ${pulled.toFixed(3)}`);
+  });
 });

@@ -2,7 +2,8 @@
  * The classical engine (`classic`): weight-free, image-guided graph cuts.
  * - A box becomes a 2D mask by an iterated graph cut (GrabCut-like): intensity models of the object and its
  *   surroundings are learned from the current estimate (initially the ellipse inscribed in the box) and from a
- *   ring outside the box, the cut is solved inside the box, and both steps repeat.
+ *   ring outside the box, the cut is solved inside the box, and both steps repeat. The pull towards the ellipse
+ *   is the weakest that keeps the result spanning the (tight) box (`fitBox`).
  * - Points seed the same cut (positive points are fixed object, negative points fixed background); alone they
  *   define a disc-shaped search region.
  * - Propagation from one slice to the next: the previous mask (fused with the interpolation prior between key
@@ -13,7 +14,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
-import { countNonZero, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d } from '../../morphology/binary.js';
+import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d } from '../../morphology/binary.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
@@ -43,6 +44,16 @@ export interface ClassicOptions {
    * where the image shows no edge the propagated shape keeps its size (default true).
    */
   compensateCurvature: boolean;
+  /**
+   * A box is taken as tight (the object reaches each of its sides): the key slice is cut with the weakest pull
+   * towards the inscribed ellipse (none, a quarter, half, then the full `boxShapeWeight`) whose result still
+   * spans the box. Where the image separates the object from its surroundings the image alone draws the shape
+   * (a crescent is not forced into an ellipse); where it does not, the pull holds the object to the box
+   * (default true).
+   */
+  fitBox: boolean;
+  /** How far (fraction of the box's side, at least 1 pixel) a result may stay from a box side and still span it (default 0.1). */
+  boxSlack: number;
 }
 
 export const DEFAULT_CLASSIC: ClassicOptions = {
@@ -55,6 +66,8 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   samplesPerBin: 10,
   smoothing: 0.7,
   compensateCurvature: true,
+  fitBox: true,
+  boxSlack: 0.1,
 };
 
 /**
@@ -100,6 +113,16 @@ interface KeyProblem {
 }
 
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
+/** Whether the mask's bounding box reaches within `slack` (fraction of the box's side, at least 1 pixel) of each side of `box`. */
+function spansBox(mask: Uint8Array, nu: number, nv: number, box: [number, number, number, number], slack: number): boolean {
+  const b = boundingBox2d(mask, nu, nv);
+  if (!b) return false;
+  const [i0, j0, i1, j1] = box;
+  const su = Math.max(1, slack * (i1 - i0 + 1));
+  const sv = Math.max(1, slack * (j1 - j0 + 1));
+  return b[0] - i0 <= su && i1 - b[2] <= su && b[1] - j0 <= sv && j1 - b[3] <= sv;
+}
+
 function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
   const r = new Uint8Array(sd.length);
   for (let i = 0; i < sd.length; i++) r[i] = sd[i] > inner && sd[i] <= outer ? 1 : 0;
@@ -246,8 +269,20 @@ export class ClassicSession implements ObjectSession {
    * them, and both steps repeat. `guide` (optional) adds a model's evidence.
    */
   async segmentSlice(key: KeySlice, guide?: PixelGuide): Promise<SliceResult> {
-    const range = this.rangeFor(key.index);
     const p = this.keyProblem(key);
+    if (!key.box || !this.o.fitBox) return this.grabCut(key, p, guide);
+    // The weakest pull towards the inscribed ellipse whose result still spans the box.
+    const factors = [0, 0.25, 0.5, 1];
+    let last: SliceResult | null = null;
+    for (const f of factors) {
+      last = this.grabCut(key, { ...p, pull: f * p.pull }, guide);
+      if (spansBox(last.mask, this.img.nu, this.img.nv, key.box, this.o.boxSlack)) break;
+    }
+    return last as SliceResult;
+  }
+
+  private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined): SliceResult {
+    const range = this.rangeFor(key.index);
     let mask = p.estimate;
     let fg = new IntensityModel(range);
     let bg = new IntensityModel(range);
