@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput, zoomCrop, type ZoomOptions } from '../src/engines/sam/frame.js';
-import { samEngine } from '../src/engines/sam/engine.js';
+import { DEFAULT_SAM_ENGINE, newUsage, samEngine, SamSession } from '../src/engines/sam/engine.js';
+import type { RoiImage } from '../src/propagation/types.js';
 import { hybridEngine } from '../src/engines/hybrid/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
 import { parseSamManifest } from '../src/models/sam/manifest.js';
@@ -361,17 +362,41 @@ describe('sam and hybrid engines on a generated model', () => {
     const d = dice(Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth);
     assert.ok(d > 0.8, `dice ${d}`);
     assert.equal(report.engine, 'hybrid');
-    assert.equal(report.engineStats?.cacheHits, 2, 'the refinement pass of each key slice reuses its encoding');
+    // The refinement pass of each key slice reuses its encoding, and so does the measure of the model's bias.
+    assert.equal(report.engineStats?.cacheHits, 4, 'key slices encoded once');
     const between = report.labels[0].slices.filter((s) => s.slice > 6 && s.slice < 12);
     assert.ok(between.every((s) => s.area > 0 && s.source !== 'none'));
     // By default the model is asked beyond the key slices only (between them the prior and the image decide).
     const outward = report.labels[0].slices.filter((s) => (s.slice < 6 || s.slice > 12) && s.source === 'propagated').length;
     assert.ok(outward > 0);
-    assert.equal(report.engineStats?.decoderCalls, 2 * 2 + outward);
+    // Two decodes per key slice, one more on each outermost key slice to measure the model's bias there.
+    assert.equal(report.engineStats?.decoderCalls, 2 * 2 + 2 + outward);
     const withBetween = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [6, 12].map((w) => ({ index: w, empty: false, box: box(w), points: [], negativePoints: [] })) }] }, {
       engine: hybridEngine(model, { betweenWeight: 0.3 }),
     });
-    assert.ok((withBetween.report.engineStats?.decoderCalls ?? 0) > 2 * 2 + outward, 'betweenWeight > 0 asks the model between key slices too');
+    assert.ok((withBetween.report.engineStats?.decoderCalls ?? 0) > 2 * 2 + 2 + outward, 'betweenWeight > 0 asks the model between key slices too');
+  });
+});
+
+describe('model bias on a key slice (the hybrid engine\'s calibration)', () => {
+  // The toy model draws what is brighter than mid-window: an image disc wider than the key mask makes it draw
+  // the object wider than the mask, a narrower one narrower.
+  const n = 64;
+  const mask = disc(n, n, 32, 32, 12);
+  const image = (r: number): RoiImage => {
+    const px = Float32Array.from(disc(n, n, 32, 32, r), (x) => (x ? 1 : 0));
+    return { nu: n, nv: n, count: 1, du: 1, dv: 1, dw: 1, raw: () => px, windowed: () => px };
+  };
+  it('is the logit threshold at which the model reproduces the mask: positive when it draws wider, 0 when it agrees', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'bias')));
+    const bias = async (r: number): Promise<number> => new SamSession(image(r), model, DEFAULT_SAM_ENGINE, newUsage()).bias(0, mask);
+    const wider = await bias(15);
+    const same = await bias(12);
+    const narrower = await bias(9);
+    assert.ok(wider > 0.5, `wider: ${wider}`);
+    assert.ok(Math.abs(same) < wider, `same: ${same}, wider: ${wider}`);
+    assert.ok(narrower < same, `narrower: ${narrower}, same: ${same}`);
+    assert.equal(await new SamSession(image(12), model, DEFAULT_SAM_ENGINE, newUsage()).bias(0, new Uint8Array(n * n)), 0, 'no mask, no bias');
   });
 });
 

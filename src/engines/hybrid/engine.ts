@@ -31,16 +31,27 @@ export interface HybridOptions {
   sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'>>;
   /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
   classicExtent: boolean;
+  /**
+   * Measure the model's bias on the outermost key slices (`SamSession.bias`: the logit threshold at which it
+   * reproduces the key mask from that mask's box and inner points) and take it off its logits on the fronts that
+   * start there (default true). Costs one decoder run per outermost key slice, and its encoding for a mask key
+   * slice.
+   */
+  calibrate: boolean;
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: {}, classicExtent: true };
+export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: {}, classicExtent: true, calibrate: true };
 
 class HybridSession implements ObjectSession {
+  /** The model's logit bias measured on each outermost key slice (see `calibrate`). */
+  private readonly offsets = new Map<number, number>();
+
   constructor(
     private readonly classic: ClassicSession,
     private readonly model: SamSession,
     private readonly weight: number,
     private readonly betweenWeight: number,
+    private readonly calibrate: boolean,
   ) {}
 
   async segmentSlice(key: KeySlice): Promise<SliceResult> {
@@ -48,8 +59,12 @@ class HybridSession implements ObjectSession {
     return this.classic.segmentSlice(key, { logits: m.logits, weight: this.weight * m.confidence });
   }
 
-  learn(keys: { index: number; mask: Uint8Array }[]): void {
+  async learn(keys: { index: number; mask: Uint8Array }[]): Promise<void> {
     this.classic.learn(keys);
+    if (!this.calibrate || !keys.length) return;
+    // The model's bias on the outermost key slices, where the fronts that use it start.
+    const sorted = [...keys].sort((a, b) => a.index - b.index);
+    for (const k of new Set([sorted[0], sorted[sorted.length - 1]])) this.offsets.set(k.index, await this.model.bias(k.index, k.mask));
   }
 
   async propagate(step: PropagationStep): Promise<SliceResult> {
@@ -57,7 +72,9 @@ class HybridSession implements ObjectSession {
     const weight = between ? this.betweenWeight : this.weight;
     if (weight <= 0) return this.classic.propagate(step);
     const m = await this.model.predict(step, between ? (step.prior as Uint8Array) : step.mask);
-    return this.classic.propagate(step, { logits: m.logits, weight: weight * m.confidence });
+    const offset = this.offsets.get(step.key) ?? 0;
+    const logits = offset ? m.logits.map((x) => x - offset) : m.logits;
+    return this.classic.propagate(step, { logits, weight: weight * m.confidence });
   }
 }
 
@@ -74,7 +91,7 @@ export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = 
     stats: () => ({ ...usage, storeFailures: model.storeFailures }),
     ...(o.classicExtent ? { extentEngine: classicEngine(o.classic) } : {}),
     async open(img: RoiImage) {
-      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usage), o.modelWeight, o.betweenWeight);
+      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usage), o.modelWeight, o.betweenWeight, o.calibrate);
     },
   };
 }

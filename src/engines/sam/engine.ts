@@ -51,6 +51,10 @@ export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
   zoom: { relativeMargin: 0.25, marginMm: 5 },
 };
 
+/** The logit thresholds `SamSession.bias` tries: -8 to 8 in steps of 0.25. */
+const BIAS_RANGE = 8;
+const BIAS_STEP = 0.25;
+
 /** Model usage of an engine, for reports. */
 export interface ModelUsage {
   encoderCalls: number;
@@ -233,6 +237,45 @@ export class SamSession implements ObjectSession {
       } else prompt.maskInput = maskToLogits(source, nu, nv, enc.frame, M);
     }
     return this.run(step.to, enc, prompt, source);
+  }
+
+  /**
+   * The model's bias on a slice whose mask is known (a key slice): the logit threshold at which the model,
+   * prompted with that mask's box and inner points (no `mask_input`, so the drawing is the model's own), reproduces
+   * it best (Dice). Positive when the model draws the object wider than the mask, 0 when it cannot tell (empty
+   * mask or prompt).
+   */
+  async bias(w: number, mask: Uint8Array): Promise<number> {
+    const { nu, nv, du, dv } = this.img;
+    const box = boundingBox2d(mask, nu, nv);
+    if (!box) return 0;
+    const enc = await this.encode(w, [], box);
+    const prompt = promptFromMask(mask, nu, nv, du, dv, enc.frame, this.o.prompt);
+    if (!prompt) return 0;
+    const t0 = performance.now();
+    const out = await this.model.decode(enc.emb, prompt);
+    this.usage.decoderCalls++;
+    this.usage.decoderSeconds += (performance.now() - t0) / 1000;
+    const roi = logitsToRoi(out.logits, out.size, enc.frame, nu, nv);
+    let best = 0;
+    let bestDice = -1;
+    const area = countNonZero(mask);
+    for (let t = -BIAS_RANGE; t <= BIAS_RANGE + 1e-9; t += BIAS_STEP) {
+      let inter = 0;
+      let n = 0;
+      for (let i = 0; i < roi.length; i++) {
+        if (roi[i] <= t) continue;
+        n++;
+        inter += mask[i];
+      }
+      const d = (2 * inter) / (n + area);
+      // Ties go to the threshold nearest 0.
+      if (d > bestDice + 1e-9 || (Math.abs(d - bestDice) <= 1e-9 && Math.abs(t) < Math.abs(best))) {
+        bestDice = d;
+        best = t;
+      }
+    }
+    return best;
   }
 
   async propagate(step: PropagationStep): Promise<SliceResult> {
