@@ -90,4 +90,3 @@ export function posterior(fg: IntensityModel, bg: IntensityModel, x: number): nu
   const cb = bg.costOf(x);
   return 1 / (1 + Math.exp(cf - cb));
 }
-

@@ -61,7 +61,7 @@ class HybridSession implements ObjectSession {
 
   async learn(keys: { index: number; mask: Uint8Array }[]): Promise<void> {
     this.classic.learn(keys);
-    if (!this.calibrate || !keys.length) return;
+    if (!this.calibrate || this.weight <= 0 || !keys.length) return;
     // The model's bias on the outermost key slices, where the fronts that use it start.
     const sorted = [...keys].sort((a, b) => a.index - b.index);
     for (const k of new Set([sorted[0], sorted[sorted.length - 1]])) this.offsets.set(k.index, await this.model.bias(k.index, k.mask));
