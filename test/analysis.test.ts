@@ -4,7 +4,7 @@ import { histogramDistance, ssim } from '../src/analysis/similarity.js';
 import { intensityWindow, presetWindow } from '../src/analysis/window.js';
 import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
-import { connectedComponents, fillHoles2d, signedDistance2d } from '../src/morphology/binary.js';
+import { connectedComponents, countNonZero, fewestSpanning, fillHoles2d, signedDistance2d, spansBox } from '../src/morphology/binary.js';
 import { postprocessStack } from '../src/propagation/postprocess.js';
 
 function noise(n: number, seed: number): Float32Array {
@@ -51,6 +51,34 @@ describe('binary morphology and 3D post-processing', () => {
     assert.equal(sd[3 + 11 * 5], -0.5);
     assert.equal(sd[2 + 11 * 5], 0.5);
     assert.equal(sd[0 + 11 * 5], 2.5);
+  });
+
+  it('keeps the fewest components, largest first, that span a tight box', () => {
+    const n = 20;
+    const rect = (m: Uint8Array, u0: number, v0: number, u1: number, v1: number): void => {
+      for (let v = v0; v <= v1; v++) for (let u = u0; u <= u1; u++) m[u + n * v] = 1;
+    };
+    const box: [number, number, number, number] = [2, 2, 17, 17];
+    // An L spanning the box, and a separate speck inside it: the speck goes.
+    const m = new Uint8Array(n * n);
+    rect(m, 2, 2, 17, 5);
+    rect(m, 2, 2, 5, 17);
+    rect(m, 12, 12, 14, 14);
+    assert.ok(spansBox(m, n, n, box, 0.1));
+    const out = fewestSpanning(m, n, n, box, 0.1);
+    assert.equal(out[13 + n * 13], 0);
+    assert.equal(countNonZero(out), countNonZero(m) - 9);
+    // Two bars, neither spanning the box alone: both stay.
+    const two = new Uint8Array(n * n);
+    rect(two, 2, 2, 17, 4);
+    rect(two, 2, 15, 17, 17);
+    assert.deepEqual(fewestSpanning(two, n, n, box, 0.1), two);
+    // Nothing spans it: the mask as it is.
+    const small = new Uint8Array(n * n);
+    rect(small, 8, 8, 10, 10);
+    rect(small, 14, 14, 15, 15);
+    assert.ok(!spansBox(small, n, n, box, 0.1));
+    assert.deepEqual(fewestSpanning(small, n, n, box, 0.1), small);
   });
 
   it('fills holes but not bays open to the border; counts 6- and 26-connected components', () => {

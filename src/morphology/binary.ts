@@ -236,3 +236,29 @@ export function keepOverlapping(mask: Uint8Array, ref: Uint8Array | null, nu: nu
   for (let i = 0; i < mask.length; i++) out[i] = ids[i] && keep[ids[i]] ? 1 : 0;
   return out;
 }
+
+/** Whether the mask's bounding box reaches within `slack` (fraction of the box's side, at least 1 pixel) of each side of `box`. */
+export function spansBox(mask: Uint8Array, nu: number, nv: number, box: [number, number, number, number], slack: number): boolean {
+  const b = boundingBox2d(mask, nu, nv);
+  if (!b) return false;
+  const [i0, j0, i1, j1] = box;
+  const su = Math.max(1, slack * (i1 - i0 + 1));
+  const sv = Math.max(1, slack * (j1 - j0 + 1));
+  return b[0] - i0 <= su && i1 - b[2] <= su && b[1] - j0 <= sv && j1 - b[3] <= sv;
+}
+
+/**
+ * The largest 8-connected components of `mask` that together span `box` (added largest first): pieces beyond
+ * those are not needed to explain a tight box. The mask as it is when even all of them do not span it.
+ */
+export function fewestSpanning(mask: Uint8Array, nu: number, nv: number, box: [number, number, number, number], slack: number): Uint8Array {
+  const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
+  if (sizes.length <= 2) return mask;
+  const order = sizes.map((_, c) => c).slice(1).sort((a, b) => sizes[b] - sizes[a]);
+  const out = new Uint8Array(mask.length);
+  for (const c of order) {
+    for (let i = 0; i < mask.length; i++) if (ids[i] === c) out[i] = 1;
+    if (spansBox(out, nu, nv, box, slack)) return out;
+  }
+  return mask;
+}

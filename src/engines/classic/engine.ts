@@ -14,7 +14,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
-import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d } from '../../morphology/binary.js';
+import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
@@ -48,7 +48,8 @@ export interface ClassicOptions {
    * A box is taken as tight (the object reaches each of its sides): the key slice is cut with the weakest pull
    * towards the inscribed ellipse (none, a quarter, half, then the full `boxShapeWeight`) whose result still
    * spans the box. Where the image separates the object from its surroundings the image alone draws the shape
-   * (a crescent is not forced into an ellipse); where it does not, the pull holds the object to the box
+   * (a crescent is not forced into an ellipse); where it does not, the pull holds the object to the box. Pieces
+   * of the result that are not needed to span the box (a neighbouring structure in its corner) are dropped
    * (default true).
    */
   fitBox: boolean;
@@ -110,19 +111,11 @@ interface KeyProblem {
   sdEstimate: Float32Array;
   scale: number;
   pull: number;
+  /** The key slice's box, if it has one. */
+  box: [number, number, number, number] | null;
 }
 
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
-/** Whether the mask's bounding box reaches within `slack` (fraction of the box's side, at least 1 pixel) of each side of `box`. */
-function spansBox(mask: Uint8Array, nu: number, nv: number, box: [number, number, number, number], slack: number): boolean {
-  const b = boundingBox2d(mask, nu, nv);
-  if (!b) return false;
-  const [i0, j0, i1, j1] = box;
-  const su = Math.max(1, slack * (i1 - i0 + 1));
-  const sv = Math.max(1, slack * (j1 - j0 + 1));
-  return b[0] - i0 <= su && i1 - b[2] <= su && b[1] - j0 <= sv && j1 - b[3] <= sv;
-}
-
 function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
   const r = new Uint8Array(sd.length);
   for (let i = 0; i < sd.length; i++) r[i] = sd[i] > inner && sd[i] <= outer ? 1 : 0;
@@ -240,6 +233,7 @@ export class ClassicSession implements ObjectSession {
       scale: Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate)),
       // Points say nothing about size: their discs get a quarter of the box's pull.
       pull: key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight,
+      box: key.box ? [...key.box] : null,
     };
   }
 
@@ -258,7 +252,8 @@ export class ClassicSession implements ObjectSession {
     }
     addGuide(guide, p.free, costFg, costBg);
     const next = solveCut({ nu, nv, du, dv, image: p.image, free: p.free, fixed: p.fixed, costFg, costBg, lambda: this.o.lambda });
-    const mask = keepOverlapping(next, countNonZero(p.seedFg) > 0 ? p.seedFg : p.estimate, nu, nv);
+    let mask = keepOverlapping(next, countNonZero(p.seedFg) > 0 ? p.seedFg : p.estimate, nu, nv);
+    if (p.box && this.o.fitBox) mask = fewestSpanning(mask, nu, nv, p.box, this.o.boxSlack);
     fillHoles2d(mask, nu, nv);
     return mask;
   }
