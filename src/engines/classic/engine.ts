@@ -264,16 +264,23 @@ export class ClassicSession implements ObjectSession {
    * them, and both steps repeat. `guide` (optional) adds a model's evidence.
    */
   async segmentSlice(key: KeySlice, guide?: PixelGuide): Promise<SliceResult> {
+    return (await this.segmentBox(key, guide)).result;
+  }
+
+  /**
+   * `segmentSlice`, and the share of the full ellipse pull the result took: below 1 when the image alone drew an
+   * object spanning the box (see `fitBox`), 1 otherwise (and for points or without `fitBox`).
+   */
+  async segmentBox(key: KeySlice, guide?: PixelGuide): Promise<{ result: SliceResult; pull: number }> {
     const p = this.keyProblem(key);
-    if (!key.box || !this.o.fitBox) return this.grabCut(key, p, guide);
+    if (!key.box || !this.o.fitBox) return { result: this.grabCut(key, p, guide), pull: 1 };
     // The weakest pull towards the inscribed ellipse whose result still spans the box.
     const factors = [0, 0.25, 0.5, 1];
-    let last: SliceResult | null = null;
     for (const f of factors) {
-      last = this.grabCut(key, { ...p, pull: f * p.pull }, guide);
-      if (spansBox(last.mask, this.img.nu, this.img.nv, key.box, this.o.boxSlack)) break;
+      const result = this.grabCut(key, { ...p, pull: f * p.pull }, guide);
+      if (f === 1 || spansBox(result.mask, this.img.nu, this.img.nv, key.box, this.o.boxSlack)) return { result, pull: f };
     }
-    return last as SliceResult;
+    throw new Error('unreachable');
   }
 
   private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined): SliceResult {

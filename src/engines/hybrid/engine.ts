@@ -1,7 +1,9 @@
 /**
  * The hybrid engine (`hybrid`, the default when `--model` names a model): the classic engine's graph cuts with a
  * single-image model's mask logits as one more term of each cut.
- * - Key slice with a box or points: the model decodes the prompts; its logits join GrabCut's intensity terms.
+ * - Key slice with a box: where the image alone draws an object spanning the box (the classic cut needed less
+ *   than the full ellipse pull), that cut is the key mask; else, and for points, the model decodes the prompts
+ *   and its logits join GrabCut's intensity terms.
  * - Beyond the outermost key slices the model is prompted with the previous slice's mask; the cut weighs its
  *   logits against the image's intensity models and the shape prior, so where the model is unsure (logits near
  *   0) the prior and the image decide.
@@ -55,6 +57,11 @@ class HybridSession implements ObjectSession {
   ) {}
 
   async segmentSlice(key: KeySlice): Promise<SliceResult> {
+    if (key.box) {
+      // Where the image alone draws an object spanning the box, it is taken as it is.
+      const plain = await this.classic.segmentBox(key);
+      if (plain.pull < 1) return plain.result;
+    }
     const m = await this.model.segmentSlice(key);
     return this.classic.segmentSlice(key, { logits: m.logits, weight: this.weight * m.confidence });
   }
