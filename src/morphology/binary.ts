@@ -237,28 +237,56 @@ export function keepOverlapping(mask: Uint8Array, ref: Uint8Array | null, nu: nu
   return out;
 }
 
-/** Whether the mask's bounding box reaches within `slack` (fraction of the box's side, at least 1 pixel) of each side of `box`. */
-export function spansBox(mask: Uint8Array, nu: number, nv: number, box: [number, number, number, number], slack: number): boolean {
-  const b = boundingBox2d(mask, nu, nv);
-  if (!b) return false;
+type Box2d = [number, number, number, number];
+
+/** Whether the bounding box `b` reaches within `slack` (fraction of the box's side, at least 1 pixel) of each side of `box`. */
+function boxSpans(b: Box2d, box: Box2d, slack: number): boolean {
   const [i0, j0, i1, j1] = box;
   const su = Math.max(1, slack * (i1 - i0 + 1));
   const sv = Math.max(1, slack * (j1 - j0 + 1));
   return b[0] - i0 <= su && i1 - b[2] <= su && b[1] - j0 <= sv && j1 - b[3] <= sv;
 }
 
+/** Whether the mask's bounding box reaches within `slack` (fraction of the box's side, at least 1 pixel) of each side of `box`. */
+export function spansBox(mask: Uint8Array, nu: number, nv: number, box: Box2d, slack: number): boolean {
+  const b = boundingBox2d(mask, nu, nv);
+  return b !== null && boxSpans(b, box, slack);
+}
+
 /**
  * The largest 8-connected components of `mask` that together span `box` (added largest first): pieces beyond
  * those are not needed to explain a tight box. The mask as it is when even all of them do not span it.
  */
-export function fewestSpanning(mask: Uint8Array, nu: number, nv: number, box: [number, number, number, number], slack: number): Uint8Array {
+export function fewestSpanning(mask: Uint8Array, nu: number, nv: number, box: Box2d, slack: number): Uint8Array {
   const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
   if (sizes.length <= 2) return mask;
+  // Each component's bounding box, in one pass.
+  const boxes: Box2d[] = sizes.map(() => [nu, nv, -1, -1]);
+  for (let i = 0; i < ids.length; i++) {
+    const c = ids[i];
+    if (!c) continue;
+    const u = i % nu;
+    const v = (i - u) / nu;
+    const b = boxes[c];
+    if (u < b[0]) b[0] = u;
+    if (v < b[1]) b[1] = v;
+    if (u > b[2]) b[2] = u;
+    if (v > b[3]) b[3] = v;
+  }
   const order = sizes.map((_, c) => c).slice(1).sort((a, b) => sizes[b] - sizes[a]);
-  const out = new Uint8Array(mask.length);
+  const keep = new Uint8Array(sizes.length);
+  const union: Box2d = [nu, nv, -1, -1];
   for (const c of order) {
-    for (let i = 0; i < mask.length; i++) if (ids[i] === c) out[i] = 1;
-    if (spansBox(out, nu, nv, box, slack)) return out;
+    keep[c] = 1;
+    const b = boxes[c];
+    union[0] = Math.min(union[0], b[0]);
+    union[1] = Math.min(union[1], b[1]);
+    union[2] = Math.max(union[2], b[2]);
+    union[3] = Math.max(union[3], b[3]);
+    if (!boxSpans(union, box, slack)) continue;
+    const out = new Uint8Array(mask.length);
+    for (let i = 0; i < mask.length; i++) out[i] = keep[ids[i]];
+    return out;
   }
   return mask;
 }

@@ -233,7 +233,7 @@ export class ClassicSession implements ObjectSession {
       scale: Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate)),
       // Points say nothing about size: their discs get a quarter of the box's pull.
       pull: key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight,
-      box: key.box ? [...key.box] : null,
+      box: key.box ?? null,
     };
   }
 
@@ -274,13 +274,12 @@ export class ClassicSession implements ObjectSession {
   async segmentBox(key: KeySlice, guide?: PixelGuide): Promise<{ result: SliceResult; pull: number }> {
     const p = this.keyProblem(key);
     if (!key.box || !this.o.fitBox) return { result: this.grabCut(key, p, guide), pull: 1 };
-    // The weakest pull towards the inscribed ellipse whose result still spans the box.
-    const factors = [0, 0.25, 0.5, 1];
-    for (const f of factors) {
+    // The weakest pull towards the inscribed ellipse whose result still spans the box; else the full pull.
+    for (const f of [0, 0.25, 0.5]) {
       const result = this.grabCut(key, { ...p, pull: f * p.pull }, guide);
-      if (f === 1 || spansBox(result.mask, this.img.nu, this.img.nv, key.box, this.o.boxSlack)) return { result, pull: f };
+      if (spansBox(result.mask, this.img.nu, this.img.nv, key.box, this.o.boxSlack)) return { result, pull: f };
     }
-    throw new Error('unreachable');
+    return { result: this.grabCut(key, p, guide), pull: 1 };
   }
 
   private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined): SliceResult {

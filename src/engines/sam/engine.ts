@@ -13,7 +13,7 @@
  * `SamSession` is also the model half of the hybrid engine (`src/engines/hybrid`).
  */
 import type { KeySlice } from '../../annotations/types.js';
-import type { SamEmbedding, SamModel, SamPrompt } from '../../models/sam/model.js';
+import type { SamDecoded, SamEmbedding, SamModel, SamPrompt } from '../../models/sam/model.js';
 import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
 import { classicEngine } from '../classic/engine.js';
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
@@ -168,13 +168,18 @@ export class SamSession implements ObjectSession {
     return entries[0].enc;
   }
 
-  private async run(w: number, enc: Encoded, prompt: SamPrompt, ref: Uint8Array | null): Promise<ModelSliceResult> {
-    const { nu, nv } = this.img;
+  /** One decoder run (counted): its output and its mask logits on the ROI pixels. */
+  private async decode(enc: Encoded, prompt: SamPrompt): Promise<{ out: SamDecoded; roi: Float32Array }> {
     const t0 = performance.now();
     const out = await this.model.decode(enc.emb, prompt);
     this.usage.decoderCalls++;
     this.usage.decoderSeconds += (performance.now() - t0) / 1000;
-    const roi = logitsToRoi(out.logits, out.size, enc.frame, nu, nv);
+    return { out, roi: logitsToRoi(out.logits, out.size, enc.frame, this.img.nu, this.img.nv) };
+  }
+
+  private async run(w: number, enc: Encoded, prompt: SamPrompt, ref: Uint8Array | null): Promise<ModelSliceResult> {
+    const { nu, nv } = this.img;
+    const { out, roi } = await this.decode(enc, prompt);
     const raw = new Uint8Array(nu * nv);
     let hi = 0;
     let lo = 0;
@@ -252,11 +257,7 @@ export class SamSession implements ObjectSession {
     const enc = await this.encode(w, [], box);
     const prompt = promptFromMask(mask, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return 0;
-    const t0 = performance.now();
-    const out = await this.model.decode(enc.emb, prompt);
-    this.usage.decoderCalls++;
-    this.usage.decoderSeconds += (performance.now() - t0) / 1000;
-    const roi = logitsToRoi(out.logits, out.size, enc.frame, nu, nv);
+    const { roi } = await this.decode(enc, prompt);
     let best = 0;
     let bestDice = -1;
     const area = countNonZero(mask);

@@ -19,12 +19,15 @@ export async function embeddingKey(modelId: string, input: Float32Array): Promis
   return hex(new TextEncoder().encode(`${modelId}\n${inputHash}`));
 }
 
-/** The most recently used embeddings in memory, up to `maxBytes` (default 256 MiB: 64 SAM embeddings of 64 x 64). */
+/** Default size of the in-memory embedding store: 256 MiB (64 SAM embeddings of 64 x 64). */
+export const DEFAULT_MEMORY_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** The most recently used embeddings in memory, up to `maxBytes` (default {@link DEFAULT_MEMORY_CACHE_BYTES}). */
 export class MemoryEmbeddingStore implements EmbeddingStore {
   private readonly entries = new Map<string, SamEmbedding>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes = 256 * 1024 * 1024) {}
+  constructor(private readonly maxBytes = DEFAULT_MEMORY_CACHE_BYTES) {}
 
   async get(key: string): Promise<SamEmbedding | undefined> {
     const e = this.entries.get(key);

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { KeysliceError } from '../../util/errors.js';
 import { nodeRuntime } from '../onnx/runtime-node.js';
 import type { OnnxRuntime, RuntimeOptions } from '../onnx/runtime.js';
-import { LayeredEmbeddingStore, MemoryEmbeddingStore, type EmbeddingStore } from './embedding-store.js';
+import { DEFAULT_MEMORY_CACHE_BYTES, LayeredEmbeddingStore, MemoryEmbeddingStore, type EmbeddingStore } from './embedding-store.js';
 import { DiskEmbeddingStore } from './embedding-store-node.js';
 import { MANIFEST_FILE, parseSamManifest, SAM_DEFAULT_TENSORS, SAM_MEAN, SAM_STD, type SamManifest } from './manifest.js';
 import { SamModel } from './model.js';
@@ -97,7 +97,7 @@ export async function loadSamModel(dir?: string, options: SamLoadOptions = {}): 
     model = await SamModel.load(manifest, runtime, file);
   }
   const stores: EmbeddingStore[] = [];
-  const memory = options.memoryCacheBytes ?? 256 * 1024 * 1024;
+  const memory = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
   if (memory > 0) stores.push(new MemoryEmbeddingStore(memory));
   if (options.embeddingCache !== undefined) stores.push(new DiskEmbeddingStore(options.embeddingCache));
   if (stores.length) {
