@@ -6,8 +6,20 @@
  * `axis: 0` never matters, and the key slices are restored exactly afterwards (the filter may add voxels to an
  * annotated slice when two key slices are adjacent).
  */
-import { morphologicalContourInterpolationNode } from '@itk-wasm/morphological-contour-interpolation';
 import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
+
+/**
+ * ITK's filter from `@itk-wasm/morphological-contour-interpolation`, loaded on first use: its Node build runs the
+ * filter in-process; in a browser the package's web build runs it in a web worker (serve its pipelines and set
+ * their base URL with the package's `setPipelinesBaseUrl`, or it fetches them from a CDN).
+ */
+async function runFilter(image: Image, options: { axis: number; label: number }): Promise<Image> {
+  const mod = await import('@itk-wasm/morphological-contour-interpolation');
+  if (typeof process !== 'undefined' && process.versions?.node && typeof mod.morphologicalContourInterpolationNode === 'function') {
+    return (await mod.morphologicalContourInterpolationNode(image, options)).outputImage;
+  }
+  return (await mod.morphologicalContourInterpolation(image, options)).outputImage;
+}
 
 export interface KeyMask {
   /** Slice index along the slice axis. */
@@ -47,8 +59,7 @@ export async function interpolateKeyMasks(shape: StackShape, keys: KeyMask[]): P
     const image = new Image(new ImageType(3, IntTypes.UInt8, PixelTypes.Scalar, 1));
     image.size = [nu, nv, count];
     image.data = stack;
-    const { outputImage } = await morphologicalContourInterpolationNode(image, { axis: 2, label: 1 });
-    const out = outputImage.data as Uint8Array;
+    const out = (await runFilter(image, { axis: 2, label: 1 })).data as Uint8Array;
     for (let i = 0; i < stack.length; i++) stack[i] = out[i] ? 1 : 0;
   }
   for (const k of keys) {
