@@ -50,6 +50,7 @@ export { medsam2Engine, DEFAULT_MEDSAM2, type Medsam2Options } from './engines/m
 export { SamModel, type SamEmbedding, type SamPrompt, type SamPoint } from './models/sam/model.js';
 export { loadSamModel, builtinSamManifest, readSamManifest, type SamLoadOptions } from './models/sam/load-node.js';
 export { loadSam2Model } from './models/sam2/load-node.js';
+export { openModel, openSamModel, openSam2Model, modelFilesAt, type ReadModelFile, type OpenModelOptions } from './models/load.js';
 export { MemoryEmbeddingStore, LayeredEmbeddingStore, embeddingKey, type EmbeddingStore } from './models/sam/embedding-store.js';
 export { DiskEmbeddingStore } from './models/sam/embedding-store-node.js';
 export { ortRuntime, type OnnxRuntime, type RuntimeOptions } from './models/onnx/runtime.js';

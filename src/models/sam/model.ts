@@ -93,11 +93,14 @@ export class SamModel {
     return this.manifest.name;
   }
 
-  /** Loads both graphs and checks them against the manifest; `file` names the manifest in errors. */
-  static async load(manifest: SamManifest, runtime: OnnxRuntime, file: string): Promise<SamModel> {
+  /**
+   * Loads both graphs and checks them against the manifest; `file` names the manifest in errors. The graphs are
+   * read from the manifest's paths (Node) or URLs (onnxruntime-web), or taken from `graphs` when given.
+   */
+  static async load(manifest: SamManifest, runtime: OnnxRuntime, file: string, graphs?: { encoder: Uint8Array; decoder: Uint8Array }): Promise<SamModel> {
     const open = async (which: 'encoder' | 'decoder'): Promise<GraphSession> => {
       try {
-        return await runtime.load(manifest[which]);
+        return await runtime.load(graphs?.[which] ?? manifest[which]);
       } catch (e) {
         throw new KeysliceError('INVALID_MODEL', `the ${which} graph could not be loaded: ${(e as Error).message}`, manifest[which], { cause: e });
       }

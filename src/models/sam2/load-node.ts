@@ -5,12 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KeysliceError } from '../../util/errors.js';
-import { parseNpy } from '../npy.js';
+import { readSam2Constants } from '../load.js';
 import { nodeRuntime } from '../onnx/runtime-node.js';
 import type { OnnxRuntime, RuntimeOptions } from '../onnx/runtime.js';
 import { MANIFEST_FILE } from '../sam/manifest.js';
 import { parseSam2Manifest, SAM2_CONSTANTS, type Sam2GraphName, type Sam2Manifest } from './manifest.js';
-import { Sam2Model, type Constants } from './model.js';
+import { Sam2Model } from './model.js';
 
 /** The manifest file of a model directory (or the file itself) and its parsed JSON. */
 export function readManifestJson(dirOrFile: string): { file: string; json: unknown } {
@@ -62,32 +62,9 @@ export function readSam2Manifest(dirOrFile: string): { manifest: Sam2Manifest; f
   return { manifest, file };
 }
 
-function loadConstants(m: Sam2Manifest): Constants {
-  const read = (k: (typeof SAM2_CONSTANTS)[number]): Float32Array | null => {
-    const p = m.constants[k];
-    if (!p) return null;
-    try {
-      return parseNpy(fs.readFileSync(p), path.basename(p)).data;
-    } catch (e) {
-      throw new KeysliceError('INVALID_MODEL', `constant ${k}: ${(e as Error).message}`, p, { cause: e });
-    }
-  };
-  const noMemEmbed = read('noMemEmbed') as Float32Array;
-  return {
-    noMemEmbed,
-    noObjPtr: read('noObjPtr') ?? new Float32Array(noMemEmbed.length),
-    maskmemTposEnc: read('maskmemTposEnc'),
-    noObjEmbedSpatial: read('noObjEmbedSpatial'),
-    maskDownsampleWeight: read('maskDownsampleWeight'),
-    maskDownsampleBias: read('maskDownsampleBias'),
-    objPtrTposProjWeight: read('objPtrTposProjWeight'),
-    objPtrTposProjBias: read('objPtrTposProjBias'),
-  };
-}
-
 /** Loads a SAM2-family model directory. */
 export async function loadSam2Model(dir: string, options: RuntimeOptions & { runtime?: OnnxRuntime } = {}): Promise<Sam2Model> {
   const runtime = options.runtime ?? (await nodeRuntime(options));
   const { manifest, file } = readSam2Manifest(dir);
-  return Sam2Model.load(manifest, loadConstants(manifest), runtime, file);
+  return Sam2Model.load(manifest, await readSam2Constants(manifest, async (p) => fs.readFileSync(p)), runtime, file);
 }

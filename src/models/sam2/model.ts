@@ -123,13 +123,22 @@ export class Sam2Model {
     return this.manifest.inputSize;
   }
 
-  /** Loads the graphs (paths in the manifest are absolute by now) and checks them; `file` names the manifest. */
-  static async load(manifest: Sam2Manifest, constants: Constants, runtime: OnnxRuntime, file: string): Promise<Sam2Model> {
+  /**
+   * Loads the graphs and checks them; `file` names the manifest. A graph is read from its path in the manifest
+   * (absolute by now in Node, a URL for onnxruntime-web) or taken from `sources` when given there.
+   */
+  static async load(
+    manifest: Sam2Manifest,
+    constants: Constants,
+    runtime: OnnxRuntime,
+    file: string,
+    sources: Partial<Record<Sam2GraphName, Uint8Array>> = {},
+  ): Promise<Sam2Model> {
     const graphs: Graphs = {};
     for (const [name, path] of Object.entries(manifest.graphs) as [Sam2GraphName, string | null][]) {
       if (!path) continue;
       try {
-        graphs[name] = await runtime.load(path);
+        graphs[name] = await runtime.load(sources[name] ?? path);
       } catch (e) {
         throw new KeysliceError('INVALID_MODEL', `the ${name} graph could not be loaded: ${(e as Error).message}`, path, { cause: e });
       }
