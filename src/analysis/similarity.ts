@@ -15,6 +15,54 @@ export const DENOISE_SIGMA = 1;
 
 /** Separable Gaussian blur of a 2D array (clamped edges). */
 export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma: number): Float32Array {
+  const k = gaussianKernel(sigma);
+  const r = (k.length - 1) / 2;
+  const tmp = new Float32Array(nu * nv);
+  const out = new Float32Array(nu * nv);
+  // Pixels within r of an edge clamp their taps; the others take them directly (same taps, same order).
+  const clampedRow = (o: number, u: number): number => {
+    let s = 0;
+    for (let i = -r; i <= r; i++) {
+      const uu = u + i < 0 ? 0 : u + i >= nu ? nu - 1 : u + i;
+      s += k[i + r] * src[o + uu];
+    }
+    return s;
+  };
+  for (let v = 0; v < nv; v++) {
+    const o = v * nu;
+    for (let u = 0; u < nu; u++) {
+      if (u < r || u >= nu - r) {
+        tmp[o + u] = clampedRow(o, u);
+        continue;
+      }
+      let s = 0;
+      for (let i = -r, j = o + u - r; i <= r; i++, j++) s += k[i + r] * src[j];
+      tmp[o + u] = s;
+    }
+  }
+  for (let v = 0; v < nv; v++) {
+    if (v < r || v >= nv - r) {
+      for (let u = 0; u < nu; u++) {
+        let s = 0;
+        for (let i = -r; i <= r; i++) {
+          const vv = v + i < 0 ? 0 : v + i >= nv ? nv - 1 : v + i;
+          s += k[i + r] * tmp[u + nu * vv];
+        }
+        out[u + nu * v] = s;
+      }
+      continue;
+    }
+    for (let u = 0; u < nu; u++) {
+      let s = 0;
+      for (let i = -r, j = u + nu * (v - r); i <= r; i++, j += nu) s += k[i + r] * tmp[j];
+      out[u + nu * v] = s;
+    }
+  }
+  return out;
+}
+
+/** Normalised Gaussian taps -r..r, r = max(1, ceil(3 sigma)). */
+function gaussianKernel(sigma: number): Float32Array {
   const r = Math.max(1, Math.ceil(3 * sigma));
   const k = new Float32Array(2 * r + 1);
   let sum = 0;
@@ -23,58 +71,89 @@ export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma:
     sum += k[i + r];
   }
   for (let i = 0; i < k.length; i++) k[i] /= sum;
-  const tmp = new Float32Array(nu * nv);
-  const out = new Float32Array(nu * nv);
-  for (let v = 0; v < nv; v++) {
-    const o = v * nu;
-    for (let u = 0; u < nu; u++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) {
-        const uu = u + i < 0 ? 0 : u + i >= nu ? nu - 1 : u + i;
-        s += k[i + r] * src[o + uu];
-      }
-      tmp[o + u] = s;
-    }
-  }
-  for (let v = 0; v < nv; v++) {
-    for (let u = 0; u < nu; u++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) {
-        const vv = v + i < 0 ? 0 : v + i >= nv ? nv - 1 : v + i;
-        s += k[i + r] * tmp[u + nu * vv];
-      }
-      out[u + nu * v] = s;
-    }
-  }
+  return k;
+}
+
+/** For each of `len` positions, the clamped indices of its 2r + 1 taps (times `stride`). */
+function tapIndices(len: number, r: number, stride: number): Int32Array {
+  const t = 2 * r + 1;
+  const out = new Int32Array(len * t);
+  for (let p = 0; p < len; p++) for (let i = -r; i <= r; i++) out[p * t + i + r] = Math.min(len - 1, Math.max(0, p + i)) * stride;
   return out;
 }
 
-/** Mean SSIM of two nu x nv arrays with values in [0, 1]. */
+/**
+ * Mean SSIM of two nu x nv arrays with values in [0, 1]. The five Gaussian-filtered maps (a, b, a², b², ab) are
+ * filtered together, row pass then column pass, with the same taps, order and float32 rounding as filtering each
+ * map with `gaussianBlur2d`.
+ */
 export function ssim(a: Float32Array, b: Float32Array, nu: number, nv: number): number {
   const n = nu * nv;
   if (n === 0) return 1;
   const c1 = 0.01 ** 2;
   const c2 = 0.03 ** 2;
-  const aa = new Float32Array(n);
-  const bb = new Float32Array(n);
-  const ab = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    aa[i] = a[i] * a[i];
-    bb[i] = b[i] * b[i];
-    ab[i] = a[i] * b[i];
+  const k = gaussianKernel(1.5);
+  const t = k.length;
+  const r = (t - 1) / 2;
+  const ha = new Float32Array(n);
+  const hb = new Float32Array(n);
+  const haa = new Float32Array(n);
+  const hbb = new Float32Array(n);
+  const hab = new Float32Array(n);
+  const cols = tapIndices(nu, r, 1);
+  for (let v = 0; v < nv; v++) {
+    const o = v * nu;
+    for (let u = 0; u < nu; u++) {
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let s4 = 0;
+      let s5 = 0;
+      const base = u * t;
+      for (let q = 0; q < t; q++) {
+        const j = o + cols[base + q];
+        const w = k[q];
+        const x = a[j];
+        const y = b[j];
+        s1 += w * x;
+        s2 += w * y;
+        s3 += w * Math.fround(x * x);
+        s4 += w * Math.fround(y * y);
+        s5 += w * Math.fround(x * y);
+      }
+      ha[o + u] = s1;
+      hb[o + u] = s2;
+      haa[o + u] = s3;
+      hbb[o + u] = s4;
+      hab[o + u] = s5;
+    }
   }
-  const sigma = 1.5;
-  const ma = gaussianBlur2d(a, nu, nv, sigma);
-  const mb = gaussianBlur2d(b, nu, nv, sigma);
-  const maa = gaussianBlur2d(aa, nu, nv, sigma);
-  const mbb = gaussianBlur2d(bb, nu, nv, sigma);
-  const mab = gaussianBlur2d(ab, nu, nv, sigma);
+  const rows = tapIndices(nv, r, nu);
   let total = 0;
-  for (let i = 0; i < n; i++) {
-    const va = maa[i] - ma[i] * ma[i];
-    const vb = mbb[i] - mb[i] * mb[i];
-    const cov = mab[i] - ma[i] * mb[i];
-    total += ((2 * ma[i] * mb[i] + c1) * (2 * cov + c2)) / ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
+  for (let v = 0; v < nv; v++) {
+    const base = v * t;
+    for (let u = 0; u < nu; u++) {
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let s4 = 0;
+      let s5 = 0;
+      for (let q = 0; q < t; q++) {
+        const j = u + rows[base + q];
+        const w = k[q];
+        s1 += w * ha[j];
+        s2 += w * hb[j];
+        s3 += w * haa[j];
+        s4 += w * hbb[j];
+        s5 += w * hab[j];
+      }
+      const ma = Math.fround(s1);
+      const mb = Math.fround(s2);
+      const va = Math.fround(s3) - ma * ma;
+      const vb = Math.fround(s4) - mb * mb;
+      const cov = Math.fround(s5) - ma * mb;
+      total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+    }
   }
   return total / n;
 }

@@ -111,39 +111,51 @@ export function connectedComponents(
   const n = nu * nv * nw;
   const ids = new Int32Array(n);
   const sizes = [0];
-  const stack: number[] = [];
-  const offsets: [number, number, number][] = [];
-  for (let dw = -1; dw <= 1; dw++) {
+  // Neighbour offsets (none across slices in a single slice) and their steps in the flat index.
+  const ou: number[] = [];
+  const ov: number[] = [];
+  const ow: number[] = [];
+  for (let dw = nw > 1 ? -1 : 0; dw <= (nw > 1 ? 1 : 0); dw++) {
     for (let dv = -1; dv <= 1; dv++) {
       for (let du = -1; du <= 1; du++) {
         const m = Math.abs(du) + Math.abs(dv) + Math.abs(dw);
         if (m === 0 || (!full && m > 1)) continue;
-        offsets.push([du, dv, dw]);
+        ou.push(du);
+        ov.push(dv);
+        ow.push(dw);
       }
     }
   }
+  const k = ou.length;
+  const step = Int32Array.from({ length: k }, (_, q) => ou[q] + nu * (ov[q] + nv * ow[q]));
+  const stack = new Int32Array(Math.max(1, n));
   for (let start = 0; start < n; start++) {
     if (!mask[start] || ids[start]) continue;
     const id = sizes.length;
     let size = 0;
+    let top = 0;
     ids[start] = id;
-    stack.push(start);
-    while (stack.length > 0) {
-      const i = stack.pop() as number;
+    stack[top++] = start;
+    while (top > 0) {
+      const i = stack[--top];
       size++;
       const u = i % nu;
       const r = (i - u) / nu;
       const v = r % nv;
       const w = (r - v) / nv;
-      for (const [du, dv, dw] of offsets) {
-        const uu = u + du;
-        const vv = v + dv;
-        const ww = w + dw;
-        if (uu < 0 || vv < 0 || ww < 0 || uu >= nu || vv >= nv || ww >= nw) continue;
-        const j = uu + nu * (vv + nv * ww);
+      // Away from every face all neighbours exist: no bounds to check.
+      const inner = u > 0 && u < nu - 1 && v > 0 && v < nv - 1 && (nw === 1 || (w > 0 && w < nw - 1));
+      for (let q = 0; q < k; q++) {
+        if (!inner) {
+          const uu = u + ou[q];
+          const vv = v + ov[q];
+          const ww = w + ow[q];
+          if (uu < 0 || vv < 0 || ww < 0 || uu >= nu || vv >= nv || ww >= nw) continue;
+        }
+        const j = i + step[q];
         if (mask[j] && !ids[j]) {
           ids[j] = id;
-          stack.push(j);
+          stack[top++] = j;
         }
       }
     }

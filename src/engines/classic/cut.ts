@@ -49,24 +49,25 @@ export function solveCut(p: CutProblem): Uint8Array {
 
   // Forward neighbour offsets and their in-plane distances (in units of the smaller spacing).
   const dmin = Math.min(du, dv);
-  const nbrs: [number, number, number][] = [
-    [1, 0, du / dmin],
-    [0, 1, dv / dmin],
-    [1, 1, Math.hypot(du, dv) / dmin],
-    [-1, 1, Math.hypot(du, dv) / dmin],
-  ];
+  const offU = [1, 0, 1, -1];
+  const offV = [0, 1, 1, 1];
+  const diag = Math.hypot(du, dv) / dmin;
+  const dist = [du / dmin, dv / dmin, diag, diag];
+  /** The forward neighbour q of pixel (u, v), or -1 outside the slice. */
+  const neighbour = (u: number, v: number, q: number): number => {
+    const uu = u + offU[q];
+    const vv = v + offV[q];
+    return uu < 0 || uu >= nu || vv >= nv ? -1 : uu + nu * vv;
+  };
   // beta = 1 / (2 <dI^2>) over neighbour pairs touching a free pixel.
   let sum = 0;
   let pairs = 0;
   for (let v = 0; v < nv; v++) {
     for (let u = 0; u < nu; u++) {
       const i = u + nu * v;
-      for (const [ou, ov] of nbrs) {
-        const uu = u + ou;
-        const vv = v + ov;
-        if (uu < 0 || uu >= nu || vv >= nv) continue;
-        const j = uu + nu * vv;
-        if (!free[i] && !free[j]) continue;
+      for (let q = 0; q < 4; q++) {
+        const j = neighbour(u, v, q);
+        if (j < 0 || (!free[i] && !free[j])) continue;
         const d = image[i] - image[j];
         sum += d * d;
         pairs++;
@@ -89,22 +90,23 @@ export function solveCut(p: CutProblem): Uint8Array {
   for (let v = 0; v < nv; v++) {
     for (let u = 0; u < nu; u++) {
       const i = u + nu * v;
-      for (const [ou, ov, dist] of nbrs) {
-        const uu = u + ou;
-        const vv = v + ov;
-        if (uu < 0 || uu >= nu || vv >= nv) continue;
-        const j = uu + nu * vv;
+      for (let q = 0; q < 4; q++) {
+        const j = neighbour(u, v, q);
+        if (j < 0) continue;
         const fi = free[i];
         const fj = free[j];
         if (!fi && !fj) continue;
         const d = image[i] - image[j];
         const factor = Math.exp(-beta * d * d);
-        const wgt = (lambda * factor) / dist;
+        const wgt = (lambda * factor) / dist[q];
         if (contrast && edges) {
-          for (const k of [i, j]) {
-            if (!free[k]) continue;
-            contrast[node[k]] += factor;
-            edges[node[k]]++;
+          if (fi) {
+            contrast[node[i]] += factor;
+            edges[node[i]]++;
+          }
+          if (fj) {
+            contrast[node[j]] += factor;
+            edges[node[j]]++;
           }
         }
         if (fi && fj) {
