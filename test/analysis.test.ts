@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { histogramDistance, ssim } from '../src/analysis/similarity.js';
+import { gaussianBlur2d, histogramDistance, ssim } from '../src/analysis/similarity.js';
 import { intensityWindow, presetWindow } from '../src/analysis/window.js';
 import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
@@ -22,6 +22,32 @@ describe('slice similarity', () => {
     const slight = ramp.map((x) => Math.min(1, Math.max(0, x + 0.02 * (r() - 0.5))));
     const heavy = ramp.map((x) => Math.min(1, Math.max(0, x + 0.6 * (r() - 0.5))));
     assert.ok(ssim(ramp, slight, 32, 32) > ssim(ramp, heavy, 32, 32));
+  });
+
+  it('SSIM is the mean of the SSIM map from Gaussian-filtered maps (sigma 1.5), edges clamped, to the last bit', () => {
+    const byDefinition = (a: Float32Array, b: Float32Array, nu: number, nv: number): number => {
+      const f = (x: Float32Array): Float32Array => gaussianBlur2d(x, nu, nv, 1.5);
+      const [ma, mb] = [f(a), f(b)];
+      const maa = f(a.map((x) => x * x));
+      const mbb = f(b.map((x) => x * x));
+      const mab = f(a.map((x, i) => x * b[i]));
+      let t = 0;
+      for (let i = 0; i < a.length; i++) {
+        const cov = mab[i] - ma[i] * mb[i];
+        const va = maa[i] - ma[i] * ma[i];
+        const vb = mbb[i] - mb[i] * mb[i];
+        t += ((2 * ma[i] * mb[i] + 1e-4) * (2 * cov + 9e-4)) / ((ma[i] * ma[i] + mb[i] * mb[i] + 1e-4) * (va + vb + 9e-4));
+      }
+      return t / a.length;
+    };
+    let seed = 10;
+    // Shapes smaller than the filter (radius 5), one-pixel strips and an ordinary crop.
+    for (const [nu, nv] of [[1, 9], [9, 1], [3, 4], [11, 11], [40, 23]]) {
+      const a = noise(nu * nv, seed++);
+      const b = a.map((x, i) => Math.min(1, Math.max(0, x + 0.3 * (noise(nu * nv, seed)[i] - 0.5))));
+      seed++;
+      assert.equal(ssim(a, b, nu, nv), byDefinition(a, b, nu, nv), `${nu} x ${nv}`);
+    }
   });
 
   it('histogram distance is 0 for the same distribution and 1 for disjoint ones', () => {
@@ -94,6 +120,45 @@ describe('binary morphology and 3D post-processing', () => {
     d[13] = 1;
     assert.equal(connectedComponents(d, 3, 3, 3, true).sizes.length - 1, 1);
     assert.equal(connectedComponents(d, 3, 3, 3, false).sizes.length - 1, 3);
+  });
+
+  it('connected components agree with a union of touching neighbours (26 and 6), in 2D and 3D, faces included', () => {
+    const reference = (m: Uint8Array, nu: number, nv: number, nw: number, full: boolean): Int32Array => {
+      const parent = Int32Array.from({ length: m.length }, (_, i) => i);
+      const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+      for (let w = 0; w < nw; w++) for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) {
+        const i = u + nu * (v + nv * w);
+        if (!m[i]) continue;
+        for (let dw = -1; dw <= 1; dw++) for (let dv = -1; dv <= 1; dv++) for (let du = -1; du <= 1; du++) {
+          const [uu, vv, ww] = [u + du, v + dv, w + dw];
+          if (uu < 0 || vv < 0 || ww < 0 || uu >= nu || vv >= nv || ww >= nw) continue;
+          if (!full && Math.abs(du) + Math.abs(dv) + Math.abs(dw) > 1) continue;
+          const j = uu + nu * (vv + nv * ww);
+          if (m[j]) parent[find(i)] = find(j);
+        }
+      }
+      return Int32Array.from(m, (x, i) => (x ? find(i) : -1));
+    };
+    let seed = 40;
+    for (const [nu, nv, nw] of [[7, 6, 1], [5, 6, 4], [1, 8, 3], [9, 9, 9]]) {
+      for (const full of [true, false]) {
+        const r = rng(seed++);
+        const m = Uint8Array.from({ length: nu * nv * nw }, () => (r() < 0.35 ? 1 : 0));
+        const { ids, sizes } = connectedComponents(m, nu, nv, nw, full);
+        const ref = reference(m, nu, nv, nw, full);
+        // Same partition: voxels share an id exactly when they share a root, and the sizes add up.
+        const idOfRoot = new Map<number, number>();
+        for (let i = 0; i < m.length; i++) {
+          assert.equal(ids[i] > 0, m[i] === 1);
+          if (!m[i]) continue;
+          const known = idOfRoot.get(ref[i]);
+          if (known === undefined) idOfRoot.set(ref[i], ids[i]);
+          else assert.equal(ids[i], known, `${nu}x${nv}x${nw} full=${full} voxel ${i}`);
+        }
+        assert.equal(sizes.length - 1, idOfRoot.size);
+        assert.equal(sizes.reduce((s, x) => s + x, 0), countNonZero(m));
+      }
+    }
   });
 
   it('drops components away from the key slices, fills holes, keeps key slices, flags area jumps', () => {
