@@ -82,6 +82,43 @@ function tapIndices(len: number, r: number, stride: number): Int32Array {
   return out;
 }
 
+type Five = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+
+/**
+ * One pass of a separable filter over five nu x nv maps at once: along rows (`taps` from `tapIndices(nu, r, 1)`)
+ * or along columns (`tapIndices(nv, r, nu)`), clamped edges; results stored as float32.
+ */
+function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array, alongRows: boolean): void {
+  const t = k.length;
+  const [a, b, c, d, e] = src;
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      const line = alongRows ? v * nu : u;
+      const base = (alongRows ? u : v) * t;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let s4 = 0;
+      let s5 = 0;
+      for (let q = 0; q < t; q++) {
+        const j = line + taps[base + q];
+        const w = k[q];
+        s1 += w * a[j];
+        s2 += w * b[j];
+        s3 += w * c[j];
+        s4 += w * d[j];
+        s5 += w * e[j];
+      }
+      const i = u + nu * v;
+      dst[0][i] = s1;
+      dst[1][i] = s2;
+      dst[2][i] = s3;
+      dst[3][i] = s4;
+      dst[4][i] = s5;
+    }
+  }
+}
+
 /**
  * Mean SSIM of two nu x nv arrays with values in [0, 1]. The five Gaussian-filtered maps (a, b, a², b², ab) are
  * filtered together, row pass then column pass, with the same taps, order and float32 rounding as filtering each
@@ -93,67 +130,26 @@ export function ssim(a: Float32Array, b: Float32Array, nu: number, nv: number): 
   const c1 = 0.01 ** 2;
   const c2 = 0.03 ** 2;
   const k = gaussianKernel(1.5);
-  const t = k.length;
-  const r = (t - 1) / 2;
-  const ha = new Float32Array(n);
-  const hb = new Float32Array(n);
-  const haa = new Float32Array(n);
-  const hbb = new Float32Array(n);
-  const hab = new Float32Array(n);
-  const cols = tapIndices(nu, r, 1);
-  for (let v = 0; v < nv; v++) {
-    const o = v * nu;
-    for (let u = 0; u < nu; u++) {
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let s4 = 0;
-      let s5 = 0;
-      const base = u * t;
-      for (let q = 0; q < t; q++) {
-        const j = o + cols[base + q];
-        const w = k[q];
-        const x = a[j];
-        const y = b[j];
-        s1 += w * x;
-        s2 += w * y;
-        s3 += w * Math.fround(x * x);
-        s4 += w * Math.fround(y * y);
-        s5 += w * Math.fround(x * y);
-      }
-      ha[o + u] = s1;
-      hb[o + u] = s2;
-      haa[o + u] = s3;
-      hbb[o + u] = s4;
-      hab[o + u] = s5;
-    }
+  const r = (k.length - 1) / 2;
+  const maps = (): Five => [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  const src = maps();
+  src[0].set(a);
+  src[1].set(b);
+  for (let i = 0; i < n; i++) {
+    src[2][i] = a[i] * a[i];
+    src[3][i] = b[i] * b[i];
+    src[4][i] = a[i] * b[i];
   }
-  const rows = tapIndices(nv, r, nu);
+  const rowPass = maps();
+  filterFive(src, rowPass, nu, nv, k, tapIndices(nu, r, 1), true);
+  const [ma, mb, maa, mbb, mab] = src; // reused for the result
+  filterFive(rowPass, src, nu, nv, k, tapIndices(nv, r, nu), false);
   let total = 0;
-  for (let v = 0; v < nv; v++) {
-    const base = v * t;
-    for (let u = 0; u < nu; u++) {
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let s4 = 0;
-      let s5 = 0;
-      for (let q = 0; q < t; q++) {
-        const j = u + rows[base + q];
-        const w = k[q];
-        s1 += w * ha[j];
-        s2 += w * hb[j];
-        s3 += w * haa[j];
-        s4 += w * hbb[j];
-        s5 += w * hab[j];
-      }
-      const ma = Math.fround(s1);
-      const mb = Math.fround(s2);
-      const va = Math.fround(s3) - ma * ma;
-      const vb = Math.fround(s4) - mb * mb;
-      const cov = Math.fround(s5) - ma * mb;
-      total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
-    }
+  for (let i = 0; i < n; i++) {
+    const va = maa[i] - ma[i] * ma[i];
+    const vb = mbb[i] - mb[i] * mb[i];
+    const cov = mab[i] - ma[i] * mb[i];
+    total += ((2 * ma[i] * mb[i] + c1) * (2 * cov + c2)) / ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
   }
   return total / n;
 }
