@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gaussianBlur2d, histogramDistance, ssim } from '../src/analysis/similarity.js';
-import { intensityWindow, presetWindow } from '../src/analysis/window.js';
+import { intensityWindow, OrderStatistics, presetWindow } from '../src/analysis/window.js';
 import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
 import { connectedComponents, countNonZero, fewestSpanning, fillHoles2d, signedDistance2d, spansBox } from '../src/morphology/binary.js';
@@ -58,6 +58,23 @@ describe('slice similarity', () => {
 });
 
 describe('intensity window', () => {
+  it('order statistics give the values a full sort (NaN last) holds at any ranks, asked in any order', () => {
+    let seed = 70;
+    for (const n of [1, 2, 3, 10, 257, 5000]) {
+      for (const kind of ['spread', 'ties', 'nan']) {
+        const r = rng(seed++);
+        const values = Float64Array.from({ length: n }, () => {
+          if (kind === 'nan' && r() < 0.2) return NaN;
+          return kind === 'ties' ? Math.floor(r() * 4) : (r() - 0.5) * 2000;
+        });
+        const sorted = values.slice().sort();
+        const stats = new OrderStatistics(values.slice());
+        const ranks = [n - 1, 0, Math.floor(n / 2), ...Array.from({ length: 20 }, () => Math.floor(r() * n)), 0, n - 1];
+        for (const k of ranks) assert.ok(Object.is(stats.at(k), sorted[k]), `n ${n} ${kind} rank ${k}: ${stats.at(k)} vs ${sorted[k]}`);
+      }
+    }
+  });
+
   it('picks the soft-tissue window for CT in HU and percentiles otherwise', () => {
     const { image } = makePhantom({ size: [32, 32, 4] });
     assert.equal(intensityWindow(image).kind, 'ct-soft-tissue');

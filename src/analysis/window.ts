@@ -33,40 +33,107 @@ export function presetWindow(name: string): IntensityWindow | null {
 /** Soft-tissue CT window, HU. */
 export const CT_SOFT_TISSUE: readonly [number, number] = [-160, 240];
 
-/** Sorted sample of at most `max` values of `data` (every k-th value). */
+/** Every k-th value of `data`, at most `max` of them, in no particular order. */
 function sample(data: ArrayLike<number>, max = 1 << 20): Float64Array {
   const step = Math.max(1, Math.floor(data.length / max));
   const out = new Float64Array(Math.ceil(data.length / step));
   let n = 0;
   for (let i = 0; i < data.length; i += step) out[n++] = data[i];
-  return out.subarray(0, n).sort();
+  return out.subarray(0, n);
 }
 
-function quantile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const x = p * (sorted.length - 1);
+/**
+ * Values of a sample at given ranks of its ascending order (NaN last, as `Float64Array.prototype.sort` orders
+ * them) without sorting it: each rank is selected in place (Hoare's selection, average linear time) within the
+ * stretch between the ranks already found, so a few quantiles cost about two passes instead of a sort.
+ */
+export class OrderStatistics {
+  /** Number of values that are not NaN (they come first). */
+  private readonly finite: number;
+  /** Ranks whose value is final, ascending: everything before such a rank is <= it, everything after >=. */
+  private readonly fixed: number[] = [];
+
+  /** Takes over `values` (reorders it). */
+  constructor(private readonly values: Float64Array) {
+    let n = 0;
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i];
+      if (Number.isNaN(x)) continue;
+      values[i] = values[n];
+      values[n++] = x;
+    }
+    for (let i = n; i < values.length; i++) values[i] = NaN;
+    this.finite = n;
+  }
+
+  get length(): number {
+    return this.values.length;
+  }
+
+  /** The value at `rank` (0-based) of the ascending order. */
+  at(rank: number): number {
+    const a = this.values;
+    if (rank >= this.finite) return NaN;
+    let pos = 0;
+    while (pos < this.fixed.length && this.fixed[pos] < rank) pos++;
+    if (this.fixed[pos] === rank) return a[rank];
+    let lo = pos > 0 ? this.fixed[pos - 1] + 1 : 0;
+    let hi = pos < this.fixed.length ? this.fixed[pos] - 1 : this.finite - 1;
+    while (hi > lo) {
+      const mid = (lo + hi) >> 1;
+      // Median of three as the pivot.
+      if (a[mid] < a[lo]) swap(a, mid, lo);
+      if (a[hi] < a[lo]) swap(a, hi, lo);
+      if (a[hi] < a[mid]) swap(a, hi, mid);
+      const pivot = a[mid];
+      let i = lo;
+      let j = hi;
+      while (i <= j) {
+        while (a[i] < pivot) i++;
+        while (a[j] > pivot) j--;
+        if (i <= j) swap(a, i++, j--);
+      }
+      if (rank <= j) hi = j;
+      else if (rank >= i) lo = i;
+      else break;
+    }
+    this.fixed.splice(pos, 0, rank);
+    return a[rank];
+  }
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i];
+  a[i] = a[j];
+  a[j] = t;
+}
+
+/** The p-quantile, linear between neighbouring ranks. */
+function quantile(s: OrderStatistics, p: number): number {
+  if (s.length === 0) return 0;
+  const x = p * (s.length - 1);
   const i = Math.floor(x);
   const f = x - i;
-  return i + 1 < sorted.length ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+  return i + 1 < s.length ? s.at(i) * (1 - f) + s.at(i + 1) * f : s.at(i);
 }
 
 /** True when the values look like CT Hounsfield units: air present, nothing outside the HU scale. */
-export function looksLikeHu(sorted: Float64Array): boolean {
-  if (sorted.length === 0) return false;
-  const min = sorted[0];
-  const max = sorted[sorted.length - 1];
-  return min >= -3100 && quantile(sorted, 0.001) <= -800 && max <= 32767 && quantile(sorted, 0.999) <= 4000;
+export function looksLikeHu(s: OrderStatistics): boolean {
+  if (s.length === 0) return false;
+  const min = s.at(0);
+  const max = s.at(s.length - 1);
+  return min >= -3100 && quantile(s, 0.001) <= -800 && max <= 32767 && quantile(s, 0.999) <= 4000;
 }
 
 /** The window to use for `image` (see the module comment). */
 export function intensityWindow(image: Pick<Volume, 'data'>): IntensityWindow {
-  const s = sample(image.data);
+  const s = new OrderStatistics(sample(image.data));
   if (looksLikeHu(s)) return { low: CT_SOFT_TISSUE[0], high: CT_SOFT_TISSUE[1], kind: 'ct-soft-tissue' };
   let low = quantile(s, 0.005);
   let high = quantile(s, 0.995);
   if (!(high > low)) {
-    low = s.length ? s[0] : 0;
-    high = s.length ? s[s.length - 1] : 1;
+    low = s.length ? s.at(0) : 0;
+    high = s.length ? s.at(s.length - 1) : 1;
     if (!(high > low)) high = low + 1;
   }
   return { low, high, kind: 'percentile' };
