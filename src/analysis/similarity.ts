@@ -13,48 +13,26 @@
 /** Gaussian sigma (pixels) of the denoising before {@link predictability}. */
 export const DENOISE_SIGMA = 1;
 
-/** Separable Gaussian blur of a 2D array (clamped edges). */
+/** Separable Gaussian blur of a 2D array (clamped edges): a row pass, then a column pass. */
 export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma: number): Float32Array {
   const k = gaussianKernel(sigma);
-  const r = (k.length - 1) / 2;
+  const t = k.length;
+  const r = (t - 1) / 2;
   const tmp = new Float32Array(nu * nv);
   const out = new Float32Array(nu * nv);
-  // Pixels within r of an edge clamp their taps; the others take them directly (same taps, same order).
-  const clampedRow = (o: number, u: number): number => {
-    let s = 0;
-    for (let i = -r; i <= r; i++) {
-      const uu = u + i < 0 ? 0 : u + i >= nu ? nu - 1 : u + i;
-      s += k[i + r] * src[o + uu];
-    }
-    return s;
-  };
+  const cols = tapIndices(nu, r, 1);
+  const rows = tapIndices(nv, r, nu);
   for (let v = 0; v < nv; v++) {
-    const o = v * nu;
     for (let u = 0; u < nu; u++) {
-      if (u < r || u >= nu - r) {
-        tmp[o + u] = clampedRow(o, u);
-        continue;
-      }
       let s = 0;
-      for (let i = -r, j = o + u - r; i <= r; i++, j++) s += k[i + r] * src[j];
-      tmp[o + u] = s;
+      for (let q = 0; q < t; q++) s += k[q] * src[v * nu + cols[u * t + q]];
+      tmp[u + nu * v] = s;
     }
   }
   for (let v = 0; v < nv; v++) {
-    if (v < r || v >= nv - r) {
-      for (let u = 0; u < nu; u++) {
-        let s = 0;
-        for (let i = -r; i <= r; i++) {
-          const vv = v + i < 0 ? 0 : v + i >= nv ? nv - 1 : v + i;
-          s += k[i + r] * tmp[u + nu * vv];
-        }
-        out[u + nu * v] = s;
-      }
-      continue;
-    }
     for (let u = 0; u < nu; u++) {
       let s = 0;
-      for (let i = -r, j = u + nu * (v - r); i <= r; i++, j += nu) s += k[i + r] * tmp[j];
+      for (let q = 0; q < t; q++) s += k[q] * tmp[u + rows[v * t + q]];
       out[u + nu * v] = s;
     }
   }

@@ -62,7 +62,6 @@ export class OrderStatistics {
       values[i] = values[n];
       values[n++] = x;
     }
-    for (let i = n; i < values.length; i++) values[i] = NaN;
     this.finite = n;
   }
 
