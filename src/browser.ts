@@ -4,7 +4,7 @@
  * `openModel` / `openSamModel` / `openSam2Model` with onnxruntime-web wrapped by `ortRuntime`:
  *
  * ```ts
- * import * as ort from 'onnxruntime-web';
+ * import * as ort from 'onnxruntime-web/webgpu'; // WebGPU where the browser has it, else wasm
  * import { ortRuntime, openSamModel, modelFilesAt, hybridEngine, segment } from 'keyslice/browser';
  * const base = 'https://my.host/models/litemedsam/';
  * const json = await (await fetch(new URL('keyslice-model.json', base))).json();
