@@ -13,9 +13,12 @@ import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
 import { cmdAnalyze, cmdSuggest } from './analysis.js';
+import { commandHelp } from './help.js';
+import { cmdInfo } from './info.js';
+import { capturedMessages } from '../util/quiet.js';
 import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
 import { parsePost, parseRange, parseWindow } from './options.js';
-import { ProgressReporter } from './progress.js';
+import { ProgressReporter, segmentProgressLine } from './progress.js';
 
 async function cmdSegment(args: string[]): Promise<void> {
   const v = parse(args, {
@@ -44,7 +47,10 @@ async function cmdSegment(args: string[]): Promise<void> {
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
     onStage: (m) => progress.log(m),
-    onProgress: (p) => progress.update(p.done, p.total, `label ${p.label}`),
+    onProgress: (p) => {
+      const line = segmentProgressLine(p);
+      progress.update(line.done, line.total, line.text);
+    },
   });
   for (const w of warnings) progress.log(`warning: ${w}`);
   for (const l of report.labels) {
@@ -80,7 +86,8 @@ async function cmdScore(args: string[]): Promise<void> {
   const gtFile = need(v, 'gt');
   const tol = v.tolerance === undefined ? 2 : Number(v.tolerance);
   if (!Number.isFinite(tol) || tol < 0) throw new KeysliceError('USAGE', `--tolerance must be a distance in mm >= 0, got "${String(v.tolerance)}"`);
-  const [pred, gt] = await Promise.all([readLabelVolume(predFile), readLabelVolume(gtFile)]);
+  const pred = await readLabelVolume(predFile);
+  const gt = await readLabelVolume(gtFile);
   const diff = gridDifference(gt, pred);
   if (diff !== null) throw new KeysliceError('GRID_MISMATCH', `grid differs from ${gtFile}: ${diff}`, predFile);
   let labels: number[];
@@ -168,14 +175,27 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   bench: cmdBench,
   analyze: cmdAnalyze,
   suggest: cmdSuggest,
+  info: cmdInfo,
 };
 
+/** With --verbose: what third-party libraries printed during the run, after the command's own output. */
+function showCaptured(verbose: boolean): void {
+  if (!verbose) return;
+  for (const line of capturedMessages()) process.stderr.write(`[library] ${line}\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const verbose = argv.includes('--verbose');
+  const [cmd, ...rest] = argv.filter((a) => a !== '--verbose');
   try {
     const run = cmd === undefined ? undefined : COMMANDS[cmd];
+    if (run && (rest.includes('--help') || rest.includes('-h'))) {
+      console.log(commandHelp(cmd as string) ?? USAGE);
+      return 0;
+    }
     if (run) {
       await run(rest);
+      showCaptured(verbose);
       return 0;
     }
     switch (cmd) {
@@ -192,6 +212,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new KeysliceError('USAGE', `unknown command "${cmd}"\n\n${USAGE}`);
     }
   } catch (err) {
+    showCaptured(verbose);
     if (err instanceof KeysliceError) {
       process.stderr.write(`keyslice: error: ${err.message}\n`);
       return EXIT_CODES[err.code];
@@ -203,4 +224,8 @@ export async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
+  // WebAssembly runtimes still finishing set process.exitCode when they exit: the command's status wins.
+  process.on('exit', () => {
+    process.exitCode = code;
+  });
 });

@@ -89,6 +89,12 @@ export interface Progress {
   done: number;
   total: number;
   label: number;
+  /** The label's name, when it has one. */
+  name?: string;
+  /** Within the current label: the slice just propagated to, slices propagated so far, and slices along the axis. */
+  slice?: number;
+  slicesDone?: number;
+  sliceCount?: number;
 }
 
 export interface SegmentOptions {
@@ -152,7 +158,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   const reports: LabelReport[] = [];
   const stacks: { label: LabelAnnotation; mask: Uint8Array }[] = [];
   const total = annotations.labels.length;
-  options.onProgress?.({ done: 0, total, label: annotations.labels[0]?.value ?? 0 });
+  options.onProgress?.({ done: 0, total, label: annotations.labels[0]?.value ?? 0, name: annotations.labels[0]?.name, sliceCount: sg.count });
   for (const [n, label] of annotations.labels.entries()) {
     const tl = performance.now();
     let extentRun: LabelReport['extentRun'];
@@ -170,7 +176,11 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       }
       extentRun = { engine: engine.extentEngine.name, extent, seconds: (performance.now() - te) / 1000 };
     }
+    let slicesDone = 0;
+    const onSlice = (slice: number): void =>
+      options.onProgress?.({ done: n, total, label: label.value, name: label.name, slice, slicesDone: ++slicesDone, sliceCount: sg.count });
     const p = await propagateObject(image, sg, label, engine, window, {
+      onSlice,
       range: options.range,
       stopRules: options.stopRules,
       interpolation: options.interpolation,
@@ -204,7 +214,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       postprocess,
       slices: p?.slices ?? [],
     });
-    options.onProgress?.({ done: n + 1, total, label: label.value });
+    options.onProgress?.({ done: n + 1, total, label: label.value, name: label.name, sliceCount: sg.count });
   }
   // Merge: non-key voxels first (lowest label value wins), then every key slice exactly.
   const { area } = sg;

@@ -81,6 +81,8 @@ export interface PropagationOptions {
   stopRules?: Partial<StopRules>;
   /** How the prior between key slices is interpolated (default: the engine's `interpolation`, else `shape`). */
   interpolation?: Interpolation;
+  /** Called after each slice the engine propagates to, with its index (for progress). */
+  onSlice?: (slice: number) => void;
 }
 
 export interface ObjectPropagation {
@@ -243,6 +245,7 @@ export async function propagateObject(
       const step = async (to: number): Promise<FrontSlice> => {
         const res = await session.propagate({ from, to, mask: prev, prior: between ? priorOf(to) : null, key: start, keyMask });
         engineCalls++;
+        options.onSlice?.(to);
         return { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) };
       };
       /** Dice between the last two masks of this front (0 until the front has made a single step). */
