@@ -13,6 +13,7 @@ import { quietly, thirdPartyMessage } from '../util/quiet.js';
 import { readDicomSeries, type DicomSeriesOptions } from './dicom/read-series-node.js';
 import { peekImageSize } from './header-peek.js';
 import { checkNiftiFile, nonFiniteError } from './nifti-check.js';
+import { readNifti, writeNifti } from './nifti-node.js';
 import { type LabelArray, type Vec3, type Volume, type VoxelArray, voxelCount } from './volume.js';
 
 const READ_EXTENSIONS = ['.nii', '.nii.gz', '.nrrd', '.nhdr', '.mha', '.mhd'];
@@ -42,6 +43,8 @@ export interface ReadVolumeOptions {
   dicom?: DicomSeriesOptions;
   /** Receives what reading repaired or chose (e.g. slices resampled over a gap), for the user. */
   notes?: string[];
+  /** NIfTI reader: 'node' streams through node:zlib (default), 'itk' reads through itk-wasm like other formats. */
+  niftiReader?: 'node' | 'itk';
 }
 
 function lowerExt(file: string): string {
@@ -74,6 +77,8 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
     }
     const peeked = await peekImageSize(file);
     if (peeked) checkSize(peeked, file, maxVoxels);
+    const fast = options.niftiReader === 'itk' ? null : await readNiftiFast(file, maxVoxels, options.rejectNonFinite ?? true);
+    if (fast) return fast;
     let info: Image;
     try {
       info = await quietly(() => readImageNode(file, { informationOnly: true }));
@@ -96,6 +101,26 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
 }
 
 const errorText = thirdPartyMessage;
+
+/** NIfTI-1 through nifti-node.ts; null for anything it leaves to itk-wasm. */
+async function readNiftiFast(file: string, maxVoxels: number, rejectNonFinite: boolean): Promise<Volume | null> {
+  const ext = lowerExt(file);
+  if (ext !== '.nii' && ext !== '.nii.gz') return null;
+  const read = await readNifti(file, { maxVoxels });
+  if (!read) return null;
+  let vol = read.volume;
+  if (read.geometryFromItk) {
+    let image: Image;
+    try {
+      image = await quietly(() => readImageNode(file, { informationOnly: true }));
+    } catch (err) {
+      throw new KeysliceError('FILE_UNREADABLE', `not a readable image (${errorText(err)})`, file, { cause: err });
+    }
+    vol = { ...fromItkImage({ ...image, data: vol.data } as Image, file), data: vol.data };
+  }
+  if (rejectNonFinite) checkFinite(vol, file);
+  return vol;
+}
 
 async function looksLikeDicom(file: string): Promise<boolean> {
   try {
@@ -320,11 +345,18 @@ export async function writeVolume(vol: Volume, file: string, options: WriteVolum
   const base = path.basename(file).slice(0, -ext.length);
   const tmp = path.join(dir, `.${base}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}${ext}`);
   const compress = options.compress ?? (ext === '.nii.gz' || ext === '.nrrd');
+  let writer = `${ext} writer (@itk-wasm/image-io writeImage)`;
   try {
-    await quietly(() => writeImageNode(toItkImage(vol), tmp, { useCompression: compress }));
+    const nifti = ext === '.nii' || ext === '.nii.gz';
+    const itkWriter = writer;
+    if (nifti) writer = `${ext} writer (node:zlib)`;
+    if (!nifti || !(await writeNifti(vol, tmp, { compress }))) {
+      writer = itkWriter;
+      await quietly(() => writeImageNode(toItkImage(vol), tmp, { useCompression: compress }));
+    }
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw new KeysliceError('WRITE_FAILED', `the ${ext} writer (@itk-wasm/image-io writeImage) failed: ${errorText(err)}`, file, { cause: err });
+    throw new KeysliceError('WRITE_FAILED', `the ${writer} failed: ${errorText(err)}`, file, { cause: err });
   }
 }
