@@ -4,6 +4,7 @@
  * and progress on stderr. Errors print one line naming the file and the problem, and exit non-zero.
  */
 import { benchFiles } from '../bench/bench-files.js';
+import { runScale } from '../bench/scale.js';
 import type { Placement } from '../bench/run-bench.js';
 import type { PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
@@ -16,7 +17,7 @@ import { cmdAnalyze, cmdSuggest } from './analysis.js';
 import { commandHelp } from './help.js';
 import { cmdInfo } from './info.js';
 import { capturedMessages } from '../util/quiet.js';
-import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
+import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION, type Values } from './args.js';
 import { parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter, segmentProgressLine } from './progress.js';
 
@@ -144,7 +145,12 @@ async function cmdBench(args: string[]): Promise<void> {
     kinds: { type: 'string' },
     placements: { type: 'string' },
     out: { type: 'string' },
+    scale: { type: 'boolean' },
+    'in-plane': { type: 'string' },
+    slices: { type: 'string' },
+    'itk-reference': { type: 'boolean' },
   });
+  if (v.scale) return cmdBenchScale(v);
   const placements = choices<Placement>(v, 'placements', ['fixed', 'suggested']);
   const budgets = list(v, 'budgets')?.map((b) => {
     const n = Number(b);
@@ -164,6 +170,26 @@ async function cmdBench(args: string[]): Promise<void> {
     onCase: (done, total, name) => progress.update(done, total, name),
   });
   console.log(res.summary);
+  console.log(`results: ${res.files.join(', ')}`);
+}
+
+async function cmdBenchScale(v: Values): Promise<void> {
+  const sizes = (name: string) =>
+    list(v, name)?.map((b) => {
+      const n = Number(b);
+      if (!Number.isInteger(n) || n < 8 || n > 2048) throw new KeysliceError('USAGE', `--${name} must be whole numbers from 8 to 2048, got "${b}"`);
+      return n;
+    });
+  const progress = new ProgressReporter();
+  const res = await runScale({
+    inPlane: sizes('in-plane'),
+    slices: sizes('slices'),
+    methods: list(v, 'methods'),
+    out: (v.out as string | undefined) ?? 'bench-scale',
+    itkReference: v['itk-reference'] === true,
+    onStep: (m) => progress.log(m),
+  });
+  console.log(res.markdown);
   console.log(`results: ${res.files.join(', ')}`);
 }
 
