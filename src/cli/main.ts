@@ -184,7 +184,7 @@ async function cmdBenchScale(v: Values): Promise<void> {
   const res = await runScale({
     inPlane: sizes('in-plane'),
     slices: sizes('slices'),
-    methods: list(v, 'methods'),
+    methods: list(v, 'methods')?.filter((m) => m !== 'none'),
     out: (v.out as string | undefined) ?? 'bench-scale',
     itkReference: v['itk-reference'] === true,
     onStep: (m) => progress.log(m),
