@@ -25,6 +25,8 @@ export interface ScaleOptions {
   inPlane?: number[];
   /** Slice counts (default 50, 150, 300). */
   slices?: number[];
+  /** Explicit grid sizes, instead of every in-plane size with every slice count. */
+  sizes?: Vec3[];
   /** Methods, as in the bench (default keyslice:classic, keyslice:interp, mci). */
   methods?: string[];
   /** Key slices from the truth (default 3). */
@@ -329,7 +331,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<{ rows: Scal
   const out = options.out ?? 'bench-scale';
   await fsp.mkdir(out, { recursive: true });
   const methods = options.methods ?? ['keyslice:classic', 'keyslice:interp', 'mci'];
-  const grid = scaleGrid(options.inPlane ?? [128, 256, 512], options.slices ?? [50, 150, 300]);
+  const grid = options.sizes ?? scaleGrid(options.inPlane ?? [128, 256, 512], options.slices ?? [50, 150, 300]);
   const load = os.loadavg();
   const rows: ScaleRow[] = [];
   const step = options.onStep ?? (() => {});

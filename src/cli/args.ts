@@ -23,8 +23,8 @@ Usage:
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
                    [--placements fixed,suggested] [--out DIR]
-  keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300] [--methods M[,M...]] [--itk-reference]
-                   [--out DIR]
+  keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
+                   [--methods M[,M...]] [--itk-reference] [--out DIR]
   keyslice analyze --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--slice-axis N]
                    [--window auto|PRESET|LOW:HIGH] --out DIR
   keyslice suggest --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--budget K]

@@ -147,6 +147,7 @@ async function cmdBench(args: string[]): Promise<void> {
     out: { type: 'string' },
     scale: { type: 'boolean' },
     'in-plane': { type: 'string' },
+    sizes: { type: 'string' },
     slices: { type: 'string' },
     'itk-reference': { type: 'boolean' },
   });
@@ -180,8 +181,16 @@ async function cmdBenchScale(v: Values): Promise<void> {
       if (!Number.isInteger(n) || n < 8 || n > 2048) throw new KeysliceError('USAGE', `--${name} must be whole numbers from 8 to 2048, got "${b}"`);
       return n;
     });
+  const grids = list(v, 'sizes')?.map((g) => {
+    const dims = g.split('x').map(Number);
+    if (dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d < 8 || d > 2048)) {
+      throw new KeysliceError('USAGE', `--sizes takes grids like 512x512x300 (each 8 to 2048), got "${g}"`);
+    }
+    return dims as [number, number, number];
+  });
   const progress = new ProgressReporter();
   const res = await runScale({
+    sizes: grids,
     inPlane: sizes('in-plane'),
     slices: sizes('slices'),
     methods: list(v, 'methods')?.filter((m) => m !== 'none'),
