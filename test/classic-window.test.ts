@@ -4,6 +4,8 @@ import { gaussianBlur2d } from '../src/analysis/similarity.js';
 import { makePhantom } from '../src/demo/phantom.js';
 import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
 import { blurInWindow, cropSlice, pasteSlice, windowAround } from '../src/engines/classic/window.js';
+import { squaredDistanceTransform } from '../src/metrics/edt.js';
+import { signedDistance2d } from '../src/morphology/binary.js';
 import type { RoiImage } from '../src/propagation/types.js';
 import { SliceGeometry } from '../src/volume/volume.js';
 
@@ -85,5 +87,30 @@ describe('classic engine: solving in a window around the object', () => {
       }
     }
     assert.equal(steps, 6);
+  });
+});
+
+describe('signed distance of a 2D mask', () => {
+  it('equals the definition through squaredDistanceTransform to the last bit (anisotropic, empty, full, random)', () => {
+    const nu = 23;
+    const nv = 17;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const masks = [
+      new Uint8Array(nu * nv),
+      new Uint8Array(nu * nv).fill(1),
+      Uint8Array.from({ length: nu * nv }, () => (rand() < 0.1 ? 1 : 0)),
+      Uint8Array.from({ length: nu * nv }, () => (rand() < 0.6 ? 1 : 0)),
+      Uint8Array.from({ length: nu * nv }, (_, i) => (Math.hypot((i % nu) - 11, Math.floor(i / nu) - 8) < 6 ? 1 : 0)),
+    ];
+    for (const [du, dv] of [[1, 1], [0.8, 1.3], [0.7031, 0.7031]]) {
+      for (const m of masks) {
+        const inside = squaredDistanceTransform(m, [nu, nv, 1], [du, dv, 1]);
+        const outside = squaredDistanceTransform(m.map((x) => 1 - x), [nu, nv, 1], [du, dv, 1]);
+        const half = Math.min(du, dv) / 2;
+        const expected = Float32Array.from(m, (x, i) => (x ? -(Math.sqrt(outside[i]) - half) : Math.sqrt(inside[i]) - half));
+        assert.ok(bits(signedDistance2d(m, nu, nv, du, dv)).equals(bits(expected)), `spacing ${du} x ${dv}`);
+      }
+    }
   });
 });
