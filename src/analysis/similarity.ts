@@ -76,18 +76,22 @@ function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Arra
     return;
   }
   const t = k.length;
+  const r = (t - 1) / 2;
   const [a, b, c, d, e] = src;
   for (let v = 0; v < nv; v++) {
+    const line = v * nu;
     for (let u = 0; u < nu; u++) {
-      const line = alongRows ? v * nu : u;
-      const base = (alongRows ? u : v) * t;
+      // Away from the row's ends the taps are u - r .. u + r: no clamped index to look up.
+      const direct = u >= r && u < nu - r;
+      const from = line + u - r;
+      const base = u * t;
       let s1 = 0;
       let s2 = 0;
       let s3 = 0;
       let s4 = 0;
       let s5 = 0;
       for (let q = 0; q < t; q++) {
-        const j = line + taps[base + q];
+        const j = direct ? from + q : line + taps[base + q];
         const w = k[q];
         s1 += w * a[j];
         s2 += w * b[j];
@@ -95,7 +99,7 @@ function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Arra
         s4 += w * d[j];
         s5 += w * e[j];
       }
-      const i = u + nu * v;
+      const i = line + u;
       dst[0][i] = s1;
       dst[1][i] = s2;
       dst[2][i] = s3;
