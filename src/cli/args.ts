@@ -29,6 +29,13 @@ Usage:
                    [--window auto|PRESET|LOW:HIGH] --out DIR
   keyslice suggest --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--budget K]
                    [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST] [--json]
+  keyslice batch submit (--manifest M | --folder DIR) --out DIR [--engine NAME] [--model DIR] [--window W]
+                   [--post STEPS] [--attempts N] [--backoff MS] [--retry-failed] [--json]
+  keyslice batch worker [--concurrency N] [--until-empty] [--lock-duration MS] [--stalled-interval MS]
+                   [--max-stalled N] [--name NAME]
+  keyslice batch status [--json]
+  keyslice batch report [--format json|csv] [--out FILE]
+                   (every batch command: [--redis URL (default redis://127.0.0.1:6379)] [--queue NAME])
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder (searched
 recursively; --series UID picks one of several series). \`keyslice COMMAND --help\` describes one command;

@@ -14,6 +14,7 @@ import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
 import { cmdAnalyze, cmdSuggest } from './analysis.js';
+import { cmdBatch } from './batch.js';
 import { commandHelp } from './help.js';
 import { cmdInfo } from './info.js';
 import { capturedMessages } from '../util/quiet.js';
@@ -211,6 +212,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   analyze: cmdAnalyze,
   suggest: cmdSuggest,
   info: cmdInfo,
+  batch: cmdBatch,
 };
 
 /** With --verbose: what third-party libraries printed during the run, after the command's own output. */

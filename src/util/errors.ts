@@ -18,9 +18,13 @@ export type KeysliceErrorCode =
   | 'INVALID_ANNOTATION'
   | 'INVALID_MODEL'
   | 'OUTPUT_CONFLICT'
-  | 'WRITE_FAILED';
+  | 'WRITE_FAILED'
+  | 'QUEUE_UNAVAILABLE';
 
-/** CLI exit status per error code: 2 for usage errors, 3 for input data problems, 4 for output problems. */
+/**
+ * CLI exit status per error code: 2 for usage errors, 3 for input data problems, 4 for output problems, 5 when the
+ * batch queue's Redis server cannot be reached.
+ */
 export const EXIT_CODES: Record<KeysliceErrorCode, number> = {
   USAGE: 2,
   FILE_NOT_FOUND: 3,
@@ -38,6 +42,7 @@ export const EXIT_CODES: Record<KeysliceErrorCode, number> = {
   INVALID_MODEL: 3,
   OUTPUT_CONFLICT: 4,
   WRITE_FAILED: 4,
+  QUEUE_UNAVAILABLE: 5,
 };
 
 export class KeysliceError extends Error {
