@@ -36,7 +36,8 @@ export async function writePhantomStudies(root: string, n: number, size: Vec3 = 
 
 /**
  * `n` studies under `root` whose files are copies of the `templates` in turn (study i copies template
- * i % templates.length): many studies at the cost of writing a few.
+ * i % templates.length): many studies at the cost of writing a few. Only the first copy of each template
+ * keeps its truth label (the others are scored by nothing).
  */
 export function copyStudies(root: string, n: number, templates: PhantomStudy[]): (PhantomStudy & { template: PhantomStudy })[] {
   const out: (PhantomStudy & { template: PhantomStudy })[] = [];
@@ -45,7 +46,9 @@ export function copyStudies(root: string, n: number, templates: PhantomStudy[]):
     const id = `study-${String(i).padStart(4, '0')}`;
     const dir = path.join(root, id);
     mkdirSync(dir, { recursive: true });
-    for (const f of readdirSync(t.dir)) copyFileSync(path.join(t.dir, f), path.join(dir, f));
+    for (const f of readdirSync(t.dir)) {
+      if (f !== 'truth.nii.gz' || i < templates.length) copyFileSync(path.join(t.dir, f), path.join(dir, f));
+    }
     out.push({ id, dir, keySlices: t.keySlices, template: t });
   }
   return out;
