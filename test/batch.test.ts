@@ -50,6 +50,31 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
+/** Process ids whose parent is `pid` (Linux /proc; empty elsewhere). */
+function childPids(pid: number): number[] {
+  if (!existsSync('/proc')) return [];
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Files a killed write could have left: temporaries beside the outputs. */
 function temporaries(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.includes('.tmp-'));
@@ -106,7 +131,7 @@ describe('keyslice batch on a real redis-server', { skip }, () => {
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([JSON.parse(again.stdout).added, JSON.parse(again.stdout).present], [0, 100]);
 
-    const workers = ['w1', 'w2'].map((name) => startWorker(['--redis', redis.url, '--until-empty', '--name', name, ...FAST_STALL]));
+    const workers = ['w1', 'w2'].map((name) => startWorker(['--redis', redis.url, '--until-empty', '--name', name]));
     const codes = await within(Promise.all(workers.map((w) => w.exited)), 220000, 'two workers');
     assert.deepEqual(codes, [0, 0], workers.map((w) => w.log()).join('\n'));
 
@@ -238,8 +263,18 @@ describe('keyslice batch on a real redis-server', { skip }, () => {
         assert.ok(Date.now() - t0 < 30000, `job never started:\n${a.log()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      let sandbox: number[] = [];
+      while ((sandbox = childPids(a.proc.pid as number)).length === 0 && existsSync('/proc')) {
+        assert.ok(Date.now() - t0 < 30000, 'no sandboxed process started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       a.proc.kill('SIGKILL');
       await a.exited;
+      // The study's sandboxed process leaves with its worker instead of finishing the study on its own.
+      for (let t = 0; sandbox.some(alive); t++) {
+        assert.ok(t < 100, `sandboxed process ${sandbox.filter(alive).join(', ')} outlived its worker`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       assert.equal(existsSync(path.join(bigOut, `${big.id}.nii.gz`)), false, 'the study was not finished when its worker died');
       const b = startWorker(['--redis', redis.url, '--queue', 'kill', '--name', 'rescuer', '--until-empty', ...FAST_STALL]);
       assert.equal(await within(b.exited, 90000, 'rescuing worker'), 0, b.log());

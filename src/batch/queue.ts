@@ -74,12 +74,14 @@ export async function checkRedis(url: string): Promise<void> {
   const { Redis } = await import('ioredis');
   const conn = redisConnection(url) as Record<string, unknown>;
   const client = new Redis({ ...conn, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
+  let cause: Error | undefined;
+  client.on('error', (err: Error) => (cause ??= err));
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    throw new KeysliceError('QUEUE_UNAVAILABLE', `cannot reach Redis (${(err as Error).message}); start redis-server or pass --redis URL`, url);
+    const why = (cause ?? (err as Error)).message;
+    throw new KeysliceError('QUEUE_UNAVAILABLE', `cannot reach Redis (${why}); start redis-server or pass --redis URL`, url);
   } finally {
     client.disconnect();
   }
