@@ -39,6 +39,12 @@ describe('batch job ids', () => {
     writeFileSync(f('a.bin'), 'same');
     writeFileSync(f('b.bin'), 'same');
     assert.equal(await hashFile(f('a.bin')), await hashFile(f('b.bin')));
+    mkdirSync(f('series', 'sub'), { recursive: true });
+    writeFileSync(f('series', '1.dcm'), 'one');
+    writeFileSync(f('series', 'sub', '2.dcm'), 'two');
+    const folder = await hashFile(f('series'));
+    writeFileSync(f('series', 'sub', '2.dcm'), 'tw0');
+    assert.notEqual(await hashFile(f('series')), folder, 'a folder hashes the content of the files under it');
     await assert.rejects(hashFile(f('missing.nii.gz')), (e: unknown) => code('FILE_NOT_FOUND')(e) && /missing\.nii\.gz/.test((e as Error).message));
   });
 

@@ -4,18 +4,37 @@
  * (so the queue holds it once); change any input byte, option or the version and it is a new job.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { KeysliceError } from '../util/errors.js';
 
-/** SHA-256 of a file's content, hex. */
+/** The files under a folder, recursively, as paths relative to it, sorted. */
+async function filesUnder(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const r = path.join(rel, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(dir, r)));
+    else if (e.isFile()) out.push(r);
+  }
+  return out.sort();
+}
+
+/**
+ * SHA-256 of a file's content, hex; of a folder (a DICOM series), SHA-256 over the relative path and content
+ * hash of every file under it.
+ */
 export async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+    if ((await fsp.stat(file)).isDirectory()) {
+      for (const r of await filesUnder(file)) h.update(`${r}\0${await hashFile(path.join(file, r))}\n`);
+    } else {
+      for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+    }
   } catch (err) {
+    if (err instanceof KeysliceError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new KeysliceError('FILE_NOT_FOUND', 'no such file', file);
-    if (code === 'EISDIR') throw new KeysliceError('UNSUPPORTED_IMAGE', 'a batch study input must be a file, not a folder', file);
     throw new KeysliceError('FILE_UNREADABLE', `cannot read (${(err as Error).message})`, file);
   }
   return h.digest('hex');

@@ -104,7 +104,7 @@ function findRole(dir: string, names: string[], role: string): string | undefine
 
 /**
  * One study per sub-folder of `dir`, named after the sub-folder. The naming rule inside a study folder:
- * `image.<ext>` (required), `annotations.<ext>` (a sparse label volume; its key slices are listed in
+ * `image.<ext>` or a DICOM series folder `image/` (required), `annotations.<ext>` (a sparse label volume; its key slices are listed in
  * `key-slices.txt`, else every labelled slice), `prompts.json`, and `truth.<ext>` (optional, for Dice), where
  * `<ext>` is .nii.gz, .nii, .nrrd, .nhdr, .mha or .mhd. Sub-folders without an image are refused, not skipped.
  */
@@ -118,8 +118,9 @@ export async function studiesFromFolder(dir: string): Promise<Study[]> {
     const sd = path.resolve(dir, e.name);
     checkId(e.name, 'sub-folder', sd);
     const names = await fsp.readdir(sd);
-    const image = findRole(sd, names, 'image');
-    if (!image) throw new KeysliceError('FILE_NOT_FOUND', `no image file (image${IMAGE_EXTENSIONS.join(', image')})`, sd);
+    const dicom = path.join(sd, 'image');
+    const image = findRole(sd, names, 'image') ?? (names.includes('image') && (await fsp.stat(dicom)).isDirectory() ? dicom : undefined);
+    if (!image) throw new KeysliceError('FILE_NOT_FOUND', `no image file (image${IMAGE_EXTENSIONS.join(', image')}, or a DICOM folder image/)`, sd);
     const annotations = findRole(sd, names, 'annotations');
     const prompts = names.includes('prompts.json') ? path.join(sd, 'prompts.json') : undefined;
     if (!annotations && !prompts) throw new KeysliceError('FILE_NOT_FOUND', 'no annotations.<ext> and no prompts.json', sd);

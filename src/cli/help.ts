@@ -12,6 +12,10 @@ Reading: --series UID picks one series of a DICOM folder (keyslice info --image 
 --verbose shows what third-party libraries printed.`,
   score: `Compares a predicted label volume with a reference on the same grid: Dice, IoU, HD95, ASSD, NSD, volume
 difference per label. Exits 3 when an input cannot be read or the grids differ.`,
+  batch: `Segments many studies through a job queue on Redis (BullMQ): submit studies from a manifest or a folder,
+run workers on any number of machines, follow progress and failures with status, collect results with report.
+A study is submitted once (its job id hashes its inputs, engine, options and keyslice's version); a study with a
+bad input fails once with its named error; a dead worker's study is taken over by another worker.`,
   info: `Prints what keyslice reads from an image: size, spacing, origin, direction (ITK's LPS frame), voxel range.
 --list-series lists the DICOM series of a folder (UID, modality, description, files, sub-folder).`,
 };
