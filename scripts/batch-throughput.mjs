@@ -6,7 +6,9 @@
  * simulated annotator); every study is repeated `--copies` times. A private redis-server is started on a free
  * loopback port. Run after `npm run build`:
  *
- *   node scripts/batch-throughput.mjs [--workers 1,2] [--copies 3] [--data ../shared/data]
+ *   node scripts/batch-throughput.mjs [--workers 1,2,2,1] [--copies 3] [--data ../shared/data]
+ *
+ * `--workers` lists the rounds, each with that many workers (repeat and interleave them on a busy machine).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,9 +94,10 @@ for (let t = 0; spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toS
 }
 console.log(`${n} studies (${n / copies} development scans x ${copies}), ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
 const rows = [];
-for (const w of workerCounts) {
-  const queue = `throughput-${w}`;
-  run(['batch', 'submit', '--folder', path.join(tmp, 'studies'), '--out', path.join(tmp, `out-${w}`), '--redis', url, '--queue', queue]);
+for (const [round, w] of workerCounts.entries()) {
+  // A fresh queue and output folder per round: otherwise the round would find every study done already.
+  const queue = `throughput-${round}`;
+  run(['batch', 'submit', '--folder', path.join(tmp, 'studies'), '--out', path.join(tmp, `out-${round}`), '--redis', url, '--queue', queue]);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: w }, () => new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [cli, 'batch', 'worker', '--redis', url, '--queue', queue, '--until-empty', '--quiet'], { stdio: 'ignore' });
@@ -105,8 +108,12 @@ for (const w of workerCounts) {
   rows.push({ workers: w, seconds: s, perMinute: (st.counts.completed / s) * 60, failed: st.counts.failed });
   console.log(`${w} worker(s): ${st.counts.completed} done, ${st.counts.failed} failed in ${s.toFixed(1)} s = ${((st.counts.completed / s) * 60).toFixed(1)} studies/min`);
 }
-if (rows.length > 1) {
-  console.log(`speed-up of ${rows.at(-1).workers} workers over ${rows[0].workers}: ${(rows.at(-1).perMinute / rows[0].perMinute).toFixed(2)}x (same run)`);
+const mean = new Map();
+for (const r of rows) mean.set(r.workers, [...(mean.get(r.workers) ?? []), r.perMinute]);
+const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const counts = [...mean.keys()].sort((a, b) => a - b);
+for (const w of counts.slice(1)) {
+  console.log(`${w} workers against ${counts[0]}: ${(avg(mean.get(w)) / avg(mean.get(counts[0]))).toFixed(2)}x studies/min (mean over rounds, same run)`);
 }
 redis.kill();
 rmSync(tmp, { recursive: true, force: true });
