@@ -69,3 +69,5 @@ export { squaredDistanceTransform } from './metrics/edt.js';
 export { selectKeySlices, simulateLabel, tightBox, type PromptKind } from './simulate/annotator.js';
 export { makePhantom, type Phantom, type PhantomOptions } from './demo/phantom.js';
 export { KeysliceError, type KeysliceErrorCode } from './util/errors.js';
+export { correspondenceModel, correspondenceTerm, type CorrespondenceModel, type CutAdapter } from './models/adapter/model.js';
+export { checkAdapterManifest, checkAdapterBase, ADAPTER_MANIFEST, type AdapterManifest } from './models/adapter/manifest.js';

@@ -20,3 +20,8 @@ export { DiskEmbeddingStore } from './models/sam/embedding-store-node.js';
 export { nodeRuntime } from './models/onnx/runtime-node.js';
 export { resolveEngine, allEngineNames, MODEL_ENGINES, type ResolveEngineOptions } from './pipeline/engines-node.js';
 export { segmentFiles, type SegmentFilesOptions } from './pipeline/segment-files.js';
+export { loadAdapter, readAdapterManifest } from './models/adapter/load-node.js';
+export { adaptedEngine } from './models/adapter/engine-node.js';
+export { trainFiles, type TrainFilesOptions, type TrainFilesResult } from './training/train-files.js';
+export { trainAdapter, type TrainAdapterOptions, type TrainingCase } from './training/train-adapter.js';
+export { leaveOneOut, type LooOptions, type LooResult } from './training/loo.js';

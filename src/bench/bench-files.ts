@@ -12,6 +12,7 @@ import { findDatasets } from './manifest.js';
 import { defaultMethodNames, getMethod } from './methods.js';
 import { dicePlotSvg, summaryMarkdown, toCsv } from './report.js';
 import { runBench, type BenchRow, type Placement } from './run-bench.js';
+import { adapterMethod } from '../training/bench-adapter.js';
 
 export interface BenchFilesOptions {
   /** Data folder (default: ../shared/data from the working folder, else beside the package). */
@@ -23,6 +24,8 @@ export interface BenchFilesOptions {
   kinds?: PromptKind[];
   /** Key-slice placements (default both: fixed and suggested). */
   placements?: Placement[];
+  /** A trained adapter folder: adds the method `keyslice:<its engine>+adapter`. */
+  adapter?: string;
   /** Output folder (default bench-results). */
   out?: string;
   onCase?: (done: number, total: number, name: string) => void;
@@ -55,6 +58,7 @@ export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesRes
   }
   const datasets = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
   const methods = (opts.methods ?? defaultMethodNames()).map(getMethod);
+  if (opts.adapter !== undefined) methods.push(await adapterMethod(opts.adapter));
   const out = opts.out ?? 'bench-results';
   await ensureOutputDir(out);
   const t0 = performance.now();

@@ -17,12 +17,15 @@ Usage:
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
                    [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]] [--embedding-cache DIR]
-                   [--series UID] [--allow-gaps]
+                   [--series UID] [--allow-gaps] [--adapter DIR]
+  keyslice train   --data DIR --out ADAPTER_DIR [--dataset NAME] [--mode self-supervised|supervised]
+                   [--validation ID[,ID...]] [--exclude ID[,ID...]] [--seed N] [--max-steps N] [--quiet]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice info    --image IMG [--series UID] [--allow-gaps] [--list-series] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
-                   [--placements fixed,suggested] [--out DIR]
+                   [--placements fixed,suggested] [--out DIR] [--adapter DIR]
+                   [--loo self-supervised,supervised [--seed N] [--max-steps N]]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
                    [--methods M[,M...]] [--itk-reference] [--out DIR]
   keyslice analyze --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--slice-axis N]
@@ -45,7 +48,8 @@ Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${all
 SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
 a SAM2-family model exported to --model DIR (see docs/medsam2.md). Execution provider: cpu unless
 --execution-provider names others; --embedding-cache DIR keeps sam and hybrid image embeddings
-for the next run. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
+for the next run. --adapter DIR adds a trained adapter (keyslice train) to the engine it was made for;
+--loo trains and tests adapters leaving one case out. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
 prompts file format and the report.
 `;

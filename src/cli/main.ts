@@ -3,8 +3,11 @@
  * The `keyslice` command line. Each subcommand parses its flags, calls the library, prints results on stdout
  * and progress on stderr. Errors print one line naming the file and the problem, and exit non-zero.
  */
-import { benchFiles } from '../bench/bench-files.js';
+import { benchFiles, defaultDataDir } from '../bench/bench-files.js';
 import { runScale } from '../bench/scale.js';
+import { leaveOneOut } from '../training/loo.js';
+import { trainFiles } from '../training/train-files.js';
+import type { TrainingMode, TrainProgress } from '../training/train.js';
 import type { Placement } from '../bench/run-bench.js';
 import type { PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
@@ -30,6 +33,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     model: { type: 'string' },
     'execution-provider': { type: 'string' },
     'embedding-cache': { type: 'string' },
+    adapter: { type: 'string' },
     window: { type: 'string' },
     range: { type: 'string' },
     post: { type: 'string' },
@@ -44,6 +48,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     model: v.model as string | undefined,
     executionProviders: typeof v['execution-provider'] === 'string' ? v['execution-provider'].split(',').filter(Boolean) : undefined,
     embeddingCache: v['embedding-cache'] as string | undefined,
+    adapter: v.adapter as string | undefined,
     range: typeof v.range === 'string' ? parseRange(v.range) : undefined,
     window: typeof v.window === 'string' ? parseWindow(v.window) : undefined,
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
@@ -151,6 +156,10 @@ async function cmdBench(args: string[]): Promise<void> {
     sizes: { type: 'string' },
     slices: { type: 'string' },
     'itk-reference': { type: 'boolean' },
+    adapter: { type: 'string' },
+    loo: { type: 'string' },
+    seed: { type: 'string' },
+    'max-steps': { type: 'string' },
   });
   if (v.scale) return cmdBenchScale(v);
   const placements = choices<Placement>(v, 'placements', ['fixed', 'suggested']);
@@ -161,7 +170,26 @@ async function cmdBench(args: string[]): Promise<void> {
   });
   const kinds = choices<PromptKind>(v, 'kinds', ['mask', 'box']);
   const progress = new ProgressReporter();
+  const loo = choices<TrainingMode>(v, 'loo', ['self-supervised', 'supervised']);
+  if (loo) {
+    const res = await leaveOneOut({
+      data: (v.data as string | undefined) ?? defaultDataDir(),
+      datasets: list(v, 'datasets'),
+      modes: loo,
+      budgets: budgets ?? [1, 2],
+      kinds,
+      seed: wholeNumber(v, 'seed'),
+      maxSteps: wholeNumber(v, 'max-steps'),
+      out: (v.out as string | undefined) ?? 'bench-results',
+      onStage: (m) => progress.log(m),
+      onProgress: trainProgress(progress),
+    });
+    console.log(res.summary);
+    console.log(`results: ${res.files.join(', ')}`);
+    return;
+  }
   const res = await benchFiles({
+    adapter: v.adapter as string | undefined,
     data: v.data as string | undefined,
     methods: list(v, 'methods'),
     datasets: list(v, 'datasets'),
@@ -203,12 +231,64 @@ async function cmdBenchScale(v: Values): Promise<void> {
   console.log(`results: ${res.files.join(', ')}`);
 }
 
+/** A flag that must be a whole number >= 1 (undefined when absent). */
+function wholeNumber(v: Record<string, unknown>, name: string): number | undefined {
+  if (v[name] === undefined) return undefined;
+  const n = Number(v[name]);
+  if (!Number.isInteger(n) || n < 1) throw new KeysliceError('USAGE', `--${name} must be a whole number >= 1, got "${String(v[name])}"`);
+  return n;
+}
+
+/** Training progress on the progress line: step, mean loss, validation loss. */
+function trainProgress(progress: ProgressReporter): (p: TrainProgress) => void {
+  return (p) => progress.update(p.step, p.maxSteps, `loss ${p.loss.toFixed(4)}${p.validationLoss === null ? '' : `, validation ${p.validationLoss.toFixed(4)}`}`);
+}
+
+async function cmdTrain(args: string[]): Promise<void> {
+  const v = parse(args, {
+    data: { type: 'string' },
+    dataset: { type: 'string' },
+    out: { type: 'string' },
+    mode: { type: 'string' },
+    seed: { type: 'string' },
+    'max-steps': { type: 'string' },
+    validation: { type: 'string' },
+    exclude: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  const mode = choices<TrainingMode>(v, 'mode', ['self-supervised', 'supervised']);
+  if (mode && mode.length !== 1) throw new KeysliceError('USAGE', '--mode takes one of self-supervised, supervised');
+  const progress = new ProgressReporter(process.stderr, !!v.quiet);
+  const res = await trainFiles({
+    data: need(v, 'data'),
+    dataset: v.dataset as string | undefined,
+    out: need(v, 'out'),
+    mode: mode?.[0],
+    seed: wholeNumber(v, 'seed'),
+    maxSteps: wholeNumber(v, 'max-steps'),
+    validation: list(v, 'validation'),
+    exclude: list(v, 'exclude'),
+    onStage: (m) => progress.log(m),
+    onProgress: trainProgress(progress),
+  });
+  const m = res.manifest;
+  const val = m.validation;
+  console.log(`trained a ${m.mode} adapter on ${m.trainingData.cases.length} case(s) in ${m.training.seconds.toFixed(1)} s (${m.training.steps} steps${m.training.stoppedEarly ? ', stopped early' : ''})`);
+  console.log(
+    val.unadaptedDice === null
+      ? `not usable: ${val.note}`
+      : `validation on ${val.cases.join(', ')}: Dice ${val.adaptedDice?.toFixed(3)} adapted, ${val.unadaptedDice.toFixed(3)} unadapted (${(val.gain ?? 0) >= 0 ? '+' : ''}${val.gain?.toFixed(3)}): ${val.usable ? 'usable' : 'not usable'}`,
+  );
+  console.log(`wrote ${res.dir} (${res.bytes} bytes)`);
+}
+
 /** The subcommands, by name. */
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   segment: cmdSegment,
   score: cmdScore,
   demo: cmdDemo,
   bench: cmdBench,
+  train: cmdTrain,
   analyze: cmdAnalyze,
   suggest: cmdSuggest,
   info: cmdInfo,

@@ -10,6 +10,7 @@ import { samEngine } from '../engines/sam/engine.js';
 import { loadSam2Model, modelFormat } from '../models/sam2/load-node.js';
 import type { RuntimeOptions } from '../models/onnx/runtime.js';
 import { loadSamModel } from '../models/sam/load-node.js';
+import { adaptedEngine } from '../models/adapter/engine-node.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
 import { engineNames, getEngine } from './segment.js';
@@ -33,9 +34,12 @@ export interface ResolveEngineOptions extends RuntimeOptions {
   embeddingCache?: string;
   /** Embeddings kept in memory within the process, bytes (`sam` and `hybrid`; default 256 MiB, 0 for none). */
   memoryCacheBytes?: number;
+  /** A trained adapter folder (`keyslice train`); refused unless made for this engine and model. */
+  adapter?: string;
 }
 
 export async function resolveEngine(name: string, options: ResolveEngineOptions = {}): Promise<SliceEngine> {
+  if (options.adapter !== undefined) return adaptedEngine(name, options.adapter, options);
   if (options.embeddingCache !== undefined && name !== 'sam' && name !== 'hybrid') {
     throw new KeysliceError('USAGE', `--embedding-cache keeps the image embeddings of the sam and hybrid engines; engine "${name}" has none to keep`);
   }

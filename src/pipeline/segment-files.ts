@@ -6,6 +6,7 @@ import { KeysliceError } from '../util/errors.js';
 import { checkOutputPath, checkOutputTarget, writeTextAtomic, writeVolume } from '../volume/io-node.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
 import type { IntensityWindow } from '../analysis/window.js';
+import { adapterWarnings } from '../models/adapter/load-node.js';
 import { defaultModelEngine, resolveEngine } from './engines-node.js';
 import { checkInputFiles, readInputs, type InputFiles } from './inputs-node.js';
 import { DEFAULT_ENGINE, segment, type Progress, type SegmentReport } from './segment.js';
@@ -19,6 +20,8 @@ export interface SegmentFilesOptions extends InputFiles {
   executionProviders?: string[];
   /** A folder keeping image embeddings across runs (sam and hybrid engines; default none). */
   embeddingCache?: string;
+  /** A trained adapter folder (`keyslice train`) for the engine. */
+  adapter?: string;
   /** Intensity window (default: chosen from the image). */
   window?: IntensityWindow;
   /** Inclusive slice range to propagate within (see `SegmentOptions.range`). */
@@ -43,9 +46,11 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
     model: opts.model,
     executionProviders: opts.executionProviders,
     embeddingCache: opts.embeddingCache,
+    adapter: opts.adapter,
   });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
   const { image, annotations, warnings } = await readInputs(opts, stage);
+  if (opts.adapter !== undefined) warnings.push(...(await adapterWarnings(opts.adapter)));
   if (!annotations) throw new KeysliceError('USAGE', 'no annotations given');
   const { labels, report } = await segment(image, annotations, {
     engine,

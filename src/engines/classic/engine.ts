@@ -19,6 +19,7 @@ import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
 import { blurInWindow, cropSlice, fullWindow, pasteSlice, windowAround, type SliceWindow } from './window.js';
+import type { CutAdapter } from '../../models/adapter/model.js';
 
 export interface ClassicOptions {
   /** Boundary term weight (default 1.5). */
@@ -61,6 +62,8 @@ export interface ClassicOptions {
    * slice: the same result, at a cost that follows the object's size instead of the slice's (default true).
    */
   solveInWindow: boolean;
+  /** A trained adapter whose evidence joins each propagation cut that has no other guide (`src/models/adapter`). */
+  adapter?: CutAdapter;
 }
 
 export const DEFAULT_CLASSIC: ClassicOptions = {
@@ -135,6 +138,7 @@ export class ClassicSession implements ObjectSession {
   private range: IntensityRange | null = null;
   /** Intensity models per key slice (object, surroundings). */
   private readonly models = new Map<number, { fg: IntensityModel; bg: IntensityModel }>();
+  private adapter: ReturnType<CutAdapter['open']> | undefined;
 
   constructor(
     private readonly img: RoiImage,
@@ -402,7 +406,9 @@ export class ClassicSession implements ObjectSession {
         costBg[i] = bg.costOf(image[i]) + k * Math.max(0, -d);
       }
     }
-    addGuide(guide && { logits: crop(guide.logits), weight: guide.weight }, free, costFg, costBg);
+    this.adapter ??= this.o.adapter?.open(this.img);
+    const g = guide ?? (await this.adapter?.guide(step)) ?? undefined;
+    addGuide(g && { logits: crop(g.logits), weight: g.weight }, free, costFg, costBg);
     const curvature = this.o.compensateCurvature && step.prior ? levelSetCurvature(sd, nu, nv, du, dv) : undefined;
     let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda, curvature });
     mask = keepOverlapping(mask, shape, nu, nv);

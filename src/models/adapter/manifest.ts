@@ -1,0 +1,82 @@
+/**
+ * An adapter folder: `keyslice-adapter.json` and the ONNX graph it names.
+ *
+ * ```json
+ * { "format": "keyslice-adapter", "version": 1, "kind": "correspondence", "mode": "self-supervised",
+ *   "base": { "engine": "classic" }, "graph": "features.onnx",
+ *   "correspondence": { "inputChannels": 5, "channels": 16, "radius": 3 }, "guideWeight": 1,
+ *   "trainingData": { "sha256": "...", "cases": ["case_1", "case_2"] },
+ *   "training": { "seed": 1, "steps": 200, "seconds": 80, "loss": [...], "validationLoss": [...] },
+ *   "validation": { "cases": ["case_3"], "unadaptedDice": 0.71, "adaptedDice": 0.74, "gain": 0.03, "usable": true } }
+ * ```
+ *
+ * `base` names what the adapter was trained and validated with: the engine (and, for a model engine, the model's
+ * name); an adapter is refused by any other. `validation.usable` is true only where the adapted engine beat the
+ * unadapted one on the held-out validation cases; `gain` says by how much (mean Dice).
+ */
+import { KeysliceError } from '../../util/errors.js';
+
+export const ADAPTER_MANIFEST = 'keyslice-adapter.json';
+
+export type AdapterMode = 'self-supervised' | 'supervised';
+
+export interface AdapterValidation {
+  cases: string[];
+  /** Mean Dice of the unadapted and the adapted engine over the validation runs (objects x prompts x budgets). */
+  unadaptedDice: number | null;
+  adaptedDice: number | null;
+  gain: number | null;
+  runs: number;
+  usable: boolean;
+  /** Why it is not usable, or what it was validated on. */
+  note: string;
+}
+
+export interface AdapterManifest {
+  format: 'keyslice-adapter';
+  version: 1;
+  kind: 'correspondence';
+  mode: AdapterMode;
+  base: { engine: string; model?: string };
+  graph: string;
+  correspondence: { inputChannels: number; channels: number; radius: number };
+  /** Weight of the carried mask's logits in each propagation cut (nats per softplus unit). */
+  guideWeight: number;
+  trainingData: { sha256: string; cases: string[] };
+  training: { seed: number; steps: number; seconds: number; loss: number[]; validationLoss: number[]; stoppedEarly: boolean };
+  validation: AdapterValidation;
+}
+
+/** Checks a parsed manifest; `file` names it in errors. */
+export function checkAdapterManifest(doc: unknown, file: string): AdapterManifest {
+  const bad = (m: string): never => {
+    throw new KeysliceError('INVALID_MODEL', `not a keyslice adapter manifest: ${m}`, file);
+  };
+  if (typeof doc !== 'object' || doc === null) bad('not a JSON object');
+  const d = doc as Record<string, unknown>;
+  if (d.format !== 'keyslice-adapter') bad('"format" must be "keyslice-adapter"');
+  if (d.version !== 1) bad(`unsupported "version" ${String(d.version)} (this keyslice reads 1)`);
+  if (d.kind !== 'correspondence') bad(`unknown "kind" ${String(d.kind)}`);
+  if (d.mode !== 'self-supervised' && d.mode !== 'supervised') bad('"mode" must be "self-supervised" or "supervised"');
+  const base = d.base as Record<string, unknown> | undefined;
+  if (typeof base?.engine !== 'string') bad('"base.engine" must name an engine');
+  if (typeof d.graph !== 'string' || d.graph.includes('..')) bad('"graph" must be a file name in the adapter folder');
+  const c = d.correspondence as Record<string, unknown> | undefined;
+  for (const k of ['inputChannels', 'channels', 'radius']) {
+    if (!Number.isInteger(c?.[k]) || (c?.[k] as number) < 1) bad(`"correspondence.${k}" must be a whole number >= 1`);
+  }
+  if (typeof d.guideWeight !== 'number' || !(d.guideWeight >= 0)) bad('"guideWeight" must be a number >= 0');
+  const v = d.validation as Record<string, unknown> | undefined;
+  if (typeof v?.usable !== 'boolean') bad('"validation.usable" must be true or false');
+  return doc as AdapterManifest;
+}
+
+/** Refuses an adapter made for another engine or model than the one it is about to serve. */
+export function checkAdapterBase(m: AdapterManifest, engine: string, model: string | undefined, file: string): void {
+  if (m.base.engine !== engine) {
+    throw new KeysliceError('INVALID_MODEL', `this adapter was made for engine "${m.base.engine}", not "${engine}" (use --engine ${m.base.engine}, or train one for ${engine})`, file);
+  }
+  if ((m.base.model ?? null) !== (model ?? null)) {
+    throw new KeysliceError('INVALID_MODEL', `this adapter was made for model "${m.base.model ?? 'none'}", not "${model ?? 'none'}"`, file);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Leave-one-case-out evaluation of adapters (`keyslice bench --loo MODE[,MODE]`): within each dataset that has
+ * at least three cases, each case in turn is the test case; an adapter is trained on the others (the last of them
+ * held out for early stopping, the choice of weight and the usable verdict) and the benchmark runs on the test
+ * case with the unadapted engine and the adapted one, in the same run. "As used" takes the adapted result only
+ * where the adapter was marked usable (else the unadapted one), as `keyslice segment` users would.
+ */
+import type { BenchMethod } from '../bench/methods.js';
+import { getMethod } from '../bench/methods.js';
+import { findDatasets, type Dataset } from '../bench/manifest.js';
+import { runBench, type BenchRow } from '../bench/run-bench.js';
+import { classicEngine } from '../engines/classic/engine.js';
+import { correspondenceModel, correspondenceTerm } from '../models/adapter/model.js';
+import { nodeRuntime } from '../models/onnx/runtime-node.js';
+import { segment } from '../pipeline/segment.js';
+import type { SliceEngine } from '../propagation/types.js';
+import type { PromptKind } from '../simulate/annotator.js';
+import { KeysliceError } from '../util/errors.js';
+import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
+import { trainAdapter } from './train-adapter.js';
+import { dataHash, readCase } from './train-files.js';
+import type { TrainingMode, TrainProgress } from './train.js';
+
+export interface LooOptions {
+  data: string;
+  datasets?: string[];
+  modes: TrainingMode[];
+  budgets?: number[];
+  kinds?: PromptKind[];
+  seed?: number;
+  maxSteps?: number;
+  out?: string;
+  onStage?: (message: string) => void;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface LooFold {
+  dataset: string;
+  test: string;
+  mode: TrainingMode;
+  trainCases: string[];
+  validationCase: string;
+  trainSeconds: number;
+  steps: number;
+  stoppedEarly: boolean;
+  adapterBytes: number;
+  usable: boolean;
+  validationGain: number | null;
+  guideWeight: number;
+  /** Adapter graph runs and their seconds during the test runs (one run per slice the engine propagated to). */
+  adapterRuns: number;
+  adapterSeconds: number;
+}
+
+export interface LooResult {
+  rows: BenchRow[];
+  folds: LooFold[];
+  summary: string;
+  files: string[];
+}
+
+/** An engine with an adapter as a bench method (`keyslice:classic+<mode>`). */
+export function adaptedMethod(name: string, engine: SliceEngine): BenchMethod {
+  return {
+    name,
+    async run(input) {
+      const { labels, report } = await segment(input.image, { axis: input.axis, labels: [input.label] }, { engine });
+      const mask = new Uint8Array(labels.data.length);
+      for (let i = 0; i < mask.length; i++) mask[i] = labels.data[i] === input.label.value ? 1 : 0;
+      const l = report.labels[0];
+      return { mask, engineCalls: l?.engineCalls ?? 0, callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0 };
+    },
+  };
+}
+
+const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
+  const stage = opts.onStage ?? (() => {});
+  const found = await findDatasets(opts.data);
+  const named = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
+  const datasets = named.filter((d) => d.cases.length >= 3);
+  if (!datasets.length) throw new KeysliceError('USAGE', 'leave-one-case-out needs a dataset with three cases or more (train, validation, test)', opts.data);
+  const rows: BenchRow[] = [];
+  const folds: LooFold[] = [];
+  const runtime = await nodeRuntime();
+  const unadapted = getMethod('keyslice:classic');
+  for (const d of datasets) {
+    for (const test of d.cases) {
+      const others = d.cases.filter((c) => c !== test);
+      const valCase = others[others.length - 1];
+      const trainCases = others.slice(0, -1);
+      const methods: BenchMethod[] = [unadapted];
+      const models = [];
+      for (const mode of opts.modes) {
+        stage(`${d.name}: ${mode} adapter for test case ${test.id} (train ${trainCases.map((c) => c.id).join(', ')}; validation ${valCase.id})`);
+        const supervised = mode === 'supervised';
+        const train = await Promise.all(trainCases.map((c) => readCase(d, c, !supervised)));
+        const validation = [await readCase(d, valCase, false)];
+        const adapter = await trainAdapter(train, validation, {
+          mode,
+          seed: opts.seed,
+          maxSteps: opts.maxSteps,
+          dataHash: await dataHash(d, trainCases, supervised),
+          onProgress: opts.onProgress,
+        });
+        const model = await correspondenceModel(runtime, adapter.graph, adapter.manifest);
+        models.push(model);
+        methods.push(adaptedMethod(`keyslice:classic+${mode}`, classicEngine({ adapter: correspondenceTerm(model) })));
+        const m = adapter.manifest;
+        folds.push({
+          dataset: d.name,
+          test: test.id,
+          mode,
+          trainCases: trainCases.map((c) => c.id),
+          validationCase: valCase.id,
+          trainSeconds: m.training.seconds,
+          steps: m.training.steps,
+          stoppedEarly: m.training.stoppedEarly,
+          adapterBytes: adapter.graph.length + Buffer.byteLength(JSON.stringify(m, null, 1)),
+          usable: m.validation.usable,
+          validationGain: m.validation.gain,
+          guideWeight: m.guideWeight,
+          adapterRuns: 0,
+          adapterSeconds: 0,
+        });
+      }
+      stage(`${d.name}: benchmark on ${test.id}`);
+      const testSet: Dataset = { ...d, cases: [test] };
+      rows.push(...(await runBench({ datasets: [testSet], methods, budgets: opts.budgets ?? [1, 2], kinds: opts.kinds ?? ['mask', 'box'], placements: ['fixed'] })));
+      for (const [n, model] of models.entries()) {
+        const f = folds[folds.length - models.length + n];
+        f.adapterRuns = model.usage.runs;
+        f.adapterSeconds = model.usage.seconds;
+        await model.release();
+      }
+    }
+  }
+  const summary = looSummary(rows, folds, opts.modes);
+  const files: string[] = [];
+  if (opts.out) {
+    await ensureOutputDir(opts.out);
+    const json = `${opts.out}/loo-results.json`;
+    const md = `${opts.out}/loo-summary.md`;
+    await writeTextAtomic(json, `${JSON.stringify({ date: new Date().toISOString(), rows, folds }, null, 1)}\n`);
+    await writeTextAtomic(md, `# keyslice adapters, leave one case out\n\n${summary}`);
+    files.push(json, md);
+  }
+  return { rows, folds, summary, files };
+}
+
+/** Mean Dice per dataset, kind and budget: unadapted, adapted and "as used" per mode, with differences. */
+export function looSummary(rows: BenchRow[], folds: LooFold[], modes: TrainingMode[]): string {
+  const usable = new Map(folds.map((f) => [`${f.dataset}|${f.test}|${f.mode}`, f.usable]));
+  const keys = [...new Set(rows.map((r) => `${r.dataset}|${r.kind}|${r.budget}`))];
+  const head = ['dataset', 'kind', 'k', 'n', 'classic', ...modes.flatMap((m) => [`+${m}`, 'diff', `+${m} as used`, 'diff'])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
+  const f3 = (x: number) => x.toFixed(3);
+  const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+  for (const k of keys) {
+    const [dataset, kind, budget] = k.split('|');
+    const sel = rows.filter((r) => r.dataset === dataset && r.kind === kind && String(r.budget) === budget);
+    const base = sel.filter((r) => r.method === 'keyslice:classic');
+    const b = mean(base.map((r) => r.dice));
+    const cells = [dataset, kind, budget, String(base.length), f3(b)];
+    for (const m of modes) {
+      const ad = sel.filter((r) => r.method === `keyslice:classic+${m}`);
+      const a = mean(ad.map((r) => r.dice));
+      const used = mean(ad.map((r) => (usable.get(`${r.dataset}|${r.case}|${m}`) ? r.dice : (base.find((x) => x.case === r.case && x.label === r.label)?.dice ?? r.dice))));
+      cells.push(f3(a), sign(a - b), f3(used), sign(used - b));
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  const fl = ['', '| dataset | test case | mode | train s | steps | early stop | bytes | usable | val. gain | weight | adapter s/slice |', '|---|---|---|---:|---:|---|---:|---|---:|---:|---:|'];
+  for (const f of folds) {
+    fl.push(
+      `| ${f.dataset} | ${f.test} | ${f.mode} | ${f.trainSeconds.toFixed(1)} | ${f.steps} | ${f.stoppedEarly ? 'yes' : 'no'} | ${f.adapterBytes} | ${f.usable ? 'yes' : 'no'} | ${f.validationGain === null ? '-' : sign(f.validationGain)} | ${f.guideWeight} | ${f.adapterRuns ? (f.adapterSeconds / f.adapterRuns).toFixed(4) : '-'} |`,
+    );
+  }
+  const time = (m: string) => mean(rows.filter((r) => r.method === m).map((r) => r.seconds));
+  const tl = ['', `Seconds per object (same run): classic ${time('keyslice:classic').toFixed(3)}` + modes.map((m) => `, +${m} ${time(`keyslice:classic+${m}`).toFixed(3)}`).join('')];
+  return `${lines.join('\n')}\n${fl.join('\n')}\n${tl.join('\n')}\n`;
+}

@@ -1,0 +1,111 @@
+/**
+ * Training an adapter from volumes in memory: the correspondence module is trained (`train.ts`), exported to
+ * ONNX, loaded back through onnxruntime, and validated: on the held-out validation cases that have labels, the
+ * classic engine with the adapter's term (at each candidate weight) against the classic engine alone, under the
+ * benchmark's simulated annotator. The best weight is kept; the adapter is usable only where it beat the
+ * unadapted engine there, and its manifest says by how much.
+ */
+import { classicEngine } from '../engines/classic/engine.js';
+import type { AdapterManifest, AdapterValidation } from '../models/adapter/manifest.js';
+import { correspondenceModel, correspondenceTerm } from '../models/adapter/model.js';
+import { nodeRuntime } from '../models/onnx/runtime-node.js';
+import type { Volume } from '../volume/volume.js';
+import { trainingVolume } from './data.js';
+import { correspondenceOnnx } from './export-onnx.js';
+import { trainCorrespondence, type TrainOptions, type TrainResult } from './train.js';
+import { mean, protocolDice, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
+
+/** A case for training: its image, and its truth where there is one. */
+export interface TrainingCase {
+  id: string;
+  image: Volume;
+  truth?: LabelledCase['truth'];
+  values?: number[];
+}
+
+export interface TrainAdapterOptions extends TrainOptions {
+  /** Weights of the adapter's term tried on the validation cases (default 0.5, 1, 2, 4). */
+  guideWeights?: number[];
+  protocol?: DiceProtocol;
+  /** Hash of the training data (files), for the manifest. */
+  dataHash?: string;
+  onStage?: (message: string) => void;
+}
+
+export interface TrainedAdapter {
+  manifest: AdapterManifest;
+  graph: Uint8Array;
+  result: TrainResult;
+}
+
+export const GRAPH_FILE = 'correspondence.onnx';
+
+export async function trainAdapter(train: TrainingCase[], validation: TrainingCase[], options: TrainAdapterOptions): Promise<TrainedAdapter> {
+  const stage = options.onStage ?? (() => {});
+  const supervised = options.mode === 'supervised';
+  const toVolume = (c: TrainingCase) => trainingVolume(c.id, c.image, supervised ? c.truth : undefined, c.values);
+  stage(`preparing ${train.length} training and ${validation.length} validation volume(s)`);
+  const result = await trainCorrespondence(train.map(toVolume), validation.map(toVolume), options);
+  const graph = correspondenceOnnx(result.weights);
+  const shape = result.weights.shape;
+  const manifest: AdapterManifest = {
+    format: 'keyslice-adapter',
+    version: 1,
+    kind: 'correspondence',
+    mode: options.mode,
+    base: { engine: 'classic' },
+    graph: GRAPH_FILE,
+    correspondence: { inputChannels: shape.inputChannels, channels: shape.widths[shape.widths.length - 1], radius: shape.radius },
+    guideWeight: 0,
+    trainingData: { sha256: options.dataHash ?? '', cases: train.map((c) => c.id) },
+    training: {
+      seed: options.seed ?? 1,
+      steps: result.steps,
+      seconds: result.seconds,
+      loss: result.loss,
+      validationLoss: [result.initialValidationLoss, ...result.validationLoss],
+      stoppedEarly: result.stoppedEarly,
+    },
+    validation: { cases: validation.map((c) => c.id), unadaptedDice: null, adaptedDice: null, gain: null, runs: 0, usable: false, note: '' },
+  };
+  const labelled = validation.filter((c): c is LabelledCase & TrainingCase => !!c.truth && !!c.values?.length);
+  if (!labelled.length) {
+    manifest.guideWeight = (options.guideWeights ?? [1])[0];
+    manifest.validation.note = 'no labelled validation case: the adapter could not be compared with the unadapted engine';
+    return { manifest, graph, result };
+  }
+  stage(`validating on ${labelled.map((c) => c.id).join(', ')}`);
+  const model = await correspondenceModel(await nodeRuntime(), graph, manifest);
+  try {
+    const weights = options.guideWeights ?? [0.5, 1, 2, 4];
+    const engines = [classicEngine(), ...weights.map((w) => classicEngine({ adapter: correspondenceTerm(model, w) }))];
+    const dice = (await protocolDice(labelled, engines, options.protocol ?? VALIDATION_PROTOCOL)).map(mean);
+    let best = 1;
+    for (let e = 2; e < dice.length; e++) if (dice[e] > dice[best]) best = e;
+    manifest.guideWeight = weights[best - 1];
+    const v: AdapterValidation = {
+      cases: labelled.map((c) => c.id),
+      unadaptedDice: dice[0],
+      adaptedDice: dice[best],
+      gain: dice[best] - dice[0],
+      runs: 0,
+      usable: dice[best] > dice[0],
+      note: `classic engine, simulated ${(options.protocol ?? VALIDATION_PROTOCOL).kinds.join('/')} key slices at k = ${(options.protocol ?? VALIDATION_PROTOCOL).budgets.join(', ')}; weight ${weights[best - 1]} chosen among ${weights.join(', ')}`,
+    };
+    v.runs = labelled.reduce((s, c) => s + c.values.length, 0) * (options.protocol ?? VALIDATION_PROTOCOL).kinds.length * (options.protocol ?? VALIDATION_PROTOCOL).budgets.length;
+    manifest.validation = v;
+  } finally {
+    await model.release();
+  }
+  return { manifest, graph, result };
+}
+
+/** The exported graph's output for one slice, computed by onnxruntime (for checks against the trained module). */
+export async function onnxFeatures(graph: Uint8Array, manifest: AdapterManifest, windowed: Float32Array, nu: number, nv: number): Promise<Float32Array> {
+  const model = await correspondenceModel(await nodeRuntime(), graph, manifest);
+  try {
+    return await model.features(windowed, nu, nv);
+  } finally {
+    await model.release();
+  }
+}
