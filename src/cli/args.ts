@@ -25,7 +25,7 @@ Usage:
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
                    [--placements fixed,suggested] [--out DIR] [--adapter DIR]
-                   [--loo self-supervised,supervised [--seed N] [--max-steps N]]
+                   [--loo self-supervised,supervised [--cases ID[,ID...]] [--seed N] [--max-steps N]]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
                    [--methods M[,M...]] [--itk-reference] [--out DIR]
   keyslice analyze --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--slice-axis N]

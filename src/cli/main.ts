@@ -158,6 +158,7 @@ async function cmdBench(args: string[]): Promise<void> {
     'itk-reference': { type: 'boolean' },
     adapter: { type: 'string' },
     loo: { type: 'string' },
+    cases: { type: 'string' },
     seed: { type: 'string' },
     'max-steps': { type: 'string' },
   });
@@ -176,6 +177,7 @@ async function cmdBench(args: string[]): Promise<void> {
       data: (v.data as string | undefined) ?? defaultDataDir(),
       datasets: list(v, 'datasets'),
       modes: loo,
+      cases: list(v, 'cases'),
       budgets: budgets ?? [1, 2],
       kinds,
       seed: wholeNumber(v, 'seed'),

@@ -25,6 +25,8 @@ export interface LooOptions {
   data: string;
   datasets?: string[];
   modes: TrainingMode[];
+  /** Test cases to run (default: every case in turn). */
+  cases?: string[];
   budgets?: number[];
   kinds?: PromptKind[];
   seed?: number;
@@ -86,7 +88,7 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
   const runtime = await nodeRuntime();
   const unadapted = getMethod('keyslice:classic');
   for (const d of datasets) {
-    for (const test of d.cases) {
+    for (const test of d.cases.filter((c) => !opts.cases || opts.cases.includes(c.id))) {
       const others = d.cases.filter((c) => c !== test);
       const valCase = others[others.length - 1];
       const trainCases = others.slice(0, -1);
@@ -134,19 +136,23 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
         f.adapterSeconds = model.usage.seconds;
         await model.release();
       }
+      // What is done so far, so that an interrupted run keeps its finished folds.
+      await writeLoo(opts, rows, folds, looSummary(rows, folds, opts.modes));
     }
   }
   const summary = looSummary(rows, folds, opts.modes);
-  const files: string[] = [];
-  if (opts.out) {
-    await ensureOutputDir(opts.out);
-    const json = `${opts.out}/loo-results.json`;
-    const md = `${opts.out}/loo-summary.md`;
-    await writeTextAtomic(json, `${JSON.stringify({ date: new Date().toISOString(), rows, folds }, null, 1)}\n`);
-    await writeTextAtomic(md, `# keyslice adapters, leave one case out\n\n${summary}`);
-    files.push(json, md);
-  }
+  const files = await writeLoo(opts, rows, folds, summary);
   return { rows, folds, summary, files };
+}
+
+async function writeLoo(opts: LooOptions, rows: BenchRow[], folds: LooFold[], summary: string): Promise<string[]> {
+  if (!opts.out) return [];
+  await ensureOutputDir(opts.out);
+  const json = `${opts.out}/loo-results.json`;
+  const md = `${opts.out}/loo-summary.md`;
+  await writeTextAtomic(json, `${JSON.stringify({ date: new Date().toISOString(), rows, folds }, null, 1)}\n`);
+  await writeTextAtomic(md, `# keyslice adapters, leave one case out\n\n${summary}`);
+  return [json, md];
 }
 
 /** Mean Dice per dataset, kind and budget: unadapted, adapted and "as used" per mode, with differences. */
