@@ -16,6 +16,10 @@ difference per label. Exits 3 when an input cannot be read or the grids differ.`
 run workers on any number of machines, follow progress and failures with status, collect results with report.
 A study is submitted once (its job id hashes its inputs, engine, options and keyslice's version); a study with a
 bad input fails once with its named error; a dead worker's study is taken over by another worker.`,
+  train: `Trains an adapter on the cases of a dataset (keyslice-dataset.json, as bench reads it) and writes it to
+--out: an ONNX graph and keyslice-adapter.json. self-supervised (default) learns slice-to-slice correspondence
+from the images alone; supervised also from the label volumes. The last case (or --validation) is held out: the
+adapter is marked usable only where it beat the unadapted engine there. Use it with segment --adapter DIR.`,
   info: `Prints what keyslice reads from an image: size, spacing, origin, direction (ITK's LPS frame), voxel range.
 --list-series lists the DICOM series of a folder (UID, modality, description, files, sub-folder).`,
 };
