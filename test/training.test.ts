@@ -213,3 +213,26 @@ test('leave-one-out summary: "as used" keeps the unadapted result where the adap
   // classic 0.55; adapted 0.55 (+0.000); as used (0.7 + 0.6) / 2 = 0.65 (+0.100).
   assert.match(md, /\| d \| mask \| 1 \| 2 \| 0\.550 \| 0\.550 \| \+0\.000 \| 0\.650 \| \+0\.100 \|/);
 });
+
+test('adapter term: beyond the outermost key slices only, unless asked for between them too', async () => {
+  let runs = 0;
+  const fake = {
+    manifest: { correspondence: { inputChannels: EDGE_CHANNELS, channels: 2, radius: 1 }, guideWeight: 1 },
+    usage: { runs: 0, seconds: 0 },
+    features: async (_w: Float32Array, nu: number, nv: number) => {
+      runs++;
+      return new Float32Array(2 * nu * nv);
+    },
+    release: async () => {},
+  } as unknown as Parameters<typeof correspondenceTerm>[0];
+  const img = { nu: 4, nv: 3, count: 5, du: 1, dv: 1, dw: 1, raw: () => new Float32Array(12), windowed: () => new Float32Array(12) };
+  const mask = Uint8Array.from({ length: 12 }, (_, i) => (i === 5 ? 1 : 0));
+  const step = (prior: Uint8Array | null) => ({ from: 1, to: 2, mask, prior, key: 1, keyMask: mask });
+  assert.equal(await correspondenceTerm(fake).open(img).guide(step(mask)), null, 'no term between key slices');
+  assert.equal(runs, 0);
+  const g = await correspondenceTerm(fake).open(img).guide(step(null));
+  assert.ok(g && g.weight === 1 && g.logits.length === 12);
+  // Zero features: uniform attention over the 3 x 3 window, so pixel 5's neighbours get 1/9 of the mask.
+  assert.ok(Math.abs(g.logits[0] - Math.log(1 / 9 / (8 / 9))) < 1e-5);
+  assert.ok(await correspondenceTerm(fake, 1, true).open(img).guide(step(mask)));
+});

@@ -49,8 +49,14 @@ export interface CutAdapter {
   open(img: RoiImage): AdapterGuides;
 }
 
-/** The previous slice's mask carried by `model` (see the module comment); `weight` defaults to the manifest's. */
-export function correspondenceTerm(model: CorrespondenceModel, weight = model.manifest.guideWeight): CutAdapter {
+/**
+ * The previous slice's mask carried by `model` (see the module comment); `weight` defaults to the manifest's.
+ * By default the term joins only the cuts beyond the outermost key slices, where the previous mask is the only
+ * shape evidence (as the hybrid engine weighs its model there only); between key slices the interpolation of
+ * the key masks already guides the cut, and on the leave-one-out benchmark the term pulled it away there.
+ * `betweenKeys` adds it there too.
+ */
+export function correspondenceTerm(model: CorrespondenceModel, weight = model.manifest.guideWeight, betweenKeys = false): CutAdapter {
   const { channels, radius } = model.manifest.correspondence;
   return {
     open(img) {
@@ -65,7 +71,7 @@ export function correspondenceTerm(model: CorrespondenceModel, weight = model.ma
       };
       return {
         async guide(step) {
-          if (weight <= 0) return null;
+          if (weight <= 0 || (!betweenKeys && step.prior?.some((x) => x))) return null;
           const [fa, fb] = await Promise.all([features(step.from), features(step.to)]);
           const p = carryByAffinity(fa, fb, channels, img.nu, img.nv, radius, step.mask);
           return { logits: probabilityLogits(p), weight };
