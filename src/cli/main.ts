@@ -22,7 +22,7 @@ import { commandHelp } from './help.js';
 import { cmdInfo } from './info.js';
 import { capturedMessages } from '../util/quiet.js';
 import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION, type Values } from './args.js';
-import { parsePost, parseRange, parseWindow } from './options.js';
+import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter, segmentProgressLine } from './progress.js';
 
 async function cmdSegment(args: string[]): Promise<void> {
@@ -39,9 +39,10 @@ async function cmdSegment(args: string[]): Promise<void> {
     post: { type: 'string' },
     report: { type: 'string' },
     quiet: { type: 'boolean' },
+    ...OUTPUT_FLAGS,
   });
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
-  const { report, warnings } = await segmentFiles({
+  const { report, warnings, written } = await segmentFiles({
     ...inputFiles(v),
     out: need(v, 'out'),
     engine: v.engine as string | undefined,
@@ -53,6 +54,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     window: typeof v.window === 'string' ? parseWindow(v.window) : undefined,
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
+    ...outputOptions(v),
     onStage: (m) => progress.log(m),
     onProgress: (p) => {
       const line = segmentProgressLine(p);
@@ -79,6 +81,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     progress.log(`  model: ${Object.entries(report.engineStats).map(([k, x]) => `${k} ${Number.isInteger(x) ? x : x.toFixed(2)}`).join(', ')}`);
   }
   console.log(`wrote ${v.out} (engine ${report.engine}, ${report.seconds.toFixed(2)} s)`);
+  if (written.length > 1) progress.log(`  also wrote ${written.filter((w) => w !== v.out).join(', ')}`);
 }
 
 async function cmdScore(args: string[]): Promise<void> {

@@ -2,6 +2,8 @@
 import { CT_WINDOW_PRESETS, presetWindow, type IntensityWindow } from '../analysis/window.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
 import { KeysliceError } from '../util/errors.js';
+import { parseLabelNames } from '../labels/label-table.js';
+import type { ParseArgsConfig } from 'node:util';
 
 /** `FIRST:LAST`, inclusive 0-based slice indices. */
 export function parseRange(text: string): [number, number] {
@@ -42,4 +44,18 @@ export function parseWindow(text: string): IntensityWindow | undefined {
     'USAGE',
     `--window must be auto, a CT preset (${Object.keys(CT_WINDOW_PRESETS).join(', ')}) or LOW:HIGH with LOW < HIGH, got "${text}"`,
   );
+}
+
+/** Flags on how `segment` writes its labels: the format, and label names and colours. */
+export const OUTPUT_FLAGS = {
+  format: { type: 'string' },
+  'label-names': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** The options of {@link OUTPUT_FLAGS}. */
+export function outputOptions(v: Record<string, unknown>): { format?: string; labelNames?: ReturnType<typeof parseLabelNames> } {
+  return {
+    ...(typeof v.format === 'string' ? { format: v.format } : {}),
+    ...(typeof v['label-names'] === 'string' ? { labelNames: parseLabelNames(v['label-names']) } : {}),
+  };
 }

@@ -7,8 +7,9 @@ import { buildAnnotations } from '../annotations/build.js';
 import { parsePromptsText, type PromptsFile } from '../annotations/prompts.js';
 import type { Annotations } from '../annotations/types.js';
 import { KeysliceError } from '../util/errors.js';
-import { readLabelVolume, readVolume, type ReadVolumeOptions } from '../volume/io-node.js';
-import { defaultSliceAxis, type SliceAxis, type Volume } from '../volume/volume.js';
+import { readVolume, type ReadVolumeOptions } from '../volume/io-node.js';
+import { labelsOnImageGrid, readAnnotationLabels } from '../volume/label-io-node.js';
+import { defaultSliceAxis, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
 
 export interface InputFiles {
   image: string;
@@ -30,6 +31,8 @@ export interface Inputs {
   warnings: string[];
   /** Every input file, to protect from being overwritten. */
   files: string[];
+  /** The image's DICOM series files, in slice order, when the image was a DICOM series read as it is. */
+  dicomFiles: string[];
 }
 
 /** Checks the flags' combination; `optional` allows no annotation at all. */
@@ -63,10 +66,17 @@ export async function readInputs(opts: InputFiles, onStage: (message: string) =>
   const promptsDoc = opts.prompts ? await readPromptsFile(opts.prompts) : undefined;
   onStage(`reading ${opts.image}`);
   const notes: string[] = [];
-  const image = await readVolume(opts.image, { ...opts.read, notes });
-  const sparse = opts.annotations ? await readLabelVolume(opts.annotations, { ...opts.read, dicom: undefined }) : undefined;
+  const dicomFiles: string[] = [];
+  const image = await readVolume(opts.image, { ...opts.read, notes, dicomFiles });
+  const ann = opts.annotations ? await readAnnotationLabels(opts.annotations, opts.read) : undefined;
+  let sparse: Volume<LabelArray> | undefined;
+  if (ann && opts.annotations) {
+    const placed = labelsOnImageGrid(ann.volume, image, opts.annotations, opts.image);
+    sparse = placed.volume;
+    notes.push(...ann.notes, ...placed.notes);
+  }
   if (!sparse && !promptsDoc) {
-    return { image, annotations: null, axis: opts.axis ?? defaultSliceAxis(image.spacing), warnings: notes, files };
+    return { image, annotations: null, axis: opts.axis ?? defaultSliceAxis(image.spacing), warnings: notes, files, dicomFiles };
   }
   const built = buildAnnotations(image, {
     sparse: sparse && opts.annotations ? { volume: sparse, file: opts.annotations, keySlices: opts.keySlices ?? 'auto' } : undefined,
@@ -75,9 +85,15 @@ export async function readInputs(opts: InputFiles, onStage: (message: string) =>
     imageFile: opts.image,
   });
   const { annotations } = built;
+  // Names and colours carried by the annotation file (.seg.nrrd, DICOM SEG), where the prompts file gave none.
+  for (const l of annotations.labels) {
+    const info = ann?.infos.find((i) => i.value === l.value);
+    if (info && l.name === undefined) l.name = info.name;
+    if (info && l.color === undefined) l.color = info.color;
+  }
   onStage(
     `${annotations.labels.length} label(s) on slice axis ${annotations.axis}: ` +
       annotations.labels.map((l) => `${l.value} (key slices ${l.keySlices.map((k) => (k.empty ? `${k.index}∅` : k.index)).join(',')})`).join('; '),
   );
-  return { image, annotations, axis: annotations.axis, warnings: [...notes, ...built.warnings], files };
+  return { image, annotations, axis: annotations.axis, warnings: [...notes, ...built.warnings], files, dicomFiles };
 }

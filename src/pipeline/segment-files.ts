@@ -3,7 +3,9 @@
  * never writes over an input, writes outputs through a temporary file and a rename.
  */
 import { KeysliceError } from '../util/errors.js';
-import { checkOutputPath, checkOutputTarget, writeTextAtomic, writeVolume } from '../volume/io-node.js';
+import { checkOutputTarget, writeTextAtomic } from '../volume/io-node.js';
+import { checkLabelOutput, labelOutputFormat, writeLabelOutput } from '../volume/label-io-node.js';
+import { labelInfos, type Rgb } from '../labels/label-table.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { adapterWarnings } from '../models/adapter/load-node.js';
@@ -31,17 +33,24 @@ export interface SegmentFilesOptions extends InputFiles {
   report?: string;
   onProgress?: (p: Progress) => void;
   onStage?: (message: string) => void;
+  /** Output format: 'volume', 'seg-nrrd' or 'dicom-seg' (default: from the output's name, see `labelOutputFormat`). */
+  format?: string;
+  /** Label names and colours, over the prompts file's (`--label-names`). */
+  labelNames?: Map<number, { name: string; color?: Rgb }>;
 }
 
 export interface SegmentFilesResult {
   report: SegmentReport;
   warnings: string[];
+  /** Every file (or folder) written. */
+  written: string[];
 }
 
 export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFilesResult> {
   const stage = opts.onStage ?? (() => {});
   const inputs = checkInputFiles(opts);
-  await checkOutputPath(opts.out, inputs);
+  const format = labelOutputFormat(opts.out, opts.format);
+  await checkLabelOutput(opts.out, format, inputs);
   const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE), {
     model: opts.model,
     executionProviders: opts.executionProviders,
@@ -49,7 +58,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
     adapter: opts.adapter,
   });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
-  const { image, annotations, warnings } = await readInputs(opts, stage);
+  const { image, annotations, warnings, dicomFiles } = await readInputs(opts, stage);
   if (opts.adapter !== undefined) warnings.push(...(await adapterWarnings(opts.adapter)));
   if (!annotations) throw new KeysliceError('USAGE', 'no annotations given');
   const { labels, report } = await segment(image, annotations, {
@@ -61,9 +70,11 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   });
   const lost = report.engineStats?.storeFailures ?? 0;
   if (lost > 0) warnings.push(`${opts.embeddingCache}: ${lost} embedding(s) could not be written to the embedding cache (they will be encoded again next time)`);
-  await writeVolume(labels, opts.out, { protect: inputs });
+  const infos = labelInfos(annotations.labels.map((l) => l.value), annotations.labels, opts.labelNames);
+  const out = await writeLabelOutput(labels, opts.out, { format, infos, protect: inputs, dicomFiles, image });
+  warnings.push(...out.notes);
   if (opts.report) {
     await writeTextAtomic(opts.report, `${JSON.stringify({ ...report, warnings }, null, 2)}\n`, [...inputs, opts.out]);
   }
-  return { report, warnings };
+  return { report, warnings, written: out.files };
 }

@@ -45,6 +45,8 @@ export interface ReadVolumeOptions {
   notes?: string[];
   /** NIfTI reader: 'node' streams through node:zlib (default), 'itk' reads through itk-wasm like other formats. */
   niftiReader?: 'node' | 'itk';
+  /** Receives the files of the DICOM series read (in slice order), when it was read without resampling. */
+  dicomFiles?: string[];
 }
 
 function lowerExt(file: string): string {
@@ -66,6 +68,7 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
   if (stat.isDirectory()) {
     const series = await readDicomSeries(file, options.dicom);
     options.notes?.push(...series.notes);
+    if (series.notes.length === 0) options.dicomFiles?.push(...series.files);
     image = series.image;
   } else {
     if (!READ_EXTENSIONS.includes(lowerExt(file)) && !(await looksLikeDicom(file))) {
