@@ -25,3 +25,19 @@ export { adaptedEngine } from './models/adapter/engine-node.js';
 export { trainFiles, type TrainFilesOptions, type TrainFilesResult } from './training/train-files.js';
 export { trainAdapter, type TrainAdapterOptions, type TrainingCase } from './training/train-adapter.js';
 export { leaveOneOut, type LooOptions, type LooResult } from './training/loo.js';
+export { readDicomSeries, listDicomSeries, type DicomSeriesOptions, type DicomSeriesResult } from './volume/dicom/read-series-node.js';
+export { writeDicomSeries } from './volume/dicom/write-series-node.js';
+export { readDicomSeg, writeDicomSeg } from './volume/dicom/seg-node.js';
+export { parseSegNrrd, formatSegNrrd, type SegNrrd } from './volume/seg-nrrd-node.js';
+export { placeOnGrid, latticeOffset, describeGrid } from './volume/lattice.js';
+export {
+  writeLabelOutput,
+  readAnnotationLabels,
+  labelOutputFormat,
+  labelsOnImageGrid,
+  type LabelFormat,
+} from './volume/label-io-node.js';
+export { labelInfos, parseLabelNames, slicerColorTable, itkSnapLabelDescription, parseColorTable, type LabelInfo } from './labels/label-table.js';
+export { labelSurface, type SurfaceOptions } from './mesh/surface.js';
+export { enclosedVolume, meshBounds, clusterDecimate, type TriangleMesh } from './mesh/mesh.js';
+export { writeMeshes, stlBytes, objText, type MeshFilesOptions, type MeshRow } from './mesh/mesh-files-node.js';

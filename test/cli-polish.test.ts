@@ -17,7 +17,7 @@ function cli(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const COMMANDS = ['segment', 'score', 'demo', 'bench', 'analyze', 'suggest', 'info'];
+const COMMANDS = ['segment', 'score', 'demo', 'bench', 'analyze', 'suggest', 'info', 'mesh'];
 
 describe('command-line polish', () => {
   before(async () => {

@@ -9,7 +9,17 @@ export const COMMAND_NOTES: Record<string, string> = {
   segment: `Segments the image from the annotated key slices and writes the label volume to --out.
 Reading: --series UID picks one series of a DICOM folder (keyslice info --image DIR --list-series lists them);
 --allow-gaps accepts a DICOM series with missing slices or uneven steps by resampling it onto even slices.
+Output: by name (.nii.gz, .nii, .nrrd, .mha: a label volume with OUT.ctbl and OUT.itksnap.txt beside it;
+.seg.nrrd: a 3D Slicer segmentation; .dcm: a DICOM SEG) or --format volume|seg-nrrd|dicom-seg. Label names and
+colours: the prompts file's, the annotation file's, or --label-names 1=spleen,2=lesion:#ff8000.
+--mesh DIR also writes one surface per label (see keyslice mesh --help).
 --verbose shows what third-party libraries printed.`,
+  mesh: `Writes one closed surface per label of a label volume (any image format, .seg.nrrd or DICOM SEG) into --out:
+VALUE_NAME.stl (binary) and/or .obj (--mesh-format stl,obj; default stl), in mm in the LPS frame (ITK, DICOM,
+and 3D Slicer's default for models: the STL header says SPACE=LPS). Marching cubes at the label's boundary;
+--smooth N runs N windowed-sinc smoothing iterations (10 to 30 is gentle); --decimate F merges vertices in
+cells of F times the smallest spacing (2 roughly halves the triangles). Names: --label-names, else the file's
+segments, else the .ctbl beside the labels.`,
   score: `Compares a predicted label volume with a reference on the same grid: Dice, IoU, HD95, ASSD, NSD, volume
 difference per label. Exits 3 when an input cannot be read or the grids differ.`,
   batch: `Segments many studies through a job queue on Redis (BullMQ): submit studies from a manifest or a folder,

@@ -20,6 +20,7 @@ import { cmdAnalyze, cmdSuggest } from './analysis.js';
 import { cmdBatch } from './batch.js';
 import { commandHelp } from './help.js';
 import { cmdInfo } from './info.js';
+import { cmdMesh, MESH_FLAGS, meshOptions } from './mesh.js';
 import { capturedMessages } from '../util/quiet.js';
 import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION, type Values } from './args.js';
 import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow } from './options.js';
@@ -40,6 +41,8 @@ async function cmdSegment(args: string[]): Promise<void> {
     report: { type: 'string' },
     quiet: { type: 'boolean' },
     ...OUTPUT_FLAGS,
+    mesh: { type: 'string' },
+    ...MESH_FLAGS,
   });
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
   const { report, warnings, written } = await segmentFiles({
@@ -55,6 +58,7 @@ async function cmdSegment(args: string[]): Promise<void> {
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
     ...outputOptions(v),
+    ...(typeof v.mesh === 'string' ? { mesh: { dir: v.mesh, ...meshOptions(v) } } : {}),
     onStage: (m) => progress.log(m),
     onProgress: (p) => {
       const line = segmentProgressLine(p);
@@ -298,6 +302,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   suggest: cmdSuggest,
   info: cmdInfo,
   batch: cmdBatch,
+  mesh: cmdMesh,
 };
 
 /** With --verbose: what third-party libraries printed during the run, after the command's own output. */

@@ -6,6 +6,7 @@ import { KeysliceError } from '../util/errors.js';
 import { checkOutputTarget, writeTextAtomic } from '../volume/io-node.js';
 import { checkLabelOutput, labelOutputFormat, writeLabelOutput } from '../volume/label-io-node.js';
 import { labelInfos, type Rgb } from '../labels/label-table.js';
+import { writeMeshes, type MeshFilesOptions } from '../mesh/mesh-files-node.js';
 import type { PostprocessOptions } from '../propagation/postprocess.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { adapterWarnings } from '../models/adapter/load-node.js';
@@ -35,6 +36,8 @@ export interface SegmentFilesOptions extends InputFiles {
   onStage?: (message: string) => void;
   /** Output format: 'volume', 'seg-nrrd' or 'dicom-seg' (default: from the output's name, see `labelOutputFormat`). */
   format?: string;
+  /** Also write one surface mesh per label into `mesh.dir` (see `writeMeshes`). */
+  mesh?: MeshFilesOptions & { dir: string };
   /** Label names and colours, over the prompts file's (`--label-names`). */
   labelNames?: Map<number, { name: string; color?: Rgb }>;
 }
@@ -73,6 +76,10 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   const infos = labelInfos(annotations.labels.map((l) => l.value), annotations.labels, opts.labelNames);
   const out = await writeLabelOutput(labels, opts.out, { format, infos, protect: inputs, dicomFiles, image });
   warnings.push(...out.notes);
+  if (opts.mesh) {
+    const rows = await writeMeshes(labels, infos, opts.mesh.dir, { ...opts.mesh, protect: inputs });
+    out.files.push(...rows.flatMap((r) => r.files));
+  }
   if (opts.report) {
     await writeTextAtomic(opts.report, `${JSON.stringify({ ...report, warnings }, null, 2)}\n`, [...inputs, opts.out]);
   }
