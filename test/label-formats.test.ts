@@ -181,6 +181,10 @@ describe('segment in and out of Slicer, ITK-SNAP and DICOM formats', () => {
     assert.deepEqual(back.segments.map((s) => s.name), ['organ', 'lesion']);
     // itk-wasm reads it as an ordinary NRRD on the same grid
     assert.equal(gridDifference(image, await readVolume(f('seg.seg.nrrd')), TIGHT), null);
+    // and score takes it as a prediction
+    const sc = cli(['score', '--pred', 'seg.seg.nrrd', '--gt', 'seg.nii.gz', '--json']);
+    assert.equal(sc.code, 0, sc.stderr);
+    assert.deepEqual(JSON.parse(sc.stdout).map((x: { dice: number }) => x.dice), [1, 1]);
   });
 
   it('a cropped .seg.nrrd as annotations gives the same segmentation as the uncropped label volume', async () => {
@@ -295,6 +299,14 @@ describe('DICOM SEG', () => {
     // read as annotations: on the image grid by geometry
     const ann = await readAnnotationLabels(f('oblique.dcm'));
     assert.deepEqual(ann.infos.map((l) => l.name), ['organ', 'lesion']);
+  });
+
+  it('says which labels hold no voxel and so have no segment', async () => {
+    const g = oblique([8, 6, 4]);
+    const labels = withGeometry(g, new Uint8Array(192).map((_, i) => (i > 60 && i < 120 ? 1 : 0)));
+    const out = await writeLabelOutput(labels, f('empty.dcm'), { format: 'dicom-seg', infos, image: withGeometry(g, new Int16Array(192)) });
+    assert.match(out.notes.join('\n'), /empty\.dcm: label 2 \(lesion\) holds no voxel and has no segment in the DICOM SEG/);
+    assert.deepEqual((await readDicomSeg(f('empty.dcm'))).segments.map((x) => x.name), ['organ']);
   });
 
   it('segments a DICOM series into a DICOM SEG that references it, and reads that SEG back as annotations', async () => {

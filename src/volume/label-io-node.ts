@@ -112,7 +112,7 @@ async function writeSegOutput(labels: Volume<LabelArray>, file: string, options:
   await checkOutputTarget(file, protect);
   const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}.dcm`);
   try {
-    notes.push(...(await writeDicomSeg(labels, options.infos, tmp, reference)));
+    notes.push(...(await writeDicomSeg(labels, options.infos, tmp, reference, file)));
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });

@@ -46,17 +46,30 @@ export function segMetaInfo(infos: readonly LabelInfo[], description = 'keyslice
  * Writes `labels` as a DICOM SEG to `file`, one segment per entry of `infos` (segment numbers 1..n in that
  * order), referencing `referenceFiles` (the image's DICOM series, same grid). Returns notes for the user.
  */
-export async function writeDicomSeg(labels: Volume<LabelArray>, infos: readonly LabelInfo[], file: string, referenceFiles: string[]): Promise<string[]> {
+export async function writeDicomSeg(
+  labels: Volume<LabelArray>,
+  infos: readonly LabelInfo[],
+  file: string,
+  referenceFiles: string[],
+  /** The file name for messages (default `file`). */
+  shownAs = file,
+): Promise<string[]> {
   const notes: string[] = [];
   const segNumber = new Map(infos.map((l, i) => [l.value, i + 1]));
   if (infos.some((l, i) => l.value !== i + 1)) {
-    notes.push(`${file}: DICOM SEG numbers segments 1..${infos.length}: ${infos.map((l, i) => `label ${l.value} is segment ${i + 1}`).join(', ')}`);
+    notes.push(`${shownAs}: DICOM SEG numbers segments 1..${infos.length}: ${infos.map((l, i) => `label ${l.value} is segment ${i + 1}`).join(', ')}`);
   }
   const data = new Int16Array(labels.data.length);
+  const present = new Set<number>();
   for (let i = 0; i < data.length; i++) {
     const v = labels.data[i];
-    if (v !== 0) data[i] = segNumber.get(v) ?? 0;
+    if (v !== 0) {
+      data[i] = segNumber.get(v) ?? 0;
+      present.add(v);
+    }
   }
+  const empty = infos.filter((l) => !present.has(l.value));
+  if (empty.length) notes.push(`${shownAs}: ${empty.map((l) => `label ${l.value} (${l.name})`).join(', ')} holds no voxel and has no segment in the DICOM SEG`);
   const image = new ItkImage(new ImageType(3, IntTypes.Int16, PixelTypes.Scalar, 1));
   image.size = [...labels.size];
   image.spacing = [...labels.spacing];
