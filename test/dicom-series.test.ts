@@ -147,6 +147,9 @@ describe('DICOM series that never load wrong', () => {
     const r = cli(['info', '--image', dir]);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /venous/);
+    const listed = cli(['info', '--image', 'two', '--list-series', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout).map((x: { description: string; files: number }) => [x.description, x.files]).sort(), [['arterial', 6], ['venous', 4]]);
     const ok = cli(['info', '--image', dir, '--series', a, '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(JSON.parse(ok.stdout).size, [6, 5, 6]);

@@ -129,6 +129,7 @@ describe('label surfaces', () => {
     const obj = readFileSync(f('meshes/2_left_kidney.obj'), 'utf8');
     assert.match(obj, /^# keyslice surface of label 2 \(left kidney\); SPACE=LPS; units mm$/m);
     assert.match(r.stdout, /label 1 \(liver\): \d+ triangles, mesh \d+\.\d\d mL, voxels \d+\.\d\d mL/);
+    assert.doesNotMatch(r.stdout + r.stderr, /mcubes/, 'vtk.js timing stays off the terminal');
   });
 });
 

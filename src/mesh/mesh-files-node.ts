@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import vtkPolyData from '@kitware/vtk.js/Common/DataModel/PolyData.js';
 import vtkSTLWriter from '@kitware/vtk.js/IO/Geometry/STLWriter.js';
 import { KeysliceError } from '../util/errors.js';
-import { quietly, thirdPartyMessage } from '../util/quiet.js';
+import { quietlySync, thirdPartyMessage } from '../util/quiet.js';
 import type { LabelInfo } from '../labels/label-table.js';
 import { ensureOutputDir } from '../volume/io-node.js';
 import type { LabelArray, Volume } from '../volume/volume.js';
@@ -89,7 +89,7 @@ export async function writeMeshes(labels: Volume<LabelArray>, infos: readonly La
   const voxelMl = (labels.spacing[0] * labels.spacing[1] * labels.spacing[2]) / 1000;
   const rows: MeshRow[] = [];
   for (const info of infos) {
-    const mesh = await quietly(async () => labelSurface(labels, info.value, options));
+    const mesh = labelSurface(labels, info.value, options);
     if (!mesh) continue;
     let voxels = 0;
     for (let i = 0; i < labels.data.length; i++) if (labels.data[i] === info.value) voxels++;
@@ -97,7 +97,7 @@ export async function writeMeshes(labels: Volume<LabelArray>, infos: readonly La
     const files: string[] = [];
     for (const fmt of formats) {
       const file = path.join(dir, `${fileBase(info)}.${fmt}`);
-      if (fmt === 'stl') await writeAtomic(file, await quietly(async () => stlBytes(mesh, `SPACE=LPS ${comment}`)), 'STL writer (vtk.js)', options.protect ?? []);
+      if (fmt === 'stl') await writeAtomic(file, quietlySync(() => stlBytes(mesh, `SPACE=LPS ${comment}`)), 'STL writer (vtk.js)', options.protect ?? []);
       else await writeAtomic(file, objText(mesh, info.name, comment), 'OBJ writer', options.protect ?? []);
       files.push(file);
     }

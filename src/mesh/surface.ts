@@ -10,6 +10,7 @@ import vtkImageMarchingCubes from '@kitware/vtk.js/Filters/General/ImageMarching
 import vtkPolyData from '@kitware/vtk.js/Common/DataModel/PolyData.js';
 import vtkWindowedSincPolyDataFilter from '@kitware/vtk.js/Filters/General/WindowedSincPolyDataFilter.js';
 import type { LabelArray, Volume } from '../volume/volume.js';
+import { quietlySync } from '../util/quiet.js';
 import { clusterDecimate, type TriangleMesh } from './mesh.js';
 
 export interface SurfaceOptions {
@@ -53,7 +54,8 @@ export function labelSurface(vol: Volume<LabelArray>, label: number, options: Su
   image.getPointData().setScalars(vtkDataArray.newInstance({ numberOfComponents: 1, values: mask }));
   const mc = vtkImageMarchingCubes.newInstance({ contourValue: 0.5, computeNormals: false, mergePoints: true });
   mc.setInputData(image);
-  let poly = mc.getOutputData();
+  // vtk.js times its marching cubes on the console: keep that off the terminal.
+  let poly = quietlySync(() => mc.getOutputData());
   if ((options.smoothing ?? 0) > 0) {
     const smooth = vtkWindowedSincPolyDataFilter.newInstance({
       numberOfIterations: Math.round(options.smoothing as number),
@@ -64,7 +66,7 @@ export function labelSurface(vol: Volume<LabelArray>, label: number, options: Su
       normalizeCoordinates: 1,
     });
     smooth.setInputData(vtkPolyData.newInstance({ points: poly.getPoints(), polys: poly.getPolys() }));
-    poly = smooth.getOutputData();
+    poly = quietlySync(() => smooth.getOutputData());
   }
   const vtkPoints = poly.getPoints().getData() as ArrayLike<number>;
   const cells = poly.getPolys().getData() as ArrayLike<number>;

@@ -49,6 +49,20 @@ export async function quietly<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** {@link quietly} for a synchronous call. */
+export function quietlySync<T>(fn: () => T): T {
+  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
+  const capture = (...args: unknown[]) => {
+    if (log.length < LOG_LIMIT) log.push(format(...args));
+  };
+  console.log = console.info = console.warn = console.error = console.debug = capture;
+  try {
+    return fn();
+  } finally {
+    Object.assign(console, saved);
+  }
+}
+
 /** What the library said about an error: its message, else its own stderr, else a plain sentence. */
 export function thirdPartyMessage(err: unknown): string {
   let msg = err instanceof Error ? err.message : typeof err === 'object' && err !== null ? '' : String(err);
