@@ -1,18 +1,40 @@
 /**
- * Keeping third-party chatter off the terminal. WebAssembly readers and writers (itk-wasm) print to the console
- * on their own ("Build module in Debug mode...", ITK warnings, library stderr). {@link quietly} runs a call with
- * the console captured into a log that the CLI shows with `--verbose`, and {@link thirdPartyMessage} turns what
- * a library threw, plus what it printed, into one readable sentence.
+ * Keeping third-party chatter off the terminal. WebAssembly readers and writers (itk-wasm, dcmqi) and vtk.js
+ * print to the console on their own ("Build module in Debug mode...", ITK warnings, timings, library stderr).
+ * {@link quietly} runs a call with the console output made within it (its asynchronous context only, so that
+ * concurrent work elsewhere in the process prints as usual) captured into a log that the CLI shows with
+ * `--verbose`, and {@link thirdPartyMessage} turns what a library threw, plus what it printed, into one sentence.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { format } from 'node:util';
 
 const LOG_LIMIT = 2000;
 const log: string[] = [];
 const printedBy = new WeakMap<object, string[]>();
-let depth = 0;
-let saved: Pick<Console, 'log' | 'info' | 'warn' | 'error' | 'debug'> | null = null;
+const context = new AsyncLocalStorage<string[]>();
+const METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
+let installed = false;
 
-/** Lines captured so far (oldest first), for `--verbose`. */
+/** Routes console output made inside a quiet context to that context's capture; anything else prints as before. */
+function install(): void {
+  if (installed) return;
+  installed = true;
+  for (const m of METHODS) {
+    const original = console[m].bind(console);
+    console[m] = (...args: unknown[]) => {
+      const mine = context.getStore();
+      if (!mine) {
+        original(...args);
+        return;
+      }
+      const line = format(...args);
+      mine.push(line);
+      if (log.length < LOG_LIMIT) log.push(line);
+    };
+  }
+}
+
+/** Lines captured so far (oldest first, at most 2000), for `--verbose`. */
 export function capturedMessages(): readonly string[] {
   return log;
 }
@@ -22,45 +44,22 @@ export function clearCapturedMessages(): void {
   log.length = 0;
 }
 
-/** Runs `fn` with console output captured instead of printed; what was printed is attached to a thrown error. */
+/** Runs `fn` with its console output captured instead of printed; what was printed is attached to a thrown error. */
 export async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  install();
   const mine: string[] = [];
-  const capture = (...args: unknown[]) => {
-    const line = format(...args);
-    mine.push(line);
-    if (log.length < LOG_LIMIT) log.push(line);
-  };
-  if (depth++ === 0) {
-    saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
-  }
-  const before = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
-  console.log = console.info = console.warn = console.error = console.debug = capture;
   try {
-    return await fn();
+    return await context.run(mine, fn);
   } catch (err) {
     if (err !== null && typeof err === 'object') printedBy.set(err, mine);
     throw err;
-  } finally {
-    Object.assign(console, before);
-    if (--depth === 0 && saved) {
-      Object.assign(console, saved);
-      saved = null;
-    }
   }
 }
 
 /** {@link quietly} for a synchronous call. */
 export function quietlySync<T>(fn: () => T): T {
-  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
-  const capture = (...args: unknown[]) => {
-    if (log.length < LOG_LIMIT) log.push(format(...args));
-  };
-  console.log = console.info = console.warn = console.error = console.debug = capture;
-  try {
-    return fn();
-  } finally {
-    Object.assign(console, saved);
-  }
+  install();
+  return context.run([], fn);
 }
 
 /** What the library said about an error: its message, else its own stderr, else a plain sentence. */
