@@ -247,7 +247,7 @@ describe('keyslice batch on a real redis-server', { skip }, () => {
     assert.doesNotMatch(f.reason, /\n\s+at /, 'no stack trace');
     const text = cli(['batch', 'status', '--redis', redis.url, '--queue', 'bad']).stdout;
     assert.match(text, /failed broken after 1 attempt\(s\): (FILE_UNREADABLE|UNSUPPORTED_IMAGE): /);
-    assert.deepEqual(readdirSync(badOut).sort(), ['good.json', 'good.nii.gz']);
+    assert.deepEqual(readdirSync(badOut).sort(), ['good.ctbl', 'good.itksnap.txt', 'good.json', 'good.nii.gz'], 'the good study and its colour tables only');
     // Resubmitting leaves the failed study failed (same inputs, same error) and adds nothing.
     const again = JSON.parse(cli(['batch', 'submit', '--folder', dir, '--out', badOut, '--redis', redis.url, '--queue', 'bad', '--json']).stdout);
     assert.equal(again.added, 0);
