@@ -227,7 +227,15 @@ test('adapter term: beyond the outermost key slices only, unless asked for betwe
   } as unknown as Parameters<typeof correspondenceTerm>[0];
   const img = { nu: 4, nv: 3, count: 5, du: 1, dv: 1, dw: 1, raw: () => new Float32Array(12), windowed: () => new Float32Array(12) };
   const mask = Uint8Array.from({ length: 12 }, (_, i) => (i === 5 ? 1 : 0));
-  const step = (prior: Uint8Array | null) => ({ from: 1, to: 2, mask, prior, key: 1, keyMask: mask });
+  const step = (prior: Uint8Array | null) => ({
+    front: { key: 1, direction: 1 as const, between: prior !== null },
+    from: 1,
+    to: 2,
+    mask,
+    prior,
+    key: 1,
+    keyMask: mask,
+  });
   assert.equal(await correspondenceTerm(fake).open(img).guide(step(mask)), null, 'no term between key slices');
   assert.equal(runs, 0);
   const g = await correspondenceTerm(fake).open(img).guide(step(null));

@@ -71,7 +71,7 @@ export function correspondenceTerm(model: CorrespondenceModel, weight = model.ma
       };
       return {
         async guide(step) {
-          if (weight <= 0 || (!betweenKeys && step.prior?.some((x) => x))) return null;
+          if (weight <= 0 || (!betweenKeys && step.front.between)) return null;
           const [fa, fb] = await Promise.all([features(step.from), features(step.to)]);
           const p = carryByAffinity(fa, fb, channels, img.nu, img.nv, radius, step.mask);
           return { logits: probabilityLogits(p), weight };
