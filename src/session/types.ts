@@ -84,6 +84,8 @@ export interface PropagateOptions {
   labels?: number[];
   /** Stops the propagation between slices; the session keeps what it completed and stays usable. */
   signal?: AbortSignal;
+  /** Hears each label as it is done. */
+  onLabel?(p: { done: number; total: number; label: number }): void;
 }
 
 export interface Session {
