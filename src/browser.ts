@@ -73,3 +73,6 @@ export { squaredDistanceTransform } from './metrics/edt.js';
 export { selectKeySlices, simulateLabel, tightBox, type PromptKind } from './simulate/annotator.js';
 export { makePhantom, type Phantom, type PhantomOptions } from './demo/phantom.js';
 export { KeysliceError, type KeysliceErrorCode } from './util/errors.js';
+export { RemoteSession, RemoteSessionError, type AsyncSession, type AnySession, type RemoteOpenOptions } from './session/remote.js';
+export { encodeRle, decodeRle, maskBox, type MaskBox } from './session/rle.js';
+export type { WireKeySlice, WireMask, WireStreamLine } from './session/wire.js';

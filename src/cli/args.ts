@@ -24,6 +24,8 @@ Usage:
                    [--window auto|PRESET|LOW:HIGH] --out DIR
   keyslice suggest --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--budget K]
                    [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST] [--json]
+  keyslice serve   [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions N] [--max-upload-mb M]
+                   [--idle-minutes I] [--data DIR] [--workers W] [--engine NAME] [--log]
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}

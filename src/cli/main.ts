@@ -16,6 +16,7 @@ import { cmdAnalyze, cmdSuggest } from './analysis.js';
 import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
 import { parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter } from './progress.js';
+import { cmdServe } from './serve.js';
 
 async function cmdSegment(args: string[]): Promise<void> {
   const v = parse(args, {
@@ -168,6 +169,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   bench: cmdBench,
   analyze: cmdAnalyze,
   suggest: cmdSuggest,
+  serve: cmdServe,
 };
 
 export async function main(argv: string[]): Promise<number> {

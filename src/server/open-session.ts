@@ -1,0 +1,1 @@
+export { openSession } from '../session/session.js';
