@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeRle } from '../src/session/rle.js';
@@ -38,11 +39,19 @@ describe('server: restart after a crash', () => {
       const labelsBefore = await rawLabels(base, o.token);
       assert.ok(labelsBefore.some((x) => x > 0));
 
+      // A closed session's image is removed on the next start; the open session's stays.
+      mkdirSync(path.join(tmp.dir, 'other'));
+      const other = await phantomUpload(path.join(tmp.dir, 'other'), [48, 48, 8]);
+      const closed = (await api(`${first.url}/sessions`, 'POST', undefined, other.bytes)).json;
+      assert.equal((await api(`${first.url}/sessions/${closed.id}`, 'DELETE', closed.token)).status, 200);
+      assert.equal(readdirSync(path.join(data, 'images')).length, 2);
+
       first.child.kill('SIGKILL');
       await new Promise((r) => first.child.once('exit', r));
 
       second = await spawnServer(['--data', data, '--workers', '1']);
       assert.match(second.stderr(), /restored 1 session/);
+      assert.equal(readdirSync(path.join(data, 'images')).length, 1);
       const base2 = `${second.url}/sessions/${o.id}`;
       const after = (await api(base2, 'GET', o.token)).json;
       assert.deepEqual(after, before);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../src/server/server.js';
-import { openSession } from '../src/server/open-session.js';
+import { openSession } from '../src/session/session.js';
 import { RemoteSession, type AnySession } from '../src/session/remote.js';
 import { KeysliceError } from '../src/util/errors.js';
 import type { Volume } from '../src/volume/volume.js';

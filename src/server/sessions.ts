@@ -4,6 +4,8 @@
  * worker dies, expired when idle.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { HttpError } from './errors.js';
 import { Journal, type OpenRecord } from './journal.js';
 import type { WorkerPool } from './pool.js';
@@ -50,6 +52,8 @@ export class SessionManager {
   readonly live = new Map<string, Live>();
   readonly expired = new Set<string>();
   readonly journal: Journal;
+  /** Sessions being created (counted against the limit while their image is stored). */
+  private opening = 0;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -81,10 +85,16 @@ export class SessionManager {
 
   /** Opens a session on uploaded image bytes; the token it is tied to is returned (native) or given (monai). */
   async create(args: { bytes: Uint8Array; engine: string; axis?: 0 | 1 | 2; api: 'native' | 'monai'; bearer?: string; name?: string }): Promise<{ live: Live; token: string; info: SessionInfo }> {
-    if (this.live.size >= this.options.maxSessions) {
+    if (this.live.size + this.opening >= this.options.maxSessions) {
       throw new HttpError(503, 'TOO_MANY_SESSIONS', `the server holds its maximum of ${this.options.maxSessions} sessions; retry later`, { 'Retry-After': String(this.retryAfter()) });
     }
-    const stored = await storeImage(this.options.dataDir, args.bytes);
+    this.opening++;
+    let stored;
+    try {
+      stored = await storeImage(this.options.dataDir, args.bytes);
+    } finally {
+      this.opening--;
+    }
     const id = randomBytes(16).toString('hex');
     const token = args.api === 'native' ? randomBytes(32).toString('base64url') : (args.bearer ?? '');
     const open: OpenRecord = {
@@ -216,7 +226,17 @@ export class SessionManager {
       );
     }
     await Promise.all(waits);
+    await this.removeUnusedImages(new Set(all.map((j) => (j.records[0] as OpenRecord).image)));
     return { restored, expired: this.expired.size, failed };
+  }
+
+  /** Removes stored images that no journal names (their sessions were closed). */
+  private async removeUnusedImages(used: Set<string>): Promise<void> {
+    const dir = path.join(this.options.dataDir, 'images');
+    for (const f of await fsp.readdir(dir).catch(() => [] as string[])) {
+      const hash = f.split('.')[0];
+      if (/^[0-9a-f]{64}$/.test(hash) && !used.has(hash)) await fsp.rm(path.join(dir, f), { force: true });
+    }
   }
 
   /** After a worker died: its sessions open again on the new worker from their journals. */

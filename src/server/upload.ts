@@ -33,7 +33,8 @@ export function detectImageKind(bytes: Uint8Array): ImageKind {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     let head: Uint8Array;
     try {
-      head = gunzipSync(bytes.subarray(0, Math.min(bytes.length, 1 << 20)), { finishFlush: 2 });
+      // The header is in the first few hundred bytes: inflate only a little (this runs on the event loop).
+      head = gunzipSync(bytes.subarray(0, Math.min(bytes.length, 8192)), { finishFlush: 2 });
     } catch {
       throw bad('gzip data that does not decompress');
     }

@@ -20,7 +20,7 @@ import { encodeKeySlice } from '../session/wire.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { toWireError } from './errors.js';
 import { readStoredImage } from './image-read.js';
-import { openSession } from './open-session.js';
+import { openSession } from '../session/session.js';
 import type { EditRecord, QueryOp, SessionSpec, WorkerData, WorkerReply, WorkerRequest } from './protocol.js';
 
 interface Entry {
