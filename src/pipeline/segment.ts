@@ -11,6 +11,7 @@ import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
 import { classicEngine } from '../engines/classic/engine.js';
 import { interpolationEngine, keySlicesEngine } from '../engines/interp.js';
 import { pasteObject, propagateObject, type PropagationOptions } from '../propagation/controller.js';
+import { policyOf } from '../propagation/policy.js';
 import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
 import type { FrontReport, SliceEngine, SliceReport } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
@@ -162,9 +163,10 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   for (const [n, label] of annotations.labels.entries()) {
     const tl = performance.now();
     let extentRun: LabelReport['extentRun'];
-    if (engine.extentEngine && options.useExtentEngine !== false) {
+    const extentEngine = policyOf(engine).extentEngine;
+    if (extentEngine && options.useExtentEngine !== false) {
       const te = performance.now();
-      const q = await propagateObject(image, sg, label, engine.extentEngine, window, {
+      const q = await propagateObject(image, sg, label, extentEngine, window, {
         range: options.range,
         stopRules: options.stopRules,
         interpolation: options.interpolation,
@@ -174,13 +176,13 @@ export async function segment(image: Volume, annotations: Annotations, options: 
         postprocessStack(q.mask, q.nu, q.nv, sg.count, new Set(q.keyMasks.keys()), options.postprocess);
         extent = stackExtent(q.mask, q.nu * q.nv, sg.count);
       }
-      extentRun = { engine: engine.extentEngine.name, extent, seconds: (performance.now() - te) / 1000 };
+      extentRun = { engine: extentEngine.name, extent, seconds: (performance.now() - te) / 1000 };
     }
     let slicesDone = 0;
-    const onSlice = (slice: number): void =>
+    const onStep = (slice: number): void =>
       options.onProgress?.({ done: n, total, label: label.value, name: label.name, slice, slicesDone: ++slicesDone, sliceCount: sg.count });
     const p = await propagateObject(image, sg, label, engine, window, {
-      onSlice,
+      onStep,
       range: options.range,
       stopRules: options.stopRules,
       interpolation: options.interpolation,

@@ -15,60 +15,26 @@
  * 5. no front ever crosses a key slice: a front that stopped inside a gap leaves the rest to the front coming
  *    from the other end.
  * Neighbouring slices that are near-duplicates (SSIM above a threshold) reuse the neighbour's mask.
+ *
+ * The parts: `plan.ts` plans the fronts (pure), `front.ts` runs one front with an explicit state record,
+ * `stop.ts` decides where a front stops (pure), `fuse.ts` fuses the two fronts of a gap (pure); the switches
+ * an engine asks for come in a {@link PropagationPolicy}.
  */
 import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
-import { cropBox, histogramDistance, predictability, ssim } from '../analysis/similarity.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks } from '../interpolation/mci.js';
 import { interpolateShapes } from '../interpolation/shape.js';
-import { boundingBox2d, countNonZero } from '../morphology/binary.js';
+import { countNonZero } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
+import { runFront, type FrontOutcome, type FrontSlice } from './front.js';
+import { fuseSlice } from './fuse.js';
+import { planFronts, type FrontPlan, type Schedule } from './plan.js';
+import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
-import type { FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource, StopReason } from './types.js';
+import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
+import type { FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
 
-export interface StopRules {
-  /** A result below this confidence stops the front; that slice is not kept (default 0.5). */
-  minConfidence: number;
-  /** A result with less than this fraction of the previous slice's area stops the front after it (default 0.25). */
-  collapseRatio: number;
-  /** A result with less than this fraction of the key slice's area, or under 3 pixels, ends the object (default 0.02). */
-  minAreaFraction: number;
-  /** SSIM (windowed, around the object) below this between neighbouring slices is a break (default 0.1). */
-  ssimBreak: number;
-  /** Histogram distance above this between neighbouring slices is a break (default 0.5). */
-  histogramBreak: number;
-  /** SSIM at or above this makes the next slice a near-duplicate that reuses the mask (default 0.985). */
-  duplicateSsim: number;
-  /**
-   * Beyond the outermost key slices: once a front's area has fallen below half the key slice's, an area above
-   * this multiple of its smallest area so far stops it (that slice is not kept; default 1.3). Cross-sections
-   * of an ending object shrink; regrowth means the front has slid onto a neighbouring structure.
-   */
-  regrowthRatio: number;
-  /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
-  priorVote: number;
-  /**
-   * Skipping redundant slices: where the next slice is predicted by its two neighbours at least this well (see
-   * `predictability`, default 0.85), a front steps two slices at once and fills the one in between by shape
-   * interpolation of the masks on both sides. Set above 1 to turn skipping off.
-   */
-  skipPredictability: number;
-  /** A two-slice step is kept only when its mask agrees with the previous one at least this well (Dice, default 0.9). */
-  skipAgreement: number;
-}
-
-export const DEFAULT_STOP_RULES: StopRules = {
-  minConfidence: 0.5,
-  collapseRatio: 0.25,
-  minAreaFraction: 0.02,
-  ssimBreak: 0.1,
-  histogramBreak: 0.5,
-  duplicateSsim: 0.985,
-  regrowthRatio: 1.3,
-  priorVote: 0.5,
-  skipPredictability: 0.85,
-  skipAgreement: 0.9,
-};
+export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 
 export interface PropagationOptions {
   /** Inclusive slice range [first, last] outside which nothing is propagated (key slices are kept anyway). */
@@ -79,10 +45,19 @@ export interface PropagationOptions {
    */
   extent?: [number, number];
   stopRules?: Partial<StopRules>;
-  /** How the prior between key slices is interpolated (default: the engine's `interpolation`, else `shape`). */
+  /** How the prior between key slices is interpolated (default: the policy's, else the engine's, else `shape`). */
   interpolation?: Interpolation;
+  /** Overrides of the switches the engine asks for (see {@link policyOf}). */
+  policy?: Partial<PropagationPolicy>;
+  /**
+   * Runs a planned front (default: runs it). A caller keeping results across runs answers from its cache
+   * here; `run` runs the front on the engine.
+   */
+  front?: (plan: FrontPlan, run: () => Promise<FrontOutcome>) => Promise<FrontOutcome>;
   /** Called after each slice the engine propagates to, with its index (for progress). */
-  onSlice?: (slice: number) => void;
+  onStep?: (slice: number) => void;
+  /** Hears each slice a front keeps (ROI coordinates). */
+  onSlice?: (w: number, s: FrontSlice, plan: FrontPlan) => void;
 }
 
 export interface ObjectPropagation {
@@ -104,50 +79,122 @@ export interface ObjectPropagation {
   engineCalls: number;
 }
 
-interface FrontSlice {
-  mask: Uint8Array;
-  confidence: number;
-  reused: boolean;
-  skipped?: boolean;
-  note?: string;
-}
-
-type Box = [number, number, number, number];
-
-/** The box around `mask` where slices are compared: its bounding box widened by half its size, at least 8 px. */
-function comparisonBox(img: RoiImage, mask: Uint8Array): Box {
-  const { nu, nv } = img;
-  const box = boundingBox2d(mask, nu, nv) ?? [0, 0, nu - 1, nv - 1];
-  const mu = Math.max(8, Math.ceil(0.5 * (box[2] - box[0] + 1)));
-  const mv = Math.max(8, Math.ceil(0.5 * (box[3] - box[1] + 1)));
-  return [Math.max(0, box[0] - mu), Math.max(0, box[1] - mv), Math.min(nu - 1, box[2] + mu), Math.min(nv - 1, box[3] + mv)];
-}
-
-/** Similarity of slices a and b of the ROI inside `box` (around the object: see `comparisonBox`). */
-function localSimilarity(img: RoiImage, a: number, b: number, box: Box): { ssim: number; hist: number } {
-  const ca = cropBox(img.windowed(a), img.nu, box);
-  const cb = cropBox(img.windowed(b), img.nu, box);
-  return { ssim: ssim(ca, cb, box[2] - box[0] + 1, box[3] - box[1] + 1), hist: histogramDistance(ca, cb) };
-}
-
-/** How well slice `mid` is predicted by slices `prev` and `next` inside `box` (see `predictability`). */
-function localPredictability(img: RoiImage, prev: number, mid: number, next: number, box: Box): number {
-  const crop = (w: number): Float32Array => cropBox(img.windowed(w), img.nu, box);
-  return predictability(crop(prev), crop(mid), crop(next), box[2] - box[0] + 1, box[3] - box[1] + 1);
-}
-
-/** Dice of two 2D masks (1 when both are empty). */
-function maskDice(a: Uint8Array, b: Uint8Array): number {
-  let both = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] && b[i]) both++;
-    n += (a[i] ? 1 : 0) + (b[i] ? 1 : 0);
+/** The mask of every key slice: a drawn mask as given, a prompt segmented by the engine; null = absent. */
+export async function keySliceMasks(
+  session: ObjectSession,
+  keys: readonly KeySlice[],
+): Promise<{ masks: Map<number, Uint8Array | null>; confidence: Map<number, number>; engineCalls: number }> {
+  const masks = new Map<number, Uint8Array | null>();
+  const confidence = new Map<number, number>();
+  const prompted: KeySlice[] = [];
+  let engineCalls = 0;
+  for (const k of keys) {
+    if (k.empty) masks.set(k.index, null);
+    else if (k.mask) {
+      masks.set(k.index, k.mask);
+      confidence.set(k.index, 1);
+    } else prompted.push(k);
   }
-  return n ? (2 * both) / n : 1;
+  for (const k of prompted) {
+    const r = await session.segmentSlice(k);
+    engineCalls++;
+    masks.set(k.index, r.mask);
+    confidence.set(k.index, r.confidence);
+  }
+  return { masks, confidence, engineCalls };
 }
 
-const fmt = (x: number): string => x.toFixed(3);
+/** The interpolation prior of the key masks over the ROI stack. */
+export async function interpolationPrior(
+  img: Pick<RoiImage, 'nu' | 'nv' | 'count' | 'du' | 'dv'>,
+  keyMasks: Map<number, Uint8Array | null>,
+  interpolation: Interpolation,
+): Promise<Uint8Array> {
+  const { nu, nv, count } = img;
+  const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask }));
+  return interpolation === 'mci' ? await interpolateKeyMasks({ nu, nv, count }, keyList) : interpolateShapes({ nu, nv, count }, keyList, { du: img.du, dv: img.dv });
+}
+
+interface SliceRecord {
+  source: SliceSource;
+  from: number[];
+  confidence: number;
+  reused?: boolean;
+  skipped?: boolean;
+}
+
+/**
+ * The ROI stack and per-slice records from the key masks, the schedule and the fronts' outcomes (by plan):
+ * key slices as they are, front slices as written, the two fronts of a gap fused where both reached a slice,
+ * the prior where neither did (when the gap asks for it).
+ */
+export function assembleObject(
+  dims: { nu: number; nv: number; count: number },
+  keys: readonly KeySlice[],
+  keyMasks: Map<number, Uint8Array | null>,
+  keyConfidence: Map<number, number>,
+  schedule: Schedule,
+  outcomes: Map<FrontPlan, FrontOutcome>,
+  priorOf: (w: number) => Uint8Array,
+  priorVote: number,
+): { mask: Uint8Array; slices: SliceReport[] } {
+  const { nu, nv, count } = dims;
+  const area = nu * nv;
+  const mask = new Uint8Array(area * count);
+  const records = new Map<number, SliceRecord>();
+  const write = (w: number, m: Uint8Array): void => mask.set(m.subarray(0, area), w * area);
+  for (const k of keys) {
+    const m = keyMasks.get(k.index);
+    if (m) write(k.index, m);
+    records.set(k.index, { source: 'key', from: [k.index], confidence: m ? (keyConfidence.get(k.index) ?? 1) : 1 });
+  }
+  const take = (w: number, s: FrontSlice, from: number): void => {
+    write(w, s.mask);
+    records.set(w, {
+      source: 'propagated',
+      from: [from],
+      confidence: s.confidence,
+      ...(s.reused ? { reused: true } : {}),
+      ...(s.skipped ? { skipped: true } : {}),
+    });
+  };
+  const none = new Map<number, FrontSlice>();
+  const slicesOf = (p: FrontPlan | null): Map<number, FrontSlice> => (p ? (outcomes.get(p)?.slices ?? none) : none);
+  for (const [w, s] of slicesOf(schedule.below)) take(w, s, schedule.below?.key as number);
+  for (const g of schedule.gaps) {
+    const fa = slicesOf(g.up);
+    const fb = slicesOf(g.down);
+    for (let w = g.lo; w <= g.hi; w++) {
+      const sa = fa.get(w);
+      const sb = fb.get(w);
+      if (sa && sb) {
+        const f = fuseSlice(sa, sb, priorOf(w), (w - g.a) / (g.b - g.a), priorVote);
+        write(w, f.mask);
+        records.set(w, { source: 'fused', from: [g.a, g.b], confidence: f.confidence });
+      } else if (sa) take(w, sa, g.a);
+      else if (sb) take(w, sb, g.b);
+      else if (g.priorFallback) {
+        write(w, priorOf(w));
+        records.set(w, { source: 'interpolated', from: [g.a, g.b], confidence: 0 });
+      }
+    }
+  }
+  for (const [w, s] of slicesOf(schedule.above)) take(w, s, schedule.above?.key as number);
+  const slices: SliceReport[] = [];
+  for (let w = 0; w < count; w++) {
+    const r = records.get(w);
+    slices.push({
+      slice: w,
+      source: r?.source ?? 'none',
+      from: r?.from ?? [],
+      confidence: Math.round((r?.confidence ?? 0) * 1000) / 1000,
+      area: countNonZero(mask.subarray(w * area, (w + 1) * area)),
+      ...(r?.reused ? { reused: true } : {}),
+      ...(r?.skipped ? { skipped: true } : {}),
+    });
+  }
+  return { mask, slices };
+}
 
 /**
  * Runs the schedule for one object. Returns the ROI stack of masks and the per-slice and per-front reports.
@@ -162,273 +209,62 @@ export async function propagateObject(
   options: PropagationOptions = {},
 ): Promise<ObjectPropagation | null> {
   const rules: StopRules = { ...DEFAULT_STOP_RULES, ...options.stopRules };
+  const policy = policyOf(engine, { ...options.policy, ...(options.interpolation ? { interpolation: options.interpolation } : {}) });
   const roi = roiOfKeySlices(label.keySlices, sg);
   if (!roi) return null;
   const img = roiImage(image, sg, roi, window);
   const { nu, nv } = roiSize(roi);
   const area = nu * nv;
   const count = sg.count;
-  const lo = Math.max(0, options.range?.[0] ?? 0);
-  const hi = Math.min(count - 1, options.range?.[1] ?? count - 1);
-
   const keys: KeySlice[] = [...label.keySlices].sort((a, b) => a.index - b.index).map((k) => cropKeySlice(k, sg, roi));
-  const imageGuided = engine.imageGuided !== false;
   const session: ObjectSession = await engine.open(img);
-  let engineCalls = 0;
   try {
-    // 1. Key masks.
-    const keyMasks = new Map<number, Uint8Array | null>();
-    const keyConfidence = new Map<number, number>();
-    const prompted: KeySlice[] = [];
-    for (const k of keys) {
-      if (k.empty) keyMasks.set(k.index, null);
-      else if (k.mask) {
-        keyMasks.set(k.index, k.mask);
-        keyConfidence.set(k.index, 1);
-      } else prompted.push(k);
-    }
-    for (const k of prompted) {
-      const r = await session.segmentSlice(k);
-      engineCalls++;
-      keyMasks.set(k.index, r.mask);
-      keyConfidence.set(k.index, r.confidence);
-    }
+    const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys);
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
-    if (objectKeys.length === 0) {
-      return emptyResult(roi, nu, nv, count, keyMasks, engineCalls);
-    }
+    if (objectKeys.length === 0) return emptyResult(roi, nu, nv, count, keyMasks, keyCalls);
     await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));
-
-    // 2. Interpolation prior between key slices.
-    const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask }));
-    const prior =
-      (options.interpolation ?? engine.interpolation ?? 'shape') === 'mci'
-        ? await interpolateKeyMasks({ nu, nv, count }, keyList)
-        : interpolateShapes({ nu, nv, count }, keyList, { du: img.du, dv: img.dv });
+    const prior = await interpolationPrior(img, keyMasks, policy.interpolation);
     const priorOf = (w: number): Uint8Array => prior.subarray(w * area, (w + 1) * area);
-
+    const schedule = planFronts({
+      keys: keys.map((k) => ({ index: k.index, present: !!keyMasks.get(k.index) })),
+      count,
+      ...(options.range ? { range: options.range } : {}),
+      ...(options.extent ? { extent: options.extent } : {}),
+      priorHolds: (w) => priorOf(w).some((x) => x),
+      priorFallback: policy.gapFallback !== 'none',
+    });
+    const outcomes = new Map<FrontPlan, FrontOutcome>();
     const fronts: FrontReport[] = [];
+    let engineCalls = keyCalls;
     let reused = 0;
     let skipped = 0;
     let skipsRejected = 0;
-
-    /** Runs one front from key slice `start` one slice at a time in `dir` up to `limit` (inclusive). */
-    const runFront = async (
-      start: number,
-      dir: 1 | -1,
-      limit: number,
-      endReason: StopReason,
-      between: boolean,
-    ): Promise<Map<number, FrontSlice>> => {
-      const out = new Map<number, FrontSlice>();
-      const keyMask = keyMasks.get(start) as Uint8Array;
-      const keyArea = countNonZero(keyMask);
-      const minArea = Math.max(3, rules.minAreaFraction * keyArea);
-      let prev = keyMask;
-      let prevArea = keyArea;
-      let smallest = keyArea;
-      let prevConf = keyConfidence.get(start) ?? 1;
-      let from = start;
-      let stop: StopReason = endReason;
-      let detail: string | undefined;
-      const inside = (w: number): boolean => (dir > 0 ? w <= limit : w >= limit);
-      /** Why a result on slice w stops the front (before it is kept), or null. */
-      const rejects = (w: number, r: FrontSlice, a: number): [StopReason, string] | null => {
-        const note = r.note ? ` (${r.note})` : '';
-        if (a < minArea) return ['object-ended', `slice ${w}: area ${a} px < ${fmt(minArea)}${note}`];
-        if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}${note}`];
-        if (!between && smallest < 0.5 * keyArea && a > rules.regrowthRatio * smallest) {
-          return ['area-regrowth', `slice ${w}: area ${a} px > ${rules.regrowthRatio} x ${smallest} px after shrinking`];
-        }
-        return null;
-      };
-      const step = async (to: number): Promise<FrontSlice> => {
-        const res = await session.propagate({ from, to, mask: prev, prior: between ? priorOf(to) : null, key: start, keyMask });
-        engineCalls++;
-        options.onSlice?.(to);
-        return { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) };
-      };
-      /** Dice between the last two masks of this front (0 until the front has made a single step). */
-      let lastAgreement = 0;
-      /** Single steps to make before the next two-slice step may be tried (after one that was not kept). */
-      let backoff = 0;
-      for (let w = start + dir; inside(w); ) {
-        let duplicate = false;
-        let redundant = false;
-        if (imageGuided) {
-          const box = comparisonBox(img, prev);
-          const sim = localSimilarity(img, from, w, box);
-          if (sim.ssim < rules.ssimBreak || sim.hist > rules.histogramBreak) {
-            stop = 'similarity-break';
-            detail = `slice ${from}→${w}: ssim ${fmt(sim.ssim)}, histogram distance ${fmt(sim.hist)}`;
-            break;
-          }
-          duplicate = sim.ssim >= rules.duplicateSsim;
-          // A two-slice step is tried where the object has been changing slowly (the last step's masks agree well
-          // enough that two steps should still agree at skipAgreement) and the image at w is predicted by its
-          // neighbours.
-          redundant =
-            !duplicate &&
-            inside(w + dir) &&
-            backoff === 0 &&
-            lastAgreement >= 1 - 0.5 * (1 - rules.skipAgreement) &&
-            localPredictability(img, from, w, w + dir, box) >= rules.skipPredictability;
-        }
-        if (redundant) {
-          // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on
-          // either slice and the object changed little; otherwise the single step below runs.
-          const w2 = w + dir;
-          const far = await step(w2);
-          const a2 = countNonZero(far.mask);
-          if (!rejects(w2, far, a2) && a2 >= rules.collapseRatio * prevArea && maskDice(prev, far.mask) >= rules.skipAgreement) {
-            const pair = interpolateShapes({ nu, nv, count: 3 }, [
-              { index: 0, mask: prev },
-              { index: 2, mask: far.mask },
-            ], { du: img.du, dv: img.dv });
-            const midMask = pair.slice(area, 2 * area);
-            const mid: FrontSlice = { mask: midMask, confidence: 0.5 * (prevConf + far.confidence), reused: false, skipped: true };
-            skipped++;
-            out.set(w, mid);
-            out.set(w2, far);
-            smallest = Math.min(smallest, countNonZero(midMask), a2);
-            lastAgreement = maskDice(midMask, far.mask);
-            prev = far.mask;
-            prevArea = a2;
-            prevConf = far.confidence;
-            from = w2;
-            w = w2 + dir;
-            continue;
-          }
-          skipsRejected++;
-          backoff = 2;
-        }
-        let r: FrontSlice;
-        if (duplicate) {
-          r = { mask: prev, confidence: prevConf, reused: true };
-          reused++;
-        } else {
-          r = await step(w);
-        }
-        const a = countNonZero(r.mask);
-        const rejected = rejects(w, r, a);
-        if (rejected) {
-          [stop, detail] = rejected;
-          break;
-        }
-        smallest = Math.min(smallest, a);
-        out.set(w, r);
-        if (a < rules.collapseRatio * prevArea) {
-          stop = 'area-collapse';
-          detail = `slice ${w}: area ${a} px < ${rules.collapseRatio} x ${prevArea} px`;
-          break;
-        }
-        lastAgreement = r.reused ? 1 : maskDice(prev, r.mask);
-        if (backoff > 0) backoff--;
-        prev = r.mask;
-        prevArea = a;
-        prevConf = r.confidence;
-        from = w;
-        w += dir;
-      }
-      const written = [...out.keys()];
-      fronts.push({
-        from: start,
-        direction: dir,
-        last: written.length ? written[written.length - 1] : null,
-        slices: written.length,
-        stop,
-        ...(detail ? { detail } : {}),
-      });
-      return out;
-    };
-
-    // Output stack and per-slice records.
-    const mask = new Uint8Array(area * count);
-    const records = new Map<number, { source: SliceSource; from: number[]; confidence: number; reused?: boolean; skipped?: boolean }>();
-    const write = (w: number, m: Uint8Array): void => mask.set(m.subarray(0, area), w * area);
-    for (const k of keys) {
-      const m = keyMasks.get(k.index);
-      if (m) write(k.index, m);
-      records.set(k.index, { source: 'key', from: [k.index], confidence: m ? (keyConfidence.get(k.index) ?? 1) : 1 });
+    for (const plan of [schedule.below, ...schedule.gaps.flatMap((g) => [g.up, g.down]), schedule.above]) {
+      if (!plan) continue;
+      const run = (): Promise<FrontOutcome> =>
+        runFront(
+          {
+            img,
+            session,
+            rules,
+            imageGuided: policy.imageGuided,
+            keyMask: keyMasks.get(plan.key) as Uint8Array,
+            keyConfidence: keyConfidence.get(plan.key) ?? 1,
+            priorOf,
+            ...(options.onStep ? { onStep: options.onStep } : {}),
+            ...(options.onSlice ? { onSlice: (w: number, s: FrontSlice) => options.onSlice?.(w, s, plan) } : {}),
+          },
+          plan,
+        );
+      const o = await (options.front ? options.front(plan, run) : run());
+      outcomes.set(plan, o);
+      fronts.push(o.report);
+      engineCalls += o.engineCalls;
+      reused += o.reused;
+      skipped += o.skipped;
+      skipsRejected += o.skipsRejected;
     }
-    const take = (w: number, s: FrontSlice, from: number): void => {
-      write(w, s.mask);
-      records.set(w, {
-        source: 'propagated',
-        from: [from],
-        confidence: s.confidence,
-        ...(s.reused ? { reused: true } : {}),
-        ...(s.skipped ? { skipped: true } : {}),
-      });
-    };
-
-    // 4. Outward below the first key slice and above the last.
-    const first = keys[0];
-    const last = keys[keys.length - 1];
-    const outLo = Math.max(lo, options.extent?.[0] ?? lo);
-    const outHi = Math.min(hi, options.extent?.[1] ?? hi);
-    const outerReason = (limit: number, bound: number, edge: number): StopReason =>
-      limit !== bound ? 'extent' : bound !== edge ? 'range' : 'volume-edge';
-    if (keyMasks.get(first.index) && first.index > outLo) {
-      const f = await runFront(first.index, -1, outLo, outerReason(outLo, lo, 0), false);
-      for (const [w, s] of f) take(w, s, first.index);
-    }
-    // 2-3. Gaps between consecutive key slices.
-    for (let n = 0; n + 1 < keys.length; n++) {
-      const a = keys[n].index;
-      const b = keys[n + 1].index;
-      if (b - a < 2) continue;
-      const ma = keyMasks.get(a);
-      const mb = keyMasks.get(b);
-      const gLo = Math.max(a + 1, lo);
-      const gHi = Math.min(b - 1, hi);
-      if (gLo > gHi) continue;
-      // A prior between an object key slice and an "absent" one exists where the interpolation tapers the object.
-      const tapered = (!ma || !mb) && priorOf(Math.round((gLo + gHi) / 2)).some((x) => x);
-      const fa = ma && gLo === a + 1 ? await runFront(a, 1, gHi, gHi === b - 1 ? (mb ? 'key-slice' : 'absent') : 'range', !!mb || tapered) : new Map<number, FrontSlice>();
-      const fb = mb && gHi === b - 1 ? await runFront(b, -1, gLo, gLo === a + 1 ? (ma ? 'key-slice' : 'absent') : 'range', !!ma || tapered) : new Map<number, FrontSlice>();
-      for (let w = gLo; w <= gHi; w++) {
-        const sa = fa.get(w);
-        const sb = fb.get(w);
-        if (sa && sb) {
-          const t = (w - a) / (b - a);
-          const p = priorOf(w);
-          const m = new Uint8Array(area);
-          const wp = rules.priorVote;
-          const norm = 1 / (1 + wp);
-          for (let i = 0; i < area; i++) {
-            const vote = ((1 - t) * sa.mask[i] + t * sb.mask[i] + wp * p[i]) * norm;
-            m[i] = vote > 0.5 ? 1 : 0;
-          }
-          write(w, m);
-          records.set(w, { source: 'fused', from: [a, b], confidence: (1 - t) * sa.confidence + t * sb.confidence });
-        } else if (sa) take(w, sa, a);
-        else if (sb) take(w, sb, b);
-        else if (ma && mb && engine.gapFallback !== 'none') {
-          write(w, priorOf(w));
-          records.set(w, { source: 'interpolated', from: [a, b], confidence: 0 });
-        }
-      }
-    }
-    if (keyMasks.get(last.index) && last.index < outHi) {
-      const f = await runFront(last.index, 1, outHi, outerReason(outHi, hi, count - 1), false);
-      for (const [w, s] of f) take(w, s, last.index);
-    }
-
-    const slices: SliceReport[] = [];
-    for (let w = 0; w < count; w++) {
-      const r = records.get(w);
-      const a = countNonZero(mask.subarray(w * area, (w + 1) * area));
-      slices.push({
-        slice: w,
-        source: r?.source ?? 'none',
-        from: r?.from ?? [],
-        confidence: Math.round((r?.confidence ?? 0) * 1000) / 1000,
-        area: a,
-        ...(r?.reused ? { reused: true } : {}),
-        ...(r?.skipped ? { skipped: true } : {}),
-      });
-    }
+    const { mask, slices } = assembleObject({ nu, nv, count }, keys, keyMasks, keyConfidence, schedule, outcomes, priorOf, rules.priorVote);
     return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, skipped, skipsRejected, engineCalls };
   } finally {
     session.close?.();

@@ -1,0 +1,236 @@
+/**
+ * The front runner: carries the mask of one key slice from slice to slice in one direction, as a planned front
+ * says (see `plan.ts`). Its state lives in one record ({@link FrontState}) that each step replaces; the stop
+ * decision is `stop.ts`'s. Neighbouring slices that are near-duplicates reuse the mask; where the next slice is
+ * redundant (predicted by its neighbours) and the object changes slowly, a two-slice step is tried and the slice
+ * in between is interpolated.
+ */
+import { cropBox, histogramDistance, predictability, ssim } from '../analysis/similarity.js';
+import { interpolateShapes } from '../interpolation/shape.js';
+import { boundingBox2d, countNonZero } from '../morphology/binary.js';
+import type { FrontPlan } from './plan.js';
+import type { StopRules } from './rules.js';
+import { collapses, keepsSkip, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
+import type { FrontReport, ObjectSession, RoiImage, StopReason } from './types.js';
+
+/** One slice a front wrote. */
+export interface FrontSlice {
+  mask: Uint8Array;
+  confidence: number;
+  /** The mask of the previous slice, reused (a near-duplicate slice: no engine call). */
+  reused: boolean;
+  /** Interpolated inside a two-slice step (no engine call). */
+  skipped?: boolean;
+  note?: string;
+}
+
+/** What a front needs besides its plan. */
+export interface FrontContext {
+  img: RoiImage;
+  session: ObjectSession;
+  rules: StopRules;
+  /** Whether slice similarity is checked (breaks, near-duplicates, redundant slices). */
+  imageGuided: boolean;
+  /** The mask of the key slice the front starts from, and the confidence it was drawn or segmented with. */
+  keyMask: Uint8Array;
+  keyConfidence: number;
+  /** The interpolation prior on slice w (read only for fronts between key slices). */
+  priorOf(w: number): Uint8Array;
+  /** Called after each engine call, with the slice it was for (progress). */
+  onStep?(slice: number): void;
+  /** Hears each slice as the front keeps it. */
+  onSlice?(w: number, s: FrontSlice): void;
+}
+
+/** The state of a front between two steps. */
+export interface FrontState extends StopState {
+  /** The last slice written (the key slice at first) and its mask and confidence. */
+  from: number;
+  prev: Uint8Array;
+  prevConf: number;
+  /** Dice between the last two masks of this front (0 until the front has made a single step). */
+  lastAgreement: number;
+  /** Single steps to make before the next two-slice step may be tried (after one that was not kept). */
+  backoff: number;
+}
+
+/** What one front did: the slices it wrote, how it ended, and its counts. */
+export interface FrontOutcome {
+  slices: Map<number, FrontSlice>;
+  report: FrontReport;
+  engineCalls: number;
+  reused: number;
+  skipped: number;
+  skipsRejected: number;
+}
+
+type Box = [number, number, number, number];
+
+/** The box around `mask` where slices are compared: its bounding box widened by half its size, at least 8 px. */
+export function comparisonBox(img: Pick<RoiImage, 'nu' | 'nv'>, mask: Uint8Array): Box {
+  const { nu, nv } = img;
+  const box = boundingBox2d(mask, nu, nv) ?? [0, 0, nu - 1, nv - 1];
+  const mu = Math.max(8, Math.ceil(0.5 * (box[2] - box[0] + 1)));
+  const mv = Math.max(8, Math.ceil(0.5 * (box[3] - box[1] + 1)));
+  return [Math.max(0, box[0] - mu), Math.max(0, box[1] - mv), Math.min(nu - 1, box[2] + mu), Math.min(nv - 1, box[3] + mv)];
+}
+
+/** Similarity of slices a and b of the ROI inside `box` (around the object: see `comparisonBox`). */
+function localSimilarity(img: RoiImage, a: number, b: number, box: Box): { ssim: number; hist: number } {
+  const ca = cropBox(img.windowed(a), img.nu, box);
+  const cb = cropBox(img.windowed(b), img.nu, box);
+  return { ssim: ssim(ca, cb, box[2] - box[0] + 1, box[3] - box[1] + 1), hist: histogramDistance(ca, cb) };
+}
+
+/** How well slice `mid` is predicted by slices `prev` and `next` inside `box` (see `predictability`). */
+function localPredictability(img: RoiImage, prev: number, mid: number, next: number, box: Box): number {
+  const crop = (w: number): Float32Array => cropBox(img.windowed(w), img.nu, box);
+  return predictability(crop(prev), crop(mid), crop(next), box[2] - box[0] + 1, box[3] - box[1] + 1);
+}
+
+/** Dice of two 2D masks (1 when both are empty). */
+export function maskDice(a: Uint8Array, b: Uint8Array): number {
+  let both = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && b[i]) both++;
+    n += (a[i] ? 1 : 0) + (b[i] ? 1 : 0);
+  }
+  return n ? (2 * both) / n : 1;
+}
+
+/** The state of a front standing on its key slice. */
+export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence: number, rules: StopRules): FrontState {
+  const keyArea = countNonZero(keyMask);
+  return {
+    between: plan.between,
+    keyArea,
+    minArea: minAreaOf(keyArea, rules),
+    prevArea: keyArea,
+    smallest: keyArea,
+    from: plan.key,
+    prev: keyMask,
+    prevConf: keyConfidence,
+    lastAgreement: 0,
+    backoff: 0,
+  };
+}
+
+/** The state after slice w was written with `s` (area `area`) by a single step. */
+export function afterStep(st: FrontState, w: number, s: FrontSlice, area: number): FrontState {
+  return {
+    ...st,
+    smallest: Math.min(st.smallest, area),
+    lastAgreement: s.reused ? 1 : maskDice(st.prev, s.mask),
+    backoff: st.backoff > 0 ? st.backoff - 1 : 0,
+    prev: s.mask,
+    prevArea: area,
+    prevConf: s.confidence,
+    from: w,
+  };
+}
+
+/** Runs one planned front. */
+export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<FrontOutcome> {
+  const { img, session, rules, imageGuided } = ctx;
+  const { nu, nv } = img;
+  const area = nu * nv;
+  const dir = plan.direction;
+  const out = new Map<number, FrontSlice>();
+  let engineCalls = 0;
+  let reused = 0;
+  let skipped = 0;
+  let skipsRejected = 0;
+  let st = initialState(plan, ctx.keyMask, ctx.keyConfidence, rules);
+  let stop: StopReason = plan.endReason;
+  let detail: string | undefined;
+  const inside = (w: number): boolean => (dir > 0 ? w <= plan.limit : w >= plan.limit);
+  const keep = (w: number, s: FrontSlice): void => {
+    out.set(w, s);
+    ctx.onSlice?.(w, s);
+  };
+  const step = async (to: number): Promise<FrontSlice> => {
+    const res = await session.propagate({ from: st.from, to, mask: st.prev, prior: plan.between ? ctx.priorOf(to) : null, key: plan.key, keyMask: ctx.keyMask });
+    engineCalls++;
+    ctx.onStep?.(to);
+    return { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) };
+  };
+  for (let w = st.from + dir; inside(w); ) {
+    let duplicate = false;
+    let redundant = false;
+    if (imageGuided) {
+      const box = comparisonBox(img, st.prev);
+      const sim = localSimilarity(img, st.from, w, box);
+      const broken = similarityBreak(st.from, w, sim, rules);
+      if (broken) {
+        [stop, detail] = broken;
+        break;
+      }
+      duplicate = sim.ssim >= rules.duplicateSsim;
+      const from = st.from;
+      redundant = !duplicate && inside(w + dir) && triesSkip(st.lastAgreement, st.backoff, () => localPredictability(img, from, w, w + dir, box), rules);
+    }
+    if (redundant) {
+      // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on
+      // either slice and the object changed little; otherwise the single step below runs.
+      const w2 = w + dir;
+      const far = await step(w2);
+      const a2 = countNonZero(far.mask);
+      if (keepsSkip(st, w2, far, a2, maskDice(st.prev, far.mask), rules)) {
+        const pair = interpolateShapes({ nu, nv, count: 3 }, [
+          { index: 0, mask: st.prev },
+          { index: 2, mask: far.mask },
+        ], { du: img.du, dv: img.dv });
+        const midMask = pair.slice(area, 2 * area);
+        const mid: FrontSlice = { mask: midMask, confidence: 0.5 * (st.prevConf + far.confidence), reused: false, skipped: true };
+        skipped++;
+        keep(w, mid);
+        keep(w2, far);
+        st = {
+          ...st,
+          smallest: Math.min(st.smallest, countNonZero(midMask), a2),
+          lastAgreement: maskDice(midMask, far.mask),
+          prev: far.mask,
+          prevArea: a2,
+          prevConf: far.confidence,
+          from: w2,
+        };
+        w = w2 + dir;
+        continue;
+      }
+      skipsRejected++;
+      st = { ...st, backoff: 2 };
+    }
+    let r: FrontSlice;
+    if (duplicate) {
+      r = { mask: st.prev, confidence: st.prevConf, reused: true };
+      reused++;
+    } else {
+      r = await step(w);
+    }
+    const a = countNonZero(r.mask);
+    const rejected = rejects(st, w, r, a, rules);
+    if (rejected) {
+      [stop, detail] = rejected;
+      break;
+    }
+    keep(w, r);
+    const collapsed = collapses(st, w, a, rules);
+    if (collapsed) {
+      [stop, detail] = collapsed;
+      break;
+    }
+    st = afterStep(st, w, r, a);
+    w += dir;
+  }
+  const written = [...out.keys()];
+  const report: FrontReport = {
+    from: plan.key,
+    direction: dir,
+    last: written.length ? written[written.length - 1] : null,
+    slices: written.length,
+    stop,
+    ...(detail ? { detail } : {}),
+  };
+  return { slices: out, report, engineCalls, reused, skipped, skipsRejected };
+}

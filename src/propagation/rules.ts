@@ -1,0 +1,45 @@
+/** The rules that stop a front, reuse near-duplicate slices and skip redundant ones, with their defaults. */
+
+export interface StopRules {
+  /** A result below this confidence stops the front; that slice is not kept (default 0.5). */
+  minConfidence: number;
+  /** A result with less than this fraction of the previous slice's area stops the front after it (default 0.25). */
+  collapseRatio: number;
+  /** A result with less than this fraction of the key slice's area, or under 3 pixels, ends the object (default 0.02). */
+  minAreaFraction: number;
+  /** SSIM (windowed, around the object) below this between neighbouring slices is a break (default 0.1). */
+  ssimBreak: number;
+  /** Histogram distance above this between neighbouring slices is a break (default 0.5). */
+  histogramBreak: number;
+  /** SSIM at or above this makes the next slice a near-duplicate that reuses the mask (default 0.985). */
+  duplicateSsim: number;
+  /**
+   * Beyond the outermost key slices: once a front's area has fallen below half the key slice's, an area above
+   * this multiple of its smallest area so far stops it (that slice is not kept; default 1.3). Cross-sections
+   * of an ending object shrink; regrowth means the front has slid onto a neighbouring structure.
+   */
+  regrowthRatio: number;
+  /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
+  priorVote: number;
+  /**
+   * Skipping redundant slices: where the next slice is predicted by its two neighbours at least this well (see
+   * `predictability`, default 0.85), a front steps two slices at once and fills the one in between by shape
+   * interpolation of the masks on both sides. Set above 1 to turn skipping off.
+   */
+  skipPredictability: number;
+  /** A two-slice step is kept only when its mask agrees with the previous one at least this well (Dice, default 0.9). */
+  skipAgreement: number;
+}
+
+export const DEFAULT_STOP_RULES: StopRules = {
+  minConfidence: 0.5,
+  collapseRatio: 0.25,
+  minAreaFraction: 0.02,
+  ssimBreak: 0.1,
+  histogramBreak: 0.5,
+  duplicateSsim: 0.985,
+  regrowthRatio: 1.3,
+  priorVote: 0.5,
+  skipPredictability: 0.85,
+  skipAgreement: 0.9,
+};

@@ -1,0 +1,66 @@
+/**
+ * The stop decision of a front: pure functions of the front's state record, the rules and the figures of the
+ * next slice. A result is first checked before it is kept (`rejects`: that slice is not written), then after
+ * (`collapses`: the slice is written and the front ends).
+ */
+import type { StopRules } from './rules.js';
+import type { StopReason } from './types.js';
+
+/** The figures of a front the stop decision reads. */
+export interface StopState {
+  /** Whether the front runs between key slices (no regrowth rule there). */
+  between: boolean;
+  /** Area of the key slice the front started from, and the least area an object slice may have. */
+  keyArea: number;
+  minArea: number;
+  /** Area of the last slice written, and the smallest area the front has written. */
+  prevArea: number;
+  smallest: number;
+}
+
+export type StopDecision = [StopReason, string] | null;
+
+const fmt = (x: number): string => x.toFixed(3);
+
+/** The least area a slice of the object may have: `minAreaFraction` of the key slice's, at least 3 pixels. */
+export function minAreaOf(keyArea: number, rules: Pick<StopRules, 'minAreaFraction'>): number {
+  return Math.max(3, rules.minAreaFraction * keyArea);
+}
+
+/** A similarity break between the current slice and the next one, or null. */
+export function similarityBreak(from: number, to: number, sim: { ssim: number; hist: number }, rules: StopRules): StopDecision {
+  if (sim.ssim < rules.ssimBreak || sim.hist > rules.histogramBreak) {
+    return ['similarity-break', `slice ${from}→${to}: ssim ${fmt(sim.ssim)}, histogram distance ${fmt(sim.hist)}`];
+  }
+  return null;
+}
+
+/** Why a result on slice w (area `area`) stops the front before it is kept, or null. */
+export function rejects(s: StopState, w: number, r: { confidence: number; note?: string }, area: number, rules: StopRules): StopDecision {
+  const note = r.note ? ` (${r.note})` : '';
+  if (area < s.minArea) return ['object-ended', `slice ${w}: area ${area} px < ${fmt(s.minArea)}${note}`];
+  if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}${note}`];
+  if (!s.between && s.smallest < 0.5 * s.keyArea && area > rules.regrowthRatio * s.smallest) {
+    return ['area-regrowth', `slice ${w}: area ${area} px > ${rules.regrowthRatio} x ${s.smallest} px after shrinking`];
+  }
+  return null;
+}
+
+/** Whether a kept result on slice w ends the front: its area fell below `collapseRatio` of the previous one. */
+export function collapses(s: StopState, w: number, area: number, rules: StopRules): StopDecision {
+  if (area < rules.collapseRatio * s.prevArea) return ['area-collapse', `slice ${w}: area ${area} px < ${rules.collapseRatio} x ${s.prevArea} px`];
+  return null;
+}
+
+/** Whether a two-slice step's far result may be kept: nothing stops it, its area held, its mask agrees (Dice). */
+export function keepsSkip(s: StopState, w2: number, r: { confidence: number; note?: string }, area: number, agreement: number, rules: StopRules): boolean {
+  return !rejects(s, w2, r, area, rules) && area >= rules.collapseRatio * s.prevArea && agreement >= rules.skipAgreement;
+}
+
+/**
+ * Whether a two-slice step is worth trying: the last step's masks agree well enough that two steps should still
+ * agree at `skipAgreement`, no back-off is pending, and the slice in between is predicted by its neighbours.
+ */
+export function triesSkip(lastAgreement: number, backoff: number, predictability: () => number, rules: StopRules): boolean {
+  return backoff === 0 && lastAgreement >= 1 - 0.5 * (1 - rules.skipAgreement) && predictability() >= rules.skipPredictability;
+}

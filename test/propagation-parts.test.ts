@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fuseSlice } from '../src/propagation/fuse.js';
+import { afterStep, initialState } from '../src/propagation/front.js';
+import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
+import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
+import { collapses, keepsSkip, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+
+const rules = DEFAULT_STOP_RULES;
+const keysOf = (...ks: [number, boolean][]) => ks.map(([index, present]) => ({ index, present }));
+
+describe('front planner', () => {
+  it('plans outward fronts at both ends and two fronts per gap, in the order they run', () => {
+    const s = planFronts({ keys: keysOf([3, true], [8, true], [9, true], [14, true]), count: 20, priorHolds: () => true, priorFallback: true });
+    assert.deepEqual(
+      frontsInOrder(s).map((f) => `${f.key}${f.direction > 0 ? '+' : '-'}${f.between ? 'b' : 'o'}..${f.limit}:${f.endReason}`),
+      ['3-o..0:volume-edge', '3+b..7:key-slice', '8-b..4:key-slice', '9+b..13:key-slice', '14-b..10:key-slice', '14+o..19:volume-edge'],
+    );
+    assert.deepEqual(s.gaps.map((g) => [g.a, g.b, g.lo, g.hi, g.priorFallback]), [[3, 8, 4, 7, true], [9, 14, 10, 13, true]], 'adjacent key slices leave no gap');
+  });
+
+  it('next to an absent key slice: one front, between key slices only where the prior tapers; no prior fallback', () => {
+    const asked: number[] = [];
+    const tapered = planFronts({ keys: keysOf([4, true], [12, false]), count: 16, priorHolds: (w) => (asked.push(w), true), priorFallback: true });
+    assert.deepEqual(asked, [8], 'asked at the middle of the gap');
+    assert.deepEqual(frontsInOrder(tapered).map((f) => [f.key, f.direction, f.between, f.limit, f.endReason]), [[4, -1, false, 0, 'volume-edge'], [4, 1, true, 11, 'absent']]);
+    assert.equal(tapered.gaps[0].priorFallback, false);
+    assert.equal(tapered.above, null, 'nothing runs outward from an absent key slice');
+    const flat = planFronts({ keys: keysOf([4, true], [12, false]), count: 16, priorHolds: () => false, priorFallback: true });
+    assert.equal(flat.gaps[0].up?.between, false);
+  });
+
+  it('cuts fronts to the range and the extent, naming why each ends', () => {
+    const s = planFronts({ keys: keysOf([5, true], [15, true]), count: 30, range: [2, 12], extent: [4, 25], priorHolds: () => true, priorFallback: false });
+    assert.deepEqual([s.below?.limit, s.below?.endReason], [4, 'extent']);
+    assert.equal(s.above, null, 'the last key slice lies beyond the range');
+    assert.deepEqual([s.gaps[0].lo, s.gaps[0].hi, s.gaps[0].up?.endReason, s.gaps[0].down, s.gaps[0].priorFallback], [6, 12, 'range', null, false]);
+    const r = planFronts({ keys: keysOf([5, true]), count: 30, range: [2, 20], priorHolds: () => true, priorFallback: true });
+    assert.deepEqual([r.below?.endReason, r.above?.endReason, r.above?.limit], ['range', 'range', 20]);
+  });
+});
+
+describe('stop decision', () => {
+  const st = initialState({ key: 5, direction: 1, between: false, limit: 19, endReason: 'volume-edge' }, new Uint8Array(100).fill(1), 1, rules);
+  it('rejects nothing found, low confidence and regrowth after shrinking, in that order', () => {
+    assert.equal(rejects(st, 6, { confidence: 0.9 }, 2, rules)?.[0], 'object-ended');
+    assert.equal(rejects(st, 6, { confidence: 0.4, note: 'n' }, 50, rules)?.[0], 'low-confidence');
+    assert.match(rejects(st, 6, { confidence: 0.4, note: 'why' }, 50, rules)?.[1] ?? '', /\(why\)/);
+    assert.equal(rejects(st, 6, { confidence: 0.9 }, 50, rules), null);
+    const shrunk = { ...st, smallest: 40 };
+    assert.equal(rejects(shrunk, 9, { confidence: 0.9 }, 53, rules)?.[0], 'area-regrowth');
+    assert.equal(rejects(shrunk, 9, { confidence: 0.9 }, 52, rules), null, '1.3 x 40 = 52 is allowed');
+    assert.equal(rejects({ ...shrunk, between: true }, 9, { confidence: 0.9 }, 90, rules), null, 'no regrowth rule between key slices');
+  });
+  it('a collapse keeps the slice and ends the front; breaks and skips follow their thresholds', () => {
+    assert.equal(collapses(st, 6, 24, rules)?.[0], 'area-collapse');
+    assert.equal(collapses(st, 6, 25, rules), null);
+    assert.equal(similarityBreak(3, 4, { ssim: 0.05, hist: 0 }, rules)?.[0], 'similarity-break');
+    assert.equal(similarityBreak(3, 4, { ssim: 0.5, hist: 0.6 }, rules)?.[0], 'similarity-break');
+    assert.equal(similarityBreak(3, 4, { ssim: 0.5, hist: 0.4 }, rules), null);
+    assert.equal(triesSkip(0.95, 0, () => 0.9, rules), true);
+    assert.equal(triesSkip(0.94, 0, () => 0.9, rules), false, 'needs agreement 1 - (1 - 0.9) / 2');
+    assert.equal(triesSkip(0.99, 1, () => 0.9, rules), false, 'backing off');
+    assert.equal(triesSkip(0.99, 0, () => 0.8, rules), false);
+    assert.equal(keepsSkip(st, 7, { confidence: 0.9 }, 80, 0.95, rules), true);
+    assert.equal(keepsSkip(st, 7, { confidence: 0.9 }, 80, 0.85, rules), false);
+  });
+  it('each step replaces the state record: smallest area, agreement, back-off', () => {
+    const m = new Uint8Array(100);
+    m.fill(1, 0, 60);
+    const next = afterStep({ ...st, backoff: 2 }, 6, { mask: m, confidence: 0.7, reused: false }, 60);
+    assert.deepEqual([next.from, next.prevArea, next.smallest, next.prevConf, next.backoff], [6, 60, 60, 0.7, 1]);
+    assert.equal(next.lastAgreement, 120 / 160);
+    assert.equal(st.from, 5, 'the old record is unchanged');
+    assert.equal(afterStep(st, 6, { mask: st.prev, confidence: 1, reused: true }, 100).lastAgreement, 1);
+  });
+});
+
+describe('gap fusion', () => {
+  it('votes by distance with the prior as third vote, and weights the confidence the same way', () => {
+    const a = { mask: Uint8Array.from([1, 1, 0, 0]), confidence: 1 };
+    const b = { mask: Uint8Array.from([0, 1, 1, 0]), confidence: 0.5 };
+    const prior = Uint8Array.from([0, 0, 1, 1]);
+    const near = fuseSlice(a, b, prior, 0.25, 0.5);
+    assert.deepEqual([...near.mask], [0, 1, 0, 0], 'pixel 0: 0.75 / 1.5 and pixel 2: (0.25 + 0.5) / 1.5 are exactly half: not the object');
+    assert.deepEqual([...fuseSlice(a, b, prior, 0.2, 0.5).mask], [1, 1, 0, 0], 'pixel 0: 0.8 / 1.5 > 0.5');
+    assert.equal(near.confidence, 0.875);
+    assert.deepEqual([...fuseSlice(a, b, prior, 0.5, 0).mask], [0, 1, 0, 0], 'without the prior, a tie is not the object');
+  });
+});
