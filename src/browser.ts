@@ -28,6 +28,7 @@ export {
   type SegmentReport,
   type LabelReport,
 } from './pipeline/segment.js';
+export { ENGINE_TABLE, engineSpec, createEngine, allEngineNames, type EngineSpec, type LoadedModel, type ModelKind } from './pipeline/engines.js';
 export {
   propagateObject,
   DEFAULT_STOP_RULES,
@@ -42,6 +43,9 @@ export type {
   RoiImage,
   SliceResult,
   PropagationStep,
+  FrontInfo,
+  EngineRun,
+  EngineUsage,
   StopReason,
   FrontReport,
   SliceReport,

@@ -72,7 +72,7 @@ describe('classic engine: solving in a window around the object', () => {
         for (let to = key + 1; to <= key + 3; to++) {
           const prior = to % 2 === 0 ? organ(to) : null;
           const logits = Float32Array.from(organ(to), (x, i) => (x ? 2 : -2) + ((i % 7) - 3) * 0.3);
-          const r = await s.propagate({ from: to - 1, to, mask, prior, key, keyMask: organ(key) }, { logits, weight: 0.5 });
+          const r = await s.propagate({ front: { key, direction: 1, between: !!prior }, from: to - 1, to, mask, prior, key, keyMask: organ(key) }, { logits, weight: 0.5 });
           out.push(r);
           mask = r.mask;
         }

@@ -357,7 +357,7 @@ describe('classic engine: extra evidence in the cut (the hybrid engine\'s model 
   const prev = disc(n, n, 20, 20, 8);
   const shifted = disc(n, n, 22, 20, 8);
   const logits = Float32Array.from(shifted, (x) => (x ? 6 : -6));
-  const step: PropagationStep = { from: 1, to: 2, mask: prev, prior: null, key: 1, keyMask: prev };
+  const step: PropagationStep = { front: { key: 1, direction: 1, between: false }, from: 1, to: 2, mask: prev, prior: null, key: 1, keyMask: prev };
 
   it('moves the boundary towards the guide in proportion to its weight; weight 0 changes nothing', async () => {
     const s = new ClassicSession(img, DEFAULT_CLASSIC);
@@ -431,7 +431,7 @@ describe('classic engine: the boundary term does not shrink the prior where the 
       let m = key;
       const areas = [area(key)];
       for (let w = 1; w <= 4; w++) {
-        m = (await s.propagate({ from: w - 1, to: w, mask: m, prior: key, key: 0, keyMask: key })).mask;
+        m = (await s.propagate({ front: { key: 0, direction: 1, between: true }, from: w - 1, to: w, mask: m, prior: key, key: 0, keyMask: key })).mask;
         areas.push(area(m));
       }
       return areas;
@@ -445,7 +445,7 @@ describe('classic engine: the boundary term does not shrink the prior where the 
   it('beyond the outermost key slices (no prior) it is not compensated: an edge-free front shrinks and ends', async () => {
     const s = new ClassicSession(img, DEFAULT_CLASSIC);
     s.learn([{ index: 0, mask: key }]);
-    const r = await s.propagate({ from: 0, to: 1, mask: key, prior: null, key: 0, keyMask: key });
+    const r = await s.propagate({ front: { key: 0, direction: 1, between: false }, from: 0, to: 1, mask: key, prior: null, key: 0, keyMask: key });
     assert.ok(area(r.mask) < area(key), `area ${area(r.mask)} vs ${area(key)}`);
   });
 });

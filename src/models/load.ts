@@ -89,10 +89,8 @@ export async function openSamModel(json: unknown, runtime: OnnxRuntime, read: Re
     encoder: await readNamed(read, manifest.encoder, 'encoder graph'),
     decoder: await readNamed(read, manifest.decoder, 'decoder graph'),
   };
-  const model = await SamModel.load(manifest, runtime, where, graphs);
   const memory = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
-  if (memory > 0) model.store = { store: new MemoryEmbeddingStore(memory), id: 'sam' };
-  return model;
+  return SamModel.load(manifest, runtime, where, graphs, memory > 0 ? { store: new MemoryEmbeddingStore(memory), id: 'sam' } : null);
 }
 
 /** A SAM2-family model (`"format": "sam2"`) from its manifest's JSON and a reader of its graphs and constants. */

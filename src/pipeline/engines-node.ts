@@ -4,26 +4,21 @@
  * model from `--model DIR` (there is no built-in one: its graphs are exported by the user, see docs/medsam2.md).
  * The weight-free engines come from the registry in `segment.ts`, which also serves the browser.
  */
-import { hybridEngine } from '../engines/hybrid/engine.js';
-import { medsam2Engine } from '../engines/medsam2/engine.js';
-import { samEngine } from '../engines/sam/engine.js';
 import { loadSam2Model, modelFormat } from '../models/sam2/load-node.js';
 import type { RuntimeOptions } from '../models/onnx/runtime.js';
 import { loadSamModel } from '../models/sam/load-node.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
-import { engineNames, getEngine } from './segment.js';
+import { createEngine, ENGINE_TABLE, engineSpec } from './engines.js';
+
+export { allEngineNames } from './engines.js';
 
 /** Engines that need a model. */
-export const MODEL_ENGINES = ['sam', 'hybrid', 'medsam2'];
+export const MODEL_ENGINES = ENGINE_TABLE.filter((e) => e.model !== 'none').map((e) => e.name);
 
 /** The engine for `--model DIR` when none is named: medsam2 for a SAM2-family model, else hybrid. */
 export function defaultModelEngine(model: string): string {
   return modelFormat(model) === 'sam2' ? 'medsam2' : 'hybrid';
-}
-
-export function allEngineNames(): string[] {
-  return [...engineNames(), ...MODEL_ENGINES];
 }
 
 export interface ResolveEngineOptions extends RuntimeOptions {
@@ -39,28 +34,25 @@ export async function resolveEngine(name: string, options: ResolveEngineOptions 
   if (options.embeddingCache !== undefined && name !== 'sam' && name !== 'hybrid') {
     throw new KeysliceError('USAGE', `--embedding-cache keeps the image embeddings of the sam and hybrid engines; engine "${name}" has none to keep`);
   }
-  if (name === 'medsam2') {
+  const spec = engineSpec(name);
+  if (spec.model === 'sam2') {
     if (options.model === undefined) {
-      throw new KeysliceError('USAGE', 'engine medsam2 needs --model DIR: a folder with the exported MedSAM2 graphs and keyslice-model.json (see docs/medsam2.md)');
+      throw new KeysliceError('USAGE', `engine ${name} needs --model DIR: a folder with the exported MedSAM2 graphs and keyslice-model.json (see docs/medsam2.md)`);
     }
     const format = modelFormat(options.model);
     if (format !== 'sam2') {
-      throw new KeysliceError('INVALID_MODEL', `engine medsam2 reads a "sam2" model, and this manifest says "format": "${format}"`, options.model);
+      throw new KeysliceError('INVALID_MODEL', `engine ${name} reads a "sam2" model, and this manifest says "format": "${format}"`, options.model);
     }
-    return medsam2Engine(await loadSam2Model(options.model, options));
+    return createEngine(name, { kind: 'sam2', model: await loadSam2Model(options.model, options) });
   }
-  if (MODEL_ENGINES.includes(name)) {
+  if (spec.model === 'sam') {
     if (options.model !== undefined && modelFormat(options.model) === 'sam2') {
       throw new KeysliceError('INVALID_MODEL', `engine ${name} reads a SAM-format model; this one is "sam2" (use --engine medsam2)`, options.model);
     }
-    const model = await loadSamModel(options.model, options);
-    return name === 'hybrid' ? hybridEngine(model) : samEngine(model);
+    return createEngine(name, { kind: 'sam', model: await loadSamModel(options.model, options) });
   }
   if (options.model !== undefined) {
     throw new KeysliceError('USAGE', `--model is for the model engines (${MODEL_ENGINES.join(', ')}); engine "${name}" uses no model`);
   }
-  if (!engineNames().includes(name)) {
-    throw new KeysliceError('USAGE', `unknown engine "${name}" (available: ${allEngineNames().join(', ')})`);
-  }
-  return getEngine(name);
+  return createEngine(name);
 }

@@ -8,32 +8,33 @@
  */
 import type { Annotations, LabelAnnotation } from '../annotations/types.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
-import { classicEngine } from '../engines/classic/engine.js';
-import { interpolationEngine, keySlicesEngine } from '../engines/interp.js';
 import { pasteObject, propagateObject, type PropagationOptions } from '../propagation/controller.js';
 import { policyOf } from '../propagation/policy.js';
+import { ENGINE_TABLE } from './engines.js';
 import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
 import type { FrontReport, SliceEngine, SliceReport } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
 import { allocLabels, SliceGeometry, withGeometry, type LabelArray, type Volume } from '../volume/volume.js';
 
-const ENGINES = new Map<string, () => SliceEngine>([
-  ['classic', () => classicEngine()],
-  [interpolationEngine.name, () => interpolationEngine],
-  [keySlicesEngine.name, () => keySlicesEngine],
-]);
-
 /** The engine used when none is named. */
 export const DEFAULT_ENGINE = 'classic';
 
+/** The engines that need no model (see `ENGINE_TABLE` for all). */
 export function engineNames(): string[] {
-  return [...ENGINES.keys()];
+  return ENGINE_TABLE.filter((e) => e.model === 'none').map((e) => e.name);
 }
 
+/** A weight-free engine by name (a model engine is made with `createEngine(name, model)`). */
 export function getEngine(name: string): SliceEngine {
-  const e = ENGINES.get(name);
-  if (!e) throw new KeysliceError('USAGE', `unknown engine "${name}" (available: ${engineNames().join(', ')})`);
-  return e();
+  const e = ENGINE_TABLE.find((x) => x.name === name && x.model === 'none');
+  if (!e) {
+    const spec = ENGINE_TABLE.find((x) => x.name === name);
+    throw new KeysliceError(
+      'USAGE',
+      spec ? `engine ${name} needs a model: load one and pass createEngine('${name}', model) as the engine` : `unknown engine "${name}" (available: ${engineNames().join(', ')})`,
+    );
+  }
+  return e.create();
 }
 
 export interface LabelReport {
@@ -122,11 +123,6 @@ export interface SegmentResult {
   report: SegmentReport;
 }
 
-/** An engine's counters for this run only (an engine object may serve several runs). */
-function statsSince(before: Record<string, number>, now: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(now).map(([k, x]) => [k, x - (before[k] ?? 0)]));
-}
-
 /** First and last slice of a stack (`count` slices of `area` pixels) holding any pixel, or null. */
 function stackExtent(mask: Uint8Array, area: number, count: number): [number, number] | null {
   let first = -1;
@@ -145,7 +141,8 @@ function stackExtent(mask: Uint8Array, area: number, count: number): [number, nu
 export async function segment(image: Volume, annotations: Annotations, options: SegmentOptions = {}): Promise<SegmentResult> {
   const t0 = performance.now();
   const engine = typeof options.engine === 'object' ? options.engine : getEngine(options.engine ?? DEFAULT_ENGINE);
-  const statsBefore = engine.stats?.();
+  // This run's counters (an engine and its model may serve several runs at once).
+  const usage = engine.newUsage?.();
   const sg = new SliceGeometry(image, annotations.axis);
   if (options.range) {
     const [r0, r1] = options.range;
@@ -187,6 +184,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       stopRules: options.stopRules,
       interpolation: options.interpolation,
       ...(extentRun?.extent ? { extent: extentRun.extent } : {}),
+      ...(usage ? { usage } : {}),
     });
     const mask = new Uint8Array(sg.area * sg.count);
     let postprocess: PostprocessReport = {};
@@ -280,7 +278,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       spacing: [...image.spacing],
       labels: reports,
       seconds: (performance.now() - t0) / 1000,
-      ...(engine.stats && statsBefore ? { engineStats: statsSince(statsBefore, engine.stats()) } : {}),
+      ...(usage ? { engineStats: usage } : {}),
     },
   };
 }

@@ -32,7 +32,7 @@ import { planFronts, type FrontPlan, type Schedule } from './plan.js';
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
-import type { FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
+import type { EngineUsage, FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 
@@ -56,6 +56,8 @@ export interface PropagationOptions {
   front?: (plan: FrontPlan, run: () => Promise<FrontOutcome>) => Promise<FrontOutcome>;
   /** Called after each slice the engine propagates to, with its index (for progress). */
   onStep?: (slice: number) => void;
+  /** The counters the engine adds its work to (default: a fresh set from the engine's `newUsage`). */
+  usage?: EngineUsage;
   /** Hears each slice a front keeps (ROI coordinates). */
   onSlice?: (w: number, s: FrontSlice, plan: FrontPlan) => void;
 }
@@ -217,7 +219,7 @@ export async function propagateObject(
   const area = nu * nv;
   const count = sg.count;
   const keys: KeySlice[] = [...label.keySlices].sort((a, b) => a.index - b.index).map((k) => cropKeySlice(k, sg, roi));
-  const session: ObjectSession = await engine.open(img);
+  const session: ObjectSession = await engine.open(img, { usage: options.usage ?? engine.newUsage?.() ?? {} });
   try {
     const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys);
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));

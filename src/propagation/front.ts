@@ -11,7 +11,7 @@ import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
 import type { StopRules } from './rules.js';
 import { collapses, keepsSkip, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
-import type { FrontReport, ObjectSession, RoiImage, StopReason } from './types.js';
+import type { FrontInfo, FrontReport, ObjectSession, PropagationStep, RoiImage, SliceResult, StopReason } from './types.js';
 
 /** One slice a front wrote. */
 export interface FrontSlice {
@@ -149,11 +149,17 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     out.set(w, s);
     ctx.onSlice?.(w, s);
   };
-  const step = async (to: number): Promise<FrontSlice> => {
-    const res = await session.propagate({ from: st.from, to, mask: st.prev, prior: plan.between ? ctx.priorOf(to) : null, key: plan.key, keyMask: ctx.keyMask });
+  const front: FrontInfo = { key: plan.key, direction: plan.direction, between: plan.between };
+  /** The engine's prediction for slice `to` (kept by the engine only once `commit` is called). */
+  const step = async (to: number): Promise<{ slice: FrontSlice; step: PropagationStep; result: SliceResult }> => {
+    const s: PropagationStep = { front, from: st.from, to, mask: st.prev, prior: plan.between ? ctx.priorOf(to) : null, key: plan.key, keyMask: ctx.keyMask };
+    const res = await session.propagate(s);
     engineCalls++;
     ctx.onStep?.(to);
-    return { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) };
+    return { slice: { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) }, step: s, result: res };
+  };
+  const commit = async (p: { step: PropagationStep; result: SliceResult }): Promise<void> => {
+    await session.commit?.(p.step, p.result);
   };
   for (let w = st.from + dir; inside(w); ) {
     let duplicate = false;
@@ -174,7 +180,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on
       // either slice and the object changed little; otherwise the single step below runs.
       const w2 = w + dir;
-      const far = await step(w2);
+      const predicted = await step(w2);
+      const far = predicted.slice;
       const a2 = countNonZero(far.mask);
       if (keepsSkip(st, w2, far, a2, maskDice(st.prev, far.mask), rules)) {
         const pair = interpolateShapes({ nu, nv, count: 3 }, [
@@ -183,6 +190,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
         ], { du: img.du, dv: img.dv });
         const midMask = pair.slice(area, 2 * area);
         const mid: FrontSlice = { mask: midMask, confidence: 0.5 * (st.prevConf + far.confidence), reused: false, skipped: true };
+        await commit(predicted);
         skipped++;
         keep(w, mid);
         keep(w2, far);
@@ -202,11 +210,14 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       st = { ...st, backoff: 2 };
     }
     let r: FrontSlice;
+    let predicted: { step: PropagationStep; result: SliceResult } | null = null;
     if (duplicate) {
       r = { mask: st.prev, confidence: st.prevConf, reused: true };
       reused++;
     } else {
-      r = await step(w);
+      const p = await step(w);
+      r = p.slice;
+      predicted = p;
     }
     const a = countNonZero(r.mask);
     const rejected = rejects(st, w, r, a, rules);
@@ -214,6 +225,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       [stop, detail] = rejected;
       break;
     }
+    if (predicted) await commit(predicted);
     keep(w, r);
     const collapsed = collapses(st, w, a, rules);
     if (collapsed) {

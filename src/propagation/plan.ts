@@ -10,17 +10,10 @@
  * Fronts run in this order: outward below the first key slice, then each gap from below (its lower front
  * first), then outward above the last key slice.
  */
-import type { StopReason } from './types.js';
+import type { FrontInfo, StopReason } from './types.js';
 
-/** Where a front runs: between two key slices (with the interpolation prior as its guide) or outward. */
-export interface FrontInfo {
-  /** The key slice the front starts from. */
-  key: number;
-  /** +1 towards higher slice indices, -1 lower. */
-  direction: 1 | -1;
-  /** Whether the front runs between key slices with the interpolation prior (false: outward, no prior). */
-  between: boolean;
-}
+export type { FrontInfo } from './types.js';
+
 
 export interface FrontPlan extends FrontInfo {
   /** Last slice the front may write (inclusive). */

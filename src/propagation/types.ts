@@ -33,13 +33,28 @@ export interface SliceResult {
   note?: string;
 }
 
-/** One step of a front: carry `mask` from slice `from` to the neighbouring slice `to`. */
+/** The front a step belongs to: where it started, where it runs, and whether between key slices or outward. */
+export interface FrontInfo {
+  /** The key slice the front starts from. */
+  key: number;
+  /** +1 towards higher slice indices, -1 lower. */
+  direction: 1 | -1;
+  /** Whether the front runs between key slices with the interpolation prior (false: outward, no prior). */
+  between: boolean;
+}
+
+/**
+ * One step of a front: carry `mask` from slice `from` to slice `to` (the neighbouring slice, or the one after it
+ * in a two-slice step).
+ */
 export interface PropagationStep {
+  /** The front this step belongs to (the engine does not need to guess it from the slices or the prior). */
+  front: FrontInfo;
   from: number;
   to: number;
   /** The mask on `from`. */
   mask: Uint8Array;
-  /** Shape prior on `to` from interpolation of the key masks (between two key slices), else null. */
+  /** Shape prior on `to` from interpolation of the key masks (fronts between key slices), else null. */
   prior: Uint8Array | null;
   /** The key slice this front started from, and its mask. */
   key: number;
@@ -52,17 +67,32 @@ export interface ObjectSession {
   segmentSlice(key: KeySlice): Promise<SliceResult>;
   /** Called once every key mask is known, before any propagation. */
   learn?(keys: { index: number; mask: Uint8Array }[]): Promise<void> | void;
+  /**
+   * The engine's prediction for a step. It keeps nothing of it (memories, tracking state) until the controller
+   * calls `commit` with it: a step the controller rejects leaves no trace.
+   */
   propagate(step: PropagationStep): Promise<SliceResult>;
+  /** The controller keeps the result of this step (called right after `propagate`, before any other step). */
+  commit?(step: PropagationStep, result: SliceResult): Promise<void> | void;
   /** Free resources. */
   close?(): void;
+}
+
+/** Counters of an engine's work (model calls, seconds, cache hits), kept per run by the caller. */
+export type EngineUsage = Record<string, number>;
+
+/** What a run gives an engine when it opens an object: the counters to add its work to. */
+export interface EngineRun {
+  usage: EngineUsage;
 }
 
 export interface SliceEngine {
   name: string;
   description: string;
-  open(image: RoiImage): Promise<ObjectSession>;
-  /** Counters of the engine's work so far (model calls, seconds, cache hits), for the report. */
-  stats?(): Record<string, number>;
+  /** A session for one object in `image`; its work is counted in `run.usage` (one set of counters per run). */
+  open(image: RoiImage, run?: EngineRun): Promise<ObjectSession>;
+  /** A fresh set of counters for a run (engines that count their work: the model engines). */
+  newUsage?(): EngineUsage;
   /**
    * What a slice between two key slices gets when no front reached it: the interpolation prior (default) or
    * nothing.

@@ -14,9 +14,9 @@
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamModel } from '../../models/sam/model.js';
-import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import type { EngineRun, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { ClassicSession, classicEngine, DEFAULT_CLASSIC, type ClassicOptions } from '../classic/engine.js';
-import { DEFAULT_SAM_ENGINE, newUsage, SamSession, type SamEngineOptions } from '../sam/engine.js';
+import { DEFAULT_SAM_ENGINE, newUsage, SamSession, usageOf, type SamEngineOptions } from '../sam/engine.js';
 
 export interface HybridOptions {
   /**
@@ -75,7 +75,8 @@ class HybridSession implements ObjectSession {
   }
 
   async propagate(step: PropagationStep): Promise<SliceResult> {
-    const between = !!step.prior && step.prior.some((x) => x);
+    // Between key slices the model is prompted with the prior, where the prior holds the object.
+    const between = step.front.between && !!step.prior && step.prior.some((x) => x);
     const weight = between ? this.betweenWeight : this.weight;
     if (weight <= 0) return this.classic.propagate(step);
     const m = await this.model.predict(step, between ? (step.prior as Uint8Array) : step.mask);
@@ -85,20 +86,19 @@ class HybridSession implements ObjectSession {
   }
 }
 
-/** The hybrid engine on a loaded model; `stats()` counts model calls over every object it has segmented. */
+/** The hybrid engine on a loaded model; each run counts its model calls in its own usage record. */
 export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = {}): SliceEngine {
   const o: HybridOptions = { ...DEFAULT_HYBRID, ...options };
   const classic: ClassicOptions = { ...DEFAULT_CLASSIC, ...o.classic };
   const sam = { ...DEFAULT_SAM_ENGINE, ...o.sam, prompt: { ...DEFAULT_SAM_ENGINE.prompt, ...o.sam.prompt } };
-  const usage = newUsage();
   return {
     name: 'hybrid',
     description: `classic graph cuts with ${model.name}'s mask logits as a term of each cut; the model is prompted with the interpolated key masks between key slices`,
     imageGuided: true,
-    stats: () => ({ ...usage, storeFailures: model.storeFailures }),
+    newUsage: () => ({ ...newUsage() }),
     ...(o.classicExtent ? { extentEngine: classicEngine(o.classic) } : {}),
-    async open(img: RoiImage) {
-      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usage), o.modelWeight, o.betweenWeight, o.calibrate);
+    async open(img: RoiImage, run?: EngineRun) {
+      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), o.modelWeight, o.betweenWeight, o.calibrate);
     },
   };
 }

@@ -17,7 +17,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import type { Sam2Decoded, Sam2Features, Sam2Memory, Sam2Model, Tensor4 } from '../../models/sam2/model.js';
 import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
-import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import type { EngineRun, FrontInfo, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { bilinear } from '../../util/bilinear.js';
 import { classicEngine } from '../classic/engine.js';
 import { boxToInput, inputFrame, keyPrompt, logitsToRoi, modelInput, pointsToInput, roiToMaskInput, type InputFrame } from '../sam/frame.js';
@@ -131,8 +131,10 @@ export class Medsam2Session implements ObjectSession {
   private readonly features = new Map<number, Promise<Sam2Features>>();
   /** Conditioning memories (key slices holding the object). */
   private readonly conditioning = new Map<number, Stored>();
-  /** Each pass's memories, by "key:dir". */
+  /** Each pass's memories (the slices of a front the controller kept), by "key:direction". */
   private readonly passes = new Map<string, Map<number, Stored>>();
+  /** The memory and pointer of the last prediction, stored in its pass only when the controller keeps the step. */
+  private pending: { step: PropagationStep; stored: Stored } | null = null;
 
   constructor(
     private readonly img: RoiImage,
@@ -289,22 +291,28 @@ export class Medsam2Session implements ObjectSession {
     for (const k of keys) if (!this.conditioning.has(k.index)) await this.fromMask(k.index, k.mask);
   }
 
-  async propagate(step: PropagationStep): Promise<SliceResult> {
-    const w = step.to;
-    const dir: 1 | -1 = step.to > step.from ? 1 : -1;
-    const passKey = `${step.key}:${dir}`;
+  /** The memories of a front's pass; `fresh`: the front starts (again) from its key slice, with a new pass. */
+  private passOf(front: FrontInfo, fresh: boolean): Map<number, Stored> {
+    const passKey = `${front.key}:${front.direction}`;
     let pass = this.passes.get(passKey);
-    if (!pass) {
+    if (!pass || fresh) {
       pass = new Map();
       this.passes.set(passKey, pass);
     }
+    return pass;
+  }
+
+  async propagate(step: PropagationStep): Promise<SliceResult> {
+    const w = step.to;
+    const dir = step.front.direction;
+    const pass = this.passOf(step.front, step.from === step.front.key);
     const f = await this.encode(w);
     const s = this.model.settings;
     const bank = memoryBank(
       { slice: w, dir, conditioning: [...this.conditioning.keys()], pass: new Set(pass.keys()), count: this.img.count },
       { numMaskmem: s.numMaskmem, maxObjPtrs: s.maxObjPtrs, maxConditioningFrames: s.maxConditioningFrames },
     );
-    const entry = (slice: number, cond: boolean): Stored => (cond ? this.conditioning.get(slice) : pass?.get(slice)) as Stored;
+    const entry = (slice: number, cond: boolean): Stored => (cond ? this.conditioning.get(slice) : pass.get(slice)) as Stored;
     const memoryPos: Float32Array[] = [];
     const memories = bank.memories.map((r) => {
       const e = entry(r.slice, r.conditioning);
@@ -326,12 +334,21 @@ export class Medsam2Session implements ObjectSession {
     const embed = await this.timed(() => this.model.attend(f, memories, pointerValues, pointerPos));
     const d = await this.decode(embed, f, { points: [] });
     const { result, stored, trace } = await this.settle(w, f, d, s.multimaskForTracking && s.multimaskMaxPoints >= 0, false, step.mask);
-    pass.set(w, stored);
-    // Memories further back than any pointer or memory reaches are not needed again.
-    const reach = Math.max(s.numMaskmem, s.maxObjPtrs);
-    for (const old of pass.keys()) if (Math.abs(old - w) > reach) pass.delete(old);
-    this.o.trace?.({ slice: w, kind: 'track', pass: { key: step.key, dir }, ...trace, memories: bank.memories, pointers: bank.pointers, memoryPos, pointerValues, pointerPos });
+    this.pending = { step, stored };
+    this.o.trace?.({ slice: w, kind: 'track', pass: { key: step.front.key, dir }, ...trace, memories: bank.memories, pointers: bank.pointers, memoryPos, pointerValues, pointerPos });
     return result;
+  }
+
+  /** The controller kept the step: its memory joins the pass (SAM2 stores a tracked frame's output only then). */
+  commit(step: PropagationStep): void {
+    if (this.pending?.step !== step) throw new Error(`medsam2: commit of slice ${step.to} without its prediction`);
+    const pass = this.passOf(step.front, false);
+    pass.set(step.to, this.pending.stored);
+    this.pending = null;
+    // Memories further back than any pointer or memory reaches are not needed again.
+    const s = this.model.settings;
+    const reach = Math.max(s.numMaskmem, s.maxObjPtrs);
+    for (const old of pass.keys()) if (Math.abs(old - step.to) > reach) pass.delete(old);
   }
 }
 
@@ -342,15 +359,16 @@ function newMedsam2Usage(): Medsam2Usage {
 /** The `medsam2` engine on a loaded SAM2-family model. */
 export function medsam2Engine(model: Sam2Model, options: Partial<Medsam2Options> = {}): SliceEngine {
   const o: Medsam2Options = { ...DEFAULT_MEDSAM2, ...options };
-  const usage = newMedsam2Usage();
   return {
     name: 'medsam2',
     description: `${model.name}: SAM2-style memory of every key slice and the recent slices of each front`,
     imageGuided: true,
-    stats: () => ({ ...usage }),
+    newUsage: () => ({ ...newMedsam2Usage() }),
     ...(o.classicExtent ? { extentEngine: classicEngine() } : {}),
-    async open(img: RoiImage) {
-      return new Medsam2Session(img, model, o, usage);
+    async open(img: RoiImage, run?: EngineRun) {
+      const u = run?.usage ?? {};
+      for (const [k, x] of Object.entries(newMedsam2Usage())) u[k] ??= x;
+      return new Medsam2Session(img, model, o, u as unknown as Medsam2Usage);
     },
   };
 }

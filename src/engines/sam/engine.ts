@@ -16,7 +16,7 @@ import type { KeySlice } from '../../annotations/types.js';
 import type { SamDecoded, SamEmbedding, SamModel, SamPrompt } from '../../models/sam/model.js';
 import { boundingBox2d, countNonZero, fillHoles2d, keepOverlapping } from '../../morphology/binary.js';
 import { classicEngine } from '../classic/engine.js';
-import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import type { EngineRun, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { inputFrame, keyPrompt, zoomCrop, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, type InputFrame, type InputTile, type ZoomOptions } from './frame.js';
 import { DEFAULT_MASK_PROMPT, promptFromMask, type MaskPromptOptions } from './prompts.js';
 
@@ -67,6 +67,8 @@ export interface ModelUsage {
   cacheHits: number;
   /** Encodings found in the model's embedding store (an earlier run encoded the same input): no encoder run. */
   storeHits: number;
+  /** Embeddings the store could not keep (for example a full disk): encoded again when needed. */
+  storeFailures: number;
 }
 
 /** The components of `mask` that overlap `ref` (else the largest), holes filled. */
@@ -156,6 +158,7 @@ export class SamSession implements ObjectSession {
     const emb = this.model.encode(input).then((x) => {
       if (x.stored) this.usage.storeHits++;
       else {
+        if (x.storeError) this.usage.storeFailures++;
         this.usage.encoderCalls++;
         this.usage.slicesEncoded += group.length;
         this.usage.encoderSeconds += (performance.now() - t0) / 1000;
@@ -229,7 +232,7 @@ export class SamSession implements ObjectSession {
    */
   async predict(step: PropagationStep, source: Uint8Array = step.mask): Promise<ModelSliceResult> {
     const { nu, nv, du, dv } = this.img;
-    const dir = Math.sign(step.to - step.from) || 1;
+    const dir = step.front.direction;
     const enc = await this.encode(step.to, [step.to + dir, step.to + 2 * dir, step.to + 3 * dir], boundingBox2d(source, nu, nv));
     const prompt = promptFromMask(source, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0, logits: new Float32Array(nu * nv).fill(-20) };
@@ -285,23 +288,30 @@ export class SamSession implements ObjectSession {
   }
 }
 
-/** A new set of model counters. */
-export function newUsage(): ModelUsage {
-  return { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, slicesEncoded: 0, cacheHits: 0, storeHits: 0 };
+/** The run's counters as model counters (a fresh set when the run brings none). */
+export function usageOf(run: EngineRun | undefined): ModelUsage {
+  const u = run?.usage;
+  if (!u) return newUsage();
+  for (const [k, x] of Object.entries(newUsage())) u[k] ??= x;
+  return u as unknown as ModelUsage;
 }
 
-/** The `sam` engine on a loaded model; `stats()` counts model calls over every object it has segmented. */
+/** A new set of model counters. */
+export function newUsage(): ModelUsage {
+  return { encoderCalls: 0, decoderCalls: 0, encoderSeconds: 0, decoderSeconds: 0, slicesEncoded: 0, cacheHits: 0, storeHits: 0, storeFailures: 0 };
+}
+
+/** The `sam` engine on a loaded model; each run counts its model calls in its own {@link ModelUsage}. */
 export function samEngine(model: SamModel, options: Partial<SamEngineOptions> = {}): SliceEngine {
   const o: SamEngineOptions = { ...DEFAULT_SAM_ENGINE, ...options, prompt: { ...DEFAULT_SAM_ENGINE.prompt, ...options.prompt } };
-  const usage = newUsage();
   return {
     name: 'sam',
     description: `${model.name}: prompts from the previous slice's mask (box, inner point, logits)`,
     imageGuided: true,
-    stats: () => ({ ...usage, storeFailures: model.storeFailures }),
+    newUsage: () => ({ ...newUsage() }),
     ...(o.classicExtent ? { extentEngine: classicEngine() } : {}),
-    async open(img: RoiImage) {
-      return new SamSession(img, model, o, usage);
+    async open(img: RoiImage, run?: EngineRun) {
+      return new SamSession(img, model, o, usageOf(run));
     },
   };
 }

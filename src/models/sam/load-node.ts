@@ -88,22 +88,14 @@ async function fileHash(file: string): Promise<string> {
 /** Loads a SAM-format model: the built-in one when `dir` is undefined. */
 export async function loadSamModel(dir?: string, options: SamLoadOptions = {}): Promise<SamModel> {
   const runtime = options.runtime ?? (await nodeRuntime(options));
-  let model: SamModel;
-  if (dir === undefined) {
-    const manifest = builtinSamManifest();
-    model = await SamModel.load(manifest, runtime, manifest.encoder);
-  } else {
-    const { manifest, file } = readSamManifest(dir);
-    model = await SamModel.load(manifest, runtime, file);
-  }
+  const { manifest, file } = dir === undefined ? { manifest: builtinSamManifest(), file: undefined } : readSamManifest(dir);
+  const model = await SamModel.load(manifest, runtime, file ?? manifest.encoder);
   const stores: EmbeddingStore[] = [];
   const memory = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
   if (memory > 0) stores.push(new MemoryEmbeddingStore(memory));
   if (options.embeddingCache !== undefined) stores.push(new DiskEmbeddingStore(options.embeddingCache));
-  if (stores.length) {
-    // On disk the key must follow the encoder's weights; in memory the store lives and dies with this model.
-    const id = options.embeddingCache !== undefined ? `sam:${await fileHash(model.manifest.encoder)}` : 'sam';
-    model.store = { store: stores.length > 1 ? new LayeredEmbeddingStore(stores) : stores[0], id };
-  }
-  return model;
+  if (!stores.length) return model;
+  // On disk the key must follow the encoder's weights; in memory the store lives and dies with this model.
+  const id = options.embeddingCache !== undefined ? `sam:${await fileHash(model.manifest.encoder)}` : 'sam';
+  return model.withStore({ store: stores.length > 1 ? new LayeredEmbeddingStore(stores) : stores[0], id });
 }

@@ -13,6 +13,8 @@ import { SAM_DEFAULT_TENSORS, type SamManifest } from './manifest.js';
 export interface SamEmbedding {
   data: Float32Array;
   dims: [number, number, number, number];
+  /** Set when the embedding could not be kept in the embedding store (the store's message): the run goes on. */
+  storeError?: string;
   /** Set when the embedding came from an embedding store instead of an encoder run. */
   stored?: boolean;
 }
@@ -66,25 +68,26 @@ function numeric(d: number | string | undefined): d is number {
   return typeof d === 'number' && d > 0;
 }
 
+/** An embedding store and the key prefix of this model's encoder in it. */
+export interface EmbeddingSlot {
+  store: EmbeddingStore;
+  id: string;
+}
+
 export class SamModel {
   /** Side of the decoder's mask input and low-resolution output (4 x the embedding's side). */
   readonly maskSize: number;
-  /**
-   * Where embeddings are kept for reuse (none by default), keyed by `id` and the encoder input; `id` must change
-   * whenever the encoder's weights do (the Node loader uses a hash of the encoder file).
-   */
-  store: { store: EmbeddingStore; id: string } | null = null;
-  /** Embeddings the store could not keep (for example a full disk): the run goes on, encoding them again later. */
-  storeFailures = 0;
-  /** The first such failure's message. */
-  storeFailure: string | null = null;
-
   private constructor(
-    readonly manifest: SamManifest,
+    readonly manifest: Readonly<SamManifest>,
     private readonly runtime: OnnxRuntime,
     private readonly encoder: GraphSession,
     private readonly decoder: GraphSession,
     maskSize: number,
+    /**
+     * Where embeddings are kept for reuse (none by default), keyed by `id` and the encoder input; `id` must change
+     * whenever the encoder's weights do (the Node loader uses a hash of the encoder file). Fixed at load.
+     */
+    readonly store: Readonly<EmbeddingSlot> | null,
   ) {
     this.maskSize = maskSize;
   }
@@ -97,7 +100,13 @@ export class SamModel {
    * Loads both graphs and checks them against the manifest; `file` names the manifest in errors. The graphs are
    * read from the manifest's paths (Node) or URLs (onnxruntime-web), or taken from `graphs` when given.
    */
-  static async load(manifest: SamManifest, runtime: OnnxRuntime, file: string, graphs?: { encoder: Uint8Array; decoder: Uint8Array }): Promise<SamModel> {
+  static async load(
+    manifest: SamManifest,
+    runtime: OnnxRuntime,
+    file: string,
+    graphs?: { encoder: Uint8Array; decoder: Uint8Array },
+    store: EmbeddingSlot | null = null,
+  ): Promise<SamModel> {
     const open = async (which: 'encoder' | 'decoder'): Promise<GraphSession> => {
       try {
         return await runtime.load(graphs?.[which] ?? manifest[which]);
@@ -107,8 +116,15 @@ export class SamModel {
     };
     const encoder = await open('encoder');
     const decoder = await open('decoder');
-    const maskSize = checkGraphs(manifest, encoder, decoder, file);
-    return new SamModel(manifest, runtime, encoder, decoder, maskSize);
+    const { maskSize, tensors } = checkGraphs(manifest, encoder, decoder, file);
+    // The model keeps its own copy of the manifest, with the tensor names the graphs have; nothing changes it after.
+    const own: SamManifest = { ...manifest, tensors: Object.freeze(tensors) };
+    return new SamModel(Object.freeze(own), runtime, encoder, decoder, maskSize, store ? Object.freeze({ ...store }) : null);
+  }
+
+  /** The same model (the same loaded graphs) keeping its embeddings in `store` (null: none). */
+  withStore(store: EmbeddingSlot | null): SamModel {
+    return new SamModel(this.manifest, this.runtime, this.encoder, this.decoder, this.maskSize, store ? Object.freeze({ ...store }) : null);
   }
 
   /**
@@ -127,8 +143,7 @@ export class SamModel {
     try {
       await store.set(key, emb);
     } catch (e) {
-      this.storeFailures++;
-      this.storeFailure ??= (e as Error).message;
+      return { ...emb, storeError: (e as Error).message };
     }
     return emb;
   }
@@ -188,13 +203,16 @@ export class SamModel {
   }
 }
 
-/** Checks the manifest against the graphs, fills in the encoder's tensor names; returns the mask input side. */
-function checkGraphs(m: SamManifest, encoder: GraphSession, decoder: GraphSession, file: string): number {
+/**
+ * Checks the manifest against the graphs. Returns the mask input side and the tensor names as the graphs have
+ * them (the encoder's filled in, optional ones the graphs lack set to null); the manifest is left as it is.
+ */
+function checkGraphs(m: SamManifest, encoder: GraphSession, decoder: GraphSession, file: string): { maskSize: number; tensors: SamManifest['tensors'] } {
   const fail = (msg: string): never => {
     throw new KeysliceError('INVALID_MODEL', msg, file);
   };
   const names = (l: readonly GraphValueInfo[]): string => l.map((x) => `"${x.name}"`).join(', ');
-  const t = m.tensors;
+  const t = { ...m.tensors };
   const pick = (role: 'image' | 'embeddings', list: readonly GraphValueInfo[], what: string): GraphValueInfo => {
     if (!t[role]) {
       if (list.length !== 1) fail(`the encoder has ${list.length} ${what}s (${names(list)}); name the one to use in "tensors.${role}"`);
@@ -267,5 +285,5 @@ function checkGraphs(m: SamManifest, encoder: GraphSession, decoder: GraphSessio
   }
   const pc = inputs.get(t.pointCoords)?.shape;
   if (pc && (pc.length !== 3 || (numeric(pc[2]) && pc[2] !== 2))) fail(`decoder input "${t.pointCoords}" is ${shapeText(pc)}; expected [1,N,2]`);
-  return maskSize;
+  return { maskSize, tensors: t };
 }

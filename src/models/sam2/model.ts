@@ -106,8 +106,8 @@ export class Sam2Model {
     readonly constants: Constants,
     /** Side of the decoder's low-resolution masks (4 x the feature side). */
     readonly maskSize: number,
-    /** Temporal encoding rows (numMaskmem) and memory channels, once known. */
-    private tpos: { rows: number; dim: number; data: Float32Array } | null,
+    /** Temporal encoding rows (numMaskmem) and memory channels (null only while the model is being loaded). */
+    private readonly tpos: { rows: number; dim: number; data: Float32Array } | null,
   ) {}
 
   get name(): string {
@@ -151,9 +151,16 @@ export class Sam2Model {
         throw new KeysliceError('INVALID_MODEL', `constants.maskmemTposEnc holds ${constants.maskmemTposEnc.length} values, not ${rows} rows`, file);
       }
       tpos = { rows, dim: constants.maskmemTposEnc.length / rows, data: constants.maskmemTposEnc };
-      manifest.settings.numMaskmem = rows;
+    } else if (manifest.tensors.memoryEncoder.temporalCode) {
+      // The table is an output of the memory encoder: read it once now, from a run on empty features.
+      const probe = new Sam2Model(manifest, runtime, graphs, constants, maskSize, null);
+      const h = manifest.inputSize / 16;
+      const c = constants.noMemEmbed.length;
+      tpos = (await probe.runMemoryEncoder({ data: new Float32Array(c * h * h), dims: [1, c, h, h] }, new Float32Array(manifest.inputSize ** 2), 1)).temporal;
     }
-    return new Sam2Model(manifest, runtime, graphs, constants, maskSize, tpos);
+    // The model keeps its own copy of the manifest, with numMaskmem as the temporal table says; nothing changes it after.
+    const own: Sam2Manifest = { ...manifest, settings: Object.freeze({ ...manifest.settings, ...(tpos ? { numMaskmem: tpos.rows } : {}) }) };
+    return new Sam2Model(Object.freeze(own), runtime, graphs, constants, maskSize, tpos);
   }
 
   private names<G extends keyof Sam2Tensors>(g: G): Sam2Tensors[G] {
@@ -253,6 +260,16 @@ export class Sam2Model {
 
   /** The memory encoder: features [1,C,h,w] without memory, mask_for_mem at S x S, the object score. */
   async encodeMemory(pixFeat: Tensor4, maskForMem: Float32Array, objectScore: number): Promise<Sam2Memory> {
+    const { features, pos } = await this.runMemoryEncoder(pixFeat, maskForMem, objectScore);
+    return { features, pos };
+  }
+
+  /** One memory encoder run: the memory, and the temporal table when the graph outputs it. */
+  private async runMemoryEncoder(
+    pixFeat: Tensor4,
+    maskForMem: Float32Array,
+    objectScore: number,
+  ): Promise<Sam2Memory & { temporal: { rows: number; dim: number; data: Float32Array } | null }> {
     const t = this.names('memoryEncoder');
     const S = this.inputSize;
     const feeds: Record<string, OrtTensorLike> = {
@@ -276,13 +293,12 @@ export class Sam2Model {
     const pt = out[t.maskmemPosEnc as string];
     const pd = floatData(pt, `memory encoder output "${t.maskmemPosEnc}"`);
     const pos = pt.dims.length === 4 ? mapToTokens({ data: pd, dims: [1, pt.dims[1], pt.dims[2], pt.dims[3]] }) : pd;
-    if (!this.tpos && t.temporalCode) {
+    let temporal: { rows: number; dim: number; data: Float32Array } | null = null;
+    if (t.temporalCode) {
       const tc = floatData(out[t.temporalCode], `memory encoder output "${t.temporalCode}"`);
-      const rows = tc.length / m;
-      this.tpos = { rows, dim: m, data: tc.slice() };
-      this.manifest.settings.numMaskmem = rows;
+      temporal = { rows: tc.length / m, dim: m, data: tc.slice() };
     }
-    return { features, pos };
+    return { features, pos, temporal };
   }
 
   /** Row `i` of the temporal encoding of memories (M values). */
