@@ -33,6 +33,7 @@ function imageFreeEngine(
     interpolation: 'mci',
     promptNotes,
     imageGuided: false,
+    frontsIndependent: true,
     async open(img) {
       const empty = (): Uint8Array => new Uint8Array(img.nu * img.nv);
       return {

@@ -53,13 +53,26 @@ export interface PropagationOptions {
    * Runs a planned front (default: runs it). A caller keeping results across runs answers from its cache
    * here; `run` runs the front on the engine.
    */
-  front?: (plan: FrontPlan, run: () => Promise<FrontOutcome>) => Promise<FrontOutcome>;
+  front?: (plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => Promise<FrontOutcome>;
   /** Called after each slice the engine propagates to, with its index (for progress). */
   onStep?: (slice: number) => void;
   /** The counters the engine adds its work to (default: a fresh set from the engine's `newUsage`). */
   usage?: EngineUsage;
+  /** Stops the run between engine calls (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
   /** Hears each slice a front keeps (ROI coordinates). */
   onSlice?: (w: number, s: FrontSlice, plan: FrontPlan) => void;
+}
+
+/** What a front's outcome depends on besides its plan (for a caller that keeps outcomes). */
+export interface FrontInputs {
+  roi: RoiBox;
+  /** Key slices in ROI coordinates, sorted, with their masks (null: absent). */
+  keyMasks: Map<number, Uint8Array | null>;
+  keyConfidence: number;
+  priorOf(w: number): Uint8Array;
+  rules: StopRules;
+  policy: PropagationPolicy;
 }
 
 export interface ObjectPropagation {
@@ -254,11 +267,14 @@ export async function propagateObject(
             keyConfidence: keyConfidence.get(plan.key) ?? 1,
             priorOf,
             ...(options.onStep ? { onStep: options.onStep } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
             ...(options.onSlice ? { onSlice: (w: number, s: FrontSlice) => options.onSlice?.(w, s, plan) } : {}),
           },
           plan,
         );
-      const o = await (options.front ? options.front(plan, run) : run());
+      options.signal?.throwIfAborted();
+      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf, rules, policy };
+      const o = await (options.front ? options.front(plan, run, inputs) : run());
       outcomes.set(plan, o);
       fronts.push(o.report);
       engineCalls += o.engineCalls;

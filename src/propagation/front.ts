@@ -38,6 +38,8 @@ export interface FrontContext {
   priorOf(w: number): Uint8Array;
   /** Called after each engine call, with the slice it was for (progress). */
   onStep?(slice: number): void;
+  /** Stops the front between engine calls. */
+  signal?: AbortSignal;
   /** Hears each slice as the front keeps it. */
   onSlice?(w: number, s: FrontSlice): void;
 }
@@ -152,6 +154,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   const front: FrontInfo = { key: plan.key, direction: plan.direction, between: plan.between };
   /** The engine's prediction for slice `to` (kept by the engine only once `commit` is called). */
   const step = async (to: number): Promise<{ slice: FrontSlice; step: PropagationStep; result: SliceResult }> => {
+    ctx.signal?.throwIfAborted();
     const s: PropagationStep = { front, from: st.from, to, mask: st.prev, prior: plan.between ? ctx.priorOf(to) : null, key: plan.key, keyMask: ctx.keyMask };
     const res = await session.propagate(s);
     engineCalls++;

@@ -114,6 +114,12 @@ export interface SliceEngine {
    * finds something on every slice and its confidence does not fall where the object ends.
    */
   extentEngine?: SliceEngine;
+  /**
+   * True when a front's result depends only on its plan, its key slice's mask, the prior on its slices and the
+   * region of interest: not on the object's other key slices (as an engine that learns from all of them does)
+   * nor on what the object session did before. A session then keeps such fronts across edits. Default false.
+   */
+  frontsIndependent?: boolean;
   /** Notes on how this engine reads a label's prompts (for the report). */
   promptNotes?(label: LabelAnnotation): string[];
 }

@@ -84,6 +84,10 @@ export interface PropagateOptions {
   labels?: number[];
   /** Stops the propagation between slices; the session keeps what it completed and stays usable. */
   signal?: AbortSignal;
+  /** Hears each label as it is done. */
+  onLabel?(p: { done: number; total: number; label: number; name?: string }): void;
+  /** Hears each engine call of a label's propagation, with the slice it was for. */
+  onStep?(p: { label: number; slice: number }): void;
 }
 
 export interface Session {

@@ -6,10 +6,10 @@
  *   there gives the most to propagate from), then as above.
  * - No annotation at all: where to start, the middle of the slices that hold tissue.
  */
-import type { Annotations } from '../annotations/types.js';
+import type { Annotations, LabelAnnotation } from '../annotations/types.js';
 import { tissueAreas } from '../analysis/profile.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
-import { segment, type SegmentOptions } from '../pipeline/segment.js';
+import { segment, type LabelReport, type SegmentOptions } from '../pipeline/segment.js';
 import { SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
 import { planNextSlices, type Suggestion } from './plan.js';
 
@@ -65,6 +65,29 @@ export function startSlice(image: Volume, axis: SliceAxis, window: IntensityWind
   };
 }
 
+/** The next `budget` slices to annotate for one label, from its segmentation report (see the module comment). */
+export function labelSuggestions(l: LabelAnnotation, r: Pick<LabelReport, 'slices' | 'fronts'>, sg: SliceGeometry, budget: number, range?: [number, number]): Suggestion[] {
+  const objectKeys = l.keySlices.filter((k) => !k.empty).map((k) => k.index);
+  const absentKeys = l.keySlices.filter((k) => k.empty).map((k) => k.index);
+  const suggestions: Suggestion[] = [];
+  const largest = r.slices.reduce((best, s) => (s.area > best.area ? s : best), { slice: objectKeys[0], area: -1 });
+  if (objectKeys.length === 1 && !l.keySlices.some((k) => k.mask) && !objectKeys.includes(largest.slice) && budget > 0) {
+    // A box or points on one slice only: a full mask where the object is largest, unless that is the same slice.
+    const onKey = r.slices.find((s) => s.slice === objectKeys[0])?.area ?? 0;
+    suggestions.push({
+      slice: largest.slice,
+      reason: 'start',
+      detail: `the object's largest extent near the prompts (${largest.area} px; ${onKey} px on key slice ${objectKeys[0]}): draw a full mask here first`,
+      gain: 0,
+    });
+    objectKeys.push(largest.slice);
+  }
+  suggestions.push(
+    ...planNextSlices({ count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range }, budget - suggestions.length),
+  );
+  return suggestions;
+}
+
 export async function suggestSlices(image: Volume, axis: SliceAxis, annotations: Annotations | null, options: SuggestOptions = {}): Promise<SuggestResult> {
   const budget = options.budget ?? 1;
   const window = options.window ?? intensityWindow(image);
@@ -74,30 +97,11 @@ export async function suggestSlices(image: Volume, axis: SliceAxis, annotations:
   const t0 = performance.now();
   const { report } = await segment(image, annotations, { engine: options.engine, range: options.range, stopRules: options.stopRules, window });
   const sg = new SliceGeometry(image, annotations.axis);
-  const labels: LabelSuggestions[] = annotations.labels.map((l, n) => {
-    const r = report.labels[n];
-    const objectKeys = l.keySlices.filter((k) => !k.empty).map((k) => k.index);
-    const absentKeys = l.keySlices.filter((k) => k.empty).map((k) => k.index);
-    const suggestions: Suggestion[] = [];
-    const largest = r.slices.reduce((best, s) => (s.area > best.area ? s : best), { slice: objectKeys[0], area: -1 });
-    if (objectKeys.length === 1 && !l.keySlices.some((k) => k.mask) && !objectKeys.includes(largest.slice) && budget > 0) {
-      // A box or points on one slice only: a full mask where the object is largest, unless that is the same slice.
-      const onKey = r.slices.find((s) => s.slice === objectKeys[0])?.area ?? 0;
-      suggestions.push({
-        slice: largest.slice,
-        reason: 'start',
-        detail: `the object's largest extent near the prompts (${largest.area} px; ${onKey} px on key slice ${objectKeys[0]}): draw a full mask here first`,
-        gain: 0,
-      });
-      objectKeys.push(largest.slice);
-    }
-    suggestions.push(
-      ...planNextSlices(
-        { count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range: options.range },
-        budget - suggestions.length,
-      ),
-    );
-    return { value: l.value, ...(l.name !== undefined ? { name: l.name } : {}), keySlices: l.keySlices.map((k) => k.index), suggestions };
-  });
+  const labels: LabelSuggestions[] = annotations.labels.map((l, n) => ({
+    value: l.value,
+    ...(l.name !== undefined ? { name: l.name } : {}),
+    keySlices: l.keySlices.map((k) => k.index),
+    suggestions: labelSuggestions(l, report.labels[n], sg, budget, options.range),
+  }));
   return { sliceAxis: annotations.axis, labels, start: null, seconds: (performance.now() - t0) / 1000 };
 }

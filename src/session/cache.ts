@@ -1,0 +1,96 @@
+/**
+ * What the session keeps for reuse, keyed by what determines it:
+ * - a label's whole result, by the label's key slices (in order) and the session's options: an undo, or a
+ *   label the last edit did not touch, costs nothing;
+ * - a front's outcome, by the engine, the region of interest, the front's plan, its key slice's mask, the prior
+ *   on the slices it may visit and, unless the engine says its fronts depend on nothing else
+ *   (`SliceEngine.frontsIndependent`), every key slice of the object: an edit then dirties only the fronts
+ *   next to the edited key slice.
+ * A hit is checked against the stored inputs byte for byte, so a hash collision can only cost a recompute.
+ * Entries are dropped least recently used first beyond a byte budget.
+ */
+import type { KeySlice } from '../annotations/types.js';
+
+/** FNV-1a over bytes, as 8 hex digits (a cache key part; hits are verified on the inputs themselves). */
+export function hashBytes(data: ArrayLike<number>, seed = 0x811c9dc5): string {
+  let h = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    h ^= data[i] & 0xff;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** A key slice in words and hashes (index, kind, mask hash, box, points). */
+export function keySliceKey(k: KeySlice): string {
+  const parts = [k.index, k.empty ? 'absent' : '', k.mask ? `m${k.mask.length}:${hashBytes(k.mask)}` : '', k.box ? `b${k.box.join(',')}` : ''];
+  parts.push(`p${k.points.map((p) => p.join(',')).join(';')}`, `n${k.negativePoints.map((p) => p.join(',')).join(';')}`);
+  return parts.join('|');
+}
+
+/** Whether two key slices say exactly the same. */
+export function sameKeySlice(a: KeySlice, b: KeySlice): boolean {
+  if (a.index !== b.index || a.empty !== b.empty) return false;
+  if (!!a.mask !== !!b.mask || (a.mask && b.mask && !sameBytes(a.mask, b.mask))) return false;
+  if (JSON.stringify(a.box ?? null) !== JSON.stringify(b.box ?? null)) return false;
+  return JSON.stringify(a.points) === JSON.stringify(b.points) && JSON.stringify(a.negativePoints) === JSON.stringify(b.negativePoints);
+}
+
+export function sameBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+interface Entry<V> {
+  value: V;
+  bytes: number;
+}
+
+/** A map with a byte budget, least recently used out first. */
+export class LruCache<V> {
+  private readonly map = new Map<string, Entry<V>>();
+  private used = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly budget: number) {}
+
+  /** The value stored under `key` for inputs that `matches` accepts, or undefined. */
+  get(key: string, matches: (stored: V) => boolean = () => true): V | undefined {
+    const e = this.map.get(key);
+    if (!e || !matches(e.value)) {
+      this.misses++;
+      return undefined;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    this.hits++;
+    return e.value;
+  }
+
+  set(key: string, value: V, bytes: number): void {
+    const old = this.map.get(key);
+    if (old) {
+      this.used -= old.bytes;
+      this.map.delete(key);
+    }
+    if (bytes > this.budget) return;
+    this.map.set(key, { value, bytes });
+    this.used += bytes;
+    for (const [k, e] of this.map) {
+      if (this.used <= this.budget) break;
+      this.map.delete(k);
+      this.used -= e.bytes;
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.used = 0;
+  }
+}

@@ -1,0 +1,465 @@
+/**
+ * `openSession`: the image set once (slice geometry, intensity window, engine), key slices edited label by
+ * label, propagation of what changed, undo and redo. `segment()` is a session with the annotations' key slices
+ * and one propagation.
+ */
+import type { Annotations } from '../annotations/types.js';
+import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
+import { boundingBox2d } from '../morphology/binary.js';
+import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
+import { createEngine } from '../pipeline/engines.js';
+import type { FrontInputs } from '../propagation/controller.js';
+import type { FrontOutcome } from '../propagation/front.js';
+import type { FrontPlan } from '../propagation/plan.js';
+import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
+import { pasteSlice, roiOfKeySlices } from '../propagation/roi.js';
+import type { EngineUsage, SliceEngine, SliceSource } from '../propagation/types.js';
+import { labelSuggestions } from '../suggest/suggest.js';
+import { KeysliceError } from '../util/errors.js';
+import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
+import { hashBytes, keySliceKey, LruCache, sameBytes, sameKeySlice } from './cache.js';
+import { EditLog } from './history.js';
+import { runLabel, type LabelRun, type LabelRunOptions } from './label-run.js';
+import { fullStack, mergeLabels } from './merge.js';
+import {
+  annotationOf,
+  checkKeySlice,
+  checkLabelValue,
+  hasLabel,
+  keySliceOf,
+  labelAt,
+  withKeySlice,
+  withoutKeySlice,
+  withoutLabel,
+  type LabelState,
+  type SessionState,
+} from './state.js';
+import type { KeySlicePrompt, LabelRef, PropagateOptions, Revision, Session, SessionOptions, SliceUpdate, Suggestion, UpdateSource } from './types.js';
+
+const DEFAULT_HISTORY = 100;
+const MIN_HISTORY = 50;
+const DEFAULT_CACHE_BYTES = 512 * 2 ** 20;
+
+interface Snapshot {
+  state: SessionState;
+  revision: Revision;
+}
+
+interface StoredFront {
+  outcome: FrontOutcome;
+  keyMask: Uint8Array;
+  prior: Uint8Array;
+}
+
+const SOURCE: Record<SliceSource, UpdateSource> = { key: 'key', propagated: 'front', fused: 'fused', interpolated: 'prior', none: 'none' };
+
+/** Bytes held by a front's outcome (masks), roughly. */
+function outcomeBytes(o: FrontOutcome): number {
+  let n = 256;
+  for (const s of o.slices.values()) n += s.mask.length + 64;
+  return n;
+}
+
+/** A queue that an async generator drains while a producer fills it. */
+async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signal?: AbortSignal): AsyncGenerator<T> {
+  const queue: T[] = [];
+  let wake: (() => void) | null = null;
+  let finished = false;
+  let failure: { error: unknown } | null = null;
+  const poke = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const settled = produce((x) => {
+    queue.push(x);
+    poke();
+  }).then(
+    () => {
+      finished = true;
+      poke();
+    },
+    (error: unknown) => {
+      failure = { error };
+      finished = true;
+      poke();
+    },
+  );
+  for (;;) {
+    if (signal?.aborted) {
+      // Stop here: the producer stops at its next check; wait for it so the session is free again.
+      await settled;
+      signal.throwIfAborted();
+    }
+    if (queue.length) {
+      yield queue.shift() as T;
+      continue;
+    }
+    if (finished) {
+      if (failure) throw (failure as { error: unknown }).error;
+      return;
+    }
+    await new Promise<void>((r) => (wake = r));
+  }
+}
+
+class KeysliceSession implements Session {
+  readonly axis: SliceAxis;
+  readonly count: number;
+  readonly nu: number;
+  readonly nv: number;
+  private readonly sg: SliceGeometry;
+  private readonly window: IntensityWindow;
+  private readonly engine: SliceEngine;
+  private readonly policy: PropagationPolicy;
+  private readonly runOptions: LabelRunOptions;
+  private readonly optionsKey: string;
+  private readonly log: EditLog<Snapshot>;
+  private readonly labelCache: LruCache<LabelRun>;
+  private readonly frontCache: LruCache<StoredFront>;
+  /** The last result of each label (by value) and the key it was computed for. */
+  private readonly results = new Map<number, { key: string; run: LabelRun }>();
+  private readonly usage: EngineUsage | undefined;
+  private nextRevision = 1;
+  private running = false;
+  private closed = false;
+  private lastSeconds = 0;
+
+  constructor(
+    private readonly image: Volume,
+    options: SessionOptions,
+  ) {
+    this.axis = options.axis ?? defaultSliceAxis(image.spacing);
+    this.sg = new SliceGeometry(image, this.axis);
+    this.count = this.sg.count;
+    this.nu = this.sg.nu;
+    this.nv = this.sg.nv;
+    if (options.range) {
+      const [r0, r1] = options.range;
+      if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r1 >= r0 && r1 < this.sg.count)) {
+        throw new KeysliceError('USAGE', `slice range ${r0}:${r1} is not within 0:${this.sg.count - 1} along axis ${this.axis}`);
+      }
+    }
+    const limit = options.historyLimit ?? DEFAULT_HISTORY;
+    if (!Number.isInteger(limit) || limit < MIN_HISTORY) throw new KeysliceError('USAGE', `historyLimit must be a whole number >= ${MIN_HISTORY}, got ${String(limit)}`);
+    this.engine = typeof options.engine === 'object' ? options.engine : createEngine(options.engine ?? 'classic');
+    this.policy = policyOf(this.engine);
+    this.window = options.window ?? intensityWindow(image);
+    this.runOptions = {
+      range: options.range,
+      stopRules: options.stopRules,
+      interpolation: options.interpolation,
+      postprocess: options.postprocess,
+      useExtentEngine: options.useExtentEngine,
+    };
+    this.optionsKey = JSON.stringify(this.runOptions);
+    const bytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.labelCache = new LruCache(Math.floor(bytes / 2));
+    this.frontCache = new LruCache(Math.floor(bytes / 2));
+    this.usage = this.engine.newUsage?.();
+    this.log = new EditLog<Snapshot>({ state: [], revision: { id: 0, edit: 'opened', labels: [] } }, limit);
+  }
+
+  private get state(): SessionState {
+    return this.log.current.state;
+  }
+
+  private alive(): void {
+    if (this.closed) throw new KeysliceError('USAGE', 'this session is closed');
+  }
+
+  private plane() {
+    return { count: this.count, nu: this.nu, nv: this.nv };
+  }
+
+  /** Records a new state as an edit; labels whose new state was computed before get that result back. */
+  private commit(state: SessionState, edit: string, labels: number[]): Revision {
+    const revision: Revision = { id: this.nextRevision++, edit, labels };
+    this.log.push({ state, revision });
+    this.adopt();
+    return revision;
+  }
+
+  /** Takes every label's cached result for its current key slices (after an edit, undo or redo). */
+  private adopt(): void {
+    for (const l of this.state) {
+      const key = this.labelKey(l);
+      if (this.results.get(l.value)?.key === key) continue;
+      const run = this.labelCache.get(key, (r) => this.sameLabel(r, l));
+      if (run) this.results.set(l.value, { key, run });
+    }
+  }
+
+  private labelKey(l: LabelState): string {
+    return `${l.value}|${l.name ?? ''}|${l.keys.map(keySliceKey).join('/')}|${this.optionsKey}`;
+  }
+
+  private sameLabel(run: LabelRun, l: LabelState): boolean {
+    const a = run.label.keySlices;
+    return run.label.name === l.name && a.length === l.keys.length && a.every((k, i) => sameKeySlice(k, l.keys[i]));
+  }
+
+  setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Revision {
+    this.alive();
+    const value = typeof label === 'number' ? label : label?.value;
+    checkLabelValue(value);
+    const k = keySliceOf(value, slice, key, this.plane());
+    const kind = k.empty ? 'absent' : k.mask ? 'mask' : 'prompt';
+    return this.commit(withKeySlice(this.state, label, k), `label ${value}: key slice ${slice} set (${kind})`, [value]);
+  }
+
+  removeKeySlice(label: number, slice: number): Revision {
+    this.alive();
+    return this.commit(withoutKeySlice(this.state, label, slice), `label ${label}: key slice ${slice} removed`, [label]);
+  }
+
+  correct(label: number, slice: number, mask: Uint8Array): Revision {
+    this.alive();
+    labelAt(this.state, label);
+    const k = keySliceOf(label, slice, { mask }, this.plane());
+    return this.commit(withKeySlice(this.state, label, k), `label ${label}: slice ${slice} corrected`, [label]);
+  }
+
+  removeLabel(label: number): Revision {
+    this.alive();
+    const state = withoutLabel(this.state, label);
+    this.results.delete(label);
+    return this.commit(state, `label ${label} removed`, [label]);
+  }
+
+  /** Sets every label of `annotations` at once, as one edit (the labels' key slices as given). */
+  setAnnotations(annotations: Annotations): Revision {
+    this.alive();
+    if (annotations.axis !== this.axis) throw new KeysliceError('INVALID_ANNOTATION', `the annotations lie along axis ${annotations.axis}, the session's slices along axis ${this.axis}`);
+    let state: SessionState = [];
+    for (const l of annotations.labels) {
+      checkLabelValue(l.value);
+      if (hasLabel(state, l.value)) throw new KeysliceError('INVALID_ANNOTATION', `label ${l.value} appears twice`);
+      for (const k of l.keySlices) checkKeySlice(l.value, k, this.plane());
+      state = [...state, { value: l.value, ...(l.name !== undefined ? { name: l.name } : {}), keys: [...l.keySlices] }];
+    }
+    return this.commit(state, `${annotations.labels.length} label(s) set`, annotations.labels.map((l) => l.value));
+  }
+
+  undo(): Revision | null {
+    this.alive();
+    const s = this.log.undo();
+    if (!s) return null;
+    this.adopt();
+    return s.revision;
+  }
+
+  redo(): Revision | null {
+    this.alive();
+    const s = this.log.redo();
+    if (!s) return null;
+    this.adopt();
+    return s.revision;
+  }
+
+  revision(): Revision {
+    return this.log.current.revision;
+  }
+
+  pending(): number[] {
+    return this.state.filter((l) => this.results.get(l.value)?.key !== this.labelKey(l)).map((l) => l.value);
+  }
+
+  keySlices(label: number): { slice: number; kind: 'mask' | 'prompt' | 'absent' }[] {
+    const l = this.state[labelAt(this.state, label)];
+    return l.keys
+      .map((k) => ({ slice: k.index, kind: (k.empty ? 'absent' : k.mask ? 'mask' : 'prompt') as 'mask' | 'prompt' | 'absent' }))
+      .sort((a, b) => a.slice - b.slice);
+  }
+
+  /** Answers a front from the cache (engines whose fronts depend on nothing else), or runs and keeps it. */
+  private async front(which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs): Promise<FrontOutcome> {
+    const engine = which === 'extent' ? this.policy.extentEngine : this.engine;
+    if (!engine?.frontsIndependent) return run();
+    const keyMask = inputs.keyMasks.get(plan.key) as Uint8Array;
+    const area = keyMask.length;
+    const first = plan.key + plan.direction;
+    const lo = Math.min(first, plan.limit);
+    const hi = Math.max(first, plan.limit);
+    const prior = new Uint8Array(plan.between ? (hi - lo + 1) * area : 0);
+    if (plan.between) for (let w = lo; w <= hi; w++) prior.set(inputs.priorOf(w), (w - lo) * area);
+    const { roi } = inputs;
+    const key = [
+      which,
+      engine.name,
+      `${roi.u0},${roi.v0},${roi.u1},${roi.v1}`,
+      `${plan.key}${plan.direction > 0 ? '+' : '-'}${plan.between ? 'b' : 'o'}${plan.limit}${plan.endReason}`,
+      hashBytes(keyMask),
+      inputs.keyConfidence,
+      hashBytes(prior),
+      JSON.stringify(inputs.rules),
+      inputs.policy.imageGuided,
+    ].join('|');
+    const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior));
+    if (hit) return hit.outcome;
+    const outcome = await run();
+    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior }, outcomeBytes(outcome) + 2 * prior.length);
+    return outcome;
+  }
+
+  /** The final updates of a label's run (every slice holding the object or visited by the schedule). */
+  private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number): Generator<SliceUpdate> {
+    const { sg } = this;
+    const stack = fullStack(run, sg);
+    const records = new Map(run.report.slices.map((s) => [s.slice, s]));
+    for (let w = 0; w < sg.count; w++) {
+      const mask = stack.subarray(w * sg.area, (w + 1) * sg.area);
+      const r = records.get(w);
+      const box = boundingBox2d(mask, sg.nu, sg.nv);
+      if (!box && (!r || r.source === 'none')) continue;
+      yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask: mask.slice(), box, confidence: r?.confidence ?? 0, cached, done, total };
+    }
+  }
+
+  propagate(options: PropagateOptions = {}): AsyncIterable<SliceUpdate> {
+    this.alive();
+    if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
+    const wanted = options.labels ?? this.pending();
+    for (const v of wanted) labelAt(this.state, v);
+    const labels = this.state.filter((l) => wanted.includes(l.value));
+    this.running = true;
+    const t0 = performance.now();
+    return drain<SliceUpdate>(async (push) => {
+      try {
+        for (const [n, l] of labels.entries()) {
+          options.signal?.throwIfAborted();
+          const key = this.labelKey(l);
+          const kept = this.labelCache.get(key, (r) => this.sameLabel(r, l));
+          if (kept) {
+            this.results.set(l.value, { key, run: kept });
+            for (const u of this.updatesOf(kept, true, n + 1, labels.length)) push(u);
+            options.onLabel?.({ done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) });
+            continue;
+          }
+          const annotation = annotationOf(l);
+          const roi = roiOfKeySlices(annotation.keySlices, this.sg);
+          const full = new Uint8Array(this.sg.area);
+          const run = await runLabel(
+            {
+              image: this.image,
+              sg: this.sg,
+              window: this.window,
+              engine: this.engine,
+              policy: this.policy,
+              options: this.runOptions,
+              ...(this.usage ? { usage: this.usage } : {}),
+              ...(options.signal ? { signal: options.signal } : {}),
+              front: (which, plan, r, inputs) => this.front(which, plan, r, inputs),
+              ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
+              onSlice: (w, s) => {
+                if (!roi) return;
+                full.fill(0);
+                pasteSlice(s.mask, roi, full, this.sg.nu);
+                const box = boundingBox2d(full, this.sg.nu, this.sg.nv);
+                push({ label: l.value, slice: w, source: 'front', mask: full.slice(), box, confidence: s.confidence, cached: false, done: n, total: labels.length });
+              },
+            },
+            annotation,
+          );
+          this.labelCache.set(key, run, labelRunBytes(run));
+          this.results.set(l.value, { key, run });
+          for (const u of this.updatesOf(run, false, n + 1, labels.length)) push(u);
+          options.onLabel?.({ done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) });
+        }
+      } finally {
+        this.lastSeconds = (performance.now() - t0) / 1000;
+        this.running = false;
+      }
+    }, options.signal);
+  }
+
+  /** The runs of the current labels, in order (a label never propagated counts as empty). */
+  private currentRuns(): LabelRun[] {
+    return this.state.map((l) => {
+      const r = this.results.get(l.value);
+      if (r) return r.run;
+      return { label: annotationOf(l), propagation: null, report: emptyReport(l, this.engine) };
+    });
+  }
+
+  labels(): Volume<LabelArray> {
+    this.alive();
+    const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
+    return withGeometry(this.image, mergeLabels(this.image, this.sg, this.currentRuns(), maxLabel).out);
+  }
+
+  report(): SegmentReport {
+    this.alive();
+    const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
+    const { reports } = mergeLabels(this.image, this.sg, this.currentRuns(), maxLabel);
+    return {
+      engine: this.engine.name,
+      sliceAxis: this.axis,
+      window: this.window,
+      range: this.runOptions.range ?? null,
+      size: [...this.image.size],
+      spacing: [...this.image.spacing],
+      labels: reports,
+      seconds: this.lastSeconds,
+      ...(this.usage ? { engineStats: this.usage } : {}),
+    };
+  }
+
+  suggest(budget = 1): { label: number; suggestions: Suggestion[] }[] {
+    const report = this.report();
+    return this.state.map((l, n) => ({
+      label: l.value,
+      suggestions: labelSuggestions(annotationOf(l), report.labels[n], this.sg, budget, this.runOptions.range),
+    }));
+  }
+
+  /** Counters of the caches (hits and misses of labels and fronts), for reports and tests. */
+  cacheStats(): { labelHits: number; labelMisses: number; frontHits: number; frontMisses: number } {
+    return { labelHits: this.labelCache.hits, labelMisses: this.labelCache.misses, frontHits: this.frontCache.hits, frontMisses: this.frontCache.misses };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.labelCache.clear();
+    this.frontCache.clear();
+    this.results.clear();
+  }
+}
+
+function labelRunBytes(run: LabelRun): number {
+  return 1024 + (run.propagation ? run.propagation.mask.length : 0);
+}
+
+function emptyReport(l: LabelState, engine: SliceEngine): LabelReport {
+  return {
+    value: l.value,
+    ...(l.name !== undefined ? { name: l.name } : {}),
+    engine: engine.name,
+    keySlices: l.keys.map((k) => k.index),
+    emptyKeySlices: l.keys.filter((k) => k.empty).map((k) => k.index),
+    extent: null,
+    voxels: 0,
+    volumeMl: 0,
+    seconds: 0,
+    notes: [],
+    roi: null,
+    fronts: [],
+    reusedSlices: 0,
+    skippedSlices: 0,
+    skipsRejected: 0,
+    engineCalls: 0,
+    postprocess: {},
+    slices: [],
+  };
+}
+
+/** A session implementation with the extras `segment()` and tools use. */
+export type KeysliceSessionHandle = Session & {
+  setAnnotations(annotations: Annotations): Revision;
+  cacheStats(): { labelHits: number; labelMisses: number; frontHits: number; frontMisses: number };
+};
+
+/** Opens a session on `image` (see the module comment). */
+export async function openSession(image: Volume, options: SessionOptions = {}): Promise<KeysliceSessionHandle> {
+  return new KeysliceSession(image, options);
+}

@@ -1,0 +1,304 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Annotations, KeySlice } from '../src/annotations/types.js';
+import { makePhantom } from '../src/demo/phantom.js';
+import { interpolationEngine } from '../src/engines/interp.js';
+import { samEngine } from '../src/engines/sam/engine.js';
+import { loadSamModel } from '../src/models/sam/load-node.js';
+import { segment } from '../src/pipeline/segment.js';
+import type { SliceEngine } from '../src/propagation/types.js';
+import { openSession, type KeysliceSessionHandle } from '../src/session/session.js';
+import type { SliceUpdate } from '../src/session/types.js';
+import { KeysliceError } from '../src/util/errors.js';
+import { readLabelVolume, readVolume } from '../src/volume/io-node.js';
+import { defaultSliceAxis, SliceGeometry, type Volume } from '../src/volume/volume.js';
+import { writeBrightnessModel } from './helpers/onnx-graphs.js';
+import { SHARED_DATA, sharedDataSkip } from './helpers/paths.js';
+import { makeBlob } from './helpers/volumes.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'keyslice-session-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function drainAll(it: AsyncIterable<SliceUpdate>): Promise<SliceUpdate[]> {
+  const out: SliceUpdate[] = [];
+  for await (const u of it) out.push(u);
+  return out;
+}
+
+/** The session's key slices as annotations for a from-scratch `segment()` (the same key slices, as set). */
+function annotationsOf(s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>): Annotations {
+  return { axis: s.axis, labels: [...keys].map(([value, m]) => ({ value, keySlices: [...m.values()] })) };
+}
+
+/**
+ * Runs a sequence of edits on a session and, after each one, checks that its labels equal a from-scratch
+ * `segment()` with the same key slices, voxel for voxel. `edits` change the session and the mirror map.
+ */
+async function checkSequence(
+  image: Volume,
+  engine: string | SliceEngine,
+  edits: { name: string; apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => void }[],
+): Promise<KeysliceSessionHandle> {
+  const s = await openSession(image, { engine });
+  const keys = new Map<number, Map<number, KeySlice>>();
+  for (const e of edits) {
+    e.apply(s, keys);
+    await drainAll(s.propagate());
+    assert.deepEqual(s.pending(), [], `${e.name}: nothing left to propagate`);
+    const mine = s.labels();
+    const scratch = await segment(image, annotationsOf(s, keys), { engine });
+    assert.ok(Buffer.from(mine.data.buffer, mine.data.byteOffset, mine.data.byteLength).equals(Buffer.from(scratch.labels.data.buffer, scratch.labels.data.byteOffset, scratch.labels.data.byteLength)), `${e.name}: labels equal segment() voxel for voxel`);
+    assert.deepEqual(mine.size, scratch.labels.size);
+    assert.deepEqual(
+      s.report().labels.map((l) => [l.value, l.voxels, l.extent, l.fronts]),
+      scratch.report.labels.map((l) => [l.value, l.voxels, l.extent, l.fronts]),
+      `${e.name}: the report agrees`,
+    );
+  }
+  return s;
+}
+
+const maskKey = (sg: SliceGeometry, truth: ArrayLike<number>, value: number, w: number): KeySlice => ({
+  index: w,
+  empty: false,
+  mask: sg.maskOf(truth, w, value) ?? new Uint8Array(sg.area),
+  points: [],
+  negativePoints: [],
+});
+
+/** The standard sequence: add key slices, correct a propagated slice, mark absent, remove, undo, redo. */
+function standardEdits(sg: SliceGeometry, truth: ArrayLike<number>, value: number, slices: { first: number; second: number; correct: number; absent: number }) {
+  const setMask = (w: number) => (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+    const k = maskKey(sg, truth, value, w);
+    s.setKeySlice(value, w, { mask: k.mask as Uint8Array });
+    if (!keys.has(value)) keys.set(value, new Map());
+    keys.get(value)?.set(w, k);
+  };
+  let undone: [number, KeySlice] | null = null;
+  return [
+    { name: 'first key slice', apply: setMask(slices.first) },
+    { name: 'second key slice', apply: setMask(slices.second) },
+    {
+      name: 'correct a propagated slice',
+      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        const k = maskKey(sg, truth, value, slices.correct);
+        s.correct(value, slices.correct, k.mask as Uint8Array);
+        keys.get(value)?.set(slices.correct, k);
+      },
+    },
+    {
+      name: 'mark absent',
+      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        s.setKeySlice(value, slices.absent, { absent: true });
+        keys.get(value)?.set(slices.absent, { index: slices.absent, empty: true, points: [], negativePoints: [] });
+      },
+    },
+    {
+      name: 'remove a key slice',
+      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        undone = [slices.second, keys.get(value)?.get(slices.second) as KeySlice];
+        s.removeKeySlice(value, slices.second);
+        keys.get(value)?.delete(slices.second);
+      },
+    },
+    {
+      name: 'undo',
+      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        assert.ok(s.undo());
+        assert.deepEqual(s.pending(), [], 'undo finds its result in the cache');
+        // The key slice comes back in its place.
+        const m = keys.get(value) as Map<number, KeySlice>;
+        const restored = new Map<number, KeySlice>();
+        const order = s.keySlices(value).map((k) => k.slice);
+        for (const [w, k] of [...m, undone as [number, KeySlice]]) restored.set(w, k);
+        keys.set(value, new Map([...restored].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))));
+      },
+    },
+    {
+      name: 'redo',
+      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        assert.ok(s.redo());
+        keys.get(value)?.delete(slices.second);
+      },
+    },
+  ];
+}
+
+describe('session on a generated CT phantom', () => {
+  const ph = makePhantom({ size: [96, 96, 20], seed: 3 });
+  const sg = new SliceGeometry(ph.image, 2);
+  it('after each edit the labels equal a from-scratch segment() with the same key slices (classic engine)', async () => {
+    const areas = Array.from({ length: sg.count }, (_, w) => (sg.maskOf(ph.truth.data, w, 1) ?? new Uint8Array(0)).reduce((a, b) => a + b, 0));
+    const present = areas.map((a, w) => (a > 0 ? w : -1)).filter((w) => w >= 0);
+    const lo = present[0];
+    const hi = present[present.length - 1];
+    const mid = Math.round((lo + hi) / 2);
+    const edits = standardEdits(sg, ph.truth.data, 1, { first: mid, second: lo + 2, correct: hi - 2, absent: Math.min(sg.count - 1, hi + 1) });
+    const s = await checkSequence(ph.image, 'classic', edits);
+    assert.ok(s.cacheStats().labelHits >= 1, 'undo reused a result');
+  });
+
+  it('two labels: an edit of one leaves the other as it was, and its result is reused', async () => {
+    const s = await openSession(ph.image, { engine: 'classic' });
+    const k1 = maskKey(sg, ph.truth.data, 1, 10);
+    const lesion = Array.from({ length: sg.count }, (_, w) => (sg.maskOf(ph.truth.data, w, 2) ?? new Uint8Array(0)).reduce((a, b) => a + b, 0));
+    const lw = lesion.indexOf(Math.max(...lesion));
+    const k2 = maskKey(sg, ph.truth.data, 2, lw);
+    s.setKeySlice({ value: 1, name: 'organ' }, 10, { mask: k1.mask as Uint8Array });
+    s.setKeySlice(2, lw, { mask: k2.mask as Uint8Array });
+    await drainAll(s.propagate());
+    const k1b = maskKey(sg, ph.truth.data, 1, 6);
+    s.setKeySlice(1, 6, { mask: k1b.mask as Uint8Array });
+    assert.deepEqual(s.pending(), [1]);
+    const updates = await drainAll(s.propagate());
+    assert.ok(updates.every((u) => u.label === 1), 'only the edited label is propagated');
+    const scratch = await segment(ph.image, { axis: 2, labels: [{ value: 1, name: 'organ', keySlices: [k1, k1b] }, { value: 2, keySlices: [k2] }] });
+    assert.deepEqual(s.labels().data, scratch.labels.data);
+    assert.equal(s.report().labels[0].name, 'organ');
+  });
+});
+
+describe('session on real scans', { skip: sharedDataSkip() }, () => {
+  it('hippocampus MR: after each edit the labels equal a from-scratch segment()', async () => {
+    const image = await readVolume(path.join(SHARED_DATA, 'msd-hippocampus/images/hippocampus_003.nii.gz'));
+    const truth = await readLabelVolume(path.join(SHARED_DATA, 'msd-hippocampus/labels/hippocampus_003.nii.gz'));
+    const sg = new SliceGeometry(image, defaultSliceAxis(image.spacing));
+    const areas = Array.from({ length: sg.count }, (_, w) => (sg.maskOf(truth.data, w, 1) ?? new Uint8Array(0)).reduce((a, b) => a + b, 0));
+    const present = areas.map((a, w) => (a > 0 ? w : -1)).filter((w) => w >= 0);
+    const lo = present[0];
+    const hi = present[present.length - 1];
+    const mid = present[present.length >> 1];
+    const absent = hi + 1 < sg.count ? hi + 1 : lo - 1;
+    const s = await checkSequence(image, 'classic', standardEdits(sg, truth.data, 1, { first: mid, second: Math.round((lo + mid) / 2), correct: Math.round((mid + hi) / 2), absent }));
+    assert.equal(s.axis, defaultSliceAxis(image.spacing));
+  });
+});
+
+describe('session: reuse, history, progress, errors', () => {
+  const blob = makeBlob({ nx: 40, ny: 40, nz: 30, z0: 3, z1: 27 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const mask = (w: number) => sg.maskOf(blob.truth, w, 1) ?? new Uint8Array(sg.area);
+
+  it('re-runs only the fronts next to an edited key slice (an engine whose fronts depend on nothing else)', async () => {
+    const calls: number[] = [];
+    const counted: SliceEngine = {
+      ...interpolationEngine,
+      async open(img, run) {
+        const inner = await interpolationEngine.open(img, run);
+        return { ...inner, segmentSlice: (k) => inner.segmentSlice(k), propagate: (st) => (calls.push(st.front.key), inner.propagate(st)) };
+      },
+    };
+    const s = await openSession(blob.image, { engine: counted });
+    for (const w of [6, 12, 18, 24]) s.setKeySlice(1, w, { mask: mask(w) });
+    await drainAll(s.propagate());
+    const all = calls.length;
+    calls.length = 0;
+    s.setKeySlice(1, 21, { mask: mask(21) });
+    await drainAll(s.propagate());
+    assert.ok(calls.length > 0 && calls.length < all / 2, `${calls.length} engine steps after the edit, ${all} at first`);
+    assert.deepEqual([...new Set(calls)].sort((a, b) => a - b), [18, 21, 24], 'the fronts of the split gap only');
+    const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [6, 12, 18, 24, 21].map((w) => ({ index: w, empty: false, mask: mask(w), points: [], negativePoints: [] })) }] }, { engine: interpolationEngine });
+    assert.deepEqual(s.labels().data, scratch.labels.data);
+  });
+
+  it('undo and redo over more than 50 edits give back exactly the labels there were', async () => {
+    const s = await openSession(blob.image, { engine: 'interp' });
+    const seen: Uint8Array[] = [];
+    const ws = Array.from({ length: 56 }, (_, i) => 5 + ((i * 7) % 20));
+    for (const [i, w] of ws.entries()) {
+      if (i % 3 === 2) s.setKeySlice(1, w, { absent: true });
+      else s.setKeySlice(1, w, { mask: mask(w) });
+      await drainAll(s.propagate());
+      seen.push(Uint8Array.from(s.labels().data));
+    }
+    for (let i = seen.length - 2; i >= seen.length - 52; i--) {
+      assert.ok(s.undo());
+      await drainAll(s.propagate());
+      assert.deepEqual(Uint8Array.from(s.labels().data), seen[i], `undo to edit ${i}`);
+    }
+    for (let i = seen.length - 51; i < seen.length; i++) {
+      assert.ok(s.redo());
+      await drainAll(s.propagate());
+      assert.deepEqual(Uint8Array.from(s.labels().data), seen[i], `redo to edit ${i}`);
+    }
+    assert.equal(s.redo(), null);
+  });
+
+  it('bad input gets a named error and leaves the session exactly as it was', async () => {
+    const s = await openSession(blob.image, { engine: 'interp' });
+    s.setKeySlice(1, 10, { mask: mask(10) });
+    await drainAll(s.propagate());
+    const before = Uint8Array.from(s.labels().data);
+    const rev = s.revision();
+    const bad: [string, () => unknown, RegExp][] = [
+      ['slice out of range', () => s.setKeySlice(1, 30, { mask: mask(10) }), /key slice 30 is out of range 0\.\.29/],
+      ['unknown label', () => s.correct(7, 10, mask(10)), /label 7 is not in this session \(labels: 1\)/],
+      ['mask of the wrong size', () => s.setKeySlice(1, 12, { mask: new Uint8Array(10) }), /the mask holds 10 pixels, the slice 40 x 40 = 1600/],
+      ['point outside the slice', () => s.setKeySlice(1, 12, { points: [[40, 3]] }), /point \[40, 3\] lies outside the slice/],
+      ['box outside the slice', () => s.setKeySlice(1, 12, { box: [2, 2, 50, 9] }), /box corner \[50, 9\] lies outside/],
+      ['no prompt', () => s.setKeySlice(1, 12, {}), /no mask, box or point/],
+      ['remove a missing key slice', () => s.removeKeySlice(1, 11), /label 1 has no key slice 11 \(its key slices: 10\)/],
+      ['label value', () => s.setKeySlice(0, 12, { mask: mask(12) }), /a label value is a whole number from 1 to 65535/],
+      ['propagate an unknown label', () => s.propagate({ labels: [4] }), /label 4 is not in this session/],
+    ];
+    for (const [what, f, msg] of bad) {
+      assert.throws(f, (e: unknown) => e instanceof KeysliceError && e.code === 'INVALID_ANNOTATION' && msg.test(e.message), what);
+      assert.deepEqual(s.revision(), rev, `${what}: no new revision`);
+      assert.deepEqual(s.pending(), [], `${what}: nothing to propagate`);
+      assert.deepEqual(Uint8Array.from(s.labels().data), before, `${what}: labels unchanged`);
+    }
+    assert.deepEqual(s.keySlices(1), [{ slice: 10, kind: 'mask' }]);
+  });
+
+  it('yields every slice as it is decided, and a cancelled propagation leaves the session usable', async () => {
+    const s = await openSession(blob.image, { engine: 'classic' });
+    s.setKeySlice(1, 15, { mask: mask(15) });
+    const ac = new AbortController();
+    const early: SliceUpdate[] = [];
+    await assert.rejects(async () => {
+      for await (const u of s.propagate({ signal: ac.signal })) {
+        early.push(u);
+        ac.abort();
+      }
+    }, (e: unknown) => (e as Error).name === 'AbortError');
+    assert.equal(early.length, 1, 'stopped after the first slice');
+    assert.equal(early[0].source, 'front');
+    assert.deepEqual(s.pending(), [1], 'the label still needs propagating');
+    const updates = await drainAll(s.propagate());
+    const final = updates.filter((u) => u.done === 1);
+    const sources = new Set(final.map((u) => u.source));
+    assert.ok(sources.has('key') && sources.has('front'), [...sources].join(','));
+    for (const u of final) {
+      assert.equal(u.mask.length, sg.area);
+      if (u.box) assert.ok(u.mask[u.box[0] + sg.nu * u.box[1]] !== undefined);
+    }
+    const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 15, empty: false, mask: mask(15), points: [], negativePoints: [] }] }] });
+    assert.deepEqual(s.labels().data, scratch.labels.data);
+    const stack = new Uint8Array(sg.area * sg.count);
+    for (const u of final) stack.set(u.mask, u.slice * sg.area);
+    const fromLabels = new Uint8Array(sg.area * sg.count);
+    for (let w = 0; w < sg.count; w++) fromLabels.set(sg.maskOf(s.labels().data, w, 1) ?? new Uint8Array(sg.area), w * sg.area);
+    assert.deepEqual(stack, fromLabels, 'the final updates are the labels, slice by slice');
+  });
+
+  it('two sessions sharing one model give the results each gives alone', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'shared')), { memoryCacheBytes: 0 });
+    const engine = samEngine(model);
+    const edit = async (keys: number[]) => {
+      const s = await openSession(blob.image, { engine });
+      for (const w of keys) s.setKeySlice(1, w, { mask: mask(w) });
+      await drainAll(s.propagate());
+      return s;
+    };
+    const alone = [await edit([10]), await edit([8, 20])];
+    const [a, b] = await Promise.all([edit([10]), edit([8, 20])]);
+    assert.deepEqual(a.labels().data, alone[0].labels().data);
+    assert.deepEqual(b.labels().data, alone[1].labels().data);
+    const strip = (s: KeysliceSessionHandle) => Object.fromEntries(Object.entries(s.report().engineStats ?? {}).filter(([k]) => !k.endsWith('Seconds')));
+    assert.deepEqual(strip(a), strip(alone[0]), 'each session counts its own model calls');
+    assert.deepEqual(strip(b), strip(alone[1]));
+  });
+});
