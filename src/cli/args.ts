@@ -25,6 +25,7 @@ Usage:
                    [--placements fixed,suggested] [--out DIR]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
                    [--methods M[,M...]] [--itk-reference] [--out DIR]
+  keyslice bench --interactive [--engine NAME] [--edits 5] [--reuse exact|fronts] [--data DIR] [--datasets D[,D...]] [--out DIR]
   keyslice analyze --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--slice-axis N]
                    [--window auto|PRESET|LOW:HIGH] --out DIR
   keyslice suggest --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--budget K]

@@ -3,7 +3,7 @@
  * The `keyslice` command line. Each subcommand parses its flags, calls the library, prints results on stdout
  * and progress on stderr. Errors print one line naming the file and the problem, and exit non-zero.
  */
-import { benchFiles } from '../bench/bench-files.js';
+import { benchFiles, interactiveBenchFiles } from '../bench/bench-files.js';
 import { runScale } from '../bench/scale.js';
 import type { Placement } from '../bench/run-bench.js';
 import type { PromptKind } from '../simulate/annotator.js';
@@ -151,8 +151,29 @@ async function cmdBench(args: string[]): Promise<void> {
     sizes: { type: 'string' },
     slices: { type: 'string' },
     'itk-reference': { type: 'boolean' },
+    interactive: { type: 'boolean' },
+    engine: { type: 'string' },
+    edits: { type: 'string' },
+    reuse: { type: 'string' },
   });
   if (v.scale) return cmdBenchScale(v);
+  if (v.interactive) {
+    const edits = v.edits === undefined ? 5 : Number(v.edits);
+    if (!Number.isInteger(edits) || edits < 0) throw new KeysliceError('USAGE', `--edits must be a whole number >= 0, got "${String(v.edits)}"`);
+    const progress = new ProgressReporter();
+    const res = await interactiveBenchFiles({
+      data: v.data as string | undefined,
+      datasets: list(v, 'datasets'),
+      engine: v.engine as string | undefined,
+      edits,
+      reuse: choices<'exact' | 'fronts'>(v, 'reuse', ['exact', 'fronts'])?.[0],
+      out: v.out as string | undefined,
+      onCase: (done, total, name) => progress.update(done, total, name),
+    });
+    console.log(res.summary);
+    console.log(`results: ${res.files.join(', ')}`);
+    return;
+  }
   const placements = choices<Placement>(v, 'placements', ['fixed', 'suggested']);
   const budgets = list(v, 'budgets')?.map((b) => {
     const n = Number(b);

@@ -47,6 +47,8 @@ export interface PropagationOptions {
   stopRules?: Partial<StopRules>;
   /** How the prior between key slices is interpolated (default: the policy's, else the engine's, else `shape`). */
   interpolation?: Interpolation;
+  /** The region of interest to work in (default: from the key slices, see `roiOfKeySlices`). */
+  roi?: RoiBox;
   /** Overrides of the switches the engine asks for (see {@link policyOf}). */
   policy?: Partial<PropagationPolicy>;
   /**
@@ -225,8 +227,9 @@ export async function propagateObject(
 ): Promise<ObjectPropagation | null> {
   const rules: StopRules = { ...DEFAULT_STOP_RULES, ...options.stopRules };
   const policy = policyOf(engine, { ...options.policy, ...(options.interpolation ? { interpolation: options.interpolation } : {}) });
-  const roi = roiOfKeySlices(label.keySlices, sg);
-  if (!roi) return null;
+  const own = roiOfKeySlices(label.keySlices, sg);
+  if (!own) return null;
+  const roi = options.roi ?? own;
   const img = roiImage(image, sg, roi, window);
   const { nu, nv } = roiSize(roi);
   const area = nu * nv;

@@ -11,6 +11,7 @@ import type { FrontOutcome, FrontSlice } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import type { PropagationPolicy } from '../propagation/policy.js';
 import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
+import type { RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, SliceEngine } from '../propagation/types.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 
@@ -31,6 +32,8 @@ export interface LabelRunContext {
   options: LabelRunOptions;
   usage?: EngineUsage;
   signal?: AbortSignal;
+  /** The region of interest (default: from the key slices). */
+  roi?: RoiBox;
   /** Answers a planned front from a cache, or runs it (see `PropagationOptions.front`); `which` tells the run. */
   front?: (which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => Promise<FrontOutcome>;
   /** Called after each engine call of the engine's run, with its slice (progress). */
@@ -67,6 +70,7 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
   let extentRun: LabelReport['extentRun'];
   const extentEngine = ctx.policy.extentEngine;
   const common: PropagationOptions = {
+    ...(ctx.roi ? { roi: ctx.roi } : {}),
     range: options.range,
     stopRules: options.stopRules,
     interpolation: options.interpolation,

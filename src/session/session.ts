@@ -12,7 +12,7 @@ import type { FrontInputs } from '../propagation/controller.js';
 import type { FrontOutcome } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
-import { pasteSlice, roiOfKeySlices } from '../propagation/roi.js';
+import { pasteSlice, roiOfKeySlices, type RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, SliceEngine, SliceSource } from '../propagation/types.js';
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
@@ -120,6 +120,9 @@ class KeysliceSession implements Session {
   /** The last result of each label (by value) and the key it was computed for. */
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   private readonly usage: EngineUsage | undefined;
+  private readonly reuse: 'exact' | 'fronts';
+  /** `fronts` reuse: each label's region of interest so far (it only grows). */
+  private readonly rois = new Map<number, RoiBox>();
   private nextRevision = 1;
   private running = false;
   private closed = false;
@@ -157,6 +160,8 @@ class KeysliceSession implements Session {
     this.labelCache = new LruCache(Math.floor(bytes / 2));
     this.frontCache = new LruCache(Math.floor(bytes / 2));
     this.usage = this.engine.newUsage?.();
+    this.reuse = options.reuse ?? 'exact';
+    if (this.reuse !== 'exact' && this.reuse !== 'fronts') throw new KeysliceError('USAGE', `reuse must be "exact" or "fronts", got "${String(this.reuse)}"`);
     this.log = new EditLog<Snapshot>({ state: [], revision: { id: 0, edit: 'opened', labels: [] } }, limit);
   }
 
@@ -275,7 +280,7 @@ class KeysliceSession implements Session {
   /** Answers a front from the cache (engines whose fronts depend on nothing else), or runs and keeps it. */
   private async front(which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs): Promise<FrontOutcome> {
     const engine = which === 'extent' ? this.policy.extentEngine : this.engine;
-    if (!engine?.frontsIndependent) return run();
+    if (!engine || (this.reuse === 'exact' && !engine.frontsIndependent)) return run();
     const keyMask = inputs.keyMasks.get(plan.key) as Uint8Array;
     const area = keyMask.length;
     const first = plan.key + plan.direction;
@@ -300,6 +305,15 @@ class KeysliceSession implements Session {
     const outcome = await run();
     this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior }, outcomeBytes(outcome) + 2 * prior.length);
     return outcome;
+  }
+
+  /** The region of interest of a label: its key slices' (exact reuse), or the union with all before (fronts). */
+  private roiFor(value: number, own: RoiBox | null): RoiBox | null {
+    if (this.reuse === 'exact' || !own) return own;
+    const was = this.rois.get(value);
+    const roi = was ? { u0: Math.min(was.u0, own.u0), v0: Math.min(was.v0, own.v0), u1: Math.max(was.u1, own.u1), v1: Math.max(was.v1, own.v1) } : own;
+    this.rois.set(value, roi);
+    return roi;
   }
 
   /** The final updates of a label's run (every slice holding the object or visited by the schedule). */
@@ -337,7 +351,7 @@ class KeysliceSession implements Session {
             continue;
           }
           const annotation = annotationOf(l);
-          const roi = roiOfKeySlices(annotation.keySlices, this.sg);
+          const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg));
           const full = new Uint8Array(this.sg.area);
           const run = await runLabel(
             {
@@ -349,6 +363,7 @@ class KeysliceSession implements Session {
               options: this.runOptions,
               ...(this.usage ? { usage: this.usage } : {}),
               ...(options.signal ? { signal: options.signal } : {}),
+              ...(roi && this.reuse === 'fronts' ? { roi } : {}),
               front: (which, plan, r, inputs) => this.front(which, plan, r, inputs),
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
