@@ -269,6 +269,11 @@ describe('session: reuse, history, progress, errors', () => {
     assert.equal(early.length, 1, 'stopped after the first slice');
     assert.equal(early[0].source, 'front');
     assert.deepEqual(s.pending(), [1], 'the label still needs propagating');
+    for await (const u of s.propagate()) {
+      assert.equal(u.source, 'front');
+      break; // leaving early stops the propagation too
+    }
+    assert.deepEqual(s.pending(), [1]);
     const updates = await drainAll(s.propagate());
     const final = updates.filter((u) => u.done === 1);
     const sources = new Set(final.map((u) => u.source));

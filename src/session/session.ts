@@ -60,8 +60,21 @@ function outcomeBytes(o: FrontOutcome): number {
   return n;
 }
 
-/** A queue that an async generator drains while a producer fills it. */
-async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signal?: AbortSignal): AsyncGenerator<T> {
+/** A signal that aborts when `outer` does or when the returned `abort` is called. */
+function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSignal; abort: () => void } {
+  const inner = new AbortController();
+  if (outer) {
+    if (outer.aborted) inner.abort(outer.reason);
+    else outer.addEventListener('abort', () => inner.abort(outer.reason), { once: true });
+  }
+  return { signal: inner.signal, abort: () => inner.abort(new DOMException('the propagation was left before its end', 'AbortError')) };
+}
+
+/**
+ * A queue that an async generator drains while a producer fills it (the producer starts at the first `next`).
+ * When the consumer stops early (`break`), the producer is stopped through `stop` and awaited.
+ */
+async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signal: AbortSignal, stop: () => void): AsyncGenerator<T> {
   const queue: T[] = [];
   let wake: (() => void) | null = null;
   let finished = false;
@@ -85,21 +98,28 @@ async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signa
       poke();
     },
   );
-  for (;;) {
-    if (signal?.aborted) {
-      // Stop here: the producer stops at its next check; wait for it so the session is free again.
+  try {
+    for (;;) {
+      if (signal.aborted) {
+        // Stop here: the producer stops at its next check; wait for it so the session is free again.
+        await settled;
+        signal.throwIfAborted();
+      }
+      if (queue.length) {
+        yield queue.shift() as T;
+        continue;
+      }
+      if (finished) {
+        if (failure) throw (failure as { error: unknown }).error;
+        return;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    if (!finished) {
+      stop();
       await settled;
-      signal.throwIfAborted();
     }
-    if (queue.length) {
-      yield queue.shift() as T;
-      continue;
-    }
-    if (finished) {
-      if (failure) throw (failure as { error: unknown }).error;
-      return;
-    }
-    await new Promise<void>((r) => (wake = r));
   }
 }
 
@@ -336,12 +356,15 @@ class KeysliceSession implements Session {
     const wanted = options.labels ?? this.pending();
     for (const v of wanted) labelAt(this.state, v);
     const labels = this.state.filter((l) => wanted.includes(l.value));
-    this.running = true;
-    const t0 = performance.now();
+    const { signal, abort } = linkedSignal(options.signal);
     return drain<SliceUpdate>(async (push) => {
+      // The work starts at the first `next()`: an iterator never read holds nothing.
+      if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
+      this.running = true;
+      const t0 = performance.now();
       try {
         for (const [n, l] of labels.entries()) {
-          options.signal?.throwIfAborted();
+          signal.throwIfAborted();
           const key = this.labelKey(l);
           const kept = this.labelCache.get(key, (r) => this.sameLabel(r, l));
           if (kept) {
@@ -362,7 +385,7 @@ class KeysliceSession implements Session {
               policy: this.policy,
               options: this.runOptions,
               ...(this.usage ? { usage: this.usage } : {}),
-              ...(options.signal ? { signal: options.signal } : {}),
+              signal,
               ...(roi && this.reuse === 'fronts' ? { roi } : {}),
               front: (which, plan, r, inputs) => this.front(which, plan, r, inputs),
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
@@ -385,7 +408,7 @@ class KeysliceSession implements Session {
         this.lastSeconds = (performance.now() - t0) / 1000;
         this.running = false;
       }
-    }, options.signal);
+    }, signal, abort);
   }
 
   /** The runs of the current labels, in order (a label never propagated counts as empty). */
