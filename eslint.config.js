@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench-results/', 'keyslice-demo/'] },
+  { ignores: ['dist/', 'node_modules/', 'bench-results/', 'bench-scale/', 'keyslice-demo/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -29,6 +29,17 @@ export {
   type LabelReport,
 } from './pipeline/segment.js';
 export { ENGINE_TABLE, engineSpec, createEngine, allEngineNames, type EngineSpec, type LoadedModel, type ModelKind } from './pipeline/engines.js';
+export { openSession, type KeysliceSessionHandle } from './session/session.js';
+export type {
+  Session,
+  SessionOptions,
+  KeySlicePrompt,
+  LabelRef,
+  Revision,
+  SliceUpdate,
+  UpdateSource,
+  PropagateOptions,
+} from './session/types.js';
 export {
   propagateObject,
   DEFAULT_STOP_RULES,

@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Annotations, KeySlice } from '../src/annotations/types.js';
 import { makePhantom } from '../src/demo/phantom.js';
+import { classicEngine } from '../src/engines/classic/engine.js';
 import { interpolationEngine } from '../src/engines/interp.js';
+import { runInteractiveBench, summariseInteractive } from '../src/bench/interactive.js';
 import { samEngine } from '../src/engines/sam/engine.js';
 import { loadSamModel } from '../src/models/sam/load-node.js';
 import { segment } from '../src/pipeline/segment.js';
@@ -13,7 +15,7 @@ import type { SliceEngine } from '../src/propagation/types.js';
 import { openSession, type KeysliceSessionHandle } from '../src/session/session.js';
 import type { SliceUpdate } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
-import { readLabelVolume, readVolume } from '../src/volume/io-node.js';
+import { readLabelVolume, readVolume, writeVolume } from '../src/volume/io-node.js';
 import { defaultSliceAxis, SliceGeometry, type Volume } from '../src/volume/volume.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { SHARED_DATA, sharedDataSkip } from './helpers/paths.js';
@@ -267,6 +269,11 @@ describe('session: reuse, history, progress, errors', () => {
     assert.equal(early.length, 1, 'stopped after the first slice');
     assert.equal(early[0].source, 'front');
     assert.deepEqual(s.pending(), [1], 'the label still needs propagating');
+    for await (const u of s.propagate()) {
+      assert.equal(u.source, 'front');
+      break; // leaving early stops the propagation too
+    }
+    assert.deepEqual(s.pending(), [1]);
     const updates = await drainAll(s.propagate());
     const final = updates.filter((u) => u.done === 1);
     const sources = new Set(final.map((u) => u.source));
@@ -300,5 +307,80 @@ describe('session: reuse, history, progress, errors', () => {
     const strip = (s: KeysliceSessionHandle) => Object.fromEntries(Object.entries(s.report().engineStats ?? {}).filter(([k]) => !k.endsWith('Seconds')));
     assert.deepEqual(strip(a), strip(alone[0]), 'each session counts its own model calls');
     assert.deepEqual(strip(b), strip(alone[1]));
+  });
+});
+
+describe('session: reuse of fronts across edits', () => {
+  const blob = makeBlob({ nx: 40, ny: 40, nz: 30, z0: 3, z1: 27 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const mask = (w: number) => sg.maskOf(blob.truth, w, 1) ?? new Uint8Array(sg.area);
+  const counting = () => {
+    const calls: string[] = [];
+    const base = classicEngine();
+    const engine: SliceEngine = {
+      ...base,
+      async open(img, run) {
+        const inner = await base.open(img, run);
+        return {
+          segmentSlice: (k) => inner.segmentSlice(k),
+          ...(inner.learn ? { learn: (k: { index: number; mask: Uint8Array }[]) => inner.learn?.(k) } : {}),
+          propagate: (st) => (calls.push(`${st.front.key}${st.front.direction > 0 ? '+' : '-'}`), inner.propagate(st)),
+        };
+      },
+    };
+    return { engine, calls };
+  };
+  const edit = async (reuse: 'exact' | 'fronts') => {
+    const { engine, calls } = counting();
+    const s = await openSession(blob.image, { engine, reuse });
+    for (const w of [8, 15, 22]) s.setKeySlice(1, w, { mask: mask(w) });
+    await drainAll(s.propagate());
+    calls.length = 0;
+    s.setKeySlice(1, 11, { mask: mask(11) });
+    await drainAll(s.propagate());
+    return { s, keys: new Set(calls) };
+  };
+
+  it('exact: an engine that learns from every key slice runs all its fronts again; fronts: only those next to the edit', async () => {
+    const exact = await edit('exact');
+    assert.deepEqual([...exact.keys].sort(), ['11+', '11-', '15+', '15-', '22+', '22-', '8+', '8-']);
+    const fronts = await edit('fronts');
+    for (const f of ['8+', '11-', '11+', '15-']) assert.ok(fronts.keys.has(f), `front ${f} of the split gap runs`);
+    assert.ok(!fronts.keys.has('8-') && !fronts.keys.has('22+'), `the outward fronts are reused (ran: ${[...fronts.keys].join(', ')})`);
+    const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [8, 15, 22, 11].map((w) => ({ index: w, empty: false, mask: mask(w), points: [], negativePoints: [] })) }] });
+    assert.deepEqual(exact.s.labels().data, scratch.labels.data, 'exact reuse equals segment()');
+    const a = Uint8Array.from(fronts.s.labels().data, (x) => (x ? 1 : 0));
+    const b = Uint8Array.from(scratch.labels.data, (x) => (x ? 1 : 0));
+    let both = 0;
+    let n = 0;
+    for (let i = 0; i < a.length; i++) {
+      both += a[i] & b[i];
+      n += a[i] + b[i];
+    }
+    assert.ok((2 * both) / n > 0.97, `fronts reuse stays close to segment(): Dice ${((2 * both) / n).toFixed(4)}`);
+  });
+});
+
+describe('interactive benchmark', () => {
+  it('a simulated annotator corrects the suggested slices; each result equals a from-scratch segment()', async () => {
+    const ph = makePhantom({ size: [64, 64, 16], seed: 5 });
+    const root = path.join(tmp, 'bench');
+    fs.mkdirSync(root, { recursive: true });
+    await writeVolume(ph.image, path.join(root, 'img.nii.gz'));
+    await writeVolume(ph.truth, path.join(root, 'lab.nii.gz'));
+    const rows = await runInteractiveBench({
+      datasets: [{ name: 'phantom', modality: 'CT', root, cases: [{ id: 'p', image: 'img.nii.gz', label: 'lab.nii.gz', labels: [1] }] }],
+      engine: 'classic',
+      edits: 2,
+    });
+    assert.deepEqual(rows.map((r) => r.edit), [0, 1, 2]);
+    assert.ok(rows.every((r) => r.same), 'session labels equal segment() after every edit');
+    assert.ok(rows.every((r) => r.editSeconds > 0 && r.fullSeconds > 0));
+    assert.equal(new Set(rows.map((r) => r.slice)).size, 3, 'each edit on a new slice');
+    assert.ok(rows[2].dice >= rows[0].dice - 0.02, `Dice ${rows.map((r) => r.dice.toFixed(3)).join(' -> ')}`);
+    const [sum] = summariseInteractive(rows);
+    assert.equal(sum.edit.n, 2);
+    assert.equal(sum.diceAfter.length, 3);
+    assert.ok(Number.isFinite(sum.ratio));
   });
 });

@@ -29,12 +29,16 @@ export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma:
       tmp[u + nu * v] = s;
     }
   }
+  // Column pass a row at a time (memory in order); per pixel the same sum, in the same order, from 0.
+  const acc = new Float64Array(nu);
   for (let v = 0; v < nv; v++) {
-    for (let u = 0; u < nu; u++) {
-      let s = 0;
-      for (let q = 0; q < t; q++) s += k[q] * tmp[u + rows[v * t + q]];
-      out[u + nu * v] = s;
+    acc.fill(0);
+    for (let q = 0; q < t; q++) {
+      const row = rows[v * t + q];
+      const w = k[q];
+      for (let u = 0; u < nu; u++) acc[u] += w * tmp[row + u];
     }
+    out.set(acc, nu * v);
   }
   return out;
 }
@@ -67,19 +71,27 @@ type Five = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Arra
  * or along columns (`tapIndices(nv, r, nu)`), clamped edges; results stored as float32.
  */
 function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array, alongRows: boolean): void {
+  if (!alongRows) {
+    filterFiveColumns(src, dst, nu, nv, k, taps);
+    return;
+  }
   const t = k.length;
+  const r = (t - 1) / 2;
   const [a, b, c, d, e] = src;
   for (let v = 0; v < nv; v++) {
+    const line = v * nu;
     for (let u = 0; u < nu; u++) {
-      const line = alongRows ? v * nu : u;
-      const base = (alongRows ? u : v) * t;
+      // Away from the row's ends the taps are u - r .. u + r: no clamped index to look up.
+      const direct = u >= r && u < nu - r;
+      const from = line + u - r;
+      const base = u * t;
       let s1 = 0;
       let s2 = 0;
       let s3 = 0;
       let s4 = 0;
       let s5 = 0;
       for (let q = 0; q < t; q++) {
-        const j = line + taps[base + q];
+        const j = direct ? from + q : line + taps[base + q];
         const w = k[q];
         s1 += w * a[j];
         s2 += w * b[j];
@@ -87,13 +99,53 @@ function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Arra
         s4 += w * d[j];
         s5 += w * e[j];
       }
-      const i = u + nu * v;
+      const i = line + u;
       dst[0][i] = s1;
       dst[1][i] = s2;
       dst[2][i] = s3;
       dst[3][i] = s4;
       dst[4][i] = s5;
     }
+  }
+}
+
+/**
+ * The column pass of {@link filterFive}, a whole row of sums at a time (memory read in order rather than one
+ * column at a time): each output is still the sum over the taps in the same order from 0, in double precision,
+ * so the results are the same to the last bit.
+ */
+function filterFiveColumns(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array): void {
+  const t = k.length;
+  const [a, b, c, d, e] = src;
+  const s1 = new Float64Array(nu);
+  const s2 = new Float64Array(nu);
+  const s3 = new Float64Array(nu);
+  const s4 = new Float64Array(nu);
+  const s5 = new Float64Array(nu);
+  for (let v = 0; v < nv; v++) {
+    s1.fill(0);
+    s2.fill(0);
+    s3.fill(0);
+    s4.fill(0);
+    s5.fill(0);
+    for (let q = 0; q < t; q++) {
+      const row = taps[v * t + q];
+      const w = k[q];
+      for (let u = 0; u < nu; u++) {
+        const j = row + u;
+        s1[u] += w * a[j];
+        s2[u] += w * b[j];
+        s3[u] += w * c[j];
+        s4[u] += w * d[j];
+        s5[u] += w * e[j];
+      }
+    }
+    const o = v * nu;
+    dst[0].set(s1, o);
+    dst[1].set(s2, o);
+    dst[2].set(s3, o);
+    dst[3].set(s4, o);
+    dst[4].set(s5, o);
   }
 }
 

@@ -12,6 +12,7 @@ import { findDatasets } from './manifest.js';
 import { defaultMethodNames, getMethod } from './methods.js';
 import { dicePlotSvg, summaryMarkdown, toCsv } from './report.js';
 import { runBench, type BenchRow, type Placement } from './run-bench.js';
+import { interactiveMarkdown, runInteractiveBench, summariseInteractive, type InteractiveRow } from './interactive.js';
 
 export interface BenchFilesOptions {
   /** Data folder (default: ../shared/data from the working folder, else beside the package). */
@@ -81,4 +82,43 @@ export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesRes
   await writeTextAtomic(files.md, `# keyslice benchmark\n\nData: ${dataDir}\n\n${summary}`);
   await writeTextAtomic(files.svg, dicePlotSvg(rows));
   return { rows, summary, files: Object.values(files), dataDir };
+}
+
+export interface InteractiveFilesOptions {
+  data?: string;
+  datasets?: string[];
+  /** Engine (default classic). */
+  engine?: string;
+  /** Corrections after the first key slice (default 5). */
+  edits?: number;
+  /** What the session reuses across edits (default exact). */
+  reuse?: 'exact' | 'fronts';
+  /** Output folder (default bench-results). */
+  out?: string;
+  onCase?: (done: number, total: number, name: string) => void;
+}
+
+/** `keyslice bench --interactive`: runs the interactive protocol, writes interactive.json and interactive.md. */
+export async function interactiveBenchFiles(opts: InteractiveFilesOptions): Promise<{ rows: InteractiveRow[]; summary: string; files: string[] }> {
+  const dataDir = opts.data ?? defaultDataDir();
+  const found = await findDatasets(dataDir);
+  const unknown = (opts.datasets ?? []).filter((n) => !found.some((d) => d.name === n));
+  if (unknown.length) {
+    throw new KeysliceError('USAGE', `unknown dataset ${unknown.map((n) => `"${n}"`).join(', ')} (found: ${found.map((d) => d.name).join(', ')})`, dataDir);
+  }
+  const datasets = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
+  const engine = opts.engine ?? 'classic';
+  const out = opts.out ?? 'bench-results';
+  await ensureOutputDir(out);
+  const t0 = performance.now();
+  const reuse = opts.reuse ?? 'exact';
+  const rows = await runInteractiveBench({ datasets, engine, edits: opts.edits ?? 5, reuse, onCase: opts.onCase });
+  const seconds = (performance.now() - t0) / 1000;
+  const summaries = summariseInteractive(rows);
+  const summary = interactiveMarkdown(engine, summaries, reuse);
+  const files = { json: path.join(out, 'interactive.json'), md: path.join(out, 'interactive.md') };
+  const meta = { date: new Date().toISOString(), dataDir, engine, reuse, datasets: datasets.map((d) => d.name), seconds };
+  await writeTextAtomic(files.json, `${JSON.stringify({ meta, summaries, rows }, null, 1)}\n`);
+  await writeTextAtomic(files.md, `# keyslice interactive benchmark\n\nData: ${dataDir}\n\n${summary}`);
+  return { rows, summary, files: Object.values(files) };
 }

@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseKeySliceList } from '../annotations/build.js';
 import type { InputFiles } from '../pipeline/inputs-node.js';
+import type { ReadVolumeOptions } from '../volume/io-node.js';
 import { allEngineNames } from '../pipeline/engines-node.js';
 import { DEFAULT_ENGINE } from '../pipeline/segment.js';
 import { KeysliceError } from '../util/errors.js';
@@ -16,18 +17,32 @@ Usage:
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
                    [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]] [--embedding-cache DIR]
+                   [--series UID] [--allow-gaps]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
+  keyslice info    --image IMG [--series UID] [--allow-gaps] [--list-series] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box]
                    [--placements fixed,suggested] [--out DIR]
+  keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
+                   [--methods M[,M...]] [--itk-reference] [--out DIR]
+  keyslice bench --interactive [--engine NAME] [--edits 5] [--reuse exact|fronts] [--data DIR] [--datasets D[,D...]] [--out DIR]
   keyslice analyze --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--slice-axis N]
                    [--window auto|PRESET|LOW:HIGH] --out DIR
   keyslice suggest --image IMG [--annotations SPARSE --key-slices LIST | --prompts FILE] [--budget K]
                    [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST] [--json]
+  keyslice batch submit (--manifest M | --folder DIR) --out DIR [--engine NAME] [--model DIR] [--window W]
+                   [--post STEPS] [--attempts N] [--backoff MS] [--retry-failed] [--json]
+  keyslice batch worker [--concurrency N] [--until-empty] [--lock-duration MS] [--stalled-interval MS]
+                   [--max-stalled N] [--name NAME]
+  keyslice batch status [--json]
+  keyslice batch report [--format json|csv] [--out FILE]
+                   (every batch command: [--redis URL (default redis://127.0.0.1:6379)] [--queue NAME])
   keyslice serve   [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions N] [--max-upload-mb M]
                    [--idle-minutes I] [--data DIR] [--workers W] [--engine NAME] [--log]
 
-Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM series folder.
+Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder (searched
+recursively; --series UID picks one of several series). \`keyslice COMMAND --help\` describes one command;
+--verbose (any command) shows what third-party libraries printed.
 Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${allEngineNames().join(', ')}
 (default ${DEFAULT_ENGINE}; with --model: medsam2 for a "sam2" model, else hybrid); sam and hybrid run a
 SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
@@ -75,8 +90,20 @@ export function choices<T extends string>(v: Values, name: string, allowed: read
   });
 }
 
+/** Flags on how an image is read: which DICOM series, and whether gaps between slices are resampled. */
+export const READ_FLAGS = {
+  series: { type: 'string' },
+  'allow-gaps': { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** The read options of {@link READ_FLAGS}. */
+export function readOptions(v: Values): ReadVolumeOptions {
+  return { dicom: { series: v.series as string | undefined, allowGaps: !!v['allow-gaps'] } };
+}
+
 /** Flags naming the image and its annotations (`segment`, `analyze`, `suggest`). */
 export const INPUT_FLAGS = {
+  ...READ_FLAGS,
   image: { type: 'string' },
   annotations: { type: 'string' },
   'key-slices': { type: 'string' },
@@ -92,5 +119,6 @@ export function inputFiles(v: Values): InputFiles {
     keySlices: typeof v['key-slices'] === 'string' ? parseKeySliceList(v['key-slices']) : undefined,
     prompts: v.prompts as string | undefined,
     axis: sliceAxis(v),
+    read: readOptions(v),
   };
 }

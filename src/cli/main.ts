@@ -3,7 +3,8 @@
  * The `keyslice` command line. Each subcommand parses its flags, calls the library, prints results on stdout
  * and progress on stderr. Errors print one line naming the file and the problem, and exit non-zero.
  */
-import { benchFiles } from '../bench/bench-files.js';
+import { benchFiles, interactiveBenchFiles } from '../bench/bench-files.js';
+import { runScale } from '../bench/scale.js';
 import type { Placement } from '../bench/run-bench.js';
 import type { PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
@@ -13,9 +14,13 @@ import { EXIT_CODES, KeysliceError } from '../util/errors.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
 import { cmdAnalyze, cmdSuggest } from './analysis.js';
-import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION } from './args.js';
+import { cmdBatch } from './batch.js';
+import { commandHelp } from './help.js';
+import { cmdInfo } from './info.js';
+import { capturedMessages } from '../util/quiet.js';
+import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION, type Values } from './args.js';
 import { parsePost, parseRange, parseWindow } from './options.js';
-import { ProgressReporter } from './progress.js';
+import { ProgressReporter, segmentProgressLine } from './progress.js';
 import { cmdServe } from './serve.js';
 
 async function cmdSegment(args: string[]): Promise<void> {
@@ -45,7 +50,10 @@ async function cmdSegment(args: string[]): Promise<void> {
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,
     report: v.report as string | undefined,
     onStage: (m) => progress.log(m),
-    onProgress: (p) => progress.update(p.done, p.total, `label ${p.label}`),
+    onProgress: (p) => {
+      const line = segmentProgressLine(p);
+      progress.update(line.done, line.total, line.text);
+    },
   });
   for (const w of warnings) progress.log(`warning: ${w}`);
   for (const l of report.labels) {
@@ -81,7 +89,8 @@ async function cmdScore(args: string[]): Promise<void> {
   const gtFile = need(v, 'gt');
   const tol = v.tolerance === undefined ? 2 : Number(v.tolerance);
   if (!Number.isFinite(tol) || tol < 0) throw new KeysliceError('USAGE', `--tolerance must be a distance in mm >= 0, got "${String(v.tolerance)}"`);
-  const [pred, gt] = await Promise.all([readLabelVolume(predFile), readLabelVolume(gtFile)]);
+  const pred = await readLabelVolume(predFile);
+  const gt = await readLabelVolume(gtFile);
   const diff = gridDifference(gt, pred);
   if (diff !== null) throw new KeysliceError('GRID_MISMATCH', `grid differs from ${gtFile}: ${diff}`, predFile);
   let labels: number[];
@@ -138,7 +147,34 @@ async function cmdBench(args: string[]): Promise<void> {
     kinds: { type: 'string' },
     placements: { type: 'string' },
     out: { type: 'string' },
+    scale: { type: 'boolean' },
+    'in-plane': { type: 'string' },
+    sizes: { type: 'string' },
+    slices: { type: 'string' },
+    'itk-reference': { type: 'boolean' },
+    interactive: { type: 'boolean' },
+    engine: { type: 'string' },
+    edits: { type: 'string' },
+    reuse: { type: 'string' },
   });
+  if (v.scale) return cmdBenchScale(v);
+  if (v.interactive) {
+    const edits = v.edits === undefined ? 5 : Number(v.edits);
+    if (!Number.isInteger(edits) || edits < 0) throw new KeysliceError('USAGE', `--edits must be a whole number >= 0, got "${String(v.edits)}"`);
+    const progress = new ProgressReporter();
+    const res = await interactiveBenchFiles({
+      data: v.data as string | undefined,
+      datasets: list(v, 'datasets'),
+      engine: v.engine as string | undefined,
+      edits,
+      reuse: choices<'exact' | 'fronts'>(v, 'reuse', ['exact', 'fronts'])?.[0],
+      out: v.out as string | undefined,
+      onCase: (done, total, name) => progress.update(done, total, name),
+    });
+    console.log(res.summary);
+    console.log(`results: ${res.files.join(', ')}`);
+    return;
+  }
   const placements = choices<Placement>(v, 'placements', ['fixed', 'suggested']);
   const budgets = list(v, 'budgets')?.map((b) => {
     const n = Number(b);
@@ -161,6 +197,34 @@ async function cmdBench(args: string[]): Promise<void> {
   console.log(`results: ${res.files.join(', ')}`);
 }
 
+async function cmdBenchScale(v: Values): Promise<void> {
+  const sizes = (name: string) =>
+    list(v, name)?.map((b) => {
+      const n = Number(b);
+      if (!Number.isInteger(n) || n < 8 || n > 2048) throw new KeysliceError('USAGE', `--${name} must be whole numbers from 8 to 2048, got "${b}"`);
+      return n;
+    });
+  const grids = list(v, 'sizes')?.map((g) => {
+    const dims = g.split('x').map(Number);
+    if (dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d < 8 || d > 2048)) {
+      throw new KeysliceError('USAGE', `--sizes takes grids like 512x512x300 (each 8 to 2048), got "${g}"`);
+    }
+    return dims as [number, number, number];
+  });
+  const progress = new ProgressReporter();
+  const res = await runScale({
+    sizes: grids,
+    inPlane: sizes('in-plane'),
+    slices: sizes('slices'),
+    methods: list(v, 'methods')?.filter((m) => m !== 'none'),
+    out: (v.out as string | undefined) ?? 'bench-scale',
+    itkReference: v['itk-reference'] === true,
+    onStep: (m) => progress.log(m),
+  });
+  console.log(res.markdown);
+  console.log(`results: ${res.files.join(', ')}`);
+}
+
 /** The subcommands, by name. */
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   segment: cmdSegment,
@@ -169,15 +233,29 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   bench: cmdBench,
   analyze: cmdAnalyze,
   suggest: cmdSuggest,
+  info: cmdInfo,
+  batch: cmdBatch,
   serve: cmdServe,
 };
 
+/** With --verbose: what third-party libraries printed during the run, after the command's own output. */
+function showCaptured(verbose: boolean): void {
+  if (!verbose) return;
+  for (const line of capturedMessages()) process.stderr.write(`[library] ${line}\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const verbose = argv.includes('--verbose');
+  const [cmd, ...rest] = argv.filter((a) => a !== '--verbose');
   try {
     const run = cmd === undefined ? undefined : COMMANDS[cmd];
+    if (run && (rest.includes('--help') || rest.includes('-h'))) {
+      console.log(commandHelp(cmd as string) ?? USAGE);
+      return 0;
+    }
     if (run) {
       await run(rest);
+      showCaptured(verbose);
       return 0;
     }
     switch (cmd) {
@@ -194,6 +272,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new KeysliceError('USAGE', `unknown command "${cmd}"\n\n${USAGE}`);
     }
   } catch (err) {
+    showCaptured(verbose);
     if (err instanceof KeysliceError) {
       process.stderr.write(`keyslice: error: ${err.message}\n`);
       return EXIT_CODES[err.code];
@@ -205,4 +284,8 @@ export async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
+  // WebAssembly runtimes still finishing set process.exitCode when they exit: the command's status wins.
+  process.on('exit', () => {
+    process.exitCode = code;
+  });
 });

@@ -4,6 +4,7 @@
 export class ProgressReporter {
   private readonly tty: boolean;
   private lastLine = '';
+  private lastPlain = 0;
 
   constructor(
     private readonly stream: NodeJS.WriteStream = process.stderr,
@@ -31,6 +32,10 @@ export class ProgressReporter {
       this.lastLine = line;
       if (done >= total) this.clear(true);
     } else {
+      // Plain lines (logs): the first and last, and at most one a second in between.
+      const now = Date.now();
+      if (done > 0 && done < total && now - this.lastPlain < 1000) return;
+      this.lastPlain = now;
       this.stream.write(`${done}/${total} ${label}\n`);
     }
   }
@@ -40,4 +45,22 @@ export class ProgressReporter {
     this.stream.write(keep ? '\n' : `\r${' '.repeat(this.lastLine.length)}\r`);
     this.lastLine = '';
   }
+}
+
+/** A segmentation progress event as the bar shows it: slices in all labels, and the label's name and slice. */
+export function segmentProgressLine(p: {
+  done: number;
+  total: number;
+  label: number;
+  name?: string;
+  slice?: number;
+  slicesDone?: number;
+  sliceCount?: number;
+}): { done: number; total: number; text: string } {
+  const count = p.sliceCount ?? 1;
+  const who = p.name ? `${p.name} (label ${p.label})` : `label ${p.label}`;
+  if (p.slice === undefined) {
+    return { done: p.done * count, total: p.total * count, text: p.done >= p.total ? 'done' : who };
+  }
+  return { done: p.done * count + Math.min(count, p.slicesDone ?? 0), total: p.total * count, text: `${who}: slice ${p.slice}` };
 }

@@ -3,7 +3,6 @@
  * Layout: `mask[u + nu * (v + nv * w)]`; a 2D mask is the case `nw = 1`.
  */
 import { gaussianBlur2d } from '../analysis/similarity.js';
-import { squaredDistanceTransform } from '../metrics/edt.js';
 
 /** Number of non-zero values. */
 export function countNonZero(mask: ArrayLike<number>): number {
@@ -18,16 +17,82 @@ export function countNonZero(mask: ArrayLike<number>): number {
  * `Infinity` everywhere outside when the mask is empty.
  */
 export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number, du: number, dv: number): Float32Array {
-  const inside = squaredDistanceTransform(mask, [nu, nv, 1], [du, dv, 1]);
-  const inv = new Uint8Array(nu * nv);
-  for (let i = 0; i < inv.length; i++) inv[i] = mask[i] ? 0 : 1;
-  const outside = squaredDistanceTransform(inv, [nu, nv, 1], [du, dv, 1]);
+  const scratch = edtScratch(Math.max(nu, nv));
+  const inside = squaredDistance2d(mask, true, nu, nv, du, dv, scratch);
+  const outside = squaredDistance2d(mask, false, nu, nv, du, dv, scratch);
   const half = Math.min(du, dv) / 2;
   const out = new Float32Array(nu * nv);
   for (let i = 0; i < out.length; i++) {
     out[i] = mask[i] ? -(Math.sqrt(outside[i]) - half) : Math.sqrt(inside[i]) - half;
   }
   return out;
+}
+
+interface EdtScratch {
+  v: Int32Array;
+  z: Float64Array;
+  g: Float64Array;
+}
+
+function edtScratch(m: number): EdtScratch {
+  return { v: new Int32Array(m), z: new Float64Array(m + 1), g: new Float64Array(m) };
+}
+
+/**
+ * Lower envelope of parabolas along one line (Felzenszwalb & Huttenlocher): `d` holds n squared distances
+ * `stride` apart from `offset`, sample spacing `w`; replaced in place by the squared distance transform. The
+ * same arithmetic, in the same order, as `squaredDistanceTransform`'s passes.
+ */
+function envelope(d: Float64Array, offset: number, stride: number, n: number, w: number, sc: EdtScratch): void {
+  const { v, z, g } = sc;
+  let k = -1;
+  for (let q = 0; q < n; q++) {
+    const fq = d[offset + q * stride];
+    g[q] = fq;
+    if (fq === Infinity) continue;
+    const pq = q * w;
+    if (k < 0) {
+      k = 0;
+      v[0] = q;
+      z[0] = -Infinity;
+      z[1] = Infinity;
+      continue;
+    }
+    let s: number;
+    for (;;) {
+      const r = v[k];
+      const pr = r * w;
+      s = (fq + pq * pq - (g[r] + pr * pr)) / (2 * (pq - pr));
+      if (s <= z[k]) k--;
+      else break;
+    }
+    k++;
+    v[k] = q;
+    z[k] = s;
+    z[k + 1] = Infinity;
+  }
+  if (k < 0) return;
+  let j = 0;
+  for (let q = 0; q < n; q++) {
+    const x = q * w;
+    while (z[j + 1] < x) j++;
+    const dx = x - v[j] * w;
+    d[offset + q * stride] = dx * dx + g[v[j]];
+  }
+}
+
+/**
+ * Squared distance (mm²) from each pixel of a 2D slice to the nearest pixel where `mask` is set (`set` true) or
+ * clear (`set` false); `Infinity` where there is none. Equal to `squaredDistanceTransform` on a one-slice
+ * volume, without its third pass (which leaves a single slice unchanged) and without a complement copy.
+ */
+function squaredDistance2d(mask: ArrayLike<number>, set: boolean, nu: number, nv: number, du: number, dv: number, sc: EdtScratch): Float64Array {
+  const n = nu * nv;
+  const d = new Float64Array(n);
+  for (let i = 0; i < n; i++) d[i] = (mask[i] ? 1 : 0) === (set ? 1 : 0) ? 0 : Infinity;
+  for (let v = 0; v < nv; v++) envelope(d, v * nu, 1, nu, du, sc);
+  for (let u = 0; u < nu; u++) envelope(d, u, nu, nv, dv, sc);
+  return d;
 }
 
 /**

@@ -62,10 +62,11 @@ export async function readInputs(opts: InputFiles, onStage: (message: string) =>
   const files = [opts.image, opts.annotations, opts.prompts].filter((x): x is string => !!x);
   const promptsDoc = opts.prompts ? await readPromptsFile(opts.prompts) : undefined;
   onStage(`reading ${opts.image}`);
-  const image = await readVolume(opts.image, opts.read);
-  const sparse = opts.annotations ? await readLabelVolume(opts.annotations, opts.read) : undefined;
+  const notes: string[] = [];
+  const image = await readVolume(opts.image, { ...opts.read, notes });
+  const sparse = opts.annotations ? await readLabelVolume(opts.annotations, { ...opts.read, dicom: undefined }) : undefined;
   if (!sparse && !promptsDoc) {
-    return { image, annotations: null, axis: opts.axis ?? defaultSliceAxis(image.spacing), warnings: [], files };
+    return { image, annotations: null, axis: opts.axis ?? defaultSliceAxis(image.spacing), warnings: notes, files };
   }
   const built = buildAnnotations(image, {
     sparse: sparse && opts.annotations ? { volume: sparse, file: opts.annotations, keySlices: opts.keySlices ?? 'auto' } : undefined,
@@ -78,5 +79,5 @@ export async function readInputs(opts: InputFiles, onStage: (message: string) =>
     `${annotations.labels.length} label(s) on slice axis ${annotations.axis}: ` +
       annotations.labels.map((l) => `${l.value} (key slices ${l.keySlices.map((k) => (k.empty ? `${k.index}∅` : k.index)).join(',')})`).join('; '),
   );
-  return { image, annotations, axis: annotations.axis, warnings: built.warnings, files };
+  return { image, annotations, axis: annotations.axis, warnings: [...notes, ...built.warnings], files };
 }

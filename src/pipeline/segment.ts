@@ -91,6 +91,12 @@ export interface Progress {
   done: number;
   total: number;
   label: number;
+  /** The label's name, when it has one. */
+  name?: string;
+  /** Within the current label: the slice just propagated to, slices propagated so far, and slices along the axis. */
+  slice?: number;
+  slicesDone?: number;
+  sliceCount?: number;
 }
 
 export interface SegmentOptions {
@@ -137,8 +143,23 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   try {
     session.setAnnotations(annotations);
     const total = annotations.labels.length;
-    options.onProgress?.({ done: 0, total, label: annotations.labels[0]?.value ?? 0 });
-    const updates = session.propagate({ labels: annotations.labels.map((l) => l.value), onLabel: (p) => options.onProgress?.(p) });
+    const sliceCount = session.count;
+    const first = annotations.labels[0];
+    options.onProgress?.({ done: 0, total, label: first?.value ?? 0, name: first?.name, sliceCount });
+    let done = 0;
+    let slicesDone = 0;
+    const updates = session.propagate({
+      labels: annotations.labels.map((l) => l.value),
+      onStep: ({ label, slice }) => {
+        const name = annotations.labels[done]?.name;
+        options.onProgress?.({ done, total, label, name, slice, slicesDone: ++slicesDone, sliceCount });
+      },
+      onLabel: (p) => {
+        done = p.done;
+        slicesDone = 0;
+        options.onProgress?.({ done: p.done, total, label: p.label, name: p.name, sliceCount });
+      },
+    });
     for await (const u of updates) void u;
     const labels = session.labels();
     const report = session.report();

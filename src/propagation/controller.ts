@@ -47,6 +47,8 @@ export interface PropagationOptions {
   stopRules?: Partial<StopRules>;
   /** How the prior between key slices is interpolated (default: the policy's, else the engine's, else `shape`). */
   interpolation?: Interpolation;
+  /** The region of interest to work in (default: from the key slices, see `roiOfKeySlices`). */
+  roi?: RoiBox;
   /** Overrides of the switches the engine asks for (see {@link policyOf}). */
   policy?: Partial<PropagationPolicy>;
   /**
@@ -54,6 +56,8 @@ export interface PropagationOptions {
    * here; `run` runs the front on the engine.
    */
   front?: (plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => Promise<FrontOutcome>;
+  /** Called after each slice the engine propagates to, with its index (for progress). */
+  onStep?: (slice: number) => void;
   /** The counters the engine adds its work to (default: a fresh set from the engine's `newUsage`). */
   usage?: EngineUsage;
   /** Stops the run between engine calls (the promise rejects with the signal's reason). */
@@ -223,8 +227,9 @@ export async function propagateObject(
 ): Promise<ObjectPropagation | null> {
   const rules: StopRules = { ...DEFAULT_STOP_RULES, ...options.stopRules };
   const policy = policyOf(engine, { ...options.policy, ...(options.interpolation ? { interpolation: options.interpolation } : {}) });
-  const roi = roiOfKeySlices(label.keySlices, sg);
-  if (!roi) return null;
+  const own = roiOfKeySlices(label.keySlices, sg);
+  if (!own) return null;
+  const roi = options.roi ?? own;
   const img = roiImage(image, sg, roi, window);
   const { nu, nv } = roiSize(roi);
   const area = nu * nv;
@@ -264,6 +269,7 @@ export async function propagateObject(
             keyMask: keyMasks.get(plan.key) as Uint8Array,
             keyConfidence: keyConfidence.get(plan.key) ?? 1,
             priorOf,
+            ...(options.onStep ? { onStep: options.onStep } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.onSlice ? { onSlice: (w: number, s: FrontSlice) => options.onSlice?.(w, s, plan) } : {}),
           },

@@ -36,6 +36,8 @@ export interface FrontContext {
   keyConfidence: number;
   /** The interpolation prior on slice w (read only for fronts between key slices). */
   priorOf(w: number): Uint8Array;
+  /** Called after each engine call, with the slice it was for (progress). */
+  onStep?(slice: number): void;
   /** Stops the front between engine calls. */
   signal?: AbortSignal;
   /** Hears each slice as the front keeps it. */
@@ -156,6 +158,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     const s: PropagationStep = { front, from: st.from, to, mask: st.prev, prior: plan.between ? ctx.priorOf(to) : null, key: plan.key, keyMask: ctx.keyMask };
     const res = await session.propagate(s);
     engineCalls++;
+    ctx.onStep?.(to);
     return { slice: { mask: res.mask, confidence: res.confidence, reused: false, ...(res.note ? { note: res.note } : {}) }, step: s, result: res };
   };
   const commit = async (p: { step: PropagationStep; result: SliceResult }): Promise<void> => {

@@ -11,6 +11,7 @@ import type { FrontOutcome, FrontSlice } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import type { PropagationPolicy } from '../propagation/policy.js';
 import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
+import type { RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, SliceEngine } from '../propagation/types.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 
@@ -31,8 +32,12 @@ export interface LabelRunContext {
   options: LabelRunOptions;
   usage?: EngineUsage;
   signal?: AbortSignal;
+  /** The region of interest (default: from the key slices). */
+  roi?: RoiBox;
   /** Answers a planned front from a cache, or runs it (see `PropagationOptions.front`); `which` tells the run. */
   front?: (which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => Promise<FrontOutcome>;
+  /** Called after each engine call of the engine's run, with its slice (progress). */
+  onStep?: (slice: number) => void;
   /** Hears each slice a front of the engine's run keeps (ROI coordinates of `roi`). */
   onSlice?: (w: number, s: FrontSlice, plan: FrontPlan) => void;
 }
@@ -65,6 +70,7 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
   let extentRun: LabelReport['extentRun'];
   const extentEngine = ctx.policy.extentEngine;
   const common: PropagationOptions = {
+    ...(ctx.roi ? { roi: ctx.roi } : {}),
     range: options.range,
     stopRules: options.stopRules,
     interpolation: options.interpolation,
@@ -92,6 +98,7 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
     ...(ctx.usage ? { usage: ctx.usage } : {}),
     ...(front ? { front: (plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => front('engine', plan, run, inputs) } : {}),
     ...(ctx.onSlice ? { onSlice: ctx.onSlice } : {}),
+    ...(ctx.onStep ? { onStep: ctx.onStep } : {}),
   });
   let postprocess: PostprocessReport = {};
   if (p) postprocess = postprocessStack(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess);

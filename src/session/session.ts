@@ -12,7 +12,7 @@ import type { FrontInputs } from '../propagation/controller.js';
 import type { FrontOutcome } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
-import { pasteSlice, roiOfKeySlices } from '../propagation/roi.js';
+import { pasteSlice, roiOfKeySlices, type RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, SliceEngine, SliceSource } from '../propagation/types.js';
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
@@ -60,8 +60,21 @@ function outcomeBytes(o: FrontOutcome): number {
   return n;
 }
 
-/** A queue that an async generator drains while a producer fills it. */
-async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signal?: AbortSignal): AsyncGenerator<T> {
+/** A signal that aborts when `outer` does or when the returned `abort` is called. */
+function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSignal; abort: () => void } {
+  const inner = new AbortController();
+  if (outer) {
+    if (outer.aborted) inner.abort(outer.reason);
+    else outer.addEventListener('abort', () => inner.abort(outer.reason), { once: true });
+  }
+  return { signal: inner.signal, abort: () => inner.abort(new DOMException('the propagation was left before its end', 'AbortError')) };
+}
+
+/**
+ * A queue that an async generator drains while a producer fills it (the producer starts at the first `next`).
+ * When the consumer stops early (`break`), the producer is stopped through `stop` and awaited.
+ */
+async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signal: AbortSignal, stop: () => void): AsyncGenerator<T> {
   const queue: T[] = [];
   let wake: (() => void) | null = null;
   let finished = false;
@@ -85,21 +98,28 @@ async function* drain<T>(produce: (push: (x: T) => void) => Promise<void>, signa
       poke();
     },
   );
-  for (;;) {
-    if (signal?.aborted) {
-      // Stop here: the producer stops at its next check; wait for it so the session is free again.
+  try {
+    for (;;) {
+      if (signal.aborted) {
+        // Stop here: the producer stops at its next check; wait for it so the session is free again.
+        await settled;
+        signal.throwIfAborted();
+      }
+      if (queue.length) {
+        yield queue.shift() as T;
+        continue;
+      }
+      if (finished) {
+        if (failure) throw (failure as { error: unknown }).error;
+        return;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    if (!finished) {
+      stop();
       await settled;
-      signal.throwIfAborted();
     }
-    if (queue.length) {
-      yield queue.shift() as T;
-      continue;
-    }
-    if (finished) {
-      if (failure) throw (failure as { error: unknown }).error;
-      return;
-    }
-    await new Promise<void>((r) => (wake = r));
   }
 }
 
@@ -120,6 +140,9 @@ class KeysliceSession implements Session {
   /** The last result of each label (by value) and the key it was computed for. */
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   private readonly usage: EngineUsage | undefined;
+  private readonly reuse: 'exact' | 'fronts';
+  /** `fronts` reuse: each label's region of interest so far (it only grows). */
+  private readonly rois = new Map<number, RoiBox>();
   private nextRevision = 1;
   private running = false;
   private closed = false;
@@ -157,6 +180,8 @@ class KeysliceSession implements Session {
     this.labelCache = new LruCache(Math.floor(bytes / 2));
     this.frontCache = new LruCache(Math.floor(bytes / 2));
     this.usage = this.engine.newUsage?.();
+    this.reuse = options.reuse ?? 'exact';
+    if (this.reuse !== 'exact' && this.reuse !== 'fronts') throw new KeysliceError('USAGE', `reuse must be "exact" or "fronts", got "${String(this.reuse)}"`);
     this.log = new EditLog<Snapshot>({ state: [], revision: { id: 0, edit: 'opened', labels: [] } }, limit);
   }
 
@@ -275,7 +300,7 @@ class KeysliceSession implements Session {
   /** Answers a front from the cache (engines whose fronts depend on nothing else), or runs and keeps it. */
   private async front(which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs): Promise<FrontOutcome> {
     const engine = which === 'extent' ? this.policy.extentEngine : this.engine;
-    if (!engine?.frontsIndependent) return run();
+    if (!engine || (this.reuse === 'exact' && !engine.frontsIndependent)) return run();
     const keyMask = inputs.keyMasks.get(plan.key) as Uint8Array;
     const area = keyMask.length;
     const first = plan.key + plan.direction;
@@ -302,6 +327,15 @@ class KeysliceSession implements Session {
     return outcome;
   }
 
+  /** The region of interest of a label: its key slices' (exact reuse), or the union with all before (fronts). */
+  private roiFor(value: number, own: RoiBox | null): RoiBox | null {
+    if (this.reuse === 'exact' || !own) return own;
+    const was = this.rois.get(value);
+    const roi = was ? { u0: Math.min(was.u0, own.u0), v0: Math.min(was.v0, own.v0), u1: Math.max(was.u1, own.u1), v1: Math.max(was.v1, own.v1) } : own;
+    this.rois.set(value, roi);
+    return roi;
+  }
+
   /** The final updates of a label's run (every slice holding the object or visited by the schedule). */
   private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number): Generator<SliceUpdate> {
     const { sg } = this;
@@ -322,22 +356,25 @@ class KeysliceSession implements Session {
     const wanted = options.labels ?? this.pending();
     for (const v of wanted) labelAt(this.state, v);
     const labels = this.state.filter((l) => wanted.includes(l.value));
-    this.running = true;
-    const t0 = performance.now();
+    const { signal, abort } = linkedSignal(options.signal);
     return drain<SliceUpdate>(async (push) => {
+      // The work starts at the first `next()`: an iterator never read holds nothing.
+      if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
+      this.running = true;
+      const t0 = performance.now();
       try {
         for (const [n, l] of labels.entries()) {
-          options.signal?.throwIfAborted();
+          signal.throwIfAborted();
           const key = this.labelKey(l);
           const kept = this.labelCache.get(key, (r) => this.sameLabel(r, l));
           if (kept) {
             this.results.set(l.value, { key, run: kept });
             for (const u of this.updatesOf(kept, true, n + 1, labels.length)) push(u);
-            options.onLabel?.({ done: n + 1, total: labels.length, label: l.value });
+            options.onLabel?.({ done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) });
             continue;
           }
           const annotation = annotationOf(l);
-          const roi = roiOfKeySlices(annotation.keySlices, this.sg);
+          const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg));
           const full = new Uint8Array(this.sg.area);
           const run = await runLabel(
             {
@@ -348,8 +385,10 @@ class KeysliceSession implements Session {
               policy: this.policy,
               options: this.runOptions,
               ...(this.usage ? { usage: this.usage } : {}),
-              ...(options.signal ? { signal: options.signal } : {}),
+              signal,
+              ...(roi && this.reuse === 'fronts' ? { roi } : {}),
               front: (which, plan, r, inputs) => this.front(which, plan, r, inputs),
+              ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
                 if (!roi) return;
                 full.fill(0);
@@ -363,13 +402,13 @@ class KeysliceSession implements Session {
           this.labelCache.set(key, run, labelRunBytes(run));
           this.results.set(l.value, { key, run });
           for (const u of this.updatesOf(run, false, n + 1, labels.length)) push(u);
-          options.onLabel?.({ done: n + 1, total: labels.length, label: l.value });
+          options.onLabel?.({ done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) });
         }
       } finally {
         this.lastSeconds = (performance.now() - t0) / 1000;
         this.running = false;
       }
-    }, options.signal);
+    }, signal, abort);
   }
 
   /** The runs of the current labels, in order (a label never propagated counts as empty). */

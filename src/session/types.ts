@@ -36,6 +36,15 @@ export interface SessionOptions {
   historyLimit?: number;
   /** Bytes of computed results kept for reuse across edits (default 512 MiB). */
   cacheBytes?: number;
+  /**
+   * What an edit may reuse. `exact` (default): a label's result when its key slices are unchanged, and a front's
+   * outcome only for engines whose fronts depend on nothing but their own inputs (`frontsIndependent`); the
+   * labels always equal a from-scratch `segment()`. `fronts`: every front whose own inputs are unchanged (its
+   * key slice and mask, direction, limits, the prior on its slices, the region of interest) is reused, even where
+   * the engine learned from the other key slices (the classic engine's intensity models), and a label's region of
+   * interest only grows during the session; faster, and close to but not always equal to `segment()`.
+   */
+  reuse?: 'exact' | 'fronts';
 }
 
 /** A label by value, optionally with a name (set on first use). */
@@ -85,7 +94,9 @@ export interface PropagateOptions {
   /** Stops the propagation between slices; the session keeps what it completed and stays usable. */
   signal?: AbortSignal;
   /** Hears each label as it is done. */
-  onLabel?(p: { done: number; total: number; label: number }): void;
+  onLabel?(p: { done: number; total: number; label: number; name?: string }): void;
+  /** Hears each engine call of a label's propagation, with the slice it was for. */
+  onStep?(p: { label: number; slice: number }): void;
 }
 
 export interface Session {

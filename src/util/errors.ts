@@ -10,13 +10,21 @@ export type KeysliceErrorCode =
   | 'NON_FINITE_VOXELS'
   | 'TOO_LARGE'
   | 'GRID_MISMATCH'
+  | 'DICOM_SERIES_GAP'
+  | 'DICOM_MIXED_SERIES'
+  | 'DICOM_SEVERAL_SERIES'
+  | 'DICOM_SERIES_NOT_FOUND'
   | 'INVALID_PROMPTS'
   | 'INVALID_ANNOTATION'
   | 'INVALID_MODEL'
   | 'OUTPUT_CONFLICT'
-  | 'WRITE_FAILED';
+  | 'WRITE_FAILED'
+  | 'QUEUE_UNAVAILABLE';
 
-/** CLI exit status per error code: 2 for usage errors, 3 for input data problems, 4 for output problems. */
+/**
+ * CLI exit status per error code: 2 for usage errors, 3 for input data problems, 4 for output problems, 5 when the
+ * batch queue's Redis server cannot be reached.
+ */
 export const EXIT_CODES: Record<KeysliceErrorCode, number> = {
   USAGE: 2,
   FILE_NOT_FOUND: 3,
@@ -25,11 +33,16 @@ export const EXIT_CODES: Record<KeysliceErrorCode, number> = {
   NON_FINITE_VOXELS: 3,
   TOO_LARGE: 3,
   GRID_MISMATCH: 3,
+  DICOM_SERIES_GAP: 3,
+  DICOM_MIXED_SERIES: 3,
+  DICOM_SEVERAL_SERIES: 3,
+  DICOM_SERIES_NOT_FOUND: 3,
   INVALID_PROMPTS: 3,
   INVALID_ANNOTATION: 3,
   INVALID_MODEL: 3,
   OUTPUT_CONFLICT: 4,
   WRITE_FAILED: 4,
+  QUEUE_UNAVAILABLE: 5,
 };
 
 export class KeysliceError extends Error {

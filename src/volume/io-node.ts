@@ -7,11 +7,13 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
-import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
 import { Image, ImageType, IntTypes, FloatTypes, PixelTypes } from 'itk-wasm';
 import { KeysliceError } from '../util/errors.js';
+import { quietly, thirdPartyMessage } from '../util/quiet.js';
+import { readDicomSeries, type DicomSeriesOptions } from './dicom/read-series-node.js';
 import { peekImageSize } from './header-peek.js';
 import { checkNiftiFile, nonFiniteError } from './nifti-check.js';
+import { readNifti, writeNifti } from './nifti-node.js';
 import { type LabelArray, type Vec3, type Volume, type VoxelArray, voxelCount } from './volume.js';
 
 const READ_EXTENSIONS = ['.nii', '.nii.gz', '.nrrd', '.nhdr', '.mha', '.mhd'];
@@ -37,6 +39,12 @@ export interface ReadVolumeOptions {
   maxVoxels?: number;
   /** Refuse NaN or infinite voxel values (default true). */
   rejectNonFinite?: boolean;
+  /** DICOM folders: which series, and whether to accept missing slices (see {@link DicomSeriesOptions}). */
+  dicom?: DicomSeriesOptions;
+  /** Receives what reading repaired or chose (e.g. slices resampled over a gap), for the user. */
+  notes?: string[];
+  /** NIfTI reader: 'node' streams through node:zlib (default), 'itk' reads through itk-wasm like other formats. */
+  niftiReader?: 'node' | 'itk';
 }
 
 function lowerExt(file: string): string {
@@ -56,7 +64,9 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
   const maxVoxels = options.maxVoxels ?? defaultMaxVoxels();
   let image: Image;
   if (stat.isDirectory()) {
-    image = await readDicomFolder(file);
+    const series = await readDicomSeries(file, options.dicom);
+    options.notes?.push(...series.notes);
+    image = series.image;
   } else {
     if (!READ_EXTENSIONS.includes(lowerExt(file)) && !(await looksLikeDicom(file))) {
       throw new KeysliceError(
@@ -67,9 +77,11 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
     }
     const peeked = await peekImageSize(file);
     if (peeked) checkSize(peeked, file, maxVoxels);
+    const fast = options.niftiReader === 'itk' ? null : await readNiftiFast(file, maxVoxels, options.rejectNonFinite ?? true);
+    if (fast) return fast;
     let info: Image;
     try {
-      info = await readImageNode(file, { informationOnly: true });
+      info = await quietly(() => readImageNode(file, { informationOnly: true }));
     } catch (err) {
       throw new KeysliceError('FILE_UNREADABLE', `not a readable image (${errorText(err)})`, file, { cause: err });
     }
@@ -77,7 +89,7 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
     const ext = lowerExt(file);
     if (ext === '.nii' || ext === '.nii.gz') await checkNiftiFile(file, options.rejectNonFinite ?? true);
     try {
-      image = await readImageNode(file);
+      image = await quietly(() => readImageNode(file));
     } catch (err) {
       throw new KeysliceError('FILE_UNREADABLE', `image data could not be read (${errorText(err)})`, file, { cause: err });
     }
@@ -88,12 +100,26 @@ export async function readVolume(file: string, options: ReadVolumeOptions = {}):
   return vol;
 }
 
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  // itk-wasm reports some C++ exceptions only as a number: say something useful instead.
-  if (/^\s*\d+\s*$/.test(msg)) return 'the image reader failed on this file';
-  const line = msg.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+const errorText = thirdPartyMessage;
+
+/** NIfTI-1 through nifti-node.ts; null for anything it leaves to itk-wasm. */
+async function readNiftiFast(file: string, maxVoxels: number, rejectNonFinite: boolean): Promise<Volume | null> {
+  const ext = lowerExt(file);
+  if (ext !== '.nii' && ext !== '.nii.gz') return null;
+  const read = await readNifti(file, { maxVoxels });
+  if (!read) return null;
+  let vol = read.volume;
+  if (read.geometryFromItk) {
+    let image: Image;
+    try {
+      image = await quietly(() => readImageNode(file, { informationOnly: true }));
+    } catch (err) {
+      throw new KeysliceError('FILE_UNREADABLE', `not a readable image (${errorText(err)})`, file, { cause: err });
+    }
+    vol = { ...fromItkImage({ ...image, data: vol.data } as Image, file), data: vol.data };
+  }
+  if (rejectNonFinite) checkFinite(vol, file);
+  return vol;
 }
 
 async function looksLikeDicom(file: string): Promise<boolean> {
@@ -108,25 +134,6 @@ async function looksLikeDicom(file: string): Promise<boolean> {
     }
   } catch {
     return false;
-  }
-}
-
-async function readDicomFolder(dir: string): Promise<Image> {
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
-  const files: string[] = [];
-  for (const e of entries) {
-    if (!e.isFile() || e.name.startsWith('.')) continue;
-    const f = path.join(dir, e.name);
-    if (await looksLikeDicom(f)) files.push(f);
-  }
-  if (files.length === 0) {
-    throw new KeysliceError('FILE_UNREADABLE', 'folder holds no DICOM file (files with the DICM preamble)', dir);
-  }
-  try {
-    const { outputImage } = await readImageDicomFileSeriesNode({ inputImages: files.sort() });
-    return outputImage;
-  } catch (err) {
-    throw new KeysliceError('FILE_UNREADABLE', `DICOM series could not be read (${errorText(err)})`, dir, { cause: err });
   }
 }
 
@@ -323,7 +330,7 @@ export async function writeTextAtomic(file: string, text: string, protect: strin
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw new KeysliceError('WRITE_FAILED', `could not write (${errorText(err)})`, file, { cause: err });
+    throw new KeysliceError('WRITE_FAILED', `the text writer failed: ${errorText(err)}`, file, { cause: err });
   }
 }
 
@@ -338,11 +345,18 @@ export async function writeVolume(vol: Volume, file: string, options: WriteVolum
   const base = path.basename(file).slice(0, -ext.length);
   const tmp = path.join(dir, `.${base}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}${ext}`);
   const compress = options.compress ?? (ext === '.nii.gz' || ext === '.nrrd');
+  let writer = `${ext} writer (@itk-wasm/image-io writeImage)`;
   try {
-    await writeImageNode(toItkImage(vol), tmp, { useCompression: compress });
+    const nifti = ext === '.nii' || ext === '.nii.gz';
+    const itkWriter = writer;
+    if (nifti) writer = `${ext} writer (node:zlib)`;
+    if (!nifti || !(await writeNifti(vol, tmp, { compress }))) {
+      writer = itkWriter;
+      await quietly(() => writeImageNode(toItkImage(vol), tmp, { useCompression: compress }));
+    }
     await fsp.rename(tmp, file);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw new KeysliceError('WRITE_FAILED', `could not write (${errorText(err)})`, file, { cause: err });
+    throw new KeysliceError('WRITE_FAILED', `the ${writer} failed: ${errorText(err)}`, file, { cause: err });
   }
 }

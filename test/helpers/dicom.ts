@@ -14,13 +14,27 @@ export interface SeriesSpec {
   origin: [number, number, number];
   /** Stored value of voxel (x, y, z); HU = stored - 1024. */
   value: (x: number, y: number, z: number) => number;
+  /** Series UID (default: a new one) and description. */
+  seriesUid?: string;
+  description?: string;
+  /** Slice indices not written (a missing file). */
+  skip?: number[];
+  /** Position of slice k (default: origin + k * spacing[2] along z). */
+  position?: (k: number) => [number, number, number];
+  /** Changes slice k's attributes before it is written (mixed series). */
+  edit?: (k: number, ds: Record<string, unknown>) => void;
+  /** Transfer syntax (default explicit VR little endian). */
+  transferSyntax?: string;
+  /** File name prefix (default "img"). */
+  prefix?: string;
 }
 
 /** Writes an axial CT series, one file per slice, in shuffled file-name order. */
-export function writeCtSeries(dir: string, s: SeriesSpec): void {
+export function writeCtSeries(dir: string, s: SeriesSpec): string {
   const study = DicomMetaDictionary.uid();
-  const series = DicomMetaDictionary.uid();
+  const series = s.seriesUid ?? DicomMetaDictionary.uid();
   for (let k = 0; k < s.nz; k++) {
+    if (s.skip?.includes(k)) continue;
     const px = new Int16Array(s.nx * s.ny);
     for (let y = 0; y < s.ny; y++) for (let x = 0; x < s.nx; x++) px[x + s.nx * y] = s.value(x, y, k);
     const sop = DicomMetaDictionary.uid();
@@ -28,10 +42,10 @@ export function writeCtSeries(dir: string, s: SeriesSpec): void {
       FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
       MediaStorageSOPClassUID: CT_IMAGE_STORAGE,
       MediaStorageSOPInstanceUID: sop,
-      TransferSyntaxUID: '1.2.840.10008.1.2.1',
+      TransferSyntaxUID: s.transferSyntax ?? '1.2.840.10008.1.2.1',
       ImplementationClassUID: '1.2.826.0.1.3680043.10.1',
     };
-    const ds = {
+    const ds: Record<string, unknown> = {
       SOPClassUID: CT_IMAGE_STORAGE,
       SOPInstanceUID: sop,
       StudyInstanceUID: study,
@@ -40,7 +54,8 @@ export function writeCtSeries(dir: string, s: SeriesSpec): void {
       PatientName: 'Phantom',
       PatientID: 'KS0001',
       InstanceNumber: k + 1,
-      ImagePositionPatient: [s.origin[0], s.origin[1], s.origin[2] + s.spacing[2] * k],
+      SeriesDescription: s.description ?? 'phantom CT',
+      ImagePositionPatient: s.position ? s.position(k) : [s.origin[0], s.origin[1], s.origin[2] + s.spacing[2] * k],
       ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
       PixelSpacing: [s.spacing[1], s.spacing[0]],
       SliceThickness: s.spacing[2],
@@ -57,9 +72,11 @@ export function writeCtSeries(dir: string, s: SeriesSpec): void {
       PixelData: px.buffer,
       _vrMap: { PixelData: 'OW' },
     };
+    s.edit?.(k, ds);
     const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
     dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
     // Names in reverse order: the reader must sort by position, not by name.
-    writeFileSync(path.join(dir, `img${String(s.nz - k).padStart(3, '0')}.dcm`), Buffer.from(dict.write()));
+    writeFileSync(path.join(dir, `${s.prefix ?? 'img'}${String(s.nz - k).padStart(3, '0')}.dcm`), Buffer.from(dict.write()));
   }
+  return series;
 }

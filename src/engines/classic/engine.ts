@@ -18,6 +18,7 @@ import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCur
 import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
+import { blurInWindow, cropSlice, fullWindow, pasteSlice, windowAround, type SliceWindow } from './window.js';
 
 export interface ClassicOptions {
   /** Boundary term weight (default 1.5). */
@@ -55,6 +56,11 @@ export interface ClassicOptions {
   fitBox: boolean;
   /** How far (fraction of the box's side, at least 1 pixel) a result may stay from a box side and still span it (default 0.1). */
   boxSlack: number;
+  /**
+   * Solve each propagation step in a window around the previous mask and the prior rather than on the whole
+   * slice: the same result, at a cost that follows the object's size instead of the slice's (default true).
+   */
+  solveInWindow: boolean;
 }
 
 export const DEFAULT_CLASSIC: ClassicOptions = {
@@ -69,6 +75,7 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   compensateCurvature: true,
   fitBox: true,
   boxSlack: 0.1,
+  solveInWindow: true,
 };
 
 /**
@@ -339,22 +346,47 @@ export class ClassicSession implements ObjectSession {
     }
   }
 
-  async propagate(step: PropagationStep, guide?: PixelGuide): Promise<SliceResult> {
+  /**
+   * The part of the slice a propagation step is solved in: the previous mask and the prior with a margin wider
+   * than any band they can give (plus the reach of the filters used at the band's pixels). The cut, its
+   * contrast and curvature terms and the clean-up are then the same as on the whole slice, at the cost of the
+   * object's size rather than the slice's.
+   */
+  private stepWindow(step: PropagationStep): SliceWindow {
     const { nu, nv, du, dv } = this.img;
+    const union = step.prior ? countUnion(step.mask, step.prior) : countNonZero(step.mask);
+    const px = Math.max(du, dv);
+    const band = Math.max(2 * px, this.o.bandFraction * Math.sqrt((union * du * dv) / Math.PI));
+    // Free pixels lie within band + half a pixel of the masks; the curvature's blur reaches 3 pixels and its
+    // Laplacian 1 further; the contrast term looks at 8-neighbours.
+    const margin = Math.ceil((band + px) / Math.min(du, dv)) + 6;
+    return windowAround([step.mask, step.prior ?? undefined], nu, nv, margin);
+  }
+
+  async propagate(step: PropagationStep, guide?: PixelGuide): Promise<SliceResult> {
     const model = this.models.get(step.key);
     if (!model) throw new Error(`classic engine: no intensity model for key slice ${step.key} (learn() not called)`);
     const { fg, bg } = model;
-    const image = this.smooth(step.to);
+    const { du, dv } = this.img;
+    const win = this.o.solveInWindow ? this.stepWindow(step) : fullWindow(this.img.nu, this.img.nv);
+    const whole = win.nu === this.img.nu && win.nv === this.img.nv;
+    const crop = <T extends Uint8Array | Float32Array>(a: T): T => (whole ? a : cropSlice(a, this.img.nu, win));
+    const image = whole || this.o.smoothing <= 0
+      ? crop(this.smooth(step.to))
+      : blurInWindow(this.img.raw(step.to), this.img.nu, this.img.nv, win, this.o.smoothing);
+    const { nu, nv } = win;
     const n = nu * nv;
-    const sd = signedDistance2d(step.mask, nu, nv, du, dv);
-    if (step.prior && step.prior.some((x) => x)) {
-      const sp = signedDistance2d(step.prior, nu, nv, du, dv);
+    const prev = crop(step.mask);
+    const prior = step.prior ? crop(step.prior) : undefined;
+    const sd = signedDistance2d(prev, nu, nv, du, dv);
+    if (prior && prior.some((x) => x)) {
+      const sp = signedDistance2d(prior, nu, nv, du, dv);
       const a = this.o.priorWeight;
       for (let i = 0; i < n; i++) sd[i] = (1 - a) * sd[i] + a * sp[i];
     }
     const shape = new Uint8Array(n);
     for (let i = 0; i < n; i++) shape[i] = sd[i] <= 0 ? 1 : 0;
-    const band = this.bandMm(shape.some((x) => x) ? shape : step.mask);
+    const band = this.bandMm(shape.some((x) => x) ? shape : prev);
     const free = new Uint8Array(n);
     const fixed = new Uint8Array(n);
     const costFg = new Float32Array(n);
@@ -370,13 +402,21 @@ export class ClassicSession implements ObjectSession {
         costBg[i] = bg.costOf(image[i]) + k * Math.max(0, -d);
       }
     }
-    addGuide(guide, free, costFg, costBg);
+    addGuide(guide && { logits: crop(guide.logits), weight: guide.weight }, free, costFg, costBg);
     const curvature = this.o.compensateCurvature && step.prior ? levelSetCurvature(sd, nu, nv, du, dv) : undefined;
     let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda, curvature });
     mask = keepOverlapping(mask, shape, nu, nv);
     fillHoles2d(mask, nu, nv);
-    return { mask, confidence: this.confidence(mask, image, fg, bg) };
+    const confidence = this.confidence(mask, image, fg, bg);
+    return { mask: whole ? mask : pasteSlice(mask, win, this.img.nu, this.img.nv), confidence };
   }
+}
+
+/** Pixels set in either of two masks. */
+function countUnion(a: Uint8Array, b: Uint8Array): number {
+  let c = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] || b[i]) c++;
+  return c;
 }
 
 export function classicEngine(options: Partial<ClassicOptions> = {}): SliceEngine {

@@ -1,0 +1,46 @@
+/**
+ * `keyslice <command> --help`: the command's usage lines from the main usage text, plus what its options mean.
+ * A command without its own notes still gets its usage lines.
+ */
+import { USAGE } from './args.js';
+
+/** Per-command notes shown under the usage lines. */
+export const COMMAND_NOTES: Record<string, string> = {
+  segment: `Segments the image from the annotated key slices and writes the label volume to --out.
+Reading: --series UID picks one series of a DICOM folder (keyslice info --image DIR --list-series lists them);
+--allow-gaps accepts a DICOM series with missing slices or uneven steps by resampling it onto even slices.
+--verbose shows what third-party libraries printed.`,
+  score: `Compares a predicted label volume with a reference on the same grid: Dice, IoU, HD95, ASSD, NSD, volume
+difference per label. Exits 3 when an input cannot be read or the grids differ.`,
+  batch: `Segments many studies through a job queue on Redis (BullMQ): submit studies from a manifest or a folder,
+run workers on any number of machines, follow progress and failures with status, collect results with report.
+A study is submitted once (its job id hashes its inputs, engine, options and keyslice's version); a study with a
+bad input fails once with its named error; a dead worker's study is taken over by another worker.`,
+  serve: `Serves interactive sessions over HTTP (see README "Server"): the session API, a MONAI Label-compatible
+subset, sessions on worker threads, journalled under --data and restored on start. Binds 127.0.0.1; any other
+--host needs --token (or KEYSLICE_TOKEN). Over --max-sessions: 503 with Retry-After; over --max-upload-mb: 413;
+a session idle for --idle-minutes expires (410).`,
+  info: `Prints what keyslice reads from an image: size, spacing, origin, direction (ITK's LPS frame), voxel range.
+--list-series lists the DICOM series of a folder (UID, modality, description, files, sub-folder).`,
+};
+
+/** The usage lines of `cmd` in the main usage text (the line starting "keyslice CMD" and its continuations). */
+export function usageLines(cmd: string): string[] {
+  const lines = USAGE.split('\n');
+  const out: string[] = [];
+  let inside = false;
+  for (const line of lines) {
+    if (/^ {2}keyslice \S+/.test(line)) inside = line.startsWith(`  keyslice ${cmd} `) || line.trimEnd() === `  keyslice ${cmd}`;
+    else if (!/^ {3,}\S/.test(line)) inside = false;
+    if (inside) out.push(line);
+  }
+  return out;
+}
+
+/** The help text of one command, or null for an unknown command. */
+export function commandHelp(cmd: string): string | null {
+  const usage = usageLines(cmd);
+  const notes = COMMAND_NOTES[cmd];
+  if (usage.length === 0 && notes === undefined) return null;
+  return `Usage:\n${usage.join('\n')}\n${notes ? `\n${notes}\n` : ''}\nSee README.md for the file formats.`;
+}
