@@ -43,6 +43,8 @@ Usage:
   keyslice batch status [--json]
   keyslice batch report [--format json|csv] [--out FILE]
                    (every batch command: [--redis URL (default redis://127.0.0.1:6379)] [--queue NAME])
+  keyslice serve   [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions N] [--max-upload-mb M]
+                   [--idle-minutes I] [--data DIR] [--workers W] [--engine NAME] [--log]
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder (searched
 recursively; --series UID picks one of several series). \`keyslice COMMAND --help\` describes one command;

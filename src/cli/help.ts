@@ -30,6 +30,10 @@ bad input fails once with its named error; a dead worker's study is taken over b
 --out: an ONNX graph and keyslice-adapter.json. self-supervised (default) learns slice-to-slice correspondence
 from the images alone; supervised also from the label volumes. The last case (or --validation) is held out: the
 adapter is marked usable only where it beat the unadapted engine there. Use it with segment --adapter DIR.`,
+  serve: `Serves interactive sessions over HTTP (see README "Server"): the session API, a MONAI Label-compatible
+subset, sessions on worker threads, journalled under --data and restored on start. Binds 127.0.0.1; any other
+--host needs --token (or KEYSLICE_TOKEN). Over --max-sessions: 503 with Retry-After; over --max-upload-mb: 413;
+a session idle for --idle-minutes expires (410).`,
   info: `Prints what keyslice reads from an image: size, spacing, origin, direction (ITK's LPS frame), voxel range.
 --list-series lists the DICOM series of a folder (UID, modality, description, files, sub-folder).`,
 };

@@ -25,6 +25,7 @@ import { capturedMessages } from '../util/quiet.js';
 import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION, type Values } from './args.js';
 import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter, segmentProgressLine } from './progress.js';
+import { cmdServe } from './serve.js';
 
 async function cmdSegment(args: string[]): Promise<void> {
   const v = parse(args, {
@@ -324,6 +325,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   info: cmdInfo,
   batch: cmdBatch,
   mesh: cmdMesh,
+  serve: cmdServe,
 };
 
 /** With --verbose: what third-party libraries printed during the run, after the command's own output. */

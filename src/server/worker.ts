@@ -1,0 +1,255 @@
+/**
+ * A session worker: holds the sessions pinned to it and runs their operations off the server's event loop.
+ * Every request gets one reply (`ok` with a value or a named error); a propagation also sends one message per
+ * slice before its reply. A failing request leaves the worker and its other sessions as they were.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+import * as path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { resolveEngine } from '../pipeline/engines-node.js';
+import type { Session } from '../session/types.js';
+import { decodeKeySlice, decodeMask, encodeUpdate } from '../session/wire.js';
+import { KeysliceError } from '../util/errors.js';
+import { writeVolume } from '../volume/io-node.js';
+import { copyGeometry, type Geometry, type LabelArray, type Volume } from '../volume/volume.js';
+import { buildAnnotations } from '../annotations/build.js';
+import { parsePrompts } from '../annotations/prompts.js';
+import { encodeKeySlice } from '../session/wire.js';
+import { readLabelVolume } from '../volume/io-node.js';
+import { toWireError } from './errors.js';
+import { readStoredImage } from './image-read.js';
+import { openSession } from '../session/session.js';
+import type { EditRecord, QueryOp, SessionSpec, WorkerData, WorkerReply, WorkerRequest } from './protocol.js';
+
+interface Entry {
+  session: Session;
+  image: Geometry;
+  engine: string;
+  /** Every label value an edit named, with its name. */
+  labels: Map<number, string | undefined>;
+}
+
+const data = workerData as WorkerData;
+const sessions = new Map<string, Entry>();
+const running = new Map<number, AbortController>();
+
+function post(m: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(m, transfer);
+}
+
+function entry(sid: string): Entry {
+  const e = sessions.get(sid);
+  if (!e) throw new KeysliceError('USAGE', 'session is not open on this worker');
+  return e;
+}
+
+async function open(sid: string, spec: SessionSpec): Promise<Entry> {
+  const image = await readStoredImage(spec.file, spec.kind, data.tmpDir);
+  const engine = await resolveEngine(spec.engine);
+  const session = await openSession(image, { engine, ...(spec.axis !== undefined ? { axis: spec.axis } : {}) });
+  const e: Entry = { session, image: copyGeometry(image), engine: spec.engine, labels: new Map() };
+  sessions.set(sid, e);
+  return e;
+}
+
+function info(e: Entry): Record<string, unknown> {
+  const s = e.session;
+  return { axis: s.axis, count: s.count, nu: s.nu, nv: s.nv, engine: e.engine, revision: s.revision() };
+}
+
+function labelValue(x: unknown): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > 65535) {
+    throw new KeysliceError('INVALID_PROMPTS', `label must be a whole number 1..65535, got ${JSON.stringify(x)}`);
+  }
+  return x;
+}
+
+/** Applies one edit; `onLine` receives a propagation's slices. */
+async function applyEdit(e: Entry, r: EditRecord, onLine?: (line: unknown) => void, signal?: AbortSignal): Promise<unknown> {
+  const s = e.session;
+  switch (r.op) {
+    case 'setKeySlice': {
+      const label = labelValue(r.label);
+      const { key, name } = decodeKeySlice(r.key, s.nu, s.nv);
+      const rev = s.setKeySlice(name === undefined ? label : { value: label, name }, r.slice, key);
+      if (!e.labels.has(label) || name !== undefined) e.labels.set(label, name ?? e.labels.get(label));
+      return rev;
+    }
+    case 'removeKeySlice':
+      return s.removeKeySlice(labelValue(r.label), r.slice);
+    case 'correct': {
+      const label = labelValue(r.label);
+      const rev = s.correct(label, r.slice, decodeMask(r.mask, s.nu, s.nv));
+      if (!e.labels.has(label)) e.labels.set(label, undefined);
+      return rev;
+    }
+    case 'removeLabel':
+      return s.removeLabel(labelValue(r.label));
+    case 'undo':
+      return s.undo();
+    case 'redo':
+      return s.redo();
+    case 'propagate': {
+      const labels = r.labels?.map(labelValue);
+      const t0 = performance.now();
+      let n = 0;
+      const crash = data.crashOnLabel;
+      const crashing = crash !== undefined && (labels ?? s.pending()).includes(crash);
+      const onLabel = (p: { done: number; total: number; label: number }) => onLine?.({ type: 'label', ...p });
+      for await (const u of s.propagate({ ...(labels ? { labels } : {}), ...(signal ? { signal } : {}), onLabel })) {
+        n++;
+        onLine?.(encodeUpdate(u, s.nu, s.nv));
+        if (crashing) process.exit(70);
+      }
+      return { slices: n, seconds: (performance.now() - t0) / 1000, revision: s.revision() };
+    }
+  }
+}
+
+async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+  const vol: Volume<LabelArray> = e.session.labels();
+  if (format === 'raw') {
+    const copy = vol.data.slice();
+    return {
+      value: { size: vol.size, spacing: vol.spacing, origin: vol.origin, direction: vol.direction, dtype: copy instanceof Uint16Array ? 'uint16' : 'uint8', data: copy },
+      transfer: [copy.buffer as ArrayBuffer],
+    };
+  }
+  const file = path.join(data.tmpDir, `labels-${randomBytes(8).toString('hex')}.${format}`);
+  try {
+    await writeVolume(vol, file);
+    const bytes = await fsp.readFile(file);
+    const out = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
+    return { value: out, transfer: [out.buffer] };
+  } finally {
+    await fsp.rm(file, { force: true });
+  }
+}
+
+function query(e: Entry, q: QueryOp): unknown {
+  const s = e.session;
+  switch (q.op) {
+    case 'state': {
+      // Labels an edit named that the session still holds (undo and removeLabel take labels away).
+      const labels = [...e.labels.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .flatMap(([value, name]) => {
+          let keySlices: ReturnType<Session['keySlices']>;
+          try {
+            keySlices = s.keySlices(value);
+          } catch {
+            return [];
+          }
+          return keySlices.length > 0 ? [{ value, ...(name !== undefined ? { name } : {}), keySlices }] : [];
+        });
+      return { ...info(e), pending: s.pending(), labels };
+    }
+    case 'keySlices':
+      return s.keySlices(labelValue(q.label));
+    case 'report':
+      return s.report();
+    case 'suggest':
+      return s.suggest(q.budget);
+    default:
+      throw new KeysliceError('USAGE', 'unknown query');
+  }
+}
+
+/**
+ * Key-slice edits from a sparse label volume (every slice holding a label voxel is a key slice of each label
+ * on it) and/or a prompts file, checked against the session's image as the CLI checks them.
+ */
+async function annotationEdits(e: Entry, labelFile: string | undefined, prompts: unknown): Promise<EditRecord[]> {
+  const s = e.session;
+  let sparse;
+  if (labelFile) {
+    try {
+      sparse = { volume: await readLabelVolume(labelFile), file: 'label', keySlices: 'auto' as const };
+    } catch (err) {
+      if (err instanceof KeysliceError && err.file === labelFile) throw new KeysliceError(err.code, err.message.slice(labelFile.length + 2), 'label');
+      throw err;
+    }
+  }
+  const doc = prompts === undefined ? undefined : { doc: parsePrompts(prompts, 'params'), file: 'params' };
+  if (!sparse && !doc) return [];
+  const { annotations } = buildAnnotations(e.image, { ...(sparse ? { sparse } : {}), ...(doc ? { prompts: doc } : {}), axis: s.axis });
+  const edits: EditRecord[] = [];
+  for (const l of annotations.labels) {
+    for (const k of l.keySlices) {
+      const key = k.mask ? { mask: k.mask } : k.empty ? { absent: true as const } : { ...(k.box ? { box: k.box } : {}), points: k.points, negativePoints: k.negativePoints };
+      const wire = encodeKeySlice(key, s.nu, s.nv);
+      edits.push({ op: 'setKeySlice', label: l.value, slice: k.index, key: l.name !== undefined ? { ...wire, name: l.name } : wire });
+    }
+  }
+  return edits;
+}
+
+async function handle(m: WorkerRequest): Promise<void> {
+  if (m.op === 'cancel') {
+    running.get(m.target)?.abort();
+    return;
+  }
+  try {
+    let value: unknown;
+    let transfer: ArrayBuffer[] = [];
+    switch (m.op) {
+      case 'open': {
+        const e = await open(m.sid, m.spec);
+        for (const r of m.replay ?? []) await applyEdit(e, r);
+        value = info(e);
+        break;
+      }
+      case 'close':
+        sessions.get(m.sid)?.session.close();
+        sessions.delete(m.sid);
+        value = null;
+        break;
+      case 'annotations':
+        value = await annotationEdits(entry(m.sid), m.labelFile, m.prompts);
+        break;
+      case 'labels':
+        ({ value, transfer } = await labelsOut(entry(m.sid), m.format));
+        break;
+      case 'state':
+      case 'keySlices':
+      case 'report':
+      case 'suggest':
+        value = query(entry(m.sid), m);
+        break;
+      default: {
+        const ac = new AbortController();
+        running.set(m.id, ac);
+        try {
+          value = await applyEdit(entry(m.sid), m, (line) => post({ id: m.id, line }), ac.signal);
+        } finally {
+          running.delete(m.id);
+        }
+      }
+    }
+    post({ id: m.id, ok: true, value }, transfer);
+  } catch (err) {
+    if (!(err instanceof KeysliceError)) console.error(`session ${m.sid}: ${m.op}:`, err);
+    post({ id: m.id, ok: false, error: toWireError(err) });
+  }
+}
+
+/**
+ * Runs this thread `nice` steps below the server's event loop (Linux: a thread's id names it to
+ * setpriority), so that /health and light requests are answered at once while every worker computes.
+ */
+function lowerThreadPriority(nice: number): void {
+  try {
+    const tid = Number(/task\/(\d+)/.exec(readlinkSync('/proc/thread-self'))?.[1]);
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + nice));
+  } catch {
+    // not Linux, or not permitted: the thread keeps the process's priority
+  }
+}
+
+lowerThreadPriority(data.niceness ?? 10);
+
+parentPort!.on('message', (m: WorkerRequest) => {
+  void handle(m);
+});
