@@ -7,7 +7,7 @@
  * 1D squared distance transform of `f` (n samples `stride` apart starting at `offset`, sample spacing `w`),
  * written back in place. `v`, `z`, `g` are scratch arrays of length >= n (z: n + 1).
  */
-function edt1d(
+export function edt1d(
   d: Float64Array,
   offset: number,
   stride: number,

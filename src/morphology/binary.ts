@@ -3,6 +3,7 @@
  * Layout: `mask[u + nu * (v + nv * w)]`; a 2D mask is the case `nw = 1`.
  */
 import { gaussianBlur2d } from '../analysis/similarity.js';
+import { edt1d } from '../metrics/edt.js';
 
 /** Number of non-zero values. */
 export function countNonZero(mask: ArrayLike<number>): number {
@@ -39,49 +40,6 @@ function edtScratch(m: number): EdtScratch {
 }
 
 /**
- * Lower envelope of parabolas along one line (Felzenszwalb & Huttenlocher): `d` holds n squared distances
- * `stride` apart from `offset`, sample spacing `w`; replaced in place by the squared distance transform. The
- * same arithmetic, in the same order, as `squaredDistanceTransform`'s passes.
- */
-function envelope(d: Float64Array, offset: number, stride: number, n: number, w: number, sc: EdtScratch): void {
-  const { v, z, g } = sc;
-  let k = -1;
-  for (let q = 0; q < n; q++) {
-    const fq = d[offset + q * stride];
-    g[q] = fq;
-    if (fq === Infinity) continue;
-    const pq = q * w;
-    if (k < 0) {
-      k = 0;
-      v[0] = q;
-      z[0] = -Infinity;
-      z[1] = Infinity;
-      continue;
-    }
-    let s: number;
-    for (;;) {
-      const r = v[k];
-      const pr = r * w;
-      s = (fq + pq * pq - (g[r] + pr * pr)) / (2 * (pq - pr));
-      if (s <= z[k]) k--;
-      else break;
-    }
-    k++;
-    v[k] = q;
-    z[k] = s;
-    z[k + 1] = Infinity;
-  }
-  if (k < 0) return;
-  let j = 0;
-  for (let q = 0; q < n; q++) {
-    const x = q * w;
-    while (z[j + 1] < x) j++;
-    const dx = x - v[j] * w;
-    d[offset + q * stride] = dx * dx + g[v[j]];
-  }
-}
-
-/**
  * Squared distance (mm²) from each pixel of a 2D slice to the nearest pixel where `mask` is set (`set` true) or
  * clear (`set` false); `Infinity` where there is none. Equal to `squaredDistanceTransform` on a one-slice
  * volume, without its third pass (which leaves a single slice unchanged) and without a complement copy.
@@ -90,8 +48,8 @@ function squaredDistance2d(mask: ArrayLike<number>, set: boolean, nu: number, nv
   const n = nu * nv;
   const d = new Float64Array(n);
   for (let i = 0; i < n; i++) d[i] = (mask[i] ? 1 : 0) === (set ? 1 : 0) ? 0 : Infinity;
-  for (let v = 0; v < nv; v++) envelope(d, v * nu, 1, nu, du, sc);
-  for (let u = 0; u < nu; u++) envelope(d, u, nu, nv, dv, sc);
+  for (let v = 0; v < nv; v++) edt1d(d, v * nu, 1, nu, du, sc.v, sc.z, sc.g);
+  for (let u = 0; u < nu; u++) edt1d(d, u, nu, nv, dv, sc.v, sc.z, sc.g);
   return d;
 }
 
