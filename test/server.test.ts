@@ -8,6 +8,7 @@ import type { RunningServer } from '../src/server/server.js';
 import { startServer } from '../src/server/server.js';
 import { decodeRle, encodeRle, maskBox } from '../src/session/rle.js';
 import { readLabelVolume } from '../src/volume/io-node.js';
+import { parseSegNrrd } from '../src/volume/seg-nrrd-node.js';
 import { writeCtSeries } from './helpers/dicom.js';
 import { tempDir } from './helpers/paths.js';
 import { api, phantomUpload, testServer, type PhantomUpload } from './helpers/server.js';
@@ -124,6 +125,13 @@ describe('server: session API over HTTP', () => {
       assert.deepEqual(vol.spacing.map((x) => +x.toFixed(4)), up.phantom.image.spacing.map((x) => +x.toFixed(4)));
       assert.deepEqual(Array.from(vol.data), Array.from(voxels));
     }
+    // 3D Slicer's segmentation file: one segment per label, on the image's grid.
+    const sf = await fetch(`${base}/labels?format=seg.nrrd`, { headers: { authorization: `Bearer ${t}` } });
+    assert.equal(sf.status, 200);
+    const seg = parseSegNrrd(new Uint8Array(await sf.arrayBuffer()), 'labels.seg.nrrd');
+    assert.deepEqual(seg.segments.map((x) => x.value), [1, 2]);
+    assert.deepEqual(seg.labels.size, up.phantom.image.size);
+    assert.deepEqual(Array.from(seg.labels.data), Array.from(voxels));
     assert.equal((await api(`${base}/labels?format=png`, 'GET', t)).json.error.code, 'UNSUPPORTED_FORMAT');
 
     const report = await api(`${base}/report`, 'GET', t);

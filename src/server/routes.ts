@@ -34,6 +34,7 @@ const MEDIA: Record<LabelFormat, string> = {
   nii: 'application/octet-stream',
   nrrd: 'application/octet-stream',
   mha: 'application/octet-stream',
+  'seg.nrrd': 'application/octet-stream',
   raw: 'application/octet-stream',
 };
 

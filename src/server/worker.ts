@@ -12,7 +12,9 @@ import { resolveEngine } from '../pipeline/engines-node.js';
 import type { Session } from '../session/types.js';
 import { decodeKeySlice, decodeMask, encodeUpdate } from '../session/wire.js';
 import { KeysliceError } from '../util/errors.js';
+import { labelInfos } from '../labels/label-table.js';
 import { writeVolume } from '../volume/io-node.js';
+import { formatSegNrrd } from '../volume/seg-nrrd-node.js';
 import { copyGeometry, type Geometry, type LabelArray, type Volume } from '../volume/volume.js';
 import { buildAnnotations } from '../annotations/build.js';
 import { parsePrompts } from '../annotations/prompts.js';
@@ -117,6 +119,12 @@ async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; tr
       transfer: [copy.buffer as ArrayBuffer],
     };
   }
+  if (format === 'seg.nrrd') {
+    const held = heldLabels(e);
+    const infos = labelInfos(held.map((l) => l.value), held);
+    const out = new Uint8Array(formatSegNrrd(vol, infos));
+    return { value: out, transfer: [out.buffer] };
+  }
   const file = path.join(data.tmpDir, `labels-${randomBytes(8).toString('hex')}.${format}`);
   try {
     await writeVolume(vol, file);
@@ -128,22 +136,26 @@ async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; tr
   }
 }
 
+/** Labels an edit named that the session still holds (undo and removeLabel take labels away), by value. */
+function heldLabels(e: Entry): { value: number; name?: string; keySlices: ReturnType<Session['keySlices']> }[] {
+  return [...e.labels.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .flatMap(([value, name]) => {
+      let keySlices: ReturnType<Session['keySlices']>;
+      try {
+        keySlices = e.session.keySlices(value);
+      } catch {
+        return [];
+      }
+      return keySlices.length > 0 ? [{ value, ...(name !== undefined ? { name } : {}), keySlices }] : [];
+    });
+}
+
 function query(e: Entry, q: QueryOp): unknown {
   const s = e.session;
   switch (q.op) {
     case 'state': {
-      // Labels an edit named that the session still holds (undo and removeLabel take labels away).
-      const labels = [...e.labels.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .flatMap(([value, name]) => {
-          let keySlices: ReturnType<Session['keySlices']>;
-          try {
-            keySlices = s.keySlices(value);
-          } catch {
-            return [];
-          }
-          return keySlices.length > 0 ? [{ value, ...(name !== undefined ? { name } : {}), keySlices }] : [];
-        });
+      const labels = heldLabels(e);
       return { ...info(e), pending: s.pending(), labels };
     }
     case 'keySlices':
