@@ -24,6 +24,7 @@
  * Reference: Herman, Zheng, Bucholtz, "Shape-based interpolation", IEEE CG&A 1992, and its centroid-aligned and
  * higher-order variants.
  */
+import { OrderStatistics } from '../analysis/window.js';
 import { connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import { bilinearClamped } from '../util/bilinear.js';
 import { stackKeyMasks, type KeyMask, type StackShape } from './mci.js';
@@ -130,7 +131,7 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
         // The blend's shape, at the area interpolated by the same spline: the `target` pixels of lowest value.
         const target = Math.min(area, Math.round(spline(k0.area, k1.area, a.area, b.area)));
         if (target <= 0) continue;
-        const level = Float32Array.from(blend).sort()[target - 1];
+        const level = new OrderStatistics(Float64Array.from(blend)).at(target - 1);
         const dst = out.subarray(w * area, (w + 1) * area);
         for (let i = 0; i < area; i++) dst[i] = blend[i] <= level ? 1 : 0;
       }
