@@ -50,14 +50,19 @@ export function defaultDataDir(): string {
   return found;
 }
 
-export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesResult> {
-  const dataDir = opts.data ?? defaultDataDir();
+/** The datasets found in `dataDir`, or the ones `names` asks for (an unknown name is a usage error). */
+async function selectDatasets(dataDir: string, names: string[] | undefined): Promise<Awaited<ReturnType<typeof findDatasets>>> {
   const found = await findDatasets(dataDir);
-  const unknown = (opts.datasets ?? []).filter((n) => !found.some((d) => d.name === n));
+  const unknown = (names ?? []).filter((n) => !found.some((d) => d.name === n));
   if (unknown.length) {
     throw new KeysliceError('USAGE', `unknown dataset ${unknown.map((n) => `"${n}"`).join(', ')} (found: ${found.map((d) => d.name).join(', ')})`, dataDir);
   }
-  const datasets = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
+  return names ? found.filter((d) => names.includes(d.name)) : found;
+}
+
+export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesResult> {
+  const dataDir = opts.data ?? defaultDataDir();
+  const datasets = await selectDatasets(dataDir, opts.datasets);
   const methods = (opts.methods ?? defaultMethodNames()).map(getMethod);
   if (opts.adapter !== undefined) methods.push(await adapterMethod(opts.adapter));
   const out = opts.out ?? 'bench-results';
@@ -105,12 +110,7 @@ export interface InteractiveFilesOptions {
 /** `keyslice bench --interactive`: runs the interactive protocol, writes interactive.json and interactive.md. */
 export async function interactiveBenchFiles(opts: InteractiveFilesOptions): Promise<{ rows: InteractiveRow[]; summary: string; files: string[] }> {
   const dataDir = opts.data ?? defaultDataDir();
-  const found = await findDatasets(dataDir);
-  const unknown = (opts.datasets ?? []).filter((n) => !found.some((d) => d.name === n));
-  if (unknown.length) {
-    throw new KeysliceError('USAGE', `unknown dataset ${unknown.map((n) => `"${n}"`).join(', ')} (found: ${found.map((d) => d.name).join(', ')})`, dataDir);
-  }
-  const datasets = opts.datasets ? found.filter((d) => opts.datasets?.includes(d.name)) : found;
+  const datasets = await selectDatasets(dataDir, opts.datasets);
   const engine = opts.engine ?? 'classic';
   const out = opts.out ?? 'bench-results';
   await ensureOutputDir(out);

@@ -1,6 +1,8 @@
 /**
  * Progress on stderr: a redrawn bar on a terminal, plain lines otherwise (logs, CI). Silent when quiet.
  */
+import type { Progress } from '../pipeline/segment.js';
+
 export class ProgressReporter {
   private readonly tty: boolean;
   private lastLine = '';
@@ -48,15 +50,7 @@ export class ProgressReporter {
 }
 
 /** A segmentation progress event as the bar shows it: slices in all labels, and the label's name and slice. */
-export function segmentProgressLine(p: {
-  done: number;
-  total: number;
-  label: number;
-  name?: string;
-  slice?: number;
-  slicesDone?: number;
-  sliceCount?: number;
-}): { done: number; total: number; text: string } {
+export function segmentProgressLine(p: Progress): { done: number; total: number; text: string } {
   const count = p.sliceCount ?? 1;
   const who = p.name ? `${p.name} (label ${p.label})` : `label ${p.label}`;
   if (p.slice === undefined) {
