@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { segmentFiles } from '../src/pipeline/segment-files.js';
 import { readLabelVolume } from '../src/volume/io-node.js';
 import { gridDifference, SliceGeometry } from '../src/volume/volume.js';
 import { copyStudies, writePhantomStudies, type PhantomStudy } from './helpers/batch-studies.js';
-import { CLI, tempDir } from './helpers/paths.js';
+import { CLI, tempDir, runCli } from './helpers/paths.js';
 import { redisSkip, startRedis, type TestRedis } from './helpers/redis.js';
 
 const skip = redisSkip();
@@ -27,10 +27,7 @@ const children = new Set<ChildProcess>();
  */
 const FAST_STALL = ['--lock-duration', '2000', '--stalled-interval', '1000'];
 
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 180000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { timeout: 180000 });
 
 function startWorker(args: string[]): { proc: ChildProcess; log: () => string; exited: Promise<number | null> } {
   const proc = spawn(process.execPath, [CLI, 'batch', 'worker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { segmentProgressLine } from '../src/cli/progress.js';
 import { makePhantom } from '../src/demo/phantom.js';
 import { writeVolume } from '../src/volume/io-node.js';
-import { CLI, tempDir } from './helpers/paths.js';
+import { tempDir, runCli } from './helpers/paths.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
 const f = (name: string) => path.join(tmp.dir, name);
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: tmp.dir });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: tmp.dir });
 
 const COMMANDS = ['segment', 'score', 'demo', 'bench', 'analyze', 'suggest', 'info', 'mesh'];
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,16 +7,13 @@ import { makePhantom } from '../src/demo/phantom.js';
 import { selectKeySlices, sliceAreas } from '../src/simulate/annotator.js';
 import { readLabelVolume, readVolume, writeVolume } from '../src/volume/io-node.js';
 import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry, withGeometry } from '../src/volume/volume.js';
-import { CLI, SHARED_CASES, SHARED_DATA, sharedDataSkip, tempDir } from './helpers/paths.js';
+import { SHARED_CASES, SHARED_DATA, sharedDataSkip, tempDir, runCli } from './helpers/paths.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
 const f = (name: string) => path.join(tmp.dir, name);
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env });
 
 /** Sparse annotation volume: the truth on the given slices only. */
 function keySliceVolume(truth: ArrayLike<number>, sg: SliceGeometry, slices: number[]): Uint8Array {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,15 +8,12 @@ import { listDicomSeries } from '../src/volume/dicom/read-series-node.js';
 import { readVolume } from '../src/volume/io-node.js';
 import { KeysliceError } from '../src/util/errors.js';
 import { writeCtSeries, type SeriesSpec } from './helpers/dicom.js';
-import { CLI, tempDir } from './helpers/paths.js';
+import { tempDir, runCli } from './helpers/paths.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
 
-function cli(args: string[], cwd = tmp.dir) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], cwd = tmp.dir) => runCli(args, { cwd });
 
 const base = (over: Partial<SeriesSpec> = {}): SeriesSpec => ({
   nx: 6,

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -15,17 +14,14 @@ import { readAnnotationLabels, writeLabelOutput } from '../src/volume/label-io-n
 import { formatSegNrrd, parseSegNrrd } from '../src/volume/seg-nrrd-node.js';
 import { gridDifference, SliceGeometry, withGeometry, type Geometry, type LabelArray, type Volume } from '../src/volume/volume.js';
 import { writeCtSeries } from './helpers/dicom.js';
-import { CLI, SHARED_DATA, sharedDataSkip, tempDir } from './helpers/paths.js';
+import { SHARED_DATA, sharedDataSkip, tempDir, runCli } from './helpers/paths.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
 const f = (name: string) => path.join(tmp.dir, name);
 const TIGHT = { spacing: 1e-6, origin: 1e-5, direction: 1e-6 };
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: tmp.dir });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: tmp.dir });
 
 function oblique(size: [number, number, number] = [9, 7, 5]): Geometry {
   const a = 0.35;

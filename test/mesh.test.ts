@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,16 +7,13 @@ import { labelSurface } from '../src/mesh/surface.js';
 import { writeVolume, readLabelVolume } from '../src/volume/io-node.js';
 import { SliceGeometry, withGeometry, type Geometry, type Volume } from '../src/volume/volume.js';
 import { makePhantom } from '../src/demo/phantom.js';
-import { CLI, SHARED_DATA, sharedDataSkip, tempDir } from './helpers/paths.js';
+import { SHARED_DATA, sharedDataSkip, tempDir, runCli } from './helpers/paths.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
 const f = (name: string) => path.join(tmp.dir, name);
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: tmp.dir });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: tmp.dir });
 
 /** An oblique, anisotropic grid (rotation about two axes); `flip` makes it left-handed. */
 function oblique(flip = false): Geometry {

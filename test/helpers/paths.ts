@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -36,3 +37,17 @@ export const SHARED_CASES: { name: string; image: string; label: string }[] = [
   { name: 'totalseg-ct', image: 'totalseg-example/example_ct_sm.nii.gz', label: 'totalseg-example/example_seg.nii.gz' },
   { name: 'totalseg-mr', image: 'totalseg-example/example_mr_sm.nii.gz', label: 'totalseg-example/example_seg_mr.nii.gz' },
 ];
+
+/** Runs the built `keyslice` command line to completion: exit code, stdout and stderr. */
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeout?: number } = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+    ...(options.timeout ? { timeout: options.timeout } : {}),
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
