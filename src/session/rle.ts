@@ -3,29 +3,13 @@
  * (possibly of length 0), over the mask read with u fastest (`mask[u + nu * v]`), as COCO's uncompressed RLE
  * does in its own (column-major) order. A mask may be sent whole or as the part inside its box.
  */
+import { boundingBox2d } from '../morphology/binary.js';
 import { KeysliceError } from '../util/errors.js';
 
 export type MaskBox = [number, number, number, number];
 
 /** Box around the set pixels of a `nu x nv` mask ([u0, v0, u1, v1] inclusive), or null when none is set. */
-export function maskBox(mask: Uint8Array, nu: number, nv: number): MaskBox | null {
-  let u0 = nu;
-  let v0 = nv;
-  let u1 = -1;
-  let v1 = -1;
-  for (let v = 0; v < nv; v++) {
-    const row = v * nu;
-    for (let u = 0; u < nu; u++) {
-      if (mask[row + u]) {
-        if (u < u0) u0 = u;
-        if (u > u1) u1 = u;
-        if (v < v0) v0 = v;
-        v1 = v;
-      }
-    }
-  }
-  return u1 < 0 ? null : [u0, v0, u1, v1];
-}
+export const maskBox: (mask: Uint8Array, nu: number, nv: number) => MaskBox | null = boundingBox2d;
 
 /** Run lengths of `mask` inside `box` (the whole slice when null). */
 export function encodeRle(mask: Uint8Array, nu: number, nv: number, box: MaskBox | null = null): number[] {

@@ -5,6 +5,7 @@
  * where the full-slice filters clamp the same way).
  */
 import { gaussianBlur2d } from '../../analysis/similarity.js';
+import { boundingBox2d } from '../../morphology/binary.js';
 
 export interface SliceWindow {
   /** First column and row of the window in the slice. */
@@ -30,17 +31,12 @@ export function windowAround(masks: readonly (ArrayLike<number> | undefined)[], 
   let u1 = -1;
   let v1 = -1;
   for (const m of masks) {
-    if (!m) continue;
-    for (let v = 0; v < nv; v++) {
-      const row = v * nu;
-      for (let u = 0; u < nu; u++) {
-        if (!m[row + u]) continue;
-        if (u < u0) u0 = u;
-        if (u > u1) u1 = u;
-        if (v < v0) v0 = v;
-        if (v > v1) v1 = v;
-      }
-    }
+    const b = m ? boundingBox2d(m, nu, nv) : null;
+    if (!b) continue;
+    u0 = Math.min(u0, b[0]);
+    v0 = Math.min(v0, b[1]);
+    u1 = Math.max(u1, b[2]);
+    v1 = Math.max(v1, b[3]);
   }
   if (u1 < 0) return fullWindow(nu, nv);
   u0 = Math.max(0, u0 - margin);
