@@ -206,6 +206,39 @@ describe('binary morphology and 3D post-processing', () => {
     assert.equal(off[6 * a], 1, 'steps switched off change nothing');
   });
 
+  it('works in the object\'s bounding box: the same voxels and report as on a stack around it', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const r = rng(seed);
+      // A noisy object, two voxels clear of its stack's sides: the whole-stack path.
+      const [nu, nv, nw] = [14, 12, 9];
+      const tight = new Uint8Array(nu * nv * nw);
+      for (let w = 2; w < nw - 2; w++) {
+        for (let v = 2; v < nv - 2; v++) for (let u = 2; u < nu - 2; u++) tight[u + nu * (v + nv * w)] = r() < 0.6 ? 1 : 0;
+      }
+      // The same object inside a larger stack: the bounding-box path.
+      const [bu, bv, bw, ou, ov, ow] = [40, 33, 21, 9, 13, 5];
+      const big = new Uint8Array(bu * bv * bw);
+      for (let w = 0; w < nw; w++) for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) big[u + ou + bu * (v + ov + bv * (w + ow))] = tight[u + nu * (v + nv * w)];
+      const keys = new Set([4]);
+      const a = postprocessStack(tight, nu, nv, nw, keys);
+      const b = postprocessStack(big, bu, bv, bw, new Set([4 + ow]));
+      assert.deepEqual(b.continuity?.flaggedSlices, a.continuity?.flaggedSlices.map((w) => w + ow), `seed ${seed}: flagged slices`);
+      assert.deepEqual({ ...b, continuity: null }, { ...a, continuity: null }, `seed ${seed}: report`);
+      let outside = 0;
+      for (let w = 0; w < bw; w++) {
+        for (let v = 0; v < bv; v++) {
+          for (let u = 0; u < bu; u++) {
+            const x = big[u + bu * (v + bv * w)];
+            const [tu, tv, tw] = [u - ou, v - ov, w - ow];
+            if (tu < 0 || tv < 0 || tw < 0 || tu >= nu || tv >= nv || tw >= nw) outside += x;
+            else assert.equal(x, tight[tu + nu * (tv + nv * tw)], `seed ${seed}: voxel ${u},${v},${w}`);
+          }
+        }
+      }
+      assert.equal(outside, 0, `seed ${seed}: nothing written outside the object's neighbourhood`);
+    }
+  });
+
   it('3D majority smoothing settles slices that disagree with both neighbours, never touching key slices', () => {
     const nu = 12;
     const nv = 12;

@@ -143,6 +143,32 @@ describe('session on a generated CT phantom', () => {
     assert.ok(s.cacheStats().labelHits >= 1, 'undo reused a result');
   });
 
+  it('classic engine: an edit reuses the fronts it does not touch, and the labels still equal segment()', async () => {
+    const areas = Array.from({ length: sg.count }, (_, w) => (sg.maskOf(ph.truth.data, w, 1) ?? new Uint8Array(0)).reduce((a, b) => a + b, 0));
+    const present = areas.map((a, w) => (a > 0 ? w : -1)).filter((w) => w >= 0);
+    const [lo, hi] = [present[0], present[present.length - 1]];
+    const picks = [lo + 1, Math.round((2 * lo + hi) / 3), Math.round((lo + 2 * hi) / 3), hi - 1];
+    const s = await openSession(ph.image, { engine: 'classic' });
+    const keys = new Map<number, KeySlice>();
+    for (const w of picks.slice(0, 3)) {
+      const k = maskKey(sg, ph.truth.data, 1, w);
+      s.setKeySlice(1, w, { mask: k.mask as Uint8Array });
+      keys.set(w, k);
+    }
+    await drainAll(s.propagate());
+    const before = s.cacheStats();
+    // A key slice beyond the last one: the fronts below the middle key slice depend on nothing it changes.
+    const k = maskKey(sg, ph.truth.data, 1, picks[3]);
+    s.setKeySlice(1, picks[3], { mask: k.mask as Uint8Array });
+    keys.set(picks[3], k);
+    await drainAll(s.propagate());
+    const after = s.cacheStats();
+    assert.ok(after.frontHits - before.frontHits >= 2, `fronts reused (${after.frontHits - before.frontHits})`);
+    assert.ok(after.frontMisses - before.frontMisses >= 1, 'the fronts next to the new key slice ran again');
+    const scratch = await segment(ph.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys.values()] }] });
+    assert.deepEqual(s.labels().data, scratch.labels.data);
+  });
+
   it('two labels: an edit of one leaves the other as it was, and its result is reused', async () => {
     const s = await openSession(ph.image, { engine: 'classic' });
     const k1 = maskKey(sg, ph.truth.data, 1, 10);

@@ -75,6 +75,11 @@ export interface FrontInputs {
   priorOf(w: number): Uint8Array;
   rules: StopRules;
   policy: PropagationPolicy;
+  /**
+   * The other key slices whose masks the front's outcome depends on (see `ObjectSession.dependsOn`); null:
+   * every key slice of the object.
+   */
+  dependsOn: number[] | null;
 }
 
 export interface ObjectPropagation {
@@ -276,7 +281,8 @@ export async function propagateObject(
           plan,
         );
       options.signal?.throwIfAborted();
-      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf, rules, policy };
+      const dependsOn = session.dependsOn?.(plan) ?? (engine.frontsIndependent ? [] : null);
+      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf, rules, policy, dependsOn };
       const o = await (options.front ? options.front(plan, run, inputs) : run());
       outcomes.set(plan, o);
       fronts.push(o.report);

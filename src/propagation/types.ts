@@ -72,6 +72,13 @@ export interface ObjectSession {
    * calls `commit` with it: a step the controller rejects leaves no trace.
    */
   propagate(step: PropagationStep): Promise<SliceResult>;
+  /**
+   * The key slices, besides the front's own, whose masks this front's results depend on (asked after `learn`).
+   * Undefined: every key slice of the object (an engine that learns from all of them), unless the engine says
+   * its fronts depend on nothing else (`SliceEngine.frontsIndependent`). A session keeps a front's outcome across
+   * edits that leave these key slices as they were.
+   */
+  dependsOn?(front: FrontInfo): number[];
   /** The controller keeps the result of this step (called right after `propagate`, before any other step). */
   commit?(step: PropagationStep, result: SliceResult): Promise<void> | void;
   /** Free resources. */

@@ -3,9 +3,8 @@
  * - a label's whole result, by the label's key slices (in order) and the session's options: an undo, or a
  *   label the last edit did not touch, costs nothing;
  * - a front's outcome, by the engine, the region of interest, the front's plan, its key slice's mask, the prior
- *   on the slices it may visit and, unless the engine says its fronts depend on nothing else
- *   (`SliceEngine.frontsIndependent`), every key slice of the object: an edit then dirties only the fronts
- *   next to the edited key slice.
+ *   on the slices it may visit and the other key slices the engine says it depends on
+ *   (`ObjectSession.dependsOn`): an edit then dirties only the fronts near the edited key slice.
  * A hit is checked against the stored inputs byte for byte, so a hash collision can only cost a recompute.
  * Entries are dropped least recently used first beyond a byte budget.
  */

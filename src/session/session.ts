@@ -49,6 +49,8 @@ interface StoredFront {
   outcome: FrontOutcome;
   keyMask: Uint8Array;
   prior: Uint8Array;
+  /** The other key slices it depends on, with their masks (null: absent). */
+  others: { k: number; mask: Uint8Array | null }[];
 }
 
 const SOURCE: Record<SliceSource, UpdateSource> = { key: 'key', propagated: 'front', fused: 'fused', interpolated: 'prior', none: 'none' };
@@ -297,10 +299,13 @@ class KeysliceSession implements Session {
       .sort((a, b) => a.slice - b.slice);
   }
 
-  /** Answers a front from the cache (engines whose fronts depend on nothing else), or runs and keeps it. */
+  /**
+   * Answers a front from the cache, or runs and keeps it. With exact reuse, only fronts whose engine names the
+   * key slices they depend on (`ObjectSession.dependsOn`) are kept, keyed by those key slices' masks too.
+   */
   private async front(which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs): Promise<FrontOutcome> {
     const engine = which === 'extent' ? this.policy.extentEngine : this.engine;
-    if (!engine || (this.reuse === 'exact' && !engine.frontsIndependent)) return run();
+    if (!engine || (this.reuse === 'exact' && inputs.dependsOn === null)) return run();
     const keyMask = inputs.keyMasks.get(plan.key) as Uint8Array;
     const area = keyMask.length;
     const first = plan.key + plan.direction;
@@ -308,6 +313,7 @@ class KeysliceSession implements Session {
     const hi = Math.max(first, plan.limit);
     const prior = new Uint8Array(plan.between ? (hi - lo + 1) * area : 0);
     if (plan.between) for (let w = lo; w <= hi; w++) prior.set(inputs.priorOf(w), (w - lo) * area);
+    const others = (inputs.dependsOn ?? []).map((k) => ({ k, mask: inputs.keyMasks.get(k) ?? null }));
     const { roi } = inputs;
     const key = [
       which,
@@ -317,13 +323,17 @@ class KeysliceSession implements Session {
       hashBytes(keyMask),
       inputs.keyConfidence,
       hashBytes(prior),
+      others.map((o) => `${o.k}:${o.mask ? hashBytes(o.mask) : 'absent'}`).join(','),
       JSON.stringify(inputs.rules),
       inputs.policy.imageGuided,
     ].join('|');
-    const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior));
+    const sameOthers = (stored: StoredFront['others']): boolean =>
+      stored.length === others.length && stored.every((o, i) => o.k === others[i].k && (o.mask === null ? others[i].mask === null : others[i].mask !== null && sameBytes(o.mask, others[i].mask as Uint8Array)));
+    const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior) && sameOthers(s.others));
     if (hit) return hit.outcome;
     const outcome = await run();
-    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior }, outcomeBytes(outcome) + 2 * prior.length);
+    const kept = others.map((o) => ({ k: o.k, mask: o.mask ? o.mask.slice() : null }));
+    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior, others: kept }, outcomeBytes(outcome) + 2 * prior.length + (kept.length + 1) * area);
     return outcome;
   }
 

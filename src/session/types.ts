@@ -38,11 +38,11 @@ export interface SessionOptions {
   cacheBytes?: number;
   /**
    * What an edit may reuse. `exact` (default): a label's result when its key slices are unchanged, and a front's
-   * outcome only for engines whose fronts depend on nothing but their own inputs (`frontsIndependent`); the
-   * labels always equal a from-scratch `segment()`. `fronts`: every front whose own inputs are unchanged (its
-   * key slice and mask, direction, limits, the prior on its slices, the region of interest) is reused, even where
-   * the engine learned from the other key slices (the classic engine's intensity models), and a label's region of
-   * interest only grows during the session; faster, and close to but not always equal to `segment()`.
+   * outcome when its inputs and the other key slices its engine says it depends on (`ObjectSession.dependsOn`)
+   * are unchanged; the labels always equal a from-scratch `segment()`. `fronts`: every front whose own inputs are
+   * unchanged (its key slice and mask, direction, limits, the prior on its slices, the region of interest) is
+   * reused, even for engines that learn from every key slice, and a label's region of interest only grows during
+   * the session; faster, and close to but not always equal to `segment()`.
    */
   reuse?: 'exact' | 'fronts';
 }

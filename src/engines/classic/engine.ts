@@ -8,14 +8,16 @@
  *   define a disc-shaped search region.
  * - Propagation from one slice to the next: the previous mask (fused with the interpolation prior between key
  *   slices) is a shape prior; the cut is solved in a band around its boundary with the intensity models learned
- *   on the key slices (the object inside each key mask, its surroundings in a ring around it).
+ *   on the key slices (the object inside each key mask, its surroundings in a ring around it): a front's models
+ *   come from its own key slice, plus one partner key slice where that has too few samples (`front-models.ts`).
  * Confidence: the mean posterior probability of the object over the pixels of the result.
  */
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
 import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
-import type { ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import type { FrontInfo, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import { frontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
 import { blurInWindow, cropSlice, fullWindow, pasteSlice, windowAround, type SliceWindow } from './window.js';
@@ -35,8 +37,8 @@ export interface ClassicOptions {
   /** Pull towards the box's inscribed ellipse (nats per half equivalent radius outside/inside it, default 2). */
   boxShapeWeight: number;
   /**
-   * Object samples per histogram bin a key slice's intensity model should have before it stops borrowing the
-   * other key slices' samples (default 10).
+   * Object samples per histogram bin a front's intensity model should have; a key slice with fewer borrows its
+   * partner key slice's samples up to that many (default 10).
    */
   samplesPerBin: number;
   /** Gaussian sigma (pixels) of the denoising before the intensity models (default 0.7). */
@@ -135,9 +137,10 @@ function ring(sd: Float32Array, inner: number, outer: number): Uint8Array {
 /** The classic engine's state for one object; `guide` adds a model's evidence to the cuts (the hybrid engine). */
 export class ClassicSession implements ObjectSession {
   private readonly smoothCache = new Map<number, Float32Array>();
-  private range: IntensityRange | null = null;
-  /** Intensity models per key slice (object, surroundings). */
-  private readonly models = new Map<number, { fg: IntensityModel; bg: IntensityModel }>();
+  /** Samples of each key slice holding the object (see `learn`). */
+  private readonly samples = new Map<number, KeySamples>();
+  /** Intensity models per front (object, surroundings), made on first use. */
+  private readonly models = new Map<string, FrontModels>();
   private adapter: ReturnType<CutAdapter['open']> | undefined;
 
   constructor(
@@ -154,9 +157,9 @@ export class ClassicSession implements ObjectSession {
     return s;
   }
 
+  /** The histograms' range for a key slice's own cut: from that slice alone. */
   private rangeFor(w: number): IntensityRange {
-    if (!this.range) this.range = IntensityRange.of(this.smooth(w));
-    return this.range;
+    return IntensityRange.of(this.smooth(w));
   }
 
   /** Equivalent radius (mm) of a mask. */
@@ -312,42 +315,48 @@ export class ClassicSession implements ObjectSession {
     return { mask, confidence: this.confidence(mask, p.image, fg, bg) };
   }
 
+  /**
+   * Keeps each key slice's samples (the object inside its mask, the surroundings in a ring around it, the slice
+   * for the histograms' range); a front's models are made from them on first use (see `front-models.ts`).
+   */
   learn(keys: { index: number; mask: Uint8Array }[]): void {
     const { nu, nv, du, dv } = this.img;
-    const all: number[] = [];
+    this.samples.clear();
+    this.models.clear();
     for (const k of keys) {
-      const s = this.smooth(k.index);
-      for (let i = 0; i < s.length; i += 2) all.push(s[i]);
-    }
-    this.range = IntensityRange.of(all);
-    const range = this.range;
-    // Samples of each key slice: the object inside its mask, the surroundings in a ring around it.
-    const samples = keys.map((k) => {
       const image = this.smooth(k.index);
       const sd = signedDistance2d(k.mask, nu, nv, du, dv);
       const width = Math.max(4 * Math.max(du, dv), 2 * this.bandMm(k.mask));
       const inside: number[] = [];
       const around: number[] = [];
+      const slice: number[] = [];
       for (let i = 0; i < sd.length; i++) {
         if (k.mask[i]) inside.push(image[i]);
         else if (sd[i] <= width) around.push(image[i]);
+        if (i % 2 === 0) slice.push(image[i]);
       }
-      return { index: k.index, inside, around };
-    });
-    // One pair of models per key slice: its own samples, plus the other key slices' weighted so that a model
-    // has about ten samples per histogram bin (small objects pool all key slices, large ones keep their own).
-    for (const own of samples) {
-      const fg = new IntensityModel(range);
-      const bg = new IntensityModel(range);
-      const others = Math.min(1, (this.o.samplesPerBin * range.bins) / Math.max(1, own.inside.length));
-      for (const s of samples) {
-        const wgt = s === own ? 1 : others;
-        if (wgt <= 0) continue;
-        for (const x of s.inside) fg.add(x, wgt);
-        for (const x of s.around) bg.add(x, wgt);
-      }
-      this.models.set(own.index, { fg, bg });
+      this.samples.set(k.index, { index: k.index, inside, around, slice });
     }
+  }
+
+  /** The models a front cuts with: its key slice's samples and, where too few, its partner's. */
+  private modelsOf(front: FrontInfo): FrontModels {
+    const id = `${front.key}${front.direction > 0 ? '+' : '-'}${front.between ? 'b' : 'o'}`;
+    let m = this.models.get(id);
+    if (!m) {
+      const own = this.samples.get(front.key);
+      if (!own) throw new Error(`classic engine: no samples for key slice ${front.key} (learn() not called)`);
+      const p = partnerKey(front, [...this.samples.keys()]);
+      m = frontModels(own, p === null ? null : (this.samples.get(p) ?? null), this.o.samplesPerBin);
+      this.models.set(id, m);
+    }
+    return m;
+  }
+
+  /** The key slices besides its own whose masks a front's result depends on: the partner it borrowed from. */
+  dependsOn(front: FrontInfo): number[] {
+    const p = this.modelsOf(front).partner;
+    return p === null ? [] : [p];
   }
 
   /**
@@ -368,9 +377,7 @@ export class ClassicSession implements ObjectSession {
   }
 
   async propagate(step: PropagationStep, guide?: PixelGuide): Promise<SliceResult> {
-    const model = this.models.get(step.key);
-    if (!model) throw new Error(`classic engine: no intensity model for key slice ${step.key} (learn() not called)`);
-    const { fg, bg } = model;
+    const { fg, bg } = this.modelsOf(step.front);
     const { du, dv } = this.img;
     const win = this.o.solveInWindow ? this.stepWindow(step) : fullWindow(this.img.nu, this.img.nv);
     const whole = win.nu === this.img.nu && win.nv === this.img.nv;

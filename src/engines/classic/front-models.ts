@@ -1,0 +1,77 @@
+/**
+ * The intensity models a propagation front of the classic engine cuts with, learned from its own key slice and,
+ * where that slice has too few object pixels for a histogram, from one partner key slice: the far end of the
+ * front's gap (a front between key slices) or the nearest key slice behind it (an outward front). A front's
+ * models therefore depend on at most two key slices, so an edit of one key slice leaves the models of fronts
+ * elsewhere unchanged (an interactive session reuses those fronts).
+ */
+import type { FrontInfo } from '../../propagation/types.js';
+import { IntensityModel, IntensityRange } from './intensity-model.js';
+
+/** What a key slice contributes to intensity models. */
+export interface KeySamples {
+  index: number;
+  /** Values inside the key mask (the object). */
+  inside: ArrayLike<number>;
+  /** Values in a ring around the key mask (its surroundings). */
+  around: ArrayLike<number>;
+  /** Values spread over the whole slice (the range of the histograms). */
+  slice: ArrayLike<number>;
+}
+
+export interface FrontModels {
+  fg: IntensityModel;
+  bg: IntensityModel;
+  /** The partner key slice whose samples were borrowed, or null. */
+  partner: number | null;
+}
+
+/**
+ * The key slice a front may borrow samples from: for a front between key slices, the nearest key slice holding
+ * the object in its direction; for an outward front (or where there is none), the nearest one behind it.
+ * `keys`: indices of the key slices holding the object.
+ */
+export function partnerKey(front: FrontInfo, keys: readonly number[]): number | null {
+  const ahead = (d: number): number | null => {
+    let best: number | null = null;
+    for (const k of keys) {
+      if (k === front.key || Math.sign(k - front.key) !== d) continue;
+      if (best === null || Math.abs(k - front.key) < Math.abs(best - front.key)) best = k;
+    }
+    return best;
+  };
+  return (front.between ? ahead(front.direction) : null) ?? ahead(-front.direction);
+}
+
+/**
+ * Weight of the partner's samples: enough to bring the object's samples to `target` (samples per bin times
+ * bins), at most 1; 0 when the own key slice has enough.
+ */
+export function partnerWeight(ownInside: number, partnerInside: number, target: number): number {
+  if (ownInside >= target || partnerInside <= 0) return 0;
+  return Math.min(1, (target - ownInside) / partnerInside);
+}
+
+/** Object and surroundings models of a front from its key slice's samples and, weighted, its partner's. */
+export function frontModels(own: KeySamples, partner: KeySamples | null, samplesPerBin: number, bins = 64): FrontModels {
+  const weight = partner ? partnerWeight(own.inside.length, partner.inside.length, samplesPerBin * bins) : 0;
+  const used = weight > 0 && partner ? partner : null;
+  const rangeValues = used ? concat(own.slice, used.slice) : own.slice;
+  const range = IntensityRange.of(rangeValues, bins);
+  const fg = new IntensityModel(range);
+  const bg = new IntensityModel(range);
+  for (let i = 0; i < own.inside.length; i++) fg.add(own.inside[i]);
+  for (let i = 0; i < own.around.length; i++) bg.add(own.around[i]);
+  if (used) {
+    for (let i = 0; i < used.inside.length; i++) fg.add(used.inside[i], weight);
+    for (let i = 0; i < used.around.length; i++) bg.add(used.around[i], weight);
+  }
+  return { fg, bg, partner: used ? used.index : null };
+}
+
+function concat(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i];
+  for (let i = 0; i < b.length; i++) out[a.length + i] = b[i];
+  return out;
+}
