@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { interpolationPrior, type PriorStore } from '../src/propagation/controller.js';
 import { fuseSlice } from '../src/propagation/fuse.js';
+import { interpolateShapes } from '../src/interpolation/shape.js';
 import { afterStep, initialState } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
@@ -86,5 +88,61 @@ describe('gap fusion', () => {
     assert.deepEqual([...fuseSlice(a, b, prior, 0.2, 0.5).mask], [1, 1, 0, 0], 'pixel 0: 0.8 / 1.5 > 0.5');
     assert.equal(near.confidence, 0.875);
     assert.deepEqual([...fuseSlice(a, b, prior, 0.5, 0).mask], [0, 1, 0, 0], 'without the prior, a tie is not the object');
+  });
+});
+
+describe('interpolation prior gap by gap', () => {
+  const nu = 40;
+  const nv = 36;
+  const disc = (cu: number, cv: number, r: number, extra?: [number, number, number]): Uint8Array => {
+    const m = new Uint8Array(nu * nv);
+    for (let v = 0; v < nv; v++) {
+      for (let u = 0; u < nu; u++) {
+        if ((u - cu) ** 2 + (v - cv) ** 2 <= r * r) m[u + nu * v] = 1;
+        if (extra && (u - extra[0]) ** 2 + (v - extra[1]) ** 2 <= extra[2] ** 2) m[u + nu * v] = 1;
+      }
+    }
+    return m;
+  };
+  const keys = new Map<number, Uint8Array | null>([
+    [1, null],
+    [4, disc(12, 14, 5)],
+    [9, disc(18, 16, 9)],
+    [11, disc(20, 18, 8, [33, 30, 2])],
+    [17, disc(22, 20, 4)],
+    [18, new Uint8Array(nu * nv)],
+    [24, disc(15, 15, 6)],
+    [29, null],
+  ]);
+  const img = { nu, nv, count: 32, du: 0.8, dv: 1.1 };
+  it('equals the interpolation of the whole stack, and a store answers unchanged gaps without computing them', async () => {
+    const whole = interpolateShapes(img, [...keys].map(([index, mask]) => ({ index, mask })), img);
+    const direct = await interpolationPrior(img, keys, 'shape');
+    assert.ok(Buffer.from(direct).equals(Buffer.from(whole)), 'gap by gap = whole stack');
+    assert.ok(whole.some((x, i) => x && i >= 5 * nu * nv && i < 9 * nu * nv), 'a gap was filled');
+    let computed = 0;
+    const kept = new Map<string, Uint8Array>();
+    const store: PriorStore = {
+      gap: ({ near, start }, compute) => {
+        const k = `${start}|${near.map((n) => `${n.index}:${n.mask ? Buffer.from(n.mask).toString('base64') : '-'}`).join(',')}`;
+        let g = kept.get(k);
+        if (!g) {
+          computed++;
+          g = compute();
+          kept.set(k, g);
+        }
+        return g;
+      },
+    };
+    const first = await interpolationPrior(img, keys, 'shape', store);
+    assert.ok(Buffer.from(first).equals(Buffer.from(whole)));
+    const gaps = computed;
+    // A new key slice at 27 changes the gaps within two key slices of it, not those further away.
+    const more = new Map(keys).set(27, disc(14, 14, 3));
+    computed = 0;
+    const second = await interpolationPrior(img, more, 'shape', store);
+    const wholeMore = interpolateShapes(img, [...more].map(([index, mask]) => ({ index, mask })), img);
+    assert.ok(Buffer.from(second).equals(Buffer.from(wholeMore)));
+    assert.ok(computed > 0 && computed < gaps, `only the gaps near the new key slice computed (${computed} of ${gaps + 1})`);
   });
 });

@@ -408,5 +408,6 @@ describe('interactive benchmark', () => {
     assert.equal(sum.edit.n, 2);
     assert.equal(sum.diceAfter.length, 3);
     assert.ok(Number.isFinite(sum.ratio));
+    assert.ok(Number.isFinite(sum.cpuRatio) && sum.cpuRatio > 0);
   });
 });

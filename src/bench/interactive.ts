@@ -33,6 +33,9 @@ export interface InteractiveRow {
   /** Seconds the session took to propagate after this edit, and a from-scratch segment() with the same key slices. */
   editSeconds: number;
   fullSeconds: number;
+  /** The same in CPU seconds of this process (less sensitive to other work on a shared machine). */
+  editCpuSeconds: number;
+  fullCpuSeconds: number;
   /** Whether the session's labels equal the from-scratch labels, voxel for voxel. */
   same: boolean;
 }
@@ -78,14 +81,18 @@ export async function runInteractiveBench(opts: InteractiveOptions): Promise<Int
         else session.correct(1, slice, k.mask as Uint8Array);
         keys.push(slice);
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         for await (const u of session.propagate()) void u;
         const editSeconds = (performance.now() - t0) / 1000;
+        const editCpuSeconds = cpuSince(c0);
         const labels = session.labels();
         const annotations: Annotations = { axis, labels: [simulateLabel(truthVol.data, sg, value, [...keys].sort((a, b) => a - b), 'mask')] };
         annotations.labels[0].value = 1;
         const t1 = performance.now();
+        const c1 = process.cpuUsage();
         const full = await segment(image, annotations, { engine });
         const fullSeconds = (performance.now() - t1) / 1000;
+        const fullCpuSeconds = cpuSince(c1);
         const pred = Uint8Array.from(labels.data, (x) => (x === 1 ? 1 : 0));
         rows.push({
           dataset: d.name,
@@ -98,6 +105,8 @@ export async function runInteractiveBench(opts: InteractiveOptions): Promise<Int
           dice: objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 }).dice,
           editSeconds,
           fullSeconds,
+          editCpuSeconds,
+          fullCpuSeconds,
           same: sameData(labels.data, full.labels.data),
         });
         const next = session.suggest(1)[0]?.suggestions[0];
@@ -109,6 +118,12 @@ export async function runInteractiveBench(opts: InteractiveOptions): Promise<Int
   }
   opts.onCase?.(allCases.length, allCases.length, 'done');
   return rows;
+}
+
+/** User + system CPU seconds of this process since `start`. */
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
 }
 
 function quantile(xs: number[], q: number): number {
@@ -127,6 +142,8 @@ export interface InteractiveSummary {
   full: { p50: number; p95: number };
   /** p50 seconds per correction / p50 seconds of a full recompute. */
   ratio: number;
+  /** The same ratio in CPU seconds. */
+  cpuRatio: number;
   /** Whether every session result equalled its from-scratch segment(). */
   allSame: boolean;
 }
@@ -145,18 +162,19 @@ export function summariseInteractive(rows: InteractiveRow[]): InteractiveSummary
     const fullS = corrections.map((r) => r.fullSeconds);
     const edit = { p50: quantile(editS, 0.5), p95: quantile(editS, 0.95), n: editS.length };
     const full = { p50: quantile(fullS, 0.5), p95: quantile(fullS, 0.95) };
-    return { dataset, labels: rs.filter((r) => r.edit === 0).length, diceAfter, edit, full, ratio: edit.p50 / full.p50, allSame: rs.every((r) => r.same) };
+    const cpuRatio = quantile(corrections.map((r) => r.editCpuSeconds), 0.5) / quantile(corrections.map((r) => r.fullCpuSeconds), 0.5);
+    return { dataset, labels: rs.filter((r) => r.edit === 0).length, diceAfter, edit, full, ratio: edit.p50 / full.p50, cpuRatio, allSame: rs.every((r) => r.same) };
   });
 }
 
 export function interactiveMarkdown(engine: string, summaries: InteractiveSummary[], reuse: 'exact' | 'fronts' = 'exact'): string {
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const maxEdits = Math.max(0, ...summaries.map((s) => s.diceAfter.length));
-  const head = ['dataset', 'labels', ...Array.from({ length: maxEdits }, (_, e) => `Dice@${e}`), 'edit s p50', 'edit s p95', 'full s p50', 'full s p95', 'p50 ratio', 'same as full'];
+  const head = ['dataset', 'labels', ...Array.from({ length: maxEdits }, (_, e) => `Dice@${e}`), 'edit s p50', 'edit s p95', 'full s p50', 'full s p95', 'p50 ratio', 'p50 CPU ratio', 'same as full'];
   const lines = [`Engine ${engine}, reuse ${reuse}: seconds per correction against a from-scratch segment() with the same key slices, same run.`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const s of summaries) {
     const dice = Array.from({ length: maxEdits }, (_, e) => f(s.diceAfter[e] ?? NaN));
-    lines.push(`| ${[s.dataset, s.labels, ...dice, f(s.edit.p50), f(s.edit.p95), f(s.full.p50), f(s.full.p95), f(s.ratio, 2), s.allSame ? 'yes' : 'NO'].join(' | ')} |`);
+    lines.push(`| ${[s.dataset, s.labels, ...dice, f(s.edit.p50), f(s.edit.p95), f(s.full.p50), f(s.full.p95), f(s.ratio, 2), f(s.cpuRatio, 2), s.allSame ? 'yes' : 'NO'].join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -91,19 +91,20 @@ function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpaci
 
 /**
  * Interpolates between key masks; returns a stack of `count` slices (`out[u + nu * (v + nv * w)]`, 1 = object),
- * the key slices as given.
+ * the key slices as given. `within` (optional, [first, last] key slice): only the gaps inside it are filled.
  */
-export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing): Uint8Array {
+export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing, within?: [number, number]): Uint8Array {
   const { nu, nv } = shape;
   const area = nu * nv;
   const out = stackKeyMasks(shape, keys);
+  const wanted = (a: number, b: number): boolean => !within || (a >= within[0] && b <= within[1]);
   for (const run of objectRuns(keys, nu, nv, spacing)) {
     const n = run.length;
     for (let g = 0; g + 1 < n; g++) {
       const k0 = run[g];
       const k1 = run[g + 1];
       const h = k1.index - k0.index;
-      if (h < 2) continue;
+      if (h < 2 || !wanted(k0.index, k1.index)) continue;
       // The neighbouring keys whose differences give the tangents at k0 and k1 (k0 and k1 themselves at a run's end).
       const a = run[Math.max(0, g - 1)];
       const b = run[Math.min(n - 1, g + 2)];
@@ -137,8 +138,29 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
       }
     }
   }
-  taperToAbsent(out, shape, keys, spacing);
+  taperToAbsent(out, shape, keys, spacing, wanted);
   return out;
+}
+
+/**
+ * The interpolation between two consecutive key slices `keys[i]` and `keys[i + 1]` (sorted by index) alone:
+ * slices `keys[i].index + 1` to `keys[i + 1].index - 1`, as {@link interpolateShapes} gives them from all the key
+ * slices. It depends on the key slices `i - 1` to `i + 2` only (the spline's tangents), which is what a caller
+ * keeping results across edits keys them by (see {@link gapKeys}).
+ */
+export function interpolateGap(nu: number, nv: number, keys: KeyMask[], i: number, spacing: ShapeSpacing): Uint8Array {
+  const near = gapKeys(keys, i);
+  const base = near[0].index;
+  const local = near.map((k) => ({ index: k.index - base, mask: k.mask }));
+  const a = keys[i].index - base;
+  const b = keys[i + 1].index - base;
+  const stack = interpolateShapes({ nu, nv, count: local[local.length - 1].index + 1 }, local, spacing, [a, b]);
+  return stack.slice((a + 1) * nu * nv, b * nu * nv);
+}
+
+/** The key slices the gap after `keys[i]` depends on (see {@link interpolateGap}). */
+export function gapKeys(keys: KeyMask[], i: number): KeyMask[] {
+  return keys.slice(Math.max(0, i - 1), Math.min(keys.length, i + 3));
 }
 
 /**
@@ -146,7 +168,7 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
  * at a fraction t of the way, the key mask eroded by t times its greatest depth (it shrinks to its deepest point
  * and vanishes at the absent slice).
  */
-function taperToAbsent(out: Uint8Array, shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing): void {
+function taperToAbsent(out: Uint8Array, shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing, wanted: (a: number, b: number) => boolean): void {
   const { nu, nv } = shape;
   const area = nu * nv;
   const sorted = [...keys].sort((a, b) => a.index - b.index);
@@ -154,7 +176,7 @@ function taperToAbsent(out: Uint8Array, shape: StackShape, keys: KeyMask[], spac
     const a = sorted[n];
     const b = sorted[n + 1];
     const full = a.mask && !b.mask ? a : b.mask && !a.mask ? b : null;
-    if (!full?.mask || Math.abs(b.index - a.index) < 2) continue;
+    if (!full?.mask || Math.abs(b.index - a.index) < 2 || !wanted(a.index, b.index)) continue;
     const other = full === a ? b : a;
     const sd = signedDistance2d(full.mask, nu, nv, spacing.du, spacing.dv);
     let depth = 0;

@@ -22,8 +22,8 @@
  */
 import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
-import { interpolateKeyMasks } from '../interpolation/mci.js';
-import { interpolateShapes } from '../interpolation/shape.js';
+import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
+import { gapKeys, interpolateGap } from '../interpolation/shape.js';
 import { countNonZero } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { runFront, type FrontOutcome, type FrontSlice } from './front.js';
@@ -64,6 +64,8 @@ export interface PropagationOptions {
   signal?: AbortSignal;
   /** Hears each slice a front keeps (ROI coordinates). */
   onSlice?: (w: number, s: FrontSlice, plan: FrontPlan) => void;
+  /** Keeps the shape interpolation of gaps across runs (a session). */
+  priors?: PriorStore;
 }
 
 /** What a front's outcome depends on besides its plan (for a caller that keeps outcomes). */
@@ -131,10 +133,30 @@ export async function interpolationPrior(
   img: Pick<RoiImage, 'nu' | 'nv' | 'count' | 'du' | 'dv'>,
   keyMasks: Map<number, Uint8Array | null>,
   interpolation: Interpolation,
+  store?: PriorStore,
 ): Promise<Uint8Array> {
   const { nu, nv, count } = img;
-  const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask }));
-  return interpolation === 'mci' ? await interpolateKeyMasks({ nu, nv, count }, keyList) : interpolateShapes({ nu, nv, count }, keyList, { du: img.du, dv: img.dv });
+  const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask })).sort((a, b) => a.index - b.index);
+  if (interpolation === 'mci') return await interpolateKeyMasks({ nu, nv, count }, keyList);
+  // Gap by gap: each depends on the key slices on either side of it only, so a caller can keep it across edits.
+  const out = stackKeyMasks({ nu, nv, count }, keyList);
+  const spacing = { du: img.du, dv: img.dv };
+  for (let i = 0; i + 1 < keyList.length; i++) {
+    if (keyList[i + 1].index - keyList[i].index < 2) continue;
+    const compute = (): Uint8Array => interpolateGap(nu, nv, keyList, i, spacing);
+    const gap = store ? store.gap({ nu, nv, near: gapKeys(keyList, i), start: keyList[i].index }, compute) : compute();
+    out.set(gap, (keyList[i].index + 1) * nu * nv);
+  }
+  return out;
+}
+
+/**
+ * Keeps the interpolation of gaps between key slices across runs: `gap` answers the gap after key slice `start`
+ * (slices of `nu x nv` pixels), whose interpolation depends on the key slices `near` only, from what it kept, or
+ * computes and keeps it.
+ */
+export interface PriorStore {
+  gap(which: { nu: number; nv: number; near: KeyMask[]; start: number }, compute: () => Uint8Array): Uint8Array;
 }
 
 interface SliceRecord {
@@ -246,7 +268,7 @@ export async function propagateObject(
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
     if (objectKeys.length === 0) return emptyResult(roi, nu, nv, count, keyMasks, keyCalls);
     await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));
-    const prior = await interpolationPrior(img, keyMasks, policy.interpolation);
+    const prior = await interpolationPrior(img, keyMasks, policy.interpolation, options.priors);
     const priorOf = (w: number): Uint8Array => prior.subarray(w * area, (w + 1) * area);
     const schedule = planFronts({
       keys: keys.map((k) => ({ index: k.index, present: !!keyMasks.get(k.index) })),

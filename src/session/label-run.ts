@@ -6,7 +6,7 @@
 import type { LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import type { LabelReport } from '../pipeline/segment.js';
-import { propagateObject, type FrontInputs, type ObjectPropagation, type PropagationOptions } from '../propagation/controller.js';
+import { propagateObject, type FrontInputs, type ObjectPropagation, type PriorStore, type PropagationOptions } from '../propagation/controller.js';
 import type { FrontOutcome, FrontSlice } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import type { PropagationPolicy } from '../propagation/policy.js';
@@ -36,6 +36,8 @@ export interface LabelRunContext {
   roi?: RoiBox;
   /** Answers a planned front from a cache, or runs it (see `PropagationOptions.front`); `which` tells the run. */
   front?: (which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => Promise<FrontOutcome>;
+  /** Keeps the interpolation of gaps across runs. */
+  priors?: PriorStore;
   /** Called after each engine call of the engine's run, with its slice (progress). */
   onStep?: (slice: number) => void;
   /** Hears each slice a front of the engine's run keeps (ROI coordinates of `roi`). */
@@ -75,6 +77,7 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
     stopRules: options.stopRules,
     interpolation: options.interpolation,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(ctx.priors ? { priors: ctx.priors } : {}),
   };
   if (extentEngine && options.useExtentEngine !== false) {
     const te = performance.now();

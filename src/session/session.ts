@@ -8,7 +8,8 @@ import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
 import { boundingBox2d } from '../morphology/binary.js';
 import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
 import { createEngine } from '../pipeline/engines.js';
-import type { FrontInputs } from '../propagation/controller.js';
+import type { FrontInputs, PriorStore } from '../propagation/controller.js';
+import type { KeyMask } from '../interpolation/mci.js';
 import type { FrontOutcome } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
@@ -139,6 +140,21 @@ class KeysliceSession implements Session {
   private readonly log: EditLog<Snapshot>;
   private readonly labelCache: LruCache<LabelRun>;
   private readonly frontCache: LruCache<StoredFront>;
+  private readonly priorCache: LruCache<{ near: KeyMask[]; gap: Uint8Array }>;
+  /** The interpolation of gaps between key slices, kept by the key slices each depends on. */
+  private readonly priors: PriorStore = {
+    gap: ({ nu, nv, near, start }, compute) => {
+      const key = [nu, nv, start, ...near.map((k) => `${k.index}:${k.mask ? hashBytes(k.mask) : 'absent'}`)].join('|');
+      const same = (kept: KeyMask[]): boolean =>
+        kept.length === near.length && kept.every((k, i) => k.index === near[i].index && (k.mask === null ? near[i].mask === null : near[i].mask !== null && sameBytes(k.mask, near[i].mask as Uint8Array)));
+      const hit = this.priorCache.get(key, (e) => same(e.near));
+      if (hit) return hit.gap;
+      const gap = compute();
+      const near2 = near.map((k) => ({ index: k.index, mask: k.mask ? k.mask.slice() : null }));
+      this.priorCache.set(key, { near: near2, gap }, gap.length + near.length * nu * nv);
+      return gap;
+    },
+  };
   /** The last result of each label (by value) and the key it was computed for. */
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   private readonly usage: EngineUsage | undefined;
@@ -180,7 +196,8 @@ class KeysliceSession implements Session {
     this.optionsKey = JSON.stringify(this.runOptions);
     const bytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.labelCache = new LruCache(Math.floor(bytes / 2));
-    this.frontCache = new LruCache(Math.floor(bytes / 2));
+    this.frontCache = new LruCache(Math.floor((3 * bytes) / 8));
+    this.priorCache = new LruCache(Math.floor(bytes / 8));
     this.usage = this.engine.newUsage?.();
     this.reuse = options.reuse ?? 'exact';
     if (this.reuse !== 'exact' && this.reuse !== 'fronts') throw new KeysliceError('USAGE', `reuse must be "exact" or "fronts", got "${String(this.reuse)}"`);
@@ -398,6 +415,7 @@ class KeysliceSession implements Session {
               signal,
               ...(roi && this.reuse === 'fronts' ? { roi } : {}),
               front: (which, plan, r, inputs) => this.front(which, plan, r, inputs),
+              priors: this.priors,
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
                 if (!roi) return;
@@ -470,6 +488,7 @@ class KeysliceSession implements Session {
     this.closed = true;
     this.labelCache.clear();
     this.frontCache.clear();
+    this.priorCache.clear();
     this.results.clear();
   }
 }
