@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { selectKeySlices, simulateLabel, tightBox } from '../src/simulate/annotator.js';
+import { selectKeySlices, simulateClicks, simulateLabel, tightBox } from '../src/simulate/annotator.js';
 import { SliceGeometry } from '../src/volume/volume.js';
 
 describe('simulated annotator', () => {
@@ -34,5 +34,50 @@ describe('simulated annotator', () => {
     const masks = simulateLabel(truth, sg, 2, [1], 'mask');
     assert.equal(masks.keySlices[0].mask?.reduce((a, b) => a + b, 0), 2);
     assert.equal(tightBox(new Uint8Array(4), 2, 2), null);
+  });
+
+  it('clicks: positives spread over the mask from its deepest point, one negative where the outside looks like the object', () => {
+    // A 9 x 5 rectangle at u 2..10, v 2..6 on a 14 x 10 slice; outside it is dark except one bright pixel
+    // two pixels right of the border, which the negative click must find.
+    const nu = 14;
+    const nv = 10;
+    const mask = new Uint8Array(nu * nv);
+    const image = new Float32Array(nu * nv);
+    for (let v = 2; v <= 6; v++) for (let u = 2; u <= 10; u++) {
+      mask[u + nu * v] = 1;
+      image[u + nu * v] = 100;
+    }
+    image[12 + nu * 4] = 900;
+    const g = { nu, nv, du: 1, dv: 1 };
+    const { points, negativePoints } = simulateClicks(mask, image, g);
+    assert.equal(points.length, 3);
+    // The first click on the rectangle's mid row (deepest), the next two apart from it, all inside.
+    assert.equal(points[0][1], 4);
+    for (const [u, v] of points) assert.equal(mask[u + nu * v], 1);
+    for (let a = 0; a < 3; a++) for (let b = a + 1; b < 3; b++) assert.ok(Math.hypot(points[a][0] - points[b][0], points[a][1] - points[b][1]) >= 2);
+    assert.equal(negativePoints.length, 1);
+    const [nu0, nv0] = negativePoints[0];
+    assert.equal(mask[nu0 + nu * nv0], 0);
+    // 3 x 3 means: the pixels around the bright one are closest to the object's 100.
+    assert.ok(Math.abs(nu0 - 12) <= 1 && Math.abs(nv0 - 4) <= 1, `negative click at ${nu0},${nv0}`);
+    // Deterministic, and fewer positives when the mask has no room for them.
+    assert.deepEqual(simulateClicks(mask, image, g), { points, negativePoints });
+    const one = new Uint8Array(nu * nv);
+    one[5 + nu * 5] = 1;
+    assert.equal(simulateClicks(one, image, g).points.length, 1);
+  });
+
+  it('simulated points key slices carry the clicks and need the image', () => {
+    const size: [number, number, number] = [12, 12, 2];
+    const truth = new Uint8Array(288);
+    const image = new Float32Array(288);
+    for (let v = 3; v <= 8; v++) for (let u = 3; u <= 8; u++) truth[u + 12 * v + 144] = 1;
+    const sg = new SliceGeometry({ size, spacing: [1, 1, 1] }, 2);
+    const label = simulateLabel(truth, sg, 1, [0, 1], 'points', image);
+    assert.equal(label.keySlices[0].empty, true);
+    assert.equal(label.keySlices[1].points.length, 3);
+    assert.equal(label.keySlices[1].negativePoints.length, 1);
+    assert.equal(label.keySlices[1].box, undefined);
+    assert.throws(() => simulateLabel(truth, sg, 1, [1], 'points'), /image/);
   });
 });

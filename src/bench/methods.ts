@@ -8,11 +8,12 @@
  *   "Fill between slices");
  * - `linear`: NiiVue's `interpolateMaskSlices` (intensity-guided blend, its defaults), run between each pair of
  *   consecutive key slices as a NiiVue user would, with the image's data and maximum as NiiVue passes them.
- * Peers take masks; a box key slice is given to them as the filled rectangle.
+ * Peers take masks; a box key slice is given to them as the filled rectangle, points as small discs.
  */
 import { morphologicalContourInterpolationNode } from '@itk-wasm/morphological-contour-interpolation';
 import { interpolateMaskSlices } from '@niivue/niivue/drawing';
 import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
+import { promptMask } from '../annotations/rasterize.js';
 import type { LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
 import { allEngineNames, resolveEngine } from '../pipeline/engines-node.js';
@@ -42,11 +43,11 @@ export interface BenchMethod {
   run(input: MethodInput): Promise<MethodOutput>;
 }
 
-/** Key masks for peers: the drawn mask, or the filled box rectangle. */
+/** Key masks for peers: the drawn mask, the filled box rectangle, or the points' small discs (`promptMask`). */
 function peerKeyMask(k: LabelAnnotation['keySlices'][number], nu: number, nv: number): Uint8Array | null {
   if (k.empty) return null;
   if (k.mask) return k.mask;
-  const m = new Uint8Array(nu * nv);
+  const m = k.box ? new Uint8Array(nu * nv) : (promptMask(k, nu, nv) as Uint8Array);
   if (k.box) for (let j = k.box[1]; j <= k.box[3]; j++) for (let i = k.box[0]; i <= k.box[2]; i++) m[i + nu * j] = 1;
   return m;
 }

@@ -2,8 +2,8 @@
  * The benchmark protocol: simulated annotators on labelled scans.
  *
  * For each case and label value L (one binary object, truth = label == L), on the default slice axis:
- * for each prompt kind (mask, box), placement and budget k, the key slices get the truth mask or its tight box
- * (an empty key slice says "absent"); every method segments the object; the row records 3D Dice, Dice over the
+ * for each prompt kind (mask, box, points), placement and budget k, the key slices get the truth mask, its
+ * tight box or simulated clicks (3 positive, 1 negative: see `simulateClicks`; an empty key slice says "absent"); every method segments the object; the row records 3D Dice, Dice over the
  * non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one, wall time, memory and, for
  * keyslice's engines, the engine calls made and saved.
  * Placements: `fixed` takes the key slices of `selectKeySlices` (spread over the object's true extent);
@@ -104,7 +104,7 @@ async function suggestedKeySets(
   const window = intensityWindow(image);
   const sets = new Map<number, number[]>([[1, [...keys]]]);
   while (keys.length < max) {
-    const label = simulateLabel(truth, sg, value, keys, kind);
+    const label = simulateLabel(truth, sg, value, keys, kind, image.data);
     const { labels } = await suggestSlices(image, axis, { axis, labels: [label] }, { budget: 1, window });
     const next = labels[0]?.suggestions[0];
     if (!next || keys.includes(next.slice)) break;
@@ -140,7 +140,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
           for (const [n, budget] of opts.budgets.entries()) {
             const keySlices = keySets[n];
             if (!keySlices) continue;
-            const label = simulateLabel(truthVol.data, sg, value, keySlices, kind);
+            const label = simulateLabel(truthVol.data, sg, value, keySlices, kind, image.data);
             const keySet = new Set(keySlices);
             for (const method of opts.methods) {
               const t0 = performance.now();

@@ -9,7 +9,7 @@ import { leaveOneOut } from '../training/loo.js';
 import { trainFiles } from '../training/train-files.js';
 import type { TrainingMode, TrainProgress } from '../training/train.js';
 import type { Placement } from '../bench/run-bench.js';
-import type { PromptKind } from '../simulate/annotator.js';
+import { PROMPT_KINDS, type PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
 import { segmentFiles } from '../pipeline/segment-files.js';
@@ -198,7 +198,7 @@ async function cmdBench(args: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new KeysliceError('USAGE', `--budgets must be whole numbers >= 1, got "${b}"`);
     return n;
   });
-  const kinds = choices<PromptKind>(v, 'kinds', ['mask', 'box']);
+  const kinds = choices<PromptKind>(v, 'kinds', [...PROMPT_KINDS]);
   const progress = new ProgressReporter();
   const loo = choices<TrainingMode>(v, 'loo', ['self-supervised', 'supervised']);
   if (loo) {

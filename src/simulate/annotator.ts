@@ -2,11 +2,14 @@
  * A simulated annotator: picks key slices of a known object and draws the prompts a person would, from the
  * truth. Used by the demo and the benchmark so both follow one protocol.
  */
-import type { Box, KeySlice, LabelAnnotation } from '../annotations/types.js';
+import type { Box, KeySlice, LabelAnnotation, Point } from '../annotations/types.js';
 import { emptyKeySlice } from '../annotations/types.js';
+import { signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry } from '../volume/volume.js';
 
-export type PromptKind = 'mask' | 'box';
+export type PromptKind = 'mask' | 'box' | 'points';
+
+export const PROMPT_KINDS: readonly PromptKind[] = ['mask', 'box', 'points'];
 
 /** Per-slice voxel count of `value` along the slice axis. */
 export function sliceAreas(labels: ArrayLike<number>, sg: SliceGeometry, value: number): number[] {
@@ -59,9 +62,80 @@ export function tightBox(mask: ArrayLike<number>, nu: number, nv: number): Box |
   return i1 < 0 ? null : [i0, j0, i1, j1];
 }
 
+/** Mean of the 3 x 3 neighbourhood of every pixel (clamped at the slice's edges). */
+function localMean(image: ArrayLike<number>, nu: number, nv: number): Float32Array {
+  const out = new Float32Array(nu * nv);
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      let s = 0;
+      let n = 0;
+      for (let j = Math.max(0, v - 1); j <= Math.min(nv - 1, v + 1); j++) {
+        for (let i = Math.max(0, u - 1); i <= Math.min(nu - 1, u + 1); i++) {
+          s += image[i + nu * j];
+          n++;
+        }
+      }
+      out[u + nu * v] = s / n;
+    }
+  }
+  return out;
+}
+
 /**
- * The annotation a simulated user gives for one object on the chosen key slices: the truth mask (kind 'mask')
- * or its tight box (kind 'box'); a key slice where the object is absent says "empty".
+ * The clicks a simulated user makes on one slice of an object (the protocol of click-based interactive
+ * segmentation studies), deterministic:
+ * - `positives` clicks inside the mask, spread: the first at the maximum of the distance to the mask's border,
+ *   each next one at the maximum of the smaller of the distance to the border and the distance to the earlier
+ *   clicks (ties: lowest index); fewer when the mask has no room left;
+ * - one negative click just outside the border (1 to 3 pixels out) where the image (3 x 3 mean) is closest to
+ *   the object's median intensity: the place a region grown from the positive clicks would leak first.
+ */
+export function simulateClicks(
+  mask: Uint8Array,
+  image: ArrayLike<number>,
+  g: { nu: number; nv: number; du: number; dv: number },
+  positives = 3,
+): { points: Point[]; negativePoints: Point[] } {
+  const { nu, nv, du, dv } = g;
+  const sd = signedDistance2d(mask, nu, nv, du, dv);
+  const points: Point[] = [];
+  const score = Float64Array.from(sd, (d, i) => (mask[i] ? -d : -Infinity));
+  for (let c = 0; c < positives; c++) {
+    let best = -1;
+    for (let i = 0; i < score.length; i++) if (score[i] > 0 && (best < 0 || score[i] > score[best])) best = i;
+    if (best < 0) break;
+    const bu = best % nu;
+    const bv = (best - bu) / nu;
+    points.push([bu, bv]);
+    for (let i = 0; i < score.length; i++) {
+      if (!mask[i]) continue;
+      const u = i % nu;
+      const v = (i - u) / nu;
+      score[i] = Math.min(score[i], Math.hypot((u - bu) * du, (v - bv) * dv));
+    }
+  }
+  const inside: number[] = [];
+  for (let i = 0; i < mask.length; i++) if (mask[i]) inside.push(image[i]);
+  inside.sort((a, b) => a - b);
+  const negativePoints: Point[] = [];
+  if (inside.length > 0) {
+    const median = inside[Math.floor((inside.length - 1) / 2)];
+    const mean = localMean(image, nu, nv);
+    const px = Math.max(du, dv);
+    let best = -1;
+    for (let i = 0; i < sd.length; i++) {
+      if (mask[i] || sd[i] < 0.5 * px || sd[i] > 3 * px) continue;
+      if (best < 0 || Math.abs(mean[i] - median) < Math.abs(mean[best] - median)) best = i;
+    }
+    if (best >= 0) negativePoints.push([best % nu, Math.floor(best / nu)]);
+  }
+  return { points, negativePoints };
+}
+
+/**
+ * The annotation a simulated user gives for one object on the chosen key slices: the truth mask (kind 'mask'),
+ * its tight box (kind 'box') or clicks (kind 'points', see {@link simulateClicks}; needs the image); a key
+ * slice where the object is absent says "empty".
  */
 export function simulateLabel(
   truth: ArrayLike<number>,
@@ -69,13 +143,20 @@ export function simulateLabel(
   value: number,
   keySlices: readonly number[],
   kind: PromptKind,
+  image?: ArrayLike<number>,
 ): LabelAnnotation {
+  if (kind === 'points' && !image) throw new Error('simulated points need the image');
   const keys: KeySlice[] = keySlices.map((w) => {
     const mask = sg.maskOf(truth, w, value);
     const k = emptyKeySlice(w);
     if (mask === null) k.empty = true;
     else if (kind === 'mask') k.mask = mask;
-    else k.box = tightBox(mask, sg.nu, sg.nv) as Box;
+    else if (kind === 'box') k.box = tightBox(mask, sg.nu, sg.nv) as Box;
+    else {
+      const clicks = simulateClicks(mask, sg.extract(image as ArrayLike<number>, w, new Float32Array(sg.area)), sg);
+      k.points = clicks.points;
+      k.negativePoints = clicks.negativePoints;
+    }
     return k;
   });
   return { value, keySlices: keys };
