@@ -30,7 +30,7 @@ import { runFront, type FrontOutcome, type FrontSlice } from './front.js';
 import { fuseSlice } from './fuse.js';
 import { planFronts, type FrontPlan, type Schedule } from './plan.js';
 import { policyOf, type PropagationPolicy } from './policy.js';
-import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox } from './roi.js';
+import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 import type { EngineUsage, FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
 
@@ -101,6 +101,15 @@ export interface ObjectPropagation {
   skipped: number;
   skipsRejected: number;
   engineCalls: number;
+}
+
+/**
+ * ROI options for a set of key slices: clicks alone say where the object is but not how far it reaches (a
+ * click protocol spreads them over about half the object), so their box is widened by its own size on each
+ * side instead of half of it.
+ */
+export function roiOptionsFor(keys: readonly KeySlice[]): RoiOptions {
+  return keys.some((k) => !k.empty && (k.mask || k.box)) ? {} : { relativeMargin: 1 };
 }
 
 /** The mask of every key slice: a drawn mask as given, a prompt segmented by the engine; null = absent. */
@@ -254,7 +263,7 @@ export async function propagateObject(
 ): Promise<ObjectPropagation | null> {
   const rules: StopRules = { ...DEFAULT_STOP_RULES, ...options.stopRules };
   const policy = policyOf(engine, { ...options.policy, ...(options.interpolation ? { interpolation: options.interpolation } : {}) });
-  const own = roiOfKeySlices(label.keySlices, sg);
+  const own = roiOfKeySlices(label.keySlices, sg, roiOptionsFor(label.keySlices));
   if (!own) return null;
   const roi = options.roi ?? own;
   const img = roiImage(image, sg, roi, window);

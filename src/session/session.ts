@@ -9,6 +9,7 @@ import { boundingBox2d } from '../morphology/binary.js';
 import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
 import { createEngine } from '../pipeline/engines.js';
 import type { FrontInputs, PriorStore } from '../propagation/controller.js';
+import { roiOptionsFor } from '../propagation/controller.js';
 import type { KeyMask } from '../interpolation/mci.js';
 import type { FrontOutcome } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
@@ -401,7 +402,7 @@ class KeysliceSession implements Session {
             continue;
           }
           const annotation = annotationOf(l);
-          const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg));
+          const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg, roiOptionsFor(annotation.keySlices)));
           const full = new Uint8Array(this.sg.area);
           const run = await runLabel(
             {

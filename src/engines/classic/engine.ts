@@ -4,8 +4,9 @@
  *   surroundings are learned from the current estimate (initially the ellipse inscribed in the box) and from a
  *   ring outside the box, the cut is solved inside the box, and both steps repeat. The pull towards the ellipse
  *   is the weakest that keeps the result spanning the (tight) box (`fitBox`).
- * - Points seed the same cut (positive points are fixed object, negative points fixed background); alone they
- *   define a disc-shaped search region.
+ * - Points seed the same cut (positive points are fixed object, negative points fixed background). Alone, the
+ *   region they point at is grown from the image (`pointRegion`: the clicks' intensity, bounded by edges, the
+ *   negative clicks and a reach that follows the clicks' spread) and is the cut's initial estimate.
  * - Propagation from one slice to the next: the previous mask (fused with the interpolation prior between key
  *   slices) is a shape prior; the cut is solved in a band around its boundary with the intensity models learned
  *   on the key slices (the object inside each key mask, its surroundings in a ring around it): a front's models
@@ -19,6 +20,7 @@ import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCur
 import type { FrontInfo, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { frontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
+import { pointRegion } from './point-region.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
 import { blurInWindow, cropSlice, fullWindow, pasteSlice, windowAround, type SliceWindow } from './window.js';
 import type { CutAdapter } from '../../models/adapter/model.js';
@@ -119,12 +121,19 @@ interface KeyProblem {
   free: Uint8Array;
   fixed: Uint8Array;
   seedFg: Uint8Array;
+  seedBg: Uint8Array;
   estimate: Uint8Array;
   sdEstimate: Float32Array;
   scale: number;
   pull: number;
   /** The key slice's box, if it has one. */
   box: [number, number, number, number] | null;
+}
+
+/** The pixels within `mm` of a mask (its signed distance at most `mm`). */
+function dilate(mask: Uint8Array, nu: number, nv: number, du: number, dv: number, mm: number): Uint8Array {
+  const sd = signedDistance2d(mask, nu, nv, du, dv);
+  return Uint8Array.from(sd, (d) => (d <= mm ? 1 : 0));
 }
 
 /** Ring of pixels at signed distance in (inner, outer] mm outside `mask`. */
@@ -198,21 +207,12 @@ export class ClassicSession implements ObjectSession {
       for (let j = j0; j <= j1; j++) for (let i = i0; i <= i1; i++) region[i + nu * j] = 1;
       estimate = ellipseInBox(nu, nv, key.box);
     } else {
-      // Points only: a disc around them, radius 15 mm or twice their spread.
-      const pts = key.points;
-      const cu = pts.reduce((s, p) => s + p[0], 0) / pts.length;
-      const cv = pts.reduce((s, p) => s + p[1], 0) / pts.length;
-      let spread = 0;
-      for (const [i, j] of pts) spread = Math.max(spread, Math.hypot((i - cu) * du, (j - cv) * dv));
-      const radius = Math.max(15, 2 * spread);
-      region = new Uint8Array(n);
-      estimate = new Uint8Array(n);
-      for (let v = 0; v < nv; v++) {
-        for (let u = 0; u < nu; u++) {
-          if (Math.hypot((u - cu) * du, (v - cv) * dv) <= radius) region[u + nu * v] = 1;
-          for (const [i, j] of pts) if (Math.hypot((u - i) * du, (v - j) * dv) <= Math.max(3 * du, 0.3 * radius)) estimate[u + nu * v] = 1;
-        }
-      }
+      // Points only: the region the clicks point at, grown from the image (see `pointRegion`), is the initial
+      // estimate; the cut is solved in a margin around it.
+      const grown = pointRegion(image, this.img, key.points, key.negativePoints);
+      estimate = grown.region;
+      fillHoles2d(estimate, nu, nv);
+      region = dilate(estimate, nu, nv, du, dv, Math.max(2 * Math.max(du, dv), 0.25 * this.radiusMm(estimate)));
     }
     for (let i = 0; i < n; i++) free[i] = region[i];
     const seedFg = new Uint8Array(n);
@@ -242,11 +242,11 @@ export class ClassicSession implements ObjectSession {
       free,
       fixed,
       seedFg,
+      seedBg,
       estimate,
       sdEstimate: signedDistance2d(estimate, nu, nv, du, dv),
       scale: Math.max(2 * Math.max(du, dv), 0.5 * this.radiusMm(estimate)),
-      // Points say nothing about size: their discs get a quarter of the box's pull.
-      pull: key.box ? this.o.boxShapeWeight : 0.25 * this.o.boxShapeWeight,
+      pull: this.o.boxShapeWeight,
       box: key.box ?? null,
     };
   }
@@ -266,9 +266,18 @@ export class ClassicSession implements ObjectSession {
     }
     addGuide(guide, p.free, costFg, costBg);
     const next = solveCut({ nu, nv, du, dv, image: p.image, free: p.free, fixed: p.fixed, costFg, costBg, lambda: this.o.lambda });
-    let mask = keepOverlapping(next, countNonZero(p.seedFg) > 0 ? p.seedFg : p.estimate, nu, nv);
+    const seeded = countNonZero(p.seedFg) > 0;
+    // Every piece a positive click is on stays; with a box, so do the pieces on its initial estimate (with a
+    // tight box, the fewest of them that span it).
+    let mask = keepOverlapping(next, seeded && !p.box ? p.seedFg : p.estimate, nu, nv);
     if (p.box && this.o.fitBox) mask = fewestSpanning(mask, nu, nv, p.box, this.o.boxSlack);
+    if (p.box && seeded) {
+      const clicked = keepOverlapping(next, p.seedFg, nu, nv);
+      for (let i = 0; i < mask.length; i++) mask[i] |= clicked[i];
+    }
     fillHoles2d(mask, nu, nv);
+    // A negative click is never in the object (a hole filled around it is opened again).
+    for (let i = 0; i < mask.length; i++) if (p.seedBg[i]) mask[i] = 0;
     return mask;
   }
 

@@ -1,0 +1,201 @@
+/**
+ * The region a set of clicks points at on one slice, grown from the image: the object's intensity is read from
+ * the neighbourhoods of the positive clicks, and the region is flooded from them over the pixels whose
+ * (denoised) value lies within a tolerance of it. The image's edges bound it (a step larger than the tolerance
+ * stops the flood), the negative clicks bound it (their neighbourhoods are walls, and a pixel nearer a negative
+ * click than any positive one along the flood is left to the negative click), and so does a reach that grows
+ * with the clicks' spread. The graph cut of the key slice then draws the boundary inside a margin around it.
+ */
+import type { Point } from '../../annotations/types.js';
+import { signedDistance2d } from '../../morphology/binary.js';
+
+export interface PointRegionOptions {
+  /** Radius (mm, at least 1.5 pixels) of the neighbourhood of a click the object's intensity is read from (default 2). */
+  sampleRadiusMm: number;
+  /** Tolerance in robust standard deviations of the clicks' neighbourhoods (or of the slice's noise, when larger; default 2.5). */
+  tolerance: number;
+  /**
+   * How far the flood may reach from the nearest positive click: `reachFactor` times the largest of the clicks'
+   * spread (the largest distance between two of them), the depth of the deepest click (its distance to the
+   * nearest pixel out of twice the tolerance; twice that for a single click) and `minReachPixels` pixels
+   * (defaults 1 and 5).
+   */
+  reachFactor: number;
+  minReachPixels: number;
+}
+
+export const DEFAULT_POINT_REGION: PointRegionOptions = { sampleRadiusMm: 2, tolerance: 2.5, reachFactor: 1, minReachPixels: 5 };
+
+export interface PointRegion {
+  /** 1 = pixel reached by the flood from the positive clicks. */
+  region: Uint8Array;
+  /** Robust centre and spread of the object's intensity read at the clicks, and the tolerance used. */
+  centre: number;
+  spread: number;
+  tolerance: number;
+  /** How far (mm) the flood could reach from the nearest positive click. */
+  reach: number;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : 0;
+}
+
+/** Values of `image` within `radius` mm of each click. */
+function samplesAround(image: Float32Array, nu: number, nv: number, du: number, dv: number, pts: readonly Point[], radius: number): number[] {
+  const out: number[] = [];
+  const ru = Math.ceil(radius / du);
+  const rv = Math.ceil(radius / dv);
+  for (const [ci, cj] of pts) {
+    for (let j = Math.max(0, cj - rv); j <= Math.min(nv - 1, cj + rv); j++) {
+      for (let i = Math.max(0, ci - ru); i <= Math.min(nu - 1, ci + ru); i++) {
+        if (Math.hypot((i - ci) * du, (j - cj) * dv) <= radius) out.push(image[i + nu * j]);
+      }
+    }
+  }
+  return out;
+}
+
+/** Robust noise level of a slice: the median absolute difference of horizontal neighbours over sqrt(2), as a standard deviation. */
+export function sliceNoise(image: Float32Array, nu: number, nv: number): number {
+  const d: number[] = [];
+  for (let j = 0; j < nv; j++) for (let i = 0; i + 1 < nu; i += 2) d.push(Math.abs(image[i + 1 + nu * j] - image[i + nu * j]));
+  return (1.4826 * median(d)) / Math.SQRT2;
+}
+
+/**
+ * The flood of {@link PointRegion} (see the module comment). Positive clicks are always in the region; negative
+ * ones never are.
+ */
+export function pointRegion(
+  image: Float32Array,
+  g: { nu: number; nv: number; du: number; dv: number },
+  points: readonly Point[],
+  negativePoints: readonly Point[],
+  options: Partial<PointRegionOptions> = {},
+): PointRegion {
+  const o = { ...DEFAULT_POINT_REGION, ...options };
+  const { nu, nv, du, dv } = g;
+  const n = nu * nv;
+  const px = Math.max(du, dv);
+  const radius = Math.max(1.5 * px, o.sampleRadiusMm);
+  const samples = samplesAround(image, nu, nv, du, dv, points, radius);
+  const centre = median(samples);
+  const spread = 1.4826 * median(samples.map((x) => Math.abs(x - centre)));
+  const tolerance = o.tolerance * Math.max(spread, sliceNoise(image, nu, nv), 1e-6 * Math.abs(centre));
+  const passable = new Uint8Array(n);
+  for (let i = 0; i < n; i++) passable[i] = Math.abs(image[i] - centre) <= tolerance ? 1 : 0;
+  // The object's scale: the clicks' spread, and the depth of the deepest click inside the pixels within twice
+  // the tolerance (twice that for a single click, which says nothing else about size; the wider tolerance
+  // keeps single noisy pixels from making a click look shallow).
+  let extent = 0;
+  for (const a of points) for (const b of points) extent = Math.max(extent, Math.hypot((a[0] - b[0]) * du, (a[1] - b[1]) * dv));
+  const sdPassable = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
+  let depth = 0;
+  for (const [i, j] of points) depth = Math.max(depth, -sdPassable[i + nu * j]);
+  const reach = o.reachFactor * Math.max(extent, (points.length > 1 ? 1 : 2) * depth, o.minReachPixels * px);
+  // Walls: the negative clicks' neighbourhoods (the sampling radius).
+  const wall = new Uint8Array(n);
+  for (const [ci, cj] of negativePoints) {
+    const ru = Math.ceil(radius / du);
+    const rv = Math.ceil(radius / dv);
+    for (let j = Math.max(0, cj - rv); j <= Math.min(nv - 1, cj + rv); j++) {
+      for (let i = Math.max(0, ci - ru); i <= Math.min(nu - 1, ci + ru); i++) if (Math.hypot((i - ci) * du, (j - cj) * dv) <= radius) wall[i + nu * j] = 1;
+    }
+  }
+  // Path lengths (mm) of two floods over the pixels within tolerance: from the positive clicks and from the
+  // negative ones (breadth-first on 8-neighbours, chamfer distances). A pixel goes to the nearer side.
+  const fromPos = flood(passable, wall, nu, nv, du, dv, points, reach);
+  const fromNeg = negativePoints.length ? flood(passable, new Uint8Array(n), nu, nv, du, dv, negativePoints, Infinity) : null;
+  const region = new Uint8Array(n);
+  for (let i = 0; i < n; i++) region[i] = fromPos[i] < Infinity && (!fromNeg || fromPos[i] <= fromNeg[i]) ? 1 : 0;
+  for (const [i, j] of points) region[i + nu * j] = 1;
+  for (const [i, j] of negativePoints) region[i + nu * j] = 0;
+  return { region, centre, spread, tolerance, reach };
+}
+
+/**
+ * Path length (mm, 8-neighbour steps) from the seeds over `passable` pixels not in `wall`, up to `reach`
+ * (Infinity beyond or where unreached). A seed starts at 0 whatever its own value, unless it lies in a wall.
+ */
+function flood(
+  passable: Uint8Array,
+  wall: Uint8Array,
+  nu: number,
+  nv: number,
+  du: number,
+  dv: number,
+  seeds: readonly Point[],
+  reach: number,
+): Float64Array {
+  const n = nu * nv;
+  const dist = new Float64Array(n).fill(Infinity);
+  // Dijkstra with a binary heap over (distance, pixel).
+  const heap: number[] = [];
+  const key: number[] = [];
+  const push = (d: number, i: number): void => {
+    heap.push(i);
+    key.push(d);
+    let c = heap.length - 1;
+    while (c > 0) {
+      const p = (c - 1) >> 1;
+      if (key[p] <= key[c]) break;
+      [heap[p], heap[c]] = [heap[c], heap[p]];
+      [key[p], key[c]] = [key[c], key[p]];
+      c = p;
+    }
+  };
+  const pop = (): [number, number] => {
+    const top: [number, number] = [key[0], heap[0]];
+    const li = heap.pop() as number;
+    const lk = key.pop() as number;
+    if (heap.length) {
+      heap[0] = li;
+      key[0] = lk;
+      let c = 0;
+      for (;;) {
+        const l = 2 * c + 1;
+        const r = l + 1;
+        let m = c;
+        if (l < heap.length && key[l] < key[m]) m = l;
+        if (r < heap.length && key[r] < key[m]) m = r;
+        if (m === c) break;
+        [heap[m], heap[c]] = [heap[c], heap[m]];
+        [key[m], key[c]] = [key[c], key[m]];
+        c = m;
+      }
+    }
+    return top;
+  };
+  for (const [i, j] of seeds) {
+    const s = i + nu * j;
+    if (!wall[s]) {
+      dist[s] = 0;
+      push(0, s);
+    }
+  }
+  const dd = Math.hypot(du, dv);
+  const steps: [number, number, number][] = [
+    [1, 0, du], [-1, 0, du], [0, 1, dv], [0, -1, dv],
+    [1, 1, dd], [1, -1, dd], [-1, 1, dd], [-1, -1, dd],
+  ];
+  while (heap.length) {
+    const [d, i] = pop();
+    if (d > dist[i]) continue;
+    const u = i % nu;
+    const v = (i - u) / nu;
+    for (const [su, sv, len] of steps) {
+      const uu = u + su;
+      const vv = v + sv;
+      if (uu < 0 || vv < 0 || uu >= nu || vv >= nv) continue;
+      const j = uu + nu * vv;
+      if (!passable[j] || wall[j]) continue;
+      const nd = d + len;
+      if (nd > reach || nd >= dist[j]) continue;
+      dist[j] = nd;
+      push(nd, j);
+    }
+  }
+  return dist;
+}

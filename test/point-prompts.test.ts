@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KeySlice, Point } from '../src/annotations/types.js';
+import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
+import { pointRegion } from '../src/engines/classic/point-region.js';
+import type { RoiImage } from '../src/propagation/types.js';
+import { simulateClicks } from '../src/simulate/annotator.js';
+import { dice } from './helpers/volumes.js';
+
+/** A deterministic noisy slice: `value(u, v)` plus uniform noise of +/- `noise`. */
+function slice(nu: number, nv: number, noise: number, value: (u: number, v: number) => number): Float32Array {
+  let s = 12345;
+  const rand = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const out = new Float32Array(nu * nv);
+  for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) out[u + nu * v] = value(u, v) + noise * rand();
+  return out;
+}
+
+function maskOf(nu: number, nv: number, inside: (u: number, v: number) => boolean): Uint8Array {
+  const m = new Uint8Array(nu * nv);
+  for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) m[u + nu * v] = inside(u, v) ? 1 : 0;
+  return m;
+}
+
+function roi(image: Float32Array, nu: number, nv: number, d = 0.8): RoiImage {
+  return { nu, nv, count: 1, du: d, dv: d, dw: 5, raw: () => image, windowed: () => image };
+}
+
+const key = (points: Point[], negativePoints: Point[] = [], box?: [number, number, number, number]): KeySlice => ({
+  index: 0,
+  empty: false,
+  points,
+  negativePoints,
+  ...(box ? { box } : {}),
+});
+
+describe('points as a prompt: the region grown from the clicks', () => {
+  // An elongated organ (ellipse 45 x 16 px at 0.8 mm: 72 mm long, far beyond any fixed search disc) on darker
+  // surroundings, and a neighbour of the same brightness joined to it by a 3-pixel bridge.
+  const nu = 128;
+  const nv = 64;
+  const organ = (u: number, v: number): boolean => ((u - 50) / 45) ** 2 + ((v - 32) / 16) ** 2 <= 1;
+  const neighbour = (u: number, v: number): boolean => (u - 112) ** 2 + (v - 32) ** 2 <= 12 ** 2 || (u >= 94 && u <= 101 && Math.abs(v - 32) <= 1);
+  const image = slice(nu, nv, 8, (u, v) => (organ(u, v) || neighbour(u, v) ? 120 : 40));
+  const truth = maskOf(nu, nv, organ);
+  const clicks = simulateClicks(truth, image, { nu, nv, du: 0.8, dv: 0.8 });
+
+  it('grows over the object from the clicks, bounded by its edges and the negative click', () => {
+    const r = pointRegion(image, { nu, nv, du: 0.8, dv: 0.8 }, clicks.points, clicks.negativePoints);
+    assert.ok(dice(r.region, truth) > 0.85, `Dice ${dice(r.region, truth).toFixed(3)}`);
+    for (const [i, j] of clicks.points) assert.equal(r.region[i + nu * j], 1);
+    for (const [i, j] of clicks.negativePoints) assert.equal(r.region[i + nu * j], 0);
+    assert.ok(Math.abs(r.centre - 120) < 10, `centre ${r.centre}`);
+  });
+
+  it('a negative click on the bridged neighbour keeps the flood out of it', () => {
+    const near = clicks.points.slice(0, 1);
+    const without = pointRegion(image, { nu, nv, du: 0.8, dv: 0.8 }, near, [], { reachFactor: 100 });
+    const inNeighbour = (m: Uint8Array): number => m.reduce((s, x, i) => s + (x && neighbour(i % nu, Math.floor(i / nu)) ? 1 : 0), 0);
+    assert.ok(inNeighbour(without.region) > 100, 'without a negative click the flood crosses the bridge');
+    const withNeg = pointRegion(image, { nu, nv, du: 0.8, dv: 0.8 }, near, [[112, 32]], { reachFactor: 100 });
+    assert.ok(inNeighbour(withNeg.region) < 20, `${inNeighbour(withNeg.region)} neighbour pixels`);
+  });
+
+  it('the classic engine segments the organ from the simulated clicks', async () => {
+    const s = new ClassicSession(roi(image, nu, nv), DEFAULT_CLASSIC);
+    const r = await s.segmentSlice(key(clicks.points, clicks.negativePoints));
+    assert.ok(dice(r.mask, truth) > 0.9, `Dice ${dice(r.mask, truth).toFixed(3)}`);
+  });
+
+  it('more clicks never lose one: every positive click is in the result, every negative one out', async () => {
+    const s = new ClassicSession(roi(image, nu, nv), DEFAULT_CLASSIC);
+    const pts: Point[] = [[20, 32], [50, 32], [80, 32], [50, 22], [50, 42]];
+    let last = 0;
+    for (let n = 1; n <= pts.length; n++) {
+      const r = await s.segmentSlice(key(pts.slice(0, n), [[112, 32]]));
+      for (const [i, j] of pts.slice(0, n)) assert.equal(r.mask[i + nu * j], 1, `click ${i},${j} of ${n}`);
+      assert.equal(r.mask[112 + nu * 32], 0);
+      const d = dice(r.mask, truth);
+      assert.ok(d >= last - 0.02, `${n} clicks: Dice ${d.toFixed(3)} after ${last.toFixed(3)}`);
+      last = Math.max(last, d);
+    }
+  });
+
+  it('with a box, clicks refine its cut: a clicked piece in the box stays', async () => {
+    // Two bright discs in one box; the box's cut alone keeps the pieces that span it, a click keeps the other.
+    const a = (u: number, v: number): boolean => (u - 30) ** 2 + (v - 30) ** 2 <= 14 ** 2;
+    const b = (u: number, v: number): boolean => (u - 52) ** 2 + (v - 48) ** 2 <= 4 ** 2;
+    const img = slice(72, 72, 6, (u, v) => (a(u, v) || b(u, v) ? 120 : 40));
+    const s = new ClassicSession(roi(img, 72, 72), DEFAULT_CLASSIC);
+    const plain = await s.segmentSlice(key([], [], [16, 16, 56, 52]));
+    const clicked = await s.segmentSlice(key([[52, 48]], [], [16, 16, 56, 52]));
+    assert.equal(clicked.mask[52 + 72 * 48], 1);
+    assert.ok(clicked.mask[30 + 72 * 30] === 1, 'the large disc stays');
+    assert.ok(plain.mask.reduce((x, y) => x + y, 0) > 0);
+  });
+});
