@@ -40,12 +40,14 @@ describe('benchmark', () => {
     const dir = path.join(tmp.dir, 'data2');
     await phantomDataset(dir);
     const out = path.join(tmp.dir, 'results');
-    const res = await benchFiles({ data: dir, budgets: [1, 3], kinds: ['mask', 'box'], placements: ['fixed'], out, methods: ['keyslice:interp', 'mci', 'linear'] });
-    assert.equal(res.rows.length, 1 * 2 * 2 * 3);
+    const res = await benchFiles({ data: dir, budgets: [1, 3], kinds: ['mask', 'box', 'points'], placements: ['fixed'], out, methods: ['keyslice:interp', 'mci', 'linear'] });
+    assert.equal(res.rows.length, 1 * 2 * 3 * 3);
+    assert.match(res.summary, /\| phantom \| points \| keyslice:interp \| 0\.\d{3} \| 0\.\d{3} \|/);
     for (const f of ['results.json', 'results.csv', 'summary.md', 'dice-vs-budget.svg']) assert.ok(existsSync(path.join(out, f)), f);
     const csv = readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
     assert.equal(csv.length, 1 + res.rows.length);
     assert.match(res.summary, /\| phantom \| mask \| mci \| 0\.\d{3} \| 0\.\d{3} \|/);
+    assert.match(res.summary, /### Mean end error by budget[^]*\| phantom \| box \| mci \| \d+\.\d{2} \| \d+\.\d{2} \|/);
     assert.match(readFileSync(path.join(out, 'dice-vs-budget.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
     for (const r of res.rows) {
       assert.ok(r.dice >= 0 && r.dice <= 1);

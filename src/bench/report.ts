@@ -98,7 +98,7 @@ function uniq<T>(xs: T[]): T[] {
   return [...new Set(xs)];
 }
 
-/** Markdown: a Dice table (rows dataset x kind x method, columns budgets) and a detail table. */
+/** Markdown: a Dice table and an end-error table (rows dataset x kind x method, columns budgets) and a detail table. */
 export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; seconds: number }): string {
   const s = summarise(rows);
   const datasets = uniq(rows.map((r) => r.dataset));
@@ -115,6 +115,14 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     if (cells.every((c) => !c)) continue;
     lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.dice ?? null)).join(' | ')} |`);
   }
+  lines.push('', `### Mean end error by budget (slices: |predicted - true| first and last slice, averaged)`, '');
+  lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
+  lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
+  for (const d of datasets) for (const k of kinds) for (const m of methods) {
+    const cells = budgets.map((b) => s.get([d, k, m, b].join('|')));
+    if (cells.every((c) => !c)) continue;
+    lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.endError ?? null, 2)).join(' | ')} |`);
+  }
   lines.push('', `### Details (means): Dice off the key slices, NSD at 2 mm, HD95 (mm), end error (slices), time (s)`, '');
   lines.push('| dataset | kind | method | k | n | Dice | Dice non-key | NSD 2mm | HD95 | end err | s/object |');
   lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -129,11 +137,15 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
 }
 
 
-/** Line style of a protocol: mask solid, box dashed; suggested placement dotted (mask) or dash-dotted (box). */
+/**
+ * Line style of a protocol: mask solid, box dashed, points long-dashed; suggested placement dotted (mask),
+ * dash-dotted (box) or long-dash-dotted (points).
+ */
 function dashOf(protocol: string): string {
   const box = protocol.startsWith('box');
-  if (protocol.includes('suggested')) return box ? ' stroke-dasharray="6,2,1,2"' : ' stroke-dasharray="1,2"';
-  return box ? ' stroke-dasharray="5,3"' : '';
+  const points = protocol.startsWith('points');
+  if (protocol.includes('suggested')) return box ? ' stroke-dasharray="6,2,1,2"' : points ? ' stroke-dasharray="10,3,1,3"' : ' stroke-dasharray="1,2"';
+  return box ? ' stroke-dasharray="5,3"' : points ? ' stroke-dasharray="10,4"' : '';
 }
 
 /** SVG: one panel per dataset, mean 3D Dice (y) against budget (x), a line per method; box prompts dashed. */
