@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../src/server/server.js';
 import { openSession } from '../src/session/session.js';
-import { RemoteSession, type AnySession } from '../src/session/remote.js';
+import { RemoteSession } from '../src/session/remote.js';
+import type { Session } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
 import type { Volume } from '../src/volume/volume.js';
 import { tempDir } from './helpers/paths.js';
@@ -20,7 +21,7 @@ async function codeOf(f: () => unknown): Promise<string | null> {
   }
 }
 
-async function drain(s: AnySession, labels?: number[]): Promise<{ label: number; slice: number; mask: Uint8Array }[]> {
+async function drain(s: Session, labels?: number[]): Promise<{ label: number; slice: number; mask: Uint8Array }[]> {
   const out = [];
   for await (const u of s.propagate(labels ? { labels } : {})) out.push({ label: u.label, slice: u.slice, mask: u.mask });
   return out;
@@ -42,7 +43,7 @@ after(async () => {
   tmp.cleanup();
 });
 
-const openers: [string, () => Promise<AnySession>][] = [
+const openers: [string, () => Promise<Session>][] = [
   ['local', () => openSession(image, { engine: 'classic' })],
   ['remote', () => RemoteSession.open(srv.url, up.bytes, { engine: 'classic' })],
 ];
@@ -90,13 +91,54 @@ for (const [name, open] of openers) {
       assert.ok(await s.report());
       await s.close();
     });
+
+    it('rejects bad input with the named error and keeps its state', async () => {
+      const s = await open();
+      await s.setKeySlice(1, 4, { mask: up.keyMask(4) });
+      const rev = await s.revision();
+      const bad: [string, () => Promise<unknown>, RegExp][] = [
+        ['slice out of range', () => s.setKeySlice(1, 40, { absent: true }), /key slice 40 is out of range/],
+        ['mask of the wrong size', () => s.setKeySlice(1, 2, { mask: new Uint8Array(10) }), /10 pixels/],
+        ['point outside', () => s.setKeySlice(1, 2, { points: [[70, 3]] }), /point \[70, 3\] lies outside the slice/],
+        ['unknown label', () => s.removeLabel(9), /label 9 is not in this session/],
+        ['missing key slice', () => s.removeKeySlice(1, 7), /label 1 has no key slice 7/],
+      ];
+      for (const [what, f, msg] of bad) {
+        await assert.rejects(f, (e: unknown) => e instanceof KeysliceError && e.code === 'INVALID_ANNOTATION' && msg.test(e.message), what);
+        assert.deepEqual(await s.revision(), rev, `${what}: no new revision`);
+      }
+      assert.deepEqual(await s.pending(), [1]);
+      assert.deepEqual(await s.keySlices(1), [{ slice: 4, kind: 'mask' }]);
+      await s.close();
+    });
+
+    it('a propagation stopped part-way leaves the session usable', async () => {
+      const s = await open();
+      await s.setKeySlice(1, 2, { mask: up.keyMask(2) });
+      await s.setKeySlice(1, 9, { mask: up.keyMask(9) });
+      const ac = new AbortController();
+      let seen = 0;
+      await assert.rejects(async () => {
+        for await (const _ of s.propagate({ signal: ac.signal })) {
+          seen++;
+          ac.abort();
+        }
+      }, (e: unknown) => (e as Error).name === 'AbortError');
+      assert.equal(seen, 1);
+      const all = await drain(s);
+      assert.deepEqual(await s.pending(), []);
+      const labels = await s.labels();
+      const last = new Map(all.map((u) => [u.slice, u.mask]));
+      for (const [w, mask] of last) for (let i = 0; i < 4096; i++) assert.equal(labels.data[w * 4096 + i] === 1 ? 1 : 0, mask[i] ? 1 : 0);
+      await s.close();
+    });
   });
 }
 
 describe('remote and local sessions', () => {
   it('give the same revisions, errors and labels, voxel for voxel, for the same edits', async () => {
     const [local, remote] = await Promise.all(openers.map(([, o]) => o()));
-    const steps: ((s: AnySession) => unknown)[] = [
+    const steps: ((s: Session) => unknown)[] = [
       (s) => s.setKeySlice({ value: 1, name: 'organ' }, 3, { mask: up.keyMask(3) }),
       (s) => s.setKeySlice(1, 9, { mask: up.keyMask(9) }),
       (s) => s.setKeySlice(2, 6, { mask: up.keyMask(6, 2) }),
@@ -117,7 +159,7 @@ describe('remote and local sessions', () => {
       const [la, lb] = await Promise.all([local.labels(), remote.labels()]);
       assert.ok(Buffer.from(la.data.buffer).equals(Buffer.from(lb.data.buffer)), 'labels differ');
     }
-    const bad: ((s: AnySession) => unknown)[] = [
+    const bad: ((s: Session) => unknown)[] = [
       (s) => s.setKeySlice(1, 40, { absent: true }),
       (s) => s.setKeySlice(1, -1, { absent: true }),
       (s) => s.setKeySlice(1, 2, { mask: new Uint8Array(10) }),

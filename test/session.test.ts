@@ -42,20 +42,20 @@ function annotationsOf(s: KeysliceSessionHandle, keys: Map<number, Map<number, K
 async function checkSequence(
   image: Volume,
   engine: string | SliceEngine,
-  edits: { name: string; apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => void }[],
+  edits: { name: string; apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => Promise<void> }[],
 ): Promise<KeysliceSessionHandle> {
   const s = await openSession(image, { engine });
   const keys = new Map<number, Map<number, KeySlice>>();
   for (const e of edits) {
-    e.apply(s, keys);
+    await e.apply(s, keys);
     await drainAll(s.propagate());
-    assert.deepEqual(s.pending(), [], `${e.name}: nothing left to propagate`);
-    const mine = s.labels();
+    assert.deepEqual(await s.pending(), [], `${e.name}: nothing left to propagate`);
+    const mine = await s.labels();
     const scratch = await segment(image, annotationsOf(s, keys), { engine });
     assert.ok(Buffer.from(mine.data.buffer, mine.data.byteOffset, mine.data.byteLength).equals(Buffer.from(scratch.labels.data.buffer, scratch.labels.data.byteOffset, scratch.labels.data.byteLength)), `${e.name}: labels equal segment() voxel for voxel`);
     assert.deepEqual(mine.size, scratch.labels.size);
     assert.deepEqual(
-      s.report().labels.map((l) => [l.value, l.voxels, l.extent, l.fronts]),
+      (await s.report()).labels.map((l) => [l.value, l.voxels, l.extent, l.fronts]),
       scratch.report.labels.map((l) => [l.value, l.voxels, l.extent, l.fronts]),
       `${e.name}: the report agrees`,
     );
@@ -73,9 +73,9 @@ const maskKey = (sg: SliceGeometry, truth: ArrayLike<number>, value: number, w: 
 
 /** The standard sequence: add key slices, correct a propagated slice, mark absent, remove, undo, redo. */
 function standardEdits(sg: SliceGeometry, truth: ArrayLike<number>, value: number, slices: { first: number; second: number; correct: number; absent: number }) {
-  const setMask = (w: number) => (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+  const setMask = (w: number) => async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
     const k = maskKey(sg, truth, value, w);
-    s.setKeySlice(value, w, { mask: k.mask as Uint8Array });
+    await s.setKeySlice(value, w, { mask: k.mask as Uint8Array });
     if (!keys.has(value)) keys.set(value, new Map());
     keys.get(value)?.set(w, k);
   };
@@ -85,44 +85,44 @@ function standardEdits(sg: SliceGeometry, truth: ArrayLike<number>, value: numbe
     { name: 'second key slice', apply: setMask(slices.second) },
     {
       name: 'correct a propagated slice',
-      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+      apply: async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
         const k = maskKey(sg, truth, value, slices.correct);
-        s.correct(value, slices.correct, k.mask as Uint8Array);
+        await s.correct(value, slices.correct, k.mask as Uint8Array);
         keys.get(value)?.set(slices.correct, k);
       },
     },
     {
       name: 'mark absent',
-      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
-        s.setKeySlice(value, slices.absent, { absent: true });
+      apply: async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        await s.setKeySlice(value, slices.absent, { absent: true });
         keys.get(value)?.set(slices.absent, { index: slices.absent, empty: true, points: [], negativePoints: [] });
       },
     },
     {
       name: 'remove a key slice',
-      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+      apply: async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
         undone = [slices.second, keys.get(value)?.get(slices.second) as KeySlice];
-        s.removeKeySlice(value, slices.second);
+        await s.removeKeySlice(value, slices.second);
         keys.get(value)?.delete(slices.second);
       },
     },
     {
       name: 'undo',
-      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
-        assert.ok(s.undo());
-        assert.deepEqual(s.pending(), [], 'undo finds its result in the cache');
+      apply: async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        assert.ok(await s.undo());
+        assert.deepEqual(await s.pending(), [], 'undo finds its result in the cache');
         // The key slice comes back in its place.
         const m = keys.get(value) as Map<number, KeySlice>;
         const restored = new Map<number, KeySlice>();
-        const order = s.keySlices(value).map((k) => k.slice);
+        const order = (await s.keySlices(value)).map((k) => k.slice);
         for (const [w, k] of [...m, undone as [number, KeySlice]]) restored.set(w, k);
         keys.set(value, new Map([...restored].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))));
       },
     },
     {
       name: 'redo',
-      apply: (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
-        assert.ok(s.redo());
+      apply: async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        assert.ok(await s.redo());
         keys.get(value)?.delete(slices.second);
       },
     },
@@ -152,21 +152,21 @@ describe('session on a generated CT phantom', () => {
     const keys = new Map<number, KeySlice>();
     for (const w of picks.slice(0, 3)) {
       const k = maskKey(sg, ph.truth.data, 1, w);
-      s.setKeySlice(1, w, { mask: k.mask as Uint8Array });
+      await s.setKeySlice(1, w, { mask: k.mask as Uint8Array });
       keys.set(w, k);
     }
     await drainAll(s.propagate());
     const before = s.cacheStats();
     // A key slice beyond the last one: the fronts below the middle key slice depend on nothing it changes.
     const k = maskKey(sg, ph.truth.data, 1, picks[3]);
-    s.setKeySlice(1, picks[3], { mask: k.mask as Uint8Array });
+    await s.setKeySlice(1, picks[3], { mask: k.mask as Uint8Array });
     keys.set(picks[3], k);
     await drainAll(s.propagate());
     const after = s.cacheStats();
     assert.ok(after.frontHits - before.frontHits >= 2, `fronts reused (${after.frontHits - before.frontHits})`);
     assert.ok(after.frontMisses - before.frontMisses >= 1, 'the fronts next to the new key slice ran again');
     const scratch = await segment(ph.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys.values()] }] });
-    assert.deepEqual(s.labels().data, scratch.labels.data);
+    assert.deepEqual((await s.labels()).data, scratch.labels.data);
   });
 
   it('two labels: an edit of one leaves the other as it was, and its result is reused', async () => {
@@ -175,17 +175,17 @@ describe('session on a generated CT phantom', () => {
     const lesion = Array.from({ length: sg.count }, (_, w) => (sg.maskOf(ph.truth.data, w, 2) ?? new Uint8Array(0)).reduce((a, b) => a + b, 0));
     const lw = lesion.indexOf(Math.max(...lesion));
     const k2 = maskKey(sg, ph.truth.data, 2, lw);
-    s.setKeySlice({ value: 1, name: 'organ' }, 10, { mask: k1.mask as Uint8Array });
-    s.setKeySlice(2, lw, { mask: k2.mask as Uint8Array });
+    await s.setKeySlice({ value: 1, name: 'organ' }, 10, { mask: k1.mask as Uint8Array });
+    await s.setKeySlice(2, lw, { mask: k2.mask as Uint8Array });
     await drainAll(s.propagate());
     const k1b = maskKey(sg, ph.truth.data, 1, 6);
-    s.setKeySlice(1, 6, { mask: k1b.mask as Uint8Array });
-    assert.deepEqual(s.pending(), [1]);
+    await s.setKeySlice(1, 6, { mask: k1b.mask as Uint8Array });
+    assert.deepEqual(await s.pending(), [1]);
     const updates = await drainAll(s.propagate());
     assert.ok(updates.every((u) => u.label === 1), 'only the edited label is propagated');
     const scratch = await segment(ph.image, { axis: 2, labels: [{ value: 1, name: 'organ', keySlices: [k1, k1b] }, { value: 2, keySlices: [k2] }] });
-    assert.deepEqual(s.labels().data, scratch.labels.data);
-    assert.equal(s.report().labels[0].name, 'organ');
+    assert.deepEqual((await s.labels()).data, scratch.labels.data);
+    assert.equal((await s.report()).labels[0].name, 'organ');
   });
 });
 
@@ -220,16 +220,16 @@ describe('session: reuse, history, progress, errors', () => {
       },
     };
     const s = await openSession(blob.image, { engine: counted });
-    for (const w of [6, 12, 18, 24]) s.setKeySlice(1, w, { mask: mask(w) });
+    for (const w of [6, 12, 18, 24]) await s.setKeySlice(1, w, { mask: mask(w) });
     await drainAll(s.propagate());
     const all = calls.length;
     calls.length = 0;
-    s.setKeySlice(1, 21, { mask: mask(21) });
+    await s.setKeySlice(1, 21, { mask: mask(21) });
     await drainAll(s.propagate());
     assert.ok(calls.length > 0 && calls.length < all / 2, `${calls.length} engine steps after the edit, ${all} at first`);
     assert.deepEqual([...new Set(calls)].sort((a, b) => a - b), [18, 21, 24], 'the fronts of the split gap only');
     const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [6, 12, 18, 24, 21].map((w) => ({ index: w, empty: false, mask: mask(w), points: [], negativePoints: [] })) }] }, { engine: interpolationEngine });
-    assert.deepEqual(s.labels().data, scratch.labels.data);
+    assert.deepEqual((await s.labels()).data, scratch.labels.data);
   });
 
   it('undo and redo over more than 50 edits give back exactly the labels there were', async () => {
@@ -237,30 +237,30 @@ describe('session: reuse, history, progress, errors', () => {
     const seen: Uint8Array[] = [];
     const ws = Array.from({ length: 56 }, (_, i) => 5 + ((i * 7) % 20));
     for (const [i, w] of ws.entries()) {
-      if (i % 3 === 2) s.setKeySlice(1, w, { absent: true });
-      else s.setKeySlice(1, w, { mask: mask(w) });
+      if (i % 3 === 2) await s.setKeySlice(1, w, { absent: true });
+      else await s.setKeySlice(1, w, { mask: mask(w) });
       await drainAll(s.propagate());
-      seen.push(Uint8Array.from(s.labels().data));
+      seen.push(Uint8Array.from((await s.labels()).data));
     }
     for (let i = seen.length - 2; i >= seen.length - 52; i--) {
-      assert.ok(s.undo());
+      assert.ok(await s.undo());
       await drainAll(s.propagate());
-      assert.deepEqual(Uint8Array.from(s.labels().data), seen[i], `undo to edit ${i}`);
+      assert.deepEqual(Uint8Array.from((await s.labels()).data), seen[i], `undo to edit ${i}`);
     }
     for (let i = seen.length - 51; i < seen.length; i++) {
-      assert.ok(s.redo());
+      assert.ok(await s.redo());
       await drainAll(s.propagate());
-      assert.deepEqual(Uint8Array.from(s.labels().data), seen[i], `redo to edit ${i}`);
+      assert.deepEqual(Uint8Array.from((await s.labels()).data), seen[i], `redo to edit ${i}`);
     }
-    assert.equal(s.redo(), null);
+    assert.equal(await s.redo(), null);
   });
 
   it('bad input gets a named error and leaves the session exactly as it was', async () => {
     const s = await openSession(blob.image, { engine: 'interp' });
-    s.setKeySlice(1, 10, { mask: mask(10) });
+    await s.setKeySlice(1, 10, { mask: mask(10) });
     await drainAll(s.propagate());
-    const before = Uint8Array.from(s.labels().data);
-    const rev = s.revision();
+    const before = Uint8Array.from((await s.labels()).data);
+    const rev = await s.revision();
     const bad: [string, () => unknown, RegExp][] = [
       ['slice out of range', () => s.setKeySlice(1, 30, { mask: mask(10) }), /key slice 30 is out of range 0\.\.29/],
       ['unknown label', () => s.correct(7, 10, mask(10)), /label 7 is not in this session \(labels: 1\)/],
@@ -273,17 +273,17 @@ describe('session: reuse, history, progress, errors', () => {
       ['propagate an unknown label', () => s.propagate({ labels: [4] }), /label 4 is not in this session/],
     ];
     for (const [what, f, msg] of bad) {
-      assert.throws(f, (e: unknown) => e instanceof KeysliceError && e.code === 'INVALID_ANNOTATION' && msg.test(e.message), what);
-      assert.deepEqual(s.revision(), rev, `${what}: no new revision`);
-      assert.deepEqual(s.pending(), [], `${what}: nothing to propagate`);
-      assert.deepEqual(Uint8Array.from(s.labels().data), before, `${what}: labels unchanged`);
+      await assert.rejects(async () => f(), (e: unknown) => e instanceof KeysliceError && e.code === 'INVALID_ANNOTATION' && msg.test(e.message), what);
+      assert.deepEqual(await s.revision(), rev, `${what}: no new revision`);
+      assert.deepEqual(await s.pending(), [], `${what}: nothing to propagate`);
+      assert.deepEqual(Uint8Array.from((await s.labels()).data), before, `${what}: labels unchanged`);
     }
-    assert.deepEqual(s.keySlices(1), [{ slice: 10, kind: 'mask' }]);
+    assert.deepEqual(await s.keySlices(1), [{ slice: 10, kind: 'mask' }]);
   });
 
   it('yields every slice as it is decided, and a cancelled propagation leaves the session usable', async () => {
     const s = await openSession(blob.image, { engine: 'classic' });
-    s.setKeySlice(1, 15, { mask: mask(15) });
+    await s.setKeySlice(1, 15, { mask: mask(15) });
     const ac = new AbortController();
     const early: SliceUpdate[] = [];
     await assert.rejects(async () => {
@@ -294,12 +294,12 @@ describe('session: reuse, history, progress, errors', () => {
     }, (e: unknown) => (e as Error).name === 'AbortError');
     assert.equal(early.length, 1, 'stopped after the first slice');
     assert.equal(early[0].source, 'front');
-    assert.deepEqual(s.pending(), [1], 'the label still needs propagating');
+    assert.deepEqual(await s.pending(), [1], 'the label still needs propagating');
     for await (const u of s.propagate()) {
       assert.equal(u.source, 'front');
       break; // leaving early stops the propagation too
     }
-    assert.deepEqual(s.pending(), [1]);
+    assert.deepEqual(await s.pending(), [1]);
     const updates = await drainAll(s.propagate());
     const final = updates.filter((u) => u.done === 1);
     const sources = new Set(final.map((u) => u.source));
@@ -309,11 +309,11 @@ describe('session: reuse, history, progress, errors', () => {
       if (u.box) assert.ok(u.mask[u.box[0] + sg.nu * u.box[1]] !== undefined);
     }
     const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 15, empty: false, mask: mask(15), points: [], negativePoints: [] }] }] });
-    assert.deepEqual(s.labels().data, scratch.labels.data);
+    assert.deepEqual((await s.labels()).data, scratch.labels.data);
     const stack = new Uint8Array(sg.area * sg.count);
     for (const u of final) stack.set(u.mask, u.slice * sg.area);
     const fromLabels = new Uint8Array(sg.area * sg.count);
-    for (let w = 0; w < sg.count; w++) fromLabels.set(sg.maskOf(s.labels().data, w, 1) ?? new Uint8Array(sg.area), w * sg.area);
+    for (let w = 0; w < sg.count; w++) fromLabels.set(sg.maskOf((await s.labels()).data, w, 1) ?? new Uint8Array(sg.area), w * sg.area);
     assert.deepEqual(stack, fromLabels, 'the final updates are the labels, slice by slice');
   });
 
@@ -322,17 +322,17 @@ describe('session: reuse, history, progress, errors', () => {
     const engine = samEngine(model);
     const edit = async (keys: number[]) => {
       const s = await openSession(blob.image, { engine });
-      for (const w of keys) s.setKeySlice(1, w, { mask: mask(w) });
+      for (const w of keys) await s.setKeySlice(1, w, { mask: mask(w) });
       await drainAll(s.propagate());
       return s;
     };
     const alone = [await edit([10]), await edit([8, 20])];
     const [a, b] = await Promise.all([edit([10]), edit([8, 20])]);
-    assert.deepEqual(a.labels().data, alone[0].labels().data);
-    assert.deepEqual(b.labels().data, alone[1].labels().data);
-    const strip = (s: KeysliceSessionHandle) => Object.fromEntries(Object.entries(s.report().engineStats ?? {}).filter(([k]) => !k.endsWith('Seconds')));
-    assert.deepEqual(strip(a), strip(alone[0]), 'each session counts its own model calls');
-    assert.deepEqual(strip(b), strip(alone[1]));
+    assert.deepEqual((await a.labels()).data, (await alone[0].labels()).data);
+    assert.deepEqual((await b.labels()).data, (await alone[1].labels()).data);
+    const strip = async (s: KeysliceSessionHandle) => Object.fromEntries(Object.entries((await s.report()).engineStats ?? {}).filter(([k]) => !k.endsWith('Seconds')));
+    assert.deepEqual(await strip(a), await strip(alone[0]), 'each session counts its own model calls');
+    assert.deepEqual(await strip(b), await strip(alone[1]));
   });
 });
 
@@ -359,10 +359,10 @@ describe('session: reuse of fronts across edits', () => {
   const edit = async (reuse: 'exact' | 'fronts') => {
     const { engine, calls } = counting();
     const s = await openSession(blob.image, { engine, reuse });
-    for (const w of [8, 15, 22]) s.setKeySlice(1, w, { mask: mask(w) });
+    for (const w of [8, 15, 22]) await s.setKeySlice(1, w, { mask: mask(w) });
     await drainAll(s.propagate());
     calls.length = 0;
-    s.setKeySlice(1, 11, { mask: mask(11) });
+    await s.setKeySlice(1, 11, { mask: mask(11) });
     await drainAll(s.propagate());
     return { s, keys: new Set(calls) };
   };
@@ -374,8 +374,8 @@ describe('session: reuse of fronts across edits', () => {
     for (const f of ['8+', '11-', '11+', '15-']) assert.ok(fronts.keys.has(f), `front ${f} of the split gap runs`);
     assert.ok(!fronts.keys.has('8-') && !fronts.keys.has('22+'), `the outward fronts are reused (ran: ${[...fronts.keys].join(', ')})`);
     const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [8, 15, 22, 11].map((w) => ({ index: w, empty: false, mask: mask(w), points: [], negativePoints: [] })) }] });
-    assert.deepEqual(exact.s.labels().data, scratch.labels.data, 'exact reuse equals segment()');
-    const a = Uint8Array.from(fronts.s.labels().data, (x) => (x ? 1 : 0));
+    assert.deepEqual((await exact.s.labels()).data, scratch.labels.data, 'exact reuse equals segment()');
+    const a = Uint8Array.from((await fronts.s.labels()).data, (x) => (x ? 1 : 0));
     const b = Uint8Array.from(scratch.labels.data, (x) => (x ? 1 : 0));
     let both = 0;
     let n = 0;

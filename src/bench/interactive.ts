@@ -76,16 +76,16 @@ export async function runInteractiveBench(opts: InteractiveOptions): Promise<Int
       let slice = selectKeySlices(areas, 1)[0];
       for (let edit = 0; edit <= edits; edit++) {
         const k = simulateLabel(truthVol.data, sg, value, [slice], 'mask').keySlices[0];
-        if (k.empty) session.setKeySlice(1, slice, { absent: true });
-        else if (edit === 0) session.setKeySlice(1, slice, { mask: k.mask as Uint8Array });
-        else session.correct(1, slice, k.mask as Uint8Array);
+        if (k.empty) await session.setKeySlice(1, slice, { absent: true });
+        else if (edit === 0) await session.setKeySlice(1, slice, { mask: k.mask as Uint8Array });
+        else await session.correct(1, slice, k.mask as Uint8Array);
         keys.push(slice);
         const t0 = performance.now();
         const c0 = process.cpuUsage();
         for await (const u of session.propagate()) void u;
         const editSeconds = (performance.now() - t0) / 1000;
         const editCpuSeconds = cpuSince(c0);
-        const labels = session.labels();
+        const labels = await session.labels();
         const annotations: Annotations = { axis, labels: [simulateLabel(truthVol.data, sg, value, [...keys].sort((a, b) => a - b), 'mask')] };
         annotations.labels[0].value = 1;
         const t1 = performance.now();
@@ -109,11 +109,11 @@ export async function runInteractiveBench(opts: InteractiveOptions): Promise<Int
           fullCpuSeconds,
           same: sameData(labels.data, full.labels.data),
         });
-        const next = session.suggest(1)[0]?.suggestions[0];
+        const next = (await session.suggest(1))[0]?.suggestions[0];
         if (!next || keys.includes(next.slice)) break;
         slice = next.slice;
       }
-      session.close();
+      await session.close();
     }
   }
   opts.onCase?.(allCases.length, allCases.length, 'done');

@@ -141,7 +141,7 @@ export async function segment(image: Volume, annotations: Annotations, options: 
     ...(options.window ? { window: options.window } : {}),
   });
   try {
-    session.setAnnotations(annotations);
+    await session.setAnnotations(annotations);
     const total = annotations.labels.length;
     const sliceCount = session.count;
     const first = annotations.labels[0];
@@ -161,10 +161,10 @@ export async function segment(image: Volume, annotations: Annotations, options: 
       },
     });
     for await (const u of updates) void u;
-    const labels = session.labels();
-    const report = session.report();
+    const labels = await session.labels();
+    const report = await session.report();
     return { labels, report: { ...report, seconds: (performance.now() - t0) / 1000 } };
   } finally {
-    session.close();
+    await session.close();
   }
 }

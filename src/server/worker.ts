@@ -25,6 +25,8 @@ import { readStoredImage } from './image-read.js';
 import { openSession } from '../session/session.js';
 import type { EditRecord, QueryOp, SessionSpec, WorkerData, WorkerReply, WorkerRequest } from './protocol.js';
 
+type KeySliceList = Awaited<ReturnType<Session['keySlices']>>;
+
 interface Entry {
   session: Session;
   image: Geometry;
@@ -56,9 +58,9 @@ async function open(sid: string, spec: SessionSpec): Promise<Entry> {
   return e;
 }
 
-function info(e: Entry): Record<string, unknown> {
+async function info(e: Entry): Promise<Record<string, unknown>> {
   const s = e.session;
-  return { axis: s.axis, count: s.count, nu: s.nu, nv: s.nv, engine: e.engine, revision: s.revision() };
+  return { axis: s.axis, count: s.count, nu: s.nu, nv: s.nv, engine: e.engine, revision: await s.revision() };
 }
 
 function labelValue(x: unknown): number {
@@ -75,43 +77,43 @@ async function applyEdit(e: Entry, r: EditRecord, onLine?: (line: unknown) => vo
     case 'setKeySlice': {
       const label = labelValue(r.label);
       const { key, name } = decodeKeySlice(r.key, s.nu, s.nv);
-      const rev = s.setKeySlice(name === undefined ? label : { value: label, name }, r.slice, key);
+      const rev = await s.setKeySlice(name === undefined ? label : { value: label, name }, r.slice, key);
       if (!e.labels.has(label) || name !== undefined) e.labels.set(label, name ?? e.labels.get(label));
       return rev;
     }
     case 'removeKeySlice':
-      return s.removeKeySlice(labelValue(r.label), r.slice);
+      return await s.removeKeySlice(labelValue(r.label), r.slice);
     case 'correct': {
       const label = labelValue(r.label);
-      const rev = s.correct(label, r.slice, decodeMask(r.mask, s.nu, s.nv));
+      const rev = await s.correct(label, r.slice, decodeMask(r.mask, s.nu, s.nv));
       if (!e.labels.has(label)) e.labels.set(label, undefined);
       return rev;
     }
     case 'removeLabel':
-      return s.removeLabel(labelValue(r.label));
+      return await s.removeLabel(labelValue(r.label));
     case 'undo':
-      return s.undo();
+      return await s.undo();
     case 'redo':
-      return s.redo();
+      return await s.redo();
     case 'propagate': {
       const labels = r.labels?.map(labelValue);
       const t0 = performance.now();
       let n = 0;
       const crash = data.crashOnLabel;
-      const crashing = crash !== undefined && (labels ?? s.pending()).includes(crash);
+      const crashing = crash !== undefined && (labels ?? (await s.pending())).includes(crash);
       const onLabel = (p: { done: number; total: number; label: number }) => onLine?.({ type: 'label', ...p });
       for await (const u of s.propagate({ ...(labels ? { labels } : {}), ...(signal ? { signal } : {}), onLabel })) {
         n++;
         onLine?.(encodeUpdate(u, s.nu, s.nv));
         if (crashing) process.exit(70);
       }
-      return { slices: n, seconds: (performance.now() - t0) / 1000, revision: s.revision() };
+      return { slices: n, seconds: (performance.now() - t0) / 1000, revision: await s.revision() };
     }
   }
 }
 
 async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
-  const vol: Volume<LabelArray> = e.session.labels();
+  const vol: Volume<LabelArray> = await e.session.labels();
   if (format === 'raw') {
     const copy = vol.data.slice();
     return {
@@ -120,7 +122,7 @@ async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; tr
     };
   }
   if (format === 'seg.nrrd') {
-    const held = heldLabels(e);
+    const held = await heldLabels(e);
     const infos = labelInfos(held.map((l) => l.value), held);
     const out = new Uint8Array(formatSegNrrd(vol, infos));
     return { value: out, transfer: [out.buffer] };
@@ -137,33 +139,28 @@ async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; tr
 }
 
 /** Labels an edit named that the session still holds (undo and removeLabel take labels away), by value. */
-function heldLabels(e: Entry): { value: number; name?: string; keySlices: ReturnType<Session['keySlices']> }[] {
-  return [...e.labels.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .flatMap(([value, name]) => {
-      let keySlices: ReturnType<Session['keySlices']>;
-      try {
-        keySlices = e.session.keySlices(value);
-      } catch {
-        return [];
-      }
-      return keySlices.length > 0 ? [{ value, ...(name !== undefined ? { name } : {}), keySlices }] : [];
-    });
+async function heldLabels(e: Entry): Promise<{ value: number; name?: string; keySlices: KeySliceList }[]> {
+  const out: { value: number; name?: string; keySlices: KeySliceList }[] = [];
+  for (const [value, name] of [...e.labels.entries()].sort((a, b) => a[0] - b[0])) {
+    const keySlices = await e.session.keySlices(value).catch(() => [] as KeySliceList);
+    if (keySlices.length > 0) out.push({ value, ...(name !== undefined ? { name } : {}), keySlices });
+  }
+  return out;
 }
 
-function query(e: Entry, q: QueryOp): unknown {
+async function query(e: Entry, q: QueryOp): Promise<unknown> {
   const s = e.session;
   switch (q.op) {
     case 'state': {
-      const labels = heldLabels(e);
-      return { ...info(e), pending: s.pending(), labels };
+      const labels = await heldLabels(e);
+      return { ...(await info(e)), pending: await s.pending(), labels };
     }
     case 'keySlices':
-      return s.keySlices(labelValue(q.label));
+      return await s.keySlices(labelValue(q.label));
     case 'report':
-      return s.report();
+      return await s.report();
     case 'suggest':
-      return s.suggest(q.budget);
+      return await s.suggest(q.budget);
     default:
       throw new KeysliceError('USAGE', 'unknown query');
   }
@@ -210,11 +207,11 @@ async function handle(m: WorkerRequest): Promise<void> {
       case 'open': {
         const e = await open(m.sid, m.spec);
         for (const r of m.replay ?? []) await applyEdit(e, r);
-        value = info(e);
+        value = await info(e);
         break;
       }
       case 'close':
-        sessions.get(m.sid)?.session.close();
+        await sessions.get(m.sid)?.session.close();
         sessions.delete(m.sid);
         value = null;
         break;
@@ -228,7 +225,7 @@ async function handle(m: WorkerRequest): Promise<void> {
       case 'keySlices':
       case 'report':
       case 'suggest':
-        value = query(entry(m.sid), m);
+        value = await query(entry(m.sid), m);
         break;
       default: {
         const ac = new AbortController();

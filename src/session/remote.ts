@@ -1,7 +1,6 @@
 /**
- * A session on a `keyslice serve` server, through `fetch` only (runs in browsers and Node). It offers the
- * operations of {@link Session} with every result as a promise, so code that awaits each call runs unchanged
- * on a local session (`await` of a plain value is that value) and on a remote one.
+ * A session on a `keyslice serve` server, through `fetch` only (runs in browsers and Node). It implements
+ * {@link Session}, the interface of a local session, so code written against one runs against the other.
  *
  * ```ts
  * const s = await RemoteSession.open('http://127.0.0.1:8080', await file.arrayBuffer());
@@ -16,14 +15,6 @@ import type { LabelArray, SliceAxis, Vec3, Volume } from '../volume/volume.js';
 import type { KeySlicePrompt, LabelRef, PropagateOptions, Revision, Session, SliceUpdate, Suggestion } from './types.js';
 import { decodeUpdate, encodeKeySlice, encodeMask, type WireStreamLine } from './wire.js';
 import { maskBox } from './rle.js';
-
-type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => [R] extends [AsyncIterable<unknown>] ? R : Promise<R> : F;
-
-/** {@link Session} with each result as a promise (propagation stays an async iterable). */
-export type AsyncSession = { readonly [K in keyof Session]: Promised<Session[K]> };
-
-/** A session either local or remote: await every call and the same code serves both. */
-export type AnySession = Session | AsyncSession;
 
 export interface RemoteOpenOptions {
   /** Server token, when the server has one. */
@@ -73,7 +64,7 @@ interface OpenReply {
   engine: string;
 }
 
-export class RemoteSession implements AsyncSession {
+export class RemoteSession implements Session {
   readonly axis: SliceAxis;
   readonly count: number;
   readonly nu: number;
@@ -173,6 +164,7 @@ export class RemoteSession implements AsyncSession {
         if (value) buf += decoder.decode(value, { stream: true });
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
+          options.signal?.throwIfAborted();
           const text = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (text.trim() === '') continue;

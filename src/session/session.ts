@@ -244,7 +244,7 @@ class KeysliceSession implements Session {
     return run.label.name === l.name && a.length === l.keys.length && a.every((k, i) => sameKeySlice(k, l.keys[i]));
   }
 
-  setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Revision {
+  async setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Promise<Revision> {
     this.alive();
     const value = typeof label === 'number' ? label : label?.value;
     checkLabelValue(value);
@@ -253,19 +253,19 @@ class KeysliceSession implements Session {
     return this.commit(withKeySlice(this.state, label, k), `label ${value}: key slice ${slice} set (${kind})`, [value]);
   }
 
-  removeKeySlice(label: number, slice: number): Revision {
+  async removeKeySlice(label: number, slice: number): Promise<Revision> {
     this.alive();
     return this.commit(withoutKeySlice(this.state, label, slice), `label ${label}: key slice ${slice} removed`, [label]);
   }
 
-  correct(label: number, slice: number, mask: Uint8Array): Revision {
+  async correct(label: number, slice: number, mask: Uint8Array): Promise<Revision> {
     this.alive();
     labelAt(this.state, label);
     const k = keySliceOf(label, slice, { mask }, this.plane());
     return this.commit(withKeySlice(this.state, label, k), `label ${label}: slice ${slice} corrected`, [label]);
   }
 
-  removeLabel(label: number): Revision {
+  async removeLabel(label: number): Promise<Revision> {
     this.alive();
     const state = withoutLabel(this.state, label);
     this.results.delete(label);
@@ -273,7 +273,7 @@ class KeysliceSession implements Session {
   }
 
   /** Sets every label of `annotations` at once, as one edit (the labels' key slices as given). */
-  setAnnotations(annotations: Annotations): Revision {
+  async setAnnotations(annotations: Annotations): Promise<Revision> {
     this.alive();
     if (annotations.axis !== this.axis) throw new KeysliceError('INVALID_ANNOTATION', `the annotations lie along axis ${annotations.axis}, the session's slices along axis ${this.axis}`);
     let state: SessionState = [];
@@ -286,7 +286,7 @@ class KeysliceSession implements Session {
     return this.commit(state, `${annotations.labels.length} label(s) set`, annotations.labels.map((l) => l.value));
   }
 
-  undo(): Revision | null {
+  async undo(): Promise<Revision | null> {
     this.alive();
     const s = this.log.undo();
     if (!s) return null;
@@ -294,7 +294,7 @@ class KeysliceSession implements Session {
     return s.revision;
   }
 
-  redo(): Revision | null {
+  async redo(): Promise<Revision | null> {
     this.alive();
     const s = this.log.redo();
     if (!s) return null;
@@ -302,15 +302,20 @@ class KeysliceSession implements Session {
     return s.revision;
   }
 
-  revision(): Revision {
+  async revision(): Promise<Revision> {
     return this.log.current.revision;
   }
 
-  pending(): number[] {
+  async pending(): Promise<number[]> {
+    return this.stale();
+  }
+
+  /** Labels whose key slices changed since their last propagation. */
+  private stale(): number[] {
     return this.state.filter((l) => this.results.get(l.value)?.key !== this.labelKey(l)).map((l) => l.value);
   }
 
-  keySlices(label: number): { slice: number; kind: 'mask' | 'prompt' | 'absent' }[] {
+  async keySlices(label: number): Promise<{ slice: number; kind: 'mask' | 'prompt' | 'absent' }[]> {
     const l = this.state[labelAt(this.state, label)];
     return l.keys
       .map((k) => ({ slice: k.index, kind: (k.empty ? 'absent' : k.mask ? 'mask' : 'prompt') as 'mask' | 'prompt' | 'absent' }))
@@ -381,7 +386,7 @@ class KeysliceSession implements Session {
   propagate(options: PropagateOptions = {}): AsyncIterable<SliceUpdate> {
     this.alive();
     if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
-    const wanted = options.labels ?? this.pending();
+    const wanted = options.labels ?? this.stale();
     for (const v of wanted) labelAt(this.state, v);
     const labels = this.state.filter((l) => wanted.includes(l.value));
     const { signal, abort } = linkedSignal(options.signal);
@@ -449,13 +454,17 @@ class KeysliceSession implements Session {
     });
   }
 
-  labels(): Volume<LabelArray> {
+  async labels(): Promise<Volume<LabelArray>> {
     this.alive();
     const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
     return withGeometry(this.image, mergeLabels(this.image, this.sg, this.currentRuns(), maxLabel).out);
   }
 
-  report(): SegmentReport {
+  async report(): Promise<SegmentReport> {
+    return this.currentReport();
+  }
+
+  private currentReport(): SegmentReport {
     this.alive();
     const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
     const { reports } = mergeLabels(this.image, this.sg, this.currentRuns(), maxLabel);
@@ -472,8 +481,8 @@ class KeysliceSession implements Session {
     };
   }
 
-  suggest(budget = 1): { label: number; suggestions: Suggestion[] }[] {
-    const report = this.report();
+  async suggest(budget = 1): Promise<{ label: number; suggestions: Suggestion[] }[]> {
+    const report = this.currentReport();
     return this.state.map((l, n) => ({
       label: l.value,
       suggestions: labelSuggestions(annotationOf(l), report.labels[n], this.sg, budget, this.runOptions.range),
@@ -485,7 +494,7 @@ class KeysliceSession implements Session {
     return { labelHits: this.labelCache.hits, labelMisses: this.labelCache.misses, frontHits: this.frontCache.hits, frontMisses: this.frontCache.misses };
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     this.labelCache.clear();
     this.frontCache.clear();
@@ -523,7 +532,7 @@ function emptyReport(l: LabelState, engine: SliceEngine): LabelReport {
 
 /** A session implementation with the extras `segment()` and tools use. */
 export type KeysliceSessionHandle = Session & {
-  setAnnotations(annotations: Annotations): Revision;
+  setAnnotations(annotations: Annotations): Promise<Revision>;
   cacheStats(): { labelHits: number; labelMisses: number; frontHits: number; frontMisses: number };
 };
 

@@ -99,32 +99,39 @@ export interface PropagateOptions {
   onStep?(p: { label: number; slice: number }): void;
 }
 
+/**
+ * A session, local (`openSession`) or on a `keyslice serve` server (`RemoteSession`): one interface, so
+ * code written against one runs against the other unchanged. Every operation answers with a promise (an edit
+ * is applied when it is called, in call order; its promise settles with the new revision, or rejects with the
+ * named error and leaves the session as it was); a propagation is an async iterable of slice updates.
+ */
 export interface Session {
   /** The image's slice axis and slice geometry (count, nu, nv). */
   readonly axis: SliceAxis;
   readonly count: number;
   readonly nu: number;
   readonly nv: number;
-  setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Revision;
-  removeKeySlice(label: number, slice: number): Revision;
+  setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Promise<Revision>;
+  removeKeySlice(label: number, slice: number): Promise<Revision>;
   /** A corrected slice becomes a key slice with the given mask. */
-  correct(label: number, slice: number, mask: Uint8Array): Revision;
+  correct(label: number, slice: number, mask: Uint8Array): Promise<Revision>;
   /** Removes a label and its key slices. */
-  removeLabel(label: number): Revision;
+  removeLabel(label: number): Promise<Revision>;
   /** Propagates the labels that need it, yielding each slice as it is decided. */
   propagate(options?: PropagateOptions): AsyncIterable<SliceUpdate>;
-  undo(): Revision | null;
-  redo(): Revision | null;
+  /** Steps back one edit (null when there is none). */
+  undo(): Promise<Revision | null>;
+  redo(): Promise<Revision | null>;
   /** The current revision. */
-  revision(): Revision;
+  revision(): Promise<Revision>;
   /** Labels whose key slices changed since they were last propagated. */
-  pending(): number[];
+  pending(): Promise<number[]>;
   /** The label volume from the last propagation of each label (labels with no key slice left are empty). */
-  labels(): Volume<LabelArray>;
-  report(): SegmentReport;
+  labels(): Promise<Volume<LabelArray>>;
+  report(): Promise<SegmentReport>;
   /** The next slices to annotate per label (see `keyslice suggest`), from the last propagation. */
-  suggest(budget?: number): { label: number; suggestions: Suggestion[] }[];
+  suggest(budget?: number): Promise<{ label: number; suggestions: Suggestion[] }[]>;
   /** The key slices of a label as the engine sees them (sorted by slice). */
-  keySlices(label: number): { slice: number; kind: 'mask' | 'prompt' | 'absent' }[];
-  close(): void;
+  keySlices(label: number): Promise<{ slice: number; kind: 'mask' | 'prompt' | 'absent' }[]>;
+  close(): Promise<void>;
 }
