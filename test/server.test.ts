@@ -9,7 +9,10 @@ import { startServer } from '../src/server/server.js';
 import { decodeRle, encodeRle, maskBox } from '../src/session/rle.js';
 import { readLabelVolume } from '../src/volume/io-node.js';
 import { parseSegNrrd } from '../src/volume/seg-nrrd-node.js';
+import { labelInfos } from '../src/labels/label-table.js';
+import { RemoteSession } from '../src/session/remote.js';
 import { writeCtSeries } from './helpers/dicom.js';
+import { checkSeg } from './helpers/dicom-seg.js';
 import { tempDir } from './helpers/paths.js';
 import { api, phantomUpload, testServer, type PhantomUpload } from './helpers/server.js';
 
@@ -257,6 +260,49 @@ describe('server: session API over HTTP', () => {
     assert.equal(o.status, 201, o.text);
     assert.deepEqual([o.json.count, o.json.nu, o.json.nv], [6, 32, 24]);
     await api(`${srv.url}/sessions/${o.json.id}`, 'DELETE', o.json.token);
+  });
+
+  it('answers labels as a DICOM SEG referencing the uploaded series, and names why when it cannot', async () => {
+    const dir = path.join(tmp.dir, 'seg-series');
+    mkdirSync(dir);
+    const seriesUid = writeCtSeries(dir, { nx: 32, ny: 24, nz: 6, spacing: [0.7, 0.8, 3], origin: [-10, 5, 20], value: (x, y) => (x > 8 && x < 22 && y > 6 && y < 18 ? 1100 : 1000) });
+    const members: Record<string, Uint8Array> = {};
+    for (const f of readdirSync(dir)) members[f] = readFileSync(path.join(dir, f));
+    const o = await open(zipSync(members));
+    assert.equal(o.status, 201, o.text);
+    const s = await RemoteSession.attach(srv.url, o.json.id, o.json.token);
+    const box = (u0: number, v0: number, u1: number, v1: number) => {
+      const m = new Uint8Array(32 * 24);
+      for (let v = v0; v <= v1; v++) for (let u = u0; u <= u1; u++) m[u + 32 * v] = 1;
+      return m;
+    };
+    const segUrl = `${srv.url}/sessions/${o.json.id}/labels?format=dcm`;
+    const empty = await api(segUrl, 'GET', o.json.token);
+    assert.equal(empty.status, 409);
+    assert.equal(empty.json.error.code, 'EMPTY_SEGMENTATION');
+    await s.setKeySlice({ value: 1, name: 'organ' }, 1, { mask: box(9, 7, 21, 17) });
+    await s.setKeySlice(1, 4, { mask: box(10, 8, 20, 16) });
+    await s.setKeySlice({ value: 3, name: 'lesion' }, 2, { mask: box(2, 2, 5, 4) });
+    for await (const _ of s.propagate()) void _;
+    const labels = await s.labels();
+    const res = await fetch(segUrl, { headers: { authorization: `Bearer ${o.json.token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/dicom');
+    const file = path.join(tmp.dir, 'labels.dcm');
+    writeFileSync(file, new Uint8Array(await res.arrayBuffer()));
+    // segments are numbered 1..n in label order: label 3 is segment 2
+    const asSegments = { ...labels, data: Uint8Array.from(labels.data, (x) => (x === 3 ? 2 : x)) };
+    const infos = labelInfos([1, 3], [{ value: 1, name: 'organ' }, { value: 3, name: 'lesion' }]).map((l, i) => ({ ...l, value: i + 1 }));
+    await checkSeg(file, asSegments, infos, seriesUid);
+    await s.close();
+    // a session on a NIfTI image has no series to reference
+    const nifti = await open();
+    const refused = await api(`${srv.url}/sessions/${nifti.json.id}/labels?format=dcm`, 'GET', nifti.json.token);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.json.error.code, 'NOT_DICOM');
+    assert.match(refused.json.error.message, /not a DICOM series.*nii\.gz/);
+    noLeak(refused.text, dataDir);
+    await api(`${srv.url}/sessions/${nifti.json.id}`, 'DELETE', nifti.json.token);
   });
 });
 

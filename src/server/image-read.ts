@@ -16,6 +16,23 @@ export const ZIP_LIMITS = { bytes: 4 * 2 ** 30, files: 20000 };
 
 export async function readStoredImage(file: string, kind: ImageKind, tmpDir: string): Promise<Volume> {
   if (kind !== 'zip') return readVolume(file);
+  return withUnpackedSeries(file, tmpDir, (dir) => readVolume(dir));
+}
+
+/**
+ * Runs `fn` on the DICOM series of a stored zip: its image and the series' files in slice order (empty when
+ * reading it resampled slices, e.g. over a gap: then the image is not on the files' grid).
+ */
+export async function withStoredSeries<T>(file: string, tmpDir: string, fn: (image: Volume, files: string[]) => Promise<T>): Promise<T> {
+  return withUnpackedSeries(file, tmpDir, async (dir) => {
+    const files: string[] = [];
+    const image = await readVolume(dir, { dicomFiles: files });
+    return fn(image, files);
+  });
+}
+
+/** Unpacks a stored zip into a fresh folder under generated names, runs `fn` on it, and removes it. */
+async function withUnpackedSeries<T>(file: string, tmpDir: string, fn: (dir: string) => Promise<T>): Promise<T> {
   const bytes = await fsp.readFile(file);
   let total = 0;
   let count = 0;
@@ -42,7 +59,7 @@ export async function readStoredImage(file: string, kind: ImageKind, tmpDir: str
     let n = 0;
     for (const data of Object.values(files)) await fsp.writeFile(path.join(dir, `${String(n++).padStart(6, '0')}.dcm`), data);
     if (n === 0) throw new KeysliceError('UNSUPPORTED_IMAGE', 'the zip holds no files', 'upload');
-    return await readVolume(dir);
+    return await fn(dir);
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }

@@ -29,8 +29,8 @@ export type QueryOp =
   /** Key-slice edits read from a sparse label file the server stored and/or a prompts document. */
   | { op: 'annotations'; labelFile?: string; prompts?: unknown };
 
-export type LabelFormat = 'raw' | 'nii.gz' | 'nii' | 'nrrd' | 'mha' | 'seg.nrrd';
-export const LABEL_FORMATS: readonly LabelFormat[] = ['nii.gz', 'nii', 'nrrd', 'mha', 'seg.nrrd', 'raw'];
+export type LabelFormat = 'raw' | 'nii.gz' | 'nii' | 'nrrd' | 'mha' | 'seg.nrrd' | 'dcm';
+export const LABEL_FORMATS: readonly LabelFormat[] = ['nii.gz', 'nii', 'nrrd', 'mha', 'seg.nrrd', 'dcm', 'raw'];
 
 export type WorkerRequest =
   | { id: number; sid: string; op: 'open'; spec: SessionSpec; replay?: EditRecord[] }

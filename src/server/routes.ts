@@ -35,6 +35,7 @@ const MEDIA: Record<LabelFormat, string> = {
   nrrd: 'application/octet-stream',
   mha: 'application/octet-stream',
   'seg.nrrd': 'application/octet-stream',
+  dcm: 'application/dicom',
   raw: 'application/octet-stream',
 };
 

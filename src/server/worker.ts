@@ -15,13 +15,16 @@ import { KeysliceError } from '../util/errors.js';
 import { labelInfos } from '../labels/label-table.js';
 import { writeVolume } from '../volume/io-node.js';
 import { formatSegNrrd } from '../volume/seg-nrrd-node.js';
-import { copyGeometry, type Geometry, type LabelArray, type Volume } from '../volume/volume.js';
+import { copyGeometry, gridDifference, type Geometry, type LabelArray, type Volume } from '../volume/volume.js';
 import { buildAnnotations } from '../annotations/build.js';
 import { parsePrompts } from '../annotations/prompts.js';
 import { encodeKeySlice } from '../session/wire.js';
 import { readLabelVolume } from '../volume/io-node.js';
 import { toWireError } from './errors.js';
-import { readStoredImage } from './image-read.js';
+import { readStoredImage, withStoredSeries } from './image-read.js';
+import { HttpError } from './errors.js';
+import { writeDicomSeg } from '../volume/dicom/seg-node.js';
+import { thirdPartyMessage } from '../util/quiet.js';
 import { openSession } from '../session/session.js';
 import type { EditRecord, QueryOp, SessionSpec, WorkerData, WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -29,6 +32,7 @@ type KeySliceList = Awaited<ReturnType<Session['keySlices']>>;
 
 interface Entry {
   session: Session;
+  spec: SessionSpec;
   image: Geometry;
   engine: string;
   /** Every label value an edit named, with its name. */
@@ -53,7 +57,7 @@ async function open(sid: string, spec: SessionSpec): Promise<Entry> {
   const image = await readStoredImage(spec.file, spec.kind, data.tmpDir);
   const engine = await resolveEngine(spec.engine);
   const session = await openSession(image, { engine, ...(spec.axis !== undefined ? { axis: spec.axis } : {}) });
-  const e: Entry = { session, image: copyGeometry(image), engine: spec.engine, labels: new Map() };
+  const e: Entry = { session, spec, image: copyGeometry(image), engine: spec.engine, labels: new Map() };
   sessions.set(sid, e);
   return e;
 }
@@ -121,6 +125,10 @@ async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; tr
       transfer: [copy.buffer as ArrayBuffer],
     };
   }
+  if (format === 'dcm') {
+    const out = await dicomSegOut(e, vol);
+    return { value: out, transfer: [out.buffer as ArrayBuffer] };
+  }
   if (format === 'seg.nrrd') {
     const held = await heldLabels(e);
     const infos = labelInfos(held.map((l) => l.value), held);
@@ -136,6 +144,37 @@ async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; tr
   } finally {
     await fsp.rm(file, { force: true });
   }
+}
+
+/**
+ * The labels as a DICOM SEG referencing the session's DICOM series (unpacked again from the stored upload):
+ * one segment per held label with a voxel, numbered 1..n in label order, with the label's name and colour.
+ */
+async function dicomSegOut(e: Entry, vol: Volume<LabelArray>): Promise<Uint8Array> {
+  const dicomOnly = 'ask for format nii.gz, seg.nrrd, nrrd or mha instead';
+  if (e.spec.kind !== 'zip') {
+    throw new HttpError(409, 'NOT_DICOM', `this session's image was not a DICOM series, so a DICOM SEG would reference no series; ${dicomOnly}`);
+  }
+  const held = await heldLabels(e);
+  const present = new Set<number>();
+  for (let i = 0; i < vol.data.length; i++) if (vol.data[i]) present.add(vol.data[i]);
+  const infos = labelInfos(held.map((l) => l.value), held).filter((l) => present.has(l.value));
+  if (infos.length === 0) throw new HttpError(409, 'EMPTY_SEGMENTATION', 'no label holds a voxel yet (set key slices and propagate): a DICOM SEG needs a segment');
+  return withStoredSeries(e.spec.file, data.tmpDir, async (image, files) => {
+    if (files.length === 0 || gridDifference(image, vol) !== null) {
+      throw new HttpError(409, 'SERIES_RESAMPLED', `the uploaded series was read with its slices resampled (a gap or uneven spacing), so a DICOM SEG cannot reference its files; ${dicomOnly}`);
+    }
+    const file = path.join(data.tmpDir, `seg-${randomBytes(8).toString('hex')}.dcm`);
+    try {
+      await writeDicomSeg(vol, infos, file, files).catch((err: unknown) => {
+        throw new KeysliceError('WRITE_FAILED', `the DICOM SEG writer failed: ${thirdPartyMessage(err)}`);
+      });
+      const bytes = await fsp.readFile(file);
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
+    } finally {
+      await fsp.rm(file, { force: true });
+    }
+  });
 }
 
 /** Labels an edit named that the session still holds (undo and removeLabel take labels away), by value. */
@@ -239,7 +278,7 @@ async function handle(m: WorkerRequest): Promise<void> {
     }
     post({ id: m.id, ok: true, value }, transfer);
   } catch (err) {
-    if (!(err instanceof KeysliceError)) console.error(`session ${m.sid}: ${m.op}:`, err);
+    if (!(err instanceof KeysliceError || err instanceof HttpError)) console.error(`session ${m.sid}: ${m.op}:`, err);
     post({ id: m.id, ok: false, error: toWireError(err) });
   }
 }

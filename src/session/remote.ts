@@ -210,8 +210,11 @@ export class RemoteSession implements Session {
     return { size: h.size, spacing: h.spacing, origin: h.origin, direction: h.direction, data };
   }
 
-  /** The labels as a file: `nii.gz` (default), `nii`, `nrrd` or `mha`. */
-  async labelsFile(format: 'nii.gz' | 'nii' | 'nrrd' | 'mha' = 'nii.gz'): Promise<Uint8Array> {
+  /**
+   * The labels as a file: `nii.gz` (default), `nii`, `nrrd`, `mha`, `seg.nrrd` (3D Slicer), or `dcm` (a DICOM
+   * SEG referencing the uploaded series; only for a session opened on a DICOM series).
+   */
+  async labelsFile(format: 'nii.gz' | 'nii' | 'nrrd' | 'mha' | 'seg.nrrd' | 'dcm' = 'nii.gz'): Promise<Uint8Array> {
     return new Uint8Array(await (await this.call('GET', `/labels?format=${format}`)).arrayBuffer());
   }
 
