@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../src/server/server.js';
 import { readLabelVolume, writeVolume } from '../src/volume/io-node.js';
 import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
+import { clickKeySlices } from '../src/server/monai-clicks.js';
+import { RemoteSession } from '../src/session/remote.js';
 import { writeCtSeries } from './helpers/dicom.js';
 import { tempDir } from './helpers/paths.js';
 import { api, phantomUpload, testServer, type PhantomUpload } from './helpers/server.js';
@@ -147,5 +149,88 @@ describe('server: MONAI Label-compatible subset', () => {
     assert.deepEqual([put.json.session_info.meta.count, put.json.session_info.meta.nu, put.json.session_info.meta.nv], [5, 20, 16]);
     const none = await api(`${srv.url}/session/`, 'PUT', undefined, form({}, []));
     assert.equal(none.json.error.code, 'MISSING_IMAGE');
+  });
+});
+
+describe('MONAI click prompts', () => {
+  it('map [x, y, z] voxel clicks to key slices along the slice axis, with in-plane points in axis order', () => {
+    const size = [30, 20, 10] as const;
+    const params = { foreground: [[5, 7, 3], [6.4, 8.6, 3], [12, 2, 8]], background: [[1, 1, 3], [2, 2, 9]] };
+    const z = clickKeySlices(params, { axis: 2, size }, () => 9)!;
+    assert.deepEqual(z.keySlices, [
+      { value: 1, slice: 3, points: [[5, 7], [6, 9]], negativePoints: [[1, 1]] },
+      { value: 1, slice: 8, points: [[12, 2]], negativePoints: [] },
+    ]);
+    assert.match(z.notes.join(), /background clicks on slice\(s\) 9 hold no foreground click/);
+    const x = clickKeySlices({ foreground: [[5, 7, 3]] }, { axis: 0, size }, () => 9)!;
+    assert.deepEqual(x.keySlices, [{ value: 1, slice: 5, points: [[7, 3]], negativePoints: [] }]);
+    const y = clickKeySlices({ foreground: [[5, 7, 3]], label: 'liver' }, { axis: 1, size }, () => 4)!;
+    assert.deepEqual(y.keySlices, [{ value: 4, name: 'liver', slice: 7, points: [[5, 3]], negativePoints: [] }]);
+    // DeepEdit: one click list per label name; another label's clicks are negative on the same slice
+    const names = new Map([['spleen', 1], ['kidney', 2]]);
+    const d = clickKeySlices({ spleen: [[4, 4, 2]], kidney: [[20, 10, 2]], background: [], client_id: 'x' }, { axis: 2, size }, (n) => names.get(n)!)!;
+    assert.deepEqual(d.keySlices, [
+      { value: 1, name: 'spleen', slice: 2, points: [[4, 4]], negativePoints: [[20, 10]] },
+      { value: 2, name: 'kidney', slice: 2, points: [[20, 10]], negativePoints: [[4, 4]] },
+    ]);
+    assert.equal(clickKeySlices({ client_id: 'x' }, { axis: 2, size }, () => 1), null);
+    assert.throws(() => clickKeySlices({ foreground: [[30, 1, 1]] }, { axis: 2, size }, () => 1), /foreground\[0\] \[30, 1, 1\] lies outside the image \(size 30 x 20 x 10\)/);
+    assert.throws(() => clickKeySlices({ foreground: [[1, 1]] }, { axis: 2, size }, () => 1), /must be \[x, y, z\]/);
+  });
+
+  it('segment from DeepGrow and DeepEdit clicks over HTTP on a non-square image', async () => {
+    const tmp = tempDir();
+    const up = await phantomUpload(tmp.dir, [64, 48, 12]);
+    const srv = await testServer(path.join(tmp.dir, 'data'), { workers: 1 });
+    try {
+      const { truth } = up.phantom;
+      const [nx, ny] = [64, 48];
+      const at = (x: number, y: number, z: number) => truth.data[x + nx * (y + ny * z)];
+      /** A voxel of `label` on slice z far inside it (the centroid of the slice's voxels, moved onto the object). */
+      const inside = (label: number, z: number): number[] => {
+        let sx = 0, sy = 0, n = 0; // prettier-ignore
+        for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) if (at(x, y, z) === label) [sx, sy, n] = [sx + x, sy + y, n + 1];
+        assert.ok(n > 0, `label ${label} on slice ${z}`);
+        const [cx, cy] = [Math.round(sx / n), Math.round(sy / n)];
+        assert.equal(at(cx, cy, z), label, 'the centroid lies on the object');
+        return [cx, cy, z];
+      };
+      const put = await api(`${srv.url}/session/`, 'PUT', 'tok', form({}, [['files', up.bytes, 'ct.nii.gz']]));
+      const sid = put.json.session_id;
+      const fg = [inside(1, 3), inside(1, 8)];
+      const bg = [[2, 2, 3]];
+      assert.equal(at(2, 2, 3), 0);
+      const infer = (params: unknown) =>
+        fetch(`${srv.url}/infer/classic?session_id=${sid}&output=json`, { method: 'POST', headers: { authorization: 'Bearer tok' }, body: form({ params: JSON.stringify(params) }, []) });
+      const r = await infer({ foreground: fg, background: bg, label: 'organ' });
+      assert.equal(r.status, 200, await r.clone().text());
+      const j = (await r.json()) as Json;
+      assert.equal(j.key_slices_set, 2);
+      assert.deepEqual(j.label_names, { organ: 1 });
+      const s = await RemoteSession.attach(srv.url, sid, 'tok');
+      assert.deepEqual(await s.keySlices(1), [{ slice: 3, kind: 'prompt' }, { slice: 8, kind: 'prompt' }]);
+      const labels = await s.labels();
+      for (const p of fg) assert.equal(labels.data[p[0] + nx * (p[1] + ny * p[2])], 1, `clicked voxel ${p} is labelled`);
+      assert.equal(labels.data[2 + nx * (2 + ny * 3)], 0, 'the background click is not');
+      // the same clicks as points through the session API give the same labels, voxel for voxel
+      const native = await RemoteSession.open(srv.url, up.bytes, { engine: 'classic' });
+      assert.equal(native.axis, 2);
+      await native.setKeySlice(1, 3, { points: [[fg[0][0], fg[0][1]]], negativePoints: [[2, 2]] });
+      await native.setKeySlice(1, 8, { points: [[fg[1][0], fg[1][1]]] });
+      for await (const _ of native.propagate()) void _;
+      assert.deepEqual((await native.labels()).data, labels.data);
+      await native.close();
+      // DeepEdit: clicks per label name; "organ" is the session's label 1, "lesion" a new one
+      const d = await infer({ organ: [inside(1, 5)], lesion: [inside(2, 6)], background: [] });
+      assert.equal(d.status, 200, await d.clone().text());
+      assert.deepEqual(((await d.json()) as Json).label_names, { organ: 1, lesion: 2 });
+      assert.deepEqual((await s.keySlices(2)).map((k) => k.slice), [6]);
+      const bad = await infer({ foreground: [[64, 1, 1]] });
+      assert.equal(bad.status, 400);
+      assert.equal(((await bad.json()) as Json).error.code, 'INVALID_PROMPTS');
+    } finally {
+      await srv.close();
+      tmp.cleanup();
+    }
   });
 });

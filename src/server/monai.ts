@@ -21,6 +21,8 @@ import type { EditRecord } from './protocol.js';
 import { engineParam, labelFormat, sendLabels, type RouteContext } from './routes.js';
 import type { Live, SessionInfo } from './sessions.js';
 import { detectImageKind } from './upload.js';
+import { clickKeySlices } from './monai-clicks.js';
+import { inPlaneAxes } from '../volume/volume.js';
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: unknown }>;
 
@@ -169,6 +171,8 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
       if (info.engine !== engine) throw new HttpError(400, 'ENGINE_MISMATCH', `this session runs engine ${info.engine}; infer with /infer/${info.engine} or open a session for ${engine}`);
       const label = form.files.find((f) => f.field === 'label');
       const edits = await sparseEdits(ctx.dataDir, manager, live, label?.data, promptsOf(params));
+      const clicks = await clickEdits(manager, live, info, params);
+      edits.push(...clicks.edits);
       for (const e of edits) await manager.edit(live, e);
       let slices = 0;
       await manager.edit(live, { op: 'propagate' }, (line) => (slices += (line as { type?: string }).type === 'slice' ? 1 : 0));
@@ -179,6 +183,7 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
         revision: state.revision,
         key_slices_set: edits.length,
         slices_updated: slices,
+        ...(clicks.notes.length ? { notes: clicks.notes } : {}),
       };
       if (output === 'json') return result;
       const format = labelFormat('nii.gz');
@@ -207,6 +212,32 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
       suggestions: perLabel,
     };
   });
+}
+
+/** Key-slice edits from MONAI-style clicks in `params` (see monai-clicks.ts); none when it holds no clicks. */
+async function clickEdits(manager: RouteContext['manager'], live: Live, info: SessionInfo, params: Record<string, unknown>): Promise<{ edits: EditRecord[]; notes: string[] }> {
+  const [u, v] = inPlaneAxes(info.axis);
+  const size: [number, number, number] = [0, 0, 0];
+  size[info.axis] = info.count;
+  size[u] = info.nu;
+  size[v] = info.nv;
+  const state = (await manager.query(live, { op: 'state' })) as { labels: { value: number; name?: string }[] };
+  const named = new Map(state.labels.filter((l) => l.name !== undefined).map((l) => [l.name as string, l.value]));
+  let next = Math.max(0, ...state.labels.map((l) => l.value)) + 1;
+  const valueOf = (name: string): number => {
+    let value = named.get(name);
+    if (value === undefined) named.set(name, (value = next++));
+    return value;
+  };
+  const found = clickKeySlices(params, { axis: info.axis, size }, valueOf);
+  if (!found) return { edits: [], notes: [] };
+  const edits: EditRecord[] = found.keySlices.map((k) => ({
+    op: 'setKeySlice',
+    label: k.value,
+    slice: k.slice,
+    key: { points: k.points, ...(k.negativePoints.length ? { negativePoints: k.negativePoints } : {}), ...(k.name !== undefined ? { name: k.name } : {}) },
+  }));
+  return { edits, notes: found.notes };
 }
 
 const PROMPT_KEYS = ['version', 'sliceAxis', 'labels', 'keySlices', '$schema', 'description'];
