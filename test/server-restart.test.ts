@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeRle } from '../src/session/rle.js';
 import { tempDir } from './helpers/paths.js';
-import { api, phantomUpload, spawnServer } from './helpers/server.js';
+import { api, phantomUpload, spawnServer, testServer } from './helpers/server.js';
 
 async function rawLabels(url: string, token: string): Promise<Uint8Array> {
   const r = await fetch(`${url}/labels?format=raw`, { headers: { authorization: `Bearer ${token}` } });
@@ -73,6 +73,55 @@ describe('server: restart after a crash', () => {
       first.child.kill('SIGKILL');
       second?.child.kill('SIGTERM');
       if (second) await new Promise((r) => second!.child.once('exit', r));
+      tmp.cleanup();
+    }
+  });
+
+  it('restores a propagation stopped part-way as the labels it completed', async () => {
+    const tmp = tempDir();
+    const data = path.join(tmp.dir, 'data');
+    let srv = await testServer(data, { workers: 1 });
+    try {
+      const up = await phantomUpload(tmp.dir, [128, 128, 32]);
+      const o = (await api(`${srv.url}/sessions`, 'POST', undefined, up.bytes)).json;
+      const path1 = () => `${srv.url}/sessions/${o.id}`;
+      const area = (w: number, l: number) => up.keyMask(w, l).reduce((a, x) => a + x, 0);
+      // label 2 (a few slices) propagates first, label 1 (most slices) second
+      for (const l of [2, 1]) {
+        const slices = Array.from({ length: 32 }, (_, w) => w).filter((w) => area(w, l) > 0);
+        const w = slices[Math.floor(slices.length / 2)];
+        assert.equal((await api(`${path1()}/labels/${l}/slices/${w}`, 'PUT', o.token, { mask: { rle: encodeRle(up.keyMask(w, l), 128, 128) } })).status, 200);
+      }
+      // Leave the stream as soon as label 2 is done: label 1 is stopped part-way.
+      const ac = new AbortController();
+      const res = await fetch(`${path1()}/propagate`, { method: 'POST', headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' }, body: '{}', signal: ac.signal });
+      const reader = res.body!.getReader();
+      let text = '';
+      await assert.rejects(async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+          const lines = text.split('\n').slice(0, -1).map((l) => JSON.parse(l) as { type: string; label?: number });
+          if (lines.some((l) => l.type === 'label' && l.label === 2)) ac.abort();
+        }
+      }, (e: unknown) => (e as Error).name === 'AbortError');
+      // (the state is read after the propagation's end: a session's requests run one at a time)
+      const before = (await api(path1(), 'GET', o.token)).json;
+      assert.deepEqual(before.pending, [1], 'label 2 completed, label 1 stopped');
+      const labelsBefore = await rawLabels(path1(), o.token);
+      assert.ok(labelsBefore.some((x) => x === 2) && !labelsBefore.some((x) => x === 1));
+      await srv.close();
+
+      srv = await testServer(data, { workers: 1 });
+      assert.equal(srv.restored.restored, 1);
+      assert.deepEqual((await api(path1(), 'GET', o.token)).json, before);
+      assert.deepEqual(await rawLabels(path1(), o.token), labelsBefore);
+      const rest = await api(`${path1()}/propagate`, 'POST', o.token, {});
+      assert.match(rest.text, /"type":"end"/);
+      assert.deepEqual((await api(path1(), 'GET', o.token)).json.pending, []);
+    } finally {
+      await srv.close();
       tmp.cleanup();
     }
   });

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../src/server/server.js';
 import { openSession } from '../src/session/session.js';
 import { RemoteSession } from '../src/session/remote.js';
-import type { Session } from '../src/session/types.js';
+import type { Session, SliceUpdate } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
 import type { Volume } from '../src/volume/volume.js';
 import { tempDir } from './helpers/paths.js';
@@ -89,6 +89,38 @@ for (const [name, open] of openers) {
       assert.deepEqual(Array.from(key3.mask, (x) => (x ? 1 : 0)), Array.from(up.keyMask(3)));
       assert.ok(Array.isArray(await s.suggest(2)));
       assert.ok(await s.report());
+      await s.close();
+    });
+
+    it('sends no mask twice: a slice comes again only as a different final mask, and the last update is the result', async () => {
+      const s = await open();
+      await s.setKeySlice(1, 2, { mask: up.keyMask(2) });
+      await s.setKeySlice(1, 9, { mask: up.keyMask(9) });
+      await s.setKeySlice(2, 6, { mask: up.keyMask(6, 2) });
+      const last = new Map<string, SliceUpdate>();
+      let provisional = 0;
+      for await (const u of s.propagate()) {
+        const k = `${u.label}:${u.slice}`;
+        const was = last.get(k);
+        if (was) {
+          assert.ok(!was.final && u.final, `${k}: provisional, then final`);
+          assert.ok(!Buffer.from(was.mask).equals(Buffer.from(u.mask)), `${k}: the same mask sent twice`);
+        }
+        provisional += u.final ? 0 : 1;
+        last.set(k, u);
+      }
+      assert.ok(provisional > 0, 'fronts send provisional updates');
+      const labels = await s.labels();
+      for (const l of [1, 2]) {
+        for (let w = 0; w < 12; w++) {
+          const u = last.get(`${l}:${w}`);
+          const held = labels.data.subarray(w * 4096, (w + 1) * 4096);
+          // where labels overlap, the volume holds one of them
+          const got = Array.from(held, (x, i) => (x === l || (x !== 0 && u?.mask[i]) ? 1 : 0));
+          if (!u) assert.ok(!held.includes(l), `label ${l} slice ${w} holds voxels but was never sent`);
+          else assert.deepEqual(Array.from(u.mask, (x) => (x ? 1 : 0)), got, `label ${l} slice ${w}`);
+        }
+      }
       await s.close();
     });
 

@@ -31,6 +31,11 @@ export class WorkerPool {
   private readonly pinned = new Map<string, number>();
   private nextId = 1;
   private closed = false;
+  /**
+   * Stop flags of propagations in flight, shared with their worker: a worker busy computing reads the flag
+   * between engine calls, where a message would wait until the propagation ended.
+   */
+  private readonly stops = new Map<number, Int32Array>();
   crashes = 0;
 
   constructor(private readonly options: PoolOptions) {
@@ -99,11 +104,19 @@ export class WorkerPool {
     const reply = new Promise<unknown>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject, onLine });
     });
-    slot.worker.postMessage({ ...msg, id, sid });
+    let stop: Int32Array | undefined;
+    if (msg.op === 'propagate') {
+      stop = new Int32Array(new SharedArrayBuffer(4));
+      this.stops.set(id, stop);
+      void reply.catch(() => undefined).finally(() => this.stops.delete(id));
+    }
+    slot.worker.postMessage({ ...msg, id, sid, ...(stop ? { stop: stop.buffer } : {}) });
     return { id, reply };
   }
 
   cancel(sid: string, target: number): void {
+    const stop = this.stops.get(target);
+    if (stop) Atomics.store(stop, 0, 1);
     const i = this.pinned.get(sid);
     if (i !== undefined) this.slots[i].worker.postMessage({ id: 0, sid, op: 'cancel', target });
   }

@@ -34,7 +34,8 @@ export const LABEL_FORMATS: readonly LabelFormat[] = ['nii.gz', 'nii', 'nrrd', '
 
 export type WorkerRequest =
   | { id: number; sid: string; op: 'open'; spec: SessionSpec; replay?: EditRecord[] }
-  | ({ id: number; sid: string } & EditRecord)
+  /** `stop`: a propagation's stop flag (Int32 0 = run, 1 = stop), shared with the main thread. */
+  | ({ id: number; sid: string; stop?: SharedArrayBuffer } & EditRecord)
   | ({ id: number; sid: string } & QueryOp)
   | { id: number; sid: string; op: 'close' }
   | { id: number; sid: string; op: 'cancel'; target: number };

@@ -48,6 +48,17 @@ function sameHash(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * What the journal records of an applied edit: the edit itself, except for a propagation stopped part-way,
+ * which is recorded as the propagation of the labels it completed (nothing when it completed none), so that a
+ * replay ends in the same state.
+ */
+export function journalledEdit(record: EditRecord, value: unknown): EditRecord | null {
+  if (record.op !== 'propagate' || !(value as { stopped?: boolean } | null)?.stopped) return record;
+  const completed = (value as { completed?: number[] }).completed ?? [];
+  return completed.length ? { op: 'propagate', labels: completed } : null;
+}
+
 export class SessionManager {
   readonly live = new Map<string, Live>();
   readonly expired = new Set<string>();
@@ -159,10 +170,10 @@ export class SessionManager {
       signal?.addEventListener('abort', cancel, { once: true });
       try {
         const value = await req.reply;
-        // A propagation stopped part-way is not replayed: the journal holds only what completed.
-        if (!(record.op === 'propagate' && signal?.aborted)) {
-          live.edits.push(record);
-          await this.journal.append(live.id, { t: 'edit', ...record });
+        const done = journalledEdit(record, value);
+        if (done) {
+          live.edits.push(done);
+          await this.journal.append(live.id, { t: 'edit', ...done });
         }
         return value;
       } finally {

@@ -75,7 +75,7 @@ function labelValue(x: unknown): number {
 }
 
 /** Applies one edit; `onLine` receives a propagation's slices. */
-async function applyEdit(e: Entry, r: EditRecord, onLine?: (line: unknown) => void, signal?: AbortSignal): Promise<unknown> {
+async function applyEdit(e: Entry, r: EditRecord, onLine?: (line: unknown) => void, signal?: AbortSignal, poll?: () => void): Promise<unknown> {
   const s = e.session;
   switch (r.op) {
     case 'setKeySlice': {
@@ -105,13 +105,24 @@ async function applyEdit(e: Entry, r: EditRecord, onLine?: (line: unknown) => vo
       let n = 0;
       const crash = data.crashOnLabel;
       const crashing = crash !== undefined && (labels ?? (await s.pending())).includes(crash);
-      const onLabel = (p: { done: number; total: number; label: number }) => onLine?.({ type: 'label', ...p });
-      for await (const u of s.propagate({ ...(labels ? { labels } : {}), ...(signal ? { signal } : {}), onLabel })) {
-        n++;
-        onLine?.(encodeUpdate(u, s.nu, s.nv));
-        if (crashing) process.exit(70);
+      const completed: number[] = [];
+      const onLabel = (p: { done: number; total: number; label: number }) => {
+        completed.push(p.label);
+        onLine?.({ type: 'label', ...p });
+      };
+      try {
+        for await (const u of s.propagate({ ...(labels ? { labels } : {}), ...(signal ? { signal } : {}), onLabel, ...(poll ? { onStep: poll } : {}) })) {
+          poll?.();
+          n++;
+          onLine?.(encodeUpdate(u, s.nu, s.nv));
+          if (crashing) process.exit(70);
+        }
+      } catch (err) {
+        // Stopped part-way: the session keeps the labels it completed, and says which.
+        if (signal?.aborted) return { slices: n, seconds: (performance.now() - t0) / 1000, revision: await s.revision(), stopped: true, completed };
+        throw err;
       }
-      return { slices: n, seconds: (performance.now() - t0) / 1000, revision: await s.revision() };
+      return { slices: n, seconds: (performance.now() - t0) / 1000, revision: await s.revision(), completed };
     }
   }
 }
@@ -269,8 +280,14 @@ async function handle(m: WorkerRequest): Promise<void> {
       default: {
         const ac = new AbortController();
         running.set(m.id, ac);
+        const stop = 'stop' in m && m.stop ? new Int32Array(m.stop) : null;
+        const poll = stop
+          ? () => {
+              if (Atomics.load(stop, 0) === 1 && !ac.signal.aborted) ac.abort();
+            }
+          : undefined;
         try {
-          value = await applyEdit(entry(m.sid), m, (line) => post({ id: m.id, line }), ac.signal);
+          value = await applyEdit(entry(m.sid), m, (line) => post({ id: m.id, line }), ac.signal, poll);
         } finally {
           running.delete(m.id);
         }

@@ -369,8 +369,11 @@ class KeysliceSession implements Session {
     return roi;
   }
 
-  /** The final updates of a label's run (every slice holding the object or visited by the schedule). */
-  private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number): Generator<SliceUpdate> {
+  /**
+   * The final updates of a label's run (every slice holding the object or visited by the schedule), less those
+   * whose mask equals the provisional update already sent for the slice (`sent`).
+   */
+  private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number, sent?: Map<number, Uint8Array>): Generator<SliceUpdate> {
     const { sg } = this;
     const stack = fullStack(run, sg);
     const records = new Map(run.report.slices.map((s) => [s.slice, s]));
@@ -378,8 +381,9 @@ class KeysliceSession implements Session {
       const mask = stack.subarray(w * sg.area, (w + 1) * sg.area);
       const r = records.get(w);
       const box = boundingBox2d(mask, sg.nu, sg.nv);
-      if (!box && (!r || r.source === 'none')) continue;
-      yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask: mask.slice(), box, confidence: r?.confidence ?? 0, cached, done, total };
+      const was = sent?.get(w);
+      if (was ? sameBytes(was, mask) : !box && (!r || r.source === 'none')) continue;
+      yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask: mask.slice(), box, confidence: r?.confidence ?? 0, cached, final: true, done, total };
     }
   }
 
@@ -390,7 +394,8 @@ class KeysliceSession implements Session {
     for (const v of wanted) labelAt(this.state, v);
     const labels = this.state.filter((l) => wanted.includes(l.value));
     const { signal, abort } = linkedSignal(options.signal);
-    return drain<SliceUpdate>(async (push) => {
+    type LabelDone = Parameters<NonNullable<PropagateOptions['onLabel']>>[0];
+    const items = drain<SliceUpdate | { labelDone: LabelDone }>(async (push) => {
       // The work starts at the first `next()`: an iterator never read holds nothing.
       if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
       this.running = true;
@@ -403,12 +408,13 @@ class KeysliceSession implements Session {
           if (kept) {
             this.results.set(l.value, { key, run: kept });
             for (const u of this.updatesOf(kept, true, n + 1, labels.length)) push(u);
-            options.onLabel?.({ done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) });
+            push({ labelDone: { done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) } });
             continue;
           }
           const annotation = annotationOf(l);
           const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg, roiOptionsFor(annotation.keySlices)));
           const full = new Uint8Array(this.sg.area);
+          const sent = new Map<number, Uint8Array>();
           const run = await runLabel(
             {
               image: this.image,
@@ -428,21 +434,30 @@ class KeysliceSession implements Session {
                 full.fill(0);
                 pasteSlice(s.mask, roi, full, this.sg.nu);
                 const box = boundingBox2d(full, this.sg.nu, this.sg.nv);
-                push({ label: l.value, slice: w, source: 'front', mask: full.slice(), box, confidence: s.confidence, cached: false, done: n, total: labels.length });
+                const mask = full.slice();
+                sent.set(w, mask);
+                push({ label: l.value, slice: w, source: 'front', mask, box, confidence: s.confidence, cached: false, final: false, done: n, total: labels.length });
               },
             },
             annotation,
           );
           this.labelCache.set(key, run, labelRunBytes(run));
           this.results.set(l.value, { key, run });
-          for (const u of this.updatesOf(run, false, n + 1, labels.length)) push(u);
-          options.onLabel?.({ done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) });
+          for (const u of this.updatesOf(run, false, n + 1, labels.length, sent)) push(u);
+          push({ labelDone: { done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) } });
         }
       } finally {
         this.lastSeconds = (performance.now() - t0) / 1000;
         this.running = false;
       }
     }, signal, abort);
+    // A label is announced after its last update has been read (not when it is computed).
+    return (async function* () {
+      for await (const x of items) {
+        if ('labelDone' in x) options.onLabel?.(x.labelDone);
+        else yield x;
+      }
+    })();
   }
 
   /** The runs of the current labels, in order (a label never propagated counts as empty). */

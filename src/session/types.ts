@@ -83,6 +83,12 @@ export interface SliceUpdate {
   confidence: number;
   /** Whether this slice came from the session's cache (the label or front did not change). */
   cached: boolean;
+  /**
+   * Whether this is the slice's mask in the label's final result. A front's update as it reaches a slice is
+   * provisional (false); the final result follows for that slice only where its mask differs, so no mask is
+   * sent twice and the last update of each slice is the label's result there.
+   */
+  final: boolean;
   /** Labels done and in all, so far in this propagation. */
   done: number;
   total: number;

@@ -31,6 +31,8 @@ export type WireStreamLine =
       rle: number[];
       confidence: number;
       cached: boolean;
+      /** False for a front's provisional update; see `SliceUpdate.final`. */
+      final: boolean;
       done: number;
       total: number;
     }
@@ -111,6 +113,7 @@ export function encodeUpdate(u: SliceUpdate, nu: number, nv: number): WireStream
     rle: u.box ? encodeRle(u.mask, nu, nv, u.box) : [],
     confidence: u.confidence,
     cached: u.cached,
+    final: u.final,
     done: u.done,
     total: u.total,
   };
@@ -125,6 +128,7 @@ export function decodeUpdate(line: Extract<WireStreamLine, { type: 'slice' }>, n
     mask: line.box ? decodeRle(line.rle, nu, nv, line.box) : new Uint8Array(nu * nv),
     confidence: line.confidence,
     cached: line.cached,
+    final: line.final,
     done: line.done,
     total: line.total,
   };
