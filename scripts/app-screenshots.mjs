@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global console, process, document, window, setTimeout */
 /**
  * Screenshots of the annotation app's main states (docs/app-*.png) and the time from "Propagate" to a visible
  * result, on the development CT (../shared/data/msd-spleen-crop) in local and remote mode. Needs `npm run build`
@@ -100,7 +101,6 @@ async function run(mode, url) {
   await waitState(page, 'ready');
   const k = largestSlice();
   await page.evaluate((s) => window.keyslice.goToSlice(s), k);
-  if (shots && mode === 'local') await page.screenshot({ path: path.join(root, 'docs/app-open.png') });
   await draw(page, k, outline(sliceMask(k)));
   if (shots && mode === 'local') await page.screenshot({ path: path.join(root, 'docs/app-key-slice.png') });
   const t0 = Date.now();
