@@ -31,6 +31,7 @@ interface AppWindow {
     timing: { firstVisibleMs: number; totalMs: number };
     currentSlice(): number;
     keyMask(label: number, slice: number): number[];
+    keyList(label: number): { slice: number; kind: string; prompt?: Record<string, unknown> }[];
     canvasPointOfVoxel(p: number[], affine: number[]): number[] | null;
   };
 }
@@ -156,6 +157,13 @@ async function drawOutline(page: Page, c: Case, z: number, pts: [number, number]
   await settle(page);
 }
 
+async function screenPoint(page: Page, c: Case, p: [number, number, number]): Promise<[number, number]> {
+  const box = await page.locator('#gl').boundingBox();
+  const q = await page.evaluate(([v, a]) => (globalThis as unknown as AppWindow).keyslice.canvasPointOfVoxel(v, a), [p, affineRas(c.image)] as [number[], number[]]);
+  assert.ok(box && q);
+  return [box.x + q[0], box.y + q[1]];
+}
+
 async function keyMask(page: Page, slice: number): Promise<Uint8Array> {
   return Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(1, s), slice));
 }
@@ -268,6 +276,102 @@ describe('annotation app in a real browser', { skip }, () => {
       await page.context().close();
     });
   }
+
+  it('local mode, tools: box, points, "absent here", arrow keys, window keys, lock, reject', async () => {
+    const c = cases.get('LAS') as Case;
+    const { page, offLoopback, errors } = await guardedPage(browser);
+    await page.goto(`${staticSite.url}/`);
+    await state(page, 'empty');
+    await page.setInputFiles('#file', c.file);
+    await state(page, 'ready');
+    const [nu, nv] = c.image.size;
+    const app = () => page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
+    const k = await app();
+
+    // Window presets on the number keys.
+    await page.keyboard.press('3');
+    assert.equal(await page.inputValue('#wl'), '400/1800');
+    await page.keyboard.press('1');
+    assert.equal(await page.inputValue('#wl'), '40/400');
+
+    // A box around the organ on slice k.
+    const truthK = truthSlice(c, k);
+    let [u0, v0, u1, v1] = [nu, nv, -1, -1];
+    truthK.forEach((x, i) => {
+      if (!x) return;
+      const [u, v] = [i % nu, Math.floor(i / nu)];
+      [u0, v0, u1, v1] = [Math.min(u0, u), Math.min(v0, v), Math.max(u1, u), Math.max(v1, v)];
+    });
+    await page.click('[data-tool=box]');
+    const a = await screenPoint(page, c, [u0, v0, k]);
+    const b = await screenPoint(page, c, [u1, v1, k]);
+    await page.mouse.move(...a);
+    await page.mouse.down();
+    await page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2);
+    await page.mouse.move(...b);
+    await page.mouse.up();
+    await settle(page);
+
+    // Two slices up (arrow keys), a positive point in the organ.
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await app(), k + 2);
+    const [px, py] = centroid(truthSlice(c, k + 2), nu);
+    await page.click('[data-tool=point]');
+    await page.mouse.click(...(await screenPoint(page, c, [Math.round(px), Math.round(py), k + 2])));
+    await settle(page);
+
+    // Down to the first slice: the organ is absent there.
+    for (let i = 0; i < k + 2; i++) await page.keyboard.press('ArrowDown');
+    assert.equal(await app(), 0);
+    await page.click('#absent');
+    await settle(page);
+
+    const keys = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.keyList(1));
+    assert.deepEqual(keys.map((x) => [x.slice, x.kind]), [[0, 'absent'], [k, 'prompt'], [k + 2, 'prompt']]);
+    const box = keys[1].prompt?.box as number[];
+    assert.ok(Math.abs(box[0] - u0) <= 1 && Math.abs(box[1] - v0) <= 1 && Math.abs(box[2] - u1) <= 1 && Math.abs(box[3] - v1) <= 1, `box ${box} around ${[u0, v0, u1, v1]}`);
+    const pt = (keys[2].prompt?.points as number[][])[0];
+    assert.ok(Math.hypot(pt[0] - px, pt[1] - py) <= 1.5, `point ${pt} at ${px}, ${py}`);
+
+    // The export equals segment() on the same prompts.
+    await page.click('[data-tool=fill]');
+    await propagateAndAccept(page);
+    const got = await exportLabels(page, tmp.dir, 'tools');
+    const keySlices = keys.map((x) => ({
+      index: x.slice,
+      empty: x.kind === 'absent',
+      ...(x.prompt?.box ? { box: x.prompt.box as [number, number, number, number] } : {}),
+      points: (x.prompt?.points as [number, number][] | undefined) ?? [],
+      negativePoints: [],
+    }));
+    const want = (await segment(c.image, { axis: 2, labels: [{ value: 1, name: 'label_1', keySlices }] }, { engine: 'classic' })).labels;
+    assertSameLabels(got, want, 'box, point and absent key slices');
+
+    // A second label drawn over a locked first one leaves the first one's voxels alone; Esc rejects its preview.
+    await page.evaluate((s) => (globalThis as unknown as AppWindow & { keyslice: { goToSlice(s: number): void } }).keyslice.goToSlice(s), k);
+    const before = await keyMask(page, k);
+    assert.ok(before.some((x) => x));
+    await page.locator('#labels li[data-label="1"] .lock').check();
+    await page.click('#add-label');
+    const [cx, cy] = centroid(before, nu);
+    const right = Math.min(nu - 2, cx + 24);
+    await drawOutline(page, c, k, [[cx, cy - 4], [right, cy - 4], [right, cy + 4], [cx, cy + 4]]);
+    assert.deepEqual(await keyMask(page, k), before, 'the locked label is unchanged');
+    const second = Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(2, s), k));
+    assert.ok(second.some((x) => x), 'the second label was drawn');
+    assert.ok(second.every((x, i) => !(x && before[i])), 'and only outside the locked one');
+    await page.click('#propagate');
+    await state(page, 'preview');
+    await page.keyboard.press('Escape');
+    await state(page, 'ready');
+    const other = Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(2, s), k + 1));
+    assert.ok(!other.some((x) => x), 'the rejected preview is gone');
+    assert.deepEqual(Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(2, s), k)), second, 'the key slice stays');
+    assert.deepEqual(offLoopback, []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
 
   for (const o of Object.keys(ORIENTATIONS)) {
     it(`remote mode, ${o}: the same story on a keyslice server session`, async () => {

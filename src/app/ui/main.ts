@@ -4,7 +4,7 @@
  * scan never leaves the machine) or on the `keyslice serve` server it was loaded from (remote mode).
  */
 import { defaultColor, slicerColorTable, type Rgb } from '../../labels/label-table.js';
-import type { Revision, SliceUpdate } from '../../session/types.js';
+import type { KeySlicePrompt, Revision, SliceUpdate } from '../../session/types.js';
 import type { SliceAxis, Vec3 } from '../../volume/volume.js';
 import type { ExportFormat, OpenedScan, SessionPort } from '../port.js';
 import { changedSlices, rasAxisOfVoxelAxis, sliceFromRas, sliceToRas, type RasLayout } from '../ras.js';
@@ -63,6 +63,8 @@ export class App {
   confidence: ConfidenceMap = new Map();
   keys = new Map<number, Map<number, KeyKind>>();
   points = new Map<string, { points: [number, number][]; negativePoints: [number, number][] }>();
+  /** The box, point and absent key slices as sent, by `label:slice`. */
+  prompts = new Map<string, KeySlicePrompt>();
   snapshots = new SnapshotStore();
   /** Revision ids at the end of each app action (undo and redo step between them). */
   done: number[] = [];
@@ -117,6 +119,7 @@ export class App {
     this.confidence = new Map();
     this.keys = new Map();
     this.points = new Map();
+    this.prompts = new Map();
     this.snapshots.clear();
     const rev = await this.port.revision();
     this.done = [rev.id];
@@ -185,7 +188,13 @@ export class App {
         const old = this.shown[i];
         if (old !== cur[i] && old !== 0 && this.label(old)?.locked) cur[i] = old;
       }
-      const boxSlices = new Set<number>();
+      // A box stroke: its bounding box per slice, then the pixels under it as they were.
+      const boxes: { slice: number; box: [number, number, number, number] }[] = [];
+      for (const s of changedSlices(this.shown, cur, this.layout, this.axis)) {
+        const box = maskBoxOf(sliceFromRas(cur, this.layout, this.axis, s, BOX_PEN), this.scan.nu, this.scan.nv);
+        if (box) boxes.push({ slice: s, box });
+      }
+      if (boxes.length > 0) for (let i = 0; i < cur.length; i++) if (cur[i] === BOX_PEN) cur[i] = this.shown[i];
       const edits: { label: number; slice: number; mask: Uint8Array }[] = [];
       for (const s of changedSlices(this.shown, cur, this.layout, this.axis)) {
         for (const l of this.labels) {
@@ -193,19 +202,15 @@ export class App {
           const after = sliceFromRas(cur, this.layout, this.axis, s, l.value);
           if (!before.every((x, i) => x === after[i])) edits.push({ label: l.value, slice: s, mask: after });
         }
-        if (sliceFromRas(cur, this.layout, this.axis, s, BOX_PEN).some((x) => x)) boxSlices.add(s);
       }
       const touched: number[] = [];
-      for (const s of boxSlices) {
-        const m = sliceFromRas(cur, this.layout, this.axis, s, BOX_PEN);
-        sliceToRas(cur, this.layout, this.axis, s, new Uint8Array(m.length), BOX_PEN);
-        const box = maskBoxOf(m, this.scan.nu, this.scan.nv);
-        if (box) {
-          await this.port.setKeySlice(this.labelRef(this.active), s, { box });
-          touched.push(this.active);
-        }
+      for (const { slice, box } of boxes) {
+        await this.port.setKeySlice(this.labelRef(this.active), slice, { box });
+        this.prompts.set(`${this.active}:${slice}`, { box });
+        touched.push(this.active);
       }
       for (const e of edits) {
+        this.prompts.delete(`${e.label}:${e.slice}`);
         const empty = !e.mask.some((x) => x);
         const keyed = this.keysOf(e.label).has(e.slice);
         const propagated = Number.isFinite(this.confidence.get(e.label)?.[e.slice] ?? NaN);
@@ -252,7 +257,9 @@ export class App {
         this.status('add a positive point first');
         return;
       }
-      await this.port.setKeySlice(this.labelRef(this.active), s, { points: p.points, ...(p.negativePoints.length ? { negativePoints: p.negativePoints } : {}) });
+      const prompt = { points: p.points, ...(p.negativePoints.length ? { negativePoints: p.negativePoints } : {}) };
+      await this.port.setKeySlice(this.labelRef(this.active), s, prompt);
+      this.prompts.set(key, prompt);
       await this.endAction([this.active]);
     });
   }
@@ -263,6 +270,7 @@ export class App {
       if (!this.layout || !this.scan) return;
       const s = this.currentSlice();
       await this.port.setKeySlice(this.labelRef(this.active), s, { absent: true });
+      this.prompts.set(`${this.active}:${s}`, { absent: true });
       sliceToRas(this.shown, this.layout, this.axis, s, new Uint8Array(this.scan.nu * this.scan.nv), this.active);
       this.viewer.bitmap.set(this.shown);
       this.viewer.refresh();
@@ -276,6 +284,7 @@ export class App {
       if (!this.keysOf(this.active).has(s)) return;
       await this.port.removeKeySlice(this.active, s);
       this.points.delete(`${this.active}:${s}`);
+      this.prompts.delete(`${this.active}:${s}`);
       await this.endAction([this.active]);
     });
   }
@@ -552,6 +561,14 @@ export class App {
   canvasPointOfVoxel(p: Vec3, affineRas: number[]): [number, number] | null {
     const mm: Vec3 = [0, 1, 2].map((r) => affineRas[r * 4] * p[0] + affineRas[r * 4 + 1] * p[1] + affineRas[r * 4 + 2] * p[2] + affineRas[r * 4 + 3]) as Vec3;
     return this.viewer.canvasPointOfMm(mm);
+  }
+
+  /** A label's key slices: kind, and the prompt as sent for boxes, points and "absent". */
+  keyList(label: number): { slice: number; kind: KeyKind; prompt?: KeySlicePrompt }[] {
+    return [...this.keysOf(label)].sort((a, b) => a[0] - b[0]).map(([slice, kind]) => {
+      const prompt = kind === 'mask' ? undefined : this.prompts.get(`${label}:${slice}`);
+      return prompt ? { slice, kind, prompt } : { slice, kind };
+    });
   }
 
   /** The masks of a label's key slices as the drawing holds them (voxel order of the slice). */
