@@ -55,7 +55,7 @@ interface Case {
  * A phantom cropped off-centre (so that a flipped axis would put a drawing on the wrong tissue), with the
  * orientation's direction cosines, written with the project's NIfTI writer.
  */
-async function makeCase(dir: string, orientation: string): Promise<Case> {
+async function makeCase(dir: string, orientation: string, ext = 'nii.gz'): Promise<Case> {
   const ph = makePhantom({ size: [64, 84, 12], seed: 3 });
   const [nx, , nz] = ph.image.size;
   const ny = 64;
@@ -68,7 +68,7 @@ async function makeCase(dir: string, orientation: string): Promise<Case> {
   const geometry = { size: [nx, ny, nz] as Vec3, spacing: [0.8, 0.8, 5] as Vec3, origin: [12, -30, 40] as Vec3, direction: ORIENTATIONS[orientation] };
   const image = { ...geometry, data: crop(ph.image.data, Int16Array) };
   const truth = { ...geometry, data: crop(ph.truth.data, Uint8Array) };
-  const file = path.join(dir, `ct-${orientation}.nii.gz`);
+  const file = path.join(dir, `ct-${orientation}.${ext}`);
   await writeVolume(image, file);
   return { image, truth, file };
 }
@@ -256,6 +256,7 @@ describe('annotation app in a real browser', { skip }, () => {
     server = await testServer(path.join(tmp.dir, 'data'));
     browser = await launchBrowser();
     for (const o of Object.keys(ORIENTATIONS)) cases.set(o, await makeCase(tmp.dir, o));
+    cases.set('LPS.nrrd', await makeCase(tmp.dir, 'LPS', 'nrrd'));
   });
   after(async () => {
     await browser?.close();
@@ -276,6 +277,15 @@ describe('annotation app in a real browser', { skip }, () => {
       await page.context().close();
     });
   }
+
+  it('local mode, NRRD: the in-page engine gets the image as NiiVue read it', async () => {
+    const c = cases.get('LPS.nrrd') as Case;
+    const { page, offLoopback, errors } = await guardedPage(browser);
+    await story(page, `${staticSite.url}/`, c, tmp.dir);
+    assert.deepEqual(offLoopback, []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
 
   it('local mode, tools: box, points, "absent here", arrow keys, window keys, lock, reject', async () => {
     const c = cases.get('LAS') as Case;

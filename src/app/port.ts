@@ -27,8 +27,11 @@ export interface SessionPort {
   readonly mode: 'local' | 'remote';
   /** Label file formats this port exports. */
   readonly formats: readonly ExportFormat[];
-  /** Opens a scan from a file's bytes (the name tells its format). */
-  open(name: string, bytes: Uint8Array): Promise<OpenedScan>;
+  /**
+   * Opens a scan from a file's bytes (the name tells its format). `decoded` is the image as the viewer read it,
+   * for a port that cannot read the file's format itself.
+   */
+  open(name: string, bytes: Uint8Array, decoded?: () => Volume): Promise<OpenedScan>;
   setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Promise<Revision>;
   removeKeySlice(label: number, slice: number): Promise<Revision>;
   correct(label: number, slice: number, mask: Uint8Array): Promise<Revision>;

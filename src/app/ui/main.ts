@@ -108,7 +108,7 @@ export class App {
     document.body.dataset.state = 'opening';
     this.status(`opening ${name}…`);
     await this.viewer.load(name, bytes);
-    this.scan = await this.port.open(name, bytes);
+    this.scan = await this.port.open(name, bytes, () => this.viewer.volume());
     this.fileName = name;
     this.layout = this.viewer.layout();
     const n = this.layout.dims[0] * this.layout.dims[1] * this.layout.dims[2];

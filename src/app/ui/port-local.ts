@@ -58,7 +58,12 @@ export class LocalPort implements SessionPort {
     return this.call<T>(op, args).done;
   }
 
-  open(name: string, bytes: Uint8Array): Promise<OpenedScan> {
+  /** NIfTI is read in the worker by keyslice's own reader; other formats as the viewer read them. */
+  open(name: string, bytes: Uint8Array, decoded?: () => Volume): Promise<OpenedScan> {
+    if (!/\.nii(\.gz)?$/i.test(name) && decoded) {
+      const volume = decoded();
+      return this.call<OpenedScan>('openVolume', [name, volume], [volume.data.buffer as ArrayBuffer]).done;
+    }
     const copy = bytes.slice();
     return this.call<OpenedScan>('open', [name, copy], [copy.buffer]).done;
   }

@@ -4,7 +4,7 @@
  */
 import { Niivue, PEN_TYPE, SLICE_TYPE } from '@niivue/niivue';
 import type { RasLayout } from '../ras.js';
-import type { Vec3 } from '../../volume/volume.js';
+import type { Vec3, Volume, VoxelArray } from '../../volume/volume.js';
 
 export type Tool = 'pen' | 'fill' | 'erase' | 'box' | 'point' | 'negative' | 'navigate';
 export type Layout = 'axial' | 'coronal' | 'sagittal' | 'multiplanar' | '3d';
@@ -130,6 +130,29 @@ export class Viewer {
   windowRange(): [number, number] {
     const v = this.nv.volumes[0];
     return [v.cal_min ?? 0, v.cal_max ?? 1];
+  }
+
+  /**
+   * The loaded image as a volume, as NiiVue read it (voxels in file order, geometry from its voxel-to-RAS matrix
+   * turned into LPS): how the in-page engine gets formats other than NIfTI.
+   */
+  volume(): Volume {
+    const v = this.nv.volumes[0];
+    const hdr = v.hdr as unknown as { dims: number[]; affine: number[][]; scl_slope?: number; scl_inter?: number };
+    const a = hdr.affine;
+    const size: Vec3 = [hdr.dims[1], hdr.dims[2], hdr.dims[3]];
+    const spacing = [0, 1, 2].map((c) => Math.hypot(a[0][c], a[1][c], a[2][c]) || 1) as Vec3;
+    const sign = [-1, -1, 1];
+    const direction: number[] = [];
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) direction.push((sign[r] * a[r][c]) / spacing[c]);
+    const origin = [0, 1, 2].map((r) => sign[r] * a[r][3]) as Vec3;
+    const img = v.img as unknown as VoxelArray;
+    const n = size[0] * size[1] * size[2];
+    const slope = Number.isFinite(hdr.scl_slope) && hdr.scl_slope !== 0 ? (hdr.scl_slope as number) : 1;
+    const inter = Number.isFinite(hdr.scl_inter) ? (hdr.scl_inter as number) : 0;
+    let data: VoxelArray = img.slice(0, n);
+    if (slope !== 1 || inter !== 0) data = Float32Array.from(data, (x) => x * slope + inter);
+    return { size, spacing, origin, direction, data };
   }
 
   /** The image's voxels (for percentile windows). */

@@ -21,7 +21,7 @@ function post(reply: WorkerReply, transfer: Transferable[] = []): void {
 
 function readImage(name: string, bytes: Uint8Array): Volume {
   if (/\.nii(\.gz)?$/i.test(name)) return niftiFromBytes(bytes, name);
-  throw new KeysliceError('UNSUPPORTED_IMAGE', 'the in-page engine reads NIfTI (.nii, .nii.gz); open NRRD, MetaImage or DICOM on a keyslice server', name);
+  throw new KeysliceError('UNSUPPORTED_IMAGE', 'the in-page reader reads NIfTI (.nii, .nii.gz) from bytes; other formats come from the viewer', name);
 }
 
 function live(): KeysliceSessionHandle {
@@ -36,6 +36,15 @@ const ops: Record<string, Handler> = {
     session?.close();
     session = null;
     const image = readImage(name, bytes);
+    session = await openSession(image, { engine: engine ?? 'classic' });
+    return { axis: session.axis, count: session.count, nu: session.nu, nv: session.nv, engine: engine ?? 'classic' };
+  },
+  async openVolume(name: string, image: Volume, engine?: string) {
+    session?.close();
+    session = null;
+    if (!image || image.size.length !== 3 || image.data.length !== image.size[0] * image.size[1] * image.size[2]) {
+      throw new KeysliceError('UNSUPPORTED_IMAGE', 'the viewer could not read this image as a 3D scalar volume', name);
+    }
     session = await openSession(image, { engine: engine ?? 'classic' });
     return { axis: session.axis, count: session.count, nu: session.nu, nv: session.nv, engine: engine ?? 'classic' };
   },
