@@ -39,7 +39,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * and listed in `offLoopback`; page errors and console errors are collected.
  */
 export async function guardedPage(browser: Browser): Promise<{ page: Page; offLoopback: string[]; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 620 }, acceptDownloads: true });
+  const context = await browser.newContext({ viewport: { width: 760, height: 540 }, acceptDownloads: true });
   const offLoopback: string[] = [];
   const errors: string[] = [];
   await context.route('**/*', (route) => {
