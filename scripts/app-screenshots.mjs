@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global console, process, document, window, setTimeout */
+/* global console, process, document, window, setTimeout, performance */
 /**
  * Screenshots of the annotation app's main states (docs/app-*.png) and the time from "Propagate" to a visible
  * result, on the development CT (../shared/data/msd-spleen-crop) in local and remote mode. Needs `npm run build`
@@ -15,6 +15,8 @@ const { launchBrowser, guardedPage, staticServer, chromiumPath } = await dist('t
 const { readVolume, readLabelVolume } = await dist('src/volume/io-node.js');
 const { rasMatrix } = await dist('src/app/ras.js');
 const { startServer } = await dist('src/server/server.js');
+const { segment } = await dist('src/pipeline/segment.js');
+const { gzipSync } = await import('node:zlib');
 
 const data = path.resolve(root, '../shared/data/msd-spleen-crop');
 const imageFile = path.join(data, 'spleen_2_crop_ct.nii.gz');
@@ -102,6 +104,7 @@ async function run(mode, url) {
   const k = largestSlice();
   await page.evaluate((s) => window.keyslice.goToSlice(s), k);
   await draw(page, k, outline(sliceMask(k)));
+  const key = Uint8Array.from(await page.evaluate((s) => window.keyslice.keyMask(1, s), k));
   if (shots && mode === 'local') await page.screenshot({ path: path.join(root, 'docs/app-key-slice.png') });
   const t0 = Date.now();
   await page.click('#propagate');
@@ -119,7 +122,11 @@ async function run(mode, url) {
     await page.screenshot({ path: path.join(root, 'docs/app-accepted.png') });
   }
   await browser.close();
-  return { mode, firstVisibleMs: Math.round(timing.firstVisibleMs), resultMs: Math.round(timing.totalMs), clickToPreviewMs: wall, offLoopback: offLoopback.length };
+  // Reference in the same run: segment() in Node on the same key slice.
+  const t1 = performance.now();
+  await segment(image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: k, empty: false, mask: key, points: [], negativePoints: [] }] }] }, { engine: 'classic' });
+  const nodeMs = Math.round(performance.now() - t1);
+  return { mode, nodeSegmentMs: nodeMs, resultVsNode: +(timing.totalMs / nodeMs).toFixed(2), firstVisibleMs: Math.round(timing.firstVisibleMs), resultMs: Math.round(timing.totalMs), clickToPreviewMs: wall, offLoopback: offLoopback.length };
 }
 
 const site = await staticServer(path.join(root, 'dist/app'));
@@ -127,7 +134,10 @@ const dataDir = fs.mkdtempSync(path.join(root, '..', 'keyslice-shots-'));
 const server = await startServer({ port: 0, data: dataDir, workers: 1 });
 try {
   const rows = [await run('local', `${site.url}/`), await run('remote', `${server.url}/`)];
-  const bytes = Object.fromEntries(['app.js', 'worker.js', 'app.css', 'index.html'].map((f) => [f, fs.statSync(path.join(root, 'dist/app', f)).size]));
+  const bytes = Object.fromEntries(['app.js', 'worker.js', 'app.css', 'index.html'].map((f) => {
+    const b = fs.readFileSync(path.join(root, 'dist/app', f));
+    return [f, { bytes: b.length, gzip: gzipSync(b).length }];
+  }));
   console.log(JSON.stringify({ image: `${nx}x${ny}x${nz}`, rows, bundleBytes: bytes }, null, 2));
 } finally {
   await site.close();
