@@ -6,6 +6,9 @@ import { describe, it } from 'node:test';
 import { changedSlices, fromRasOrder, rasAxisOfVoxelAxis, rasIndex, rasLayout, sliceFromRas, sliceToRas, toRasOrder } from '../src/app/ras.js';
 import { confidenceColor, leastCertainSlice, percentiles, presetRange, WINDOW_PRESETS } from '../src/app/review.js';
 import { decodeRuns, encodeRuns, SnapshotStore } from '../src/app/snapshots.js';
+import { stlBinary } from '../src/app/stl.js';
+import { stlBytes } from '../src/mesh/mesh-files-node.js';
+import { labelSurface } from '../src/mesh/surface.js';
 import { makePhantom } from '../src/demo/phantom.js';
 import { readVolume, writeVolume } from '../src/volume/io-node.js';
 import { niftiFromBytes, niftiToBytes } from '../src/volume/nifti-bytes.js';
@@ -179,6 +182,27 @@ describe('NIfTI from and to bytes (the in-page reader and writer)', () => {
       assert.throws(() => niftiFromBytes(new Uint8Array(whole.subarray(0, whole.length - 10)), 'cut.nii'), /truncated/);
     } finally {
       tmp.cleanup();
+    }
+  });
+});
+
+describe('STL without a file system', () => {
+  it('writes the triangles and outward normals that the Node STL writer writes', () => {
+    const { truth } = makePhantom({ size: [48, 48, 10] });
+    const mesh = labelSurface(truth, 1);
+    assert.ok(mesh);
+    const mine = stlBinary(mesh, 'keyslice test SPACE=LPS');
+    const vtk = stlBytes(mesh, 'keyslice test SPACE=LPS');
+    assert.equal(mine.length, vtk.length);
+    assert.deepEqual(mine.subarray(0, 84), vtk.subarray(0, 84));
+    const a = new DataView(mine.buffer, mine.byteOffset);
+    const b = new DataView(vtk.buffer, vtk.byteOffset);
+    const n = a.getUint32(80, true);
+    for (let t = 0; t < n; t++) {
+      for (let k = 0; k < 12; k++) {
+        const o = 84 + 50 * t + 4 * k;
+        assert.ok(Math.abs(a.getFloat32(o, true) - b.getFloat32(o, true)) < 1e-4, `triangle ${t} value ${k}`);
+      }
     }
   });
 });

@@ -24,6 +24,17 @@ export async function buildApp(out = appDir()): Promise<{ bytes: Record<string, 
     legalComments: 'none',
     logLevel: 'error',
     alias: { 'keyslice/browser': path.join(root, 'src/browser.ts') },
+    // Surfaces (src/mesh) keep vtk.js's console chatter quiet through node:async_hooks; the worker has small
+    // stand-ins for the two Node modules involved.
+    plugins: [
+      {
+        name: 'node-shims',
+        setup(b) {
+          const shims: Record<string, string> = { 'node:async_hooks': 'async-hooks.ts', 'node:util': 'util.ts' };
+          b.onResolve({ filter: /^node:(async_hooks|util)$/ }, (args) => ({ path: path.join(root, 'src/app/ui/shims', shims[args.path]) }));
+        },
+      },
+    ],
   });
   for (const f of ['index.html', 'app.css']) await fsp.copyFile(path.join(root, 'src/app/static', f), path.join(out, f));
   const bytes: Record<string, number> = {};

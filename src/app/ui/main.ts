@@ -76,6 +76,8 @@ export class App {
   running: AbortController | null = null;
   /** Milliseconds from pressing Propagate to the first propagated slice on screen, and to the end. */
   timing: { firstVisibleMs: number; totalMs: number } | null = null;
+  /** A session worker used only to make surfaces in remote mode. */
+  meshWorker: LocalPort | null = null;
 
   constructor(readonly mode: 'local' | 'remote') {
     this.port = mode === 'local' ? new LocalPort(new URL('./worker.js', import.meta.url)) : new RemotePort(location.origin, new URLSearchParams(location.search).get('token') ?? undefined);
@@ -107,8 +109,17 @@ export class App {
   async open(name: string, bytes: Uint8Array): Promise<void> {
     document.body.dataset.state = 'opening';
     this.status(`opening ${name}…`);
-    await this.viewer.load(name, bytes);
-    this.scan = await this.port.open(name, bytes, () => this.viewer.volume());
+    this.scan = null;
+    try {
+      await this.viewer.load(name, bytes);
+      if (this.viewer.nv.volumes.length === 0) throw new Error('the viewer could not read it as an image');
+      this.scan = await this.port.open(name, bytes, () => this.viewer.volume());
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const named = new Error(e.message.includes(name) ? e.message : `${name}: ${e.message}`) as Error & { code?: string };
+      named.code = e.code ?? 'UNSUPPORTED_IMAGE';
+      throw named;
+    }
     this.fileName = name;
     this.layout = this.viewer.layout();
     const n = this.layout.dims[0] * this.layout.dims[1] * this.layout.dims[2];
@@ -447,6 +458,20 @@ export class App {
     });
   }
 
+  /** One STL surface per label, zipped; the surfaces are made in a worker in the page in both modes. */
+  exportMeshes(): Promise<void> {
+    return this.queue(async () => {
+      if (!this.scan) return;
+      if ((await this.port.pending()).length > 0) await this.port.propagate(() => undefined);
+      const labels = await this.port.labels();
+      const worker = this.port instanceof LocalPort ? this.port : (this.meshWorker ??= new LocalPort(new URL('./worker.js', import.meta.url)));
+      const zip = await worker.meshes(labels, this.labels.map((l) => ({ value: l.value, name: l.name })));
+      const base = this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '');
+      download(zip, `${base}-meshes.zip`);
+      this.status(`exported ${base}-meshes.zip (${zip.length} bytes)`);
+    });
+  }
+
   exportColorTable(): void {
     const text = slicerColorTable(this.labels.map((l) => ({ value: l.value, name: l.name, color: l.color })));
     download(text, `${this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '')}-labels.ctbl`);
@@ -638,6 +663,7 @@ function wire(app: App): void {
   $('redo').addEventListener('click', () => void app.redo());
   $('export').addEventListener('click', () => void app.exportLabels(($('format') as HTMLSelectElement).value as ExportFormat));
   $('export-ctbl').addEventListener('click', () => app.exportColorTable());
+  $('export-meshes').addEventListener('click', () => void app.exportMeshes());
   $('absent').addEventListener('click', () => app.markAbsent());
   $('unkey').addEventListener('click', () => app.removeKeyHere());
   $('least').addEventListener('click', () => app.goLeastCertain());

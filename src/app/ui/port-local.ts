@@ -113,6 +113,10 @@ export class LocalPort implements SessionPort {
   suggest(budget?: number): Promise<{ label: number; suggestions: Suggestion[] }[]> {
     return this.ask('suggest', budget);
   }
+  /** A zip of one STL surface per label, made in the worker from a label volume. */
+  meshes(labels: Volume<LabelArray>, infos: { value: number; name: string }[]): Promise<Uint8Array> {
+    return this.ask('meshes', labels, infos);
+  }
   async close(): Promise<void> {
     await this.ask('close');
   }

@@ -3,7 +3,11 @@
  * thread pool, from `keyslice/browser`. Requests and answers are {@link WorkerRequest} / {@link WorkerReply}.
  */
 import { KeysliceError, openSession, type KeysliceSessionHandle, type SliceUpdate } from 'keyslice/browser';
+import { zipSync } from 'fflate';
+import { labelSurface } from '../../mesh/surface.js';
 import { niftiFromBytes, niftiToBytes } from '../../volume/nifti-bytes.js';
+import type { LabelArray } from '../../volume/volume.js';
+import { stlBinary } from '../stl.js';
 import type { Volume } from '../../volume/volume.js';
 import type { WorkerReply, WorkerRequest } from '../port.js';
 
@@ -63,6 +67,16 @@ const ops: Record<string, Handler> = {
     return niftiToBytes(live().labels(), format === 'nii.gz');
   },
   suggest: (budget?: number) => live().suggest(budget),
+  /** One binary STL per label (mm, LPS), zipped: `VALUE_NAME.stl`. */
+  meshes(labels: Volume<LabelArray>, infos: { value: number; name: string }[]) {
+    const files: Record<string, Uint8Array> = {};
+    for (const l of infos) {
+      const mesh = labelSurface(labels, l.value);
+      if (!mesh) continue;
+      files[`${l.value}_${l.name.replace(/[^A-Za-z0-9._-]+/g, '_')}.stl`] = stlBinary(mesh, `SPACE=LPS keyslice surface of label ${l.value} (${l.name}); SPACE=LPS; units mm`);
+    }
+    return zipSync(files, { level: 6 });
+  },
   close() {
     session?.close();
     session = null;
