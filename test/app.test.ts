@@ -311,6 +311,7 @@ describe('annotation app in a real browser', { skip }, () => {
     await page.waitForFunction(() => (globalThis as unknown as AppWindow).document.body.dataset.state === 'error', null, { timeout: 30_000 });
     assert.match((await page.textContent('#status')) ?? '', /notes\.nii\.gz/);
     await page.setInputFiles('#file', c.file);
+    await page.waitForFunction(() => (globalThis as unknown as AppWindow).document.body.dataset.state !== 'error', null, { timeout: 30_000 });
     await state(page, 'ready');
     const [nu, nv] = c.image.size;
     const app = () => page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
