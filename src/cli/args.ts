@@ -45,6 +45,7 @@ Usage:
                    (every batch command: [--redis URL (default redis://127.0.0.1:6379)] [--queue NAME])
   keyslice serve   [--host 127.0.0.1] [--port 8080] [--token T] [--max-sessions N] [--max-upload-mb M]
                    [--idle-minutes I] [--data DIR] [--workers W] [--engine NAME] [--log]
+  keyslice app     --out DIR
 
 Images: NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder (searched
 recursively; --series UID picks one of several series). \`keyslice COMMAND --help\` describes one command;

@@ -34,6 +34,10 @@ adapter is marked usable only where it beat the unadapted engine there. Use it w
 subset, sessions on worker threads, journalled under --data and restored on start. Binds 127.0.0.1; any other
 --host needs --token (or KEYSLICE_TOKEN). Over --max-sessions: 503 with Retry-After; over --max-upload-mb: 413;
 a session idle for --idle-minutes expires (410).`,
+  app: `Writes the annotation app (a static web page: draw key slices, propagate, review, correct, export) into
+--out. It runs the engine in the browser, so the scan never leaves the machine; serve the folder with any static
+web server (browsers do not run its worker from file://). keyslice serve offers the same app at / on its
+sessions.`,
   info: `Prints what keyslice reads from an image: size, spacing, origin, direction (ITK's LPS frame), voxel range.
 --list-series lists the DICOM series of a folder (UID, modality, description, files, sub-folder).`,
 };

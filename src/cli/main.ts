@@ -25,7 +25,7 @@ import { capturedMessages } from '../util/quiet.js';
 import { choices, INPUT_FLAGS, inputFiles, list, need, parse, USAGE, VERSION, type Values } from './args.js';
 import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow } from './options.js';
 import { ProgressReporter, segmentProgressLine } from './progress.js';
-import { cmdServe } from './serve.js';
+import { cmdApp, cmdServe } from './serve.js';
 
 async function cmdSegment(args: string[]): Promise<void> {
   const v = parse(args, {
@@ -326,6 +326,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   batch: cmdBatch,
   mesh: cmdMesh,
   serve: cmdServe,
+  app: cmdApp,
 };
 
 /** With --verbose: what third-party libraries printed during the run, after the command's own output. */

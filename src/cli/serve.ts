@@ -1,4 +1,5 @@
 /** `keyslice serve`: runs the session server until interrupted. */
+import { writeApp } from '../app/files-node.js';
 import { startServer } from '../server/server.js';
 import { KeysliceError } from '../util/errors.js';
 import { parse } from './args.js';
@@ -47,4 +48,12 @@ export async function cmdServe(args: string[]): Promise<void> {
   });
   process.stderr.write('keyslice: stopping (sessions stay in the journal and are restored on the next start)\n');
   await server.close();
+}
+
+/** `keyslice app --out DIR`: writes the annotation app's static build. */
+export async function cmdApp(args: string[]): Promise<void> {
+  const v = parse(args, { out: { type: 'string' } });
+  if (typeof v.out !== 'string' || v.out === '') throw new KeysliceError('USAGE', 'keyslice app needs --out DIR');
+  const { files, bytes } = await writeApp(v.out);
+  console.log(`wrote the app to ${v.out} (${files.length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB): serve the folder with any static web server`);
 }

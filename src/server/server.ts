@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ENGINE_TABLE } from '../pipeline/engines.js';
 import { KeysliceError } from '../util/errors.js';
 import { errorBody, fromFrameworkError, HttpError, toWireError } from './errors.js';
+import { registerAppRoutes } from './app-files.js';
 import { registerMonaiRoutes } from './monai.js';
 import { WorkerPool } from './pool.js';
 import { registerSessionRoutes } from './routes.js';
@@ -105,6 +106,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const ctx = { manager, engines, defaultEngine, idleMs, maxUploadBytes, dataDir, ...(options.token !== undefined ? { token: options.token } : {}) };
   registerSessionRoutes(app, ctx);
   registerMonaiRoutes(app, ctx);
+  registerAppRoutes(app);
 
   const timer = setInterval(() => void manager.expireIdle().catch((err) => console.error('idle expiry:', err)), Math.min(30_000, Math.max(200, idleMs / 4)));
   timer.unref();

@@ -89,7 +89,7 @@ export class RemoteSession implements Session {
 
   /** Uploads an image file's bytes (NIfTI, NRRD, MetaImage or a zip of one DICOM series) and opens a session. */
   static async open(server: string, image: ArrayBuffer | Uint8Array | Blob, options: RemoteOpenOptions = {}): Promise<RemoteSession> {
-    const f = options.fetch ?? fetch;
+    const f = options.fetch ?? globalThis.fetch.bind(globalThis); // a browser's fetch wants its own `this`
     const q = new URLSearchParams();
     if (options.engine) q.set('engine', options.engine);
     if (options.axis !== undefined) q.set('axis', String(options.axis));
@@ -104,7 +104,7 @@ export class RemoteSession implements Session {
 
   /** Reattaches to an open session by its id and token (e.g. after a page reload). */
   static async attach(server: string, id: string, token: string, options: { fetch?: typeof fetch } = {}): Promise<RemoteSession> {
-    const f = options.fetch ?? fetch;
+    const f = options.fetch ?? globalThis.fetch.bind(globalThis); // a browser's fetch wants its own `this`
     const res = await f(`${server.replace(/\/+$/, '')}/sessions/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
     if (!res.ok) throw await failure(res);
     return new RemoteSession(server, { ...((await res.json()) as OpenReply), id, token }, f);

@@ -11,115 +11,11 @@ import * as os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { isNIFTI1, NIFTI1 } from 'nifti-reader-js';
 import { KeysliceError } from '../util/errors.js';
-import { niftiGridGeometry, rotationToQuaternion, type GridGeometry } from './nifti-geometry.js';
-import type { Vec3, Volume, VoxelArray } from './volume.js';
+import { CHUNK, HEADER_BYTES, mustRescale, niftiHeaderBytes, parseNifti, rescaleVoxels, swapBytes, type ParsedNifti } from './nifti-bytes.js';
+import type { Volume, VoxelArray } from './volume.js';
 
-/** Bytes read before the header is parsed: the 348-byte header and the 4-byte extension flag. */
-const HEADER_BYTES = 352;
-/** Size of the pieces zlib hands over and the writer feeds it. */
-const CHUNK = 1 << 20;
-
-type TypedCtor =
-  | Uint8ArrayConstructor
-  | Int8ArrayConstructor
-  | Uint16ArrayConstructor
-  | Int16ArrayConstructor
-  | Uint32ArrayConstructor
-  | Int32ArrayConstructor
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor;
-
-/** NIfTI datatype code -> typed array of that voxel type. */
-const DATATYPES: Record<number, TypedCtor> = {
-  2: Uint8Array,
-  4: Int16Array,
-  8: Int32Array,
-  16: Float32Array,
-  64: Float64Array,
-  256: Int8Array,
-  512: Uint16Array,
-  768: Uint32Array,
-};
-
-/** Intent codes that make ITK read vectors or matrices rather than scalars. */
-const NON_SCALAR_INTENTS = new Set([1004, 1005, 1007]);
-
-export interface ParsedNifti {
-  header: NIFTI1;
-  size: Vec3;
-  ctor: TypedCtor;
-  voxOffset: number;
-  /** Geometry, or null where ITK's choice between sform and qform must be asked of ITK. */
-  geometry: GridGeometry | null;
-  slope: number;
-  intercept: number;
-}
-
-/** Parses the first bytes of a NIfTI file; null when the file is not one this module reads. */
-export function parseNifti(first: Uint8Array): ParsedNifti | null {
-  if (first.length < 348) return null;
-  const ab = first.buffer.slice(first.byteOffset, first.byteOffset + Math.min(first.length, HEADER_BYTES)) as ArrayBuffer;
-  if (!isNIFTI1(ab)) return null;
-  const header = new NIFTI1();
-  header.readHeader(ab);
-  const dims = header.dims;
-  const ndim = dims[0];
-  if (ndim < 3 || ndim > 7) return null;
-  for (let d = 4; d <= ndim; d++) if (dims[d] > 1) return null;
-  if (dims[1] < 1 || dims[2] < 1 || dims[3] < 1) return null;
-  if (NON_SCALAR_INTENTS.has(header.intent_code)) return null;
-  const ctor = DATATYPES[header.datatypeCode];
-  if (!ctor) return null;
-  const dv = new DataView(ab);
-  const srow: number[] = [];
-  for (let i = 0; i < 12; i++) srow.push(dv.getFloat32(280 + 4 * i, header.littleEndian));
-  const geometry = niftiGridGeometry({
-    dims,
-    pixDims: header.pixDims,
-    xyztUnits: header.xyzt_units,
-    qformCode: header.qform_code,
-    sformCode: header.sform_code,
-    quaternB: header.quatern_b,
-    quaternC: header.quatern_c,
-    quaternD: header.quatern_d,
-    qoffset: [header.qoffset_x, header.qoffset_y, header.qoffset_z],
-    srow,
-  });
-  let slope = Number.isFinite(header.scl_slope) ? header.scl_slope : 0;
-  const intercept = Number.isFinite(header.scl_inter) ? header.scl_inter : 0;
-  if (Math.abs(slope) < Number.EPSILON) slope = 1;
-  const voxOffset = Math.max(HEADER_BYTES, Math.floor(header.vox_offset));
-  return { header, size: [dims[1], dims[2], dims[3]], ctor, voxOffset, geometry, slope, intercept };
-}
-
-/** Whether ITK would apply the header's scaling (and so report float voxels). */
-function mustRescale(p: ParsedNifti): boolean {
-  return Math.abs(p.slope - 1) > Number.EPSILON || Math.abs(p.intercept) > Number.EPSILON;
-}
-
-function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let i = 0; i + width <= bytes.length; i += width) {
-    for (let a = i, b = i + width - 1; a < b; a++, b--) {
-      const t = bytes[a];
-      bytes[a] = bytes[b];
-      bytes[b] = t;
-    }
-  }
-}
-
-/** Applies scl_slope/scl_inter the way ITK does: integer voxels become float32, float voxels keep their type. */
-export function rescaleVoxels(data: VoxelArray, slope: number, intercept: number): Float32Array | Float64Array {
-  if (data instanceof Float64Array) {
-    for (let i = 0; i < data.length; i++) data[i] = data[i] * slope + intercept;
-    return data;
-  }
-  // Integers are first cast to float32, then scaled in double precision and stored as float32.
-  const out = data instanceof Float32Array ? data : new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = Math.fround(data[i]) * slope + intercept;
-  return out;
-}
+export { parseNifti, rescaleVoxels, type ParsedNifti } from './nifti-bytes.js';
 
 function damaged(file: string, err: unknown): KeysliceError {
   return new KeysliceError('FILE_UNREADABLE', `compressed data is damaged or truncated (${(err as Error).message})`, file, {
@@ -266,56 +162,13 @@ export async function readNifti(file: string, options: { maxVoxels?: number } = 
   return { volume, geometryFromItk: g === null };
 }
 
-const DATATYPE_OF = new Map<TypedCtor, { code: number; bits: number }>([
-  [Uint8Array, { code: 2, bits: 8 }],
-  [Int16Array, { code: 4, bits: 16 }],
-  [Int32Array, { code: 8, bits: 32 }],
-  [Float32Array, { code: 16, bits: 32 }],
-  [Float64Array, { code: 64, bits: 64 }],
-  [Int8Array, { code: 256, bits: 8 }],
-  [Uint16Array, { code: 512, bits: 16 }],
-  [Uint32Array, { code: 768, bits: 32 }],
-]);
-
 /**
  * The 352-byte NIfTI-1 header of a volume as ITK writes it: qform and sform both scanner-anatomical and both
  * holding the grid's placement (LPS turned into RAS), pixdim the spacing in mm, no scaling.
  */
 export function niftiHeaderFor(vol: Volume): Buffer {
-  const t = DATATYPE_OF.get(vol.data.constructor as TypedCtor);
-  if (!t) throw new Error('unsupported voxel type');
-  for (const s of vol.size) if (s > 32767) throw new Error(`size ${vol.size.join('x')} does not fit a NIfTI-1 header`);
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.writeInt32LE(348, 0);
-  h.writeInt16LE(3, 40);
-  for (let i = 0; i < 3; i++) h.writeInt16LE(vol.size[i], 42 + 2 * i);
-  for (let i = 3; i < 7; i++) h.writeInt16LE(1, 42 + 2 * i);
-  h.writeInt16LE(t.code, 70);
-  h.writeInt16LE(t.bits, 72);
-  // RAS matrix: rows x and y of the LPS placement negated.
-  const flip = [-1, -1, 1];
-  const rot: number[] = [];
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) rot.push(flip[r] * vol.direction[r * 3 + c]);
-  const q = rotationToQuaternion(rot);
-  h.writeFloatLE(q.qfac, 76);
-  for (let i = 0; i < 3; i++) h.writeFloatLE(vol.spacing[i], 80 + 4 * i);
-  for (let i = 3; i < 7; i++) h.writeFloatLE(1, 80 + 4 * i);
-  h.writeFloatLE(HEADER_BYTES, 108);
-  h.writeFloatLE(1, 112);
-  h.writeFloatLE(0, 116);
-  h.writeUInt8(2 | 8, 123); // mm, seconds
-  h.writeInt16LE(1, 252);
-  h.writeInt16LE(1, 254);
-  h.writeFloatLE(q.b, 256);
-  h.writeFloatLE(q.c, 260);
-  h.writeFloatLE(q.d, 264);
-  for (let r = 0; r < 3; r++) h.writeFloatLE(flip[r] * vol.origin[r], 268 + 4 * r);
-  for (let r = 0; r < 3; r++) {
-    for (let c = 0; c < 3; c++) h.writeFloatLE(rot[r * 3 + c] * vol.spacing[c], 280 + 16 * r + 4 * c);
-    h.writeFloatLE(flip[r] * vol.origin[r], 280 + 16 * r + 12);
-  }
-  h.write('n+1\0', 344, 'latin1');
-  return h;
+  const h = niftiHeaderBytes(vol);
+  return Buffer.from(h.buffer, h.byteOffset, h.byteLength);
 }
 
 function* pieces(header: Buffer, data: VoxelArray): Generator<Buffer> {

@@ -14,7 +14,7 @@ export interface EmbeddingStore {
 /** Hex SHA-256 of the model's identity and of the encoder input's bytes (hashed in place, not copied). */
 export async function embeddingKey(modelId: string, input: Float32Array): Promise<string> {
   const hex = async (bytes: Uint8Array): Promise<string> =>
-    Array.from(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+    Array.from(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)), (b) => b.toString(16).padStart(2, '0')).join('');
   const inputHash = await hex(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
   return hex(new TextEncoder().encode(`${modelId}\n${inputHash}`));
 }

@@ -1,0 +1,737 @@
+/**
+ * The keyslice annotation app: open a scan, draw key slices per label, propagate, review by confidence, correct
+ * and propagate again, undo and redo, export. The same page runs the session in a Web Worker (local mode, the
+ * scan never leaves the machine) or on the `keyslice serve` server it was loaded from (remote mode).
+ */
+import { defaultColor, slicerColorTable, type Rgb } from '../../labels/label-table.js';
+import type { KeySlicePrompt, Revision, SliceUpdate } from '../../session/types.js';
+import type { SliceAxis, Vec3 } from '../../volume/volume.js';
+import type { ExportFormat, OpenedScan, SessionPort } from '../port.js';
+import { changedSlices, rasAxisOfVoxelAxis, sliceFromRas, sliceToRas, type RasLayout } from '../ras.js';
+import { leastCertainSlice, presetRange, WINDOW_PRESETS } from '../review.js';
+import { SnapshotStore, type ConfidenceMap } from '../snapshots.js';
+import { LocalPort } from './port-local.js';
+import { RemotePort } from './port-remote.js';
+import { drawStrip, stripSliceAt } from './strip.js';
+import { BOX_PEN, Viewer, type Layout, type Tool } from './viewer.js';
+
+interface LabelRow {
+  value: number;
+  name: string;
+  color: Rgb;
+  visible: boolean;
+  locked: boolean;
+}
+
+type KeyKind = 'mask' | 'prompt' | 'absent';
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from the page`);
+  return el as T;
+};
+
+function pageMode(): 'local' | 'remote' {
+  const q = new URLSearchParams(location.search).get('mode');
+  if (q === 'local' || q === 'remote') return q;
+  return document.querySelector('meta[name="keyslice-mode"]')?.getAttribute('content') === 'remote' ? 'remote' : 'local';
+}
+
+function download(bytes: Uint8Array | string, name: string): void {
+  const blob = new Blob([bytes as BlobPart], { type: 'application/octet-stream' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+export class App {
+  viewer!: Viewer;
+  port: SessionPort;
+  scan: OpenedScan | null = null;
+  layout: RasLayout | null = null;
+  fileName = '';
+  labels: LabelRow[] = [{ value: 1, name: 'label_1', color: defaultColor(1), visible: true, locked: false }];
+  active = 1;
+  tool: Tool = 'fill';
+  penSize = 1;
+  /** The drawing as the session knows it (the bitmap before the user's current stroke). */
+  shown: Uint8Array = new Uint8Array(0);
+  confidence: ConfidenceMap = new Map();
+  keys = new Map<number, Map<number, KeyKind>>();
+  points = new Map<string, { points: [number, number][]; negativePoints: [number, number][] }>();
+  /** The box, point and absent key slices as sent, by `label:slice`. */
+  prompts = new Map<string, KeySlicePrompt>();
+  snapshots = new SnapshotStore();
+  /** Revision ids at the end of each app action (undo and redo step between them). */
+  done: number[] = [];
+  undone: number[] = [];
+  preview = false;
+  beforePreview: { drawing: Uint8Array; confidence: ConfidenceMap } | null = null;
+  suggested: number | null = null;
+  busy: Promise<unknown> = Promise.resolve();
+  running: AbortController | null = null;
+  /** Milliseconds from pressing Propagate to the first propagated slice on screen, and to the end. */
+  timing: { firstVisibleMs: number; totalMs: number } | null = null;
+  /** A session worker used only to make surfaces in remote mode. */
+  meshWorker: LocalPort | null = null;
+
+  constructor(readonly mode: 'local' | 'remote') {
+    this.port = mode === 'local' ? new LocalPort(new URL('./worker.js', import.meta.url)) : new RemotePort(location.origin, new URLSearchParams(location.search).get('token') ?? undefined);
+  }
+
+  get axis(): SliceAxis {
+    return (this.scan?.axis ?? 2) as SliceAxis;
+  }
+
+  /** Runs actions one after another (edits, propagation, undo): the session sees them in order. */
+  queue<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(f, f);
+    this.busy = run.catch((err: unknown) => this.fail(err));
+    return run;
+  }
+
+  status(text: string): void {
+    $('status').textContent = text;
+  }
+
+  fail(err: unknown): void {
+    const e = err as Error & { code?: string };
+    this.status(`${e.code ? `${e.code}: ` : ''}${e.message}`);
+    document.body.dataset.state = 'error';
+  }
+
+  // ---- opening ---------------------------------------------------------------------------------------------
+
+  async open(name: string, bytes: Uint8Array): Promise<void> {
+    document.body.dataset.state = 'opening';
+    this.status(`opening ${name}…`);
+    this.scan = null;
+    try {
+      await this.viewer.load(name, bytes);
+      if (this.viewer.nv.volumes.length === 0) throw new Error('the viewer could not read it as an image');
+      this.scan = await this.port.open(name, bytes, () => this.viewer.volume());
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const named = new Error(e.message.includes(name) ? e.message : `${name}: ${e.message}`) as Error & { code?: string };
+      named.code = e.code ?? 'UNSUPPORTED_IMAGE';
+      throw named;
+    }
+    this.fileName = name;
+    this.layout = this.viewer.layout();
+    const n = this.layout.dims[0] * this.layout.dims[1] * this.layout.dims[2];
+    if (this.viewer.bitmap.length !== n) throw new Error('the drawing does not match the image grid');
+    const sizeAlongAxis = this.layout.dims[rasAxisOfVoxelAxis(this.layout, this.axis)];
+    if (sizeAlongAxis !== this.scan.count) throw new Error(`the viewer and the session disagree on the slice count (${sizeAlongAxis} vs ${this.scan.count})`);
+    this.shown = new Uint8Array(n);
+    this.confidence = new Map();
+    this.keys = new Map();
+    this.points = new Map();
+    this.prompts = new Map();
+    this.snapshots.clear();
+    const rev = await this.port.revision();
+    this.done = [rev.id];
+    this.undone = [];
+    this.preview = false;
+    this.snapshots.put(rev.id, this.shown, this.confidence);
+    const r = rasAxisOfVoxelAxis(this.layout, this.axis);
+    this.setLayout((['sagittal', 'coronal', 'axial'] as const)[r]);
+    this.goToSlice(Math.floor(this.scan.count / 2));
+    this.applyPreset(this.guessPreset());
+    this.applyTool();
+    this.render();
+    this.status(`${name}: ${this.scan.count} slices of ${this.scan.nu} x ${this.scan.nv} (${this.port.mode} engine ${this.scan.engine}); draw a key slice`);
+    document.body.dataset.state = 'ready';
+  }
+
+  guessPreset(): number {
+    const v = this.viewer.voxels();
+    let min = Infinity;
+    for (let i = 0; i < v.length; i += 97) min = Math.min(min, v[i]);
+    return min < -500 ? 0 : 4;
+  }
+
+  // ---- slices ------------------------------------------------------------------------------------------------
+
+  currentSlice(): number {
+    if (!this.layout) return 0;
+    const r = rasAxisOfVoxelAxis(this.layout, this.axis);
+    const ri = this.viewer.crosshairRas()[r];
+    return this.layout.flip[r] ? this.layout.dims[r] - 1 - ri : ri;
+  }
+
+  goToSlice(s: number): void {
+    if (!this.layout || !this.scan) return;
+    const slice = Math.max(0, Math.min(this.scan.count - 1, s));
+    const r = rasAxisOfVoxelAxis(this.layout, this.axis);
+    this.viewer.goTo(r, this.layout.flip[r] ? this.layout.dims[r] - 1 - slice : slice);
+    this.renderStrip();
+  }
+
+  keysOf(label: number): Map<number, KeyKind> {
+    let m = this.keys.get(label);
+    if (!m) this.keys.set(label, (m = new Map()));
+    return m;
+  }
+
+  async refreshKeys(labels: Iterable<number>): Promise<void> {
+    for (const l of new Set(labels)) {
+      const list = await this.port.keySlices(l).catch(() => []);
+      this.keys.set(l, new Map(list.map((k) => [k.slice, k.kind])));
+    }
+  }
+
+  // ---- edits -------------------------------------------------------------------------------------------------
+
+  label(value: number): LabelRow | undefined {
+    return this.labels.find((l) => l.value === value);
+  }
+
+  /** Takes the user's stroke: locked labels are restored, each changed slice of each label goes to the session. */
+  onDrawn(): void {
+    void this.queue(async () => {
+      if (!this.layout || !this.scan) return;
+      const cur = this.viewer.bitmap;
+      for (let i = 0; i < cur.length; i++) {
+        const old = this.shown[i];
+        if (old !== cur[i] && old !== 0 && this.label(old)?.locked) cur[i] = old;
+      }
+      // A box stroke: its bounding box per slice, then the pixels under it as they were.
+      const boxes: { slice: number; box: [number, number, number, number] }[] = [];
+      for (const s of changedSlices(this.shown, cur, this.layout, this.axis)) {
+        const box = maskBoxOf(sliceFromRas(cur, this.layout, this.axis, s, BOX_PEN), this.scan.nu, this.scan.nv);
+        if (box) boxes.push({ slice: s, box });
+      }
+      if (boxes.length > 0) for (let i = 0; i < cur.length; i++) if (cur[i] === BOX_PEN) cur[i] = this.shown[i];
+      const edits: { label: number; slice: number; mask: Uint8Array }[] = [];
+      for (const s of changedSlices(this.shown, cur, this.layout, this.axis)) {
+        for (const l of this.labels) {
+          const before = sliceFromRas(this.shown, this.layout, this.axis, s, l.value);
+          const after = sliceFromRas(cur, this.layout, this.axis, s, l.value);
+          if (!before.every((x, i) => x === after[i])) edits.push({ label: l.value, slice: s, mask: after });
+        }
+      }
+      const touched: number[] = [];
+      for (const { slice, box } of boxes) {
+        await this.port.setKeySlice(this.labelRef(this.active), slice, { box });
+        this.prompts.set(`${this.active}:${slice}`, { box });
+        touched.push(this.active);
+      }
+      for (const e of edits) {
+        this.prompts.delete(`${e.label}:${e.slice}`);
+        const empty = !e.mask.some((x) => x);
+        const keyed = this.keysOf(e.label).has(e.slice);
+        const propagated = Number.isFinite(this.confidence.get(e.label)?.[e.slice] ?? NaN);
+        if (empty && keyed && !propagated) await this.port.removeKeySlice(e.label, e.slice);
+        else if (propagated || keyed) await this.port.correct(e.label, e.slice, e.mask);
+        else await this.port.setKeySlice(this.labelRef(e.label), e.slice, { mask: e.mask });
+        touched.push(e.label);
+      }
+      this.shown = cur.slice();
+      this.viewer.refresh();
+      if (touched.length > 0) await this.endAction(touched);
+    });
+  }
+
+  labelRef(value: number): { value: number; name?: string } {
+    const l = this.label(value);
+    return l ? { value, name: l.name } : { value };
+  }
+
+  async endAction(labels: number[]): Promise<Revision> {
+    await this.refreshKeys(labels);
+    const rev = await this.port.revision();
+    this.done.push(rev.id);
+    this.undone = [];
+    this.snapshots.put(rev.id, this.shown, this.confidence);
+    this.render();
+    this.status(`${rev.edit}; ${(await this.port.pending()).length ? 'press Propagate' : 'nothing to propagate'}`);
+    return rev;
+  }
+
+  /** A point prompt at the crosshair (positive or negative) on the current slice of the active label. */
+  addPoint(negative: boolean): void {
+    void this.queue(async () => {
+      if (!this.layout || !this.scan || this.label(this.active)?.locked) return;
+      const ras = this.viewer.crosshairRas();
+      const vox = rasToVoxel(this.layout, ras);
+      const s = vox[this.axis];
+      const [ua, va] = ([0, 1, 2] as const).filter((c) => c !== this.axis);
+      const key = `${this.active}:${s}`;
+      const p = this.points.get(key) ?? { points: [], negativePoints: [] };
+      (negative ? p.negativePoints : p.points).push([vox[ua], vox[va]]);
+      this.points.set(key, p);
+      if (p.points.length === 0) {
+        this.status('add a positive point first');
+        return;
+      }
+      const prompt = { points: p.points, ...(p.negativePoints.length ? { negativePoints: p.negativePoints } : {}) };
+      await this.port.setKeySlice(this.labelRef(this.active), s, prompt);
+      this.prompts.set(key, prompt);
+      await this.endAction([this.active]);
+    });
+  }
+
+  /** "Absent here": the active label has no voxel on the current slice. */
+  markAbsent(): void {
+    void this.queue(async () => {
+      if (!this.layout || !this.scan) return;
+      const s = this.currentSlice();
+      await this.port.setKeySlice(this.labelRef(this.active), s, { absent: true });
+      this.prompts.set(`${this.active}:${s}`, { absent: true });
+      sliceToRas(this.shown, this.layout, this.axis, s, new Uint8Array(this.scan.nu * this.scan.nv), this.active);
+      this.viewer.bitmap.set(this.shown);
+      this.viewer.refresh();
+      await this.endAction([this.active]);
+    });
+  }
+
+  removeKeyHere(): void {
+    void this.queue(async () => {
+      const s = this.currentSlice();
+      if (!this.keysOf(this.active).has(s)) return;
+      await this.port.removeKeySlice(this.active, s);
+      this.points.delete(`${this.active}:${s}`);
+      this.prompts.delete(`${this.active}:${s}`);
+      await this.endAction([this.active]);
+    });
+  }
+
+  // ---- propagation -------------------------------------------------------------------------------------------
+
+  propagate(): Promise<void> {
+    const t0 = performance.now();
+    return this.queue(async () => {
+      if (!this.layout || !this.scan) return;
+      const pending = await this.port.pending();
+      if (pending.length === 0) {
+        this.status('nothing to propagate: every label is up to date');
+        return;
+      }
+      document.body.dataset.state = 'propagating';
+      this.beforePreview = this.preview ? this.beforePreview : { drawing: this.shown.slice(), confidence: cloneConfidence(this.confidence) };
+      const bitmap = this.viewer.bitmap;
+      const cleared = new Set<number>();
+      const ctl = new AbortController();
+      this.running = ctl;
+      let first = -1;
+      let frame = 0;
+      const onUpdate = (u: SliceUpdate) => {
+        const layout = this.layout as RasLayout;
+        if (!cleared.has(u.label)) {
+          cleared.add(u.label);
+          this.clearResult(bitmap, u.label);
+        }
+        sliceToRas(bitmap, layout, this.axis, u.slice, u.mask, u.label);
+        confidenceOf(this.confidence, u.label, this.scan?.count ?? 0)[u.slice] = u.source === 'key' ? 1 : u.confidence;
+        if (!frame) {
+          frame = requestAnimationFrame(() => {
+            frame = 0;
+            this.viewer.refresh();
+            if (first < 0) first = performance.now() - t0;
+            this.renderStrip();
+            this.status(`propagating: label ${u.label}, slice ${u.slice} (${u.done}/${u.total} labels done)`);
+          });
+        }
+      };
+      try {
+        await this.port.propagate(onUpdate, { labels: pending, signal: ctl.signal });
+      } finally {
+        this.running = null;
+        if (frame) cancelAnimationFrame(frame);
+      }
+      this.viewer.refresh();
+      if (first < 0) first = performance.now() - t0;
+      this.shown = bitmap.slice();
+      const rev = await this.port.revision();
+      this.snapshots.put(rev.id, this.shown, this.confidence);
+      this.preview = true;
+      this.viewer.setOpacity(true);
+      const sug = await this.port.suggest(1).catch(() => []);
+      this.suggested = sug.find((x) => x.label === this.active)?.suggestions[0]?.slice ?? null;
+      this.timing = { firstVisibleMs: first, totalMs: performance.now() - t0 };
+      this.render();
+      this.status(`preview of labels ${pending.join(', ')} in ${(this.timing.totalMs / 1000).toFixed(2)} s: Enter accepts, Esc rejects`);
+      document.body.dataset.state = 'preview';
+    });
+  }
+
+  /** Clears a label's propagated voxels (key slices stay) before its new result is drawn. */
+  clearResult(bitmap: Uint8Array, label: number): void {
+    if (!this.layout || !this.scan) return;
+    const keys = this.keysOf(label);
+    const empty = new Uint8Array(this.scan.nu * this.scan.nv);
+    for (let s = 0; s < this.scan.count; s++) if (!keys.has(s) || keys.get(s) !== 'mask') sliceToRas(bitmap, this.layout, this.axis, s, empty, label);
+    this.confidence.set(label, new Float32Array(this.scan.count).fill(NaN));
+  }
+
+  accept(): void {
+    if (!this.preview) return;
+    this.preview = false;
+    this.beforePreview = null;
+    this.viewer.setOpacity(false);
+    this.status('result accepted; correct any slice and propagate again, or export');
+    document.body.dataset.state = 'accepted';
+    this.renderStrip();
+  }
+
+  /** Discards the preview: the drawing shows the key slices as before the propagation. */
+  reject(): void {
+    if (this.running) {
+      this.running.abort();
+      return;
+    }
+    if (!this.preview || !this.beforePreview) return;
+    this.shown = this.beforePreview.drawing.slice();
+    this.confidence = cloneConfidence(this.beforePreview.confidence);
+    this.viewer.bitmap.set(this.shown);
+    this.viewer.refresh();
+    this.viewer.setOpacity(false);
+    this.preview = false;
+    this.beforePreview = null;
+    this.status('preview rejected: edit the key slices and propagate again');
+    document.body.dataset.state = 'ready';
+    this.renderStrip();
+  }
+
+  // ---- history -----------------------------------------------------------------------------------------------
+
+  undo(): Promise<void> {
+    return this.queue(async () => {
+      if (this.done.length < 2) return;
+      const target = this.done[this.done.length - 2];
+      await this.stepTo(target, () => this.port.undo());
+      this.undone.push(this.done.pop() as number);
+    });
+  }
+
+  redo(): Promise<void> {
+    return this.queue(async () => {
+      const target = this.undone.at(-1);
+      if (target === undefined) return;
+      await this.stepTo(target, () => this.port.redo());
+      this.done.push(this.undone.pop() as number);
+    });
+  }
+
+  private async stepTo(target: number, step: () => Promise<Revision | null>): Promise<void> {
+    let rev = await this.port.revision();
+    while (rev.id !== target) {
+      const r = await step();
+      if (!r) break;
+      rev = r;
+    }
+    const n = this.shown.length;
+    const snap = this.snapshots.get(rev.id, n);
+    if (snap) {
+      this.shown = snap.drawing;
+      this.confidence = snap.confidence;
+      this.viewer.bitmap.set(this.shown);
+      this.viewer.refresh();
+    }
+    this.preview = false;
+    this.beforePreview = null;
+    this.viewer.setOpacity(false);
+    await this.refreshKeys(this.labels.map((l) => l.value));
+    this.render();
+    const pending = await this.port.pending();
+    this.status(`at: ${rev.edit}${pending.length ? ' (propagate to bring the result up to date)' : ''}`);
+    document.body.dataset.state = 'ready';
+  }
+
+  // ---- export ------------------------------------------------------------------------------------------------
+
+  exportLabels(format: ExportFormat): Promise<void> {
+    return this.queue(async () => {
+      if (!this.scan) return;
+      if ((await this.port.pending()).length > 0) {
+        this.status('propagating before export…');
+        await this.port.propagate(() => undefined);
+      }
+      const bytes = await this.port.labelsFile(format);
+      const base = this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '');
+      download(bytes, `${base}-labels.${format}`);
+      this.status(`exported ${base}-labels.${format} (${bytes.length} bytes)`);
+    });
+  }
+
+  /** One STL surface per label, zipped; the surfaces are made in a worker in the page in both modes. */
+  exportMeshes(): Promise<void> {
+    return this.queue(async () => {
+      if (!this.scan) return;
+      if ((await this.port.pending()).length > 0) await this.port.propagate(() => undefined);
+      const labels = await this.port.labels();
+      const worker = this.port instanceof LocalPort ? this.port : (this.meshWorker ??= new LocalPort(new URL('./worker.js', import.meta.url)));
+      const zip = await worker.meshes(labels, this.labels.map((l) => ({ value: l.value, name: l.name })));
+      const base = this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '');
+      download(zip, `${base}-meshes.zip`);
+      this.status(`exported ${base}-meshes.zip (${zip.length} bytes)`);
+    });
+  }
+
+  exportColorTable(): void {
+    const text = slicerColorTable(this.labels.map((l) => ({ value: l.value, name: l.name, color: l.color })));
+    download(text, `${this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '')}-labels.ctbl`);
+  }
+
+  // ---- view --------------------------------------------------------------------------------------------------
+
+  setLayout(layout: Layout): void {
+    this.viewer.setLayout(layout);
+    ($('layout') as HTMLSelectElement).value = layout;
+  }
+
+  applyPreset(i: number): void {
+    const p = WINDOW_PRESETS[i];
+    if (!p || !this.scan) return;
+    const [lo, hi] = presetRange(p, this.viewer.voxels());
+    this.viewer.setWindow(lo, hi);
+    ($('window') as HTMLSelectElement).value = String(i);
+    this.showWindow();
+  }
+
+  showWindow(): void {
+    const [lo, hi] = this.viewer.windowRange();
+    ($('wl') as HTMLInputElement).value = `${Math.round((lo + hi) / 2)}/${Math.round(hi - lo)}`;
+  }
+
+  applyTool(): void {
+    const l = this.label(this.active);
+    this.viewer.setTool(this.tool, this.active, this.penSize, l?.locked ?? false);
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) b.classList.toggle('on', b.dataset.tool === this.tool);
+  }
+
+  render(): void {
+    this.viewer.setColors(this.labels);
+    this.renderLabels();
+    this.renderStrip();
+  }
+
+  renderLabels(): void {
+    const list = $('labels');
+    list.replaceChildren(
+      ...this.labels.map((l) => {
+        const row = document.createElement('li');
+        row.className = l.value === this.active ? 'active' : '';
+        row.dataset.label = String(l.value);
+        const keys = this.keysOf(l.value).size;
+        row.innerHTML = `<input type="color" value="#${l.color.map((c) => c.toString(16).padStart(2, '0')).join('')}" title="colour"><input class="name" value="" title="name"><span class="count" title="key slices">${keys}</span><label title="visible"><input type="checkbox" class="vis" ${l.visible ? 'checked' : ''}>vis</label><label title="locked"><input type="checkbox" class="lock" ${l.locked ? 'checked' : ''}>lock</label>`;
+        (row.querySelector('.name') as HTMLInputElement).value = l.name;
+        row.addEventListener('click', (ev) => {
+          if ((ev.target as HTMLElement).tagName === 'INPUT') return;
+          this.active = l.value;
+          this.applyTool();
+          this.render();
+        });
+        row.querySelector('input[type=color]')?.addEventListener('input', (ev) => {
+          const hex = (ev.target as HTMLInputElement).value;
+          l.color = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as Rgb;
+          this.viewer.setColors(this.labels);
+          this.renderStrip();
+        });
+        row.querySelector('.name')?.addEventListener('change', (ev) => (l.name = (ev.target as HTMLInputElement).value.trim() || l.name));
+        row.querySelector('.vis')?.addEventListener('change', (ev) => {
+          l.visible = (ev.target as HTMLInputElement).checked;
+          this.viewer.setColors(this.labels);
+        });
+        row.querySelector('.lock')?.addEventListener('change', (ev) => {
+          l.locked = (ev.target as HTMLInputElement).checked;
+          this.applyTool();
+        });
+        return row;
+      }),
+    );
+  }
+
+  addLabel(): void {
+    const value = Math.max(0, ...this.labels.map((l) => l.value)) + 1;
+    if (value >= BOX_PEN) return;
+    this.labels.push({ value, name: `label_${value}`, color: defaultColor(value), visible: true, locked: false });
+    this.active = value;
+    this.applyTool();
+    this.render();
+  }
+
+  renderStrip(): void {
+    if (!this.scan) return;
+    const conf = this.confidence.get(this.active) ?? new Float32Array(this.scan.count).fill(NaN);
+    drawStrip($('strip') as HTMLCanvasElement, {
+      confidence: conf,
+      keys: this.keysOf(this.active),
+      current: this.currentSlice(),
+      suggested: this.suggested,
+      color: this.label(this.active)?.color ?? [255, 255, 255],
+    });
+    $('slice').textContent = `slice ${this.currentSlice() + 1} / ${this.scan.count}`;
+  }
+
+  goLeastCertain(): void {
+    const conf = this.confidence.get(this.active);
+    if (!conf) return;
+    const s = leastCertainSlice(conf, new Set(this.keysOf(this.active).keys()), this.currentSlice());
+    if (s !== null) this.goToSlice(s);
+  }
+
+  // ---- test and automation hooks -----------------------------------------------------------------------------
+
+  /** Resolves when every queued action is done. */
+  idle(): Promise<unknown> {
+    return this.busy;
+  }
+
+  /** CSS pixel position on the canvas of a voxel (x, y, z) of the image, through NiiVue's own transforms. */
+  canvasPointOfVoxel(p: Vec3, affineRas: number[]): [number, number] | null {
+    const mm: Vec3 = [0, 1, 2].map((r) => affineRas[r * 4] * p[0] + affineRas[r * 4 + 1] * p[1] + affineRas[r * 4 + 2] * p[2] + affineRas[r * 4 + 3]) as Vec3;
+    return this.viewer.canvasPointOfMm(mm);
+  }
+
+  /** A label's key slices: kind, and the prompt as sent for boxes, points and "absent". */
+  keyList(label: number): { slice: number; kind: KeyKind; prompt?: KeySlicePrompt }[] {
+    return [...this.keysOf(label)].sort((a, b) => a[0] - b[0]).map(([slice, kind]) => {
+      const prompt = kind === 'mask' ? undefined : this.prompts.get(`${label}:${slice}`);
+      return prompt ? { slice, kind, prompt } : { slice, kind };
+    });
+  }
+
+  /** The masks of a label's key slices as the drawing holds them (voxel order of the slice). */
+  keyMask(label: number, slice: number): number[] {
+    if (!this.layout) return [];
+    return Array.from(sliceFromRas(this.shown, this.layout, this.axis, slice, label));
+  }
+}
+
+function cloneConfidence(c: ConfidenceMap): ConfidenceMap {
+  return new Map([...c].map(([k, v]) => [k, v.slice()]));
+}
+
+function confidenceOf(c: ConfidenceMap, label: number, count: number): Float32Array {
+  let a = c.get(label);
+  if (!a) c.set(label, (a = new Float32Array(count).fill(NaN)));
+  return a;
+}
+
+function maskBoxOf(mask: Uint8Array, nu: number, nv: number): [number, number, number, number] | null {
+  let u0 = nu;
+  let v0 = nv;
+  let u1 = -1;
+  let v1 = -1;
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      if (!mask[u + nu * v]) continue;
+      if (u < u0) u0 = u;
+      if (u > u1) u1 = u;
+      if (v < v0) v0 = v;
+      if (v > v1) v1 = v;
+    }
+  }
+  return u1 < 0 ? null : [u0, v0, u1, v1];
+}
+
+function rasToVoxel(layout: RasLayout, ras: Vec3): Vec3 {
+  const out: Vec3 = [0, 0, 0];
+  for (let r = 0; r < 3; r++) out[layout.axisOf[r]] = layout.flip[r] ? layout.dims[r] - 1 - ras[r] : ras[r];
+  return out;
+}
+
+// ---- wiring ----------------------------------------------------------------------------------------------------
+
+async function readDropped(files: FileList | null): Promise<{ name: string; bytes: Uint8Array } | null> {
+  const f = files?.[0];
+  if (!f) return null;
+  return { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) };
+}
+
+function wire(app: App): void {
+  const open = async (files: FileList | null) => {
+    const got = await readDropped(files);
+    if (got) await app.queue(() => app.open(got.name, got.bytes));
+  };
+  $('file').addEventListener('change', (ev) => void open((ev.target as HTMLInputElement).files));
+  const view = $('view');
+  view.addEventListener('dragover', (ev) => ev.preventDefault());
+  view.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    void open(ev.dataTransfer?.files ?? null);
+  });
+  $('propagate').addEventListener('click', () => void app.propagate());
+  $('accept').addEventListener('click', () => app.accept());
+  $('reject').addEventListener('click', () => app.reject());
+  $('undo').addEventListener('click', () => void app.undo());
+  $('redo').addEventListener('click', () => void app.redo());
+  $('export').addEventListener('click', () => void app.exportLabels(($('format') as HTMLSelectElement).value as ExportFormat));
+  $('export-ctbl').addEventListener('click', () => app.exportColorTable());
+  $('export-meshes').addEventListener('click', () => void app.exportMeshes());
+  $('absent').addEventListener('click', () => app.markAbsent());
+  $('unkey').addEventListener('click', () => app.removeKeyHere());
+  $('least').addEventListener('click', () => app.goLeastCertain());
+  $('suggested').addEventListener('click', () => app.suggested !== null && app.goToSlice(app.suggested));
+  $('add-label').addEventListener('click', () => app.addLabel());
+  $('layout').addEventListener('change', (ev) => app.setLayout((ev.target as HTMLSelectElement).value as Layout));
+  $('window').addEventListener('change', (ev) => app.applyPreset(Number((ev.target as HTMLSelectElement).value)));
+  $('wl').addEventListener('change', (ev) => {
+    const m = /^\s*(-?[\d.]+)\s*\/\s*([\d.]+)\s*$/.exec((ev.target as HTMLInputElement).value);
+    if (m) app.viewer.setWindow(Number(m[1]) - Number(m[2]) / 2, Number(m[1]) + Number(m[2]) / 2);
+  });
+  $('size').addEventListener('input', (ev) => {
+    app.penSize = Number((ev.target as HTMLInputElement).value);
+    app.applyTool();
+  });
+  for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) {
+    b.addEventListener('click', () => {
+      app.tool = b.dataset.tool as Tool;
+      app.applyTool();
+    });
+  }
+  const strip = $('strip') as HTMLCanvasElement;
+  strip.addEventListener('click', (ev) => {
+    if (!app.scan) return;
+    const rect = strip.getBoundingClientRect();
+    app.goToSlice(stripSliceAt(ev.clientX - rect.left, rect.width, app.scan.count));
+  });
+  app.viewer.nv.onDrawingChanged = (action: string) => {
+    if (action === 'draw') app.onDrawn();
+  };
+  app.viewer.onLocation(() => {
+    app.renderStrip();
+    if (app.tool === 'point' || app.tool === 'negative') app.addPoint(app.tool === 'negative');
+  });
+  document.addEventListener('keydown', (ev) => {
+    const target = ev.target as HTMLElement;
+    if (target.tagName === 'INPUT' && (target as HTMLInputElement).type !== 'checkbox' && (target as HTMLInputElement).type !== 'range') return;
+    const ctrl = ev.ctrlKey || ev.metaKey;
+    if (ctrl && ev.key.toLowerCase() === 'z' && !ev.shiftKey) void app.undo();
+    else if (ctrl && (ev.key.toLowerCase() === 'y' || (ev.key.toLowerCase() === 'z' && ev.shiftKey))) void app.redo();
+    else if (ev.key === 'Enter') app.accept();
+    else if (ev.key === 'Escape') app.reject();
+    else if (ev.key === 'ArrowUp' || ev.key === 'ArrowRight' || ev.key === 'PageUp') app.goToSlice(app.currentSlice() + 1);
+    else if (ev.key === 'ArrowDown' || ev.key === 'ArrowLeft' || ev.key === 'PageDown') app.goToSlice(app.currentSlice() - 1);
+    else if (!ctrl && /^[1-6]$/.test(ev.key)) app.applyPreset(Number(ev.key) - 1);
+    else if (!ctrl && ev.key.toLowerCase() === 'p') void app.propagate();
+    else return;
+    ev.preventDefault();
+    ev.stopPropagation();
+  }, { capture: true });
+}
+
+async function main(): Promise<void> {
+  const app = new App(pageMode());
+  (window as unknown as { keyslice: App }).keyslice = app;
+  $('mode').textContent = app.mode === 'local' ? 'local: the scan stays in this browser' : `remote: ${location.host}`;
+  const formats = $('format') as HTMLSelectElement;
+  formats.replaceChildren(...app.port.formats.map((f) => Object.assign(document.createElement('option'), { value: f, textContent: f })));
+  ($('window') as HTMLSelectElement).replaceChildren(...WINDOW_PRESETS.map((p, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: `${i + 1} ${p.name}` })));
+  app.viewer = await Viewer.create($('gl') as HTMLCanvasElement);
+  wire(app);
+  app.render();
+  document.body.dataset.state = 'empty';
+  app.status('open a NIfTI, NRRD or MetaImage file (or drop it on the view)');
+}
+
+void main().catch((err: unknown) => {
+  const el = document.getElementById('status');
+  if (el) el.textContent = `the app could not start: ${(err as Error).message}`;
+  document.body.dataset.state = 'error';
+});

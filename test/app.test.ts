@@ -1,0 +1,417 @@
+/**
+ * The annotation app end to end in a real browser (Chromium via playwright-core), in local mode (the session in
+ * a Web Worker, the app served as static files written by `keyslice app`) and remote mode (the app served by
+ * `keyslice serve` at /): open a generated scan in RAS, LAS and LPS orientation, draw a key slice with the mouse,
+ * propagate, export, and check the exported labels against the library's segment() voxel for voxel; correct a
+ * slice and propagate again; undo back to the first result; every request stays on loopback.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { unzipSync } from 'fflate';
+import type { Browser, Page } from 'playwright-core';
+import { rasLayout, rasMatrix } from '../src/app/ras.js';
+import { makePhantom } from '../src/demo/phantom.js';
+import { labelSurface } from '../src/mesh/surface.js';
+import { segment } from '../src/pipeline/segment.js';
+import type { RunningServer } from '../src/server/server.js';
+import { readLabelVolume, writeVolume } from '../src/volume/io-node.js';
+import { gridDifference, SliceGeometry, type Vec3, type Volume } from '../src/volume/volume.js';
+import { browserSkip, guardedPage, launchBrowser, staticServer } from './helpers/browser.js';
+import { runCli, tempDir } from './helpers/paths.js';
+import { testServer } from './helpers/server.js';
+import { dice } from './helpers/volumes.js';
+
+/** What the tests read of the page (evaluated in the browser). */
+interface AppWindow {
+  document: { body: { dataset: Record<string, string | undefined> } };
+  keyslice: {
+    busy: Promise<unknown>;
+    mode: string;
+    layout: unknown;
+    timing: { firstVisibleMs: number; totalMs: number };
+    currentSlice(): number;
+    keyMask(label: number, slice: number): number[];
+    keyList(label: number): { slice: number; kind: string; prompt?: Record<string, unknown> }[];
+    canvasPointOfVoxel(p: number[], affine: number[]): number[] | null;
+  };
+}
+
+const skip = browserSkip();
+if (skip) console.log(`# app end-to-end tests skipped: ${skip}`);
+
+const ORIENTATIONS: Record<string, number[]> = {
+  RAS: [-1, 0, 0, 0, -1, 0, 0, 0, 1],
+  LAS: [1, 0, 0, 0, -1, 0, 0, 0, 1],
+  LPS: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+};
+
+interface Case {
+  image: Volume<Int16Array>;
+  truth: Volume<Uint8Array>;
+  file: string;
+}
+
+/**
+ * A phantom cropped off-centre (so that a flipped axis would put a drawing on the wrong tissue), with the
+ * orientation's direction cosines, written with the project's NIfTI writer.
+ */
+async function makeCase(dir: string, orientation: string, ext = 'nii.gz'): Promise<Case> {
+  const ph = makePhantom({ size: [64, 84, 12], seed: 3 });
+  const [nx, , nz] = ph.image.size;
+  const ny = 64;
+  const y0 = 16;
+  const crop = <T extends Int16Array | Uint8Array>(src: T, Ctor: new (n: number) => T): T => {
+    const out = new Ctor(nx * ny * nz);
+    for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) out[x + nx * (y + ny * z)] = src[x + nx * (y + y0 + ph.image.size[1] * z)];
+    return out;
+  };
+  const geometry = { size: [nx, ny, nz] as Vec3, spacing: [0.8, 0.8, 5] as Vec3, origin: [12, -30, 40] as Vec3, direction: ORIENTATIONS[orientation] };
+  const image = { ...geometry, data: crop(ph.image.data, Int16Array) };
+  const truth = { ...geometry, data: crop(ph.truth.data, Uint8Array) };
+  const file = path.join(dir, `ct-${orientation}.${ext}`);
+  await writeVolume(image, file);
+  return { image, truth, file };
+}
+
+/** The truth's object (organ and lesion) on slice z, as a slice mask. */
+function truthSlice(c: Case, z: number): Uint8Array {
+  const sg = new SliceGeometry(c.truth, 2);
+  const m = new Uint8Array(sg.area);
+  const [nx, ny] = c.truth.size;
+  for (let i = 0; i < nx * ny; i++) m[i] = c.truth.data[i + nx * ny * z] > 0 ? 1 : 0;
+  return m;
+}
+
+function centroid(m: Uint8Array, nu: number): [number, number] {
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  for (let i = 0; i < m.length; i++) {
+    if (!m[i]) continue;
+    sx += i % nu;
+    sy += Math.floor(i / nu);
+    n++;
+  }
+  return [sx / n, sy / n];
+}
+
+/** Outline of a slice mask as voxel coordinates (rays from the centroid to the last pixel inside). */
+function outline(m: Uint8Array, nu: number, nv: number): [number, number][] {
+  const [cx, cy] = centroid(m, nu);
+  const pts: [number, number][] = [];
+  for (let a = 0; a < 16; a++) {
+    const t = (2 * Math.PI * a) / 16;
+    let r = 0;
+    for (let s = 0; s < 100; s += 0.25) {
+      const x = Math.round(cx + s * Math.cos(t));
+      const y = Math.round(cy + s * Math.sin(t));
+      if (x < 0 || y < 0 || x >= nu || y >= nv || !m[x + nu * y]) break;
+      r = s;
+    }
+    pts.push([cx + r * Math.cos(t), cy + r * Math.sin(t)]);
+  }
+  return pts;
+}
+
+/** The voxel-to-RAS-mm affine (3 x 4, row-major) of a geometry. */
+function affineRas(v: Volume): number[] {
+  const m = rasMatrix(v);
+  const sign = [-1, -1, 1];
+  return [0, 1, 2].flatMap((r) => [m[r * 3], m[r * 3 + 1], m[r * 3 + 2], sign[r] * v.origin[r]]);
+}
+
+async function settle(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const app = (globalThis as unknown as AppWindow).keyslice;
+    for (;;) {
+      const b = app.busy;
+      await b.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 30));
+      if (app.busy === b) return;
+    }
+  });
+}
+
+async function state(page: Page, want: string): Promise<void> {
+  await page.waitForFunction((w) => (globalThis as unknown as AppWindow).document.body.dataset.state === w || (globalThis as unknown as AppWindow).document.body.dataset.state === 'error', want, { timeout: 60_000 });
+  const got = await page.evaluate(() => (globalThis as unknown as AppWindow).document.body.dataset.state);
+  assert.equal(got, want, `app state ${got}: ${await page.textContent('#status')}`);
+}
+
+/** Draws a filled outline of voxels (x, y) on slice z with the mouse. */
+async function drawOutline(page: Page, c: Case, z: number, pts: [number, number][]): Promise<void> {
+  await page.click('[data-tool=fill]');
+  const affine = affineRas(c.image);
+  const box = await page.locator('#gl').boundingBox();
+  assert.ok(box);
+  const screen: [number, number][] = [];
+  for (const [x, y] of pts) {
+    const p = await page.evaluate(([v, a]) => (globalThis as unknown as AppWindow).keyslice.canvasPointOfVoxel(v, a), [[x, y, z], affine] as [number[], number[]]);
+    assert.ok(p, `voxel ${x}, ${y}, ${z} is on screen`);
+    screen.push([box.x + p[0], box.y + p[1]]);
+  }
+  await page.mouse.move(screen[0][0], screen[0][1]);
+  await page.mouse.down();
+  for (const [x, y] of [...screen.slice(1), screen[0]]) await page.mouse.move(x, y);
+  await page.mouse.up();
+  await settle(page);
+}
+
+async function screenPoint(page: Page, c: Case, p: [number, number, number]): Promise<[number, number]> {
+  const box = await page.locator('#gl').boundingBox();
+  const q = await page.evaluate(([v, a]) => (globalThis as unknown as AppWindow).keyslice.canvasPointOfVoxel(v, a), [p, affineRas(c.image)] as [number[], number[]]);
+  assert.ok(box && q);
+  return [box.x + q[0], box.y + q[1]];
+}
+
+async function keyMask(page: Page, slice: number): Promise<Uint8Array> {
+  return Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(1, s), slice));
+}
+
+async function propagateAndAccept(page: Page): Promise<{ firstVisibleMs: number; totalMs: number }> {
+  await page.click('#propagate');
+  await state(page, 'preview');
+  await page.keyboard.press('Enter');
+  await state(page, 'accepted');
+  return page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.timing);
+}
+
+async function exportLabels(page: Page, dir: string, name: string): Promise<Volume> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const file = path.join(dir, `${name}.nii.gz`);
+  await download.saveAs(file);
+  return readLabelVolume(file);
+}
+
+async function expected(c: Case, keys: { slice: number; mask: Uint8Array }[]): Promise<Volume> {
+  const keySlices = [...keys].sort((a, b) => a.slice - b.slice).map((k) => ({ index: k.slice, empty: false, mask: k.mask, points: [], negativePoints: [] }));
+  return (await segment(c.image, { axis: 2, labels: [{ value: 1, name: 'label_1', keySlices }] }, { engine: 'classic' })).labels;
+}
+
+function assertSameLabels(got: Volume, want: Volume, what: string): void {
+  assert.equal(gridDifference(got, want), null, `${what}: geometry`);
+  let diff = 0;
+  for (let i = 0; i < want.data.length; i++) if (got.data[i] !== want.data[i]) diff++;
+  assert.equal(diff, 0, `${what}: ${diff} voxels differ from segment()`);
+}
+
+/** The whole user story on one scan; returns the propagate timing of the first result. */
+async function story(page: Page, url: string, c: Case, dir: string): Promise<{ firstVisibleMs: number; totalMs: number }> {
+  await page.goto(url);
+  await state(page, 'empty');
+  await page.setInputFiles('#file', c.file);
+  await state(page, 'ready');
+  const [nu, nv, count] = c.image.size;
+  const k = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
+  assert.equal(k, Math.floor(count / 2));
+
+  // Key slice drawn with the mouse on the organ: it lands on the organ in voxel order (orientation check).
+  const truthK = truthSlice(c, k);
+  await drawOutline(page, c, k, outline(truthK, nu, nv));
+  const drawn = await keyMask(page, k);
+  assert.ok(dice(drawn, truthK) > 0.85, `the drawn key slice overlaps the organ (Dice ${dice(drawn, truthK).toFixed(3)})`);
+  const [gx, gy] = centroid(drawn, nu);
+  const [tx, ty] = centroid(truthK, nu);
+  assert.ok(Math.hypot(gx - tx, gy - ty) < 1, `the drawn key slice sits where it was drawn (${gx.toFixed(1)}, ${gy.toFixed(1)} vs ${tx.toFixed(1)}, ${ty.toFixed(1)})`);
+
+  const timing = await propagateAndAccept(page);
+  const first = await exportLabels(page, dir, 'first');
+  assertSameLabels(first, await expected(c, [{ slice: k, mask: drawn }]), 'first result');
+
+  // Correct the least certain propagated slice (picked from the strip) and propagate again.
+  await page.click('#least');
+  const s = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
+  assert.notEqual(s, k);
+  const truthS = truthSlice(c, s);
+  const corrected = truthS.some((x) => x) ? truthS : truthK;
+  await drawOutline(page, c, s, outline(corrected, nu, nv));
+  const fix = await keyMask(page, s);
+  await propagateAndAccept(page);
+  const second = await exportLabels(page, dir, 'second');
+  assertSameLabels(second, await expected(c, [{ slice: k, mask: drawn }, { slice: s, mask: fix }]), 'after the correction');
+
+  // Undo back to the first result; redo forward again.
+  await page.keyboard.press('Control+z');
+  await settle(page);
+  assertSameLabels(await exportLabels(page, dir, 'undone'), first, 'after undo');
+  await page.keyboard.press('Control+y');
+  await settle(page);
+  assertSameLabels(await exportLabels(page, dir, 'redone'), second, 'after redo');
+
+  // Meshes: one STL per label, the surface keyslice makes of the exported labels.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-meshes')]);
+  const zipFile = path.join(dir, 'meshes.zip');
+  await download.saveAs(zipFile);
+  const files = unzipSync(new Uint8Array(fs.readFileSync(zipFile)));
+  assert.deepEqual(Object.keys(files), ['1_label_1.stl']);
+  const stl = files['1_label_1.stl'];
+  const want = labelSurface(second as Volume<Uint8Array>, 1);
+  assert.ok(want);
+  assert.equal(new DataView(stl.buffer, stl.byteOffset).getUint32(80, true), want.triangles.length / 3);
+  assert.equal(stl.length, 84 + 50 * (want.triangles.length / 3));
+  return timing;
+}
+
+describe('annotation app in a real browser', { skip }, () => {
+  const tmp = tempDir('keyslice-app-');
+  let browser: Browser;
+  let staticSite: { url: string; close(): Promise<void> };
+  let server: RunningServer;
+  const cases = new Map<string, Case>();
+
+  before(async () => {
+    const site = path.join(tmp.dir, 'site');
+    const r = runCli(['app', '--out', site]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.existsSync(path.join(site, 'worker.js')));
+    staticSite = await staticServer(site);
+    server = await testServer(path.join(tmp.dir, 'data'));
+    browser = await launchBrowser();
+    for (const o of Object.keys(ORIENTATIONS)) cases.set(o, await makeCase(tmp.dir, o));
+    cases.set('LPS.nrrd', await makeCase(tmp.dir, 'LPS', 'nrrd'));
+  });
+  after(async () => {
+    await browser?.close();
+    await staticSite?.close();
+    await server?.close();
+    tmp.cleanup();
+  });
+
+  for (const o of Object.keys(ORIENTATIONS)) {
+    it(`local mode, ${o}: the layout agrees with NiiVue's and the user story holds`, async () => {
+      const c = cases.get(o) as Case;
+      const { page, offLoopback, errors } = await guardedPage(browser);
+      await story(page, `${staticSite.url}/`, c, tmp.dir);
+      const niivue = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.layout);
+      assert.deepEqual(niivue, rasLayout(c.image), 'NiiVue reorients the image as rasLayout() computes');
+      assert.deepEqual(offLoopback, []);
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    });
+  }
+
+  it('local mode, NRRD: the in-page engine gets the image as NiiVue read it', async () => {
+    const c = cases.get('LPS.nrrd') as Case;
+    const { page, offLoopback, errors } = await guardedPage(browser);
+    await story(page, `${staticSite.url}/`, c, tmp.dir);
+    assert.deepEqual(offLoopback, []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it('local mode, tools: box, points, "absent here", arrow keys, window keys, lock, reject', async () => {
+    const c = cases.get('LAS') as Case;
+    const { page, offLoopback, errors } = await guardedPage(browser);
+    await page.goto(`${staticSite.url}/`);
+    await state(page, 'empty');
+    // A file that is no image: a clear message naming it, and the app stays usable.
+    await page.setInputFiles('#file', { name: 'notes.nii.gz', mimeType: 'application/gzip', buffer: Buffer.from('not an image at all') });
+    await page.waitForFunction(() => (globalThis as unknown as AppWindow).document.body.dataset.state === 'error', null, { timeout: 30_000 });
+    assert.match((await page.textContent('#status')) ?? '', /notes\.nii\.gz/);
+    await page.setInputFiles('#file', c.file);
+    await page.waitForFunction(() => (globalThis as unknown as AppWindow).document.body.dataset.state !== 'error', null, { timeout: 30_000 });
+    await state(page, 'ready');
+    const [nu, nv] = c.image.size;
+    const app = () => page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
+    const k = await app();
+
+    // Window presets on the number keys.
+    await page.keyboard.press('3');
+    assert.equal(await page.inputValue('#wl'), '400/1800');
+    await page.keyboard.press('1');
+    assert.equal(await page.inputValue('#wl'), '40/400');
+
+    // A box around the organ on slice k.
+    const truthK = truthSlice(c, k);
+    let [u0, v0, u1, v1] = [nu, nv, -1, -1];
+    truthK.forEach((x, i) => {
+      if (!x) return;
+      const [u, v] = [i % nu, Math.floor(i / nu)];
+      [u0, v0, u1, v1] = [Math.min(u0, u), Math.min(v0, v), Math.max(u1, u), Math.max(v1, v)];
+    });
+    await page.click('[data-tool=box]');
+    const a = await screenPoint(page, c, [u0, v0, k]);
+    const b = await screenPoint(page, c, [u1, v1, k]);
+    await page.mouse.move(...a);
+    await page.mouse.down();
+    await page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2);
+    await page.mouse.move(...b);
+    await page.mouse.up();
+    await settle(page);
+
+    // Two slices up (arrow keys), a positive point in the organ.
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await app(), k + 2);
+    const [px, py] = centroid(truthSlice(c, k + 2), nu);
+    await page.click('[data-tool=point]');
+    await page.mouse.click(...(await screenPoint(page, c, [Math.round(px), Math.round(py), k + 2])));
+    await settle(page);
+
+    // Down to the first slice: the organ is absent there.
+    for (let i = 0; i < k + 2; i++) await page.keyboard.press('ArrowDown');
+    assert.equal(await app(), 0);
+    await page.click('#absent');
+    await settle(page);
+
+    const keys = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.keyList(1));
+    assert.deepEqual(keys.map((x) => [x.slice, x.kind]), [[0, 'absent'], [k, 'prompt'], [k + 2, 'prompt']]);
+    const box = keys[1].prompt?.box as number[];
+    assert.ok(Math.abs(box[0] - u0) <= 1 && Math.abs(box[1] - v0) <= 1 && Math.abs(box[2] - u1) <= 1 && Math.abs(box[3] - v1) <= 1, `box ${box} around ${[u0, v0, u1, v1]}`);
+    const pt = (keys[2].prompt?.points as number[][])[0];
+    assert.ok(Math.hypot(pt[0] - px, pt[1] - py) <= 1.5, `point ${pt} at ${px}, ${py}`);
+
+    // The export equals segment() on the same prompts.
+    await page.click('[data-tool=fill]');
+    await propagateAndAccept(page);
+    const got = await exportLabels(page, tmp.dir, 'tools');
+    const keySlices = keys.map((x) => ({
+      index: x.slice,
+      empty: x.kind === 'absent',
+      ...(x.prompt?.box ? { box: x.prompt.box as [number, number, number, number] } : {}),
+      points: (x.prompt?.points as [number, number][] | undefined) ?? [],
+      negativePoints: [],
+    }));
+    const want = (await segment(c.image, { axis: 2, labels: [{ value: 1, name: 'label_1', keySlices }] }, { engine: 'classic' })).labels;
+    assertSameLabels(got, want, 'box, point and absent key slices');
+
+    // A second label drawn over a locked first one leaves the first one's voxels alone; Esc rejects its preview.
+    await page.evaluate((s) => (globalThis as unknown as AppWindow & { keyslice: { goToSlice(s: number): void } }).keyslice.goToSlice(s), k);
+    const before = await keyMask(page, k);
+    assert.ok(before.some((x) => x));
+    await page.locator('#labels li[data-label="1"] .lock').check();
+    await page.click('#add-label');
+    const [cx, cy] = centroid(before, nu);
+    const right = Math.min(nu - 2, cx + 24);
+    await drawOutline(page, c, k, [[cx, cy - 4], [right, cy - 4], [right, cy + 4], [cx, cy + 4]]);
+    assert.deepEqual(await keyMask(page, k), before, 'the locked label is unchanged');
+    const second = Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(2, s), k));
+    assert.ok(second.some((x) => x), 'the second label was drawn');
+    assert.ok(second.every((x, i) => !(x && before[i])), 'and only outside the locked one');
+    await page.click('#propagate');
+    await state(page, 'preview');
+    await page.keyboard.press('Escape');
+    await state(page, 'ready');
+    const other = Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(2, s), k + 1));
+    assert.ok(!other.some((x) => x), 'the rejected preview is gone');
+    assert.deepEqual(Uint8Array.from(await page.evaluate((s) => (globalThis as unknown as AppWindow).keyslice.keyMask(2, s), k)), second, 'the key slice stays');
+    assert.deepEqual(offLoopback, []);
+    // NiiVue reports the unreadable file on the console itself; nothing else may be there.
+    assert.deepEqual(errors.filter((e) => !/does not appear to be NIFTI|Failed to parse NIfTI file notes\.nii\.gz/.test(e)), []);
+    await page.context().close();
+  });
+
+  for (const o of Object.keys(ORIENTATIONS)) {
+    it(`remote mode, ${o}: the same story on a keyslice server session`, async () => {
+      const c = cases.get(o) as Case;
+      const { page, offLoopback, errors } = await guardedPage(browser);
+      await story(page, `${server.url}/`, c, tmp.dir);
+      assert.equal(await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.mode), 'remote');
+      assert.deepEqual(offLoopback, []);
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    });
+  }
+});
