@@ -62,9 +62,9 @@ const ops: Record<string, Handler> = {
   pending: () => live().pending(),
   keySlices: (label: number) => live().keySlices(label),
   labels: () => live().labels(),
-  labelsFile(format: string) {
+  async labelsFile(format: string) {
     if (format !== 'nii.gz' && format !== 'nii') throw new KeysliceError('USAGE', `the in-page engine exports nii.gz or nii, not ${format}`);
-    return niftiToBytes(live().labels(), format === 'nii.gz');
+    return niftiToBytes(await live().labels(), format === 'nii.gz');
   },
   suggest: (budget?: number) => live().suggest(budget),
   /** One binary STL per label (mm, LPS), zipped: `VALUE_NAME.stl`. */
