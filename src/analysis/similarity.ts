@@ -23,10 +23,15 @@ export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma:
   const cols = tapIndices(nu, r, 1);
   const rows = tapIndices(nv, r, nu);
   for (let v = 0; v < nv; v++) {
+    const line = v * nu;
     for (let u = 0; u < nu; u++) {
       let s = 0;
-      for (let q = 0; q < t; q++) s += k[q] * src[v * nu + cols[u * t + q]];
-      tmp[u + nu * v] = s;
+      if (u >= r && u < nu - r) {
+        // Away from the row's ends the taps are u - r .. u + r: no clamped index to look up.
+        const from = line + u - r;
+        for (let q = 0; q < t; q++) s += k[q] * src[from + q];
+      } else for (let q = 0; q < t; q++) s += k[q] * src[line + cols[u * t + q]];
+      tmp[u + line] = s;
     }
   }
   // Column pass a row at a time (memory in order); per pixel the same sum, in the same order, from 0.
@@ -67,20 +72,31 @@ function tapIndices(len: number, r: number, stride: number): Int32Array {
 type Five = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
 
 /**
- * One pass of a separable filter over five nu x nv maps at once: along rows (`taps` from `tapIndices(nu, r, 1)`)
- * or along columns (`tapIndices(nv, r, nu)`), clamped edges; results stored as float32.
+ * Pixels of an SSIM map worth evaluating: beyond about 128 x 128 of them the mean of the map is evaluated on a
+ * grid of every `s`-th pixel along each axis (`s` the integer that keeps at least this many). The map is smooth
+ * at the scale of its Gaussian window (sigma 1.5 px), so the grid's mean is the map's mean up to a small part of
+ * its spread; below this size every pixel counts, as always.
  */
-function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array, alongRows: boolean): void {
-  if (!alongRows) {
-    filterFiveColumns(src, dst, nu, nv, k, taps);
-    return;
-  }
+export const SSIM_SAMPLES = 128 * 128;
+
+/** The grid step of {@link ssim} for an nu x nv region (see {@link SSIM_SAMPLES}). */
+export function ssimStride(nu: number, nv: number): number {
+  return Math.max(1, Math.floor(Math.sqrt((nu * nv) / SSIM_SAMPLES)));
+}
+
+/**
+ * The row pass of the separable filter over five nu x nv maps at once, evaluated at every `step`-th column
+ * (`taps` from `tapIndices(nu, r, 1)`, clamped edges): `dst` is ceil(nu / step) wide; results stored as float32.
+ */
+function filterFiveRows(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array, step: number): void {
   const t = k.length;
   const r = (t - 1) / 2;
   const [a, b, c, d, e] = src;
+  const width = Math.ceil(nu / step);
   for (let v = 0; v < nv; v++) {
     const line = v * nu;
-    for (let u = 0; u < nu; u++) {
+    const outLine = v * width;
+    for (let u = 0; u < nu; u += step) {
       // Away from the row's ends the taps are u - r .. u + r: no clamped index to look up.
       const direct = u >= r && u < nu - r;
       const from = line + u - r;
@@ -99,7 +115,7 @@ function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Arra
         s4 += w * d[j];
         s5 += w * e[j];
       }
-      const i = line + u;
+      const i = outLine + u / step;
       dst[0][i] = s1;
       dst[1][i] = s2;
       dst[2][i] = s3;
@@ -110,19 +126,20 @@ function filterFive(src: Five, dst: Five, nu: number, nv: number, k: Float32Arra
 }
 
 /**
- * The column pass of {@link filterFive}, a whole row of sums at a time (memory read in order rather than one
- * column at a time): each output is still the sum over the taps in the same order from 0, in double precision,
- * so the results are the same to the last bit.
+ * The column pass of the separable filter over five maps `width` wide and nv high, evaluated at every `step`-th
+ * row (`taps` from `tapIndices(nv, r, width)`), a whole row of sums at a time (memory read in order rather than
+ * one column at a time): each output is the sum over the taps in the same order from 0, in double precision,
+ * stored as float32; `dst` row v / step holds row v.
  */
-function filterFiveColumns(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array): void {
+function filterFiveColumns(src: Five, dst: Five, width: number, nv: number, k: Float32Array, taps: Int32Array, step: number): void {
   const t = k.length;
   const [a, b, c, d, e] = src;
-  const s1 = new Float64Array(nu);
-  const s2 = new Float64Array(nu);
-  const s3 = new Float64Array(nu);
-  const s4 = new Float64Array(nu);
-  const s5 = new Float64Array(nu);
-  for (let v = 0; v < nv; v++) {
+  const s1 = new Float64Array(width);
+  const s2 = new Float64Array(width);
+  const s3 = new Float64Array(width);
+  const s4 = new Float64Array(width);
+  const s5 = new Float64Array(width);
+  for (let v = 0; v < nv; v += step) {
     s1.fill(0);
     s2.fill(0);
     s3.fill(0);
@@ -131,7 +148,7 @@ function filterFiveColumns(src: Five, dst: Five, nu: number, nv: number, k: Floa
     for (let q = 0; q < t; q++) {
       const row = taps[v * t + q];
       const w = k[q];
-      for (let u = 0; u < nu; u++) {
+      for (let u = 0; u < width; u++) {
         const j = row + u;
         s1[u] += w * a[j];
         s2[u] += w * b[j];
@@ -140,7 +157,7 @@ function filterFiveColumns(src: Five, dst: Five, nu: number, nv: number, k: Floa
         s5[u] += w * e[j];
       }
     }
-    const o = v * nu;
+    const o = (v / step) * width;
     dst[0].set(s1, o);
     dst[1].set(s2, o);
     dst[2].set(s3, o);
@@ -149,39 +166,55 @@ function filterFiveColumns(src: Five, dst: Five, nu: number, nv: number, k: Floa
   }
 }
 
+let scratchBuffer = new Float32Array(0);
+
+/** A scratch buffer of at least `n` floats, shared by the calls of {@link ssim} (each runs to its end at once). */
+function scratch(n: number): Float32Array {
+  if (scratchBuffer.length < n) scratchBuffer = new Float32Array(Math.max(n, 2 * scratchBuffer.length));
+  return scratchBuffer;
+}
+
 /**
  * Mean SSIM of two nu x nv arrays with values in [0, 1]. The five Gaussian-filtered maps (a, b, a², b², ab) are
  * filtered together, row pass then column pass, with the same taps, order and float32 rounding as filtering each
- * map with `gaussianBlur2d`.
+ * map with `gaussianBlur2d`. Large regions are evaluated on a grid (see {@link SSIM_SAMPLES}); `stride` sets its
+ * step (default {@link ssimStride}).
  */
-export function ssim(a: Float32Array, b: Float32Array, nu: number, nv: number): number {
+export function ssim(a: Float32Array, b: Float32Array, nu: number, nv: number, stride = ssimStride(nu, nv)): number {
   const n = nu * nv;
   if (n === 0) return 1;
   const c1 = 0.01 ** 2;
   const c2 = 0.03 ** 2;
   const k = gaussianKernel(1.5);
   const r = (k.length - 1) / 2;
-  const maps = (): Five => [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
-  const src = maps();
-  src[0].set(a);
-  src[1].set(b);
+  const step = Math.max(1, Math.floor(stride));
+  const width = Math.ceil(nu / step);
+  const height = Math.ceil(nv / step);
+  // Every value of the working maps is written before it is read: they live in one reused scratch buffer.
+  const work = scratch(3 * n + 5 * width * (nv + height));
+  let at = 0;
+  const map = (size: number): Float32Array => work.subarray(at, (at += size));
+  const maps = (size: number): Five => [map(size), map(size), map(size), map(size), map(size)];
+  const src: Five = [a, b, map(n), map(n), map(n)];
   for (let i = 0; i < n; i++) {
     src[2][i] = a[i] * a[i];
     src[3][i] = b[i] * b[i];
     src[4][i] = a[i] * b[i];
   }
-  const rowPass = maps();
-  filterFive(src, rowPass, nu, nv, k, tapIndices(nu, r, 1), true);
-  const [ma, mb, maa, mbb, mab] = src; // reused for the result
-  filterFive(rowPass, src, nu, nv, k, tapIndices(nv, r, nu), false);
+  const rowPass = maps(width * nv);
+  filterFiveRows(src, rowPass, nu, nv, k, tapIndices(nu, r, 1), step);
+  const out = maps(width * height);
+  const [ma, mb, maa, mbb, mab] = out;
+  filterFiveColumns(rowPass, out, width, nv, k, tapIndices(nv, r, width), step);
+  const m = width * height;
   let total = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < m; i++) {
     const va = maa[i] - ma[i] * ma[i];
     const vb = mbb[i] - mb[i] * mb[i];
     const cov = mab[i] - ma[i] * mb[i];
     total += ((2 * ma[i] * mb[i] + c1) * (2 * cov + c2)) / ((ma[i] * ma[i] + mb[i] * mb[i] + c1) * (va + vb + c2));
   }
-  return total / n;
+  return total / m;
 }
 
 /** 1 - Bhattacharyya coefficient of the 32-bin histograms of two arrays with values in [0, 1]. */

@@ -25,7 +25,7 @@
  * higher-order variants.
  */
 import { OrderStatistics } from '../analysis/window.js';
-import { connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { boundingBox2d, connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import { bilinearClamped } from '../util/bilinear.js';
 import { stackKeyMasks, type KeyMask, type StackShape } from './mci.js';
 
@@ -55,15 +55,16 @@ function hermite(t: number): [number, number, number, number] {
   return [2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + t, -2 * t3 + 3 * t2, t3 - t2];
 }
 
-function centroid(mask: Uint8Array, nu: number, nv: number): [number, number] | null {
+/** Centroid of a mask, in the coordinates of the slice it was cut from at `origin`. */
+function centroid(mask: Uint8Array, nu: number, nv: number, origin: Origin): [number, number] | null {
   let su = 0;
   let sv = 0;
   let n = 0;
   for (let v = 0; v < nv; v++) {
     for (let u = 0; u < nu; u++) {
       if (!mask[u + nu * v]) continue;
-      su += u;
-      sv += v;
+      su += u + origin[0];
+      sv += v + origin[1];
       n++;
     }
   }
@@ -71,11 +72,11 @@ function centroid(mask: Uint8Array, nu: number, nv: number): [number, number] | 
 }
 
 /** Runs of consecutive key slices holding the object (an absent or empty key slice ends a run). */
-function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpacing): ShapeKey[][] {
+function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpacing, origin: Origin): ShapeKey[][] {
   const runs: ShapeKey[][] = [];
   let run: ShapeKey[] = [];
   for (const k of [...keys].sort((a, b) => a.index - b.index)) {
-    const c = k.mask ? centroid(k.mask, nu, nv) : null;
+    const c = k.mask ? centroid(k.mask, nu, nv, origin) : null;
     if (!k.mask || !c) {
       if (run.length) runs.push(run);
       run = [];
@@ -83,22 +84,141 @@ function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpaci
     }
     const area = countNonZero(k.mask);
     const single = connectedComponents(k.mask, nu, nv, 1, true).sizes.reduce((m, x) => Math.max(m, x), 0) >= 0.9 * area;
-    run.push({ index: k.index, sd: signedDistance2d(k.mask, nu, nv, spacing.du, spacing.dv), area, single, cu: c[0], cv: c[1] });
+    run.push({ index: k.index, sd: signedDistance2d(k.mask, nu, nv, spacing.du, spacing.dv, origin), area, single, cu: c[0], cv: c[1] });
   }
   if (run.length) runs.push(run);
   return runs;
 }
 
+export interface ShapeOptions {
+  /** Work in a window around the key masks (default true; the same result, see `interpolateShapes`). */
+  inWindow?: boolean;
+}
+
+/** Least margin (mm, and at least {@link WINDOW_MARGIN_PX} pixels) of the window the interpolation is solved in. */
+export const WINDOW_MARGIN_MM = 10;
+export const WINDOW_MARGIN_PX = 8;
+
 /**
  * Interpolates between key masks; returns a stack of `count` slices (`out[u + nu * (v + nv * w)]`, 1 = object),
  * the key slices as given. `within` (optional, [first, last] key slice): only the gaps inside it are filled.
+ *
+ * The work is done in a window around the key masks (their joint bounding box with a margin of
+ * {@link WINDOW_MARGIN_MM}), so that its cost follows the object's size rather than the slice's: the distances
+ * there are those of the whole slice, and the interpolated masks lie well inside it. Should one reach the
+ * window's edge inside the slice, the whole slice is interpolated instead.
  */
-export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing, within?: [number, number]): Uint8Array {
+export function interpolateShapes(
+  shape: StackShape,
+  keys: KeyMask[],
+  spacing: ShapeSpacing,
+  within?: [number, number],
+  options: ShapeOptions = {},
+): Uint8Array {
+  const win = (options.inWindow ?? true) ? keyWindow(shape, keys, spacing) : null;
+  if (!win) return interpolateInPlane(shape, keys, spacing, [0, 0], within);
+  const { nu, nv, count } = shape;
+  const inner: StackShape = { nu: win.u1 - win.u0 + 1, nv: win.v1 - win.v0 + 1, count };
+  const cropped = keys.map((k) => ({ index: k.index, mask: k.mask ? cropMask(k.mask, nu, win, inner) : null }));
+  const part = interpolateInPlane(inner, cropped, spacing, [win.u0, win.v0], within);
+  const innerArea = inner.nu * inner.nv;
+  const keySlices = new Set(keys.map((k) => k.index));
+  for (let w = 0; w < count; w++) {
+    if (!keySlices.has(w) && touchesInnerEdge(part.subarray(w * innerArea, (w + 1) * innerArea), inner, win, shape)) {
+      return interpolateInPlane(shape, keys, spacing, [0, 0], within);
+    }
+  }
+  const out = stackKeyMasks(shape, keys);
+  const area = nu * nv;
+  for (let w = 0; w < count; w++) {
+    if (keySlices.has(w)) continue;
+    for (let v = 0; v < inner.nv; v++) {
+      const from = w * innerArea + v * inner.nu;
+      out.set(part.subarray(from, from + inner.nu), w * area + (win.v0 + v) * nu + win.u0);
+    }
+  }
+  return out;
+}
+
+interface Window {
+  u0: number;
+  v0: number;
+  u1: number;
+  v1: number;
+}
+
+/**
+ * The window around the key masks (see `interpolateShapes`): their joint bounding box, grown by the least margin
+ * plus how far the masks' centroids lie apart (a key's distance map is read shifted by up to that much, with
+ * room for the spline's overshoot); null when it would be most of the slice or there is no mask.
+ */
+function keyWindow(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing): Window | null {
   const { nu, nv } = shape;
+  let u0 = nu;
+  let v0 = nv;
+  let u1 = -1;
+  let v1 = -1;
+  const cu: number[] = [];
+  const cv: number[] = [];
+  for (const k of keys) {
+    const b = k.mask ? boundingBox2d(k.mask, nu, nv) : null;
+    const c = k.mask ? centroid(k.mask, nu, nv, [0, 0]) : null;
+    if (!b || !c) continue;
+    u0 = Math.min(u0, b[0]);
+    v0 = Math.min(v0, b[1]);
+    u1 = Math.max(u1, b[2]);
+    v1 = Math.max(v1, b[3]);
+    cu.push(c[0]);
+    cv.push(c[1]);
+  }
+  if (u1 < 0) return null;
+  const spread = (x: number[]): number => Math.ceil(1.5 * (Math.max(...x) - Math.min(...x))) + 1;
+  const mu = Math.max(WINDOW_MARGIN_PX, Math.ceil(WINDOW_MARGIN_MM / spacing.du)) + spread(cu);
+  const mv = Math.max(WINDOW_MARGIN_PX, Math.ceil(WINDOW_MARGIN_MM / spacing.dv)) + spread(cv);
+  const win = { u0: Math.max(0, u0 - mu), v0: Math.max(0, v0 - mv), u1: Math.min(nu - 1, u1 + mu), v1: Math.min(nv - 1, v1 + mv) };
+  return (win.u1 - win.u0 + 1) * (win.v1 - win.v0 + 1) > 0.75 * nu * nv ? null : win;
+}
+
+function cropMask(mask: Uint8Array, nu: number, win: Window, inner: StackShape): Uint8Array {
+  const out = new Uint8Array(inner.nu * inner.nv);
+  for (let v = 0; v < inner.nv; v++) {
+    const from = (win.v0 + v) * nu + win.u0;
+    out.set(mask.subarray(from, from + inner.nu), v * inner.nu);
+  }
+  return out;
+}
+
+/** Whether a window's mask holds a pixel on a side of the window that lies inside the slice. */
+function touchesInnerEdge(mask: Uint8Array, inner: StackShape, win: Window, shape: StackShape): boolean {
+  const { nu, nv } = inner;
+  const sides: [boolean, number, number, number, number][] = [
+    [win.u0 > 0, 0, 0, 0, nv - 1],
+    [win.u1 < shape.nu - 1, nu - 1, 0, nu - 1, nv - 1],
+    [win.v0 > 0, 0, 0, nu - 1, 0],
+    [win.v1 < shape.nv - 1, 0, nv - 1, nu - 1, nv - 1],
+  ];
+  for (const [inside, a0, b0, a1, b1] of sides) {
+    if (!inside) continue;
+    for (let v = b0; v <= b1; v++) for (let u = a0; u <= a1; u++) if (mask[u + nu * v]) return true;
+  }
+  return false;
+}
+
+/** Where a part of a slice starts in the slice, [u, v]. */
+type Origin = [number, number];
+
+/**
+ * `interpolateShapes` on the whole of the given slices, which start at `origin` of the slices the keys come
+ * from: centroids and shifts are reckoned in those slices' coordinates, so that a part gives to the last bit
+ * the values of the whole.
+ */
+function interpolateInPlane(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing, origin: Origin, within: [number, number] | undefined): Uint8Array {
+  const { nu, nv } = shape;
+  const [ou, ov] = origin;
   const area = nu * nv;
   const out = stackKeyMasks(shape, keys);
   const wanted = (a: number, b: number): boolean => !within || (a >= within[0] && b <= within[1]);
-  for (const run of objectRuns(keys, nu, nv, spacing)) {
+  for (const run of objectRuns(keys, nu, nv, spacing, origin)) {
     const n = run.length;
     for (let g = 0; g + 1 < n; g++) {
       const k0 = run[g];
@@ -123,7 +243,7 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
         for (let v = 0; v < nv; v++) {
           for (let u = 0; u < nu; u++) {
             // Each key's map, shifted so that its centroid sits on the interpolated path.
-            const at = (k: ShapeKey): number => (align ? bilinearClamped(k.sd, nu, nv, u - pu + k.cu, v - pv + k.cv) : k.sd[u + nu * v]);
+            const at = (k: ShapeKey): number => (align ? bilinearClamped(k.sd, nu, nv, u + ou - pu + k.cu - ou, v + ov - pv + k.cv - ov) : k.sd[u + nu * v]);
             const s0 = at(k0);
             const s1 = at(k1);
             blend[u + nu * v] = spline(s0, s1, a === k0 ? s0 : at(a), b === k1 ? s1 : at(b));
@@ -138,7 +258,7 @@ export function interpolateShapes(shape: StackShape, keys: KeyMask[], spacing: S
       }
     }
   }
-  taperToAbsent(out, shape, keys, spacing, wanted);
+  taperToAbsent(out, shape, keys, spacing, wanted, origin);
   return out;
 }
 
@@ -168,7 +288,14 @@ export function gapKeys(keys: KeyMask[], i: number): KeyMask[] {
  * at a fraction t of the way, the key mask eroded by t times its greatest depth (it shrinks to its deepest point
  * and vanishes at the absent slice).
  */
-function taperToAbsent(out: Uint8Array, shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing, wanted: (a: number, b: number) => boolean): void {
+function taperToAbsent(
+  out: Uint8Array,
+  shape: StackShape,
+  keys: KeyMask[],
+  spacing: ShapeSpacing,
+  wanted: (a: number, b: number) => boolean,
+  origin: Origin,
+): void {
   const { nu, nv } = shape;
   const area = nu * nv;
   const sorted = [...keys].sort((a, b) => a.index - b.index);
@@ -178,7 +305,7 @@ function taperToAbsent(out: Uint8Array, shape: StackShape, keys: KeyMask[], spac
     const full = a.mask && !b.mask ? a : b.mask && !a.mask ? b : null;
     if (!full?.mask || Math.abs(b.index - a.index) < 2 || !wanted(a.index, b.index)) continue;
     const other = full === a ? b : a;
-    const sd = signedDistance2d(full.mask, nu, nv, spacing.du, spacing.dv);
+    const sd = signedDistance2d(full.mask, nu, nv, spacing.du, spacing.dv, origin);
     let depth = 0;
     for (let i = 0; i < area; i++) if (Number.isFinite(sd[i])) depth = Math.max(depth, -sd[i]);
     if (depth <= 0) continue;

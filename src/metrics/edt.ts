@@ -5,7 +5,9 @@
 
 /**
  * 1D squared distance transform of `f` (n samples `stride` apart starting at `offset`, sample spacing `w`),
- * written back in place. `v`, `z`, `g` are scratch arrays of length >= n (z: n + 1).
+ * written back in place. `v`, `z`, `g` are scratch arrays of length >= n (z: n + 1). `origin` is the index of the
+ * first sample on a longer line it was cut from (positions are reckoned on that line, so that a part gives the
+ * same values as the whole; default 0).
  */
 export function edt1d(
   d: Float64Array,
@@ -16,13 +18,14 @@ export function edt1d(
   v: Int32Array,
   z: Float64Array,
   g: Float64Array,
+  origin = 0,
 ): void {
   for (let q = 0; q < n; q++) g[q] = d[offset + q * stride];
   let k = -1;
   for (let q = 0; q < n; q++) {
     const fq = g[q];
     if (fq === Infinity) continue;
-    const pq = q * w;
+    const pq = (q + origin) * w;
     if (k < 0) {
       k = 0;
       v[0] = q;
@@ -33,7 +36,7 @@ export function edt1d(
     let s: number;
     for (;;) {
       const r = v[k];
-      const pr = r * w;
+      const pr = (r + origin) * w;
       s = (fq + pq * pq - (g[r] + pr * pr)) / (2 * (pq - pr));
       if (s <= z[k]) k--; // z[0] is -Infinity, so this stops at k = 0
       else break;
@@ -46,9 +49,9 @@ export function edt1d(
   if (k < 0) return; // no finite sample on this line
   let j = 0;
   for (let q = 0; q < n; q++) {
-    const x = q * w;
+    const x = (q + origin) * w;
     while (z[j + 1] < x) j++;
-    const dx = x - v[j] * w;
+    const dx = x - (v[j] + origin) * w;
     d[offset + q * stride] = dx * dx + g[v[j]];
   }
 }

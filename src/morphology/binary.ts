@@ -15,12 +15,14 @@ export function countNonZero(mask: ArrayLike<number>): number {
 /**
  * Signed distance (mm) to the boundary of a 2D mask: negative inside, positive outside, measured from the
  * centres of the nearest voxel of the other side and shifted by half a voxel so that the boundary lies at 0.
- * `Infinity` everywhere outside when the mask is empty.
+ * `Infinity` everywhere outside when the mask is empty. `origin` ([u, v], default [0, 0]) says where the mask
+ * starts in a larger slice it was cut from: positions are reckoned there, so that a part of a slice holding
+ * the mask and the nearest pixels of the other side gives to the last bit the distances of the whole slice.
  */
-export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number, du: number, dv: number): Float32Array {
+export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number, du: number, dv: number, origin: readonly [number, number] = [0, 0]): Float32Array {
   const scratch = edtScratch(Math.max(nu, nv));
-  const inside = squaredDistance2d(mask, true, nu, nv, du, dv, scratch);
-  const outside = squaredDistance2d(mask, false, nu, nv, du, dv, scratch);
+  const inside = squaredDistance2d(mask, true, nu, nv, du, dv, scratch, origin);
+  const outside = squaredDistance2d(mask, false, nu, nv, du, dv, scratch, origin);
   const half = Math.min(du, dv) / 2;
   const out = new Float32Array(nu * nv);
   for (let i = 0; i < out.length; i++) {
@@ -44,12 +46,21 @@ function edtScratch(m: number): EdtScratch {
  * clear (`set` false); `Infinity` where there is none. Equal to `squaredDistanceTransform` on a one-slice
  * volume, without its third pass (which leaves a single slice unchanged) and without a complement copy.
  */
-function squaredDistance2d(mask: ArrayLike<number>, set: boolean, nu: number, nv: number, du: number, dv: number, sc: EdtScratch): Float64Array {
+function squaredDistance2d(
+  mask: ArrayLike<number>,
+  set: boolean,
+  nu: number,
+  nv: number,
+  du: number,
+  dv: number,
+  sc: EdtScratch,
+  origin: readonly [number, number],
+): Float64Array {
   const n = nu * nv;
   const d = new Float64Array(n);
   for (let i = 0; i < n; i++) d[i] = (mask[i] ? 1 : 0) === (set ? 1 : 0) ? 0 : Infinity;
-  for (let v = 0; v < nv; v++) edt1d(d, v * nu, 1, nu, du, sc.v, sc.z, sc.g);
-  for (let u = 0; u < nu; u++) edt1d(d, u, nu, nv, dv, sc.v, sc.z, sc.g);
+  for (let v = 0; v < nv; v++) edt1d(d, v * nu, 1, nu, du, sc.v, sc.z, sc.g, origin[0]);
+  for (let u = 0; u < nu; u++) edt1d(d, u, nu, nv, dv, sc.v, sc.z, sc.g, origin[1]);
   return d;
 }
 

@@ -99,21 +99,41 @@ export function cropKeySlice(k: KeySlice, sg: SliceGeometry, roi: RoiBox): KeySl
   return out;
 }
 
-/** The ROI view of an image (slices cut and windowed on first use, then cached). */
+/** Slices of each kind an ROI view keeps at a time (the most recently used). */
+export const ROI_CACHED_SLICES = 8;
+
+/** A small map that keeps the `size` most recently used entries. */
+class RecentSlices {
+  private readonly map = new Map<number, Float32Array>();
+  constructor(private readonly size: number) {}
+  get(w: number, make: () => Float32Array): Float32Array {
+    let r = this.map.get(w);
+    if (r) {
+      this.map.delete(w);
+    } else {
+      r = make();
+      if (this.map.size >= this.size) this.map.delete(this.map.keys().next().value as number);
+    }
+    this.map.set(w, r);
+    return r;
+  }
+}
+
+/**
+ * The ROI view of an image: slices cut (and windowed) on use. The few most recently used slices of each kind are
+ * kept (fronts walk from slice to slice and look at their neighbours), not the whole stack: a view of a large
+ * scan costs a few slices of memory, and cutting a slice again is cheap next to anything done with it.
+ */
 export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: IntensityWindow): RoiImage {
   const { nu, nv } = roiSize(roi);
-  const raw = new Map<number, Float32Array>();
-  const win = new Map<number, Float32Array>();
+  const raw = new RecentSlices(ROI_CACHED_SLICES);
+  const win = new RecentSlices(ROI_CACHED_SLICES);
   const full = new Float32Array(sg.area);
-  const getRaw = (w: number): Float32Array => {
-    let r = raw.get(w);
-    if (!r) {
+  const getRaw = (w: number): Float32Array =>
+    raw.get(w, () => {
       sg.extract(image.data, w, full);
-      r = cropSlice(full, sg.nu, roi, new Float32Array(nu * nv));
-      raw.set(w, r);
-    }
-    return r;
-  };
+      return cropSlice(full, sg.nu, roi, new Float32Array(nu * nv));
+    });
   return {
     nu,
     nv,
@@ -123,13 +143,6 @@ export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: 
     dw: sg.dw,
     origin: [roi.u0, roi.v0],
     raw: getRaw,
-    windowed(w) {
-      let r = win.get(w);
-      if (!r) {
-        r = applyWindow(getRaw(w), window);
-        win.set(w, r);
-      }
-      return r;
-    },
+    windowed: (w) => win.get(w, () => applyWindow(getRaw(w), window)),
   };
 }

@@ -22,7 +22,7 @@ import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type Sl
 import { hashBytes, keySliceKey, LruCache, sameBytes, sameKeySlice } from './cache.js';
 import { EditLog } from './history.js';
 import { runLabel, type LabelRun, type LabelRunOptions } from './label-run.js';
-import { fullStack, mergeLabels } from './merge.js';
+import { mergeLabels } from './merge.js';
 import {
   annotationOf,
   checkKeySlice,
@@ -375,15 +375,17 @@ class KeysliceSession implements Session {
    */
   private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number, sent?: Map<number, Uint8Array>): Generator<SliceUpdate> {
     const { sg } = this;
-    const stack = fullStack(run, sg);
+    const p = run.propagation;
     const records = new Map(run.report.slices.map((s) => [s.slice, s]));
     for (let w = 0; w < sg.count; w++) {
-      const mask = stack.subarray(w * sg.area, (w + 1) * sg.area);
+      // Slice by slice from the ROI stack (no full-volume copy of the label).
+      const mask = new Uint8Array(sg.area);
+      if (p) pasteSlice(p.mask.subarray(w * p.nu * p.nv, (w + 1) * p.nu * p.nv), p.roi, mask, sg.nu);
       const r = records.get(w);
       const box = boundingBox2d(mask, sg.nu, sg.nv);
       const was = sent?.get(w);
       if (was ? sameBytes(was, mask) : !box && (!r || r.source === 'none')) continue;
-      yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask: mask.slice(), box, confidence: r?.confidence ?? 0, cached, final: true, done, total };
+      yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask, box, confidence: r?.confidence ?? 0, cached, final: true, done, total };
     }
   }
 

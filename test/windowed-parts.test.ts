@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ssim, ssimStride, SSIM_SAMPLES } from '../src/analysis/similarity.js';
+import { makePhantom, rng } from '../src/demo/phantom.js';
+import { interpolateShapes } from '../src/interpolation/shape.js';
+import { signedDistance2d } from '../src/morphology/binary.js';
+import { postprocessStack } from '../src/propagation/postprocess.js';
+import { ROI_CACHED_SLICES, roiImage } from '../src/propagation/roi.js';
+import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
+
+/** A filled ellipse (centre cu, cv; semi-axes ru, rv) on an nu x nv slice. */
+function ellipse(nu: number, nv: number, cu: number, cv: number, ru: number, rv: number): Uint8Array {
+  const m = new Uint8Array(nu * nv);
+  for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) if (((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 <= 1) m[u + nu * v] = 1;
+  return m;
+}
+
+function crop(src: ArrayLike<number>, nu: number, box: [number, number, number, number]): number[] {
+  const out: number[] = [];
+  for (let v = box[1]; v <= box[3]; v++) for (let u = box[0]; u <= box[2]; u++) out.push(src[u + nu * v]);
+  return out;
+}
+
+describe('work in a window, same result', () => {
+  it('signed distances of a part of a slice (with its origin) equal those of the whole slice there, to the last bit', () => {
+    const nu = 120;
+    const nv = 90;
+    const mask = ellipse(nu, nv, 60.3, 41.7, 17, 11);
+    for (let i = 0; i < 6; i++) mask[70 + i + nu * (20 + 2 * i)] = 1; // a ragged piece too
+    const full = signedDistance2d(mask, nu, nv, 0.7, 1.3);
+    const box: [number, number, number, number] = [33, 17, 95, 60];
+    const part = Uint8Array.from(crop(mask, nu, box));
+    const w = box[2] - box[0] + 1;
+    const h = box[3] - box[1] + 1;
+    const sd = signedDistance2d(part, w, h, 0.7, 1.3, [box[0], box[1]]);
+    assert.deepEqual(Array.from(sd), crop(full, nu, box).map((x) => Math.fround(x)));
+  });
+
+  it('shape interpolation in a window around the key masks equals the whole-slice interpolation', () => {
+    const nu = 200;
+    const nv = 160;
+    const r = rng(3);
+    // A shape moving across the slice (centroid-aligned), one changing size, scattered pieces, an absent end.
+    const moving = [0, 9, 20, 31].map((w, i) => ({ index: w, mask: ellipse(nu, nv, 50 + 9 * i, 60 + 4 * i, 14 + i, 9) }));
+    const scattered = (seed: number): Uint8Array => {
+      const m = new Uint8Array(nu * nv);
+      const q = rng(seed);
+      for (let k = 0; k < 6; k++) {
+        const e = ellipse(nu, nv, 70 + 40 * q(), 50 + 40 * q(), 2 + 3 * q(), 2 + 3 * q());
+        for (let i = 0; i < m.length; i++) m[i] |= e[i];
+      }
+      return m;
+    };
+    const cases = [
+      moving,
+      [
+        { index: 2, mask: ellipse(nu, nv, 100, 80, 30, 20) },
+        { index: 12, mask: ellipse(nu, nv, 104, 78, 10, 8) },
+        { index: 17, mask: null },
+      ],
+      [
+        { index: 0, mask: scattered(1) },
+        { index: 7, mask: scattered(2) },
+      ],
+      // Touching the slice's edge.
+      [
+        { index: 0, mask: ellipse(nu, nv, 5, 150, 20, 25) },
+        { index: 6, mask: ellipse(nu, nv, 12 + r(), 140, 15, 20) },
+      ],
+    ];
+    for (const keys of cases) {
+      const count = Math.max(...keys.map((k) => k.index)) + 2;
+      const spacing = { du: 0.8, dv: 0.9 };
+      const windowed = interpolateShapes({ nu, nv, count }, keys, spacing);
+      const whole = interpolateShapes({ nu, nv, count }, keys, spacing, undefined, { inWindow: false });
+      assert.ok(windowed.some((x) => x));
+      assert.deepEqual(windowed, whole);
+    }
+  });
+
+  it('3D clean-up of an object in a large stack equals the clean-up of a stack just around it', () => {
+    const [nu, nv, nw] = [30, 26, 12];
+    const small = new Uint8Array(nu * nv * nw);
+    const r = rng(7);
+    for (let w = 1; w < nw - 1; w++) {
+      const e = ellipse(nu, nv, 14 + r(), 12 + r(), 9, 7);
+      for (let i = 0; i < nu * nv; i++) small[w * nu * nv + i] = e[i] && r() > 0.08 ? 1 : 0;
+      if (w >= 8) small[w * nu * nv + 2 + nu * 2] = 1; // a stray piece away from the object
+    }
+    small[5 * nu * nv + 14 + nu * 12] = 0; // a hole
+    const [bu, bv, bw] = [90, 70, 40];
+    const [ou, ov, ow] = [37, 21, 9];
+    const big = new Uint8Array(bu * bv * bw);
+    for (let w = 0; w < nw; w++) for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) big[ou + u + bu * (ov + v + bv * (ow + w))] = small[u + nu * (v + nv * w)];
+    const ra = postprocessStack(small, nu, nv, nw, new Set([4]));
+    const rb = postprocessStack(big, bu, bv, bw, new Set([4 + ow]));
+    assert.ok((ra.smooth?.changedVoxels ?? 0) > 0 && (ra.keepConnected?.removedComponents ?? 0) > 0);
+    assert.deepEqual({ ...rb, continuity: undefined }, { ...ra, continuity: undefined });
+    assert.deepEqual(rb.continuity?.flaggedSlices, ra.continuity?.flaggedSlices.map((w) => w + ow));
+    let outside = 0;
+    for (let w = 0; w < bw; w++) {
+      for (let v = 0; v < bv; v++) {
+        for (let u = 0; u < bu; u++) {
+          const x = big[u + bu * (v + bv * w)];
+          const [su, sv, sw] = [u - ou, v - ov, w - ow];
+          if (su < 0 || sv < 0 || sw < 0 || su >= nu || sv >= nv || sw >= nw) outside += x;
+          else assert.equal(x, small[su + nu * (sv + nv * sw)]);
+        }
+      }
+    }
+    assert.equal(outside, 0);
+  });
+
+  it('SSIM of a large region is the mean of its map on a grid: close to every pixel, exact below the grid size', () => {
+    assert.equal(ssimStride(128, 128), 1);
+    assert.equal(ssimStride(400, 330), 2);
+    assert.equal(ssimStride(512, 512), 4);
+    const nu = 300;
+    const nv = 220;
+    assert.ok(nu * nv >= 2 * SSIM_SAMPLES);
+    const r = rng(11);
+    const a = Float32Array.from({ length: nu * nv }, (_, i) => 0.5 + 0.3 * Math.sin((i % nu) / 9) * Math.cos(Math.floor(i / nu) / 13) + 0.05 * r());
+    for (const noise of [0.02, 0.2]) {
+      const b = a.map((x) => Math.min(1, Math.max(0, x + noise * (r() - 0.5))));
+      const all = ssim(a, b, nu, nv, 1);
+      assert.ok(Math.abs(ssim(a, b, nu, nv) - all) < 0.01, `noise ${noise}`);
+    }
+    const small = a.subarray(0, 100 * 100);
+    assert.equal(ssim(small, small.map((x) => x * 0.9), 100, 100), ssim(small, small.map((x) => x * 0.9), 100, 100, 1));
+  });
+
+  it('an ROI view keeps only a few slices and gives the same values when a slice is asked again', () => {
+    const { image } = makePhantom({ size: [48, 40, 30], spacing: [1, 1, 2] });
+    const sg = new SliceGeometry(image, defaultSliceAxis(image.spacing));
+    const img = roiImage(image, sg, { u0: 5, v0: 4, u1: 40, v1: 30 }, { low: -200, high: 300, kind: 'manual' });
+    const first = Array.from(img.windowed(3));
+    const raw = Array.from(img.raw(3));
+    for (let w = 4; w < 4 + 2 * ROI_CACHED_SLICES; w++) img.windowed(w);
+    assert.deepEqual(Array.from(img.windowed(3)), first);
+    assert.deepEqual(Array.from(img.raw(3)), raw);
+    assert.equal(first.length, 36 * 27);
+    const full = sg.slice(image.data, 3);
+    assert.equal(raw[0], full[5 + sg.nu * 4]);
+    assert.ok(first.every((x) => x >= 0 && x <= 1));
+  });
+});
