@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { classicEngine } from '../src/engines/classic/engine.js';
+import { addGuide, classicEngine } from '../src/engines/classic/engine.js';
 import { carryByAffinity, edgeProfile, EDGE_CHANNELS } from '../src/models/adapter/correspondence.js';
 import { adaptedEngine } from '../src/models/adapter/engine-node.js';
 import { loadAdapter } from '../src/models/adapter/load-node.js';
@@ -152,10 +152,10 @@ test('trainAdapter validates against the unadapted engine; an adapter refuses an
     const sg = new SliceGeometry(b.image, 2);
     const label = simulateLabel(b.truth, sg, 1, selectKeySlices(sliceAreas(b.truth, sg, 1), 1), 'mask');
     const plain = await segment(b.image, { axis: 2, labels: [label] }, { engine: classicEngine() });
-    const zero = await segment(b.image, { axis: 2, labels: [label] }, { engine: classicEngine({ adapter: correspondenceTerm(model, 0) }) });
+    const zero = await segment(b.image, { axis: 2, labels: [label] }, { engine: classicEngine({ adapter: correspondenceTerm(model, { weight: 0 }) }) });
     assert.deepEqual(zero.labels.data, plain.labels.data);
     assert.equal(model.usage.runs, 0);
-    await segment(b.image, { axis: 2, labels: [label] }, { engine: classicEngine({ adapter: correspondenceTerm(model, 1) }) });
+    await segment(b.image, { axis: 2, labels: [label] }, { engine: classicEngine({ adapter: correspondenceTerm(model, { weight: 1 }) }) });
     assert.ok(model.usage.runs > 0, 'the adapter ran on the propagated slices');
     await model.release();
   } finally {
@@ -242,5 +242,27 @@ test('adapter term: beyond the outermost key slices only, unless asked for betwe
   assert.ok(g && g.weight === 1 && g.logits.length === 12);
   // Zero features: uniform attention over the 3 x 3 window, so pixel 5's neighbours get 1/9 of the mask.
   assert.ok(Math.abs(g.logits[0] - Math.log(1 / 9 / (8 / 9))) < 1e-5);
-  assert.ok(await correspondenceTerm(fake, 1, true).open(img).guide(step(mask)));
+  assert.ok(await correspondenceTerm(fake, { weight: 1, betweenKeys: true }).open(img).guide(step(mask)));
+
+  assert.equal(g.whereUnsure, true, 'weighed by the cut\'s uncertainty unless asked otherwise');
+  assert.equal((await correspondenceTerm(fake, { whereUnsure: false }).open(img).guide(step(null)))?.whereUnsure, false);
+});
+
+test('addGuide: a term weighed where the cut is unsure counts fully where the costs tie and hardly where they differ', () => {
+  const free = Uint8Array.from([1, 1, 1, 0]);
+  const fg = () => Float32Array.from([1, 0, 10, 1]);
+  const bg = () => Float32Array.from([1, 10, 0, 1]);
+  // Logit -2 everywhere: the term says background (foreground costs softplus(2), background softplus(-2)).
+  const logits = new Float32Array(4).fill(-2);
+  const sp = (x: number) => Math.log1p(Math.exp(x));
+  const [f1, b1] = [fg(), bg()];
+  addGuide({ logits, weight: 2 }, free, f1, b1);
+  assert.ok(Math.abs(f1[1] - 2 * sp(2)) < 1e-5 && Math.abs(b1[2] - 2 * sp(-2)) < 1e-5, 'plain: the same weight everywhere');
+  assert.equal(f1[3], 1, 'fixed pixels untouched');
+  const [f2, b2] = [fg(), bg()];
+  addGuide({ logits, weight: 2, whereUnsure: true }, free, f2, b2);
+  assert.ok(Math.abs(f2[0] - (1 + 2 * sp(2))) < 1e-5, 'tied costs: full weight');
+  const u = 1 - Math.tanh(5);
+  assert.ok(Math.abs(f2[1] - 2 * u * sp(2)) < 1e-5 && Math.abs(b2[2] - 2 * u * sp(-2)) < 1e-5, '10 nats apart: weight x (1 - tanh 5)');
+  assert.ok(f2[1] < 1e-3, 'the sure pixel keeps its decision');
 });

@@ -3,8 +3,11 @@
  * at least three cases, each case in turn is the test case; an adapter is trained on the others (the last of them
  * held out for early stopping, the choice of weight and the usable verdict) and the benchmark runs on the test
  * case with the unadapted engine and the adapted one, in the same run. "As used" takes the adapted result only
- * where the adapter was marked usable (else the unadapted one), as `keyslice segment` users would.
+ * where the adapter was marked usable (else the unadapted one), as `keyslice segment` users would. With `out`,
+ * each fold's adapter is kept in `out/adapters/`.
  */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import type { BenchMethod } from '../bench/methods.js';
 import { getMethod } from '../bench/methods.js';
 import { findDatasets, type Dataset } from '../bench/manifest.js';
@@ -18,7 +21,7 @@ import type { PromptKind } from '../simulate/annotator.js';
 import { KeysliceError } from '../util/errors.js';
 import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
 import { trainAdapter } from './train-adapter.js';
-import { dataHash, readCase } from './train-files.js';
+import { dataHash, readCase, writeAdapter } from './train-files.js';
 import type { TrainingMode, TrainProgress } from './train.js';
 
 export interface LooOptions {
@@ -108,8 +111,10 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
         });
         const model = await correspondenceModel(runtime, adapter.graph, adapter.manifest);
         models.push(model);
-        methods.push(adaptedMethod(`keyslice:classic+${mode}`, classicEngine({ adapter: correspondenceTerm(model) })));
         const m = adapter.manifest;
+        methods.push(adaptedMethod(`keyslice:classic+${mode}`, classicEngine({ adapter: correspondenceTerm(model) })));
+        const dir = opts.out && path.join(opts.out, 'adapters', `${d.name}-${test.id}-${mode}`);
+        if (dir && !existsSync(dir)) await writeAdapter(dir, adapter);
         folds.push({
           dataset: d.name,
           test: test.id,

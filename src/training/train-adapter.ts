@@ -78,7 +78,7 @@ export async function trainAdapter(train: TrainingCase[], validation: TrainingCa
   const model = await correspondenceModel(await nodeRuntime(), graph, manifest);
   try {
     const weights = options.guideWeights ?? [0.5, 1, 2, 4];
-    const engines = [classicEngine(), ...weights.map((w) => classicEngine({ adapter: correspondenceTerm(model, w) }))];
+    const engines = [classicEngine(), ...weights.map((w) => classicEngine({ adapter: correspondenceTerm(model, { weight: w }) }))];
     const dice = (await protocolDice(labelled, engines, options.protocol ?? VALIDATION_PROTOCOL)).map(mean);
     let best = 1;
     for (let e = 2; e < dice.length; e++) if (dice[e] > dice[best]) best = e;

@@ -93,6 +93,12 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
 export interface PixelGuide {
   logits: Float32Array;
   weight: number;
+  /**
+   * Weigh the term at each pixel by how unsure the cut's own costs are there (1 - |tanh((costBg - costFg) / 2)|:
+   * 1 where they tie, near 0 where they differ by several nats), so that it decides only what the image and the
+   * shape prior leave open. The hybrid engine's model term does not set it; a trained adapter's does.
+   */
+  whereUnsure?: boolean;
 }
 
 export const GUIDE_CLIP = 6;
@@ -102,14 +108,15 @@ function softplus(x: number): number {
 }
 
 /** Adds a guide's costs to the unary terms of the free pixels. */
-function addGuide(guide: PixelGuide | undefined, free: Uint8Array, costFg: Float32Array, costBg: Float32Array): void {
+export function addGuide(guide: PixelGuide | undefined, free: Uint8Array, costFg: Float32Array, costBg: Float32Array): void {
   if (!guide || guide.weight <= 0) return;
-  const { logits, weight } = guide;
+  const { logits, weight, whereUnsure } = guide;
   for (let i = 0; i < free.length; i++) {
     if (!free[i]) continue;
     const l = Math.max(-GUIDE_CLIP, Math.min(GUIDE_CLIP, logits[i]));
-    costFg[i] += weight * softplus(-l);
-    costBg[i] += weight * softplus(l);
+    const w = whereUnsure ? weight * (1 - Math.abs(Math.tanh((costBg[i] - costFg[i]) / 2))) : weight;
+    costFg[i] += w * softplus(-l);
+    costBg[i] += w * softplus(l);
   }
 }
 
@@ -424,7 +431,7 @@ export class ClassicSession implements ObjectSession {
     }
     this.adapter ??= this.o.adapter?.open(this.img);
     const g = guide ?? (await this.adapter?.guide(step)) ?? undefined;
-    addGuide(g && { logits: crop(g.logits), weight: g.weight }, free, costFg, costBg);
+    addGuide(g && { ...g, logits: crop(g.logits) }, free, costFg, costBg);
     const curvature = this.o.compensateCurvature && step.prior ? levelSetCurvature(sd, nu, nv, du, dv) : undefined;
     let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda, curvature });
     mask = keepOverlapping(mask, shape, nu, nv);

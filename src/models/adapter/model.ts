@@ -54,9 +54,22 @@ export interface CutAdapter {
  * By default the term joins only the cuts beyond the outermost key slices, where the previous mask is the only
  * shape evidence (as the hybrid engine weighs its model there only); between key slices the interpolation of
  * the key masks already guides the cut, and on the leave-one-out benchmark the term pulled it away there.
- * `betweenKeys` adds it there too.
+ * `betweenKeys` adds it there too. With `whereUnsure` (default) the term counts at each pixel only as far as the
+ * cut's own costs leave it open (see `PixelGuide`): the carried mask keeps roughly the area it came from, which
+ * helps where the intensity models cannot tell the object from its surroundings, and hurts at the object's ends,
+ * where it tapers and the image says so.
  */
-export function correspondenceTerm(model: CorrespondenceModel, weight = model.manifest.guideWeight, betweenKeys = false): CutAdapter {
+export interface TermOptions {
+  /** The term's weight (default: the manifest's `guideWeight`). */
+  weight?: number;
+  /** Add the term between key slices too (default false). */
+  betweenKeys?: boolean;
+  /** Weigh it by the cut's own uncertainty (default true; see `PixelGuide`). */
+  whereUnsure?: boolean;
+}
+
+export function correspondenceTerm(model: CorrespondenceModel, options: TermOptions = {}): CutAdapter {
+  const { weight, betweenKeys = false, whereUnsure = true } = options;
   const { channels, radius } = model.manifest.correspondence;
   return {
     open(img) {
@@ -71,10 +84,11 @@ export function correspondenceTerm(model: CorrespondenceModel, weight = model.ma
       };
       return {
         async guide(step) {
-          if (weight <= 0 || (!betweenKeys && step.front.between)) return null;
+          const w = weight ?? model.manifest.guideWeight;
+          if (w <= 0 || (!betweenKeys && step.front.between)) return null;
           const [fa, fb] = await Promise.all([features(step.from), features(step.to)]);
           const p = carryByAffinity(fa, fb, channels, img.nu, img.nv, radius, step.mask);
-          return { logits: probabilityLogits(p), weight };
+          return { logits: probabilityLogits(p), weight: w, whereUnsure };
         },
       };
     },
