@@ -4,6 +4,7 @@
  * scan never leaves the machine) or on the `keyslice serve` server it was loaded from (remote mode).
  */
 import { defaultColor, slicerColorTable, type Rgb } from '../../labels/label-table.js';
+import { boundingBox2d } from '../../morphology/binary.js';
 import type { KeySlicePrompt, Revision, SliceUpdate } from '../../session/types.js';
 import type { SliceAxis, Vec3 } from '../../volume/volume.js';
 import type { ExportFormat, OpenedScan, SessionPort } from '../port.js';
@@ -202,7 +203,7 @@ export class App {
       // A box stroke: its bounding box per slice, then the pixels under it as they were.
       const boxes: { slice: number; box: [number, number, number, number] }[] = [];
       for (const s of changedSlices(this.shown, cur, this.layout, this.axis)) {
-        const box = maskBoxOf(sliceFromRas(cur, this.layout, this.axis, s, BOX_PEN), this.scan.nu, this.scan.nv);
+        const box = boundingBox2d(sliceFromRas(cur, this.layout, this.axis, s, BOX_PEN), this.scan.nu, this.scan.nv);
         if (box) boxes.push({ slice: s, box });
       }
       if (boxes.length > 0) for (let i = 0; i < cur.length; i++) if (cur[i] === BOX_PEN) cur[i] = this.shown[i];
@@ -613,22 +614,6 @@ function confidenceOf(c: ConfidenceMap, label: number, count: number): Float32Ar
   return a;
 }
 
-function maskBoxOf(mask: Uint8Array, nu: number, nv: number): [number, number, number, number] | null {
-  let u0 = nu;
-  let v0 = nv;
-  let u1 = -1;
-  let v1 = -1;
-  for (let v = 0; v < nv; v++) {
-    for (let u = 0; u < nu; u++) {
-      if (!mask[u + nu * v]) continue;
-      if (u < u0) u0 = u;
-      if (u > u1) u1 = u;
-      if (v < v0) v0 = v;
-      if (v > v1) v1 = v;
-    }
-  }
-  return u1 < 0 ? null : [u0, v0, u1, v1];
-}
 
 function rasToVoxel(layout: RasLayout, ras: Vec3): Vec3 {
   const out: Vec3 = [0, 0, 0];
