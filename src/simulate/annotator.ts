@@ -4,7 +4,7 @@
  */
 import type { Box, KeySlice, LabelAnnotation, Point } from '../annotations/types.js';
 import { emptyKeySlice } from '../annotations/types.js';
-import { signedDistance2d } from '../morphology/binary.js';
+import { boundingBox2d, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry } from '../volume/volume.js';
 
 export type PromptKind = 'mask' | 'box' | 'points';
@@ -46,20 +46,7 @@ export function selectKeySlices(areas: readonly number[], k: number): number[] {
 
 /** Tight inclusive 2D box of the non-zero values of a slice, or null when empty. */
 export function tightBox(mask: ArrayLike<number>, nu: number, nv: number): Box | null {
-  let i0 = nu;
-  let j0 = nv;
-  let i1 = -1;
-  let j1 = -1;
-  for (let j = 0; j < nv; j++) {
-    for (let i = 0; i < nu; i++) {
-      if (!mask[i + nu * j]) continue;
-      if (i < i0) i0 = i;
-      if (i > i1) i1 = i;
-      if (j < j0) j0 = j;
-      if (j > j1) j1 = j;
-    }
-  }
-  return i1 < 0 ? null : [i0, j0, i1, j1];
+  return boundingBox2d(mask, nu, nv);
 }
 
 /** Mean of the 3 x 3 neighbourhood of every pixel (clamped at the slice's edges). */
