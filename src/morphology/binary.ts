@@ -256,6 +256,40 @@ export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): 
   return u1 < 0 ? null : [u0, v0, u1, v1];
 }
 
+/** The 3D box [u0, v0, w0, u1, v1, w1] (inclusive) of the non-zero voxels, widened by `margin` and cut to the stack. */
+export function boundingBox3d(mask: Uint8Array, nu: number, nv: number, nw: number, margin = 0): [number, number, number, number, number, number] | null {
+  let u0 = nu;
+  let v0 = nv;
+  let w0 = nw;
+  let u1 = -1;
+  let v1 = -1;
+  let w1 = -1;
+  const area = nu * nv;
+  for (let w = 0; w < nw; w++) {
+    for (let v = 0; v < nv; v++) {
+      const row = w * area + v * nu;
+      for (let u = 0; u < nu; u++) {
+        if (!mask[row + u]) continue;
+        if (u < u0) u0 = u;
+        if (u > u1) u1 = u;
+        if (v < v0) v0 = v;
+        if (v > v1) v1 = v;
+        if (w < w0) w0 = w;
+        if (w > w1) w1 = w;
+      }
+    }
+  }
+  if (u1 < 0) return null;
+  return [
+    Math.max(0, u0 - margin),
+    Math.max(0, v0 - margin),
+    Math.max(0, w0 - margin),
+    Math.min(nu - 1, u1 + margin),
+    Math.min(nv - 1, v1 + margin),
+    Math.min(nw - 1, w1 + margin),
+  ];
+}
+
 /**
  * Keeps the 8-connected components of `mask` that overlap `ref`; the largest one when none does or `ref` is
  * null. A mask of at most one component is returned as is.

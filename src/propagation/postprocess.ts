@@ -8,7 +8,7 @@
  * - continuity: flag slices whose area jumps against both neighbours (more than `continuityRatio` times, or
  *   less than 1 / `continuityRatio` times their mean); flags only, nothing is changed.
  */
-import { connectedComponents, neighbourhoodSum, fillHoles2d } from '../morphology/binary.js';
+import { boundingBox3d, connectedComponents, neighbourhoodSum, fillHoles2d } from '../morphology/binary.js';
 
 export interface PostprocessOptions {
   keepConnected?: boolean;
@@ -75,40 +75,6 @@ export function postprocessStack(
   copy(true);
   if (report.continuity) report.continuity.flaggedSlices = report.continuity.flaggedSlices.map((w) => w + w0);
   return report;
-}
-
-/** The 3D box [u0, v0, w0, u1, v1, w1] (inclusive) of the non-zero voxels, widened by `margin` and cut to the stack. */
-export function boundingBox3d(mask: Uint8Array, nu: number, nv: number, nw: number, margin = 0): [number, number, number, number, number, number] | null {
-  let u0 = nu;
-  let v0 = nv;
-  let w0 = nw;
-  let u1 = -1;
-  let v1 = -1;
-  let w1 = -1;
-  const area = nu * nv;
-  for (let w = 0; w < nw; w++) {
-    for (let v = 0; v < nv; v++) {
-      const row = w * area + v * nu;
-      for (let u = 0; u < nu; u++) {
-        if (!mask[row + u]) continue;
-        if (u < u0) u0 = u;
-        if (u > u1) u1 = u;
-        if (v < v0) v0 = v;
-        if (v > v1) v1 = v;
-        if (w < w0) w0 = w;
-        if (w > w1) w1 = w;
-      }
-    }
-  }
-  if (u1 < 0) return null;
-  return [
-    Math.max(0, u0 - margin),
-    Math.max(0, v0 - margin),
-    Math.max(0, w0 - margin),
-    Math.min(nu - 1, u1 + margin),
-    Math.min(nv - 1, v1 + margin),
-    Math.min(nw - 1, w1 + margin),
-  ];
 }
 
 function postprocessWhole(
