@@ -9,6 +9,7 @@
  * Entries are dropped least recently used first beyond a byte budget.
  */
 import type { KeySlice } from '../annotations/types.js';
+import type { KeyMask } from '../interpolation/mci.js';
 
 /** FNV-1a over bytes, as 8 hex digits (a cache key part; hits are verified on the inputs themselves). */
 export function hashBytes(data: ArrayLike<number>, seed = 0x811c9dc5): string {
@@ -33,6 +34,21 @@ export function sameKeySlice(a: KeySlice, b: KeySlice): boolean {
   if (!!a.mask !== !!b.mask || (a.mask && b.mask && !sameBytes(a.mask, b.mask))) return false;
   if (JSON.stringify(a.box ?? null) !== JSON.stringify(b.box ?? null)) return false;
   return JSON.stringify(a.points) === JSON.stringify(b.points) && JSON.stringify(a.negativePoints) === JSON.stringify(b.negativePoints);
+}
+
+/** Key slices' masks (null: absent) in words: index and mask hash each. */
+export function keyMasksKey(keys: readonly KeyMask[]): string {
+  return keys.map((k) => `${k.index}:${k.mask ? hashBytes(k.mask) : 'absent'}`).join(',');
+}
+
+/** Whether two lists of key slices' masks are the same, byte for byte. */
+export function sameKeyMasks(a: readonly KeyMask[], b: readonly KeyMask[]): boolean {
+  return a.length === b.length && a.every((k, i) => k.index === b[i].index && (k.mask === null || b[i].mask === null ? k.mask === b[i].mask : sameBytes(k.mask, b[i].mask as Uint8Array)));
+}
+
+/** A copy of key slices' masks to keep (the caller's arrays may change). */
+export function copyKeyMasks(keys: readonly KeyMask[]): KeyMask[] {
+  return keys.map((k) => ({ index: k.index, mask: k.mask ? k.mask.slice() : null }));
 }
 
 export function sameBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {

@@ -19,7 +19,7 @@ import type { EngineUsage, SliceEngine, SliceSource } from '../propagation/types
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
-import { hashBytes, keySliceKey, LruCache, sameBytes, sameKeySlice } from './cache.js';
+import { copyKeyMasks, hashBytes, keyMasksKey, keySliceKey, LruCache, sameBytes, sameKeyMasks, sameKeySlice } from './cache.js';
 import { EditLog } from './history.js';
 import { runLabel, type LabelRun, type LabelRunOptions } from './label-run.js';
 import { mergeLabels } from './merge.js';
@@ -52,7 +52,7 @@ interface StoredFront {
   keyMask: Uint8Array;
   prior: Uint8Array;
   /** The other key slices it depends on, with their masks (null: absent). */
-  others: { k: number; mask: Uint8Array | null }[];
+  others: KeyMask[];
 }
 
 const SOURCE: Record<SliceSource, UpdateSource> = { key: 'key', propagated: 'front', fused: 'fused', interpolated: 'prior', none: 'none' };
@@ -145,19 +145,18 @@ class KeysliceSession implements Session {
   /** The interpolation of gaps between key slices, kept by the key slices each depends on. */
   private readonly priors: PriorStore = {
     gap: ({ nu, nv, near, start }, compute) => {
-      const key = [nu, nv, start, ...near.map((k) => `${k.index}:${k.mask ? hashBytes(k.mask) : 'absent'}`)].join('|');
-      const same = (kept: KeyMask[]): boolean =>
-        kept.length === near.length && kept.every((k, i) => k.index === near[i].index && (k.mask === null ? near[i].mask === null : near[i].mask !== null && sameBytes(k.mask, near[i].mask as Uint8Array)));
-      const hit = this.priorCache.get(key, (e) => same(e.near));
+      const key = [nu, nv, start, keyMasksKey(near)].join('|');
+      const hit = this.priorCache.get(key, (e) => sameKeyMasks(e.near, near));
       if (hit) return hit.gap;
       const gap = compute();
-      const near2 = near.map((k) => ({ index: k.index, mask: k.mask ? k.mask.slice() : null }));
-      this.priorCache.set(key, { near: near2, gap }, gap.length + near.length * nu * nv);
+      this.priorCache.set(key, { near: copyKeyMasks(near), gap }, gap.length + near.length * nu * nv);
       return gap;
     },
   };
   /** The last result of each label (by value) and the key it was computed for. */
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
+  /** The last merge of the runs (see `merged`). */
+  private lastMerge: MergedLabels | null = null;
   private readonly usage: EngineUsage | undefined;
   private readonly reuse: 'exact' | 'fronts';
   /** `fronts` reuse: each label's region of interest so far (it only grows). */
@@ -336,7 +335,7 @@ class KeysliceSession implements Session {
     const hi = Math.max(first, plan.limit);
     const prior = new Uint8Array(plan.between ? (hi - lo + 1) * area : 0);
     if (plan.between) for (let w = lo; w <= hi; w++) prior.set(inputs.priorOf(w), (w - lo) * area);
-    const others = (inputs.dependsOn ?? []).map((k) => ({ k, mask: inputs.keyMasks.get(k) ?? null }));
+    const others: KeyMask[] = (inputs.dependsOn ?? []).map((index) => ({ index, mask: inputs.keyMasks.get(index) ?? null }));
     const { roi } = inputs;
     const key = [
       which,
@@ -346,17 +345,14 @@ class KeysliceSession implements Session {
       hashBytes(keyMask),
       inputs.keyConfidence,
       hashBytes(prior),
-      others.map((o) => `${o.k}:${o.mask ? hashBytes(o.mask) : 'absent'}`).join(','),
+      keyMasksKey(others),
       JSON.stringify(inputs.rules),
       inputs.policy.imageGuided,
     ].join('|');
-    const sameOthers = (stored: StoredFront['others']): boolean =>
-      stored.length === others.length && stored.every((o, i) => o.k === others[i].k && (o.mask === null ? others[i].mask === null : others[i].mask !== null && sameBytes(o.mask, others[i].mask as Uint8Array)));
-    const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior) && sameOthers(s.others));
+    const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior) && sameKeyMasks(s.others, others));
     if (hit) return hit.outcome;
     const outcome = await run();
-    const kept = others.map((o) => ({ k: o.k, mask: o.mask ? o.mask.slice() : null }));
-    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior, others: kept }, outcomeBytes(outcome) + 2 * prior.length + (kept.length + 1) * area);
+    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior, others: copyKeyMasks(others) }, outcomeBytes(outcome) + 2 * prior.length + (others.length + 1) * area);
     return outcome;
   }
 
@@ -471,10 +467,27 @@ class KeysliceSession implements Session {
     });
   }
 
+  /**
+   * The labels merged from the current runs. The last merge is kept until a run or label changes, so `labels()`
+   * and `report()` after one propagation merge once; the label array is handed out once (its caller owns it).
+   */
+  private merged(needLabels: boolean): MergedLabels {
+    const runs = this.currentRuns();
+    const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
+    const last = this.lastMerge;
+    const same = last && last.maxLabel === maxLabel && last.runs.length === runs.length && last.runs.every((r, i) => r === runs[i]);
+    if (last && same && (!needLabels || last.out)) return last;
+    const { out, reports } = mergeLabels(this.image, this.sg, runs, maxLabel);
+    this.lastMerge = { runs, maxLabel, out, reports };
+    return this.lastMerge;
+  }
+
   async labels(): Promise<Volume<LabelArray>> {
     this.alive();
-    const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
-    return withGeometry(this.image, mergeLabels(this.image, this.sg, this.currentRuns(), maxLabel).out);
+    const m = this.merged(true);
+    const out = m.out as LabelArray;
+    m.out = null;
+    return withGeometry(this.image, out);
   }
 
   async report(): Promise<SegmentReport> {
@@ -483,8 +496,7 @@ class KeysliceSession implements Session {
 
   private currentReport(): SegmentReport {
     this.alive();
-    const maxLabel = Math.max(0, ...this.state.map((l) => l.value));
-    const { reports } = mergeLabels(this.image, this.sg, this.currentRuns(), maxLabel);
+    const { reports } = this.merged(false);
     return {
       engine: this.engine.name,
       sliceAxis: this.axis,
@@ -517,7 +529,16 @@ class KeysliceSession implements Session {
     this.frontCache.clear();
     this.priorCache.clear();
     this.results.clear();
+    this.lastMerge = null;
   }
+}
+
+interface MergedLabels {
+  runs: LabelRun[];
+  maxLabel: number;
+  /** The merged label array until `labels()` hands it out. */
+  out: LabelArray | null;
+  reports: LabelReport[];
 }
 
 function labelRunBytes(run: LabelRun): number {
