@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync as zlibGunzip, gzipSync } from 'node:zlib';
+import { gzipSync as fflateGzip } from 'fflate';
 import { after, before, describe, it } from 'node:test';
 import { makePhantom } from '../src/demo/phantom.js';
 import { itkSnapLabelDescription, labelInfos, parseColorTable, parseLabelNames, slicerColorTable } from '../src/labels/label-table.js';
@@ -11,6 +12,7 @@ import { readLabelVolume, readVolume, writeVolume } from '../src/volume/io-node.
 import { latticeOffset, placeOnGrid } from '../src/volume/lattice.js';
 import { readAnnotationLabels, writeLabelOutput } from '../src/volume/label-io-node.js';
 import { formatSegNrrd, parseSegNrrd } from '../src/volume/seg-nrrd-node.js';
+import { segNrrdBytes } from '../src/volume/seg-nrrd.js';
 import { gridDifference, SliceGeometry, withGeometry, type Geometry, type LabelArray, type Volume } from '../src/volume/volume.js';
 import { writeCtSeries } from './helpers/dicom.js';
 import { checkSeg } from './helpers/dicom-seg.js';
@@ -112,6 +114,25 @@ describe('3D Slicer .seg.nrrd', () => {
     assert.equal(gridDifference(g, back.labels, TIGHT), null);
     assert.deepEqual(Array.from(back.labels.data), Array.from(labels.data));
     assert.deepEqual(back.segments.map((s) => [s.value, s.name, s.color]), infos.map((l) => [l.value, l.name, l.color]));
+  });
+
+  it('the browser-safe writer gives the Node writer\'s bytes: identical with node:zlib, the same header and voxels with fflate', () => {
+    const g = oblique();
+    const labels = labelsOn(g);
+    const infos = labelInfos([1, 3], [{ value: 1, name: 'liver' }, { value: 3, name: 'Läsion' }]);
+    const node = new Uint8Array(formatSegNrrd(labels, infos));
+    assert.deepEqual(segNrrdBytes(labels, infos, (raw) => gzipSync(raw)), node);
+    const browser = segNrrdBytes(labels, infos, (raw) => fflateGzip(raw));
+    const split = (b: Uint8Array) => {
+      const end = Buffer.from(b).indexOf('\n\n', 0, 'latin1') + 2;
+      return { header: b.subarray(0, end), voxels: new Uint8Array(zlibGunzip(b.subarray(end))) };
+    };
+    assert.deepEqual(split(browser).header, split(node).header);
+    assert.deepEqual(split(browser).voxels, split(node).voxels);
+    assert.deepEqual(split(node).voxels, new Uint8Array(labels.data.buffer, labels.data.byteOffset, labels.data.byteLength));
+    const back = parseSegNrrd(browser, 'x.seg.nrrd');
+    assert.deepEqual(Array.from(back.labels.data), Array.from(labels.data));
+    assert.deepEqual(back.segments.map((s) => s.name), ['liver', 'Läsion']);
   });
 
   it('reads what Slicer writes: RAS space, a cropped extent, several layers', () => {

@@ -7,8 +7,17 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeysliceError } from '../util/errors.js';
 
+/** The itk-wasm pipelines the app runs in the page: reading a DICOM series, writing a DICOM SEG. */
+export const ITK_PIPELINES = ['read-image-dicom-file-series', 'write-segmentation'] as const;
+
+/** itk-wasm's pipeline worker, as the build names it. */
+export const ITK_WORKER = 'itk-wasm-pipeline.worker.js';
+
+/** The itk-wasm files of the build: the pipeline worker, and each pipeline's module and compressed WebAssembly. */
+export const ITK_FILES: readonly string[] = [ITK_WORKER, ...ITK_PIPELINES.flatMap((p) => [`${p}.js`, `${p}.wasm.zst`])];
+
 /** The files of the app's static build. */
-export const APP_FILES = ['index.html', 'app.css', 'app.js', 'worker.js'] as const;
+export const APP_FILES: readonly string[] = ['index.html', 'app.css', 'app.js', 'worker.js', ...ITK_FILES];
 
 /** Folder holding the app's static build. */
 export function appDir(): string {

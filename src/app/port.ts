@@ -3,6 +3,7 @@
  * the scan never leaves the machine) or on a `keyslice serve` server (remote). Every call is a promise; the
  * propagation reports each slice through a callback and resolves when it is complete.
  */
+import type { LabelInfo } from '../labels/label-table.js';
 import type { KeySlicePrompt, LabelRef, Revision, SliceUpdate, Suggestion } from '../session/types.js';
 import type { LabelArray, SliceAxis, Volume } from '../volume/volume.js';
 
@@ -15,8 +16,17 @@ export interface OpenedScan {
   engine: string;
 }
 
-/** Label file formats an export may ask for (which a port offers: {@link SessionPort.formats}). */
-export type ExportFormat = 'nii.gz' | 'nii' | 'seg.nrrd' | 'nrrd' | 'mha';
+/**
+ * Label file formats an export may ask for (which a port offers: {@link SessionPort.formats}); `dcm` is a DICOM SEG,
+ * offered where the scan was a DICOM series.
+ */
+export type ExportFormat = 'nii.gz' | 'nii' | 'seg.nrrd' | 'nrrd' | 'mha' | 'dcm';
+
+/** A DICOM series read in the page: its volume, and its files in slice order. */
+export interface SeriesScan {
+  volume: Volume;
+  files: { path: string; bytes: Uint8Array }[];
+}
 
 export interface PropagateResult {
   slices: number;
@@ -25,13 +35,15 @@ export interface PropagateResult {
 
 export interface SessionPort {
   readonly mode: 'local' | 'remote';
-  /** Label file formats this port exports. */
+  /** Label file formats this port exports for the scan open now. */
   readonly formats: readonly ExportFormat[];
   /**
    * Opens a scan from a file's bytes (the name tells its format). `decoded` is the image as the viewer read it,
    * for a port that cannot read the file's format itself.
    */
   open(name: string, bytes: Uint8Array, decoded?: () => Volume): Promise<OpenedScan>;
+  /** Opens a DICOM series read in the page (`name` is its folder's). */
+  openSeries(name: string, series: SeriesScan): Promise<OpenedScan>;
   setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Promise<Revision>;
   removeKeySlice(label: number, slice: number): Promise<Revision>;
   correct(label: number, slice: number, mask: Uint8Array): Promise<Revision>;
@@ -44,8 +56,8 @@ export interface SessionPort {
   /** Propagates what needs it; `onUpdate` hears each slice as it is decided. */
   propagate(onUpdate: (u: SliceUpdate) => void, options?: { labels?: number[]; signal?: AbortSignal }): Promise<PropagateResult>;
   labels(): Promise<Volume<LabelArray>>;
-  /** The labels as a file's bytes. */
-  labelsFile(format: ExportFormat): Promise<Uint8Array>;
+  /** The labels as a file's bytes; `infos` names and colours the labels where the format keeps them. */
+  labelsFile(format: ExportFormat, infos: readonly LabelInfo[]): Promise<Uint8Array>;
   suggest(budget?: number): Promise<{ label: number; suggestions: Suggestion[] }[]>;
   close(): Promise<void>;
 }

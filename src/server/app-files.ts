@@ -12,6 +12,7 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.zst': 'application/zstd',
 };
 
 export function registerAppRoutes(app: FastifyInstance, dir = appDir()): void {
@@ -21,7 +22,7 @@ export function registerAppRoutes(app: FastifyInstance, dir = appDir()): void {
     if (file !== 'index.html') return bytes;
     return bytes.toString('utf8').replace('<meta name="keyslice-mode" content="local">', '<meta name="keyslice-mode" content="remote">');
   };
-  const files = new Set<string>(APP_FILES);
+  const files = new Set(APP_FILES);
   app.get('/', async (_req, reply) => reply.header('content-type', TYPES['.html']).header('cache-control', 'no-cache').send(await send('index.html')));
   app.get('/:asset', async (req, reply) => {
     const name = (req.params as { asset: string }).asset;

@@ -7,14 +7,17 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
-import { Image, ImageType, IntTypes, FloatTypes, PixelTypes } from 'itk-wasm';
+import { PixelTypes, type Image } from 'itk-wasm';
 import { KeysliceError } from '../util/errors.js';
 import { quietly, thirdPartyMessage } from '../util/quiet.js';
 import { readDicomSeries, type DicomSeriesOptions } from './dicom/read-series-node.js';
 import { peekImageSize } from './header-peek.js';
+import { fromItkImage, toItkImage } from './itk-image.js';
 import { checkNiftiFile, nonFiniteError } from './nifti-check.js';
 import { readNifti, writeNifti } from './nifti-node.js';
-import { type LabelArray, type Vec3, type Volume, type VoxelArray, voxelCount } from './volume.js';
+import type { LabelArray, Volume } from './volume.js';
+
+export { toItkImage };
 
 const READ_EXTENSIONS = ['.nii', '.nii.gz', '.nrrd', '.nhdr', '.mha', '.mhd'];
 const WRITE_EXTENSIONS = ['.nii', '.nii.gz', '.nrrd', '.mha'];
@@ -176,32 +179,6 @@ function checkShape(image: Image, file: string, maxVoxels: number): void {
   checkSize(image.size, file, maxVoxels);
 }
 
-function pad3(values: ArrayLike<number>, fill: number): Vec3 {
-  return [0, 1, 2].map((i) => (i < values.length ? Number(values[i]) : fill)) as Vec3;
-}
-
-function fromItkImage(image: Image, file: string): Volume {
-  const dim = image.imageType.dimension;
-  const size = pad3(image.size, 1);
-  const spacing = pad3(image.spacing, 1);
-  const origin = pad3(image.origin, 0);
-  const direction = [1, 0, 0, 0, 1, 0, 0, 0, 1];
-  const d = Math.min(dim, 3);
-  for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) direction[r * 3 + c] = Number(image.direction[r * dim + c]);
-  const raw = image.data;
-  if (raw === null) throw new KeysliceError('FILE_UNREADABLE', 'image has no voxel data', file);
-  let data: VoxelArray;
-  if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) {
-    data = Float64Array.from(raw, (x) => Number(x));
-  } else {
-    data = raw as VoxelArray;
-  }
-  const n = voxelCount(size);
-  if (data.length < n) throw new KeysliceError('FILE_UNREADABLE', `image holds ${data.length} voxels, header says ${n}`, file);
-  if (data.length > n) data = data.subarray(0, n) as VoxelArray;
-  return { size, spacing, origin, direction, data };
-}
-
 function checkFinite(vol: Volume, file: string): void {
   const d = vol.data;
   if (!(d instanceof Float32Array || d instanceof Float64Array)) return;
@@ -248,28 +225,6 @@ export function toLabelVolume(vol: Volume, file: string): Volume<LabelArray> {
 /** Reads a label file as integer labels on its own grid. */
 export async function readLabelVolume(file: string, options: ReadVolumeOptions = {}): Promise<Volume<LabelArray>> {
   return toLabelVolume(await readVolume(file, options), file);
-}
-
-function componentTypeOf(data: VoxelArray): (typeof IntTypes)[keyof typeof IntTypes] | (typeof FloatTypes)[keyof typeof FloatTypes] {
-  if (data instanceof Uint8Array) return IntTypes.UInt8;
-  if (data instanceof Int8Array) return IntTypes.Int8;
-  if (data instanceof Uint16Array) return IntTypes.UInt16;
-  if (data instanceof Int16Array) return IntTypes.Int16;
-  if (data instanceof Uint32Array) return IntTypes.UInt32;
-  if (data instanceof Int32Array) return IntTypes.Int32;
-  if (data instanceof Float32Array) return FloatTypes.Float32;
-  return FloatTypes.Float64;
-}
-
-/** The itk-wasm image of a volume (shares the voxel buffer). */
-export function toItkImage(vol: Volume): Image {
-  const image = new Image(new ImageType(3, componentTypeOf(vol.data), PixelTypes.Scalar, 1));
-  image.size = [...vol.size];
-  image.spacing = [...vol.spacing];
-  image.origin = [...vol.origin];
-  image.direction = Float64Array.from(vol.direction);
-  image.data = vol.data;
-  return image;
 }
 
 export interface WriteVolumeOptions {

@@ -8,9 +8,12 @@ import { boundingBox2d } from '../../morphology/binary.js';
 import type { KeySlicePrompt, Revision, SliceUpdate } from '../../session/types.js';
 import type { SliceAxis, Vec3 } from '../../volume/volume.js';
 import type { ExportFormat, OpenedScan, SessionPort } from '../port.js';
+import { niftiToBytes } from '../../volume/nifti-bytes.js';
 import { changedSlices, rasAxisOfVoxelAxis, sliceFromRas, sliceToRas, type RasLayout } from '../ras.js';
 import { leastCertainSlice, presetRange, WINDOW_PRESETS } from '../review.js';
 import { SnapshotStore, type ConfidenceMap } from '../snapshots.js';
+import { readDicomFolder, type FolderFile } from './dicom.js';
+import { fromDrop, fromInput, type Opened } from './drop.js';
 import { LocalPort } from './port-local.js';
 import { RemotePort } from './port-remote.js';
 import { drawStrip, stripSliceAt } from './strip.js';
@@ -55,6 +58,8 @@ export class App {
   scan: OpenedScan | null = null;
   layout: RasLayout | null = null;
   fileName = '';
+  /** What opening the scan chose or repaired, for the user. */
+  notes: string[] = [];
   labels: LabelRow[] = [{ value: 1, name: 'label_1', color: defaultColor(1), visible: true, locked: false }];
   active = 1;
   tool: Tool = 'fill';
@@ -107,14 +112,38 @@ export class App {
 
   // ---- opening ---------------------------------------------------------------------------------------------
 
-  async open(name: string, bytes: Uint8Array): Promise<void> {
+  /** Opens an image file (NIfTI, NRRD, MetaImage). */
+  open(name: string, bytes: Uint8Array): Promise<void> {
+    return this.start(name, async () => {
+      await this.viewer.load(name, bytes);
+      if (this.viewer.nv.volumes.length === 0) throw new Error('the viewer could not read it as an image');
+      return this.port.open(name, bytes, () => this.viewer.volume());
+    });
+  }
+
+  /**
+   * Opens the DICOM series of a folder's files: read in the page (its geometry as keyslice's Node reader gives
+   * it), shown as NIfTI, and handed to the session as a volume (local) or as a zip of its files (remote).
+   */
+  openFolder(name: string, files: FolderFile[]): Promise<void> {
+    return this.start(name, async () => {
+      this.status(`reading the DICOM series in ${name} (${files.length} files)…`);
+      const series = await readDicomFolder(name, files);
+      await this.viewer.load(`${name}.nii`, niftiToBytes(series.volume, false));
+      if (this.viewer.nv.volumes.length === 0) throw new Error('the viewer could not show the series');
+      const opened = await this.port.openSeries(name, series);
+      this.notes = series.notes;
+      return opened;
+    });
+  }
+
+  private async start(name: string, load: () => Promise<OpenedScan>): Promise<void> {
     document.body.dataset.state = 'opening';
     this.status(`opening ${name}…`);
     this.scan = null;
+    this.notes = [];
     try {
-      await this.viewer.load(name, bytes);
-      if (this.viewer.nv.volumes.length === 0) throw new Error('the viewer could not read it as an image');
-      this.scan = await this.port.open(name, bytes, () => this.viewer.volume());
+      this.scan = await load();
     } catch (err) {
       const e = err as Error & { code?: string };
       const named = new Error(e.message.includes(name) ? e.message : `${name}: ${e.message}`) as Error & { code?: string };
@@ -144,7 +173,9 @@ export class App {
     this.applyPreset(this.guessPreset());
     this.applyTool();
     this.render();
-    this.status(`${name}: ${this.scan.count} slices of ${this.scan.nu} x ${this.scan.nv} (${this.port.mode} engine ${this.scan.engine}); draw a key slice`);
+    this.renderFormats();
+    const notes = this.notes.length ? ` (${this.notes.join('; ')})` : '';
+    this.status(`${name}: ${this.scan.count} slices of ${this.scan.nu} x ${this.scan.nv} (${this.port.mode} engine ${this.scan.engine}); draw a key slice${notes}`);
     document.body.dataset.state = 'ready';
   }
 
@@ -452,8 +483,8 @@ export class App {
         this.status('propagating before export…');
         await this.port.propagate(() => undefined);
       }
-      const bytes = await this.port.labelsFile(format);
-      const base = this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '');
+      const bytes = await this.port.labelsFile(format, this.labels.map((l) => ({ value: l.value, name: l.name, color: l.color })));
+      const base = this.baseName();
       download(bytes, `${base}-labels.${format}`);
       this.status(`exported ${base}-labels.${format} (${bytes.length} bytes)`);
     });
@@ -467,7 +498,7 @@ export class App {
       const labels = await this.port.labels();
       const worker = this.port instanceof LocalPort ? this.port : (this.meshWorker ??= new LocalPort(new URL('./worker.js', import.meta.url)));
       const zip = await worker.meshes(labels, this.labels.map((l) => ({ value: l.value, name: l.name })));
-      const base = this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '');
+      const base = this.baseName();
       download(zip, `${base}-meshes.zip`);
       this.status(`exported ${base}-meshes.zip (${zip.length} bytes)`);
     });
@@ -475,7 +506,20 @@ export class App {
 
   exportColorTable(): void {
     const text = slicerColorTable(this.labels.map((l) => ({ value: l.value, name: l.name, color: l.color })));
-    download(text, `${this.fileName.replace(/\.(nii\.gz|nii|nrrd|mha|mhd|zip)$/i, '')}-labels.ctbl`);
+    download(text, `${this.baseName()}-labels.ctbl`);
+  }
+
+  /** The scan's name without its image extension: the stem of exported files. */
+  baseName(): string {
+    return this.fileName.replace(/\.(nii\.gz|nii|nrrd|nhdr|mha|mhd|zip)$/i, '');
+  }
+
+  /** The export formats of the port for this scan (DICOM SEG where it was a DICOM series). */
+  renderFormats(): void {
+    const select = $('format') as HTMLSelectElement;
+    const keep = select.value;
+    select.replaceChildren(...this.port.formats.map((f) => Object.assign(document.createElement('option'), { value: f, textContent: f === 'dcm' ? 'DICOM SEG' : f })));
+    if (this.port.formats.includes(keep as ExportFormat)) select.value = keep;
   }
 
   // ---- view --------------------------------------------------------------------------------------------------
@@ -623,23 +667,18 @@ function rasToVoxel(layout: RasLayout, ras: Vec3): Vec3 {
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
 
-async function readDropped(files: FileList | null): Promise<{ name: string; bytes: Uint8Array } | null> {
-  const f = files?.[0];
-  if (!f) return null;
-  return { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) };
-}
-
 function wire(app: App): void {
-  const open = async (files: FileList | null) => {
-    const got = await readDropped(files);
-    if (got) await app.queue(() => app.open(got.name, got.bytes));
+  const open = async (what: Promise<Opened | null>) => {
+    const got = await what;
+    if (got?.kind === 'file') await app.queue(() => app.open(got.name, got.bytes));
+    else if (got) await app.queue(() => app.openFolder(got.name, got.files));
   };
-  $('file').addEventListener('change', (ev) => void open((ev.target as HTMLInputElement).files));
+  for (const id of ['file', 'folder']) $(id).addEventListener('change', (ev) => void open(fromInput((ev.target as HTMLInputElement).files)));
   const view = $('view');
   view.addEventListener('dragover', (ev) => ev.preventDefault());
   view.addEventListener('drop', (ev) => {
     ev.preventDefault();
-    void open(ev.dataTransfer?.files ?? null);
+    void open(fromDrop(ev.dataTransfer));
   });
   $('propagate').addEventListener('click', () => void app.propagate());
   $('accept').addEventListener('click', () => app.accept());
@@ -705,14 +744,13 @@ async function main(): Promise<void> {
   const app = new App(pageMode());
   (window as unknown as { keyslice: App }).keyslice = app;
   $('mode').textContent = app.mode === 'local' ? 'local: the scan stays in this browser' : `remote: ${location.host}`;
-  const formats = $('format') as HTMLSelectElement;
-  formats.replaceChildren(...app.port.formats.map((f) => Object.assign(document.createElement('option'), { value: f, textContent: f })));
+  app.renderFormats();
   ($('window') as HTMLSelectElement).replaceChildren(...WINDOW_PRESETS.map((p, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: `${i + 1} ${p.name}` })));
   app.viewer = await Viewer.create($('gl') as HTMLCanvasElement);
   wire(app);
   app.render();
   document.body.dataset.state = 'empty';
-  app.status('open a NIfTI, NRRD or MetaImage file (or drop it on the view)');
+  app.status('open a NIfTI, NRRD or MetaImage file or a DICOM folder (or drop it on the view)');
 }
 
 void main().catch((err: unknown) => {

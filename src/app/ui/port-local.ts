@@ -1,7 +1,12 @@
-/** The local session port: a Web Worker in the page runs the session (see worker.ts). */
+/**
+ * The local session port: a Web Worker in the page runs the session (see worker.ts). A DICOM SEG is written in
+ * the page itself, from the labels and the series' files.
+ */
+import type { LabelInfo } from '../../labels/label-table.js';
 import type { KeySlicePrompt, LabelRef, Revision, SliceUpdate, Suggestion } from '../../session/types.js';
 import type { LabelArray, Volume } from '../../volume/volume.js';
-import type { ExportFormat, OpenedScan, PropagateResult, SessionPort, WorkerReply } from '../port.js';
+import type { ExportFormat, OpenedScan, PropagateResult, SeriesScan, SessionPort, WorkerReply } from '../port.js';
+import { writeDicomSegBytes } from './dicom.js';
 
 export class PortError extends Error {
   constructor(
@@ -21,8 +26,10 @@ interface Pending {
 
 export class LocalPort implements SessionPort {
   readonly mode = 'local' as const;
-  readonly formats: readonly ExportFormat[] = ['nii.gz', 'nii'];
   private readonly worker: Worker;
+  /** The files of the DICOM series open now (null for other scans). */
+  private series: SeriesScan['files'] | null = null;
+  private name = '';
   private next = 1;
   private readonly calls = new Map<number, Pending>();
 
@@ -58,14 +65,28 @@ export class LocalPort implements SessionPort {
     return this.call<T>(op, args).done;
   }
 
+  get formats(): readonly ExportFormat[] {
+    return ['nii.gz', 'nii', 'seg.nrrd', ...(this.series ? (['dcm'] as const) : [])];
+  }
+
   /** NIfTI is read in the worker by keyslice's own reader; other formats as the viewer read them. */
   open(name: string, bytes: Uint8Array, decoded?: () => Volume): Promise<OpenedScan> {
+    this.series = null;
+    this.name = name;
     if (!/\.nii(\.gz)?$/i.test(name) && decoded) {
       const volume = decoded();
       return this.call<OpenedScan>('openVolume', [name, volume], [volume.data.buffer as ArrayBuffer]).done;
     }
     const copy = bytes.slice();
     return this.call<OpenedScan>('open', [name, copy], [copy.buffer]).done;
+  }
+  async openSeries(name: string, series: SeriesScan): Promise<OpenedScan> {
+    this.series = null;
+    const volume = { ...series.volume, data: series.volume.data.slice() };
+    const opened = await this.call<OpenedScan>('openVolume', [name, volume], [volume.data.buffer as ArrayBuffer]).done;
+    this.series = series.files;
+    this.name = name;
+    return opened;
   }
   setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Promise<Revision> {
     return this.ask('setKeySlice', label, slice, key);
@@ -107,8 +128,10 @@ export class LocalPort implements SessionPort {
   labels(): Promise<Volume<LabelArray>> {
     return this.ask('labels');
   }
-  labelsFile(format: ExportFormat): Promise<Uint8Array> {
-    return this.ask('labelsFile', format);
+  async labelsFile(format: ExportFormat, infos: readonly LabelInfo[]): Promise<Uint8Array> {
+    if (format !== 'dcm') return this.ask('labelsFile', format, infos);
+    if (!this.series) throw new PortError('NOT_DICOM', 'this scan was not a DICOM series, so a DICOM SEG would reference no series');
+    return (await writeDicomSegBytes(await this.labels(), infos, this.series, `${this.name}-labels.dcm`)).bytes;
   }
   suggest(budget?: number): Promise<{ label: number; suggestions: Suggestion[] }[]> {
     return this.ask('suggest', budget);

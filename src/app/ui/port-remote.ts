@@ -1,14 +1,18 @@
-/** The remote session port: a session on the `keyslice serve` server the app was loaded from. */
+/**
+ * The remote session port: a session on the `keyslice serve` server the app was loaded from. A DICOM series goes
+ * to the server as a zip of its files (what `POST /sessions` takes), so that the server's DICOM SEG references them.
+ */
+import { zipSync } from 'fflate';
 import { RemoteSession } from '../../session/remote.js';
 import type { KeySlicePrompt, LabelRef, Revision, SliceUpdate, Suggestion } from '../../session/types.js';
 import type { LabelArray, Volume } from '../../volume/volume.js';
-import type { ExportFormat, OpenedScan, PropagateResult, SessionPort } from '../port.js';
+import type { ExportFormat, OpenedScan, PropagateResult, SeriesScan, SessionPort } from '../port.js';
 import { PortError } from './port-local.js';
 
 export class RemotePort implements SessionPort {
   readonly mode = 'remote' as const;
-  readonly formats: readonly ExportFormat[] = ['nii.gz', 'nii', 'seg.nrrd', 'nrrd', 'mha'];
   private session: RemoteSession | null = null;
+  private dicom = false;
 
   constructor(
     private readonly server: string,
@@ -20,13 +24,26 @@ export class RemotePort implements SessionPort {
     return this.session;
   }
 
+  get formats(): readonly ExportFormat[] {
+    return ['nii.gz', 'nii', 'seg.nrrd', 'nrrd', 'mha', ...(this.dicom ? (['dcm'] as const) : [])];
+  }
+
   async open(name: string, bytes: Uint8Array): Promise<OpenedScan> {
     if (this.session) await this.session.close().catch(() => undefined);
     this.session = null;
+    this.dicom = false;
     const s = await RemoteSession.open(this.server, bytes, this.token ? { token: this.token } : {});
     this.session = s;
     void name;
     return { axis: s.axis, count: s.count, nu: s.nu, nv: s.nv, engine: s.engine };
+  }
+  /** The series' files, zipped without compression (DICOM pixel data rarely shrinks, and the server is near). */
+  async openSeries(name: string, series: SeriesScan): Promise<OpenedScan> {
+    const members: Record<string, Uint8Array> = {};
+    series.files.forEach((f, i) => (members[`${String(i).padStart(6, '0')}.dcm`] = f.bytes));
+    const opened = await this.open(name, zipSync(members, { level: 0 }));
+    this.dicom = true;
+    return opened;
   }
   setKeySlice(label: LabelRef, slice: number, key: KeySlicePrompt): Promise<Revision> {
     return this.s.setKeySlice(label, slice, key);
@@ -67,8 +84,9 @@ export class RemotePort implements SessionPort {
   labels(): Promise<Volume<LabelArray>> {
     return this.s.labels();
   }
+  /** The server names and colours the labels itself (`infos` is not sent). */
   labelsFile(format: ExportFormat): Promise<Uint8Array> {
-    return this.s.labelsFile(format as 'nii.gz');
+    return this.s.labelsFile(format);
   }
   suggest(budget?: number): Promise<{ label: number; suggestions: Suggestion[] }[]> {
     return this.s.suggest(budget);

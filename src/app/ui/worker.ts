@@ -3,9 +3,11 @@
  * thread pool, from `keyslice/browser`. Requests and answers are {@link WorkerRequest} / {@link WorkerReply}.
  */
 import { KeysliceError, openSession, type KeysliceSessionHandle, type SliceUpdate } from 'keyslice/browser';
-import { zipSync } from 'fflate';
+import { gzipSync, zipSync } from 'fflate';
+import type { LabelInfo } from '../../labels/label-table.js';
 import { labelSurface } from '../../mesh/surface.js';
 import { niftiFromBytes, niftiToBytes } from '../../volume/nifti-bytes.js';
+import { segNrrdBytes } from '../../volume/seg-nrrd.js';
 import type { LabelArray } from '../../volume/volume.js';
 import { stlBinary } from '../stl.js';
 import type { Volume } from '../../volume/volume.js';
@@ -62,8 +64,9 @@ const ops: Record<string, Handler> = {
   pending: () => live().pending(),
   keySlices: (label: number) => live().keySlices(label),
   labels: () => live().labels(),
-  async labelsFile(format: string) {
-    if (format !== 'nii.gz' && format !== 'nii') throw new KeysliceError('USAGE', `the in-page engine exports nii.gz or nii, not ${format}`);
+  async labelsFile(format: string, infos: LabelInfo[]) {
+    if (format === 'seg.nrrd') return segNrrdBytes(await live().labels(), infos, (raw) => gzipSync(raw));
+    if (format !== 'nii.gz' && format !== 'nii') throw new KeysliceError('USAGE', `the in-page engine exports nii.gz, nii or seg.nrrd, not ${format}`);
     return niftiToBytes(await live().labels(), format === 'nii.gz');
   },
   suggest: (budget?: number) => live().suggest(budget),

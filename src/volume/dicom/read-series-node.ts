@@ -10,9 +10,7 @@ import type { Image } from 'itk-wasm';
 import { KeysliceError } from '../../util/errors.js';
 import { quietly, thirdPartyMessage } from '../../util/quiet.js';
 import { hasDicomPreamble, parseDicomHeader, TruncatedHeader, type DicomHeader } from './header.js';
-import { describeGaps, formatSeriesList, groupSeries, planSeries, summarize, type DicomFile, type SeriesSummary } from './series.js';
-import { resampleSlices } from './resample-slices.js';
-import type { VoxelArray } from '../volume.js';
+import { describeGaps, formatSeriesList, groupSeries, placeSeriesImage, planSeries, summarize, type DicomFile, type SeriesSummary } from './series.js';
 
 export interface DicomSeriesOptions {
   /** SeriesInstanceUID to read when the folder holds several series. */
@@ -125,27 +123,7 @@ export async function readDicomSeries(dir: string, options: DicomSeriesOptions =
     throw new KeysliceError('DICOM_SERIES_GAP', `${describeGaps(plan)}. Add the missing files, or pass --allow-gaps to resample onto even slices`, dir);
   }
   const image = await itkRead(plan.files, dir);
-  if (image.size[2] !== plan.files.length) {
-    throw new KeysliceError('DICOM_MIXED_SERIES', `the DICOM reader made ${image.size[2]} slices of ${plan.files.length} files`, dir);
-  }
-  const [row, col, normal] = plan.axes;
-  const ps = files[0].header.pixelSpacing ?? [1, 1];
-  const n = plan.positions.length;
-  const evenStep = (plan.positions[n - 1] - plan.positions[0]) / (n - 1);
-  image.origin = [...plan.origin];
-  image.direction = Float64Array.from([row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2], normal[2]]);
-  image.spacing = [ps[1], ps[0], evenStep];
-  if (plan.gaps.length > 0) {
-    const area = image.size[0] * image.size[1];
-    const r = resampleSlices(image.data as VoxelArray, area, plan.positions, plan.step);
-    image.data = r.data;
-    image.size = [image.size[0], image.size[1], r.count];
-    image.spacing = [ps[1], ps[0], plan.step];
-    notes.push(
-      `${dir}: ${describeGaps(plan)}; accepted with --allow-gaps: resampled ${n} slices onto ${r.count} slices ` +
-        `${+plan.step.toFixed(3)} mm apart (${r.interpolated} interpolated linearly)`,
-    );
-  }
+  notes.push(...placeSeriesImage(image, plan, files[0].header, dir));
   return { image, notes, files: plan.files, series: summary };
 }
 

@@ -5,42 +5,15 @@
  */
 import * as path from 'node:path';
 import type { Image } from 'itk-wasm';
-import { Image as ItkImage, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import { readSegmentationNode, writeSegmentationNode } from '@itk-wasm/dicom';
 import { KeysliceError } from '../../util/errors.js';
 import { quietly, thirdPartyMessage } from '../../util/quiet.js';
 import type { LabelInfo, Rgb } from '../../labels/label-table.js';
+import { toItkImage } from '../itk-image.js';
 import { allocLabels, type LabelArray, type Vec3, type Volume } from '../volume.js';
+import { segLabelImage, segMetaInfo } from './seg.js';
 
-/** SNOMED CT "Tissue" (85756007): the generic segmented property keyslice gives a segment it knows only by name. */
-const TISSUE = { CodeValue: '85756007', CodingSchemeDesignator: 'SCT', CodeMeaning: 'Tissue' };
-
-/** The dcmqi meta-information of a segmentation with one segment per label (labelID = segment number). */
-export function segMetaInfo(infos: readonly LabelInfo[], description = 'keyslice segmentation'): Record<string, unknown> {
-  return {
-    ContentCreatorName: 'keyslice',
-    ContentLabel: 'SEGMENTATION',
-    ContentDescription: description.slice(0, 64),
-    ClinicalTrialSeriesID: '1',
-    ClinicalTrialTimePointID: '1',
-    SeriesDescription: description.slice(0, 64),
-    SeriesNumber: '300',
-    InstanceNumber: '1',
-    BodyPartExamined: '',
-    segmentAttributes: [
-      infos.map((l, i) => ({
-        labelID: i + 1,
-        SegmentLabel: l.name.slice(0, 64),
-        SegmentDescription: l.name.slice(0, 64),
-        SegmentAlgorithmType: 'SEMIAUTOMATIC',
-        SegmentAlgorithmName: 'keyslice',
-        SegmentedPropertyCategoryCodeSequence: TISSUE,
-        SegmentedPropertyTypeCodeSequence: TISSUE,
-        recommendedDisplayRGBValue: [...l.color],
-      })),
-    ],
-  };
-}
+export { segLabelImage, segMetaInfo };
 
 /**
  * Writes `labels` as a DICOM SEG to `file`, one segment per entry of `infos` (segment numbers 1..n in that
@@ -54,28 +27,8 @@ export async function writeDicomSeg(
   /** The file name for messages (default `file`). */
   shownAs = file,
 ): Promise<string[]> {
-  const notes: string[] = [];
-  const segNumber = new Map(infos.map((l, i) => [l.value, i + 1]));
-  if (infos.some((l, i) => l.value !== i + 1)) {
-    notes.push(`${shownAs}: DICOM SEG numbers segments 1..${infos.length}: ${infos.map((l, i) => `label ${l.value} is segment ${i + 1}`).join(', ')}`);
-  }
-  const data = new Int16Array(labels.data.length);
-  const present = new Set<number>();
-  for (let i = 0; i < data.length; i++) {
-    const v = labels.data[i];
-    if (v !== 0) {
-      data[i] = segNumber.get(v) ?? 0;
-      present.add(v);
-    }
-  }
-  const empty = infos.filter((l) => !present.has(l.value));
-  if (empty.length) notes.push(`${shownAs}: ${empty.map((l) => `label ${l.value} (${l.name})`).join(', ')} holds no voxel and has no segment in the DICOM SEG`);
-  const image = new ItkImage(new ImageType(3, IntTypes.Int16, PixelTypes.Scalar, 1));
-  image.size = [...labels.size];
-  image.spacing = [...labels.spacing];
-  image.origin = [...labels.origin];
-  image.direction = Float64Array.from(labels.direction);
-  image.data = data;
+  const { image: segLabels, notes } = segLabelImage(labels, infos, shownAs);
+  const image = toItkImage(segLabels);
   const meta = segMetaInfo(infos);
   await quietly(() => writeSegmentationNode(image, meta as never, path.resolve(file), { refDicomSeries: referenceFiles.map((r) => path.resolve(r)), useLabelidAsSegmentnumber: true }));
   return notes;

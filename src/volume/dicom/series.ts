@@ -4,8 +4,9 @@
  * missing. Pure functions over parsed headers; the messages name the series and the slice positions involved.
  */
 import { KeysliceError } from '../../util/errors.js';
-import type { Vec3 } from '../volume.js';
+import type { Vec3, VoxelArray } from '../volume.js';
 import type { DicomHeader } from './header.js';
+import { resampleSlices } from './resample-slices.js';
 
 export interface DicomFile {
   file: string;
@@ -165,4 +166,42 @@ export function describeGaps(plan: SeriesPlan): string {
   });
   const more = plan.gaps.length > 5 ? `, and ${plan.gaps.length - 5} more` : '';
   return `slices are not evenly spaced (usual step ${fmt(plan.step)} mm): ${shown.join('; ')}${more}`;
+}
+
+/** The parts of an itk-wasm image that {@link placeSeriesImage} reads and sets. */
+export interface SeriesImage {
+  size: number[];
+  spacing: number[];
+  origin: number[];
+  direction: unknown;
+  data: unknown;
+}
+
+/**
+ * Gives an image read from a plan's files (in the plan's order, one slice each) the geometry of the checked slice
+ * positions: origin at the first slice, direction from the orientation and the slice normal, spacing from the
+ * pixel spacing and the mean step; slices over a gap are resampled onto even steps. Returns notes for the user.
+ * The same in Node and in a browser, so that both readers give a series the same geometry.
+ */
+export function placeSeriesImage(image: SeriesImage, plan: SeriesPlan, first: DicomHeader, where: string): string[] {
+  if (image.size[2] !== plan.files.length) {
+    throw new KeysliceError('DICOM_MIXED_SERIES', `the DICOM reader made ${image.size[2]} slices of ${plan.files.length} files`, where);
+  }
+  const [row, col, normal] = plan.axes;
+  const ps = first.pixelSpacing ?? [1, 1];
+  const n = plan.positions.length;
+  const evenStep = (plan.positions[n - 1] - plan.positions[0]) / (n - 1);
+  image.origin = [...plan.origin];
+  image.direction = Float64Array.from([row[0], col[0], normal[0], row[1], col[1], normal[1], row[2], col[2], normal[2]]);
+  image.spacing = [ps[1], ps[0], evenStep];
+  if (plan.gaps.length === 0) return [];
+  const area = image.size[0] * image.size[1];
+  const r = resampleSlices(image.data as VoxelArray, area, plan.positions, plan.step);
+  image.data = r.data;
+  image.size = [image.size[0], image.size[1], r.count];
+  image.spacing = [ps[1], ps[0], plan.step];
+  return [
+    `${where}: ${describeGaps(plan)}; accepted with --allow-gaps: resampled ${n} slices onto ${r.count} slices ` +
+      `${+plan.step.toFixed(3)} mm apart (${r.interpolated} interpolated linearly)`,
+  ];
 }
