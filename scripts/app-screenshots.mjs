@@ -3,7 +3,8 @@
 /**
  * Screenshots of the annotation app's main states (docs/app-*.png) and the time from "Propagate" to a visible
  * result, on the development CT (../shared/data/msd-spleen-crop) in local and remote mode. Needs `npm run build`
- * and a Chromium (chromium-headless-shell). Usage: node scripts/app-screenshots.mjs [--no-shots]
+ * and a Chromium (chromium-headless-shell). Remote mode runs on a fresh server whose worker was warmed up, and with
+ * --cold also on one whose worker was not. Usage: node scripts/app-screenshots.mjs [--no-shots] [--cold]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +16,7 @@ const { launchBrowser, guardedPage, staticServer, chromiumPath } = await dist('t
 const { readVolume, readLabelVolume } = await dist('src/volume/io-node.js');
 const { rasMatrix } = await dist('src/app/ras.js');
 const { startServer } = await dist('src/server/server.js');
+const { ITK_FILES } = await dist('src/app/files-node.js');
 const { segment } = await dist('src/pipeline/segment.js');
 const { gzipSync } = await import('node:zlib');
 
@@ -131,16 +133,24 @@ async function run(mode, url) {
 
 const site = await staticServer(path.join(root, 'dist/app'));
 const dataDir = fs.mkdtempSync(path.join(root, '..', 'keyslice-shots-'));
-const server = await startServer({ port: 0, data: dataDir, workers: 1 });
+const servers = [];
+/** A fresh server with one worker; its warm-up (when on) has time to end, as while a user draws. */
+async function fresh(warmUp) {
+  const server = await startServer({ port: 0, data: path.join(dataDir, String(servers.length)), workers: 1, warmUp });
+  servers.push(server);
+  await new Promise((r) => setTimeout(r, 3000));
+  return `${server.url}/`;
+}
+const sizes = (files) => Object.fromEntries(files.map((f) => {
+  const b = fs.readFileSync(path.join(root, 'dist/app', f));
+  return [f, { bytes: b.length, gzip: gzipSync(b).length }];
+}));
 try {
-  const rows = [await run('local', `${site.url}/`), await run('remote', `${server.url}/`)];
-  const bytes = Object.fromEntries(['app.js', 'worker.js', 'app.css', 'index.html'].map((f) => {
-    const b = fs.readFileSync(path.join(root, 'dist/app', f));
-    return [f, { bytes: b.length, gzip: gzipSync(b).length }];
-  }));
-  console.log(JSON.stringify({ image: `${nx}x${ny}x${nz}`, rows, bundleBytes: bytes }, null, 2));
+  const rows = [await run('local', `${site.url}/`), await run('remote', await fresh(true))];
+  if (process.argv.includes('--cold')) rows.push({ ...(await run('remote', await fresh(false))), mode: 'remote, worker not warmed up' });
+  console.log(JSON.stringify({ image: `${nx}x${ny}x${nz}`, rows, bundleBytes: sizes(['app.js', 'worker.js', 'app.css', 'index.html']), itkWasmBytes: sizes(ITK_FILES) }, null, 2));
 } finally {
   await site.close();
-  await server.close();
+  for (const s of servers) await s.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

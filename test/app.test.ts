@@ -42,6 +42,13 @@ interface AppWindow {
   };
 }
 
+/** The page's drag-and-drop types (evaluated in the browser). */
+interface DropWindow {
+  DataTransfer: new () => { items: { add(f: File): void } };
+  DragEvent: new (type: string, init: Record<string, unknown>) => unknown;
+  document: { getElementById(id: string): { dispatchEvent(e: unknown): void; textContent: string | null } };
+}
+
 const skip = browserSkip();
 if (skip) console.log(`# app end-to-end tests skipped: ${skip}`);
 
@@ -470,6 +477,16 @@ describe('annotation app in a real browser', { skip }, () => {
       assert.equal(gridDifference(nrrd.labels, labels), null);
       assert.deepEqual(Array.from(nrrd.labels.data), Array.from(labels.data));
       assert.deepEqual(nrrd.segments.map((x) => [x.value, x.name]), [[1, 'label_1']]);
+      // Dropping the series' files on the view opens the series too.
+      const dropped = fs.readdirSync(c.file).map((name) => ({ name, b64: fs.readFileSync(path.join(c.file, name)).toString('base64') }));
+      await page.evaluate((files) => {
+        const g = globalThis as unknown as DropWindow;
+        const dt = new g.DataTransfer();
+        for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (ch) => ch.charCodeAt(0))], f.name));
+        g.document.getElementById('view').dispatchEvent(new g.DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, dropped);
+      await page.waitForFunction((n) => new RegExp(`^files: ${n} slices`).test((globalThis as unknown as DropWindow).document.getElementById('status').textContent ?? ''), c.image.size[2], { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice()), Math.floor(c.image.size[2] / 2));
       assert.deepEqual(offLoopback, []);
       // The DICOM SEG writer (dcmqi) warns on its error stream about the fixture's absent type 2 attributes.
       assert.deepEqual(errors.filter((e) => !/^W: /.test(e)), []);

@@ -11,6 +11,7 @@ import { readLabelVolume } from '../src/volume/io-node.js';
 import { parseSegNrrd } from '../src/volume/seg-nrrd-node.js';
 import { labelInfos } from '../src/labels/label-table.js';
 import { RemoteSession } from '../src/session/remote.js';
+import { warmUpEngine } from '../src/server/warm-up.js';
 import { writeCtSeries } from './helpers/dicom.js';
 import { checkSeg } from './helpers/dicom-seg.js';
 import { tempDir } from './helpers/paths.js';
@@ -40,6 +41,14 @@ describe('rle', () => {
     assert.throws(() => decodeRle([3], 2, 2), /covers 3 pixels/);
     assert.throws(() => decodeRle([1, -1, 4], 2, 2), /not a run length/);
     assert.throws(() => decodeRle([4], 2, 2, [0, 0, 2, 1]), /not inside/);
+  });
+});
+
+describe('session worker warm-up', () => {
+  it('propagates a generated phantom from one key slice through the session code a worker runs', async () => {
+    const r = await warmUpEngine([48, 48, 10]);
+    assert.ok(r.slices > 2, `the warm-up propagated ${r.slices} slices`);
+    assert.ok(r.ms > 0);
   });
 });
 

@@ -49,6 +49,8 @@ export interface WorkerData {
   tmpDir: string;
   /** Scheduling priority of the worker threads relative to the event loop (Linux; default 10). */
   niceness?: number;
+  /** Run one propagation on a generated phantom at start (see warm-up.ts). */
+  warmUp?: boolean;
   /** Test hook: a propagation that includes this label ends the worker thread after its first slice. */
   crashOnLabel?: number;
 }

@@ -36,6 +36,17 @@ export interface ServeOptions {
   workers?: number;
   /** Engine of a session that names none (default classic). */
   defaultEngine?: string;
+  /**
+   * Scheduling priority of the session workers below the event loop (Linux `nice` steps; default
+   * {@link DEFAULT_WORKER_NICENESS}): enough for /health and light requests to be answered at once while every
+   * worker computes, without starving propagations on a machine busy with other programs.
+   */
+  workerNiceness?: number;
+  /**
+   * Warm each session worker up with a propagation on a small generated phantom when it starts (default true),
+   * so that a user's first propagation runs at full speed.
+   */
+  warmUp?: boolean;
   /** Test hook: a propagation including this label ends its worker thread. */
   crashOnLabel?: number;
   /** Log requests to stderr (default false). */
@@ -50,6 +61,9 @@ export interface RunningServer {
   restored: { restored: number; expired: number; failed: number };
   close(): Promise<void>;
 }
+
+/** Default {@link ServeOptions.workerNiceness}. */
+export const DEFAULT_WORKER_NICENESS = 10;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -82,7 +96,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const holder: { manager?: SessionManager } = {};
   const pool = new WorkerPool({
     size: Math.max(1, Math.floor(options.workers ?? os.availableParallelism())),
-    data: { tmpDir, ...(options.crashOnLabel !== undefined ? { crashOnLabel: options.crashOnLabel } : {}) },
+    data: { tmpDir, niceness: options.workerNiceness ?? DEFAULT_WORKER_NICENESS, warmUp: options.warmUp ?? true, ...(options.crashOnLabel !== undefined ? { crashOnLabel: options.crashOnLabel } : {}) },
     onCrash: (ids) => holder.manager?.reopen(ids),
   });
   const manager = new SessionManager(pool, { dataDir, maxSessions, idleMs });

@@ -26,6 +26,7 @@ import { HttpError } from './errors.js';
 import { writeDicomSeg } from '../volume/dicom/seg-node.js';
 import { thirdPartyMessage } from '../util/quiet.js';
 import { openSession } from '../session/session.js';
+import { warmUpEngine } from './warm-up.js';
 import type { EditRecord, QueryOp, SessionSpec, WorkerData, WorkerReply, WorkerRequest } from './protocol.js';
 
 type KeySliceList = Awaited<ReturnType<Session['keySlices']>>;
@@ -314,6 +315,8 @@ function lowerThreadPriority(nice: number): void {
 }
 
 lowerThreadPriority(data.niceness ?? 10);
+// Requests that arrive meanwhile interleave with the warm-up at its awaits.
+if (data.warmUp) void warmUpEngine().catch((err: unknown) => console.error('session worker warm-up failed:', err));
 
 parentPort!.on('message', (m: WorkerRequest) => {
   void handle(m);
