@@ -4,7 +4,8 @@
  * Screenshots of the annotation app's main states (docs/app-*.png) and the time from "Propagate" to a visible
  * result, on the development CT (../shared/data/msd-spleen-crop) in local and remote mode. Needs `npm run build`
  * and a Chromium (chromium-headless-shell). Remote mode runs on a fresh server whose worker was warmed up, and with
- * --cold also on one whose worker was not. Usage: node scripts/app-screenshots.mjs [--no-shots] [--cold]
+ * --cold also on one whose worker was not; --niceness N sets the server workers' priority below its event loop.
+ * Usage: node scripts/app-screenshots.mjs [--no-shots] [--cold] [--niceness N]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -134,9 +135,11 @@ async function run(mode, url) {
 const site = await staticServer(path.join(root, 'dist/app'));
 const dataDir = fs.mkdtempSync(path.join(root, '..', 'keyslice-shots-'));
 const servers = [];
+const niceArg = process.argv.indexOf('--niceness');
+const niceness = niceArg > 0 ? Number(process.argv[niceArg + 1]) : undefined;
 /** A fresh server with one worker; its warm-up (when on) has time to end, as while a user draws. */
 async function fresh(warmUp) {
-  const server = await startServer({ port: 0, data: path.join(dataDir, String(servers.length)), workers: 1, warmUp });
+  const server = await startServer({ port: 0, data: path.join(dataDir, String(servers.length)), workers: 1, warmUp, ...(niceness !== undefined ? { workerNiceness: niceness } : {}) });
   servers.push(server);
   await new Promise((r) => setTimeout(r, 3000));
   return `${server.url}/`;
