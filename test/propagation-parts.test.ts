@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { interpolationPrior, type PriorStore } from '../src/propagation/controller.js';
-import { fuseSlice } from '../src/propagation/fuse.js';
+import { gapCovers, interpolationPrior, type PriorStore } from '../src/propagation/controller.js';
+import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
 import { afterStep, initialState } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
@@ -144,5 +144,44 @@ describe('interpolation prior gap by gap', () => {
     const wholeMore = interpolateShapes(img, [...more].map(([index, mask]) => ({ index, mask })), img);
     assert.ok(Buffer.from(second).equals(Buffer.from(wholeMore)));
     assert.ok(computed > 0 && computed < gaps, `only the gaps near the new key slice computed (${computed} of ${gaps + 1})`);
+  });
+});
+
+describe('gap fusion: where one front decides alone', () => {
+  it('names the front whose mask is the fused mask whatever the other front and the prior say', () => {
+    assert.equal(decidingFront(0.2, 0.5), 'a');
+    assert.equal(decidingFront(0.25, 0.5), null, 'at t = 0.25 the other front and the prior together make 0.75: not over');
+    assert.equal(decidingFront(0.5, 0.5), null);
+    assert.equal(decidingFront(0.75, 0.5), null);
+    assert.equal(decidingFront(0.8, 0.5), 'b');
+    assert.equal(decidingFront(0.05, 1), null, 'a prior as strong as the fronts: no front decides alone');
+    assert.equal(decidingFront(0.3, 0), 'a', 'without a prior the heavier front decides');
+    // Wherever a front decides, fusing any masks gives that front's mask.
+    const masks = [0, 1, 2, 3, 4, 5, 6, 7].map((x) => Uint8Array.from([x & 1, (x >> 1) & 1, (x >> 2) & 1]));
+    for (const pv of [0, 0.3, 0.5, 0.9]) {
+      for (let t = 0.01; t < 1; t += 0.01) {
+        const d = decidingFront(t, pv);
+        if (!d) continue;
+        for (const a of masks) {
+          for (const b of masks) {
+            for (const p of masks) {
+              const f = fuseSlice({ mask: a, confidence: 1 }, { mask: b, confidence: 1 }, p, t, pv).mask;
+              assert.deepEqual([...f], [...(d === 'a' ? a : b)], `t ${t}, prior vote ${pv}`);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('covers: each front of a gap runs to the last slice where the other does not decide alone', () => {
+    // t = (w - 10) / 10: the front from 10 decides below t = 0.25 (slices 11, 12), the one from 20 above 0.75.
+    assert.deepEqual(gapCovers({ a: 10, b: 20, lo: 11, hi: 19 }, 0.5), { up: 17, down: 13 });
+    // A gap cut by the range keeps the same covers inside it.
+    assert.deepEqual(gapCovers({ a: 10, b: 20, lo: 14, hi: 19 }, 0.5), { up: 17, down: 14 });
+    // A prior vote of 1 or more: no front decides alone, both run through the gap.
+    assert.deepEqual(gapCovers({ a: 10, b: 20, lo: 11, hi: 19 }, 1), { up: 19, down: 11 });
+    // A short gap: t = 1/3, 2/3 on its two slices; neither front decides alone.
+    assert.deepEqual(gapCovers({ a: 4, b: 7, lo: 5, hi: 6 }, 0.5), { up: 6, down: 5 });
   });
 });

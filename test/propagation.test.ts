@@ -84,15 +84,16 @@ describe('propagation schedule', () => {
     const p = await run({ value: 1, keySlices: [keyMask(6, KEY), keyMask(12, KEY)] }, engine);
     for (const s of steps) assert.equal(Math.abs(s.to - s.from), 1, 'steps go to a neighbouring slice');
     for (const s of steps) assert.ok(s.to !== 6 && s.to !== 12, `a front never writes a key slice (step to ${s.to})`);
-    // Between the keys: from 6 up to 11 and from 12 down to 7, with the interpolation prior.
+    // Between the keys, with the interpolation prior: from 6 up to 10 and from 12 down to 8 (on slice 11 the front
+    // from 12 decides the fused mask alone, on slice 7 the front from 6 does).
     const up = steps.filter((s) => s.key === 6 && s.to > 6).map((s) => s.to);
     const down = steps.filter((s) => s.key === 12 && s.to < 12).map((s) => s.to);
-    assert.deepEqual(up, [7, 8, 9, 10, 11]);
-    assert.deepEqual(down, [11, 10, 9, 8, 7]);
+    assert.deepEqual(up, [7, 8, 9, 10]);
+    assert.deepEqual(down, [11, 10, 9, 8]);
     for (const s of steps.filter((x) => x.to > 6 && x.to < 12)) assert.ok(s.prior, 'prior given between key slices');
     for (const s of steps.filter((x) => x.to < 6 || x.to > 12)) assert.equal(s.prior, null, 'no prior outside');
     const stops = p.fronts.map((f) => `${f.from}${f.direction > 0 ? '+' : '-'}:${f.stop}:${f.last}`);
-    assert.deepEqual(stops.sort(), ['12+:volume-edge:19', '12-:key-slice:7', '6+:key-slice:11', '6-:volume-edge:0'].sort());
+    assert.deepEqual(stops.sort(), ['12+:volume-edge:19', '12-:gap-covered:8', '6+:gap-covered:10', '6-:volume-edge:0'].sort());
     assert.equal(p.slices[9].source, 'fused');
     assert.deepEqual(p.slices[9].from, [6, 12]);
     assert.equal(p.slices[3].source, 'propagated');
@@ -178,7 +179,7 @@ describe('propagation schedule', () => {
     const { engine, steps } = scripted();
     const p = await run({ value: 1, keySlices: [keyMask(6, KEY), keyMask(12, KEY)] }, engine, { extent: [4, 15] });
     const stops = p.fronts.map((f) => `${f.from}${f.direction > 0 ? '+' : '-'}:${f.stop}:${f.last}`);
-    assert.deepEqual(stops.sort(), ['12+:extent:15', '12-:key-slice:7', '6+:key-slice:11', '6-:extent:4'].sort());
+    assert.deepEqual(stops.sort(), ['12+:extent:15', '12-:gap-covered:8', '6+:gap-covered:10', '6-:extent:4'].sort());
     assert.ok(steps.every((s) => s.to >= 4 && s.to <= 15), 'no step beyond the extent');
     // The user's range is tighter than the extent: the range is the reason.
     const q = await run({ value: 1, keySlices: [keyMask(6, KEY)] }, scripted().engine, { extent: [2, 15], range: [5, 17] });
@@ -217,14 +218,66 @@ describe('propagation schedule', () => {
     const fromLow = p.fronts.find((f) => f.from === 4 && f.direction === 1);
     assert.equal(fromLow?.stop, 'low-confidence');
     assert.equal(fromLow?.last, 6);
+    // The front from 14 runs down to where the front from 4 stopped (on slices 5 and 6 that front decides alone).
     const fromHigh = p.fronts.find((f) => f.from === 14 && f.direction === -1);
-    assert.equal(fromHigh?.stop, 'key-slice');
-    assert.equal(fromHigh?.last, 5);
+    assert.equal(fromHigh?.stop, 'gap-covered');
+    assert.equal(fromHigh?.last, 7);
     for (let w = 7; w <= 13; w++) {
       assert.equal(p.slices[w].source, 'propagated', `slice ${w}`);
       assert.deepEqual(p.slices[w].from, [14]);
     }
-    for (const w of [5, 6]) assert.equal(p.slices[w].source, 'fused');
+    for (const w of [5, 6]) assert.deepEqual(p.slices[w].from, [4]);
+  });
+
+  it('runs each front of a gap only as far as its mask takes part in the fusion, with the masks of fronts run to the end', async () => {
+    // Masks that differ by front and slice, so that the fusion's votes matter: a disc whose radius and centre
+    // follow the slice, the front's direction and the step; `stopDown` stops the front from above early.
+    const moving = (stopDown: (to: number) => boolean, keepsCommits: boolean) => {
+      const calls: number[] = [];
+      const engine: SliceEngine = {
+        name: 'moving',
+        description: 'test engine',
+        async open(img: RoiImage) {
+          return {
+            async segmentSlice() {
+              throw new Error('mask prompts only');
+            },
+            async propagate(step: PropagationStep) {
+              calls.push(step.to);
+              const r = 6 + ((step.to * 7 + (step.front.direction > 0 ? 3 : 0)) % 5);
+              const c = 22 + ((step.to * 3) % 4) * step.front.direction;
+              return { mask: disc(img.nu, img.nv, c, 24, r), confidence: step.front.direction < 0 && stopDown(step.to) ? 0.1 : 0.9 };
+            },
+            // An engine that keeps what it commits runs every front to its end.
+            ...(keepsCommits ? { commit() {} } : {}),
+          };
+        },
+      };
+      return { engine, calls };
+    };
+    const label = { value: 1, keySlices: [keyMask(2, KEY), keyMask(17, disc(48, 48, 26, 24, 7))] };
+    for (const stopDown of [() => false, (to: number) => to <= 15]) {
+      const full = moving(stopDown, true);
+      const covered = moving(stopDown, false);
+      const a = await run(label, full.engine);
+      const b = await run(label, covered.engine);
+      assert.deepEqual(Array.from(b.mask), Array.from(a.mask), 'the same masks on every slice');
+      const up = b.fronts.find((f) => f.from === 2 && f.direction === 1);
+      const down = b.fronts.find((f) => f.from === 17 && f.direction === -1);
+      if (stopDown(15)) {
+        // The front from 17 stopped at 16: the front from 2, needed up to 13, ran again up to 15 to meet it.
+        assert.equal(down?.stop, 'low-confidence');
+        assert.equal(down?.last, 16);
+        assert.equal(up?.last, 15);
+      } else {
+        assert.ok(covered.calls.length < full.calls.length, `${covered.calls.length} engine calls < ${full.calls.length}`);
+        // t = (w - 2) / 15: the front from 2 is needed up to t = 0.75 (slice 13), the one from 17 down to 6.
+        assert.equal(up?.stop, 'gap-covered');
+        assert.equal(up?.last, 13);
+        assert.equal(down?.stop, 'gap-covered');
+        assert.equal(down?.last, 6);
+      }
+    }
   });
 
   it('fills a gap no front reached with the interpolation prior', async () => {

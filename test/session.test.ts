@@ -344,6 +344,29 @@ describe('session: reuse, history, progress, errors', () => {
   });
 });
 
+describe('session: propagation without slice updates', () => {
+  it('yields no slice update with updates: false, hears each label, and merges the same labels', async () => {
+    const ph = makePhantom({ size: [64, 64, 16], seed: 5 });
+    const sg = new SliceGeometry(ph.image, 2);
+    const open = async () => {
+      const s = await openSession(ph.image, { engine: 'classic' });
+      for (const w of [5, 10]) await s.setKeySlice(1, w, { mask: maskKey(sg, ph.truth.data, 1, w).mask as Uint8Array });
+      return s;
+    };
+    const withUpdates = await open();
+    const updates = await drainAll(withUpdates.propagate());
+    assert.ok(updates.length > 0);
+    const quiet = await open();
+    const done: number[] = [];
+    const none = await drainAll(quiet.propagate({ updates: false, onLabel: (p) => done.push(p.label) }));
+    assert.equal(none.length, 0, 'no slice updates');
+    assert.deepEqual(done, [1]);
+    assert.deepEqual((await quiet.labels()).data, (await withUpdates.labels()).data);
+    await withUpdates.close();
+    await quiet.close();
+  });
+});
+
 describe('session: reuse of fronts across edits', () => {
   const blob = makeBlob({ nx: 40, ny: 40, nz: 30, z0: 3, z1: 27 });
   const sg = new SliceGeometry(blob.image, 2);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ssim, ssimStride, SSIM_SAMPLES } from '../src/analysis/similarity.js';
+import { blockMeans, cropBox, ssim, ssimStride, SSIM_SAMPLES } from '../src/analysis/similarity.js';
+import { comparisonBlock } from '../src/propagation/front.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
 import { signedDistance2d } from '../src/morphology/binary.js';
@@ -142,5 +143,37 @@ describe('work in a window, same result', () => {
     const full = sg.slice(image.data, 3);
     assert.equal(raw[0], full[5 + sg.nu * 4]);
     assert.ok(first.every((x) => x >= 0 && x <= 1));
+  });
+});
+
+describe('slice comparisons on large regions', () => {
+  it('averages a box over blocks (partial blocks at its far edges); blocks of 1 are the box itself', () => {
+    const nu = 7;
+    const src = Float32Array.from({ length: nu * 5 }, (_, i) => i);
+    const box = [1, 1, 5, 4] as const;
+    assert.deepEqual(blockMeans(src, nu, box, 1).data, cropBox(src, nu, box));
+    const b = blockMeans(src, nu, box, 2);
+    assert.equal(b.nu, 3);
+    assert.equal(b.nv, 2);
+    // Rows 1-2 and 3-4, columns 1-2, 3-4 and 5 (a partial block).
+    const mean = (cells: number[]) => cells.reduce((x, y) => x + y, 0) / cells.length;
+    const at = (u: number, v: number) => u + nu * v;
+    assert.deepEqual([...b.data], [
+      mean([at(1, 1), at(2, 1), at(1, 2), at(2, 2)]),
+      mean([at(3, 1), at(4, 1), at(3, 2), at(4, 2)]),
+      mean([at(5, 1), at(5, 2)]),
+      mean([at(1, 3), at(2, 3), at(1, 4), at(2, 4)]),
+      mean([at(3, 3), at(4, 3), at(3, 4), at(4, 4)]),
+      mean([at(5, 3), at(5, 4)]),
+    ]);
+  });
+
+  it('compares every pixel up to about 128 x 128 of them, blocks that keep as many samples beyond', () => {
+    assert.equal(comparisonBlock([0, 0, 127, 127]), 1);
+    assert.equal(comparisonBlock([10, 10, 260, 260]), 1, '251 x 251 pixels: under four times the samples');
+    assert.equal(comparisonBlock([0, 0, 412, 322]), 2, 'a large organ on a 512 x 512 CT');
+    const [u0, v0, u1, v1] = [0, 0, 412, 322];
+    const f = comparisonBlock([u0, v0, u1, v1]);
+    assert.ok(Math.floor((u1 - u0 + 1) / f) * Math.floor((v1 - v0 + 1) / f) >= SSIM_SAMPLES);
   });
 });

@@ -245,3 +245,31 @@ export function cropBox(src: Float32Array, nu: number, box: readonly [number, nu
   for (let v = v0; v <= v1; v++) out.set(src.subarray(u0 + nu * v, u1 + 1 + nu * v), w * (v - v0));
   return out;
 }
+
+/**
+ * The inclusive box [u0, v0, u1, v1] of a slice (`src`, nu wide) averaged over blocks of f x f pixels, into a
+ * new array ceil(width / f) x ceil(height / f) (blocks at the box's far edges may be partial). f = 1 gives the
+ * box's pixels as they are (as {@link cropBox}).
+ */
+export function blockMeans(src: Float32Array, nu: number, box: readonly [number, number, number, number], f: number): { data: Float32Array; nu: number; nv: number } {
+  const [u0, v0, u1, v1] = box;
+  const w = u1 - u0 + 1;
+  const h = v1 - v0 + 1;
+  if (f <= 1) return { data: cropBox(src, nu, box), nu: w, nv: h };
+  const bw = Math.ceil(w / f);
+  const bh = Math.ceil(h / f);
+  const sum = new Float64Array(bw * bh);
+  const n = new Uint32Array(bw * bh);
+  for (let v = 0; v < h; v++) {
+    const row = u0 + nu * (v0 + v);
+    const out = bw * Math.floor(v / f);
+    for (let u = 0; u < w; u++) {
+      const b = out + Math.floor(u / f);
+      sum[b] += src[row + u];
+      n[b]++;
+    }
+  }
+  const data = new Float32Array(bw * bh);
+  for (let i = 0; i < data.length; i++) data[i] = sum[i] / n[i];
+  return { data, nu: bw, nv: bh };
+}

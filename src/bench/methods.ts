@@ -122,8 +122,10 @@ function engineMethod(name: string, noSkip = false): BenchMethod {
         { axis: input.axis, labels: [input.label] },
         { engine: await engine, ...(noSkip ? { stopRules: NO_SKIPPING } : {}) },
       );
-      const mask = new Uint8Array(labels.data.length);
-      for (let i = 0; i < mask.length; i++) mask[i] = labels.data[i] === input.label.value ? 1 : 0;
+      // The label volume becomes the mask in place where it is bytes (a large scan's copy is not free).
+      const data = labels.data;
+      const mask = data instanceof Uint8Array ? data : new Uint8Array(data.length);
+      for (let i = 0; i < mask.length; i++) mask[i] = data[i] === input.label.value ? 1 : 0;
       const l = report.labels[0];
       return { mask, engineCalls: l?.engineCalls ?? 0, callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0 };
     },

@@ -133,6 +133,8 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   const session = await openSession(image, {
     axis: annotations.axis,
     engine,
+    // One propagation: nothing in it is asked for again, so nothing is kept for reuse.
+    cacheBytes: 0,
     ...(options.range ? { range: options.range } : {}),
     ...(options.stopRules ? { stopRules: options.stopRules } : {}),
     ...(options.interpolation ? { interpolation: options.interpolation } : {}),
@@ -150,6 +152,8 @@ export async function segment(image: Volume, annotations: Annotations, options: 
     let slicesDone = 0;
     const updates = session.propagate({
       labels: annotations.labels.map((l) => l.value),
+      // Only the merged labels are read below: no slice updates to make.
+      updates: false,
       onStep: ({ label, slice }) => {
         const name = annotations.labels[done]?.name;
         options.onProgress?.({ done, total, label, name, slice, slicesDone: ++slicesDone, sliceCount });

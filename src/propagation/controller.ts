@@ -27,8 +27,8 @@ import { gapKeys, interpolateGap } from '../interpolation/shape.js';
 import { countNonZero } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { runFront, type FrontOutcome, type FrontSlice } from './front.js';
-import { fuseSlice } from './fuse.js';
-import { planFronts, type FrontPlan, type Schedule } from './plan.js';
+import { decidingFront, fuseSlice } from './fuse.js';
+import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.js';
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
@@ -293,8 +293,7 @@ export async function propagateObject(
     let reused = 0;
     let skipped = 0;
     let skipsRejected = 0;
-    for (const plan of [schedule.below, ...schedule.gaps.flatMap((g) => [g.up, g.down]), schedule.above]) {
-      if (!plan) continue;
+    const runPlan = async (plan: FrontPlan): Promise<FrontOutcome> => {
       const run = (): Promise<FrontOutcome> =>
         runFront(
           {
@@ -314,19 +313,56 @@ export async function propagateObject(
       options.signal?.throwIfAborted();
       const dependsOn = session.dependsOn?.(plan) ?? (engine.frontsIndependent ? [] : null);
       const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf, rules, policy, dependsOn };
-      const o = await (options.front ? options.front(plan, run, inputs) : run());
+      return await (options.front ? options.front(plan, run, inputs) : run());
+    };
+    const keep = (plan: FrontPlan, o: FrontOutcome): void => {
       outcomes.set(plan, o);
       fronts.push(o.report);
       engineCalls += o.engineCalls;
       reused += o.reused;
       skipped += o.skipped;
       skipsRejected += o.skipsRejected;
+    };
+    if (schedule.below) keep(schedule.below, await runPlan(schedule.below));
+    for (const g of schedule.gaps) {
+      // An engine that keeps what a front commits runs each front once, to its end.
+      if (!g.up || !g.down || session.commit) {
+        for (const plan of [g.up, g.down]) if (plan) keep(plan, await runPlan(plan));
+        continue;
+      }
+      // Each front runs as far as its mask takes part in the fusion; the front from b also covers whatever the
+      // front from a did not reach, and should the front from b stop short of where a's stopped, a's runs again
+      // to meet it. The fused masks are those of two fronts run to the ends of the gap.
+      const covers = gapCovers(g, rules.priorVote);
+      let up = await runPlan({ ...g.up, cover: covers.up });
+      const upLast = up.report.last ?? g.a;
+      const down = await runPlan({ ...g.down, cover: Math.min(covers.down, upLast + 1) });
+      const downLast = down.report.last ?? g.b;
+      if (up.report.stop === 'gap-covered' && downLast - 1 > upLast) {
+        engineCalls += up.engineCalls;
+        up = await runPlan({ ...g.up, cover: downLast - 1 });
+      }
+      keep(g.up, up);
+      keep(g.down, down);
     }
+    if (schedule.above) keep(schedule.above, await runPlan(schedule.above));
     const { mask, slices } = assembleObject({ nu, nv, count }, keys, keyMasks, keyConfidence, schedule, outcomes, priorOf, rules.priorVote);
     return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, skipped, skipsRejected, engineCalls };
   } finally {
     session.close?.();
   }
+}
+
+/**
+ * The slices each front of a gap must write: the front from a up to `up` (beyond it the front from b decides the
+ * fused mask alone, see `decidingFront`), the front from b down to `down`.
+ */
+export function gapCovers(g: Pick<GapPlan, 'a' | 'b' | 'lo' | 'hi'>, priorVote: number): { up: number; down: number } {
+  let up = g.lo - 1;
+  let down = g.hi + 1;
+  for (let w = g.hi; w >= g.lo; w--) if (decidingFront((w - g.a) / (g.b - g.a), priorVote) !== 'a') down = w;
+  for (let w = g.lo; w <= g.hi; w++) if (decidingFront((w - g.a) / (g.b - g.a), priorVote) !== 'b') up = w;
+  return { up, down };
 }
 
 function emptyResult(

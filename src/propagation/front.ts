@@ -5,7 +5,7 @@
  * redundant (predicted by its neighbours) and the object changes slowly, a two-slice step is tried and the slice
  * in between is interpolated.
  */
-import { cropBox, histogramDistance, predictability, ssim } from '../analysis/similarity.js';
+import { blockMeans, histogramDistance, predictability, ssim, ssimStride } from '../analysis/similarity.js';
 import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
@@ -77,17 +77,30 @@ export function comparisonBox(img: Pick<RoiImage, 'nu' | 'nv'>, mask: Uint8Array
   return [Math.max(0, box[0] - mu), Math.max(0, box[1] - mv), Math.min(nu - 1, box[2] + mu), Math.min(nv - 1, box[3] + mv)];
 }
 
+/**
+ * The block size (pixels along each axis) at which slices are compared inside `box`: 1 (every pixel) up to
+ * about 128 x 128 pixels, else the averages of blocks of that size, which keep at least as many samples (see
+ * `SSIM_SAMPLES`). A large object's comparisons then cost what a small one's do, and the averaging is the
+ * denoising a coarser grid needs; the windows of SSIM and the predictability's denoising grow with the block.
+ */
+export function comparisonBlock(box: Box): number {
+  return ssimStride(box[2] - box[0] + 1, box[3] - box[1] + 1);
+}
+
 /** Similarity of slices a and b of the ROI inside `box` (around the object: see `comparisonBox`). */
 function localSimilarity(img: RoiImage, a: number, b: number, box: Box): { ssim: number; hist: number } {
-  const ca = cropBox(img.windowed(a), img.nu, box);
-  const cb = cropBox(img.windowed(b), img.nu, box);
-  return { ssim: ssim(ca, cb, box[2] - box[0] + 1, box[3] - box[1] + 1), hist: histogramDistance(ca, cb) };
+  const f = comparisonBlock(box);
+  const ca = blockMeans(img.windowed(a), img.nu, box, f);
+  const cb = blockMeans(img.windowed(b), img.nu, box, f);
+  return { ssim: ssim(ca.data, cb.data, ca.nu, ca.nv), hist: histogramDistance(ca.data, cb.data) };
 }
 
 /** How well slice `mid` is predicted by slices `prev` and `next` inside `box` (see `predictability`). */
 function localPredictability(img: RoiImage, prev: number, mid: number, next: number, box: Box): number {
-  const crop = (w: number): Float32Array => cropBox(img.windowed(w), img.nu, box);
-  return predictability(crop(prev), crop(mid), crop(next), box[2] - box[0] + 1, box[3] - box[1] + 1);
+  const f = comparisonBlock(box);
+  const crop = (w: number): ReturnType<typeof blockMeans> => blockMeans(img.windowed(w), img.nu, box, f);
+  const m = crop(mid);
+  return predictability(crop(prev).data, m.data, crop(next).data, m.nu, m.nv);
 }
 
 /** Dice of two 2D masks (1 when both are empty). */
@@ -147,6 +160,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   let stop: StopReason = plan.endReason;
   let detail: string | undefined;
   const inside = (w: number): boolean => (dir > 0 ? w <= plan.limit : w >= plan.limit);
+  const cover = plan.cover ?? plan.limit;
+  const needed = (w: number): boolean => (dir > 0 ? w <= cover : w >= cover);
   const keep = (w: number, s: FrontSlice): void => {
     out.set(w, s);
     ctx.onSlice?.(w, s);
@@ -164,7 +179,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   const commit = async (p: { step: PropagationStep; result: SliceResult }): Promise<void> => {
     await session.commit?.(p.step, p.result);
   };
-  for (let w = st.from + dir; inside(w); ) {
+  let w = st.from + dir;
+  for (; inside(w) && needed(w); ) {
     let duplicate = false;
     let redundant = false;
     if (imageGuided) {
@@ -238,6 +254,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     st = afterStep(st, w, r, a);
     w += dir;
   }
+  // Every slice the front was needed for is written; the other front decides the rest.
+  if (stop === plan.endReason && !detail && inside(w)) stop = 'gap-covered';
   const written = [...out.keys()];
   const report: FrontReport = {
     from: plan.key,

@@ -20,6 +20,11 @@ export interface FrontPlan extends FrontInfo {
   limit: number;
   /** Why the front ends when it reaches `limit` without stopping earlier. */
   endReason: StopReason;
+  /**
+   * Between key slices: the last slice the front needs to write (once every slice up to it is written, it ends
+   * with `gap-covered`), where the other front decides the rest of the gap alone (see `fuse.ts`). Unset: `limit`.
+   */
+  cover?: number;
 }
 
 /** A gap between two consecutive key slices, cut to the range, with the fronts that fill it. */

@@ -91,6 +91,8 @@ function postprocessWhole(
   const saved = new Map<number, Uint8Array>();
   for (const w of keySlices) if (w >= 0 && w < nw) saved.set(w, mask.slice(w * area, (w + 1) * area));
 
+  // The 3D pieces after `keepConnected`: the ones it kept, as they were (dropping whole pieces leaves the others).
+  let pieces: { ids: Int32Array; sizes: number[] } | null = null;
   if (o.keepConnected) {
     const { ids, sizes } = connectedComponents(mask, nu, nv, nw, true);
     const keep = new Uint8Array(sizes.length);
@@ -106,6 +108,7 @@ function postprocessWhole(
       }
     }
     if (removedComponents > 0) for (let i = 0; i < mask.length; i++) if (ids[i] && !keep[ids[i]]) mask[i] = 0;
+    pieces = { ids, sizes: sizes.map((n, c) => (keep[c] ? n : 0)) };
     report.keepConnected = { removedComponents, removedVoxels };
   }
   if (o.smooth) {
@@ -115,7 +118,7 @@ function postprocessWhole(
     const src = mask.slice();
     // Only around 3D pieces at least as big as a ball of radius 3 voxels (113 voxels): smaller ones (a lesion)
     // would be eroded away.
-    const { ids, sizes } = connectedComponents(src, nu, nv, nw, true);
+    const { ids, sizes } = pieces ?? connectedComponents(src, nu, nv, nw, true);
     const big = new Uint8Array(src.length);
     for (let i = 0; i < src.length; i++) big[i] = ids[i] && sizes[ids[i]] >= SMOOTH_MIN_VOXELS ? 1 : 0;
     const votes = neighbourhoodSum(src, nu, nv, nw);

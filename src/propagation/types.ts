@@ -145,7 +145,8 @@ export type StopReason =
   | 'area-collapse' // the area fell sharply from one slice to the next (the last slice is kept)
   | 'area-regrowth' // beyond the outermost key slices, the area grew again after shrinking (that slice is not kept)
   | 'low-confidence' // the engine's confidence fell below the threshold (that slice is not kept)
-  | 'similarity-break'; // the next slice differs too much from the current one (SSIM / histogram distance)
+  | 'similarity-break' // the next slice differs too much from the current one (SSIM / histogram distance)
+  | 'gap-covered'; // between key slices: the other front's mask alone decides the rest of the gap's fusion
 
 export interface FrontReport {
   /** Key slice the front started from. */

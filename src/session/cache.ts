@@ -104,6 +104,11 @@ export class LruCache<V> {
     return this.map.size;
   }
 
+  /** Whether anything can be kept (a budget of 0 keeps nothing). */
+  get keeps(): boolean {
+    return this.budget > 0;
+  }
+
   clear(): void {
     this.map.clear();
     this.used = 0;

@@ -169,7 +169,9 @@ export class RemoteSession implements Session {
           buf = buf.slice(nl + 1);
           if (text.trim() === '') continue;
           const line = JSON.parse(text) as WireStreamLine;
-          if (line.type === 'slice') yield decodeUpdate(line, this.nu, this.nv);
+          if (line.type === 'slice') {
+            if (options.updates !== false) yield decodeUpdate(line, this.nu, this.nv);
+          }
           else if (line.type === 'label') options.onLabel?.({ done: line.done, total: line.total, label: line.label });
           else if (line.type === 'error') {
             throw KEYSLICE_CODES.has(line.error.code)

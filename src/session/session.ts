@@ -327,7 +327,7 @@ class KeysliceSession implements Session {
    */
   private async front(which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs): Promise<FrontOutcome> {
     const engine = which === 'extent' ? this.policy.extentEngine : this.engine;
-    if (!engine || (this.reuse === 'exact' && inputs.dependsOn === null)) return run();
+    if (!engine || !this.frontCache.keeps || (this.reuse === 'exact' && inputs.dependsOn === null)) return run();
     const keyMask = inputs.keyMasks.get(plan.key) as Uint8Array;
     const area = keyMask.length;
     const first = plan.key + plan.direction;
@@ -341,7 +341,7 @@ class KeysliceSession implements Session {
       which,
       engine.name,
       `${roi.u0},${roi.v0},${roi.u1},${roi.v1}`,
-      `${plan.key}${plan.direction > 0 ? '+' : '-'}${plan.between ? 'b' : 'o'}${plan.limit}${plan.endReason}`,
+      `${plan.key}${plan.direction > 0 ? '+' : '-'}${plan.between ? 'b' : 'o'}${plan.limit}${plan.endReason}${plan.cover ?? ''}`,
       hashBytes(keyMask),
       inputs.keyConfidence,
       hashBytes(prior),
@@ -367,20 +367,23 @@ class KeysliceSession implements Session {
 
   /**
    * The final updates of a label's run (every slice holding the object or visited by the schedule), less those
-   * whose mask equals the provisional update already sent for the slice (`sent`).
+   * whose mask equals the provisional update already sent for the slice (`sent`: the fronts' masks in the ROI
+   * `sentRoi`, which is the run's).
    */
-  private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number, sent?: Map<number, Uint8Array>): Generator<SliceUpdate> {
+  private *updatesOf(run: LabelRun, cached: boolean, done: number, total: number, sent?: Map<number, Uint8Array>, sentRoi?: RoiBox | null): Generator<SliceUpdate> {
     const { sg } = this;
     const p = run.propagation;
     const records = new Map(run.report.slices.map((s) => [s.slice, s]));
+    const sameRoi = !!p && !!sentRoi && p.roi.u0 === sentRoi.u0 && p.roi.v0 === sentRoi.v0 && p.roi.u1 === sentRoi.u1 && p.roi.v1 === sentRoi.v1;
     for (let w = 0; w < sg.count; w++) {
       // Slice by slice from the ROI stack (no full-volume copy of the label).
       const mask = new Uint8Array(sg.area);
-      if (p) pasteSlice(p.mask.subarray(w * p.nu * p.nv, (w + 1) * p.nu * p.nv), p.roi, mask, sg.nu);
+      const roiSlice = p ? p.mask.subarray(w * p.nu * p.nv, (w + 1) * p.nu * p.nv) : null;
+      if (p && roiSlice) pasteSlice(roiSlice, p.roi, mask, sg.nu);
       const r = records.get(w);
       const box = boundingBox2d(mask, sg.nu, sg.nv);
-      const was = sent?.get(w);
-      if (was ? sameBytes(was, mask) : !box && (!r || r.source === 'none')) continue;
+      const was = sameRoi ? sent?.get(w) : undefined;
+      if (was && roiSlice ? sameBytes(was, roiSlice) : !box && (!r || r.source === 'none')) continue;
       yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask, box, confidence: r?.confidence ?? 0, cached, final: true, done, total };
     }
   }
@@ -391,6 +394,7 @@ class KeysliceSession implements Session {
     const wanted = options.labels ?? this.stale();
     for (const v of wanted) labelAt(this.state, v);
     const labels = this.state.filter((l) => wanted.includes(l.value));
+    const withUpdates = options.updates ?? true;
     const { signal, abort } = linkedSignal(options.signal);
     type LabelDone = Parameters<NonNullable<PropagateOptions['onLabel']>>[0];
     const items = drain<SliceUpdate | { labelDone: LabelDone }>(async (push) => {
@@ -405,7 +409,7 @@ class KeysliceSession implements Session {
           const kept = this.labelCache.get(key, (r) => this.sameLabel(r, l));
           if (kept) {
             this.results.set(l.value, { key, run: kept });
-            for (const u of this.updatesOf(kept, true, n + 1, labels.length)) push(u);
+            if (withUpdates) for (const u of this.updatesOf(kept, true, n + 1, labels.length)) push(u);
             push({ labelDone: { done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) } });
             continue;
           }
@@ -428,12 +432,13 @@ class KeysliceSession implements Session {
               priors: this.priors,
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
-                if (!roi) return;
+                if (!roi || !withUpdates) return;
                 full.fill(0);
                 pasteSlice(s.mask, roi, full, this.sg.nu);
                 const box = boundingBox2d(full, this.sg.nu, this.sg.nv);
                 const mask = full.slice();
-                sent.set(w, mask);
+                // The front's own mask (kept by its outcome anyway), not a copy of the whole slice.
+                sent.set(w, s.mask);
                 push({ label: l.value, slice: w, source: 'front', mask, box, confidence: s.confidence, cached: false, final: false, done: n, total: labels.length });
               },
             },
@@ -441,7 +446,7 @@ class KeysliceSession implements Session {
           );
           this.labelCache.set(key, run, labelRunBytes(run));
           this.results.set(l.value, { key, run });
-          for (const u of this.updatesOf(run, false, n + 1, labels.length, sent)) push(u);
+          if (withUpdates) for (const u of this.updatesOf(run, false, n + 1, labels.length, sent, roi)) push(u);
           push({ labelDone: { done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) } });
         }
       } finally {

@@ -103,6 +103,12 @@ export interface PropagateOptions {
   onLabel?(p: { done: number; total: number; label: number; name?: string }): void;
   /** Hears each engine call of a label's propagation, with the slice it was for. */
   onStep?(p: { label: number; slice: number }): void;
+  /**
+   * Whether slice updates are yielded (default true). false: a caller that reads the merged labels afterwards
+   * gets none, and a local session neither copies nor keeps whole slices for them (a large scan's fronts then
+   * cost their masks only).
+   */
+  updates?: boolean;
 }
 
 /**
