@@ -177,3 +177,22 @@ describe('slice comparisons on large regions', () => {
     assert.ok(Math.floor((u1 - u0 + 1) / f) * Math.floor((v1 - v0 + 1) / f) >= SSIM_SAMPLES);
   });
 });
+
+describe('slice geometry: a box of a slice', () => {
+  it('reads the same values as the whole slice cut to the box, along each axis', () => {
+    const size: [number, number, number] = [7, 6, 5];
+    const data = Int16Array.from({ length: 7 * 6 * 5 }, (_, i) => (i * 37) % 101 - 50);
+    for (const axis of [0, 1, 2] as const) {
+      const sg = new SliceGeometry({ size, spacing: [1, 1, 1] }, axis);
+      const box = { u0: 1, v0: 2, u1: sg.nu - 2, v1: sg.nv - 1 };
+      const bu = box.u1 - box.u0 + 1;
+      const bv = box.v1 - box.v0 + 1;
+      for (let w = 0; w < sg.count; w++) {
+        const full = sg.extract(data, w, new Float32Array(sg.area));
+        const want = new Float32Array(bu * bv);
+        for (let v = 0; v < bv; v++) for (let u = 0; u < bu; u++) want[u + bu * v] = full[box.u0 + u + sg.nu * (box.v0 + v)];
+        assert.deepEqual(sg.extractBox(data, w, box, new Float32Array(bu * bv)), want, `axis ${axis}, slice ${w}`);
+      }
+    }
+  });
+});

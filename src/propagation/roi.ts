@@ -128,12 +128,7 @@ export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: 
   const { nu, nv } = roiSize(roi);
   const raw = new RecentSlices(ROI_CACHED_SLICES);
   const win = new RecentSlices(ROI_CACHED_SLICES);
-  const full = new Float32Array(sg.area);
-  const getRaw = (w: number): Float32Array =>
-    raw.get(w, () => {
-      sg.extract(image.data, w, full);
-      return cropSlice(full, sg.nu, roi, new Float32Array(nu * nv));
-    });
+  const getRaw = (w: number): Float32Array => raw.get(w, () => sg.extractBox(image.data, w, roi, new Float32Array(nu * nv)));
   return {
     nu,
     nv,

@@ -176,6 +176,23 @@ export class SliceGeometry {
     return out;
   }
 
+  /**
+   * Copies the in-plane box [u0, v0] - [u1, v1] (inclusive) of slice w of `data` into `out` ((u1 - u0 + 1) x
+   * (v1 - v0 + 1) values, rows along u) and returns `out`: what `extract` and cutting the box out give, reading
+   * the box only.
+   */
+  extractBox<T extends VoxelArray>(data: ArrayLike<number>, w: number, box: { u0: number; v0: number; u1: number; v1: number }, out: T): T {
+    const { su, sv } = this;
+    const bu = box.u1 - box.u0 + 1;
+    const base = w * this.sw + box.u0 * su;
+    for (let v = box.v0; v <= box.v1; v++) {
+      const row = base + v * sv;
+      const o = (v - box.v0) * bu;
+      for (let u = 0; u < bu; u++) out[o + u] = data[row + u * su];
+    }
+    return out;
+  }
+
   /** Slice w of `data` as a new array of the same kind. */
   slice<T extends VoxelArray>(data: T, w: number): T {
     return this.extract(data, w, new (data.constructor as new (n: number) => T)(this.area));
