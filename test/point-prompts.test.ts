@@ -62,6 +62,23 @@ describe('points as a prompt: the region grown from the clicks', () => {
     assert.ok(inNeighbour(withNeg.region) < 20, `${inNeighbour(withNeg.region)} neighbour pixels`);
   });
 
+  it('clicks close together on a small structure in look-alike surroundings keep the flood near them', () => {
+    // A disc of radius 4 px a little brighter than surroundings that fill the slice: the clicks' neighbourhoods
+    // straddle its border, so the tolerance takes in the surroundings; the clicks' spread still says how small
+    // the structure is.
+    const n = 64;
+    const small = (u: number, v: number): boolean => (u - 32) ** 2 + (v - 32) ** 2 <= 16;
+    const img = slice(n, n, 6, (u, v) => (small(u, v) ? 112 : 100));
+    const truthSmall = maskOf(n, n, small);
+    const c = simulateClicks(truthSmall, img, { nu: n, nv: n, du: 1, dv: 1 });
+    assert.ok(c.points.length >= 2);
+    const r = pointRegion(img, { nu: n, nv: n, du: 1, dv: 1 }, c.points, c.negativePoints);
+    const area = r.region.reduce((s, x) => s + x, 0);
+    const truthArea = truthSmall.reduce((s, x) => s + x, 0);
+    assert.ok(area < 3 * truthArea, `region ${area} px for a ${truthArea} px structure (reach ${r.reach.toFixed(1)} mm)`);
+    assert.ok(dice(r.region, truthSmall) > 0.5, `Dice ${dice(r.region, truthSmall).toFixed(3)}`);
+  });
+
   it('the classic engine segments the organ from the simulated clicks', async () => {
     const s = new ClassicSession(roi(image, nu, nv), DEFAULT_CLASSIC);
     const r = await s.segmentSlice(key(clicks.points, clicks.negativePoints));

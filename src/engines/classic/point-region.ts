@@ -15,10 +15,10 @@ export interface PointRegionOptions {
   /** Tolerance in robust standard deviations of the clicks' neighbourhoods (or of the slice's noise, when larger; default 2.5). */
   tolerance: number;
   /**
-   * How far the flood may reach from the nearest positive click: `reachFactor` times the largest of the clicks'
-   * spread (the largest distance between two of them), the depth of the deepest click (its distance to the
-   * nearest pixel out of twice the tolerance; twice that for a single click) and `minReachPixels` pixels
-   * (defaults 1 and 5).
+   * How far the flood may reach from the nearest positive click: `reachFactor` times the larger of the object's
+   * scale and `minReachPixels` pixels (defaults 1 and 5). Several clicks give the scale by their spread (the
+   * largest distance between two of them: clicks spread over an object span about its radius); a single click by
+   * twice its depth (its distance to the nearest pixel out of twice the tolerance).
    */
   reachFactor: number;
   minReachPixels: number;
@@ -86,15 +86,18 @@ export function pointRegion(
   const tolerance = o.tolerance * Math.max(spread, sliceNoise(image, nu, nv), 1e-6 * Math.abs(centre));
   const passable = new Uint8Array(n);
   for (let i = 0; i < n; i++) passable[i] = Math.abs(image[i] - centre) <= tolerance ? 1 : 0;
-  // The object's scale: the clicks' spread, and the depth of the deepest click inside the pixels within twice
-  // the tolerance (twice that for a single click, which says nothing else about size; the wider tolerance
-  // keeps single noisy pixels from making a click look shallow).
-  let extent = 0;
-  for (const a of points) for (const b of points) extent = Math.max(extent, Math.hypot((a[0] - b[0]) * du, (a[1] - b[1]) * dv));
-  const sdPassable = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
-  let depth = 0;
-  for (const [i, j] of points) depth = Math.max(depth, -sdPassable[i + nu * j]);
-  const reach = o.reachFactor * Math.max(extent, (points.length > 1 ? 1 : 2) * depth, o.minReachPixels * px);
+  // The object's scale: the clicks' spread, or for a single click (which says nothing else about size) twice its
+  // depth inside the pixels within twice the tolerance (the wider tolerance keeps single noisy pixels from
+  // making a click look shallow). Several clicks do not use the depth: where the surroundings look like the
+  // object (a small structure in grey matter, a click's neighbourhood straddling the border) it measures them.
+  let scale = 0;
+  for (const a of points) for (const b of points) scale = Math.max(scale, Math.hypot((a[0] - b[0]) * du, (a[1] - b[1]) * dv));
+  if (points.length === 1) {
+    const sdPassable = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
+    const [i, j] = points[0];
+    scale = -2 * sdPassable[i + nu * j];
+  }
+  const reach = o.reachFactor * Math.max(scale, o.minReachPixels * px);
   // Walls: the negative clicks' neighbourhoods (the sampling radius).
   const wall = new Uint8Array(n);
   for (const [ci, cj] of negativePoints) {
