@@ -66,17 +66,20 @@ describe('points as a prompt: the region grown from the clicks', () => {
     // A disc of radius 4 px a little brighter than surroundings that fill the slice: the clicks' neighbourhoods
     // straddle its border, so the tolerance takes in the surroundings; the clicks' spread still says how small
     // the structure is.
+    // The structure's radius: 4 px, and 2 px (the tapering end of a structure, where the clicks lie a pixel apart).
     const n = 64;
-    const small = (u: number, v: number): boolean => (u - 32) ** 2 + (v - 32) ** 2 <= 16;
-    const img = slice(n, n, 6, (u, v) => (small(u, v) ? 112 : 100));
-    const truthSmall = maskOf(n, n, small);
-    const c = simulateClicks(truthSmall, img, { nu: n, nv: n, du: 1, dv: 1 });
-    assert.ok(c.points.length >= 2);
-    const r = pointRegion(img, { nu: n, nv: n, du: 1, dv: 1 }, c.points, c.negativePoints);
-    const area = r.region.reduce((s, x) => s + x, 0);
-    const truthArea = truthSmall.reduce((s, x) => s + x, 0);
-    assert.ok(area < 3 * truthArea, `region ${area} px for a ${truthArea} px structure (reach ${r.reach.toFixed(1)} mm)`);
-    assert.ok(dice(r.region, truthSmall) > 0.5, `Dice ${dice(r.region, truthSmall).toFixed(3)}`);
+    for (const radius of [4, 2]) {
+      const small = (u: number, v: number): boolean => (u - 32) ** 2 + (v - 32) ** 2 <= radius ** 2;
+      const img = slice(n, n, 6, (u, v) => (small(u, v) ? 112 : 100));
+      const truthSmall = maskOf(n, n, small);
+      const c = simulateClicks(truthSmall, img, { nu: n, nv: n, du: 1, dv: 1 });
+      assert.ok(c.points.length >= 2);
+      const r = pointRegion(img, { nu: n, nv: n, du: 1, dv: 1 }, c.points, c.negativePoints);
+      const area = r.region.reduce((s, x) => s + x, 0);
+      const truthArea = truthSmall.reduce((s, x) => s + x, 0);
+      assert.ok(area < 3 * truthArea, `radius ${radius}: region ${area} px for a ${truthArea} px structure (reach ${r.reach.toFixed(1)} mm)`);
+      assert.ok(dice(r.region, truthSmall) > 0.5, `radius ${radius}: Dice ${dice(r.region, truthSmall).toFixed(3)}`);
+    }
   });
 
   it('the classic engine segments the organ from the simulated clicks', async () => {

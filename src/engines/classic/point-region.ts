@@ -15,10 +15,11 @@ export interface PointRegionOptions {
   /** Tolerance in robust standard deviations of the clicks' neighbourhoods (or of the slice's noise, when larger; default 2.5). */
   tolerance: number;
   /**
-   * How far the flood may reach from the nearest positive click: `reachFactor` times the larger of the object's
-   * scale and `minReachPixels` pixels (defaults 1 and 5). Several clicks give the scale by their spread (the
-   * largest distance between two of them: clicks spread over an object span about its radius); a single click by
-   * twice its depth (its distance to the nearest pixel out of twice the tolerance).
+   * How far the flood may reach from the nearest positive click: `reachFactor` times the object's scale (defaults
+   * 1 and 5). Several clicks give the scale by their spread (the largest distance between two of them: clicks
+   * spread over an object span about its radius), at least the sampling radius (clicks a pixel apart mark a
+   * structure a few pixels wide, such as the tapering end of an object); a single click by twice its depth (its
+   * distance to the nearest pixel out of twice the tolerance), at least `minReachPixels` pixels.
    */
   reachFactor: number;
   minReachPixels: number;
@@ -97,7 +98,7 @@ export function pointRegion(
     const [i, j] = points[0];
     scale = -2 * sdPassable[i + nu * j];
   }
-  const reach = o.reachFactor * Math.max(scale, o.minReachPixels * px);
+  const reach = o.reachFactor * Math.max(scale, points.length === 1 ? o.minReachPixels * px : radius);
   // Walls: the negative clicks' neighbourhoods (the sampling radius).
   const wall = new Uint8Array(n);
   for (const [ci, cj] of negativePoints) {
