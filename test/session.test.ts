@@ -19,7 +19,7 @@ import { readLabelVolume, readVolume, writeVolume } from '../src/volume/io-node.
 import { defaultSliceAxis, SliceGeometry, type Volume } from '../src/volume/volume.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { SHARED_DATA, sharedDataSkip } from './helpers/paths.js';
-import { makeBlob } from './helpers/volumes.js';
+import { makeBlob, touchingParts } from './helpers/volumes.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'keyslice-session-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -187,6 +187,39 @@ describe('session on a generated CT phantom', () => {
     assert.deepEqual((await s.labels()).data, scratch.labels.data);
     assert.equal((await s.report()).labels[0].name, 'organ');
   });
+});
+
+describe('session: labels that end on each other', () => {
+  const { blob, key } = touchingParts(14, 'slices');
+  for (const order of [
+    [1, 2],
+    [2, 1],
+  ]) {
+    it(`two parts touching along the slice axis (labels in order ${order.join(', ')}): after each edit the labels equal segment(), and an edit of one label leaves the other's run as it was`, async () => {
+      const at = { 1: [7, 4], 2: [21, 17] } as Record<number, number[]>;
+      const setKey = (value: number, w: number) => async (s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>) => {
+        const k = key(value, w);
+        await s.setKeySlice(value, w, { mask: k.mask as Uint8Array });
+        if (!keys.has(value)) keys.set(value, new Map());
+        keys.get(value)?.set(w, k);
+      };
+      const [a, b] = order;
+      const s = await checkSequence(blob.image, 'classic', [
+        { name: `label ${a}`, apply: setKey(a, at[a][0]) },
+        { name: `label ${b}`, apply: setKey(b, at[b][0]) },
+        {
+          name: `a second key slice of label ${b}`,
+          apply: async (s, keys) => {
+            await setKey(b, at[b][1])(s, keys);
+            assert.deepEqual(await s.pending(), [b], 'only the edited label is propagated again');
+          },
+        },
+      ]);
+      const fronts = (await s.report()).labels.flatMap((l) => l.fronts);
+      assert.ok(fronts.filter((f) => f.stop === 'other-label').length >= 2, 'each part ends on the other');
+      await s.close();
+    });
+  }
 });
 
 describe('session on real scans', { skip: sharedDataSkip() }, () => {

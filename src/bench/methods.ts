@@ -28,6 +28,11 @@ export interface MethodInput {
   sg: SliceGeometry;
   /** One object; its value is the label value. */
   label: LabelAnnotation;
+  /**
+   * Every object of the scan annotated with it, in order (`label` among them): keyslice segments them together,
+   * as a user's labels are (one object's end may be where another begins). Peers segment `label` alone.
+   */
+  labels?: LabelAnnotation[];
 }
 
 export interface MethodOutput {
@@ -119,14 +124,14 @@ function engineMethod(name: string, noSkip = false): BenchMethod {
       engine ??= resolveEngine(name, { memoryCacheBytes: 0 });
       const { labels, report } = await segment(
         input.image,
-        { axis: input.axis, labels: [input.label] },
+        { axis: input.axis, labels: input.labels ?? [input.label] },
         { engine: await engine, ...(noSkip ? { stopRules: NO_SKIPPING } : {}) },
       );
       // The label volume becomes the mask in place where it is bytes (a large scan's copy is not free).
       const data = labels.data;
       const mask = data instanceof Uint8Array ? data : new Uint8Array(data.length);
       for (let i = 0; i < mask.length; i++) mask[i] = data[i] === input.label.value ? 1 : 0;
-      const l = report.labels[0];
+      const l = report.labels.find((x) => x.value === input.label.value);
       return { mask, engineCalls: l?.engineCalls ?? 0, callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0 };
     },
   };

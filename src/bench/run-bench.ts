@@ -129,22 +129,30 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
     if (diff !== null) throw new KeysliceError('GRID_MISMATCH', `label grid differs from ${imageFile}: ${diff}`, labelFile);
     const axis = defaultSliceAxis(image.spacing);
     const sg = new SliceGeometry(image, axis);
-    for (const value of c.labels ?? labelValues(truthVol.data)) {
+    // Every object of a case is annotated at the same budget and segmented together, as a user labels a scan.
+    const objects = (c.labels ?? labelValues(truthVol.data)).flatMap((value) => {
       const truth = maskOf(truthVol.data, value);
       const areas = sliceAreas(truth, sg, 1);
       const truthExtent = extent(areas);
-      if (!truthExtent) continue;
-      for (const kind of opts.kinds) {
-        for (const placement of opts.placements ?? ['fixed']) {
-          const keySets = placement === 'fixed' ? opts.budgets.map((b) => selectKeySlices(areas, b)) : await suggestedKeySets(image, axis, sg, truthVol.data, value, kind, opts.budgets);
-          for (const [n, budget] of opts.budgets.entries()) {
-            const keySlices = keySets[n];
-            if (!keySlices) continue;
-            const label = simulateLabel(truthVol.data, sg, value, keySlices, kind, image.data);
+      return truthExtent ? [{ value, truth, areas, truthExtent }] : [];
+    });
+    for (const kind of opts.kinds) {
+      for (const placement of opts.placements ?? ['fixed']) {
+        const keySets: (number[] | null)[][] = [];
+        for (const o of objects) {
+          keySets.push(placement === 'fixed' ? opts.budgets.map((b) => selectKeySlices(o.areas, b)) : await suggestedKeySets(image, axis, sg, truthVol.data, o.value, kind, opts.budgets));
+        }
+        for (const [n, budget] of opts.budgets.entries()) {
+          const labels = objects.flatMap((o, j) => {
+            const keySlices = keySets[j][n];
+            return keySlices ? [{ o, keySlices, label: simulateLabel(truthVol.data, sg, o.value, keySlices, kind, image.data) }] : [];
+          });
+          for (const { o, keySlices, label } of labels) {
+            const { value, truth, truthExtent } = o;
             const keySet = new Set(keySlices);
             for (const method of opts.methods) {
               const t0 = performance.now();
-              const out = await method.run({ image, axis, sg, label });
+              const out = await method.run({ image, axis, sg, label, labels: labels.map((x) => x.label) });
               const seconds = (performance.now() - t0) / 1000;
               const pred = out.mask;
               const m = objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 });

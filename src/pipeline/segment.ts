@@ -3,8 +3,9 @@
  * grid, with the annotations' label values, and a report of what was done per label and per slice.
  *
  * Each label is propagated on its own by the controller (`src/propagation`) with the named engine, cleaned by
- * the 3D post-processing, then the labels are merged: key slices always win; elsewhere the first label in
- * ascending value keeps a contested voxel.
+ * the 3D post-processing, then the labels are merged (`src/session/merge.ts`): key slices always win; beyond its
+ * outermost key slices a label gives way to labels better founded there, and ends where it runs onto them;
+ * elsewhere the first label in order keeps a contested voxel.
  */
 import type { Annotations } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';

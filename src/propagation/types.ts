@@ -146,7 +146,8 @@ export type StopReason =
   | 'area-regrowth' // beyond the outermost key slices, the area grew again after shrinking (that slice is not kept)
   | 'low-confidence' // the engine's confidence fell below the threshold (that slice is not kept)
   | 'similarity-break' // the next slice differs too much from the current one (SSIM / histogram distance)
-  | 'gap-covered'; // between key slices: the other front's mask alone decides the rest of the gap's fusion
+  | 'gap-covered' // between key slices: the other front's mask alone decides the rest of the gap's fusion
+  | 'other-label'; // beyond the outermost key slices, the mask lay mostly on another label better founded there
 
 export interface FrontReport {
   /** Key slice the front started from. */

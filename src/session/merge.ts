@@ -1,11 +1,14 @@
 /**
- * Merging labels into one label volume: non-key voxels first (the first label in order keeps a contested
- * voxel), then every key slice exactly; then each label's report gets its voxels, extent and per-slice areas
- * from the merged volume.
+ * Merging labels into one label volume: a label beyond its outermost key slices ends where it runs onto another
+ * label's territory (see `territory.ts`); then non-key voxels (the first label in order keeps a contested voxel),
+ * then every key slice exactly; then each label's report gets its voxels, extent and per-slice areas from the
+ * merged volume, and the fronts that ended on another label say so.
  */
 import type { LabelReport } from '../pipeline/segment.js';
+import type { FrontReport } from '../propagation/types.js';
 import { allocLabels, type LabelArray, type SliceGeometry, type Volume } from '../volume/volume.js';
 import type { LabelRun } from './label-run.js';
+import { betterFounded, covers, runKeys, territoryEnds, type TerritoryEnd } from './territory.js';
 
 /**
  * The merged label volume and the labels' final reports (copies: the runs are not changed). Each label is
@@ -14,22 +17,28 @@ import type { LabelRun } from './label-run.js';
  */
 export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly LabelRun[], maxLabel: number): { out: LabelArray; reports: LabelReport[] } {
   const out = allocLabels(image.data.length, maxLabel);
-  for (const { label, propagation: p } of runs) {
-    if (!p) continue;
+  const ends = territoryEnds(sg, runs);
+  const keysOf = runKeys(runs);
+  runs.forEach(({ label, propagation: p }, n) => {
+    if (!p) return;
     const keys = new Set(label.keySlices.map((k) => k.index));
     const area = p.nu * p.nv;
-    for (let w = 0; w < sg.count; w++) {
+    const [lo, hi] = keptSpan(ends[n], sg.count);
+    for (let w = lo; w <= hi; w++) {
       if (keys.has(w)) continue;
       const s = p.mask.subarray(w * area, (w + 1) * area);
+      // Beyond the label's key slices, a voxel that a better-founded label holds is that label's.
+      const others = betterFounded(runs, keysOf, n, w);
       for (let v = 0; v < p.nv; v++) {
         for (let u = 0; u < p.nu; u++) {
           if (!s[u + p.nu * v]) continue;
+          if (others.some((j) => covers(runs[j].propagation!, p.roi.u0 + u, p.roi.v0 + v, w))) continue;
           const i = sg.index(p.roi.u0 + u, p.roi.v0 + v, w);
           if (out[i] === 0) out[i] = label.value;
         }
       }
     }
-  }
+  });
   const { area } = sg;
   const mask = new Uint8Array(area);
   const slice = new Uint8Array(area);
@@ -46,8 +55,8 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
     }
   }
   const voxelMl = (image.spacing[0] * image.spacing[1] * image.spacing[2]) / 1000;
-  const reports = runs.map((run) => {
-    const r: LabelReport = { ...run.report, voxels: 0 };
+  const reports = runs.map((run, n) => {
+    const r: LabelReport = { ...run.report, voxels: 0, fronts: run.report.fronts.map((f) => endedFront(f, ends[n])) };
     let first = -1;
     let last = -1;
     const areas: number[] = [];
@@ -69,6 +78,26 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
     return r;
   });
   return { out, reports };
+}
+
+/** The slices a label keeps after its ends on other labels' territory (inclusive). */
+function keptSpan(ends: readonly TerritoryEnd[], count: number): [number, number] {
+  let lo = 0;
+  let hi = count - 1;
+  for (const e of ends) {
+    if (e.side < 0) lo = e.slice + 1;
+    else hi = e.slice - 1;
+  }
+  return [lo, hi];
+}
+
+/** A front's report after the label ended on another label's territory on its side (unchanged otherwise). */
+function endedFront(f: FrontReport, ends: readonly TerritoryEnd[]): FrontReport {
+  const e = ends.find((x) => x.side === f.direction && x.from === f.from);
+  if (!e || f.last === null || (f.last - e.slice) * e.side < 0) return f;
+  const last = e.slice - e.side === f.from ? null : e.slice - e.side;
+  const detail = `slice ${e.slice}: ${Math.round(e.share * 100)}% of the mask on label ${e.by}`;
+  return { ...f, last, slices: last === null ? 0 : Math.abs(last - f.from), stop: 'other-label', detail };
 }
 
 /** Slice w of a run's ROI stack pasted into a full slice (`out`, zero outside the ROI). */

@@ -1,6 +1,7 @@
 /** Small generated volumes for propagation tests. */
 import { rng as seededRng } from '../../src/demo/phantom.js';
-import { IDENTITY_DIRECTION, type Volume } from '../../src/volume/volume.js';
+import type { KeySlice } from '../../src/annotations/types.js';
+import { IDENTITY_DIRECTION, SliceGeometry, type Volume } from '../../src/volume/volume.js';
 
 export interface Blob {
   image: Volume<Float32Array>;
@@ -53,6 +54,22 @@ export function makeBlob(
     data,
   };
   return { image, truth, nx, ny, nz };
+}
+
+/**
+ * One bright object along the slice axis labelled in two parts that touch, with the image showing no end
+ * between them: along the slice axis (slices z0..split and split+1..z1) or side by side (x below `split`, x from
+ * it on, on every slice).
+ */
+export function touchingParts(split: number, along: 'slices' | 'side') {
+  const blob = makeBlob({ nx: 40, ny: 40, nz: 30, z0: 2, z1: 27, rmax: 10, seed: 5 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const truth = new Uint8Array(blob.truth.length);
+  for (let i = 0; i < truth.length; i++) {
+    if (blob.truth[i]) truth[i] = (along === 'slices' ? Math.floor(i / sg.area) : i % blob.nx) <= split ? 1 : 2;
+  }
+  const key = (value: number, w: number): KeySlice => ({ index: w, empty: false, mask: sg.maskOf(truth, w, value) ?? undefined, points: [], negativePoints: [] });
+  return { blob, sg, truth, key };
 }
 
 export function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
