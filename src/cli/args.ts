@@ -19,7 +19,8 @@ Usage:
                    [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]] [--embedding-cache DIR]
                    [--series UID] [--allow-gaps] [--adapter DIR] [--format volume|seg-nrrd|dicom-seg]
                    [--label-names V=NAME[:#RRGGBB],...] [--mesh DIR [--mesh-format stl,obj] [--smooth N] [--decimate F]]
-  keyslice train   --data DIR --out ADAPTER_DIR [--dataset NAME] [--mode self-supervised|supervised]
+  keyslice train   --data DIR --out ADAPTER_DIR [--dataset NAME] [--mode self-supervised|supervised|residual]
+                   [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR] (residual)
                    [--validation ID[,ID...]] [--exclude ID[,ID...]] [--seed N] [--max-steps N] [--quiet]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice mesh    --labels LABELS --out DIR [--mesh-format stl,obj] [--smooth N] [--decimate F]
@@ -29,6 +30,7 @@ Usage:
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box,points]
                    [--placements fixed,suggested] [--out DIR] [--adapter DIR]
                    [--loo self-supervised,supervised [--cases ID[,ID...]] [--seed N] [--max-steps N]]
+                   [--loo residual [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR] ...]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
                    [--methods M[,M...]] [--itk-reference] [--out DIR]
   keyslice bench --interactive [--engine NAME] [--edits 5] [--reuse exact|fronts] [--data DIR] [--datasets D[,D...]] [--out DIR]

@@ -5,9 +5,9 @@
  */
 import { benchFiles, defaultDataDir, interactiveBenchFiles } from '../bench/bench-files.js';
 import { runScale } from '../bench/scale.js';
-import { leaveOneOut } from '../training/loo.js';
+import { leaveOneOut, type LooMode } from '../training/loo.js';
 import { trainFiles } from '../training/train-files.js';
-import type { TrainingMode, TrainProgress } from '../training/train.js';
+import type { TrainProgress } from '../training/train.js';
 import type { Placement } from '../bench/run-bench.js';
 import { PROMPT_KINDS, type PromptKind } from '../simulate/annotator.js';
 import { runDemo } from '../demo/run-demo.js';
@@ -171,6 +171,8 @@ async function cmdBench(args: string[]): Promise<void> {
     'max-steps': { type: 'string' },
     interactive: { type: 'boolean' },
     engine: { type: 'string' },
+    model: { type: 'string' },
+    'embedding-cache': { type: 'string' },
     edits: { type: 'string' },
     reuse: { type: 'string' },
   });
@@ -200,12 +202,15 @@ async function cmdBench(args: string[]): Promise<void> {
   });
   const kinds = choices<PromptKind>(v, 'kinds', [...PROMPT_KINDS]);
   const progress = new ProgressReporter();
-  const loo = choices<TrainingMode>(v, 'loo', ['self-supervised', 'supervised']);
+  const loo = choices<LooMode>(v, 'loo', ['self-supervised', 'supervised', 'residual']);
   if (loo) {
     const res = await leaveOneOut({
       data: (v.data as string | undefined) ?? defaultDataDir(),
       datasets: list(v, 'datasets'),
       modes: loo,
+      engine: v.engine as string | undefined,
+      model: v.model as string | undefined,
+      embeddingCache: v['embedding-cache'] as string | undefined,
       cases: list(v, 'cases'),
       budgets: budgets ?? [1, 2],
       kinds,
@@ -285,10 +290,16 @@ async function cmdTrain(args: string[]): Promise<void> {
     'max-steps': { type: 'string' },
     validation: { type: 'string' },
     exclude: { type: 'string' },
+    engine: { type: 'string' },
+    model: { type: 'string' },
+    'embedding-cache': { type: 'string' },
     quiet: { type: 'boolean' },
   });
-  const mode = choices<TrainingMode>(v, 'mode', ['self-supervised', 'supervised']);
-  if (mode && mode.length !== 1) throw new KeysliceError('USAGE', '--mode takes one of self-supervised, supervised');
+  const mode = choices<LooMode>(v, 'mode', ['self-supervised', 'supervised', 'residual']);
+  if (mode && mode.length !== 1) throw new KeysliceError('USAGE', '--mode takes one of self-supervised, supervised, residual');
+  if (mode?.[0] !== 'residual' && (v.engine !== undefined || v.model !== undefined)) {
+    throw new KeysliceError('USAGE', '--engine and --model name the model engine of a residual adapter (--mode residual)');
+  }
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
   const res = await trainFiles({
     data: need(v, 'data'),
@@ -299,6 +310,9 @@ async function cmdTrain(args: string[]): Promise<void> {
     maxSteps: wholeNumber(v, 'max-steps'),
     validation: list(v, 'validation'),
     exclude: list(v, 'exclude'),
+    engine: v.engine as string | undefined,
+    model: v.model as string | undefined,
+    embeddingCache: v['embedding-cache'] as string | undefined,
     onStage: (m) => progress.log(m),
     onProgress: trainProgress(progress),
   });

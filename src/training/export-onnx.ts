@@ -4,12 +4,14 @@
  * [1, F, height, width]. Height and width are symbolic, so one graph serves every slice size.
  */
 import onnxProto from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { NetWeights } from './net.js';
+import type { ResidualWeights } from './residual-net.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
-function valueInfo(name: string, dims: (number | string)[]) {
+export function valueInfo(name: string, dims: (number | string)[]) {
   return onnx.ValueInfoProto.create({
     name,
     type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
@@ -25,20 +27,21 @@ export function convWeight(w: Float32Array, inC: number, outC: number): Float32A
   return out;
 }
 
-export function correspondenceOnnx(weights: NetWeights, producer = 'keyslice'): Uint8Array {
-  const nodes = [];
-  const inits = [];
-  let current = 'edges';
-  const last = weights.layers.length - 1;
-  for (const [n, l] of weights.layers.entries()) {
-    inits.push(onnx.TensorProto.create({ name: `conv${n}.weight`, dims: [l.outC, l.inC, 3, 3], dataType: FLOAT, rawData: new Uint8Array(convWeight(l.w, l.inC, l.outC).buffer) }));
-    inits.push(onnx.TensorProto.create({ name: `conv${n}.bias`, dims: [l.outC], dataType: FLOAT, rawData: new Uint8Array(new Float32Array(l.b).buffer) }));
-    const conv = n === last ? 'features' : `conv${n}`;
+/** ONNX nodes and initializers of a stack of 3 x 3 convolutions (padding 1, `Relu` between), `input` to `output`. */
+export function convStack(layers: NetWeights['layers'], input: string, output: string, prefix = 'conv'): { nodes: OnnxTypes.INodeProto[]; inits: OnnxTypes.ITensorProto[] } {
+  const nodes: OnnxTypes.INodeProto[] = [];
+  const inits: OnnxTypes.ITensorProto[] = [];
+  let current = input;
+  const last = layers.length - 1;
+  for (const [n, l] of layers.entries()) {
+    const name = `${prefix}${n}`;
+    inits.push(floatTensor(`${name}.weight`, [l.outC, l.inC, 3, 3], convWeight(l.w, l.inC, l.outC)), floatTensor(`${name}.bias`, [l.outC], l.b));
+    const conv = n === last ? output : name;
     nodes.push(
       onnx.NodeProto.create({
-        name: `conv${n}`,
+        name,
         opType: 'Conv',
-        input: [current, `conv${n}.weight`, `conv${n}.bias`],
+        input: [current, `${name}.weight`, `${name}.bias`],
         output: [conv],
         attribute: [
           onnx.AttributeProto.create({ name: 'kernel_shape', ints: [3, 3], type: onnx.AttributeProto.AttributeType.INTS }),
@@ -48,11 +51,27 @@ export function correspondenceOnnx(weights: NetWeights, producer = 'keyslice'): 
     );
     current = conv;
     if (n < last) {
-      nodes.push(onnx.NodeProto.create({ name: `relu${n}`, opType: 'Relu', input: [conv], output: [`relu${n}`] }));
-      current = `relu${n}`;
+      nodes.push(onnx.NodeProto.create({ name: `${prefix}relu${n}`, opType: 'Relu', input: [conv], output: [`${prefix}relu${n}`] }));
+      current = `${prefix}relu${n}`;
     }
   }
-  const width = weights.layers[last].outC;
+  return { nodes, inits };
+}
+
+/** A float initializer (a copy of `data`). */
+export function floatTensor(name: string, dims: number[], data: ArrayLike<number>): OnnxTypes.TensorProto {
+  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(Float32Array.from(data).buffer) });
+}
+
+/** A graph as ONNX model bytes (IR 7, opset 13). */
+export function modelBytes(graph: OnnxTypes.IGraphProto, producer = 'keyslice'): Uint8Array {
+  const model = onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: '', version: 13 }], producerName: producer, graph });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+export function correspondenceOnnx(weights: NetWeights, producer = 'keyslice'): Uint8Array {
+  const { nodes, inits } = convStack(weights.layers, 'edges', 'features');
+  const width = weights.layers[weights.layers.length - 1].outC;
   const graph = onnx.GraphProto.create({
     name: 'correspondence',
     node: nodes,
@@ -60,6 +79,54 @@ export function correspondenceOnnx(weights: NetWeights, producer = 'keyslice'): 
     input: [valueInfo('edges', [1, weights.shape.inputChannels, 'height', 'width'])],
     output: [valueInfo('features', [1, width, 'height', 'width'])],
   });
-  const model = onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: '', version: 13 }], producerName: producer, graph });
-  return onnx.ModelProto.encode(model).finish();
+  return modelBytes(graph, producer);
+}
+
+/**
+ * The trained residual adapter as an ONNX graph (inputs and output as `src/models/adapter/residual.ts` says):
+ * block means of both embeddings (`AveragePool`), the shared projection as a 1 x 1 `Conv`, their difference,
+ * the concatenation with the previous mask and the logits, then the 3 x 3 convolutions.
+ */
+export function residualOnnx(weights: ResidualWeights, producer = 'keyslice'): Uint8Array {
+  const { embeddingChannels: C, embeddingSide: side, grid, reduced: R } = weights.shape;
+  const f = side / grid;
+  const nodes: OnnxTypes.INodeProto[] = [];
+  const attr = (name: string, ints: number[]) => onnx.AttributeProto.create({ name, ints, type: onnx.AttributeProto.AttributeType.INTS });
+  const proj = new Float32Array(R * C);
+  for (let c = 0; c < C; c++) for (let r = 0; r < R; r++) proj[r * C + c] = weights.projection[c * R + r];
+  for (const [input, out] of [
+    ['embedding', 'current'],
+    ['previous_embedding', 'previous'],
+  ]) {
+    let x = input;
+    if (f > 1) {
+      nodes.push(onnx.NodeProto.create({ name: `${out}_pool`, opType: 'AveragePool', input: [x], output: [`${out}_pooled`], attribute: [attr('kernel_shape', [f, f]), attr('strides', [f, f])] }));
+      x = `${out}_pooled`;
+    }
+    nodes.push(onnx.NodeProto.create({ name: `${out}_projection`, opType: 'Conv', input: [x, 'projection'], output: [out], attribute: [attr('kernel_shape', [1, 1])] }));
+  }
+  nodes.push(onnx.NodeProto.create({ name: 'difference', opType: 'Sub', input: ['current', 'previous'], output: ['difference'] }));
+  nodes.push(
+    onnx.NodeProto.create({
+      name: 'inputs',
+      opType: 'Concat',
+      input: ['current', 'difference', 'previous_mask', 'logits'],
+      output: ['inputs'],
+      attribute: [onnx.AttributeProto.create({ name: 'axis', i: 1, type: onnx.AttributeProto.AttributeType.INT })],
+    }),
+  );
+  const stack = convStack(weights.layers, 'inputs', 'correction');
+  const graph = onnx.GraphProto.create({
+    name: 'decoder-residual',
+    node: [...nodes, ...stack.nodes],
+    initializer: [floatTensor('projection', [R, C, 1, 1], proj), ...stack.inits],
+    input: [
+      valueInfo('embedding', [1, C, side, side]),
+      valueInfo('previous_embedding', [1, C, side, side]),
+      valueInfo('previous_mask', [1, 1, grid, grid]),
+      valueInfo('logits', [1, 1, grid, grid]),
+    ],
+    output: [valueInfo('correction', [1, 1, grid, grid])],
+  });
+  return modelBytes(graph, producer);
 }

@@ -20,14 +20,26 @@ import type { SliceEngine } from '../propagation/types.js';
 import type { PromptKind } from '../simulate/annotator.js';
 import { KeysliceError } from '../util/errors.js';
 import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
-import { trainAdapter } from './train-adapter.js';
+import { trainAdapter, type TrainedAdapter } from './train-adapter.js';
+import { trainResidualAdapter } from './train-residual.js';
+import type { ResidualSet } from './residual-data.js';
+import { residualEngine, residualModel, residualTerm } from '../models/adapter/residual.js';
+import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
 import { dataHash, readCase, writeAdapter } from './train-files.js';
 import type { TrainingMode, TrainProgress } from './train.js';
+
+/** A correspondence adapter's mode, or `residual`: an adapter on a model engine's decoder logits. */
+export type LooMode = TrainingMode | 'residual';
 
 export interface LooOptions {
   data: string;
   datasets?: string[];
-  modes: TrainingMode[];
+  /** Correspondence modes (against the classic engine), or `residual` alone (against `engine`). */
+  modes: LooMode[];
+  /** For `residual`: the model engine (`sam`, default, or `hybrid`), its model folder (default: built-in) and an embedding cache folder. */
+  engine?: string;
+  model?: string;
+  embeddingCache?: string;
   /** Test cases to run (default: every case in turn). */
   cases?: string[];
   budgets?: number[];
@@ -42,7 +54,7 @@ export interface LooOptions {
 export interface LooFold {
   dataset: string;
   test: string;
-  mode: TrainingMode;
+  mode: LooMode;
   trainCases: string[];
   validationCase: string;
   trainSeconds: number;
@@ -89,30 +101,40 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
   const rows: BenchRow[] = [];
   const folds: LooFold[] = [];
   const runtime = await nodeRuntime();
-  const unadapted = getMethod('keyslice:classic');
+  const residual = opts.modes.includes('residual');
+  if (residual && opts.modes.length > 1) throw new KeysliceError('USAGE', '--loo residual compares a model engine with itself adapted: run it apart from the correspondence modes');
+  const baseEngine = residual ? (opts.engine ?? 'sam') : 'classic';
+  const sam = residual ? await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: 1024 ** 3 }) : null;
+  const samId = sam ? await samModelIdentity(sam) : null;
+  const unadapted = sam ? adaptedMethod(`keyslice:${baseEngine}`, residualEngine(baseEngine, sam, null)) : getMethod('keyslice:classic');
+  // Recordings of the unadapted model engine per case, shared by the folds.
+  const recorded = new Map<string, { set: ResidualSet; dice: number[] }>();
   for (const d of datasets) {
     for (const test of d.cases.filter((c) => !opts.cases || opts.cases.includes(c.id))) {
       const others = d.cases.filter((c) => c !== test);
       const valCase = others[others.length - 1];
       const trainCases = others.slice(0, -1);
       const methods: BenchMethod[] = [unadapted];
-      const models = [];
+      const models: { usage: { runs: number; seconds: number }; release(): Promise<void> }[] = [];
       for (const mode of opts.modes) {
         stage(`${d.name}: ${mode} adapter for test case ${test.id} (train ${trainCases.map((c) => c.id).join(', ')}; validation ${valCase.id})`);
-        const supervised = mode === 'supervised';
+        const supervised = mode !== 'self-supervised';
         const train = await Promise.all(trainCases.map((c) => readCase(d, c, !supervised)));
         const validation = [await readCase(d, valCase, false)];
-        const adapter = await trainAdapter(train, validation, {
-          mode,
-          seed: opts.seed,
-          maxSteps: opts.maxSteps,
-          dataHash: await dataHash(d, trainCases, supervised),
-          onProgress: opts.onProgress,
-        });
-        const model = await correspondenceModel(runtime, adapter.graph, adapter.manifest);
-        models.push(model);
+        const common = { seed: opts.seed, maxSteps: opts.maxSteps, dataHash: await dataHash(d, trainCases, supervised), onProgress: opts.onProgress, onStage: opts.onStage };
+        let adapter: TrainedAdapter<unknown>;
+        if (sam && samId) {
+          adapter = await trainResidualAdapter(train, validation, { ...common, engine: baseEngine, model: sam, modelId: samId, recorded });
+          const model = await residualModel(runtime, adapter.graph, adapter.manifest);
+          models.push(model);
+          methods.push(adaptedMethod(`keyslice:${baseEngine}+${mode}`, residualEngine(baseEngine, sam, residualTerm(model))));
+        } else {
+          adapter = await trainAdapter(train, validation, { ...common, mode: mode as TrainingMode });
+          const model = await correspondenceModel(runtime, adapter.graph, adapter.manifest);
+          models.push(model);
+          methods.push(adaptedMethod(`keyslice:classic+${mode}`, classicEngine({ adapter: correspondenceTerm(model) })));
+        }
         const m = adapter.manifest;
-        methods.push(adaptedMethod(`keyslice:classic+${mode}`, classicEngine({ adapter: correspondenceTerm(model) })));
         const dir = opts.out && path.join(opts.out, 'adapters', `${d.name}-${test.id}-${mode}`);
         if (dir && !existsSync(dir)) await writeAdapter(dir, adapter);
         folds.push({
@@ -142,10 +164,10 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
         await model.release();
       }
       // What is done so far, so that an interrupted run keeps its finished folds.
-      await writeLoo(opts, rows, folds, looSummary(rows, folds, opts.modes));
+      await writeLoo(opts, rows, folds, looSummary(rows, folds, opts.modes, baseEngine));
     }
   }
-  const summary = looSummary(rows, folds, opts.modes);
+  const summary = looSummary(rows, folds, opts.modes, baseEngine);
   const files = await writeLoo(opts, rows, folds, summary);
   return { rows, folds, summary, files };
 }
@@ -161,21 +183,21 @@ async function writeLoo(opts: LooOptions, rows: BenchRow[], folds: LooFold[], su
 }
 
 /** Mean Dice per dataset, kind and budget: unadapted, adapted and "as used" per mode, with differences. */
-export function looSummary(rows: BenchRow[], folds: LooFold[], modes: TrainingMode[]): string {
+export function looSummary(rows: BenchRow[], folds: LooFold[], modes: LooMode[], baseEngine = 'classic'): string {
   const usable = new Map(folds.map((f) => [`${f.dataset}|${f.test}|${f.mode}`, f.usable]));
   const keys = [...new Set(rows.map((r) => `${r.dataset}|${r.kind}|${r.budget}`))];
-  const head = ['dataset', 'kind', 'k', 'n', 'classic', ...modes.flatMap((m) => [`+${m}`, 'diff', `+${m} as used`, 'diff'])];
+  const head = ['dataset', 'kind', 'k', 'n', baseEngine, ...modes.flatMap((m) => [`+${m}`, 'diff', `+${m} as used`, 'diff'])];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 3 ? '---' : '---:')).join('|')}|`];
   const f3 = (x: number) => x.toFixed(3);
   const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
   for (const k of keys) {
     const [dataset, kind, budget] = k.split('|');
     const sel = rows.filter((r) => r.dataset === dataset && r.kind === kind && String(r.budget) === budget);
-    const base = sel.filter((r) => r.method === 'keyslice:classic');
+    const base = sel.filter((r) => r.method === `keyslice:${baseEngine}`);
     const b = mean(base.map((r) => r.dice));
     const cells = [dataset, kind, budget, String(base.length), f3(b)];
     for (const m of modes) {
-      const ad = sel.filter((r) => r.method === `keyslice:classic+${m}`);
+      const ad = sel.filter((r) => r.method === `keyslice:${baseEngine}+${m}`);
       const a = mean(ad.map((r) => r.dice));
       const used = mean(ad.map((r) => (usable.get(`${r.dataset}|${r.case}|${m}`) ? r.dice : (base.find((x) => x.case === r.case && x.label === r.label)?.dice ?? r.dice))));
       cells.push(f3(a), sign(a - b), f3(used), sign(used - b));
@@ -189,6 +211,6 @@ export function looSummary(rows: BenchRow[], folds: LooFold[], modes: TrainingMo
     );
   }
   const time = (m: string) => mean(rows.filter((r) => r.method === m).map((r) => r.seconds));
-  const tl = ['', `Seconds per object (same run): classic ${time('keyslice:classic').toFixed(3)}` + modes.map((m) => `, +${m} ${time(`keyslice:classic+${m}`).toFixed(3)}`).join('')];
+  const tl = ['', `Seconds per object (same run): ${baseEngine} ${time(`keyslice:${baseEngine}`).toFixed(3)}` + modes.map((m) => `, +${m} ${time(`keyslice:${baseEngine}+${m}`).toFixed(3)}`).join('')];
   return `${lines.join('\n')}\n${fl.join('\n')}\n${tl.join('\n')}\n`;
 }

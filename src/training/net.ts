@@ -69,6 +69,18 @@ function shifts(tf: Tf, x: Tensor4D, r: number): Tensor4D[] {
   return parts;
 }
 
+/** A 2-D matrix product whose gradients transpose explicitly: transposed products leave the backend's fast path. */
+export function matMul2d(tf: Tf): (a: Tensor2D, b: Tensor2D) => Tensor2D {
+  return tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [a, b] = args as Tensor2D[];
+    (args[2] as GradSaveFunc)([a, b]);
+    return {
+      value: tf.matMul(a, b),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => [tf.matMul(dy as Tensor2D, tf.transpose(saved[1] as Tensor2D)), tf.matMul(tf.transpose(saved[0] as Tensor2D), dy as Tensor2D)],
+    };
+  }) as (a: Tensor2D, b: Tensor2D) => Tensor2D;
+}
+
 export function buildNet(tf: Tf, init: NetWeights): Net {
   const vars = init.layers.map((l, n) => ({
     w: tf.variable(tf.tensor2d(l.w, [9 * l.inC, l.outC]), true, `w${n}`),
@@ -77,15 +89,7 @@ export function buildNet(tf: Tf, init: NetWeights): Net {
     outC: l.outC,
   }));
   const radius = init.shape.radius;
-  // 2-D products whose gradients transpose explicitly: transposed products leave the backend's fast path.
-  const matMul = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
-    const [a, b] = args as Tensor2D[];
-    (args[2] as GradSaveFunc)([a, b]);
-    return {
-      value: tf.matMul(a, b),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => [tf.matMul(dy as Tensor2D, tf.transpose(saved[1] as Tensor2D)), tf.matMul(tf.transpose(saved[0] as Tensor2D), dy as Tensor2D)],
-    };
-  }) as (a: Tensor2D, b: Tensor2D) => Tensor2D;
+  const matMul = matMul2d(tf);
   const attend = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
     const [source, target, values] = args as Tensor4D[];
     const save = args[3] as GradSaveFunc;

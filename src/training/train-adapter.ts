@@ -12,7 +12,9 @@ import { nodeRuntime } from '../models/onnx/runtime-node.js';
 import type { Volume } from '../volume/volume.js';
 import { trainingVolume } from './data.js';
 import { correspondenceOnnx } from './export-onnx.js';
-import { trainCorrespondence, type TrainOptions, type TrainResult } from './train.js';
+import type { FitResult } from './fit.js';
+import type { NetWeights } from './net.js';
+import { trainCorrespondence, type TrainOptions } from './train.js';
 import { mean, protocolDice, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
 
 /** A case for training: its image, and its truth where there is one. */
@@ -32,10 +34,10 @@ export interface TrainAdapterOptions extends TrainOptions {
   onStage?: (message: string) => void;
 }
 
-export interface TrainedAdapter {
+export interface TrainedAdapter<W = NetWeights> {
   manifest: AdapterManifest;
   graph: Uint8Array;
-  result: TrainResult;
+  result: FitResult<W>;
 }
 
 export const GRAPH_FILE = 'correspondence.onnx';

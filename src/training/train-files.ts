@@ -14,6 +14,8 @@ import { readLabelVolume, readVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
 import { trainAdapter, type TrainAdapterOptions, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
 import type { TrainingMode } from './train.js';
+import { trainResidualAdapter } from './train-residual.js';
+import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
 
 export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'dataHash'> {
   /** Dataset folder or manifest folder (see `findDatasets`). */
@@ -22,15 +24,19 @@ export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'd
   dataset?: string;
   /** Adapter folder to write. */
   out: string;
-  /** Default self-supervised. */
-  mode?: TrainingMode;
+  /** Default self-supervised; `residual`: a residual adapter on the decoder's logits of a model engine. */
+  mode?: TrainingMode | 'residual';
+  /** For `residual`: the engine (`sam`, default, or `hybrid`), the model folder (default: the built-in model), and a folder keeping its embeddings across runs. */
+  engine?: string;
+  model?: string;
+  embeddingCache?: string;
   /** Case ids held out for validation (default: the last case, when there are two or more). */
   validation?: string[];
   /** Case ids not used at all (for example the test case of a leave-one-out run). */
   exclude?: string[];
 }
 
-export interface TrainFilesResult extends TrainedAdapter {
+export interface TrainFilesResult extends TrainedAdapter<unknown> {
   dir: string;
   /** Bytes of the adapter folder. */
   bytes: number;
@@ -72,7 +78,7 @@ export async function dataHash(d: Dataset, cases: BenchCase[], withLabels: boole
 }
 
 /** Writes an adapter folder through a temporary folder and a rename. */
-export async function writeAdapter(dir: string, adapter: TrainedAdapter): Promise<number> {
+export async function writeAdapter(dir: string, adapter: TrainedAdapter<unknown>): Promise<number> {
   if (existsSync(dir) && (await fsp.readdir(dir)).length > 0) {
     throw new KeysliceError('OUTPUT_CONFLICT', 'the adapter folder exists and is not empty; name a new folder', dir);
   }
@@ -108,11 +114,17 @@ export async function trainFiles(opts: TrainFilesOptions): Promise<TrainFilesRes
   if (!trainCases.length) throw new KeysliceError('USAGE', `dataset ${d.name} leaves no case to train on`, opts.data);
   const stage = opts.onStage ?? (() => {});
   stage(`reading ${usable.length} case(s) of ${d.name}`);
-  const supervised = mode === 'supervised';
+  const supervised = mode !== 'self-supervised';
   const train = await Promise.all(trainCases.map((c) => readCase(d, c, !supervised)));
-  if (supervised && !train.some((c) => c.truth)) throw new KeysliceError('USAGE', `supervised training needs label volumes; dataset ${d.name} has none`, opts.data);
+  if (supervised && !train.some((c) => c.truth)) throw new KeysliceError('USAGE', `${mode} training needs label volumes; dataset ${d.name} has none`, opts.data);
   const validation = await Promise.all(usable.filter((c) => valIds.includes(c.id)).map((c) => readCase(d, c, false)));
-  const adapter = await trainAdapter(train, validation, { ...opts, mode, dataHash: await dataHash(d, trainCases, supervised) });
+  const hash = await dataHash(d, trainCases, supervised);
+  let adapter: TrainedAdapter<unknown>;
+  if (mode === 'residual') {
+    const model = await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache });
+    const { seed, maxSteps, onStage, onProgress } = opts;
+    adapter = await trainResidualAdapter(train, validation, { engine: opts.engine ?? 'sam', model, modelId: await samModelIdentity(model), seed, maxSteps, onStage, onProgress, dataHash: hash });
+  } else adapter = await trainAdapter(train, validation, { ...opts, mode, dataHash: hash });
   const bytes = await writeAdapter(opts.out, adapter);
   return { ...adapter, dir: opts.out, bytes };
 }

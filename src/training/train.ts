@@ -12,6 +12,7 @@ import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import { rng } from '../demo/phantom.js';
 import { pairBatch, randomPair, validationPairs, type PairBatch, type PairPick, type TrainingVolume } from './data.js';
 import { buildNet, DEFAULT_NET, initWeights, type Net, type NetShape, type NetWeights } from './net.js';
+import { fit, type FitProgress, type FitResult } from './fit.js';
 import { loadTf, type Tf } from './tf.js';
 
 export type TrainingMode = 'self-supervised' | 'supervised';
@@ -35,26 +36,9 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
-export interface TrainProgress {
-  step: number;
-  maxSteps: number;
-  /** Mean training loss over the epoch so far. */
-  loss: number;
-  /** Validation loss after the last finished epoch (null before the first). */
-  validationLoss: number | null;
-}
+export type TrainProgress = FitProgress;
 
-export interface TrainResult {
-  weights: NetWeights;
-  /** Mean training loss per epoch, and validation loss after each. */
-  loss: number[];
-  validationLoss: number[];
-  /** Validation loss of the module before training. */
-  initialValidationLoss: number;
-  steps: number;
-  seconds: number;
-  stoppedEarly: boolean;
-}
+export type TrainResult = FitResult<NetWeights>;
 
 /** Loss of one batch (a scalar): reconstruction L1, plus the carried masks' cross-entropy when supervised. */
 export function batchLoss(tf: Tf, net: Net, b: PairBatch): Scalar {
@@ -86,23 +70,12 @@ export function batchLoss(tf: Tf, net: Net, b: PairBatch): Scalar {
   });
 }
 
-function lossValue(tf: Tf, net: Net, b: PairBatch): number {
-  const l = batchLoss(tf, net, b);
-  const v = l.dataSync()[0];
-  l.dispose();
-  return v;
-}
-
 export async function trainCorrespondence(train: TrainingVolume[], validation: TrainingVolume[], options: TrainOptions): Promise<TrainResult> {
   const tf = await loadTf();
-  const t0 = performance.now();
   const seed = options.seed ?? 1;
   const shape = options.shape ?? DEFAULT_NET;
   const batch = options.batch ?? 4;
   const crop = options.crop ?? 32;
-  const perEpoch = options.stepsPerEpoch ?? 20;
-  const maxSteps = options.maxSteps ?? 200;
-  const patience = options.patience ?? 3;
   const supervised = options.mode === 'supervised';
   const rand = rng(seed * 7919 + 17);
   const usable = train.filter((v) => v.count >= 2 && (!supervised || v.objects.length > 0));
@@ -113,61 +86,31 @@ export async function trainCorrespondence(train: TrainingVolume[], validation: T
     for (let i = 0; i < picks.length; i += batch) valBatches.push(pairBatch(v, picks.slice(i, i + batch), crop));
   }
   const net = buildNet(tf, initWeights(shape, seed));
-  const optimizer = tf.train.adam(options.learningRate ?? 0.003);
-  const validate = (): number => valBatches.reduce((s, b) => s + lossValue(tf, net, b), 0) / Math.max(1, valBatches.length);
-  const initialValidationLoss = validate();
-  let best = { loss: initialValidationLoss, weights: net.weights() };
-  const losses: number[] = [];
-  const valLosses: number[] = [];
-  let step = 0;
-  let stale = 0;
-  let stoppedEarly = false;
-  try {
-    while (step < maxSteps) {
-      let sum = 0;
-      let n = 0;
-      for (let s = 0; s < perEpoch && step < maxSteps; s++, step++) {
-        const vol = usable[Math.floor(rand() * usable.length)];
-        const picks: PairPick[] = [];
-        for (let k = 0; k < batch; k++) {
-          const p = randomPair(vol, crop, rand, supervised);
-          if (p) picks.push(p);
-        }
-        if (!picks.length) continue;
-        const b = pairBatch(vol, picks, crop);
-        const cost = optimizer.minimize(() => batchLoss(tf, net, b), true, net.variables);
-        sum += cost ? cost.dataSync()[0] : NaN;
-        cost?.dispose();
-        n++;
-        options.onProgress?.({ step: step + 1, maxSteps, loss: sum / n, validationLoss: valLosses.at(-1) ?? null });
-        // Let timers and I/O run between steps.
-        if (step % 8 === 0) await new Promise((r) => setImmediate(r));
-      }
-      losses.push(sum / Math.max(1, n));
-      const vl = validate();
-      valLosses.push(vl);
-      options.onProgress?.({ step, maxSteps, loss: sum / Math.max(1, n), validationLoss: vl });
-      if (vl < best.loss - 1e-5) {
-        best = { loss: vl, weights: net.weights() };
-        stale = 0;
-      } else if (++stale >= patience) {
-        stoppedEarly = step < maxSteps;
-        break;
-      }
+  const nextBatch = (): PairBatch | null => {
+    const vol = usable[Math.floor(rand() * usable.length)];
+    const picks: PairPick[] = [];
+    for (let k = 0; k < batch; k++) {
+      const p = randomPair(vol, crop, rand, supervised);
+      if (p) picks.push(p);
     }
+    return picks.length ? pairBatch(vol, picks, crop) : null;
+  };
+  try {
+    return await fit(tf, {
+      variables: net.variables,
+      nextBatch,
+      loss: (b) => batchLoss(tf, net, b),
+      validation: valBatches,
+      snapshot: () => net.weights(),
+      learningRate: options.learningRate ?? 0.003,
+      stepsPerEpoch: options.stepsPerEpoch ?? 20,
+      maxSteps: options.maxSteps ?? 200,
+      patience: options.patience ?? 3,
+      onProgress: options.onProgress,
+    });
   } finally {
     net.dispose();
-    optimizer.dispose();
   }
-  return {
-    weights: best.weights,
-    loss: losses,
-    validationLoss: valLosses,
-    initialValidationLoss,
-    steps: step,
-    seconds: (performance.now() - t0) / 1000,
-    stoppedEarly,
-  };
 }
 
 /** Features of one slice's edge profile (channel-major, as `correspondence.ts` lays them out) by the tfjs module. */

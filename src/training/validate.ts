@@ -38,7 +38,13 @@ function dice(pred: ArrayLike<number>, value: number, truth: ArrayLike<number>, 
 }
 
 /** Dice of each engine over every run of the protocol on the cases, in the same order for every engine. */
-export async function protocolDice(cases: LabelledCase[], engines: SliceEngine[], protocol: DiceProtocol = VALIDATION_PROTOCOL): Promise<number[][]> {
+/** `onRun` is told of each object before its runs (a recording engine learns what it is looking at). */
+export async function protocolDice(
+  cases: LabelledCase[],
+  engines: SliceEngine[],
+  protocol: DiceProtocol = VALIDATION_PROTOCOL,
+  onRun?: (c: LabelledCase, value: number, sg: SliceGeometry) => void,
+): Promise<number[][]> {
   const out = engines.map(() => [] as number[]);
   for (const c of cases) {
     const axis = defaultSliceAxis(c.image.spacing);
@@ -46,6 +52,7 @@ export async function protocolDice(cases: LabelledCase[], engines: SliceEngine[]
     for (const value of c.values) {
       const areas = sliceAreas(c.truth.data, sg, value);
       if (!areas.some((a) => a > 0)) continue;
+      onRun?.(c, value, sg);
       for (const kind of protocol.kinds) {
         for (const k of protocol.budgets) {
           const label = simulateLabel(c.truth.data, sg, value, selectKeySlices(areas, k), kind);

@@ -30,7 +30,7 @@ export interface HybridOptions {
    */
   betweenWeight: number;
   classic: Partial<ClassicOptions>;
-  sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'>>;
+  sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom' | 'residual'>>;
   /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
   classicExtent: boolean;
   /**

@@ -19,6 +19,7 @@ import { classicEngine } from '../classic/engine.js';
 import type { EngineRun, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { inputFrame, keyPrompt, zoomCrop, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, type InputFrame, type InputTile, type ZoomOptions } from './frame.js';
 import { DEFAULT_MASK_PROMPT, promptFromMask, type MaskPromptOptions } from './prompts.js';
+import type { LogitResidual } from './residual.js';
 
 export interface SamEngineOptions {
   /** Feed the previous slice's logits as `mask_input` (default true). */
@@ -41,6 +42,11 @@ export interface SamEngineOptions {
    * so that nearby boxes share a crop (and an embedding). Default: 25 %, 5 mm, snapped.
    */
   zoom: ZoomOptions | null;
+  /**
+   * A correction of the decoder's logits on propagated slices (a trained residual adapter, see
+   * `src/models/adapter/residual.ts`); null (default) leaves them as the decoder made them.
+   */
+  residual: LogitResidual | null;
 }
 
 export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
@@ -49,6 +55,7 @@ export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
   classicExtent: true,
   mosaic: 1,
   zoom: { relativeMargin: 0.25, marginMm: 5 },
+  residual: null,
 };
 
 /** The logit thresholds `SamSession.bias` tries: -8 to 8 in steps of 0.25. */
@@ -107,7 +114,7 @@ export class SamSession implements ObjectSession {
   constructor(
     private readonly img: RoiImage,
     private readonly model: SamModel,
-    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'>,
+    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'> & Partial<Pick<SamEngineOptions, 'residual'>>,
     private readonly usage: ModelUsage,
   ) {
     const tiles = Math.max(1, Math.floor(o.mosaic));
@@ -171,18 +178,29 @@ export class SamSession implements ObjectSession {
     return entries[0].enc;
   }
 
-  /** One decoder run (counted): its output and its mask logits on the ROI pixels. */
-  private async decode(enc: Encoded, prompt: SamPrompt): Promise<{ out: SamDecoded; roi: Float32Array }> {
+  /**
+   * One decoder run (counted): its output and its mask logits on the ROI pixels. On a propagation step (`step`,
+   * prompted from `source`) the residual correction, if any, is added to the decoder's logits first.
+   */
+  private async decode(enc: Encoded, prompt: SamPrompt, step?: PropagationStep, source?: Uint8Array): Promise<{ out: SamDecoded; roi: Float32Array }> {
     const t0 = performance.now();
-    const out = await this.model.decode(enc.emb, prompt);
+    let out = await this.model.decode(enc.emb, prompt);
     this.usage.decoderCalls++;
     this.usage.decoderSeconds += (performance.now() - t0) / 1000;
+    const residual = this.o.residual;
+    if (residual && step && source) {
+      // The previous slice's embedding where it was encoded in the same frame, else this slice's own.
+      const prev = this.encoded.get(step.from);
+      const previous = prev && sameFrame(prev.frame, enc.frame) ? (await prev.enc).emb : enc.emb;
+      const logits = await residual.correct({ img: this.img, step, source, frame: enc.frame, embedding: enc.emb, previous, logits: out.logits, size: out.size });
+      out = { ...out, logits };
+    }
     return { out, roi: logitsToRoi(out.logits, out.size, enc.frame, this.img.nu, this.img.nv) };
   }
 
-  private async run(w: number, enc: Encoded, prompt: SamPrompt, ref: Uint8Array | null): Promise<ModelSliceResult> {
+  private async run(w: number, enc: Encoded, prompt: SamPrompt, ref: Uint8Array | null, step?: PropagationStep): Promise<ModelSliceResult> {
     const { nu, nv } = this.img;
-    const { out, roi } = await this.decode(enc, prompt);
+    const { out, roi } = await this.decode(enc, prompt, step, ref ?? undefined);
     const raw = new Uint8Array(nu * nv);
     let hi = 0;
     let lo = 0;
@@ -244,7 +262,7 @@ export class SamSession implements ObjectSession {
         prompt.maskInput = sameFrame(prev.frame, enc.frame) ? prev.lowRes : roiToMaskInput(prev.roi, nu, nv, enc.frame, M);
       } else prompt.maskInput = maskToLogits(source, nu, nv, enc.frame, M);
     }
-    return this.run(step.to, enc, prompt, source);
+    return this.run(step.to, enc, prompt, source, step);
   }
 
   /**

@@ -5,12 +5,17 @@
 import * as path from 'node:path';
 import { classicEngine } from '../../engines/classic/engine.js';
 import type { EngineUsage, SliceEngine } from '../../propagation/types.js';
-import type { RuntimeOptions } from '../onnx/runtime.js';
-import { loadAdapter } from './load-node.js';
+import { nodeRuntime } from '../onnx/runtime-node.js';
+import { loadSamModel, samModelIdentity, type SamLoadOptions } from '../sam/load-node.js';
+import { loadAdapter, readAdapterManifest } from './load-node.js';
 import { ADAPTER_MANIFEST, checkAdapterBase } from './manifest.js';
 import { correspondenceTerm, type CutAdapter } from './model.js';
+import { residualEngine, residualModel, residualTerm } from './residual.js';
+import type { LogitResidual } from '../../engines/sam/residual.js';
+import { KeysliceError } from '../../util/errors.js';
 
-export async function adaptedEngine(name: string, dir: string, options: RuntimeOptions & { model?: string } = {}): Promise<SliceEngine> {
+export async function adaptedEngine(name: string, dir: string, options: SamLoadOptions & { model?: string } = {}): Promise<SliceEngine> {
+  if ((await readAdapterManifest(dir)).kind === 'decoder-residual') return residualAdaptedEngine(name, dir, options);
   const model = await loadAdapter(dir, options);
   checkAdapterBase(model.manifest, name, options.model, path.join(dir, ADAPTER_MANIFEST));
   const m = model.manifest;
@@ -41,6 +46,48 @@ function countedTerm(term: CutAdapter, usage: EngineUsage | undefined): CutAdapt
           return g;
         },
       };
+    },
+  };
+}
+
+/**
+ * A model engine (`sam`, `hybrid`) with a residual adapter on its decoder's logits: the adapter must name this
+ * engine and the very model loaded (`--model DIR`, or the built-in one), by the hash of its graphs.
+ */
+async function residualAdaptedEngine(name: string, dir: string, options: SamLoadOptions & { model?: string }): Promise<SliceEngine> {
+  const file = path.join(dir, ADAPTER_MANIFEST);
+  const m = await readAdapterManifest(dir);
+  // Another engine is refused before any model is loaded.
+  if (m.base.engine !== name) checkAdapterBase(m, name, undefined, file);
+  const sam = await loadSamModel(options.model, options);
+  checkAdapterBase(m, name, await samModelIdentity(sam), file);
+  const graph = path.join(dir, m.graph);
+  let model;
+  try {
+    model = await residualModel(await nodeRuntime(options), graph, m);
+  } catch (e) {
+    throw new KeysliceError('INVALID_MODEL', `onnxruntime could not load the adapter's graph (${(e as Error).message})`, graph, { cause: e });
+  }
+  const term = residualTerm(model);
+  const engine = residualEngine(name, sam, term);
+  return {
+    ...engine,
+    description: `${engine.description}; with a residual adapter on the decoder's logits (trained on ${m.trainingData.cases.length} case(s))`,
+    newUsage: () => ({ ...(engine.newUsage?.() ?? {}), adapterRuns: 0, adapterSeconds: 0 }),
+    open: (img, run) => residualEngine(name, sam, countedResidual(term, run?.usage)).open(img, run),
+  };
+}
+
+/** `term` with its graph runs counted in a run's usage record (adapterRuns, adapterSeconds). */
+function countedResidual(term: LogitResidual, usage: EngineUsage | undefined): LogitResidual {
+  if (!usage) return term;
+  return {
+    async correct(input) {
+      const t0 = performance.now();
+      const out = await term.correct(input);
+      usage.adapterRuns = (usage.adapterRuns ?? 0) + 1;
+      usage.adapterSeconds = (usage.adapterSeconds ?? 0) + (performance.now() - t0) / 1000;
+      return out;
     },
   };
 }

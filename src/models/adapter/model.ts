@@ -8,6 +8,13 @@ import type { PropagationStep, RoiImage } from '../../propagation/types.js';
 import { floatData, type GraphSession, type OnnxRuntime } from '../onnx/runtime.js';
 import { carryByAffinity, edgeProfile, probabilityLogits } from './correspondence.js';
 import type { AdapterManifest } from './manifest.js';
+import { KeysliceError } from '../../util/errors.js';
+
+/** The correspondence module's shape (refusing an adapter of another kind). */
+function correspondenceShape(m: AdapterManifest): NonNullable<AdapterManifest['correspondence']> {
+  if (!m.correspondence) throw new KeysliceError('INVALID_MODEL', `a ${m.kind} adapter has no correspondence module`);
+  return m.correspondence;
+}
 
 export interface CorrespondenceModel {
   manifest: AdapterManifest;
@@ -23,7 +30,7 @@ export async function correspondenceModel(runtime: OnnxRuntime, graph: string | 
   const input = session.inputs[0]?.name ?? 'edges';
   const output = session.outputs[0]?.name ?? 'features';
   const usage = { runs: 0, seconds: 0 };
-  const { inputChannels } = manifest.correspondence;
+  const { inputChannels } = correspondenceShape(manifest);
   return {
     manifest,
     usage,
@@ -70,7 +77,7 @@ export interface TermOptions {
 
 export function correspondenceTerm(model: CorrespondenceModel, options: TermOptions = {}): CutAdapter {
   const { weight, betweenKeys = false, whereUnsure = true } = options;
-  const { channels, radius } = model.manifest.correspondence;
+  const { channels, radius } = correspondenceShape(model.manifest);
   return {
     open(img) {
       const cache = new Map<number, Promise<Float32Array>>();

@@ -99,3 +99,20 @@ export async function loadSamModel(dir?: string, options: SamLoadOptions = {}): 
   const id = options.embeddingCache !== undefined ? `sam:${await fileHash(model.manifest.encoder)}` : 'sam';
   return model.withStore({ store: stores.length > 1 ? new LayeredEmbeddingStore(stores) : stores[0], id });
 }
+
+const identities = new Map<string, Promise<string>>();
+
+/**
+ * A model's identity for adapters made for it: its name and a SHA-256 over its encoder's and decoder's files
+ * (computed once per pair of files in a process).
+ */
+export async function samModelIdentity(model: SamModel): Promise<{ name: string; sha256: string }> {
+  const { encoder, decoder, name } = model.manifest;
+  const key = `${encoder}\n${decoder}`;
+  let h = identities.get(key);
+  if (!h) {
+    h = Promise.all([fileHash(encoder), fileHash(decoder)]).then(([a, b]) => crypto.createHash('sha256').update(`${a}\n${b}`).digest('hex'));
+    identities.set(key, h);
+  }
+  return { name, sha256: await h };
+}

@@ -1,0 +1,91 @@
+/**
+ * The residual adapter in TensorFlow.js, for training (see `src/models/adapter/residual.ts` for what it does at
+ * inference): both pooled embeddings are projected to `reduced` channels by one shared matrix; the projection of
+ * this slice, its difference from the previous slice's, the previous mask's share and the scaled logits go
+ * through a stack of 3 x 3 convolutions (`buildNet`) whose last layer starts at zero. Its loss is the binary
+ * cross-entropy of (pooled decoder logits + correction) against the truth's share of each cell.
+ *
+ * Tensors are NHWC: [batch, grid, grid, channels].
+ */
+import type { Scalar, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import { rng } from '../demo/phantom.js';
+import type { ResidualShape } from '../models/adapter/manifest.js';
+import { buildNet, initWeights, matMul2d, type Net, type NetWeights } from './net.js';
+import type { Tf } from './tf.js';
+
+export interface ResidualWeights {
+  shape: ResidualShape;
+  /** [embeddingChannels, reduced], row-major. */
+  projection: Float32Array;
+  layers: NetWeights['layers'];
+}
+
+/** Input channels of the convolutions: projection, difference, previous mask, logits. */
+export const convInputs = (shape: ResidualShape): number => 2 * shape.reduced + 2;
+
+/** Weights from a seed (deterministic): a scaled Gaussian projection, He convolutions, the last layer at zero. */
+export function initResidual(shape: ResidualShape, seed: number): ResidualWeights {
+  const rand = rng(seed * 31 + 7);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+  const projection = Float32Array.from({ length: shape.embeddingChannels * shape.reduced }, () => gauss() / Math.sqrt(shape.embeddingChannels));
+  const { layers } = initWeights({ inputChannels: convInputs(shape), widths: shape.widths, radius: 0 }, seed);
+  const last = layers[layers.length - 1];
+  last.w.fill(0);
+  last.b.fill(0);
+  return { shape, projection, layers };
+}
+
+/** A batch of samples: pooled embeddings (channels last), previous masks, logits (raw and scaled) and targets. */
+export interface ResidualBatch {
+  size: number;
+  embedding: Float32Array;
+  previous: Float32Array;
+  previousMask: Float32Array;
+  logits: Float32Array;
+  scaledLogits: Float32Array;
+  target: Float32Array;
+}
+
+export interface ResidualNet {
+  variables: Variable[];
+  /** The correction [B, grid, grid, 1]. */
+  correction(b: ResidualBatch): Tensor4D;
+  loss(b: ResidualBatch): Scalar;
+  weights(): ResidualWeights;
+  dispose(): void;
+}
+
+export function buildResidualNet(tf: Tf, init: ResidualWeights): ResidualNet {
+  const { grid, embeddingChannels: C, reduced: R } = init.shape;
+  const projection = tf.variable(tf.tensor2d(init.projection, [C, R]), true, 'projection');
+  const conv: Net = buildNet(tf, { shape: { inputChannels: convInputs(init.shape), widths: init.shape.widths, radius: 0 }, layers: init.layers });
+  const matMul = matMul2d(tf);
+  const correction = (b: ResidualBatch): Tensor4D => {
+    const px = b.size * grid * grid;
+    const project = (e: Float32Array) => tf.reshape(matMul(tf.tensor2d(e, [px, C]), projection as unknown as Tensor2D), [b.size, grid, grid, R]) as Tensor4D;
+    const ft = project(b.embedding);
+    const fp = project(b.previous);
+    const plane = (x: Float32Array) => tf.tensor4d(x, [b.size, grid, grid, 1]);
+    const x = tf.concat([ft, tf.sub(ft, fp), plane(b.previousMask), plane(b.scaledLogits)], 3) as Tensor4D;
+    return conv.features(x);
+  };
+  return {
+    variables: [projection, ...conv.variables],
+    correction: (b) => tf.tidy(() => correction(b)),
+    loss(b) {
+      return tf.tidy(() => {
+        const z = tf.add(tf.tensor4d(b.logits, [b.size, grid, grid, 1]), correction(b));
+        const t = tf.tensor4d(b.target, [b.size, grid, grid, 1]);
+        // Cross-entropy with logits: max(z, 0) - z t + log(1 + exp(-|z|)).
+        return tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, t)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))))) as Scalar;
+      });
+    },
+    weights() {
+      return { shape: init.shape, projection: new Float32Array(projection.dataSync()), layers: conv.weights().layers };
+    },
+    dispose() {
+      projection.dispose();
+      conv.dispose();
+    },
+  };
+}

