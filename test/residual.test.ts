@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { samEngine } from '../src/engines/sam/engine.js';
@@ -19,11 +19,10 @@ import { residualBatch, trainResidual, trainResidualAdapter } from '../src/train
 import { writeAdapter } from '../src/training/train-files.js';
 import { loadTf } from '../src/training/tf.js';
 import { KeysliceError } from '../src/util/errors.js';
-import { writeVolume } from '../src/volume/io-node.js';
 import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { CLI, tempDir } from './helpers/paths.js';
-import { makeBlob } from './helpers/volumes.js';
+import { makeBlob, writeBlobDataset } from './helpers/volumes.js';
 
 /** The brightness test model: 3-channel 16 x 16 embeddings, 64 x 64 logits. */
 const SHAPE: ResidualShape = { embeddingChannels: 3, embeddingSide: 16, grid: 8, reduced: 2, widths: [4, 1] };
@@ -191,14 +190,7 @@ test('keyslice train --mode residual writes an adapter that keyslice segment --e
   const { dir, cleanup } = tempDir();
   try {
     const modelDir = writeBrightnessModel(path.join(dir, 'model'));
-    const cases = [];
-    for (const seed of [61, 62, 63]) {
-      const b = makeBlob({ nx: 32, ny: 32, nz: 12, z0: 2, z1: 9, rmax: 9, seed });
-      await writeVolume(b.image, path.join(dir, `img${seed}.nii.gz`));
-      await writeVolume(withGeometry(b.image, b.truth), path.join(dir, `lab${seed}.nii.gz`));
-      cases.push({ id: `c${seed}`, image: `img${seed}.nii.gz`, label: `lab${seed}.nii.gz`, labels: [1] });
-    }
-    writeFileSync(path.join(dir, 'keyslice-dataset.json'), JSON.stringify({ name: 'blobs', modality: 'MR', cases }));
+    await writeBlobDataset(dir, [61, 62, 63]);
     const out = path.join(dir, 'adapter');
     const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     const t = run(['train', '--data', dir, '--out', out, '--mode', 'residual', '--model', modelDir, '--max-steps', '4', '--quiet']);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { addGuide, classicEngine } from '../src/engines/classic/engine.js';
@@ -21,7 +21,7 @@ import { KeysliceError } from '../src/util/errors.js';
 import { writeVolume } from '../src/volume/io-node.js';
 import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
 import { CLI, tempDir } from './helpers/paths.js';
-import { makeBlob } from './helpers/volumes.js';
+import { makeBlob, writeBlobDataset } from './helpers/volumes.js';
 
 const SMALL = { inputChannels: EDGE_CHANNELS, widths: [8, 8], radius: 2 };
 
@@ -166,14 +166,7 @@ test('trainAdapter validates against the unadapted engine; an adapter refuses an
 test('keyslice train writes an adapter folder that keyslice segment --adapter uses; other engines refuse it', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cases = [];
-    for (const seed of [21, 22, 23]) {
-      const b = makeBlob({ nx: 32, ny: 32, nz: 12, z0: 2, z1: 9, rmax: 9, seed });
-      await writeVolume(b.image, path.join(dir, `img${seed}.nii.gz`));
-      await writeVolume(withGeometry(b.image, b.truth), path.join(dir, `lab${seed}.nii.gz`));
-      cases.push({ id: `c${seed}`, image: `img${seed}.nii.gz`, label: `lab${seed}.nii.gz`, labels: [1] });
-    }
-    writeFileSync(path.join(dir, 'keyslice-dataset.json'), JSON.stringify({ name: 'blobs', modality: 'MR', cases }));
+    await writeBlobDataset(dir, [21, 22, 23]);
     const out = path.join(dir, 'adapter');
     const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     const t = run(['train', '--data', dir, '--out', out, '--mode', 'self-supervised', '--max-steps', '4', '--quiet']);

@@ -15,6 +15,19 @@ export interface FitProgress {
   validationLoss: number | null;
 }
 
+/** The loop's settings as the adapters' options give them (learning rate 0.003, 20 steps per epoch, patience 3). */
+export interface FitOptions {
+  learningRate?: number;
+  stepsPerEpoch?: number;
+  maxSteps?: number;
+  patience?: number;
+  onProgress?: (p: FitProgress) => void;
+}
+
+export function fitSettings(o: FitOptions, maxSteps: number): Pick<FitSpec<unknown, unknown>, 'learningRate' | 'stepsPerEpoch' | 'maxSteps' | 'patience' | 'onProgress'> {
+  return { learningRate: o.learningRate ?? 0.003, stepsPerEpoch: o.stepsPerEpoch ?? 20, maxSteps: o.maxSteps ?? maxSteps, patience: o.patience ?? 3, onProgress: o.onProgress };
+}
+
 export interface FitSpec<B, W> {
   variables: Variable[];
   /** The next training batch (null: none to be had this step). */

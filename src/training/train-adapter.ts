@@ -42,6 +42,27 @@ export interface TrainedAdapter<W = NetWeights> {
 
 export const GRAPH_FILE = 'correspondence.onnx';
 
+/** The manifest's record of a training run: its data, seed, losses, and a validation still to be done. */
+export function trainingRecord(
+  o: { seed?: number; dataHash?: string },
+  train: { id: string }[],
+  validation: { id: string }[],
+  result: FitResult<unknown>,
+): Pick<AdapterManifest, 'trainingData' | 'training' | 'validation'> {
+  return {
+    trainingData: { sha256: o.dataHash ?? '', cases: train.map((c) => c.id) },
+    training: {
+      seed: o.seed ?? 1,
+      steps: result.steps,
+      seconds: result.seconds,
+      loss: result.loss,
+      validationLoss: [result.initialValidationLoss, ...result.validationLoss],
+      stoppedEarly: result.stoppedEarly,
+    },
+    validation: { cases: validation.map((c) => c.id), unadaptedDice: null, adaptedDice: null, gain: null, runs: 0, usable: false, note: '' },
+  };
+}
+
 export async function trainAdapter(train: TrainingCase[], validation: TrainingCase[], options: TrainAdapterOptions): Promise<TrainedAdapter> {
   const stage = options.onStage ?? (() => {});
   const supervised = options.mode === 'supervised';
@@ -59,16 +80,7 @@ export async function trainAdapter(train: TrainingCase[], validation: TrainingCa
     graph: GRAPH_FILE,
     correspondence: { inputChannels: shape.inputChannels, channels: shape.widths[shape.widths.length - 1], radius: shape.radius },
     guideWeight: 0,
-    trainingData: { sha256: options.dataHash ?? '', cases: train.map((c) => c.id) },
-    training: {
-      seed: options.seed ?? 1,
-      steps: result.steps,
-      seconds: result.seconds,
-      loss: result.loss,
-      validationLoss: [result.initialValidationLoss, ...result.validationLoss],
-      stoppedEarly: result.stoppedEarly,
-    },
-    validation: { cases: validation.map((c) => c.id), unadaptedDice: null, adaptedDice: null, gain: null, runs: 0, usable: false, note: '' },
+    ...trainingRecord(options, train, validation, result),
   };
   const labelled = validation.filter((c): c is LabelledCase & TrainingCase => !!c.truth && !!c.values?.length);
   if (!labelled.length) {

@@ -14,12 +14,12 @@ import type { SamModel } from '../models/sam/model.js';
 import { rng } from '../demo/phantom.js';
 import { KeysliceError } from '../util/errors.js';
 import { residualOnnx } from './export-onnx.js';
-import { fit, type FitProgress, type FitResult } from './fit.js';
+import { fit, fitSettings, type FitProgress, type FitResult } from './fit.js';
 import { mergeSets, recordResidual, type ResidualSet } from './residual-data.js';
 import { buildResidualNet, initResidual, type ResidualBatch, type ResidualWeights } from './residual-net.js';
 import { scaleLogits } from '../models/adapter/residual.js';
 import { loadTf } from './tf.js';
-import type { TrainedAdapter, TrainingCase } from './train-adapter.js';
+import { trainingRecord, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
 import { mean, protocolDice, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
 
 export const RESIDUAL_GRAPH_FILE = 'residual.onnx';
@@ -98,11 +98,7 @@ export async function trainResidual(train: ResidualSet, validation: ResidualSet,
       loss: (b) => net.loss(b),
       validation: valBatches,
       snapshot: () => net.weights(),
-      learningRate: options.learningRate ?? 0.003,
-      stepsPerEpoch: options.stepsPerEpoch ?? 20,
-      maxSteps: options.maxSteps ?? 300,
-      patience: options.patience ?? 3,
-      onProgress: options.onProgress,
+      ...fitSettings(options, 300),
     });
   } finally {
     net.dispose();
@@ -155,16 +151,7 @@ export async function trainResidualAdapter(train: TrainingCase[], validation: Tr
     graph: RESIDUAL_GRAPH_FILE,
     residual: shape,
     guideWeight: 1,
-    trainingData: { sha256: o.dataHash ?? '', cases: trainCases.map((c) => c.id) },
-    training: {
-      seed: o.seed ?? 1,
-      steps: result.steps,
-      seconds: result.seconds,
-      loss: result.loss,
-      validationLoss: [result.initialValidationLoss, ...result.validationLoss],
-      stoppedEarly: result.stoppedEarly,
-    },
-    validation: { cases: valCases.map((c) => c.id), unadaptedDice: null, adaptedDice: null, gain: null, runs: 0, usable: false, note: '' },
+    ...trainingRecord(o, trainCases, valCases, result),
   };
   if (!valCases.length) {
     manifest.validation.note = 'no labelled validation case: the adapter could not be compared with the unadapted engine';

@@ -12,7 +12,7 @@ import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import { rng } from '../demo/phantom.js';
 import { pairBatch, randomPair, validationPairs, type PairBatch, type PairPick, type TrainingVolume } from './data.js';
 import { buildNet, DEFAULT_NET, initWeights, type Net, type NetShape, type NetWeights } from './net.js';
-import { fit, type FitProgress, type FitResult } from './fit.js';
+import { fit, fitSettings, type FitProgress, type FitResult } from './fit.js';
 import { loadTf, type Tf } from './tf.js';
 
 export type TrainingMode = 'self-supervised' | 'supervised';
@@ -102,11 +102,7 @@ export async function trainCorrespondence(train: TrainingVolume[], validation: T
       loss: (b) => batchLoss(tf, net, b),
       validation: valBatches,
       snapshot: () => net.weights(),
-      learningRate: options.learningRate ?? 0.003,
-      stepsPerEpoch: options.stepsPerEpoch ?? 20,
-      maxSteps: options.maxSteps ?? 200,
-      patience: options.patience ?? 3,
-      onProgress: options.onProgress,
+      ...fitSettings(options, 200),
     });
   } finally {
     net.dispose();

@@ -1,7 +1,10 @@
 /** Small generated volumes for propagation tests. */
 import { rng as seededRng } from '../../src/demo/phantom.js';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { KeySlice } from '../../src/annotations/types.js';
-import { IDENTITY_DIRECTION, SliceGeometry, type Volume } from '../../src/volume/volume.js';
+import { writeVolume } from '../../src/volume/io-node.js';
+import { IDENTITY_DIRECTION, SliceGeometry, withGeometry, type Volume } from '../../src/volume/volume.js';
 
 export interface Blob {
   image: Volume<Float32Array>;
@@ -84,4 +87,16 @@ export function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
     both += x & y;
   }
   return na + nb === 0 ? 1 : (2 * both) / (na + nb);
+}
+
+/** A dataset folder of small blobs (image and label volume per seed) with its keyslice-dataset.json. */
+export async function writeBlobDataset(dir: string, seeds: number[]): Promise<void> {
+  const cases = [];
+  for (const seed of seeds) {
+    const b = makeBlob({ nx: 32, ny: 32, nz: 12, z0: 2, z1: 9, rmax: 9, seed });
+    await writeVolume(b.image, path.join(dir, `img${seed}.nii.gz`));
+    await writeVolume(withGeometry(b.image, b.truth), path.join(dir, `lab${seed}.nii.gz`));
+    cases.push({ id: `c${seed}`, image: `img${seed}.nii.gz`, label: `lab${seed}.nii.gz`, labels: [1] });
+  }
+  writeFileSync(path.join(dir, 'keyslice-dataset.json'), JSON.stringify({ name: 'blobs', modality: 'MR', cases }));
 }
