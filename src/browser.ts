@@ -86,6 +86,8 @@ export { makePhantom, type Phantom, type PhantomOptions } from './demo/phantom.j
 export { KeysliceError, type KeysliceErrorCode } from './util/errors.js';
 export { correspondenceModel, correspondenceTerm, type CorrespondenceModel, type CutAdapter } from './models/adapter/model.js';
 export { checkAdapterManifest, checkAdapterBase, ADAPTER_MANIFEST, type AdapterManifest } from './models/adapter/manifest.js';
+export { residualModel, residualTerm, residualEngine, type ResidualModel } from './models/adapter/residual.js';
+export type { LogitResidual, ResidualInput } from './engines/sam/residual.js';
 export { RemoteSession, RemoteSessionError, type RemoteOpenOptions } from './session/remote.js';
 export { encodeRle, decodeRle, maskBox, type MaskBox } from './session/rle.js';
 export type { WireKeySlice, WireMask, WireStreamLine } from './session/wire.js';

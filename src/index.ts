@@ -24,6 +24,7 @@ export { loadAdapter, readAdapterManifest } from './models/adapter/load-node.js'
 export { adaptedEngine } from './models/adapter/engine-node.js';
 export { trainFiles, type TrainFilesOptions, type TrainFilesResult } from './training/train-files.js';
 export { trainAdapter, type TrainAdapterOptions, type TrainingCase } from './training/train-adapter.js';
+export { trainResidualAdapter, type ResidualAdapterOptions } from './training/train-residual.js';
 export { leaveOneOut, type LooOptions, type LooResult } from './training/loo.js';
 export { readDicomSeries, listDicomSeries, type DicomSeriesOptions, type DicomSeriesResult } from './volume/dicom/read-series-node.js';
 export { writeDicomSeries } from './volume/dicom/write-series-node.js';

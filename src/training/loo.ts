@@ -124,7 +124,9 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
         const common = { seed: opts.seed, maxSteps: opts.maxSteps, dataHash: await dataHash(d, trainCases, supervised), onProgress: opts.onProgress, onStage: opts.onStage };
         let adapter: TrainedAdapter<unknown>;
         if (sam && samId) {
-          adapter = await trainResidualAdapter(train, validation, { ...common, engine: baseEngine, model: sam, modelId: samId, recorded });
+          // Recorded and validated under the protocol the test case is benchmarked with.
+          const protocol = { kinds: opts.kinds ?? ['mask', 'box'], budgets: opts.budgets ?? [1, 2] };
+          adapter = await trainResidualAdapter(train, validation, { ...common, engine: baseEngine, model: sam, modelId: samId, recorded, protocol });
           const model = await residualModel(runtime, adapter.graph, adapter.manifest);
           models.push(model);
           methods.push(adaptedMethod(`keyslice:${baseEngine}+${mode}`, residualEngine(baseEngine, sam, residualTerm(model))));
