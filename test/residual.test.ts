@@ -73,11 +73,13 @@ test('an untrained residual adapter (last layer at zero) leaves the decoder logi
       seen.push({ before: input.logits, after });
       return after;
     } };
-    for (const kind of ['mask', 'box'] as const) {
-      const label = simulateLabel(c.blob.truth, sg, 1, selectKeySlices(sliceAreas(c.blob.truth, sg, 1), 1), kind);
-      const plain = await segment(c.image, { axis: 2, labels: [label] }, { engine: samEngine(sam) });
-      const adapted = await segment(c.image, { axis: 2, labels: [label] }, { engine: samEngine(sam, { residual: spy }) });
-      assert.deepEqual(adapted.labels.data, plain.labels.data, kind);
+    for (const engine of ['sam', 'hybrid']) {
+      for (const kind of ['mask', 'box'] as const) {
+        const label = simulateLabel(c.blob.truth, sg, 1, selectKeySlices(sliceAreas(c.blob.truth, sg, 1), 1), kind);
+        const plain = await segment(c.image, { axis: 2, labels: [label] }, { engine: residualEngine(engine, sam, null) });
+        const adapted = await segment(c.image, { axis: 2, labels: [label] }, { engine: residualEngine(engine, sam, spy) });
+        assert.deepEqual(adapted.labels.data, plain.labels.data, `${engine}, ${kind}`);
+      }
     }
     assert.ok(seen.length > 0 && model.usage.runs === seen.length, 'the adapter ran on every propagated slice');
     for (const s of seen) assert.ok(Buffer.from(s.after.buffer).equals(Buffer.from(s.before.buffer)), 'logits changed');
