@@ -206,6 +206,28 @@ describe('binary morphology and 3D post-processing', () => {
     assert.equal(off[6 * a], 1, 'steps switched off change nothing');
   });
 
+  it('smooths what keepConnected left as a fresh pass would: the same voxels as the two steps one after the other', () => {
+    for (const seed of [5, 6, 7]) {
+      const r = rng(seed);
+      const [nu, nv, nw] = [24, 20, 10];
+      const stack = new Uint8Array(nu * nv * nw);
+      // A noisy block, a second block apart from it (removed: no key slice holds it) and speckle.
+      for (let w = 1; w < nw - 1; w++) for (let v = 3; v < 14; v++) for (let u = 3; u < 13; u++) stack[u + nu * (v + nv * w)] = r() < 0.8 ? 1 : 0;
+      for (let w = 5; w < 9; w++) for (let v = 16; v < 20; v++) for (let u = 16; u < 23; u++) stack[u + nu * (v + nv * w)] = r() < 0.9 ? 1 : 0;
+      for (let i = 0; i < stack.length; i++) if (r() < 0.01) stack[i] = 1;
+      const keys = new Set([2]);
+      const once = stack.slice();
+      const all = postprocessStack(once, nu, nv, nw, keys, { fillHoles: false, continuity: false });
+      const steps = stack.slice();
+      const first = postprocessStack(steps, nu, nv, nw, keys, { smooth: false, fillHoles: false, continuity: false });
+      const second = postprocessStack(steps, nu, nv, nw, keys, { keepConnected: false, fillHoles: false, continuity: false });
+      assert.ok((first.keepConnected?.removedComponents ?? 0) > 0, `seed ${seed}: components removed`);
+      assert.ok((second.smooth?.changedVoxels ?? 0) > 0, `seed ${seed}: voxels smoothed`);
+      assert.deepEqual(all, { keepConnected: first.keepConnected, smooth: second.smooth }, `seed ${seed}: report`);
+      assert.ok(Buffer.from(once).equals(Buffer.from(steps)), `seed ${seed}: voxels`);
+    }
+  });
+
   it('works in the object\'s bounding box: the same voxels and report as on a stack around it', () => {
     for (const seed of [1, 2, 3, 4]) {
       const r = rng(seed);

@@ -119,13 +119,15 @@ function postprocessWhole(
     // Only around 3D pieces at least as big as a ball of radius 3 voxels (113 voxels): smaller ones (a lesion)
     // would be eroded away.
     const { ids, sizes } = pieces ?? connectedComponents(src, nu, nv, nw, true);
+    const isBig = Uint8Array.from(sizes, (n, c) => (c > 0 && n >= SMOOTH_MIN_VOXELS ? 1 : 0));
     const big = new Uint8Array(src.length);
-    for (let i = 0; i < src.length; i++) big[i] = ids[i] && sizes[ids[i]] >= SMOOTH_MIN_VOXELS ? 1 : 0;
+    for (let i = 0; i < src.length; i++) big[i] = isBig[ids[i]];
     const votes = neighbourhoodSum(src, nu, nv, nw);
     const nearBig = neighbourhoodSum(big, nu, nv, nw);
     // Voxels of the 3x3x3 neighbourhood inside the stack, per axis.
     const inside = (x: number, n: number): number => (x > 0 ? 1 : 0) + 1 + (x < n - 1 ? 1 : 0);
     let changedVoxels = 0;
+    const changedOn = new Uint8Array(nw);
     for (let w = 0; w < nw; w++) {
       if (saved.has(w)) continue;
       const cw = inside(w, nw);
@@ -138,15 +140,16 @@ function postprocessWhole(
           if (val !== src[i]) {
             mask[i] = val;
             changedVoxels++;
+            changedOn[w] = 1;
           }
         }
       }
     }
     // Small pieces (a lesion's cross-section, the tip of an ending object) would be voted away whole: a piece of
-    // a slice that would lose more than half its voxels is kept as it was.
+    // a slice that would lose more than half its voxels is kept as it was (a slice the vote left as it was has none).
     let keptPieces = 0;
     for (let w = 0; w < nw; w++) {
-      if (saved.has(w)) continue;
+      if (saved.has(w) || !changedOn[w]) continue;
       const before = src.subarray(w * area, (w + 1) * area);
       const after = mask.subarray(w * area, (w + 1) * area);
       const { ids, sizes } = connectedComponents(before, nu, nv, 1, true);
