@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { frontModels, partnerKey, partnerWeight, type KeySamples } from '../src/engines/classic/front-models.js';
+import { borrowedPartner, frontModels, partnerKey, partnerWeight, type KeySamples } from '../src/engines/classic/front-models.js';
 
 const samples = (index: number, inside: number[], around: number[]): KeySamples => ({ index, inside, around, slice: [...inside, ...around] });
 
@@ -33,6 +33,10 @@ describe('classic engine: intensity models per front', () => {
     const few = samples(3, bright.slice(0, 100), dark.slice(0, 100));
     const pooled = frontModels(few, samples(9, bright, dark), 10);
     assert.equal(pooled.partner, 9);
+    // The partner a front depends on is known without building its models, and is the one they borrow from.
+    assert.equal(borrowedPartner(own, odd, 10), null);
+    assert.equal(borrowedPartner(few, samples(9, bright, dark), 10)?.index, 9);
+    assert.equal(borrowedPartner(few, samples(9, [], dark), 10), null, 'a partner without object samples lends none');
     assert.ok(Math.abs(pooled.fg.total - 640) < 1e-9, 'the object model is filled up to samples per bin x bins');
   });
 });

@@ -18,7 +18,7 @@ import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
 import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
 import type { FrontInfo, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
-import { frontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
+import { borrowedPartner, frontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
 import { pointRegion } from './point-region.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
@@ -355,24 +355,34 @@ export class ClassicSession implements ObjectSession {
     }
   }
 
+  /** A front's key slice's samples and its partner's (see `partnerKey`), if any. */
+  private samplesOf(front: FrontInfo): { own: KeySamples; partner: KeySamples | null } {
+    const own = this.samples.get(front.key);
+    if (!own) throw new Error(`classic engine: no samples for key slice ${front.key} (learn() not called)`);
+    const p = partnerKey(front, [...this.samples.keys()]);
+    return { own, partner: p === null ? null : (this.samples.get(p) ?? null) };
+  }
+
   /** The models a front cuts with: its key slice's samples and, where too few, its partner's. */
   private modelsOf(front: FrontInfo): FrontModels {
     const id = `${front.key}${front.direction > 0 ? '+' : '-'}${front.between ? 'b' : 'o'}`;
     let m = this.models.get(id);
     if (!m) {
-      const own = this.samples.get(front.key);
-      if (!own) throw new Error(`classic engine: no samples for key slice ${front.key} (learn() not called)`);
-      const p = partnerKey(front, [...this.samples.keys()]);
-      m = frontModels(own, p === null ? null : (this.samples.get(p) ?? null), this.o.samplesPerBin);
+      const { own, partner } = this.samplesOf(front);
+      m = frontModels(own, partner, this.o.samplesPerBin);
       this.models.set(id, m);
     }
     return m;
   }
 
-  /** The key slices besides its own whose masks a front's result depends on: the partner it borrowed from. */
+  /**
+   * The key slices besides its own whose masks a front's result depends on: the partner it borrows from (found
+   * without building the models, which a front answered from a cache never needs).
+   */
   dependsOn(front: FrontInfo): number[] {
-    const p = this.modelsOf(front).partner;
-    return p === null ? [] : [p];
+    const { own, partner } = this.samplesOf(front);
+    const used = borrowedPartner(own, partner, this.o.samplesPerBin);
+    return used ? [used.index] : [];
   }
 
   /**

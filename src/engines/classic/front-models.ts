@@ -52,10 +52,15 @@ export function partnerWeight(ownInside: number, partnerInside: number, target: 
   return Math.min(1, (target - ownInside) / partnerInside);
 }
 
+/** The partner's samples a front's models borrow (see {@link partnerWeight}), or null when none are borrowed. */
+export function borrowedPartner(own: KeySamples, partner: KeySamples | null, samplesPerBin: number, bins = 64): KeySamples | null {
+  return partner && partnerWeight(own.inside.length, partner.inside.length, samplesPerBin * bins) > 0 ? partner : null;
+}
+
 /** Object and surroundings models of a front from its key slice's samples and, weighted, its partner's. */
 export function frontModels(own: KeySamples, partner: KeySamples | null, samplesPerBin: number, bins = 64): FrontModels {
-  const weight = partner ? partnerWeight(own.inside.length, partner.inside.length, samplesPerBin * bins) : 0;
-  const used = weight > 0 && partner ? partner : null;
+  const used = borrowedPartner(own, partner, samplesPerBin, bins);
+  const weight = used ? partnerWeight(own.inside.length, used.inside.length, samplesPerBin * bins) : 0;
   const rangeValues = used ? concat(own.slice, used.slice) : own.slice;
   const range = IntensityRange.of(rangeValues, bins);
   const fg = new IntensityModel(range);
