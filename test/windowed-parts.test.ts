@@ -76,6 +76,11 @@ describe('work in a window, same result', () => {
       const whole = interpolateShapes({ nu, nv, count }, keys, spacing, undefined, { inWindow: false });
       assert.ok(windowed.some((x) => x));
       assert.deepEqual(windowed, whole);
+      // The slices' distance maps given (as a session keeps them): the window's parts of them, the same result.
+      const asked: Uint8Array[] = [];
+      const distances = (m: Uint8Array) => (asked.push(m), signedDistance2d(m, nu, nv, spacing.du, spacing.dv));
+      assert.deepEqual(interpolateShapes({ nu, nv, count }, keys, spacing, undefined, { distances }), whole);
+      assert.ok(asked.length > 0 && asked.every((m) => m.length === nu * nv && keys.some((k) => k.mask === m)), 'asked for the key masks as given');
     }
   });
 

@@ -72,7 +72,7 @@ function centroid(mask: Uint8Array, nu: number, nv: number, origin: Origin): [nu
 }
 
 /** Runs of consecutive key slices holding the object (an absent or empty key slice ends a run). */
-function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpacing, origin: Origin): ShapeKey[][] {
+function objectRuns(keys: KeyMask[], nu: number, nv: number, distances: Distances, origin: Origin): ShapeKey[][] {
   const runs: ShapeKey[][] = [];
   let run: ShapeKey[] = [];
   for (const k of [...keys].sort((a, b) => a.index - b.index)) {
@@ -84,7 +84,7 @@ function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpaci
     }
     const area = countNonZero(k.mask);
     const single = connectedComponents(k.mask, nu, nv, 1, true).sizes.reduce((m, x) => Math.max(m, x), 0) >= 0.9 * area;
-    run.push({ index: k.index, sd: signedDistance2d(k.mask, nu, nv, spacing.du, spacing.dv, origin), area, single, cu: c[0], cv: c[1] });
+    run.push({ index: k.index, sd: distances(k.mask), area, single, cu: c[0], cv: c[1] });
   }
   if (run.length) runs.push(run);
   return runs;
@@ -93,7 +93,16 @@ function objectRuns(keys: KeyMask[], nu: number, nv: number, spacing: ShapeSpaci
 export interface ShapeOptions {
   /** Work in a window around the key masks (default true; the same result, see `interpolateShapes`). */
   inWindow?: boolean;
+  /**
+   * The signed distance map (mm, `signedDistance2d`) of a key mask over the whole slice, for a caller that keeps
+   * them across calls (default: computed, in the window where one is used). A window's part of a slice's map is
+   * the window's own map to the last bit (it holds the mask and the nearest pixels of the other side).
+   */
+  distances?: Distances;
 }
+
+/** The signed distance map of a mask of the slices worked on (see `ShapeOptions.distances`). */
+export type Distances = (mask: Uint8Array) => Float32Array;
 
 /** Least margin (mm, and at least {@link WINDOW_MARGIN_PX} pixels) of the window the interpolation is solved in. */
 export const WINDOW_MARGIN_MM = 10;
@@ -115,17 +124,27 @@ export function interpolateShapes(
   within?: [number, number],
   options: ShapeOptions = {},
 ): Uint8Array {
-  const win = (options.inWindow ?? true) ? keyWindow(shape, keys, spacing) : null;
-  if (!win) return interpolateInPlane(shape, keys, spacing, [0, 0], within);
   const { nu, nv, count } = shape;
+  const whole: Distances = options.distances ?? ((m) => signedDistance2d(m, nu, nv, spacing.du, spacing.dv));
+  const win = (options.inWindow ?? true) ? keyWindow(shape, keys, spacing) : null;
+  if (!win) return interpolateInPlane(shape, keys, spacing, [0, 0], within, whole);
   const inner: StackShape = { nu: win.u1 - win.u0 + 1, nv: win.v1 - win.v0 + 1, count };
-  const cropped = keys.map((k) => ({ index: k.index, mask: k.mask ? cropMask(k.mask, nu, win, inner) : null }));
-  const part = interpolateInPlane(inner, cropped, spacing, [win.u0, win.v0], within);
+  const original = new Map<Uint8Array, Uint8Array>();
+  const cropped = keys.map((k) => {
+    const mask = k.mask ? cropMask(k.mask, nu, win, inner) : null;
+    if (mask && k.mask) original.set(mask, k.mask);
+    return { index: k.index, mask };
+  });
+  const given = options.distances;
+  const inWindow: Distances = given
+    ? (m) => cropMask(given(original.get(m) ?? m), nu, win, inner)
+    : (m) => signedDistance2d(m, inner.nu, inner.nv, spacing.du, spacing.dv, [win.u0, win.v0]);
+  const part = interpolateInPlane(inner, cropped, spacing, [win.u0, win.v0], within, inWindow);
   const innerArea = inner.nu * inner.nv;
   const keySlices = new Set(keys.map((k) => k.index));
   for (let w = 0; w < count; w++) {
     if (!keySlices.has(w) && touchesInnerEdge(part.subarray(w * innerArea, (w + 1) * innerArea), inner, win, shape)) {
-      return interpolateInPlane(shape, keys, spacing, [0, 0], within);
+      return interpolateInPlane(shape, keys, spacing, [0, 0], within, whole);
     }
   }
   const out = stackKeyMasks(shape, keys);
@@ -179,8 +198,8 @@ function keyWindow(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing): W
   return (win.u1 - win.u0 + 1) * (win.v1 - win.v0 + 1) > 0.75 * nu * nv ? null : win;
 }
 
-function cropMask(mask: Uint8Array, nu: number, win: Window, inner: StackShape): Uint8Array {
-  const out = new Uint8Array(inner.nu * inner.nv);
+function cropMask<T extends Uint8Array | Float32Array>(mask: T, nu: number, win: Window, inner: StackShape): T {
+  const out = (mask instanceof Float32Array ? new Float32Array(inner.nu * inner.nv) : new Uint8Array(inner.nu * inner.nv)) as T;
   for (let v = 0; v < inner.nv; v++) {
     const from = (win.v0 + v) * nu + win.u0;
     out.set(mask.subarray(from, from + inner.nu), v * inner.nu);
@@ -212,13 +231,20 @@ type Origin = [number, number];
  * from: centroids and shifts are reckoned in those slices' coordinates, so that a part gives to the last bit
  * the values of the whole.
  */
-function interpolateInPlane(shape: StackShape, keys: KeyMask[], spacing: ShapeSpacing, origin: Origin, within: [number, number] | undefined): Uint8Array {
+function interpolateInPlane(
+  shape: StackShape,
+  keys: KeyMask[],
+  spacing: ShapeSpacing,
+  origin: Origin,
+  within: [number, number] | undefined,
+  distances: Distances,
+): Uint8Array {
   const { nu, nv } = shape;
   const [ou, ov] = origin;
   const area = nu * nv;
   const out = stackKeyMasks(shape, keys);
   const wanted = (a: number, b: number): boolean => !within || (a >= within[0] && b <= within[1]);
-  for (const run of objectRuns(keys, nu, nv, spacing, origin)) {
+  for (const run of objectRuns(keys, nu, nv, distances, origin)) {
     const n = run.length;
     for (let g = 0; g + 1 < n; g++) {
       const k0 = run[g];
@@ -258,7 +284,7 @@ function interpolateInPlane(shape: StackShape, keys: KeyMask[], spacing: ShapeSp
       }
     }
   }
-  taperToAbsent(out, shape, keys, spacing, wanted, origin);
+  taperToAbsent(out, shape, keys, wanted, distances);
   return out;
 }
 
@@ -268,13 +294,13 @@ function interpolateInPlane(shape: StackShape, keys: KeyMask[], spacing: ShapeSp
  * slices. It depends on the key slices `i - 1` to `i + 2` only (the spline's tangents), which is what a caller
  * keeping results across edits keys them by (see {@link gapKeys}).
  */
-export function interpolateGap(nu: number, nv: number, keys: KeyMask[], i: number, spacing: ShapeSpacing): Uint8Array {
+export function interpolateGap(nu: number, nv: number, keys: KeyMask[], i: number, spacing: ShapeSpacing, distances?: Distances): Uint8Array {
   const near = gapKeys(keys, i);
   const base = near[0].index;
   const local = near.map((k) => ({ index: k.index - base, mask: k.mask }));
   const a = keys[i].index - base;
   const b = keys[i + 1].index - base;
-  const stack = interpolateShapes({ nu, nv, count: local[local.length - 1].index + 1 }, local, spacing, [a, b]);
+  const stack = interpolateShapes({ nu, nv, count: local[local.length - 1].index + 1 }, local, spacing, [a, b], distances ? { distances } : {});
   return stack.slice((a + 1) * nu * nv, b * nu * nv);
 }
 
@@ -292,9 +318,8 @@ function taperToAbsent(
   out: Uint8Array,
   shape: StackShape,
   keys: KeyMask[],
-  spacing: ShapeSpacing,
   wanted: (a: number, b: number) => boolean,
-  origin: Origin,
+  distances: Distances,
 ): void {
   const { nu, nv } = shape;
   const area = nu * nv;
@@ -305,7 +330,7 @@ function taperToAbsent(
     const full = a.mask && !b.mask ? a : b.mask && !a.mask ? b : null;
     if (!full?.mask || Math.abs(b.index - a.index) < 2 || !wanted(a.index, b.index)) continue;
     const other = full === a ? b : a;
-    const sd = signedDistance2d(full.mask, nu, nv, spacing.du, spacing.dv, origin);
+    const sd = distances(full.mask);
     let depth = 0;
     for (let i = 0; i < area; i++) if (Number.isFinite(sd[i])) depth = Math.max(depth, -sd[i]);
     if (depth <= 0) continue;

@@ -24,7 +24,7 @@ import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
-import { countNonZero } from '../morphology/binary.js';
+import { countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { runFront, type FrontOutcome, type FrontSlice } from './front.js';
 import { decidingFront, fuseSlice } from './fuse.js';
@@ -150,9 +150,11 @@ export async function interpolationPrior(
   // Gap by gap: each depends on the key slices on either side of it only, so a caller can keep it across edits.
   const out = stackKeyMasks({ nu, nv, count }, keyList);
   const spacing = { du: img.du, dv: img.dv };
+  const kept = store?.distances?.bind(store);
+  const distances = kept ? (mask: Uint8Array) => kept({ nu, nv, ...spacing, mask }, () => signedDistance2d(mask, nu, nv, spacing.du, spacing.dv)) : undefined;
   for (let i = 0; i + 1 < keyList.length; i++) {
     if (keyList[i + 1].index - keyList[i].index < 2) continue;
-    const compute = (): Uint8Array => interpolateGap(nu, nv, keyList, i, spacing);
+    const compute = (): Uint8Array => interpolateGap(nu, nv, keyList, i, spacing, distances);
     const gap = store ? store.gap({ nu, nv, near: gapKeys(keyList, i), start: keyList[i].index }, compute) : compute();
     out.set(gap, (keyList[i].index + 1) * nu * nv);
   }
@@ -166,6 +168,12 @@ export async function interpolationPrior(
  */
 export interface PriorStore {
   gap(which: { nu: number; nv: number; near: KeyMask[]; start: number }, compute: () => Uint8Array): Uint8Array;
+  /**
+   * The signed distance map of a key mask over a whole slice of `nu x nv` pixels of `du x dv` mm, from what it
+   * kept, or computed and kept (optional: gaps interpolated again after an edit then measure the key masks
+   * they share with other gaps once).
+   */
+  distances?(which: { nu: number; nv: number; du: number; dv: number; mask: Uint8Array }, compute: () => Float32Array): Float32Array;
 }
 
 interface SliceRecord {

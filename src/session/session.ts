@@ -142,7 +142,8 @@ class KeysliceSession implements Session {
   private readonly labelCache: LruCache<LabelRun>;
   private readonly frontCache: LruCache<StoredFront>;
   private readonly priorCache: LruCache<{ near: KeyMask[]; gap: Uint8Array }>;
-  /** The interpolation of gaps between key slices, kept by the key slices each depends on. */
+  private readonly distanceCache: LruCache<{ mask: Uint8Array; sd: Float32Array }>;
+  /** The interpolation of gaps between key slices, kept by the key slices each depends on, and the key masks' distance maps. */
   private readonly priors: PriorStore = {
     gap: ({ nu, nv, near, start }, compute) => {
       const key = [nu, nv, start, keyMasksKey(near)].join('|');
@@ -151,6 +152,14 @@ class KeysliceSession implements Session {
       const gap = compute();
       this.priorCache.set(key, { near: copyKeyMasks(near), gap }, gap.length + near.length * nu * nv);
       return gap;
+    },
+    distances: ({ nu, nv, du, dv, mask }, compute) => {
+      const key = [nu, nv, du, dv, hashBytes(mask)].join('|');
+      const hit = this.distanceCache.get(key, (e) => sameBytes(e.mask, mask));
+      if (hit) return hit.sd;
+      const sd = compute();
+      this.distanceCache.set(key, { mask: mask.slice(), sd }, 5 * mask.length);
+      return sd;
     },
   };
   /** The last result of each label (by value) and the key it was computed for. */
@@ -195,9 +204,10 @@ class KeysliceSession implements Session {
     };
     this.optionsKey = JSON.stringify(this.runOptions);
     const bytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    this.labelCache = new LruCache(Math.floor(bytes / 2));
+    this.labelCache = new LruCache(Math.floor((7 * bytes) / 16));
     this.frontCache = new LruCache(Math.floor((3 * bytes) / 8));
     this.priorCache = new LruCache(Math.floor(bytes / 8));
+    this.distanceCache = new LruCache(Math.floor(bytes / 16));
     this.usage = this.engine.newUsage?.();
     this.reuse = options.reuse ?? 'exact';
     if (this.reuse !== 'exact' && this.reuse !== 'fronts') throw new KeysliceError('USAGE', `reuse must be "exact" or "fronts", got "${String(this.reuse)}"`);
@@ -533,6 +543,7 @@ class KeysliceSession implements Session {
     this.labelCache.clear();
     this.frontCache.clear();
     this.priorCache.clear();
+    this.distanceCache.clear();
     this.results.clear();
     this.lastMerge = null;
   }
