@@ -6,6 +6,7 @@ import { openSession } from '../src/session/session.js';
 import { RemoteSession } from '../src/session/remote.js';
 import type { Session, SliceUpdate } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
+import { readVolume } from '../src/volume/io-node.js';
 import type { Volume } from '../src/volume/volume.js';
 import { tempDir } from './helpers/paths.js';
 import { phantomUpload, testServer, type PhantomUpload } from './helpers/server.js';
@@ -35,7 +36,9 @@ let image: Volume;
 before(async () => {
   tmp = tempDir();
   up = await phantomUpload(tmp.dir);
-  image = up.phantom.image;
+  // The scan as the server reads the uploaded file (its spacing as stored, in single precision), so that both
+  // sessions work on the same image.
+  image = await readVolume(up.file);
   srv = await testServer(path.join(tmp.dir, 'data'));
 });
 after(async () => {
