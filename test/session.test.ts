@@ -11,7 +11,7 @@ import { runInteractiveBench, summariseInteractive } from '../src/bench/interact
 import { samEngine } from '../src/engines/sam/engine.js';
 import { loadSamModel } from '../src/models/sam/load-node.js';
 import { segment } from '../src/pipeline/segment.js';
-import type { SliceEngine } from '../src/propagation/types.js';
+import type { FrontInfo, SliceEngine } from '../src/propagation/types.js';
 import { openSession, type KeysliceSessionHandle } from '../src/session/session.js';
 import type { SliceUpdate } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
@@ -404,7 +404,7 @@ describe('session: reuse of fronts across edits', () => {
   const blob = makeBlob({ nx: 40, ny: 40, nz: 30, z0: 3, z1: 27 });
   const sg = new SliceGeometry(blob.image, 2);
   const mask = (w: number) => sg.maskOf(blob.truth, w, 1) ?? new Uint8Array(sg.area);
-  const counting = () => {
+  const counting = (withDepends = false) => {
     const calls: string[] = [];
     const base = classicEngine();
     const engine: SliceEngine = {
@@ -415,6 +415,7 @@ describe('session: reuse of fronts across edits', () => {
           segmentSlice: (k) => inner.segmentSlice(k),
           ...(inner.learn ? { learn: (k: { index: number; mask: Uint8Array }[]) => inner.learn?.(k) } : {}),
           propagate: (st) => (calls.push(`${st.front.key}${st.front.direction > 0 ? '+' : '-'}`), inner.propagate(st)),
+          ...(withDepends && inner.dependsOn ? { dependsOn: (f: FrontInfo) => inner.dependsOn?.(f) ?? [] } : {}),
         };
       },
     };
@@ -448,6 +449,22 @@ describe('session: reuse of fronts across edits', () => {
       n += a[i] + b[i];
     }
     assert.ok((2 * both) / n > 0.97, `fronts reuse stays close to segment(): Dice ${((2 * both) / n).toFixed(4)}`);
+  });
+
+  it('exact: a key slice added inside a gap runs the fronts of that gap only; the neighbouring gaps keep theirs', async () => {
+    const { engine, calls } = counting(true);
+    const s = await openSession(blob.image, { engine });
+    const keys = [4, 8, 15, 22, 26];
+    for (const w of keys) await s.setKeySlice(1, w, { mask: mask(w) });
+    await drainAll(s.propagate());
+    calls.length = 0;
+    await s.setKeySlice(1, 11, { mask: mask(11) });
+    await drainAll(s.propagate());
+    // The fronts of the gaps 4-8 and 15-22 are guided by the interpolation of their own key slices, which the new
+    // key slice leaves as it was (the prior they are fused with still bends through it).
+    assert.deepEqual([...new Set(calls)].sort(), ['11+', '11-', '15-', '8+']);
+    const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys, 11].map((w) => ({ index: w, empty: false, mask: mask(w), points: [], negativePoints: [] })) }] });
+    assert.deepEqual((await s.labels()).data, scratch.labels.data, 'the labels equal segment()');
   });
 });
 

@@ -6,7 +6,8 @@
  * 2. between two key slices that hold the object, a front runs from each end towards the other; where both
  *    reached a slice their masks are fused, weighted by distance, with the interpolation prior (shape-based
  *    interpolation of the key masks, or ITK morphological contour interpolation for engines that ask for it)
- *    as the third vote; a slice no front reached gets the prior;
+ *    as the third vote; a slice no front reached gets the prior; the fronts themselves are guided by the
+ *    interpolation of their gap's two key slices alone (see `frontGuide`);
  * 3. between a key slice holding the object and one saying "absent", a single front runs and stops before the
  *    "absent" slice;
  * 4. beyond the outermost key slices, fronts run outward until they stop by themselves (nothing found, area
@@ -74,6 +75,7 @@ export interface FrontInputs {
   /** Key slices in ROI coordinates, sorted, with their masks (null: absent). */
   keyMasks: Map<number, Uint8Array | null>;
   keyConfidence: number;
+  /** The prior guiding the fronts between key slices on slice w (see {@link frontGuide}). */
   priorOf(w: number): Uint8Array;
   rules: StopRules;
   policy: PropagationPolicy;
@@ -137,28 +139,51 @@ export async function keySliceMasks(
   return { masks, confidence, engineCalls };
 }
 
-/** The interpolation prior of the key masks over the ROI stack. */
+/**
+ * The interpolation prior of the key masks over the ROI stack. `reach` (shape interpolation): `neighbours`
+ * (default) interpolates each gap with the key slices next to it (the spline's tangents), `gap` with the gap's
+ * two key slices alone (see {@link frontGuide}).
+ */
 export async function interpolationPrior(
   img: Pick<RoiImage, 'nu' | 'nv' | 'count' | 'du' | 'dv'>,
   keyMasks: Map<number, Uint8Array | null>,
   interpolation: Interpolation,
   store?: PriorStore,
+  reach: 'neighbours' | 'gap' = 'neighbours',
 ): Promise<Uint8Array> {
   const { nu, nv, count } = img;
   const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask })).sort((a, b) => a.index - b.index);
   if (interpolation === 'mci') return await interpolateKeyMasks({ nu, nv, count }, keyList);
-  // Gap by gap: each depends on the key slices on either side of it only, so a caller can keep it across edits.
+  // Gap by gap: each depends on the key slices near it only, so a caller can keep it across edits.
   const out = stackKeyMasks({ nu, nv, count }, keyList);
   const spacing = { du: img.du, dv: img.dv };
   const kept = store?.distances?.bind(store);
   const distances = kept ? (mask: Uint8Array) => kept({ nu, nv, ...spacing, mask }, () => signedDistance2d(mask, nu, nv, spacing.du, spacing.dv)) : undefined;
   for (let i = 0; i + 1 < keyList.length; i++) {
     if (keyList[i + 1].index - keyList[i].index < 2) continue;
-    const compute = (): Uint8Array => interpolateGap(nu, nv, keyList, i, spacing, distances);
-    const gap = store ? store.gap({ nu, nv, near: gapKeys(keyList, i), start: keyList[i].index }, compute) : compute();
+    const near = reach === 'gap' ? keyList.slice(i, i + 2) : gapKeys(keyList, i);
+    const compute = (): Uint8Array => interpolateGap(nu, nv, near, near.indexOf(keyList[i]), spacing, distances);
+    const gap = store ? store.gap({ nu, nv, near, start: keyList[i].index }, compute) : compute();
     out.set(gap, (keyList[i].index + 1) * nu * nv);
   }
   return out;
+}
+
+/**
+ * The prior that guides the fronts between key slices: with shape interpolation, each gap interpolated from its
+ * two key slices alone, so that a front depends on the key slices of its own gap (and the engine's partner, see
+ * `ObjectSession.dependsOn`) and an edit leaves the fronts of other gaps as they were; the fusion of a gap's
+ * fronts and the slices no front reached take the full prior (`prior`, through the neighbouring key slices).
+ * With ITK contour interpolation (a whole-stack method), the prior itself.
+ */
+export async function frontGuide(
+  img: Pick<RoiImage, 'nu' | 'nv' | 'count' | 'du' | 'dv'>,
+  keyMasks: Map<number, Uint8Array | null>,
+  interpolation: Interpolation,
+  prior: Uint8Array,
+  store?: PriorStore,
+): Promise<Uint8Array> {
+  return interpolation === 'mci' ? prior : await interpolationPrior(img, keyMasks, interpolation, store, 'gap');
 }
 
 /**
@@ -287,12 +312,14 @@ export async function propagateObject(
     await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));
     const prior = await interpolationPrior(img, keyMasks, policy.interpolation, options.priors);
     const priorOf = (w: number): Uint8Array => prior.subarray(w * area, (w + 1) * area);
+    const guide = await frontGuide(img, keyMasks, policy.interpolation, prior, options.priors);
+    const guideOf = (w: number): Uint8Array => guide.subarray(w * area, (w + 1) * area);
     const schedule = planFronts({
       keys: keys.map((k) => ({ index: k.index, present: !!keyMasks.get(k.index) })),
       count,
       ...(options.range ? { range: options.range } : {}),
       ...(options.extent ? { extent: options.extent } : {}),
-      priorHolds: (w) => priorOf(w).some((x) => x),
+      priorHolds: (w) => guideOf(w).some((x) => x),
       priorFallback: policy.gapFallback !== 'none',
     });
     const outcomes = new Map<FrontPlan, FrontOutcome>();
@@ -311,7 +338,7 @@ export async function propagateObject(
             imageGuided: policy.imageGuided,
             keyMask: keyMasks.get(plan.key) as Uint8Array,
             keyConfidence: keyConfidence.get(plan.key) ?? 1,
-            priorOf,
+            priorOf: guideOf,
             ...(options.onStep ? { onStep: options.onStep } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.onSlice ? { onSlice: (w: number, s: FrontSlice) => options.onSlice?.(w, s, plan) } : {}),
@@ -320,7 +347,7 @@ export async function propagateObject(
         );
       options.signal?.throwIfAborted();
       const dependsOn = session.dependsOn?.(plan) ?? (engine.frontsIndependent ? [] : null);
-      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf, rules, policy, dependsOn };
+      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf: guideOf, rules, policy, dependsOn };
       return await (options.front ? options.front(plan, run, inputs) : run());
     };
     const keep = (plan: FrontPlan, o: FrontOutcome): void => {
