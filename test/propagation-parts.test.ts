@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gapCovers, interpolationPrior, type PriorStore } from '../src/propagation/controller.js';
+import { frontGuide, gapCovers, interpolationPrior, type PriorStore } from '../src/propagation/controller.js';
 import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
 import { afterStep, initialState } from '../src/propagation/front.js';
@@ -144,6 +144,24 @@ describe('interpolation prior gap by gap', () => {
     const wholeMore = interpolateShapes(img, [...more].map(([index, mask]) => ({ index, mask })), img);
     assert.ok(Buffer.from(second).equals(Buffer.from(wholeMore)));
     assert.ok(computed > 0 && computed < gaps, `only the gaps near the new key slice computed (${computed} of ${gaps + 1})`);
+  });
+
+  it('guides the fronts of each gap with the interpolation of its own two key slices', async () => {
+    const prior = await interpolationPrior(img, keys, 'shape');
+    const guide = await frontGuide(img, keys, 'shape', prior);
+    const list = [...keys].map(([index, mask]) => ({ index, mask })).sort((a, b) => a.index - b.index);
+    const area = nu * nv;
+    let differs = false;
+    for (let i = 0; i + 1 < list.length; i++) {
+      const pair = interpolateShapes(img, [list[i], list[i + 1]], img);
+      for (let w = list[i].index; w <= list[i + 1].index; w++) {
+        const at = (a: Uint8Array) => Buffer.from(a.subarray(w * area, (w + 1) * area));
+        assert.ok(at(guide).equals(at(pair)), `slice ${w}: the gap's own two key slices`);
+        differs ||= !at(guide).equals(at(prior));
+      }
+    }
+    assert.ok(differs, 'the prior bends through the neighbouring key slices where the guide does not');
+    assert.equal(await frontGuide(img, keys, 'mci', prior), prior, 'contour interpolation guides with the prior itself');
   });
 });
 
