@@ -142,7 +142,8 @@ export async function keySliceMasks(
 /**
  * The interpolation prior of the key masks over the ROI stack. `reach` (shape interpolation): `neighbours`
  * (default) interpolates each gap with the key slices next to it (the spline's tangents), `gap` with the gap's
- * two key slices alone (see {@link frontGuide}).
+ * two key slices alone (see {@link frontGuide}); a gap with no neighbouring key slice then is copied from `same`
+ * (the `neighbours` prior of the same key slices) where given.
  */
 export async function interpolationPrior(
   img: Pick<RoiImage, 'nu' | 'nv' | 'count' | 'du' | 'dv'>,
@@ -150,6 +151,7 @@ export async function interpolationPrior(
   interpolation: Interpolation,
   store?: PriorStore,
   reach: 'neighbours' | 'gap' = 'neighbours',
+  same?: Uint8Array,
 ): Promise<Uint8Array> {
   const { nu, nv, count } = img;
   const keyList = [...keyMasks].map(([index, mask]) => ({ index, mask })).sort((a, b) => a.index - b.index);
@@ -162,9 +164,15 @@ export async function interpolationPrior(
   for (let i = 0; i + 1 < keyList.length; i++) {
     if (keyList[i + 1].index - keyList[i].index < 2) continue;
     const near = reach === 'gap' ? keyList.slice(i, i + 2) : gapKeys(keyList, i);
+    const from = (keyList[i].index + 1) * nu * nv;
+    if (same && near.length === gapKeys(keyList, i).length) {
+      // No neighbour beyond the gap's own two key slices: the gap interpolates the same key slices either way.
+      out.set(same.subarray(from, keyList[i + 1].index * nu * nv), from);
+      continue;
+    }
     const compute = (): Uint8Array => interpolateGap(nu, nv, near, near.indexOf(keyList[i]), spacing, distances);
     const gap = store ? store.gap({ nu, nv, near, start: keyList[i].index }, compute) : compute();
-    out.set(gap, (keyList[i].index + 1) * nu * nv);
+    out.set(gap, from);
   }
   return out;
 }
@@ -183,7 +191,7 @@ export async function frontGuide(
   prior: Uint8Array,
   store?: PriorStore,
 ): Promise<Uint8Array> {
-  return interpolation === 'mci' ? prior : await interpolationPrior(img, keyMasks, interpolation, store, 'gap');
+  return interpolation === 'mci' ? prior : await interpolationPrior(img, keyMasks, interpolation, store, 'gap', prior);
 }
 
 /**
