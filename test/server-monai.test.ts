@@ -57,6 +57,7 @@ describe('server: MONAI Label-compatible subset', () => {
     assert.equal(r.json.name, 'keyslice');
     assert.ok(r.json.models.classic);
     assert.equal(r.json.models.classic.dimension, 3);
+    assert.equal(r.json.models.classic.type, 'deepgrow', 'a type for which MONAI Label clients offer click tools');
     assert.ok(r.json.strategies.suggest);
     for (const k of ['labels', 'trainers', 'scoring', 'train_stats', 'datastore']) assert.ok(k in r.json, k);
   });

@@ -100,8 +100,11 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
     requireServerToken(req, ctx.token);
     const models: Record<string, unknown> = {};
     for (const e of ctx.engines) {
+      // "deepgrow": MONAI Label clients (3D Slicer's module) offer their click tools for this type, and each
+      // click request carries foreground/background points, which the server takes as point key slices;
+      // a sparse label volume or a prompts file is taken by the same route.
       models[e] = {
-        type: 'segmentation',
+        type: 'deepgrow',
         labels: {},
         dimension: 3,
         description: `keyslice ${e} engine: propagates key slices (masks, boxes, points) through the volume`,
