@@ -226,6 +226,23 @@ describe('MONAI click prompts', () => {
       assert.equal(d.status, 200, await d.clone().text());
       assert.deepEqual(((await d.json()) as Json).label_names, { organ: 1, lesion: 2 });
       assert.deepEqual((await s.keySlices(2)).map((k) => k.slice), [6]);
+      // DeepGrow on that second label: its clients read the reply's image as the clicked label alone, 0/1
+      const g = await fetch(`${srv.url}/infer/classic?session_id=${sid}&output=image`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer tok' },
+        body: form({ params: JSON.stringify({ foreground: [inside(2, 6)], background: [], label: 'lesion' }) }, []),
+      });
+      assert.equal(g.status, 200);
+      const file = path.join(tmp.dir, 'deepgrow.nii.gz');
+      writeFileSync(file, new Uint8Array(await g.arrayBuffer()));
+      const binary = await readLabelVolume(file);
+      const all = await s.labels();
+      let lesion = 0;
+      for (let i = 0; i < all.data.length; i++) {
+        assert.equal(binary.data[i], all.data[i] === 2 ? 1 : 0, `voxel ${i}`);
+        lesion += all.data[i] === 2 ? 1 : 0;
+      }
+      assert.ok(lesion > 0, 'the lesion label holds voxels');
       const bad = await infer({ foreground: [[64, 1, 1]] });
       assert.equal(bad.status, 400);
       assert.equal(((await bad.json()) as Json).error.code, 'INVALID_PROMPTS');

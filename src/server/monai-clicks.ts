@@ -84,7 +84,7 @@ export function clickKeySlices(
   params: Record<string, unknown>,
   plane: ClickPlane,
   valueOf: (name: string) => number,
-): { keySlices: ClickKeySlice[]; notes: string[] } | null {
+): { keySlices: ClickKeySlice[]; notes: string[]; labels: { value: number; name?: string }[] } | null {
   const found = clickLabels(params);
   if (!found) return null;
   const [u, v] = inPlaneAxes(plane.axis);
@@ -114,5 +114,5 @@ export function clickKeySlices(
   const clicked = new Set(keySlices.map((k) => k.slice));
   const lone = [...new Set(background.map((p) => p[w]).filter((s) => !clicked.has(s)))].sort((a, b) => a - b);
   const notes = lone.length ? [`background clicks on slice(s) ${lone.join(', ')} hold no foreground click there and set no key slice`] : [];
-  return { keySlices, notes };
+  return { keySlices, notes, labels: labels.map((l) => ({ value: l.value, ...(l.name !== undefined ? { name: l.name } : {}) })) };
 }

@@ -180,9 +180,10 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
       let slices = 0;
       await manager.edit(live, { op: 'propagate' }, (line) => (slices += (line as { type?: string }).type === 'slice' ? 1 : 0));
       const state = (await manager.query(live, { op: 'state' })) as { revision: unknown; labels: { value: number; name?: string }[] };
+      const only = clicks.deepgrow;
       const result = {
         session_id: transient ? undefined : live.id,
-        label_names: Object.fromEntries(state.labels.map((l) => [l.name ?? `label ${l.value}`, l.value])),
+        label_names: only ? { [only.name]: 1 } : Object.fromEntries(state.labels.map((l) => [l.name ?? `label ${l.value}`, l.value])),
         revision: state.revision,
         key_slices_set: edits.length,
         slices_updated: slices,
@@ -190,7 +191,7 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
       };
       if (output === 'json') return result;
       const format = labelFormat('nii.gz');
-      const bytes = (await manager.query(live, { op: 'labels', format })) as Uint8Array;
+      const bytes = (await manager.query(live, { op: 'labels', format, ...(only ? { only: only.value } : {}) })) as Uint8Array;
       if (output === 'image') return sendLabels(reply, bytes, format);
       return multipartReply(reply, result, bytes, 'labels.nii.gz');
     } finally {
@@ -218,7 +219,12 @@ export function registerMonaiRoutes(app: FastifyInstance, ctx: RouteContext & { 
 }
 
 /** Key-slice edits from MONAI-style clicks in `params` (see monai-clicks.ts); none when it holds no clicks. */
-async function clickEdits(manager: RouteContext['manager'], live: Live, info: SessionInfo, params: Record<string, unknown>): Promise<{ edits: EditRecord[]; notes: string[] }> {
+async function clickEdits(
+  manager: RouteContext['manager'],
+  live: Live,
+  info: SessionInfo,
+  params: Record<string, unknown>,
+): Promise<{ edits: EditRecord[]; notes: string[]; deepgrow?: { value: number; name: string } }> {
   const [u, v] = inPlaneAxes(info.axis);
   const size: [number, number, number] = [0, 0, 0];
   size[info.axis] = info.count;
@@ -240,7 +246,9 @@ async function clickEdits(manager: RouteContext['manager'], live: Live, info: Se
     slice: k.slice,
     key: { points: k.points, ...(k.negativePoints.length ? { negativePoints: k.negativePoints } : {}), ...(k.name !== undefined ? { name: k.name } : {}) },
   }));
-  return { edits, notes: found.notes };
+  // DeepGrow's form clicks one label, and its clients read the reply as that label's binary mask.
+  const one = params.foreground !== undefined ? found.labels[0] : undefined;
+  return { edits, notes: found.notes, ...(one ? { deepgrow: { value: one.value, name: one.name ?? `label ${one.value}` } } : {}) };
 }
 
 const PROMPT_KEYS = ['version', 'sliceAxis', 'labels', 'keySlices', '$schema', 'description'];

@@ -23,7 +23,8 @@ export type EditRecord =
 export type QueryOp =
   | { op: 'state' }
   | { op: 'keySlices'; label: number }
-  | { op: 'labels'; format: LabelFormat }
+  /** `only`: that label's voxels as a binary (0/1) label image. */
+  | { op: 'labels'; format: LabelFormat; only?: number }
   | { op: 'report' }
   | { op: 'suggest'; budget?: number }
   /** Key-slice edits read from a sparse label file the server stored and/or a prompts document. */

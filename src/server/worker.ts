@@ -128,8 +128,16 @@ async function applyEdit(e: Entry, r: EditRecord, onLine?: (line: unknown) => vo
   }
 }
 
-async function labelsOut(e: Entry, format: string): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
-  const vol: Volume<LabelArray> = await e.session.labels();
+/** One label of a label image as a 0/1 image on the same grid (geometry kept). */
+function binaryLabel(vol: Volume<LabelArray>, value: number): Volume<LabelArray> {
+  const data = new Uint8Array(vol.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = vol.data[i] === value ? 1 : 0;
+  return { ...vol, data };
+}
+
+async function labelsOut(e: Entry, format: string, only?: number): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+  const all: Volume<LabelArray> = await e.session.labels();
+  const vol = only === undefined ? all : binaryLabel(all, only);
   if (format === 'raw') {
     const copy = vol.data.slice();
     return {
@@ -270,7 +278,7 @@ async function handle(m: WorkerRequest): Promise<void> {
         value = await annotationEdits(entry(m.sid), m.labelFile, m.prompts);
         break;
       case 'labels':
-        ({ value, transfer } = await labelsOut(entry(m.sid), m.format));
+        ({ value, transfer } = await labelsOut(entry(m.sid), m.format, m.only));
         break;
       case 'state':
       case 'keySlices':
