@@ -82,6 +82,20 @@ describe('points as a prompt: the region grown from the clicks', () => {
     }
   });
 
+  it('clicks on lesions narrower than the sampling radius read the lesions, not the tissue around them', () => {
+    // Two bright lesions of 2 x 2 px, 30 px apart, in tissue that fills the slice: each click's neighbourhood is
+    // mostly tissue, whose intensity the flood would otherwise take for the object's over the clicks' wide spread.
+    const n = 64;
+    const lesion = (u: number, v: number): boolean => (u >= 16 && u <= 17 && v >= 30 && v <= 31) || (u >= 46 && u <= 47 && v >= 30 && v <= 31);
+    const img = slice(n, n, 3, (u, v) => (lesion(u, v) ? 160 : 100));
+    const truthLesions = maskOf(n, n, lesion);
+    const r = pointRegion(img, { nu: n, nv: n, du: 1, dv: 1 }, [[16, 30], [47, 31]], []);
+    const area = r.region.reduce((s, x) => s + x, 0);
+    assert.ok(Math.abs(r.centre - 160) < 20, `centre ${r.centre.toFixed(1)}`);
+    assert.ok(area <= 3 * 8, `region ${area} px for 8 lesion pixels`);
+    assert.ok(dice(r.region, truthLesions) > 0.6, `Dice ${dice(r.region, truthLesions).toFixed(3)}`);
+  });
+
   it('the classic engine segments the organ from the simulated clicks', async () => {
     const s = new ClassicSession(roi(image, nu, nv), DEFAULT_CLASSIC);
     const r = await s.segmentSlice(key(clicks.points, clicks.negativePoints));

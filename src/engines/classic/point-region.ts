@@ -58,6 +58,13 @@ function samplesAround(image: Float32Array, nu: number, nv: number, du: number, 
   return out;
 }
 
+/** Robust centre and spread of the object's intensity samples, and the flood's tolerance around the centre. */
+function clickIntensity(samples: number[], tolerance: number, noise: number): { centre: number; spread: number; tolerance: number } {
+  const centre = median(samples);
+  const spread = 1.4826 * median(samples.map((x) => Math.abs(x - centre)));
+  return { centre, spread, tolerance: tolerance * Math.max(spread, noise, 1e-6 * Math.abs(centre)) };
+}
+
 /** Robust noise level of a slice: the median absolute difference of horizontal neighbours over sqrt(2), as a standard deviation. */
 export function sliceNoise(image: Float32Array, nu: number, nv: number): number {
   const d: number[] = [];
@@ -81,10 +88,15 @@ export function pointRegion(
   const n = nu * nv;
   const px = Math.max(du, dv);
   const radius = Math.max(1.5 * px, o.sampleRadiusMm);
-  const samples = samplesAround(image, nu, nv, du, dv, points, radius);
-  const centre = median(samples);
-  const spread = 1.4826 * median(samples.map((x) => Math.abs(x - centre)));
-  const tolerance = o.tolerance * Math.max(spread, sliceNoise(image, nu, nv), 1e-6 * Math.abs(centre));
+  const noise = sliceNoise(image, nu, nv);
+  let model = clickIntensity(samplesAround(image, nu, nv, du, dv, points, radius), o.tolerance, noise);
+  // A click is on the object: where a clicked pixel's own value lies outside the intensity read around the clicks,
+  // the neighbourhoods are mostly surroundings (an object narrower than the sampling radius, such as a lesion a
+  // few pixels wide), and the object's intensity is read at the clicked pixels alone.
+  if (points.some(([i, j]) => Math.abs(image[i + nu * j] - model.centre) > model.tolerance)) {
+    model = clickIntensity(points.map(([i, j]) => image[i + nu * j]), o.tolerance, noise);
+  }
+  const { centre, spread, tolerance } = model;
   const passable = new Uint8Array(n);
   for (let i = 0; i < n; i++) passable[i] = Math.abs(image[i] - centre) <= tolerance ? 1 : 0;
   // The object's scale: the clicks' spread, or for a single click (which says nothing else about size) twice its
