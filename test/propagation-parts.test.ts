@@ -6,7 +6,7 @@ import { interpolateShapes } from '../src/interpolation/shape.js';
 import { afterStep, initialState } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
-import { collapses, keepsSkip, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+import { collapses, keepsSkip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
 
 const rules = DEFAULT_STOP_RULES;
 const keysOf = (...ks: [number, boolean][]) => ks.map(([index, present]) => ({ index, present }));
@@ -53,6 +53,8 @@ describe('stop decision', () => {
     assert.equal(rejects(shrunk, 9, { confidence: 0.9 }, 53, rules)?.[0], 'area-regrowth');
     assert.equal(rejects(shrunk, 9, { confidence: 0.9 }, 52, rules), null, '1.3 x 40 = 52 is allowed');
     assert.equal(rejects({ ...shrunk, between: true }, 9, { confidence: 0.9 }, 90, rules), null, 'no regrowth rule between key slices');
+    assert.equal(lastKept({ smallestAt: 7 }, 'area-regrowth', 8), 7, 'a regrowth ends on the smallest slice');
+    assert.equal(lastKept({ smallestAt: 7 }, 'low-confidence', 8), 8);
   });
   it('a collapse keeps the slice and ends the front; breaks and skips follow their thresholds', () => {
     assert.equal(collapses(st, 6, 24, rules)?.[0], 'area-collapse');

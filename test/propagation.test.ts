@@ -173,6 +173,22 @@ describe('propagation schedule', () => {
       assert.equal(areaOf(p, 11), 0);
       assert.equal(down?.stop, 'volume-edge', 'growth within the ratio goes on');
     }
+    {
+      // Regrowth in steps: radius 8 → 5 → 4 → 4.3 (within the ratio) → 6. The slice that grew back within the
+      // ratio is on the neighbour too: the front ends on its smallest slice.
+      const radius: Record<number, number> = { 9: 5, 10: 4, 11: 4.3, 12: 6 };
+      const engine = engineOf('regrowing-slowly', (step, img) => ({
+        mask: disc(img.nu, img.nv, 24, 24, radius[step.to] ?? (step.to < 8 ? 0 : 8)),
+        confidence: 0.9,
+      }));
+      const p = await run({ value: 1, keySlices: [keyMask(8, KEY)] }, engine);
+      const up = p.fronts.find((f) => f.direction === 1);
+      assert.equal(up?.stop, 'area-regrowth');
+      assert.equal(up?.last, 10, 'ends on the smallest slice');
+      assert.ok(areaOf(p, 10) > 0);
+      assert.equal(areaOf(p, 11), 0, 'the slice that grew back is not kept');
+      assert.equal(areaOf(p, 12), 0);
+    }
   });
 
   it('bounds the outward fronts by an extent, and takes the extent from the engine\'s extent engine', async () => {

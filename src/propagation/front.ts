@@ -10,7 +10,7 @@ import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
 import type { StopRules } from './rules.js';
-import { collapses, keepsSkip, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
+import { collapses, keepsSkip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
 import type { FrontInfo, FrontReport, ObjectSession, PropagationStep, RoiImage, SliceResult, StopReason } from './types.js';
 
 /** One slice a front wrote. */
@@ -123,6 +123,7 @@ export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence
     minArea: minAreaOf(keyArea, rules),
     prevArea: keyArea,
     smallest: keyArea,
+    smallestAt: plan.key,
     from: plan.key,
     prev: keyMask,
     prevConf: keyConfidence,
@@ -136,6 +137,7 @@ export function afterStep(st: FrontState, w: number, s: FrontSlice, area: number
   return {
     ...st,
     smallest: Math.min(st.smallest, area),
+    smallestAt: area < st.smallest ? w : st.smallestAt,
     lastAgreement: s.reused ? 1 : maskDice(st.prev, s.mask),
     backoff: st.backoff > 0 ? st.backoff - 1 : 0,
     prev: s.mask,
@@ -213,9 +215,11 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
         skipped++;
         keep(w, mid);
         keep(w2, far);
+        const aMid = countNonZero(midMask);
         st = {
           ...st,
-          smallest: Math.min(st.smallest, countNonZero(midMask), a2),
+          smallest: Math.min(st.smallest, aMid, a2),
+          smallestAt: a2 < Math.min(st.smallest, aMid) ? w2 : aMid < st.smallest ? w : st.smallestAt,
           lastAgreement: maskDice(midMask, far.mask),
           prev: far.mask,
           prevArea: a2,
@@ -242,6 +246,9 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     const rejected = rejects(st, w, r, a, rules);
     if (rejected) {
       [stop, detail] = rejected;
+      // The slices written since the smallest one are not the object's (see `lastKept`).
+      const end = lastKept(st, stop, st.from);
+      for (let x = end + dir; x !== w; x += dir) out.delete(x);
       break;
     }
     if (predicted) await commit(predicted);

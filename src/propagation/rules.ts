@@ -15,8 +15,9 @@ export interface StopRules {
   duplicateSsim: number;
   /**
    * Beyond the outermost key slices: once a front's area has fallen below half the key slice's, an area above
-   * this multiple of its smallest area so far stops it (that slice is not kept; default 1.3). Cross-sections
-   * of an ending object shrink; regrowth means the front has slid onto a neighbouring structure.
+   * this multiple of its smallest area so far stops it (default 1.3). Cross-sections of an ending object
+   * shrink; regrowth means the front has slid onto a neighbouring structure: the front ends on its smallest
+   * slice (the slices that grew back since, and this one, are not kept).
    */
   regrowthRatio: number;
   /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */

@@ -13,9 +13,10 @@ export interface StopState {
   /** Area of the key slice the front started from, and the least area an object slice may have. */
   keyArea: number;
   minArea: number;
-  /** Area of the last slice written, and the smallest area the front has written. */
+  /** Area of the last slice written, and the smallest area the front has written (on slice `smallestAt`). */
   prevArea: number;
   smallest: number;
+  smallestAt: number;
 }
 
 export type StopDecision = [StopReason, string] | null;
@@ -44,6 +45,14 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
     return ['area-regrowth', `slice ${w}: area ${area} px > ${rules.regrowthRatio} x ${s.smallest} px after shrinking`];
   }
   return null;
+}
+
+/**
+ * The last slice a front that stopped for `reason` keeps: after an area regrowth, the slice of its smallest area
+ * (the slices written since grew back towards the neighbouring structure the front slid onto); else `last`.
+ */
+export function lastKept(s: Pick<StopState, 'smallestAt'>, reason: StopReason, last: number): number {
+  return reason === 'area-regrowth' ? s.smallestAt : last;
 }
 
 /** Whether a kept result on slice w ends the front: its area fell below `collapseRatio` of the previous one. */

@@ -143,7 +143,7 @@ export type StopReason =
   | 'volume-edge' // the image ends
   | 'object-ended' // the engine found (almost) nothing on the next slice
   | 'area-collapse' // the area fell sharply from one slice to the next (the last slice is kept)
-  | 'area-regrowth' // beyond the outermost key slices, the area grew again after shrinking (that slice is not kept)
+  | 'area-regrowth' // beyond the outermost key slices, the area grew again after shrinking (the front ends on its smallest slice)
   | 'low-confidence' // the engine's confidence fell below the threshold (that slice is not kept)
   | 'similarity-break' // the next slice differs too much from the current one (SSIM / histogram distance)
   | 'gap-covered' // between key slices: the other front's mask alone decides the rest of the gap's fusion
