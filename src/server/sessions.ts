@@ -81,9 +81,15 @@ export class SessionManager {
 
   private start(id: string, open: OpenRecord, edits: EditRecord[]): Live {
     const ready = this.openOn(id, open, edits);
-    const live: Live = { id, open, edits, lastUsed: Date.now(), busy: 0, ready, queue: ready.catch(() => undefined) };
+    // Busy while it opens (its caller ends that with `opened`): a slow open never counts as idle time.
+    const live: Live = { id, open, edits, lastUsed: Date.now(), busy: 1, ready, queue: ready.catch(() => undefined) };
     this.live.set(id, live);
     return live;
+  }
+
+  private opened(live: Live): void {
+    live.busy--;
+    live.lastUsed = Date.now();
   }
 
   /** Seconds until a session slot is likely free (the earliest idle expiry), for Retry-After. */
@@ -128,7 +134,11 @@ export class SessionManager {
       this.pool.release(id);
       throw err;
     }
-    await this.journal.append(id, open);
+    try {
+      await this.journal.append(id, open);
+    } finally {
+      this.opened(live);
+    }
     return { live, token, info };
   }
 
@@ -226,7 +236,10 @@ export class SessionManager {
       const live = this.start(id, records[0] as OpenRecord, edits);
       waits.push(
         live.ready.then(
-          () => restored++,
+          () => {
+            restored++;
+            this.opened(live);
+          },
           (err) => {
             failed++;
             this.live.delete(id);
