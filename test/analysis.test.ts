@@ -157,7 +157,7 @@ describe('binary morphology and 3D post-processing', () => {
       return Int32Array.from(m, (x, i) => (x ? find(i) : -1));
     };
     let seed = 40;
-    for (const [nu, nv, nw] of [[7, 6, 1], [5, 6, 4], [1, 8, 3], [9, 9, 9]]) {
+    for (const [nu, nv, nw] of [[7, 6, 1], [5, 6, 4], [1, 8, 3], [9, 9, 9], [23, 17, 11]]) {
       for (const full of [true, false]) {
         const r = rng(seed++);
         const m = Uint8Array.from({ length: nu * nv * nw }, () => (r() < 0.35 ? 1 : 0));
@@ -174,6 +174,11 @@ describe('binary morphology and 3D post-processing', () => {
         }
         assert.equal(sizes.length - 1, idOfRoot.size);
         assert.equal(sizes.reduce((s, x) => s + x, 0), countNonZero(m));
+        // Numbered in the order of each component's first voxel in memory order.
+        let next = 1;
+        for (let i = 0; i < m.length; i++) if (ids[i] === next) next++;
+        else assert.ok(ids[i] < next, `${nu}x${nv}x${nw} full=${full}: id ${ids[i]} before ${next}`);
+        assert.equal(next, sizes.length);
       }
     }
   });

@@ -26,7 +26,6 @@
  */
 import { OrderStatistics } from '../analysis/window.js';
 import { boundingBox2d, connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
-import { bilinearClamped } from '../util/bilinear.js';
 import { stackKeyMasks, type KeyMask, type StackShape } from './mci.js';
 
 export interface ShapeSpacing {
@@ -240,10 +239,12 @@ function interpolateInPlane(
   distances: Distances,
 ): Uint8Array {
   const { nu, nv } = shape;
-  const [ou, ov] = origin;
   const area = nu * nv;
   const out = stackKeyMasks(shape, keys);
   const wanted = (a: number, b: number): boolean => !within || (a >= within[0] && b <= within[1]);
+  // One slice's blend, and the copy of it the order statistics reorder, reused from slice to slice.
+  const blend = new Float32Array(area);
+  const values = new Float64Array(area);
   for (const run of objectRuns(keys, nu, nv, distances, origin)) {
     const n = run.length;
     for (let g = 0; g + 1 < n; g++) {
@@ -265,20 +266,12 @@ function interpolateInPlane(
         };
         const pu = spline(k0.cu, k1.cu, a.cu, b.cu);
         const pv = spline(k0.cv, k1.cv, a.cv, b.cv);
-        const blend = new Float32Array(area);
-        for (let v = 0; v < nv; v++) {
-          for (let u = 0; u < nu; u++) {
-            // Each key's map, shifted so that its centroid sits on the interpolated path.
-            const at = (k: ShapeKey): number => (align ? bilinearClamped(k.sd, nu, nv, u + ou - pu + k.cu - ou, v + ov - pv + k.cv - ov) : k.sd[u + nu * v]);
-            const s0 = at(k0);
-            const s1 = at(k1);
-            blend[u + nu * v] = spline(s0, s1, a === k0 ? s0 : at(a), b === k1 ? s1 : at(b));
-          }
-        }
+        blendSlice(blend, { nu, nv }, origin, [pu, pv], align, [a, k0, k1, b], [p0, m0 * h, p1, m1 * h], [k1.index - a.index, b.index - k0.index]);
         // The blend's shape, at the area interpolated by the same spline: the `target` pixels of lowest value.
         const target = Math.min(area, Math.round(spline(k0.area, k1.area, a.area, b.area)));
         if (target <= 0) continue;
-        const level = new OrderStatistics(Float64Array.from(blend)).at(target - 1);
+        values.set(blend);
+        const level = new OrderStatistics(values).at(target - 1);
         const dst = out.subarray(w * area, (w + 1) * area);
         for (let i = 0; i < area; i++) dst[i] = blend[i] <= level ? 1 : 0;
       }
@@ -286,6 +279,99 @@ function interpolateInPlane(
   }
   taperToAbsent(out, shape, keys, wanted, distances);
   return out;
+}
+
+/**
+ * The spline's blend of the keys' distance maps on one slice (see `interpolateInPlane`), written into `blend`:
+ * `keys` = [a, k0, k1, b] (a = k0 and b = k1 at a run's ends), `weights` the Hermite weights of the values at k0
+ * and k1 and of the tangents (times the gap), `spans` the index differences the tangents divide by. With `align`
+ * each key's map is read shifted so that its centroid sits on the interpolated path `centre` (bilinear, the
+ * map's edge extended). Per pixel the same arithmetic, in the same order, as the spline written out with
+ * `bilinearClamped`, in one loop over the slice.
+ */
+function blendSlice(
+  blend: Float32Array,
+  shape: { nu: number; nv: number },
+  origin: Origin,
+  centre: [number, number],
+  align: boolean,
+  keys: [ShapeKey, ShapeKey, ShapeKey, ShapeKey],
+  weights: [number, number, number, number],
+  spans: [number, number],
+): void {
+  const { nu, nv } = shape;
+  const [ou, ov] = origin;
+  const [pu, pv] = centre;
+  const [a, k0, k1, b] = keys;
+  const [p0, m0h, p1, m1h] = weights;
+  const [da, db] = spans;
+  const withA = a !== k0;
+  const withB = b !== k1;
+  const [d0, d1, dA, dB] = [k0.sd, k1.sd, a.sd, b.sd];
+  const r0 = new ShiftedRow();
+  const r1 = new ShiftedRow();
+  const ra = new ShiftedRow();
+  const rb = new ShiftedRow();
+  for (let v = 0; v < nv; v++) {
+    if (align) {
+      r0.at(v + ov - pv + k0.cv - ov, nu, nv);
+      r1.at(v + ov - pv + k1.cv - ov, nu, nv);
+      ra.at(v + ov - pv + a.cv - ov, nu, nv);
+      rb.at(v + ov - pv + b.cv - ov, nu, nv);
+    }
+    for (let u = 0; u < nu; u++) {
+      const i = u + nu * v;
+      let s0: number;
+      let s1: number;
+      let sa: number;
+      let sb: number;
+      if (align) {
+        const x = u + ou - pu;
+        s0 = r0.sample(d0, nu, x + k0.cu - ou);
+        s1 = r1.sample(d1, nu, x + k1.cu - ou);
+        sa = withA ? ra.sample(dA, nu, x + a.cu - ou) : s0;
+        sb = withB ? rb.sample(dB, nu, x + b.cu - ou) : s1;
+      } else {
+        s0 = d0[i];
+        s1 = d1[i];
+        sa = withA ? dA[i] : s0;
+        sb = withB ? dB[i] : s1;
+      }
+      const t0 = (s1 - sa) / da;
+      const t1 = (sb - s0) / db;
+      blend[i] = p0 * s0 + m0h * t0 + p1 * s1 + m1h * t1;
+    }
+  }
+}
+
+/**
+ * `bilinearClamped` of a map along one row position y: the row's part (clamping, the two rows read and their
+ * weight) worked out once, each sample along the row then the same arithmetic as `bilinearClamped`.
+ */
+class ShiftedRow {
+  private row0 = 0;
+  private row1 = 0;
+  private fy = 0;
+
+  at(y: number, nu: number, nv: number): void {
+    const yc = Math.min(Math.max(y, 0), nv - 1);
+    const y0 = Math.floor(yc);
+    const y1 = Math.min(y0 + 1, nv - 1);
+    this.row0 = nu * y0;
+    this.row1 = nu * y1;
+    this.fy = yc - y0;
+  }
+
+  sample(src: Float32Array, nu: number, x: number): number {
+    const xc = Math.min(Math.max(x, 0), nu - 1);
+    const x0 = Math.floor(xc);
+    const x1 = Math.min(x0 + 1, nu - 1);
+    const fx = xc - x0;
+    const fy = this.fy;
+    const a = src[x0 + this.row0] * (1 - fx) + src[x1 + this.row0] * fx;
+    const b = src[x0 + this.row1] * (1 - fx) + src[x1 + this.row1] * fx;
+    return a * (1 - fy) + b * fy;
+  }
 }
 
 /**

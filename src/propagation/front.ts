@@ -87,18 +87,45 @@ export function comparisonBlock(box: Box): number {
   return ssimStride(box[2] - box[0] + 1, box[3] - box[1] + 1);
 }
 
-/** Similarity of slices a and b of the ROI inside `box` (around the object: see `comparisonBox`). */
-function localSimilarity(img: RoiImage, a: number, b: number, box: Box): { ssim: number; hist: number } {
-  const f = comparisonBlock(box);
-  const ca = blockMeans(img.windowed(a), img.nu, box, f);
-  const cb = blockMeans(img.windowed(b), img.nu, box, f);
+/** A slice of the ROI inside a comparison box, at the box's block size (see `comparisonBlock`). */
+type BoxCrop = (w: number) => ReturnType<typeof blockMeans>;
+
+/**
+ * The slices' crops inside `box`, each made once while the box stays the same: a step compares the slice it
+ * comes from with the next (and the one after), and the next step, where the object's box has not changed,
+ * compares the same slices again.
+ */
+function boxCrops(img: RoiImage): (box: Box) => BoxCrop {
+  let key = '';
+  let kept = new Map<number, ReturnType<typeof blockMeans>>();
+  return (box) => {
+    const k = box.join(',');
+    if (k !== key) {
+      key = k;
+      kept = new Map();
+    }
+    const f = comparisonBlock(box);
+    const made = kept;
+    return (w) => {
+      let c = made.get(w);
+      if (!c) {
+        c = blockMeans(img.windowed(w), img.nu, box, f);
+        made.set(w, c);
+      }
+      return c;
+    };
+  };
+}
+
+/** Similarity of slices a and b of the ROI inside a box (around the object: see `comparisonBox`). */
+function localSimilarity(crop: BoxCrop, a: number, b: number): { ssim: number; hist: number } {
+  const ca = crop(a);
+  const cb = crop(b);
   return { ssim: ssim(ca.data, cb.data, ca.nu, ca.nv), hist: histogramDistance(ca.data, cb.data) };
 }
 
-/** How well slice `mid` is predicted by slices `prev` and `next` inside `box` (see `predictability`). */
-function localPredictability(img: RoiImage, prev: number, mid: number, next: number, box: Box): number {
-  const f = comparisonBlock(box);
-  const crop = (w: number): ReturnType<typeof blockMeans> => blockMeans(img.windowed(w), img.nu, box, f);
+/** How well slice `mid` is predicted by slices `prev` and `next` inside a box (see `predictability`). */
+function localPredictability(crop: BoxCrop, prev: number, mid: number, next: number): number {
   const m = crop(mid);
   return predictability(crop(prev).data, m.data, crop(next).data, m.nu, m.nv);
 }
@@ -181,13 +208,14 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   const commit = async (p: { step: PropagationStep; result: SliceResult }): Promise<void> => {
     await session.commit?.(p.step, p.result);
   };
+  const crops = boxCrops(img);
   let w = st.from + dir;
   for (; inside(w) && needed(w); ) {
     let duplicate = false;
     let redundant = false;
     if (imageGuided) {
-      const box = comparisonBox(img, st.prev);
-      const sim = localSimilarity(img, st.from, w, box);
+      const crop = crops(comparisonBox(img, st.prev));
+      const sim = localSimilarity(crop, st.from, w);
       const broken = similarityBreak(st.from, w, sim, rules);
       if (broken) {
         [stop, detail] = broken;
@@ -195,7 +223,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       }
       duplicate = sim.ssim >= rules.duplicateSsim;
       const from = st.from;
-      redundant = !duplicate && inside(w + dir) && triesSkip(st.lastAgreement, st.backoff, () => localPredictability(img, from, w, w + dir, box), rules);
+      redundant = !duplicate && inside(w + dir) && triesSkip(st.lastAgreement, st.backoff, () => localPredictability(crop, from, w, w + dir), rules);
     }
     if (redundant) {
       // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on
