@@ -34,16 +34,15 @@ export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma:
       tmp[u + line] = s;
     }
   }
-  // Column pass a row at a time (memory in order); per pixel the same sum, in the same order, from 0.
-  const acc = new Float64Array(nu);
+  // Column pass: per pixel the sum over the taps in the same order, from 0, in double precision.
   for (let v = 0; v < nv; v++) {
-    acc.fill(0);
-    for (let q = 0; q < t; q++) {
-      const row = rows[v * t + q];
-      const w = k[q];
-      for (let u = 0; u < nu; u++) acc[u] += w * tmp[row + u];
+    const base = v * t;
+    const line = nu * v;
+    for (let u = 0; u < nu; u++) {
+      let s = 0;
+      for (let q = 0; q < t; q++) s += k[q] * tmp[rows[base + q] + u];
+      out[line + u] = s;
     }
-    out.set(acc, nu * v);
   }
   return out;
 }
@@ -127,42 +126,37 @@ function filterFiveRows(src: Five, dst: Five, nu: number, nv: number, k: Float32
 
 /**
  * The column pass of the separable filter over five maps `width` wide and nv high, evaluated at every `step`-th
- * row (`taps` from `tapIndices(nv, r, width)`), a whole row of sums at a time (memory read in order rather than
- * one column at a time): each output is the sum over the taps in the same order from 0, in double precision,
- * stored as float32; `dst` row v / step holds row v.
+ * row (`taps` from `tapIndices(nv, r, width)`): each output is the sum over the taps in the same order from 0, in
+ * double precision (held in registers across the taps), stored as float32; `dst` row v / step holds row v.
  */
 function filterFiveColumns(src: Five, dst: Five, width: number, nv: number, k: Float32Array, taps: Int32Array, step: number): void {
   const t = k.length;
   const [a, b, c, d, e] = src;
-  const s1 = new Float64Array(width);
-  const s2 = new Float64Array(width);
-  const s3 = new Float64Array(width);
-  const s4 = new Float64Array(width);
-  const s5 = new Float64Array(width);
+  const [o1, o2, o3, o4, o5] = dst;
   for (let v = 0; v < nv; v += step) {
-    s1.fill(0);
-    s2.fill(0);
-    s3.fill(0);
-    s4.fill(0);
-    s5.fill(0);
-    for (let q = 0; q < t; q++) {
-      const row = taps[v * t + q];
-      const w = k[q];
-      for (let u = 0; u < width; u++) {
-        const j = row + u;
-        s1[u] += w * a[j];
-        s2[u] += w * b[j];
-        s3[u] += w * c[j];
-        s4[u] += w * d[j];
-        s5[u] += w * e[j];
-      }
-    }
+    const base = v * t;
     const o = (v / step) * width;
-    dst[0].set(s1, o);
-    dst[1].set(s2, o);
-    dst[2].set(s3, o);
-    dst[3].set(s4, o);
-    dst[4].set(s5, o);
+    for (let u = 0; u < width; u++) {
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let s4 = 0;
+      let s5 = 0;
+      for (let q = 0; q < t; q++) {
+        const j = taps[base + q] + u;
+        const w = k[q];
+        s1 += w * a[j];
+        s2 += w * b[j];
+        s3 += w * c[j];
+        s4 += w * d[j];
+        s5 += w * e[j];
+      }
+      o1[o + u] = s1;
+      o2[o + u] = s2;
+      o3[o + u] = s3;
+      o4[o + u] = s4;
+      o5[o + u] = s5;
+    }
   }
 }
 
