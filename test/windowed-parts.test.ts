@@ -173,13 +173,28 @@ describe('slice comparisons on large regions', () => {
     ]);
   });
 
-  it('compares every pixel up to about 128 x 128 of them, blocks that keep as many samples beyond', () => {
+  it('compares every pixel below 256 x 256 of them, beyond it blocks whose grid holds about 128 x 128 samples', () => {
     assert.equal(comparisonBlock([0, 0, 127, 127]), 1);
     assert.equal(comparisonBlock([10, 10, 260, 260]), 1, '251 x 251 pixels: under four times the samples');
-    assert.equal(comparisonBlock([0, 0, 412, 322]), 2, 'a large organ on a 512 x 512 CT');
-    const [u0, v0, u1, v1] = [0, 0, 412, 322];
-    const f = comparisonBlock([u0, v0, u1, v1]);
-    assert.ok(Math.floor((u1 - u0 + 1) / f) * Math.floor((v1 - v0 + 1) / f) >= SSIM_SAMPLES);
+    assert.equal(comparisonBlock([0, 0, 255, 255]), 2, '256 x 256 pixels: four times the samples');
+    assert.equal(comparisonBlock([0, 0, 412, 322]), 3, 'a large organ on a 512 x 512 CT');
+    let last = 1;
+    for (let side = 256; side <= 1024; side += 16) {
+      for (const aspect of [1, 0.6]) {
+        const [nu, nv] = [side, Math.max(1, Math.round(side * aspect))];
+        const f = comparisonBlock([0, 0, nu - 1, nv - 1]);
+        if (nu * nv < 4 * SSIM_SAMPLES) {
+          assert.equal(f, 1);
+          continue;
+        }
+        const samples = (nu / f) * (nv / f);
+        assert.ok(samples >= 0.64 * SSIM_SAMPLES && samples <= 1.8 * SSIM_SAMPLES, `${nu} x ${nv}: ${f} gives ${samples} samples`);
+        if (aspect === 1) {
+          assert.ok(f >= last, `${nu} x ${nv}: block ${f} after ${last}`);
+          last = f;
+        }
+      }
+    }
   });
 });
 

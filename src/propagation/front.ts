@@ -5,7 +5,7 @@
  * redundant (predicted by its neighbours) and the object changes slowly, a two-slice step is tried and the slice
  * in between is interpolated.
  */
-import { blockMeans, histogramDistance, predictability, ssim, ssimStride } from '../analysis/similarity.js';
+import { blockMeans, histogramDistance, predictability, ssim, ssimStride, SSIM_SAMPLES } from '../analysis/similarity.js';
 import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
@@ -78,13 +78,16 @@ export function comparisonBox(img: Pick<RoiImage, 'nu' | 'nv'>, mask: Uint8Array
 }
 
 /**
- * The block size (pixels along each axis) at which slices are compared inside `box`: 1 (every pixel) up to
- * about 128 x 128 pixels, else the averages of blocks of that size, which keep at least as many samples (see
- * `SSIM_SAMPLES`). A large object's comparisons then cost what a small one's do, and the averaging is the
- * denoising a coarser grid needs; the windows of SSIM and the predictability's denoising grow with the block.
+ * The block size (pixels along each axis) at which slices are compared inside `box`: 1 (every pixel) below four
+ * times `SSIM_SAMPLES` pixels (256 x 256), else the averages of blocks of the size whose grid holds the number of
+ * samples nearest `SSIM_SAMPLES` (0.64 to 1.8 times as many). A large object's comparisons then cost what a
+ * small one's do, and the averaging is the denoising a coarser grid needs; the windows of SSIM and the
+ * predictability's denoising grow with the block.
  */
 export function comparisonBlock(box: Box): number {
-  return ssimStride(box[2] - box[0] + 1, box[3] - box[1] + 1);
+  const w = box[2] - box[0] + 1;
+  const h = box[3] - box[1] + 1;
+  return ssimStride(w, h) < 2 ? 1 : Math.round(Math.sqrt((w * h) / SSIM_SAMPLES));
 }
 
 /** A slice of the ROI inside a comparison box, at the box's block size (see `comparisonBlock`). */
