@@ -84,79 +84,53 @@ export function ssimStride(nu: number, nv: number): number {
 }
 
 /**
+ * The filter's sum for one output over five maps at once: for each tap q, weight `k[q]` times the maps at
+ * `shift + taps[base + q]`, summed in tap order from 0 in double precision and stored as float32 at `at`.
+ */
+function sumFive(src: Five, dst: Five, at: number, k: Float32Array, taps: Int32Array, base: number, shift: number): void {
+  const [a, b, c, d, e] = src;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let s5 = 0;
+  for (let q = 0; q < k.length; q++) {
+    const j = shift + taps[base + q];
+    const w = k[q];
+    s1 += w * a[j];
+    s2 += w * b[j];
+    s3 += w * c[j];
+    s4 += w * d[j];
+    s5 += w * e[j];
+  }
+  dst[0][at] = s1;
+  dst[1][at] = s2;
+  dst[2][at] = s3;
+  dst[3][at] = s4;
+  dst[4][at] = s5;
+}
+
+/**
  * The row pass of the separable filter over five nu x nv maps at once, evaluated at every `step`-th column
- * (`taps` from `tapIndices(nu, r, 1)`, clamped edges): `dst` is ceil(nu / step) wide; results stored as float32.
+ * (`taps` from `tapIndices(nu, r, 1)`, clamped edges): `dst` is ceil(nu / step) wide.
  */
 function filterFiveRows(src: Five, dst: Five, nu: number, nv: number, k: Float32Array, taps: Int32Array, step: number): void {
   const t = k.length;
-  const r = (t - 1) / 2;
-  const [a, b, c, d, e] = src;
   const width = Math.ceil(nu / step);
   for (let v = 0; v < nv; v++) {
-    const line = v * nu;
-    const outLine = v * width;
-    for (let u = 0; u < nu; u += step) {
-      // Away from the row's ends the taps are u - r .. u + r: no clamped index to look up.
-      const direct = u >= r && u < nu - r;
-      const from = line + u - r;
-      const base = u * t;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let s4 = 0;
-      let s5 = 0;
-      for (let q = 0; q < t; q++) {
-        const j = direct ? from + q : line + taps[base + q];
-        const w = k[q];
-        s1 += w * a[j];
-        s2 += w * b[j];
-        s3 += w * c[j];
-        s4 += w * d[j];
-        s5 += w * e[j];
-      }
-      const i = outLine + u / step;
-      dst[0][i] = s1;
-      dst[1][i] = s2;
-      dst[2][i] = s3;
-      dst[3][i] = s4;
-      dst[4][i] = s5;
-    }
+    for (let u = 0; u < nu; u += step) sumFive(src, dst, v * width + u / step, k, taps, u * t, v * nu);
   }
 }
 
 /**
  * The column pass of the separable filter over five maps `width` wide and nv high, evaluated at every `step`-th
- * row (`taps` from `tapIndices(nv, r, width)`): each output is the sum over the taps in the same order from 0, in
- * double precision (held in registers across the taps), stored as float32; `dst` row v / step holds row v.
+ * row (`taps` from `tapIndices(nv, r, width)`), a whole row at a time; `dst` row v / step holds row v.
  */
 function filterFiveColumns(src: Five, dst: Five, width: number, nv: number, k: Float32Array, taps: Int32Array, step: number): void {
   const t = k.length;
-  const [a, b, c, d, e] = src;
-  const [o1, o2, o3, o4, o5] = dst;
   for (let v = 0; v < nv; v += step) {
-    const base = v * t;
     const o = (v / step) * width;
-    for (let u = 0; u < width; u++) {
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let s4 = 0;
-      let s5 = 0;
-      for (let q = 0; q < t; q++) {
-        const j = taps[base + q] + u;
-        const w = k[q];
-        s1 += w * a[j];
-        s2 += w * b[j];
-        s3 += w * c[j];
-        s4 += w * d[j];
-        s5 += w * e[j];
-      }
-      o1[o + u] = s1;
-      o2[o + u] = s2;
-      o3[o + u] = s3;
-      o4[o + u] = s4;
-      o5[o + u] = s5;
-    }
+    for (let u = 0; u < width; u++) sumFive(src, dst, o + u, k, taps, v * t, u);
   }
 }
 
