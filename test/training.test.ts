@@ -201,7 +201,7 @@ test('leave-one-out summary: "as used" keeps the unadapted result where the adap
   const row = (c: string, method: string, dice: number) =>
     ({ dataset: 'd', case: c, label: 1, kind: 'mask', placement: 'fixed', budget: 1, method, dice, seconds: 1 }) as Parameters<typeof looSummary>[0][number];
   const rows = [row('a', 'keyslice:classic', 0.5), row('a', 'keyslice:classic+supervised', 0.7), row('b', 'keyslice:classic', 0.6), row('b', 'keyslice:classic+supervised', 0.4)];
-  const fold = (test: string, usable: boolean) => ({ dataset: 'd', test, mode: 'supervised', usable, validationGain: 0.01, trainSeconds: 1, steps: 1, stoppedEarly: false, adapterBytes: 1, guideWeight: 1, adapterRuns: 0, adapterSeconds: 0, trainCases: [], validationCase: 'c' }) as Parameters<typeof looSummary>[1][number];
+  const fold = (test: string, usable: boolean) => ({ dataset: 'd', test, mode: 'supervised', usable, validationGain: 0.01, trainSeconds: 1, recordSeconds: 0, steps: 1, stoppedEarly: false, adapterBytes: 1, guideWeight: 1, adapterRuns: 0, adapterSeconds: 0, trainCases: [], validationCase: 'c' }) as Parameters<typeof looSummary>[1][number];
   const md = looSummary(rows, [fold('a', true), fold('b', false)], ['supervised']);
   // classic 0.55; adapted 0.55 (+0.000); as used (0.7 + 0.6) / 2 = 0.65 (+0.100).
   assert.match(md, /\| d \| mask \| 1 \| 2 \| 0\.550 \| 0\.550 \| \+0\.000 \| 0\.650 \| \+0\.100 \|/);

@@ -58,6 +58,8 @@ export interface LooFold {
   trainCases: string[];
   validationCase: string;
   trainSeconds: number;
+  /** Seconds of engine runs recording training material in this fold (residual adapters; cases recorded in an earlier fold not counted). */
+  recordSeconds: number;
   steps: number;
   stoppedEarly: boolean;
   adapterBytes: number;
@@ -146,6 +148,7 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
           trainCases: trainCases.map((c) => c.id),
           validationCase: valCase.id,
           trainSeconds: m.training.seconds,
+          recordSeconds: m.training.recordSeconds ?? 0,
           steps: m.training.steps,
           stoppedEarly: m.training.stoppedEarly,
           adapterBytes: adapter.graph.length + Buffer.byteLength(JSON.stringify(m, null, 1)),
@@ -206,10 +209,10 @@ export function looSummary(rows: BenchRow[], folds: LooFold[], modes: LooMode[],
     }
     lines.push(`| ${cells.join(' | ')} |`);
   }
-  const fl = ['', '| dataset | test case | mode | train s | steps | early stop | bytes | usable | val. gain | weight | adapter s/slice |', '|---|---|---|---:|---:|---|---:|---|---:|---:|---:|'];
+  const fl = ['', '| dataset | test case | mode | record s | train s | steps | early stop | bytes | usable | val. gain | weight | adapter s/slice |', '|---|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|'];
   for (const f of folds) {
     fl.push(
-      `| ${f.dataset} | ${f.test} | ${f.mode} | ${f.trainSeconds.toFixed(1)} | ${f.steps} | ${f.stoppedEarly ? 'yes' : 'no'} | ${f.adapterBytes} | ${f.usable ? 'yes' : 'no'} | ${f.validationGain === null ? '-' : sign(f.validationGain)} | ${f.guideWeight} | ${f.adapterRuns ? (f.adapterSeconds / f.adapterRuns).toFixed(4) : '-'} |`,
+      `| ${f.dataset} | ${f.test} | ${f.mode} | ${f.recordSeconds.toFixed(1)} | ${f.trainSeconds.toFixed(1)} | ${f.steps} | ${f.stoppedEarly ? 'yes' : 'no'} | ${f.adapterBytes} | ${f.usable ? 'yes' : 'no'} | ${f.validationGain === null ? '-' : sign(f.validationGain)} | ${f.guideWeight} | ${f.adapterRuns ? (f.adapterSeconds / f.adapterRuns).toFixed(4) : '-'} |`,
     );
   }
   const time = (m: string) => mean(rows.filter((r) => r.method === m).map((r) => r.seconds));

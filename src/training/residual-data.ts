@@ -2,11 +2,13 @@
  * Training material of a residual adapter: the unadapted model engine runs the benchmark's simulated annotator
  * on labelled cases (`protocolDice`) with a recording hook in place of a correction; on every propagated slice
  * the hook keeps what the adapter will see (the two embeddings as block means on the adapter's grid, the
- * previous mask's share, the decoder's pooled logits) and the truth's share of each cell. The engine's results
+ * previous mask's share, the decoder's pooled logits), the decoder's full logits, and the truth's share of each
+ * of their pixels. The engine's results
  * are those of the unadapted engine (the hook changes nothing), so the same runs give its validation Dice.
  * Embeddings come from the model's embedding store where it holds them, and each is pooled once per set.
  */
-import { maskOnGrid, poolGrid, type LogitResidual } from '../engines/sam/residual.js';
+import { roiToMaskInput } from '../engines/sam/frame.js';
+import { poolGrid, type LogitResidual } from '../engines/sam/residual.js';
 import { residualGridInputs } from '../models/adapter/residual.js';
 import type { SliceEngine } from '../propagation/types.js';
 import type { SliceGeometry } from '../volume/volume.js';
@@ -16,14 +18,18 @@ export interface ResidualSample {
   /** Indices of this slice's and the previous slice's pooled embeddings in the set. */
   embedding: number;
   previous: number;
-  /** grid x grid each: the previous mask's share, the decoder's pooled logits (unscaled), the truth's share. */
+  /** grid x grid each: the previous mask's share, the decoder's pooled logits (unscaled). */
   previousMask: Float32Array;
   logits: Float32Array;
-  target: Float32Array;
+  /** The decoder's logits as it gave them and the truth's share of each of their pixels (`size` x `size`). */
+  fineLogits: Float32Array;
+  fineTarget: Float32Array;
 }
 
 export interface ResidualSet {
   grid: number;
+  /** Side of the decoder's logits (0 before the first sample). */
+  size: number;
   /** Channels and side of the model's embeddings. */
   channels: number;
   side: number;
@@ -63,7 +69,7 @@ export async function recordResidual(
   const sets: ResidualSet[] = [];
   const dice: number[] = [];
   for (const c of cases) {
-    const set: ResidualSet = { grid, channels: 0, side: 0, embeddings: [], samples: [] };
+    const set: ResidualSet = { grid, size: 0, channels: 0, side: 0, embeddings: [], samples: [] };
     const index = new Map<Float32Array, number>();
     let current: { value: number; sg: SliceGeometry } | null = null;
     const pooled = (data: Float32Array, dims: number[]): number => {
@@ -79,15 +85,17 @@ export async function recordResidual(
     const hook: LogitResidual = {
       async correct(input) {
         if (current) {
-          const { img, step, frame } = input;
+          const { img, step, frame, size } = input;
           const truth = roiTruth(current.sg.maskOf(c.truth.data, step.to, current.value), current.sg, img.origin, img.nu, img.nv);
           const { previousMask, logits } = residualGridInputs(input, grid);
+          set.size = size;
           set.samples.push({
             embedding: pooled(input.embedding.data, input.embedding.dims),
             previous: pooled(input.previous.data, input.previous.dims),
             previousMask,
             logits,
-            target: maskOnGrid(truth, img.nu, img.nv, frame, grid),
+            fineLogits: Float32Array.from(input.logits),
+            fineTarget: roiToMaskInput(Float32Array.from(truth), img.nu, img.nv, frame, size, 0),
           });
         }
         return input.logits;
@@ -104,7 +112,7 @@ export async function recordResidual(
 
 /** Several sets as one (embedding indices renumbered). */
 export function mergeSets(sets: ResidualSet[]): ResidualSet {
-  const out: ResidualSet = { grid: sets[0]?.grid ?? 0, channels: Math.max(0, ...sets.map((s) => s.channels)), side: Math.max(0, ...sets.map((s) => s.side)), embeddings: [], samples: [] };
+  const out: ResidualSet = { grid: sets[0]?.grid ?? 0, size: Math.max(0, ...sets.map((s) => s.size)), channels: Math.max(0, ...sets.map((s) => s.channels)), side: Math.max(0, ...sets.map((s) => s.side)), embeddings: [], samples: [] };
   for (const s of sets) {
     const base = out.embeddings.length;
     out.embeddings.push(...s.embeddings);

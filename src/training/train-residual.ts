@@ -57,24 +57,26 @@ export interface ResidualAdapterOptions {
 /** Samples `picks` of a set as a batch. */
 export function residualBatch(set: ResidualSet, picks: number[]): ResidualBatch {
   const n = set.grid * set.grid;
+  const fine = set.size * set.size;
   const B = picks.length;
   const b: ResidualBatch = {
     size: B,
     embedding: new Float32Array(B * n * set.channels),
     previous: new Float32Array(B * n * set.channels),
     previousMask: new Float32Array(B * n),
-    logits: new Float32Array(B * n),
     scaledLogits: new Float32Array(B * n),
-    target: new Float32Array(B * n),
+    side: set.size,
+    fineLogits: new Float32Array(B * fine),
+    fineTarget: new Float32Array(B * fine),
   };
   for (const [k, p] of picks.entries()) {
     const s = set.samples[p];
     b.embedding.set(set.embeddings[s.embedding], k * n * set.channels);
     b.previous.set(set.embeddings[s.previous], k * n * set.channels);
     b.previousMask.set(s.previousMask, k * n);
-    b.logits.set(s.logits, k * n);
     b.scaledLogits.set(scaleLogits(s.logits), k * n);
-    b.target.set(s.target, k * n);
+    b.fineLogits.set(s.fineLogits, k * fine);
+    b.fineTarget.set(s.fineTarget, k * fine);
   }
   return b;
 }
@@ -117,13 +119,16 @@ export async function trainResidualAdapter(train: TrainingCase[], validation: Tr
   if (side % grid !== 0) throw new KeysliceError('USAGE', `the grid (${grid}) must divide the embedding's side (${side})`);
   residualEngine(o.engine, o.model, null);
   const cache = o.recorded ?? new Map<string, { set: ResidualSet; dice: number[] }>();
+  let recordSeconds = 0;
   const record = async (cases: LabelledCase[]) => {
     const out = [];
     for (const c of cases) {
       let r = cache.get(c.id);
       if (!r || r.set.grid !== grid) {
         stage(`recording the unadapted ${o.engine} engine's steps on ${c.id}`);
+        const t0 = performance.now();
         const { sets, dice } = await recordResidual([c], (hook) => residualEngine(o.engine, o.model, hook), grid, protocol);
+        recordSeconds += (performance.now() - t0) / 1000;
         r = { set: sets[0], dice };
         cache.set(c.id, r);
       }
@@ -153,6 +158,7 @@ export async function trainResidualAdapter(train: TrainingCase[], validation: Tr
     guideWeight: 1,
     ...trainingRecord(o, trainCases, valCases, result),
   };
+  manifest.training.recordSeconds = recordSeconds;
   if (!valCases.length) {
     manifest.validation.note = 'no labelled validation case: the adapter could not be compared with the unadapted engine';
     return { manifest, graph, result };

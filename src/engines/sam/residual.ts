@@ -4,7 +4,6 @@
  */
 import type { SamEmbedding } from '../../models/sam/model.js';
 import type { PropagationStep, RoiImage } from '../../propagation/types.js';
-import { bilinearClamped } from '../../util/bilinear.js';
 import { roiToMaskInput, type InputFrame } from './frame.js';
 
 export interface ResidualInput {
@@ -45,13 +44,42 @@ export function poolGrid(src: ArrayLike<number>, side: number, factor: number, c
   return out;
 }
 
-/** A `grid` x `grid` field resampled to `side` x `side` (pixel centres aligned, edges clamped). */
-export function upsampleGrid(field: Float32Array, grid: number, side: number): Float32Array {
-  const out = new Float32Array(side * side);
+/**
+ * The weights of {@link upsampleGrid} along one axis: a `side` x `grid` matrix (row-major) U with
+ * upsampled = U field U^T (bilinear, pixel centres aligned, edges clamped).
+ */
+export function upsampleMatrix(grid: number, side: number): Float32Array {
+  const m = new Float32Array(side * grid);
   const k = grid / side;
   for (let y = 0; y < side; y++) {
-    const gy = (y + 0.5) * k - 0.5;
-    for (let x = 0; x < side; x++) out[y * side + x] = bilinearClamped(field, grid, grid, (x + 0.5) * k - 0.5, gy);
+    const g = Math.min(Math.max((y + 0.5) * k - 0.5, 0), grid - 1);
+    const g0 = Math.floor(g);
+    const g1 = Math.min(g0 + 1, grid - 1);
+    m[y * grid + g0] += 1 - (g - g0);
+    m[y * grid + g1] += g - g0;
+  }
+  return m;
+}
+
+/** A `grid` x `grid` field resampled to `side` x `side` (pixel centres aligned, edges clamped): U field U^T. */
+export function upsampleGrid(field: Float32Array, grid: number, side: number): Float32Array {
+  const u = upsampleMatrix(grid, side);
+  // Rows first (side x grid), then columns.
+  const rows = new Float32Array(side * grid);
+  for (let y = 0; y < side; y++) {
+    for (let i = 0; i < grid; i++) {
+      const w = u[y * grid + i];
+      if (w === 0) continue;
+      for (let j = 0; j < grid; j++) rows[y * grid + j] += w * field[i * grid + j];
+    }
+  }
+  const out = new Float32Array(side * side);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      let s = 0;
+      for (let j = 0; j < grid; j++) s += rows[y * grid + j] * u[x * grid + j];
+      out[y * side + x] = s;
+    }
   }
   return out;
 }

@@ -65,7 +65,11 @@ export interface AdapterManifest {
    */
   guideWeight: number;
   trainingData: { sha256: string; cases: string[] };
-  training: { seed: number; steps: number; seconds: number; loss: number[]; validationLoss: number[]; stoppedEarly: boolean };
+  /**
+   * `seconds`: the optimisation; `recordSeconds` (decoder-residual adapters): the engine runs that recorded the
+   * training material, cases recorded by an earlier call of the same process not counted.
+   */
+  training: { seed: number; steps: number; seconds: number; recordSeconds?: number; loss: number[]; validationLoss: number[]; stoppedEarly: boolean };
   validation: AdapterValidation;
 }
 
