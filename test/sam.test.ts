@@ -288,6 +288,23 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.ok(four.d > 0.7, `mosaic dice ${four.d}`); // half the input resolution per slice
   });
 
+  it('a crop that a mosaic tile would shrink fills the input alone', async () => {
+    // The whole 200-pixel ROI as the crop (no zoom): a 128-pixel tile of the 256 input would shrink it.
+    const wide = makeBlob({ nx: 200, ny: 200, nz: 12, z0: 2, z1: 9, rmax: 60, noise: 2 });
+    const wk = new SliceGeometry(wide.image, 2).maskOf(wide.truth, 5, 1) as Uint8Array;
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'mosaic-wide')));
+    const r = await segment(
+      wide.image,
+      { axis: 2, labels: [{ value: 1, keySlices: [{ index: 5, empty: false, mask: wk, points: [], negativePoints: [] }] }] },
+      { engine: samEngine(model, { mosaic: 2, zoom: null, classicExtent: false }) },
+    );
+    const st = r.report.engineStats ?? {};
+    assert.ok(st.encoderCalls > 2, `encoder runs ${st.encoderCalls}`);
+    assert.equal(st.slicesEncoded, st.encoderCalls, 'one slice per input');
+    const d = dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), wide.truth);
+    assert.ok(d > 0.8, `dice ${d}`);
+  });
+
   it('zooms on the object: the encoder input holds a crop around it, not the whole ROI', async () => {
     const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'zoom')));
     const small = makeBlob({ nx: 64, ny: 64, nz: 12, z0: 3, z1: 8, rmax: 8, noise: 2 });
@@ -385,6 +402,26 @@ describe('sam and hybrid engines on a generated model', () => {
       engine: hybridEngine(model, { betweenWeight: 0.3 }),
     });
     assert.ok((withBetween.report.engineStats?.decoderCalls ?? 0) > 2 + outward, 'betweenWeight > 0 asks the model between key slices too');
+  });
+
+  it('hybrid with a 3 x 3 mosaic: the slices of a front and the calibration share encoder inputs', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'hy-mosaic')));
+    const run = async (engine: ReturnType<typeof hybridEngine>) => {
+      const r = await segment(
+        blob.image,
+        { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] },
+        { engine },
+      );
+      return { d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), st: r.report.engineStats ?? {} };
+    };
+    const shared = await run(hybridEngine(model, { sam: { mosaic: 3 } }));
+    const alone = await run(hybridEngine(model));
+    assert.equal(alone.st.slicesEncoded, alone.st.encoderCalls, 'one slice per input by default');
+    assert.ok(alone.st.encoderCalls > 4, `encoder runs ${alone.st.encoderCalls}`);
+    // The key slice's calibration input also holds the first slices of both fronts.
+    assert.ok(shared.st.encoderCalls * 2 <= alone.st.encoderCalls, `encoder runs ${shared.st.encoderCalls} against ${alone.st.encoderCalls}`);
+    assert.ok(shared.st.slicesEncoded > shared.st.encoderCalls, `${shared.st.slicesEncoded} slices in ${shared.st.encoderCalls} inputs`);
+    assert.ok(shared.d > 0.8 && alone.d > 0.8, `dice ${shared.d}, ${alone.d}`);
   });
 });
 

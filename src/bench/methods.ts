@@ -41,6 +41,10 @@ export interface MethodOutput {
   /** keyslice's engines: engine calls made, and calls saved by reusing or skipping redundant slices. */
   engineCalls?: number;
   callsSaved?: number;
+  /** keyslice's engines: the engine's counters over the run (model engines: encoder and decoder runs and seconds). */
+  engineStats?: Record<string, number>;
+  /** keyslice's engines: seconds of the extent engine's runs that bound the fronts (model engines), over all labels. */
+  extentSeconds?: number;
 }
 
 export interface BenchMethod {
@@ -132,7 +136,13 @@ function engineMethod(name: string, noSkip = false): BenchMethod {
       const mask = data instanceof Uint8Array ? data : new Uint8Array(data.length);
       for (let i = 0; i < mask.length; i++) mask[i] = data[i] === input.label.value ? 1 : 0;
       const l = report.labels.find((x) => x.value === input.label.value);
-      return { mask, engineCalls: l?.engineCalls ?? 0, callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0 };
+      return {
+        mask,
+        engineCalls: l?.engineCalls ?? 0,
+        callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0,
+        ...(report.engineStats ? { engineStats: { ...report.engineStats } } : {}),
+        ...(report.labels.some((x) => x.extentRun) ? { extentSeconds: report.labels.reduce((s, x) => s + (x.extentRun?.seconds ?? 0), 0) } : {}),
+      };
     },
   };
 }

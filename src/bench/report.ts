@@ -7,7 +7,7 @@ import { COLORS, esc, svgOpen } from '../util/svg.js';
 
 const CSV_COLUMNS: (keyof BenchRow)[] = [
   'dataset', 'case', 'label', 'kind', 'placement', 'budget', 'method', 'keySlices', 'truthExtent', 'predExtent',
-  'dice', 'diceNonKey', 'nsd2mm', 'hd95', 'seconds', 'rssMiB', 'engineCalls', 'callsSaved',
+  'dice', 'diceNonKey', 'nsd2mm', 'hd95', 'seconds', 'cpuSeconds', 'rssMiB', 'engineCalls', 'callsSaved',
 ];
 
 /** The prompt kind, with the placement when it is not the fixed one (`mask`, `mask, suggested`). */

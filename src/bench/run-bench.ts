@@ -38,11 +38,20 @@ export interface BenchRow {
   nsd2mm: number;
   hd95: number | null;
   seconds: number;
+  /** CPU seconds of the process over the run (all threads: above `seconds` when the model runs on several cores). */
+  cpuSeconds: number;
   /** Resident memory after the run, MiB (the process's peak is in the summary). */
   rssMiB: number;
   /** keyslice's engines: engine calls made and saved (near-duplicates reused, redundant slices skipped); else null. */
   engineCalls: number | null;
   callsSaved: number | null;
+  /**
+   * keyslice's engines: the engine's counters over the run (the model engines' encoder and decoder runs and
+   * seconds), for every object of the case segmented together; absent for the others.
+   */
+  engineStats?: Record<string, number>;
+  /** keyslice's model engines: seconds of the extent engine's runs within `seconds`. */
+  extentSeconds?: number;
 }
 
 export type Placement = 'fixed' | 'suggested';
@@ -152,8 +161,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
             const keySet = new Set(keySlices);
             for (const method of opts.methods) {
               const t0 = performance.now();
+              const c0 = process.cpuUsage();
               const out = await method.run({ image, axis, sg, label, labels: labels.map((x) => x.label) });
               const seconds = (performance.now() - t0) / 1000;
+              const cpu = process.cpuUsage(c0);
               const pred = out.mask;
               const m = objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 });
               rows.push({
@@ -172,9 +183,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
                 nsd2mm: m.nsd,
                 hd95: m.hd95,
                 seconds,
+                cpuSeconds: (cpu.user + cpu.system) / 1e6,
                 rssMiB: process.memoryUsage().rss / 2 ** 20,
                 engineCalls: out.engineCalls ?? null,
                 callsSaved: out.callsSaved ?? null,
+                ...(out.engineStats ? { engineStats: out.engineStats } : {}),
+                ...(out.extentSeconds !== undefined ? { extentSeconds: out.extentSeconds } : {}),
               });
             }
           }

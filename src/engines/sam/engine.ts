@@ -31,7 +31,8 @@ export interface SamEngineOptions {
   /**
    * Slices per input side (default 1: one slice per input). 2 encodes the next four slices of a front in one
    * input, each in a quarter: a quarter of the encoder runs at half the resolution (on the bench's spleen the
-   * built-in model then lost 0.2 Dice: a speed option, not a default).
+   * built-in model then lost 0.2 Dice: a speed option, not a default). Only a crop that fits a tile without
+   * shrinking (at least one input pixel per ROI pixel) shares an input; a larger one fills the input alone.
    */
   mosaic: number;
   /**
@@ -139,6 +140,28 @@ export class SamSession implements ObjectSession {
   }
 
   /**
+   * The slices a front from `w` visits next in each of `directions` (nearest first, the directions taken in
+   * turn), as many as an input holds beside `w`.
+   */
+  around(w: number, directions: readonly number[]): number[] {
+    const out: number[] = [];
+    if (!directions.length) return out;
+    for (let d = 1; out.length < this.tiles.length - 1; d++) for (const s of directions) out.push(w + d * s);
+    return out.slice(0, this.tiles.length - 1);
+  }
+
+  /**
+   * The tiles for a crop: the mosaic's when the crop fits a tile without shrinking (the model sees every ROI pixel
+   * at least once), else the whole input.
+   */
+  private tilesFor(crop: Box): InputTile[] {
+    if (this.tiles.length === 1) return this.tiles;
+    const m = this.model.manifest;
+    const f = inputFrame(crop, this.img.du, this.img.dv, m.inputSize, m.resize, this.tiles[0]);
+    return f.sx >= 1 && f.sy >= 1 ? this.tiles : [{ ox: 0, oy: 0, side: m.inputSize }];
+  }
+
+  /**
    * The encoding of slice `w` for an object seen at `around`. A new input holds `w` and, with a mosaic, the next
    * slices of `ahead` not yet encoded, each in its own tile (all with the same crop), so one encoder run serves
    * up to mosaic² slices. A cached encoding whose crop no longer holds the object is replaced.
@@ -152,13 +175,14 @@ export class SamSession implements ObjectSession {
     }
     const { nu, nv, du, dv, count } = this.img;
     const m = this.model.manifest;
+    const crop = this.crop(around);
+    const tiles = this.tilesFor(crop);
     const group = [w];
     for (const a of ahead) {
-      if (group.length >= this.tiles.length) break;
+      if (group.length >= tiles.length) break;
       if (a >= 0 && a < count && !this.encoded.has(a) && !group.includes(a)) group.push(a);
     }
-    const crop = this.crop(around);
-    const frames = group.map((_, i) => inputFrame(crop, du, dv, m.inputSize, m.resize, this.tiles[i]));
+    const frames = group.map((_, i) => inputFrame(crop, du, dv, m.inputSize, m.resize, tiles[i]));
     const input = new Float32Array(3 * m.inputSize * m.inputSize);
     group.forEach((g, i) => modelInput(this.img.windowed(g), nu, nv, frames[i], m.mean, m.std, input));
     const t0 = performance.now();
@@ -219,7 +243,7 @@ export class SamSession implements ObjectSession {
   async segmentSlice(key: KeySlice): Promise<ModelSliceResult> {
     const w = key.index;
     // Zoom on the box (points alone do not tell the object's size: the whole ROI).
-    const enc = await this.encode(w, [w + 1, w - 1, w + 2, w - 2], key.box ? [...key.box] : null);
+    const enc = await this.encode(w, this.around(w, [1, -1]), key.box ? [...key.box] : null);
     const { points, box } = keyPrompt(enc.frame, key);
     let ref: Uint8Array | null = null;
     if (key.points.length) {
@@ -251,7 +275,7 @@ export class SamSession implements ObjectSession {
   async predict(step: PropagationStep, source: Uint8Array = step.mask): Promise<ModelSliceResult> {
     const { nu, nv, du, dv } = this.img;
     const dir = step.front.direction;
-    const enc = await this.encode(step.to, [step.to + dir, step.to + 2 * dir, step.to + 3 * dir], boundingBox2d(source, nu, nv));
+    const enc = await this.encode(step.to, this.around(step.to, [dir]), boundingBox2d(source, nu, nv));
     const prompt = promptFromMask(source, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0, logits: new Float32Array(nu * nv).fill(-20) };
     if (this.o.maskInput) {
@@ -269,13 +293,14 @@ export class SamSession implements ObjectSession {
    * The model's bias on a slice whose mask is known (a key slice): the logit threshold at which the model,
    * prompted with that mask's box and inner points (no `mask_input`, so the drawing is the model's own), reproduces
    * it best (Dice). Positive when the model draws the object wider than the mask, 0 when it cannot tell (empty
-   * mask or prompt).
+   * mask or prompt). `ahead`: the slices that the fronts starting here visit first (they share the input with a
+   * mosaic).
    */
-  async bias(w: number, mask: Uint8Array): Promise<number> {
+  async bias(w: number, mask: Uint8Array, ahead: readonly number[] = []): Promise<number> {
     const { nu, nv, du, dv } = this.img;
     const box = boundingBox2d(mask, nu, nv);
     if (!box) return 0;
-    const enc = await this.encode(w, [], box);
+    const enc = await this.encode(w, ahead, box);
     const prompt = promptFromMask(mask, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return 0;
     const { roi } = await this.decode(enc, prompt);
