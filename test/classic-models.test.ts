@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { borrowedPartner, frontModels, partnerKey, partnerWeight, type KeySamples } from '../src/engines/classic/front-models.js';
+import { borrowedPartner, frontModels, keptFrontModels, partnerKey, partnerWeight, type KeySamples } from '../src/engines/classic/front-models.js';
 
 const samples = (index: number, inside: number[], around: number[]): KeySamples => ({ index, inside, around, slice: [...inside, ...around] });
 
@@ -38,5 +38,21 @@ describe('classic engine: intensity models per front', () => {
     assert.equal(borrowedPartner(few, samples(9, bright, dark), 10)?.index, 9);
     assert.equal(borrowedPartner(few, samples(9, [], dark), 10), null, 'a partner without object samples lends none');
     assert.ok(Math.abs(pooled.fg.total - 640) < 1e-9, 'the object model is filled up to samples per bin x bins');
+  });
+
+  it('models made from the same samples are made once; other samples or settings make their own', () => {
+    const bright = Array.from({ length: 100 }, (_, i) => 200 + (i % 7));
+    const dark = Array.from({ length: 100 }, (_, i) => 20 + (i % 5));
+    const own = samples(3, bright, dark);
+    const partner = samples(9, [...bright, ...bright], dark);
+    const m = keptFrontModels(own, partner, 10);
+    assert.equal(keptFrontModels(own, partner, 10), m, 'the same samples: the same models');
+    const fresh = frontModels(own, partner, 10);
+    assert.deepEqual([m.partner, m.fg.counts, m.bg.counts, m.fg.range], [fresh.partner, fresh.fg.counts, fresh.bg.counts, fresh.fg.range], 'equal to models made anew');
+    assert.notEqual(keptFrontModels(own, null, 10), m, 'no partner: other models');
+    assert.equal(keptFrontModels(own, null, 10).partner, null);
+    assert.notEqual(keptFrontModels(own, partner, 20), m, 'other settings: other models');
+    // Samples equal in value but not the same objects (a new key mask) are made anew.
+    assert.notEqual(keptFrontModels(samples(3, bright, dark), partner, 10), m);
   });
 });

@@ -451,6 +451,28 @@ describe('session: reuse of fronts across edits', () => {
     assert.ok((2 * both) / n > 0.97, `fronts reuse stays close to segment(): Dice ${((2 * both) / n).toFixed(4)}`);
   });
 
+  it('keeps what the engine learned from each key slice: an edit learns from the new or changed key slice only', async () => {
+    const s = await openSession(blob.image, { engine: 'classic' });
+    const keys = new Map<number, Uint8Array>();
+    const set = async (w: number, m: Uint8Array): Promise<{ hits: number; misses: number }> => {
+      const before = s.cacheStats();
+      await s.setKeySlice(1, w, { mask: m });
+      keys.set(w, m);
+      await drainAll(s.propagate());
+      const after = s.cacheStats();
+      const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys].map(([index, mask]) => ({ index, empty: false, mask, points: [], negativePoints: [] })) }] });
+      assert.deepEqual((await s.labels()).data, scratch.labels.data, `key slice ${w}: the labels equal segment()`);
+      return { hits: after.keyDerivedHits - before.keyDerivedHits, misses: after.keyDerivedMisses - before.keyDerivedMisses };
+    };
+    await set(8, mask(8));
+    await set(22, mask(22));
+    assert.deepEqual(await set(15, mask(15)), { hits: 2, misses: 1 }, 'a new key slice: learned from it alone');
+    // The same slice corrected with another mask (the object one slice further): learned again, the others kept.
+    assert.deepEqual(await set(15, mask(16)), { hits: 2, misses: 1 }, 'a changed key mask: learned from it again');
+    assert.ok(await s.undo());
+    assert.deepEqual(await s.pending(), [], 'undo finds the label in the cache');
+  });
+
   it('exact: a key slice added inside a gap runs the fronts of that gap only; the neighbouring gaps keep theirs', async () => {
     const { engine, calls } = counting(true);
     const s = await openSession(blob.image, { engine });

@@ -27,13 +27,13 @@ import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolati
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
 import { countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
-import { runFront, type FrontOutcome, type FrontSlice } from './front.js';
+import { runFront, type FrontOutcome, type FrontSlice, type SliceComparisons } from './front.js';
 import { decidingFront, fuseSlice } from './fuse.js';
 import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.js';
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
-import type { EngineUsage, FrontReport, Interpolation, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
+import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 
@@ -67,6 +67,10 @@ export interface PropagationOptions {
   onSlice?: (w: number, s: FrontSlice, plan: FrontPlan) => void;
   /** Keeps the shape interpolation of gaps across runs (a session). */
   priors?: PriorStore;
+  /** Keeps what the engine derives from single key slices across runs (a session; see `KeyDerived`). */
+  keyDerived?: (roi: RoiBox) => KeyDerived;
+  /** Keeps the fronts' comparisons of slices across runs on the same image (a session; see `SliceComparisons`). */
+  comparisons?: (roi: RoiBox) => SliceComparisons;
 }
 
 /** What a front's outcome depends on besides its plan (for a caller that keeps outcomes). */
@@ -312,7 +316,8 @@ export async function propagateObject(
   const area = nu * nv;
   const count = sg.count;
   const keys: KeySlice[] = [...label.keySlices].sort((a, b) => a.index - b.index).map((k) => cropKeySlice(k, sg, roi));
-  const session: ObjectSession = await engine.open(img, { usage: options.usage ?? engine.newUsage?.() ?? {} });
+  const usage = options.usage ?? engine.newUsage?.() ?? {};
+  const session: ObjectSession = await engine.open(img, { usage, ...(options.keyDerived ? { keyDerived: options.keyDerived(roi) } : {}) });
   try {
     const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys);
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
@@ -336,6 +341,7 @@ export async function propagateObject(
     let reused = 0;
     let skipped = 0;
     let skipsRejected = 0;
+    const comparisons = options.comparisons?.(roi);
     const runPlan = async (plan: FrontPlan): Promise<FrontOutcome> => {
       const run = (): Promise<FrontOutcome> =>
         runFront(
@@ -350,6 +356,7 @@ export async function propagateObject(
             ...(options.onStep ? { onStep: options.onStep } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.onSlice ? { onSlice: (w: number, s: FrontSlice) => options.onSlice?.(w, s, plan) } : {}),
+            ...(comparisons ? { comparisons } : {}),
           },
           plan,
         );

@@ -42,6 +42,16 @@ export interface FrontContext {
   signal?: AbortSignal;
   /** Hears each slice as the front keeps it. */
   onSlice?(w: number, s: FrontSlice): void;
+  /** Keeps comparisons of slices across runs on the same image and ROI (see {@link SliceComparisons}). */
+  comparisons?: SliceComparisons;
+}
+
+/**
+ * Keeps the comparisons of slices a front makes (similarity, predictability), which depend on the ROI's image
+ * alone: `key` names the slices, the box and the measure; `compute` is called only when nothing is kept.
+ */
+export interface SliceComparisons {
+  get<T>(key: string, compute: () => T): T;
 }
 
 /** The state of a front between two steps. */
@@ -199,6 +209,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     ctx.onSlice?.(w, s);
   };
   const front: FrontInfo = { key: plan.key, direction: plan.direction, between: plan.between };
+  const store = ctx.comparisons;
+  const kept = <T>(key: string, compute: () => T): T => (store ? store.get(key, compute) : compute());
   /** The engine's prediction for slice `to` (kept by the engine only once `commit` is called). */
   const step = async (to: number): Promise<{ slice: FrontSlice; step: PropagationStep; result: SliceResult }> => {
     ctx.signal?.throwIfAborted();
@@ -217,8 +229,9 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     let duplicate = false;
     let redundant = false;
     if (imageGuided) {
-      const crop = crops(comparisonBox(img, st.prev));
-      const sim = localSimilarity(crop, st.from, w);
+      const box = comparisonBox(img, st.prev);
+      const crop = crops(box);
+      const sim = kept(`s${st.from}:${w}:${box.join(',')}`, () => localSimilarity(crop, st.from, w));
       const broken = similarityBreak(st.from, w, sim, rules);
       if (broken) {
         [stop, detail] = broken;
@@ -226,7 +239,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       }
       duplicate = sim.ssim >= rules.duplicateSsim;
       const from = st.from;
-      redundant = !duplicate && inside(w + dir) && triesSkip(st.lastAgreement, st.backoff, () => localPredictability(crop, from, w, w + dir), rules);
+      redundant = !duplicate && inside(w + dir) && triesSkip(st.lastAgreement, st.backoff, () => kept(`p${from}:${w}:${w + dir}:${box.join(',')}`, () => localPredictability(crop, from, w, w + dir)), rules);
     }
     if (redundant) {
       // Two slices at once; the one in between is interpolated. Kept only when nothing would stop the front on

@@ -88,9 +88,19 @@ export interface ObjectSession {
 /** Counters of an engine's work (model calls, seconds, cache hits), kept per run by the caller. */
 export type EngineUsage = Record<string, number>;
 
-/** What a run gives an engine when it opens an object: the counters to add its work to. */
+/**
+ * What a caller keeps across runs on the same image and region of interest (an interactive session): an engine
+ * asks it for what it derives from one key slice's mask alone, named by `what` (the kind of value and every
+ * setting it depends on), and the caller computes it only when it keeps none. The value is shared: read only.
+ */
+export interface KeyDerived {
+  get<T>(which: { what: string; index: number; mask: Uint8Array }, compute: () => T, bytes: (value: T) => number): T;
+}
+
+/** What a run gives an engine when it opens an object: the counters to add its work to, and what a caller keeps. */
 export interface EngineRun {
   usage: EngineUsage;
+  keyDerived?: KeyDerived;
 }
 
 export interface SliceEngine {

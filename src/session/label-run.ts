@@ -7,12 +7,12 @@ import type { LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import type { LabelReport } from '../pipeline/segment.js';
 import { propagateObject, type FrontInputs, type ObjectPropagation, type PriorStore, type PropagationOptions } from '../propagation/controller.js';
-import type { FrontOutcome, FrontSlice } from '../propagation/front.js';
+import type { FrontOutcome, FrontSlice, SliceComparisons } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import type { PropagationPolicy } from '../propagation/policy.js';
 import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
 import type { RoiBox } from '../propagation/roi.js';
-import type { EngineUsage, SliceEngine } from '../propagation/types.js';
+import type { EngineUsage, KeyDerived, SliceEngine } from '../propagation/types.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 
 export interface LabelRunOptions {
@@ -38,6 +38,10 @@ export interface LabelRunContext {
   front?: (which: 'extent' | 'engine', plan: FrontPlan, run: () => Promise<FrontOutcome>, inputs: FrontInputs) => Promise<FrontOutcome>;
   /** Keeps the interpolation of gaps across runs. */
   priors?: PriorStore;
+  /** Keeps what the engines derive from single key slices across runs. */
+  keyDerived?: (roi: RoiBox) => KeyDerived;
+  /** Keeps the fronts' comparisons of slices across runs. */
+  comparisons?: (roi: RoiBox) => SliceComparisons;
   /** Called after each engine call of the engine's run, with its slice (progress). */
   onStep?: (slice: number) => void;
   /** Hears each slice a front of the engine's run keeps (ROI coordinates of `roi`). */
@@ -78,6 +82,8 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
     interpolation: options.interpolation,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     ...(ctx.priors ? { priors: ctx.priors } : {}),
+    ...(ctx.keyDerived ? { keyDerived: ctx.keyDerived } : {}),
+    ...(ctx.comparisons ? { comparisons: ctx.comparisons } : {}),
   };
   if (extentEngine && options.useExtentEngine !== false) {
     const te = performance.now();

@@ -11,11 +11,11 @@ import { createEngine } from '../pipeline/engines.js';
 import type { FrontInputs, PriorStore } from '../propagation/controller.js';
 import { roiOptionsFor } from '../propagation/controller.js';
 import type { KeyMask } from '../interpolation/mci.js';
-import type { FrontOutcome } from '../propagation/front.js';
+import type { FrontOutcome, SliceComparisons } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
-import { pasteSlice, roiOfKeySlices, type RoiBox } from '../propagation/roi.js';
-import type { EngineUsage, SliceEngine, SliceSource } from '../propagation/types.js';
+import { pasteSlice, roiOfKeySlices, roiSize, type RoiBox } from '../propagation/roi.js';
+import type { EngineUsage, KeyDerived, SliceEngine, SliceSource } from '../propagation/types.js';
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
@@ -41,6 +41,8 @@ import type { KeySlicePrompt, LabelRef, PropagateOptions, Revision, Session, Ses
 const DEFAULT_HISTORY = 100;
 const MIN_HISTORY = 50;
 const DEFAULT_CACHE_BYTES = 512 * 2 ** 20;
+/** Bytes a kept comparison of slices takes, roughly (its key and a few numbers). */
+const COMPARISON_BYTES = 160;
 
 interface Snapshot {
   state: SessionState;
@@ -162,6 +164,36 @@ class KeysliceSession implements Session {
       return sd;
     },
   };
+  private readonly derivedCache: LruCache<{ mask: Uint8Array; value: unknown }>;
+  /** What the engines derive from single key slices, kept by region of interest, key slice and mask. */
+  private keyDerived(roi: RoiBox): KeyDerived {
+    const cache = this.derivedCache;
+    return {
+      get<T>({ what, index, mask }: { what: string; index: number; mask: Uint8Array }, compute: () => T, bytes: (value: T) => number): T {
+        const key = [`${roi.u0},${roi.v0},${roi.u1},${roi.v1}`, what, index, hashBytes(mask)].join('|');
+        const hit = cache.get(key, (e) => sameBytes(e.mask, mask));
+        if (hit) return hit.value as T;
+        const value = compute();
+        cache.set(key, { mask: mask.slice(), value }, bytes(value) + mask.length);
+        return value;
+      },
+    };
+  }
+  private readonly comparisonCache: LruCache<unknown>;
+  /** The fronts' comparisons of slices (they depend on the image alone), kept by region of interest. */
+  private comparisons(roi: RoiBox): SliceComparisons {
+    const cache = this.comparisonCache;
+    const at = `${roi.u0},${roi.v0},${roi.u1},${roi.v1}|`;
+    return {
+      get<T>(key: string, compute: () => T): T {
+        const hit = cache.get(at + key);
+        if (hit !== undefined) return hit as T;
+        const value = compute();
+        cache.set(at + key, value, COMPARISON_BYTES);
+        return value;
+      },
+    };
+  }
   /** The last result of each label (by value) and the key it was computed for. */
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   /** The last merge of the runs (see `merged`). */
@@ -204,7 +236,9 @@ class KeysliceSession implements Session {
     };
     this.optionsKey = JSON.stringify(this.runOptions);
     const bytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    this.labelCache = new LruCache(Math.floor((7 * bytes) / 16));
+    this.labelCache = new LruCache(Math.floor((6 * bytes) / 16));
+    this.derivedCache = new LruCache(Math.floor(bytes / 32));
+    this.comparisonCache = new LruCache(Math.floor(bytes / 32));
     this.frontCache = new LruCache(Math.floor((3 * bytes) / 8));
     this.priorCache = new LruCache(Math.floor(bytes / 8));
     this.distanceCache = new LruCache(Math.floor(bytes / 16));
@@ -386,14 +420,14 @@ class KeysliceSession implements Session {
     const records = new Map(run.report.slices.map((s) => [s.slice, s]));
     const sameRoi = !!p && !!sentRoi && p.roi.u0 === sentRoi.u0 && p.roi.v0 === sentRoi.v0 && p.roi.u1 === sentRoi.u1 && p.roi.v1 === sentRoi.v1;
     for (let w = 0; w < sg.count; w++) {
-      // Slice by slice from the ROI stack (no full-volume copy of the label).
-      const mask = new Uint8Array(sg.area);
+      // Slice by slice from the ROI stack: a slice is made whole only when it is sent.
       const roiSlice = p ? p.mask.subarray(w * p.nu * p.nv, (w + 1) * p.nu * p.nv) : null;
-      if (p && roiSlice) pasteSlice(roiSlice, p.roi, mask, sg.nu);
       const r = records.get(w);
-      const box = boundingBox2d(mask, sg.nu, sg.nv);
       const was = sameRoi ? sent?.get(w) : undefined;
-      if (was && roiSlice ? sameBytes(was, roiSlice) : !box && (!r || r.source === 'none')) continue;
+      if (was && roiSlice) {
+        if (sameBytes(was, roiSlice)) continue;
+      } else if ((!r || r.source === 'none') && !roiSlice?.some((x) => x)) continue;
+      const { mask, box } = p && roiSlice ? wholeSlice(roiSlice, p.roi, sg) : { mask: new Uint8Array(sg.area), box: null };
       yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask, box, confidence: r?.confidence ?? 0, cached, final: true, done, total };
     }
   }
@@ -425,7 +459,6 @@ class KeysliceSession implements Session {
           }
           const annotation = annotationOf(l);
           const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg, roiOptionsFor(annotation.keySlices)));
-          const full = new Uint8Array(this.sg.area);
           const sent = new Map<number, Uint8Array>();
           const run = await runLabel(
             {
@@ -440,13 +473,12 @@ class KeysliceSession implements Session {
               ...(roi && this.reuse === 'fronts' ? { roi } : {}),
               front: (which, plan, r, inputs) => this.front(which, plan, r, inputs),
               priors: this.priors,
+              keyDerived: (box) => this.keyDerived(box),
+              comparisons: (box) => this.comparisons(box),
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
                 if (!roi || !withUpdates) return;
-                full.fill(0);
-                pasteSlice(s.mask, roi, full, this.sg.nu);
-                const box = boundingBox2d(full, this.sg.nu, this.sg.nv);
-                const mask = full.slice();
+                const { mask, box } = wholeSlice(s.mask, roi, this.sg);
                 // The front's own mask (kept by its outcome anyway), not a copy of the whole slice.
                 sent.set(w, s.mask);
                 push({ label: l.value, slice: w, source: 'front', mask, box, confidence: s.confidence, cached: false, final: false, done: n, total: labels.length });
@@ -534,8 +566,17 @@ class KeysliceSession implements Session {
   }
 
   /** Counters of the caches (hits and misses of labels and fronts), for reports and tests. */
-  cacheStats(): { labelHits: number; labelMisses: number; frontHits: number; frontMisses: number } {
-    return { labelHits: this.labelCache.hits, labelMisses: this.labelCache.misses, frontHits: this.frontCache.hits, frontMisses: this.frontCache.misses };
+  cacheStats(): CacheStats {
+    return {
+      labelHits: this.labelCache.hits,
+      labelMisses: this.labelCache.misses,
+      frontHits: this.frontCache.hits,
+      frontMisses: this.frontCache.misses,
+      keyDerivedHits: this.derivedCache.hits,
+      keyDerivedMisses: this.derivedCache.misses,
+      comparisonHits: this.comparisonCache.hits,
+      comparisonMisses: this.comparisonCache.misses,
+    };
   }
 
   async close(): Promise<void> {
@@ -544,6 +585,8 @@ class KeysliceSession implements Session {
     this.frontCache.clear();
     this.priorCache.clear();
     this.distanceCache.clear();
+    this.derivedCache.clear();
+    this.comparisonCache.clear();
     this.results.clear();
     this.lastMerge = null;
   }
@@ -555,6 +598,15 @@ interface MergedLabels {
   /** The merged label array until `labels()` hands it out. */
   out: LabelArray | null;
   reports: LabelReport[];
+}
+
+/** A slice of a ROI stack as a whole slice, and its box in whole-slice coordinates (null: empty). */
+function wholeSlice(roiSlice: Uint8Array, roi: RoiBox, sg: SliceGeometry): { mask: Uint8Array; box: [number, number, number, number] | null } {
+  const mask = new Uint8Array(sg.area);
+  pasteSlice(roiSlice, roi, mask, sg.nu);
+  const { nu, nv } = roiSize(roi);
+  const b = boundingBox2d(roiSlice, nu, nv);
+  return { mask, box: b && [b[0] + roi.u0, b[1] + roi.v0, b[2] + roi.u0, b[3] + roi.v0] };
 }
 
 function labelRunBytes(run: LabelRun): number {
@@ -587,8 +639,20 @@ function emptyReport(l: LabelState, engine: SliceEngine): LabelReport {
 /** A session implementation with the extras `segment()` and tools use. */
 export type KeysliceSessionHandle = Session & {
   setAnnotations(annotations: Annotations): Promise<Revision>;
-  cacheStats(): { labelHits: number; labelMisses: number; frontHits: number; frontMisses: number };
+  cacheStats(): CacheStats;
 };
+
+/** Hits and misses of a session's caches: whole labels, fronts, and what engines derive from single key slices. */
+export interface CacheStats {
+  labelHits: number;
+  labelMisses: number;
+  frontHits: number;
+  frontMisses: number;
+  keyDerivedHits: number;
+  keyDerivedMisses: number;
+  comparisonHits: number;
+  comparisonMisses: number;
+}
 
 /** Opens a session on `image` (see the module comment). */
 export async function openSession(image: Volume, options: SessionOptions = {}): Promise<KeysliceSessionHandle> {

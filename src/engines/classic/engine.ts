@@ -17,8 +17,8 @@ import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
 import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
-import type { FrontInfo, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
-import { borrowedPartner, frontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
+import type { FrontInfo, KeyDerived, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import { borrowedPartner, keptFrontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
 import { pointRegion } from './point-region.js';
 import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
@@ -162,6 +162,7 @@ export class ClassicSession implements ObjectSession {
   constructor(
     private readonly img: RoiImage,
     private readonly o: ClassicOptions,
+    private readonly keyDerived?: KeyDerived,
   ) {}
 
   private smooth(w: number): Float32Array {
@@ -336,23 +337,32 @@ export class ClassicSession implements ObjectSession {
    * for the histograms' range); a front's models are made from them on first use (see `front-models.ts`).
    */
   learn(keys: { index: number; mask: Uint8Array }[]): void {
-    const { nu, nv, du, dv } = this.img;
+    const { du, dv } = this.img;
     this.samples.clear();
     this.models.clear();
+    // A key slice's samples depend on its mask, the slice and these settings alone: a caller may keep them.
+    const what = `classic-samples|${this.o.smoothing}|${this.o.bandFraction}|${du}|${dv}`;
     for (const k of keys) {
-      const image = this.smooth(k.index);
-      const sd = signedDistance2d(k.mask, nu, nv, du, dv);
-      const width = Math.max(4 * Math.max(du, dv), 2 * this.bandMm(k.mask));
-      const inside: number[] = [];
-      const around: number[] = [];
-      const slice: number[] = [];
-      for (let i = 0; i < sd.length; i++) {
-        if (k.mask[i]) inside.push(image[i]);
-        else if (sd[i] <= width) around.push(image[i]);
-        if (i % 2 === 0) slice.push(image[i]);
-      }
-      this.samples.set(k.index, { index: k.index, inside, around, slice });
+      const compute = (): KeySamples => this.keySamples(k.index, k.mask);
+      this.samples.set(k.index, this.keyDerived ? this.keyDerived.get({ what, index: k.index, mask: k.mask }, compute, samplesBytes) : compute());
     }
+  }
+
+  /** The samples of one key slice: the object inside its mask, a ring around it, every other pixel of the slice. */
+  private keySamples(index: number, mask: Uint8Array): KeySamples {
+    const { nu, nv, du, dv } = this.img;
+    const image = this.smooth(index);
+    const sd = signedDistance2d(mask, nu, nv, du, dv);
+    const width = Math.max(4 * Math.max(du, dv), 2 * this.bandMm(mask));
+    const inside: number[] = [];
+    const around: number[] = [];
+    const slice: number[] = [];
+    for (let i = 0; i < sd.length; i++) {
+      if (mask[i]) inside.push(image[i]);
+      else if (sd[i] <= width) around.push(image[i]);
+      if (i % 2 === 0) slice.push(image[i]);
+    }
+    return { index, inside, around, slice };
   }
 
   /** A front's key slice's samples and its partner's (see `partnerKey`), if any. */
@@ -369,7 +379,7 @@ export class ClassicSession implements ObjectSession {
     let m = this.models.get(id);
     if (!m) {
       const { own, partner } = this.samplesOf(front);
-      m = frontModels(own, partner, this.o.samplesPerBin);
+      m = keptFrontModels(own, partner, this.o.samplesPerBin);
       this.models.set(id, m);
     }
     return m;
@@ -451,6 +461,11 @@ export class ClassicSession implements ObjectSession {
   }
 }
 
+/** Bytes held by a key slice's samples (numbers in arrays), roughly. */
+function samplesBytes(s: KeySamples): number {
+  return 64 + 8 * (s.inside.length + s.around.length + s.slice.length);
+}
+
 /** Pixels set in either of two masks. */
 function countUnion(a: Uint8Array, b: Uint8Array): number {
   let c = 0;
@@ -463,8 +478,8 @@ export function classicEngine(options: Partial<ClassicOptions> = {}): SliceEngin
   return {
     name: 'classic',
     description: 'weight-free graph cuts: GrabCut-like from boxes and points, band-limited cut with shape prior between slices',
-    async open(img) {
-      return new ClassicSession(img, o);
+    async open(img, run) {
+      return new ClassicSession(img, o, run?.keyDerived);
     },
   };
 }

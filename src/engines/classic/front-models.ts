@@ -57,6 +57,24 @@ export function borrowedPartner(own: KeySamples, partner: KeySamples | null, sam
   return partner && partnerWeight(own.inside.length, partner.inside.length, samplesPerBin * bins) > 0 ? partner : null;
 }
 
+/** Models made before, by the samples they were made from (a caller that keeps samples across runs shares them). */
+const made = new WeakMap<KeySamples, Map<KeySamples | null, Map<string, FrontModels>>>();
+
+/**
+ * {@link frontModels}, made once for the same samples (the same objects: samples a caller keeps across runs,
+ * see `KeyDerived`). The models are shared: read only.
+ */
+export function keptFrontModels(own: KeySamples, partner: KeySamples | null, samplesPerBin: number, bins = 64): FrontModels {
+  let byPartner = made.get(own);
+  if (!byPartner) made.set(own, (byPartner = new Map()));
+  let bySettings = byPartner.get(partner);
+  if (!bySettings) byPartner.set(partner, (bySettings = new Map()));
+  const settings = `${samplesPerBin}|${bins}`;
+  let m = bySettings.get(settings);
+  if (!m) bySettings.set(settings, (m = frontModels(own, partner, samplesPerBin, bins)));
+  return m;
+}
+
 /** Object and surroundings models of a front from its key slice's samples and, weighted, its partner's. */
 export function frontModels(own: KeySamples, partner: KeySamples | null, samplesPerBin: number, bins = 64): FrontModels {
   const used = borrowedPartner(own, partner, samplesPerBin, bins);
