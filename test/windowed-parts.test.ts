@@ -5,7 +5,7 @@ import { comparisonBlock } from '../src/propagation/front.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
 import { signedDistance2d } from '../src/morphology/binary.js';
-import { postprocessStack } from '../src/propagation/postprocess.js';
+import { postprocessStack, postprocessStackFrom, type PostprocessMemo } from '../src/propagation/postprocess.js';
 import { ROI_CACHED_SLICES, roiImage } from '../src/propagation/roi.js';
 import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
 
@@ -115,6 +115,66 @@ describe('work in a window, same result', () => {
       }
     }
     assert.equal(outside, 0);
+  });
+
+  it('3D clean-up slice by slice after an earlier run equals the clean-up from scratch, whatever changed', () => {
+    const [nu, nv, nw] = [34, 30, 24];
+    const area = nu * nv;
+    const r = rng(5);
+    const stack = new Uint8Array(area * nw);
+    for (let w = 5; w < nw - 3; w++) {
+      const e = ellipse(nu, nv, 16 + r(), 14 + r(), 10, 8);
+      for (let i = 0; i < area; i++) stack[w * area + i] = e[i] && r() > 0.1 ? 1 : 0;
+    }
+    stack[12 * area + 2 + nu * 2] = 1; // a stray voxel, dropped by keepConnected
+    const check = (input: Uint8Array, keys: number[], memo: PostprocessMemo | null, name: string, options = {}): PostprocessMemo | null => {
+      const fresh = input.slice();
+      const want = postprocessStack(fresh, nu, nv, nw, new Set(keys), options);
+      const mine = input.slice();
+      const got = postprocessStackFrom(mine, nu, nv, nw, new Set(keys), options, memo);
+      assert.deepEqual(got.report, want, `${name}: the same report`);
+      assert.ok(Buffer.from(mine).equals(Buffer.from(fresh)), `${name}: the same voxels`);
+      return got.memo;
+    };
+    const first = check(stack, [6, 14], null, 'first run');
+    assert.ok(first && first.changed.reduce((a, b) => a + b, 0) > 0, 'the vote changed voxels');
+    let memo: PostprocessMemo | null = first;
+    // An edit: slices 9-11 change, and slice 10 becomes a key slice.
+    const edited = stack.slice();
+    for (let i = 10 * area; i < 11 * area; i++) edited[i] = 0;
+    const e = ellipse(nu, nv, 12, 13, 7, 6);
+    for (let i = 0; i < area; i++) edited[10 * area + i] = e[i];
+    for (let i = 9 * area; i < 10 * area; i += 7) edited[i] ^= 1;
+    // The memo is what unchanged slices are taken from (a mark put into its slice 7 comes back), and not what
+    // changed slices are taken from (a mark put into its slice 10 does not).
+    const marked = { ...first, out: first.out.slice() };
+    marked.out[(7 - first.w0) * area + 16 + nu * 14] ^= 1;
+    marked.out[(10 - first.w0) * area + 16 + nu * 14] ^= 1;
+    const probe = edited.slice();
+    postprocessStackFrom(probe, nu, nv, nw, new Set([6, 10, 14]), {}, marked);
+    const scratch = edited.slice();
+    postprocessStack(scratch, nu, nv, nw, new Set([6, 10, 14]));
+    assert.notEqual(probe[7 * area + 16 + nu * 14], scratch[7 * area + 16 + nu * 14], 'an unchanged slice is taken from the memo');
+    assert.equal(probe[10 * area + 16 + nu * 14], scratch[10 * area + 16 + nu * 14], 'a changed slice is cleaned again');
+    memo = check(edited, [6, 10, 14], memo, 'an edit next to a new key slice');
+    // A key slice removed (its slice is cleaned again), and a piece far from the key slices becomes big enough to
+    // smooth (every slice it spans changes its big pieces).
+    const again = edited.slice();
+    for (let w = nw - 3; w < nw; w++) for (let v = 0; v < 8; v++) for (let u = 0; u < 8; u++) again[w * area + u + nu * v] = 1;
+    for (let v = 0; v < 8; v++) for (let u = 0; u < 8; u++) again[(nw - 4) * area + 8 + u + nu * v] = 1;
+    // The object grows by two slices below (the slices kept start lower than the memo's).
+    again.copyWithin(3 * area, 5 * area, 6 * area);
+    again.copyWithin(4 * area, 5 * area, 6 * area);
+    memo = check(again, [6, 14, nw - 2], memo, 'a key slice removed, another added');
+    assert.ok(first.w0 > 0 && memo && memo.w0 < first.w0, 'the slices kept moved');
+    // The same input again: nothing to clean anew, the same result; other options: the memo is not used.
+    memo = check(again, [6, 14, nw - 2], memo, 'nothing changed');
+    check(again, [6, 14, nw - 2], memo, 'other options', { smooth: false });
+    // Another stack size: the memo does not fit and is not used; an empty stack leaves none.
+    const other = postprocessStackFrom(again.slice(0, area * (nw - 1)), nu, nv, nw - 1, new Set([6]), {}, memo);
+    assert.equal(other.memo?.nw, nw - 1);
+    const none = new Uint8Array(area * nw);
+    assert.deepEqual(postprocessStackFrom(none, nu, nv, nw, new Set([6]), {}, memo), { report: postprocessStack(new Uint8Array(area * nw), nu, nv, nw, new Set([6])), memo: null });
   });
 
   it('SSIM of a large region is the mean of its map on a grid: close to every pixel, exact below the grid size', () => {

@@ -92,25 +92,8 @@ function postprocessWhole(
   for (const w of keySlices) if (w >= 0 && w < nw) saved.set(w, mask.slice(w * area, (w + 1) * area));
 
   // The 3D pieces after `keepConnected`: the ones it kept, as they were (dropping whole pieces leaves the others).
-  let pieces: { ids: Int32Array; sizes: number[] } | null = null;
-  if (o.keepConnected) {
-    const { ids, sizes } = connectedComponents(mask, nu, nv, nw, true);
-    const keep = new Uint8Array(sizes.length);
-    for (const w of saved.keys()) {
-      for (let i = w * area; i < (w + 1) * area; i++) if (ids[i]) keep[ids[i]] = 1;
-    }
-    let removedVoxels = 0;
-    let removedComponents = 0;
-    for (let c = 1; c < sizes.length; c++) {
-      if (!keep[c]) {
-        removedComponents++;
-        removedVoxels += sizes[c];
-      }
-    }
-    if (removedComponents > 0) for (let i = 0; i < mask.length; i++) if (ids[i] && !keep[ids[i]]) mask[i] = 0;
-    pieces = { ids, sizes: sizes.map((n, c) => (keep[c] ? n : 0)) };
-    report.keepConnected = { removedComponents, removedVoxels };
-  }
+  let pieces: Pieces | null = null;
+  if (o.keepConnected) ({ pieces, report: report.keepConnected } = keepConnected(mask, nu, nv, nw, saved.keys()));
   if (o.smooth) {
     // 3D majority over the 3x3x3 neighbourhood (voxels outside the stack do not vote); key slices vote but do not
     // change. Slice-by-slice results disagree from one slice to the next where the boundary is faint; the
@@ -118,10 +101,7 @@ function postprocessWhole(
     const src = mask.slice();
     // Only around 3D pieces at least as big as a ball of radius 3 voxels (113 voxels): smaller ones (a lesion)
     // would be eroded away.
-    const { ids, sizes } = pieces ?? connectedComponents(src, nu, nv, nw, true);
-    const isBig = Uint8Array.from(sizes, (n, c) => (c > 0 && n >= SMOOTH_MIN_VOXELS ? 1 : 0));
-    const big = new Uint8Array(src.length);
-    for (let i = 0; i < src.length; i++) big[i] = isBig[ids[i]];
+    const big = bigPieces(pieces ?? connectedComponents(src, nu, nv, nw, true));
     const votes = neighbourhoodSum(src, nu, nv, nw);
     const nearBig = neighbourhoodSum(big, nu, nv, nw);
     // Voxels of the 3x3x3 neighbourhood inside the stack, per axis.
@@ -150,21 +130,9 @@ function postprocessWhole(
     let keptPieces = 0;
     for (let w = 0; w < nw; w++) {
       if (saved.has(w) || !changedOn[w]) continue;
-      const before = src.subarray(w * area, (w + 1) * area);
-      const after = mask.subarray(w * area, (w + 1) * area);
-      const { ids, sizes } = connectedComponents(before, nu, nv, 1, true);
-      const kept = new Array<number>(sizes.length).fill(0);
-      for (let i = 0; i < area; i++) if (ids[i] && after[i]) kept[ids[i]]++;
-      for (let c = 1; c < sizes.length; c++) {
-        if (2 * kept[c] >= sizes[c]) continue;
-        keptPieces++;
-        for (let i = 0; i < area; i++) {
-          if (ids[i] === c && !after[i]) {
-            after[i] = 1;
-            changedVoxels--;
-          }
-        }
-      }
+      const r = keepSmallPieces(src.subarray(w * area, (w + 1) * area), mask.subarray(w * area, (w + 1) * area), nu, nv);
+      keptPieces += r.pieces;
+      changedVoxels -= r.voxels;
     }
     report.smooth = { changedVoxels, keptPieces };
   }
@@ -177,23 +145,258 @@ function postprocessWhole(
     report.fillHoles = { filledVoxels };
   }
   for (const [w, m] of saved) mask.set(m, w * area);
-  if (o.continuity) {
-    const areas: number[] = [];
-    for (let w = 0; w < nw; w++) {
-      let n = 0;
-      for (let i = w * area; i < (w + 1) * area; i++) n += mask[i];
-      areas.push(n);
-    }
-    const flaggedSlices: number[] = [];
-    for (let w = 1; w + 1 < nw; w++) {
-      const a = areas[w - 1];
-      const b = areas[w + 1];
-      if (a === 0 || b === 0 || areas[w] === 0 || saved.has(w)) continue;
-      const mean = (a + b) / 2;
-      const r = areas[w] / mean;
-      if (r > o.continuityRatio || r < 1 / o.continuityRatio) flaggedSlices.push(w);
-    }
-    report.continuity = { flaggedSlices };
-  }
+  if (o.continuity) report.continuity = { flaggedSlices: continuityFlags(mask, area, nw, saved, o.continuityRatio) };
   return report;
+}
+
+interface Pieces {
+  ids: Int32Array;
+  sizes: number[];
+}
+
+/**
+ * `keepConnected` in place: drops the 3D pieces that touch no key slice. The pieces kept (ids as found, sizes
+ * of the dropped ones 0) and the counts.
+ */
+function keepConnected(mask: Uint8Array, nu: number, nv: number, nw: number, keySlices: Iterable<number>): { pieces: Pieces; report: NonNullable<PostprocessReport['keepConnected']> } {
+  const area = nu * nv;
+  const { ids, sizes } = connectedComponents(mask, nu, nv, nw, true);
+  const keep = new Uint8Array(sizes.length);
+  for (const w of keySlices) {
+    for (let i = w * area; i < (w + 1) * area; i++) if (ids[i]) keep[ids[i]] = 1;
+  }
+  let removedVoxels = 0;
+  let removedComponents = 0;
+  for (let c = 1; c < sizes.length; c++) {
+    if (!keep[c]) {
+      removedComponents++;
+      removedVoxels += sizes[c];
+    }
+  }
+  if (removedComponents > 0) for (let i = 0; i < mask.length; i++) if (ids[i] && !keep[ids[i]]) mask[i] = 0;
+  return { pieces: { ids, sizes: sizes.map((n, c) => (keep[c] ? n : 0)) }, report: { removedComponents, removedVoxels } };
+}
+
+/** The voxels of the pieces big enough to smooth (see `SMOOTH_MIN_VOXELS`). */
+function bigPieces({ ids, sizes }: Pieces): Uint8Array {
+  const isBig = Uint8Array.from(sizes, (n, c) => (c > 0 && n >= SMOOTH_MIN_VOXELS ? 1 : 0));
+  const big = new Uint8Array(ids.length);
+  for (let i = 0; i < ids.length; i++) big[i] = isBig[ids[i]];
+  return big;
+}
+
+/**
+ * The pieces of a slice (`before`, 8-connected) that the vote would take more than half of are put back whole
+ * into `after`: how many pieces, and the voxels set again.
+ */
+function keepSmallPieces(before: Uint8Array, after: Uint8Array, nu: number, nv: number): { pieces: number; voxels: number } {
+  const area = nu * nv;
+  const { ids, sizes } = connectedComponents(before, nu, nv, 1, true);
+  const kept = new Array<number>(sizes.length).fill(0);
+  for (let i = 0; i < area; i++) if (ids[i] && after[i]) kept[ids[i]]++;
+  let pieces = 0;
+  let voxels = 0;
+  for (let c = 1; c < sizes.length; c++) {
+    if (2 * kept[c] >= sizes[c]) continue;
+    pieces++;
+    for (let i = 0; i < area; i++) {
+      if (ids[i] === c && !after[i]) {
+        after[i] = 1;
+        voxels++;
+      }
+    }
+  }
+  return { pieces, voxels };
+}
+
+/** Non-key slices whose area jumps against both neighbours (see the module comment). */
+function continuityFlags(mask: Uint8Array, area: number, nw: number, keySlices: { has(w: number): boolean }, ratio: number): number[] {
+  const areas: number[] = [];
+  for (let w = 0; w < nw; w++) {
+    let n = 0;
+    for (let i = w * area; i < (w + 1) * area; i++) n += mask[i];
+    areas.push(n);
+  }
+  const flaggedSlices: number[] = [];
+  for (let w = 1; w + 1 < nw; w++) {
+    const a = areas[w - 1];
+    const b = areas[w + 1];
+    if (a === 0 || b === 0 || areas[w] === 0 || keySlices.has(w)) continue;
+    const mean = (a + b) / 2;
+    const r = areas[w] / mean;
+    if (r > ratio || r < 1 / ratio) flaggedSlices.push(w);
+  }
+  return flaggedSlices;
+}
+
+/** What `postprocessStackFrom` leaves for its next run on the same object (the stacks are its own copies). */
+export interface PostprocessMemo {
+  nu: number;
+  nv: number;
+  nw: number;
+  /** The options in full, as words. */
+  options: string;
+  keySlices: ReadonlySet<number>;
+  /** The first slice of the stacks below (they hold the object's slices and two more each side; none: empty). */
+  w0: number;
+  /** The stack after `keepConnected` (what the vote counts), the voxels of big pieces, and the result. */
+  connected: Uint8Array;
+  big: Uint8Array;
+  out: Uint8Array;
+  /** Per slice from `w0`: voxels the vote changed (less those put back), pieces put back, voxels filled. */
+  changed: Int32Array;
+  kept: Int32Array;
+  filled: Int32Array;
+}
+
+/** Sum over the 3x3x3 neighbourhood of every voxel of slice w (voxels outside the stack count 0). */
+function sliceNeighbourhoodSum(a: Uint8Array, nu: number, nv: number, nw: number, w: number): Uint8Array {
+  const area = nu * nv;
+  const t = new Uint8Array(area);
+  for (let x = Math.max(0, w - 1); x <= Math.min(nw - 1, w + 1); x++) {
+    const o = x * area;
+    for (let j = 0; j < area; j++) t[j] += a[o + j];
+  }
+  const r = new Uint8Array(area);
+  for (let v = 0; v < nv; v++) {
+    const o = v * nu;
+    for (let u = 0; u < nu; u++) r[o + u] = t[o + u] + (u > 0 ? t[o + u - 1] : 0) + (u < nu - 1 ? t[o + u + 1] : 0);
+  }
+  const out = new Uint8Array(area);
+  for (let v = 0; v < nv; v++) {
+    const o = v * nu;
+    for (let u = 0; u < nu; u++) out[o + u] = r[o + u] + (v > 0 ? r[o + u - nu] : 0) + (v < nv - 1 ? r[o + u + nu] : 0);
+  }
+  return out;
+}
+
+/** Slice w of a stack that holds slices `w0` on (null: a slice beyond it, empty). */
+function sliceAt(a: Uint8Array, w0: number, area: number, w: number): Uint8Array | null {
+  const i = w - w0;
+  return i >= 0 && (i + 1) * area <= a.length ? a.subarray(i * area, (i + 1) * area) : null;
+}
+
+/** Whether slices w - 1 .. w + 1 of two stacks (each from its first slice on, empty beyond) are equal. */
+function sameSlab(a: Uint8Array, a0: number, b: Uint8Array, b0: number, area: number, w: number): boolean {
+  for (let x = w - 1; x <= w + 1; x++) {
+    const sa = sliceAt(a, a0, area, x);
+    const sb = sliceAt(b, b0, area, x);
+    if (sa && sb) {
+      for (let i = 0; i < area; i++) if (sa[i] !== sb[i]) return false;
+    } else if ((sa ?? sb)?.some((v) => v)) return false;
+  }
+  return true;
+}
+
+/** Whether slices w - 1 .. w + 1 (those in the stack) are empty. */
+function emptySlab(a: Uint8Array, area: number, nw: number, w: number): boolean {
+  const from = Math.max(0, w - 1) * area;
+  const to = (Math.min(nw - 1, w + 1) + 1) * area;
+  for (let i = from; i < to; i++) if (a[i]) return false;
+  return true;
+}
+
+/** First and last slice holding any voxel, or null. */
+function filledSpan(mask: Uint8Array, area: number, nw: number): [number, number] | null {
+  let first = -1;
+  let last = -1;
+  for (let w = 0; w < nw; w++) {
+    const o = w * area;
+    for (let i = o; i < o + area; i++) {
+      if (mask[i]) {
+        if (first < 0) first = w;
+        last = w;
+        break;
+      }
+    }
+  }
+  return first < 0 ? null : [first, last];
+}
+
+/**
+ * The smoothing vote on slice w (see `postprocessWhole`), in place on `mask`, and the small pieces put back:
+ * the voxels changed and the pieces put back.
+ */
+function smoothSlice(src: Uint8Array, big: Uint8Array, mask: Uint8Array, nu: number, nv: number, nw: number, w: number): { changed: number; kept: number } {
+  const area = nu * nv;
+  const near = sliceNeighbourhoodSum(big, nu, nv, nw, w);
+  const votes = sliceNeighbourhoodSum(src, nu, nv, nw, w);
+  const inside = (x: number, n: number): number => (x > 0 ? 1 : 0) + 1 + (x < n - 1 ? 1 : 0);
+  const cw = inside(w, nw);
+  let changed = 0;
+  for (let v = 0; v < nv; v++) {
+    const cvw = cw * inside(v, nv);
+    for (let u = 0; u < nu; u++) {
+      const j = u + nu * v;
+      if (!near[j]) continue;
+      const val = 2 * votes[j] > cvw * inside(u, nu) ? 1 : 0;
+      if (val !== src[w * area + j]) {
+        mask[w * area + j] = val;
+        changed++;
+      }
+    }
+  }
+  if (changed === 0) return { changed, kept: 0 };
+  const r = keepSmallPieces(src.subarray(w * area, (w + 1) * area), mask.subarray(w * area, (w + 1) * area), nu, nv);
+  return { changed: changed - r.voxels, kept: r.pieces };
+}
+
+/**
+ * `postprocessStack` for an object cleaned before (an interactive session's next edit): the same result, slice
+ * by slice. The work is done on the object's slices and two more each side (as `postprocessStack`, nothing
+ * changes further away). `keepConnected` and the pieces' sizes are found on all of them; then a non-key slice
+ * whose neighbourhood (itself and the slices next to it) is after `keepConnected` as it was in `memo`'s run,
+ * with the same big pieces, and that was not a key slice then, gets `memo`'s result; the other slices are
+ * smoothed and filled again. Returns the report and the memo for the next run (null for an empty stack).
+ */
+export function postprocessStackFrom(
+  mask: Uint8Array,
+  nu: number,
+  nv: number,
+  nw: number,
+  keySlices: ReadonlySet<number>,
+  options: PostprocessOptions = {},
+  memo: PostprocessMemo | null = null,
+): { report: PostprocessReport; memo: PostprocessMemo | null } {
+  const area = nu * nv;
+  const span = filledSpan(mask, area, nw);
+  if (!span) return { report: postprocessStack(mask, nu, nv, nw, keySlices, options), memo: null };
+  const o = { ...DEFAULT_POSTPROCESS, ...options };
+  const words = JSON.stringify(o);
+  const was = memo && memo.nu === nu && memo.nv === nv && memo.nw === nw && memo.options === words ? memo : null;
+  // Slices w0 .. w0 + n - 1 of the stack, `sub` (local index x = w - w0).
+  const w0 = Math.max(0, span[0] - 2);
+  const n = Math.min(nw - 1, span[1] + 2) - w0 + 1;
+  const sub = mask.subarray(w0 * area, (w0 + n) * area);
+  const report: PostprocessReport = {};
+  const saved = new Map<number, Uint8Array>();
+  for (const w of keySlices) if (w >= w0 && w < w0 + n) saved.set(w - w0, sub.slice((w - w0) * area, (w - w0 + 1) * area));
+  let pieces: Pieces | null = null;
+  if (o.keepConnected) ({ pieces, report: report.keepConnected } = keepConnected(sub, nu, nv, n, saved.keys()));
+  const src = sub.slice();
+  const big = o.smooth ? bigPieces(pieces ?? connectedComponents(src, nu, nv, n, true)) : new Uint8Array(src.length);
+  const changed = new Int32Array(n);
+  const kept = new Int32Array(n);
+  const filled = new Int32Array(n);
+  for (let x = 0; x < n; x++) {
+    if (saved.has(x) || emptySlab(src, area, n, x)) continue;
+    const w = x + w0;
+    const old = was && !was.keySlices.has(w) ? sliceAt(was.out, was.w0, area, w) : null;
+    if (was && old && sameSlab(src, w0, was.connected, was.w0, area, w) && sameSlab(big, w0, was.big, was.w0, area, w)) {
+      sub.set(old, x * area);
+      changed[x] = was.changed[w - was.w0];
+      kept[x] = was.kept[w - was.w0];
+      filled[x] = was.filled[w - was.w0];
+      continue;
+    }
+    if (o.smooth) ({ changed: changed[x], kept: kept[x] } = smoothSlice(src, big, sub, nu, nv, n, x));
+    if (o.fillHoles) filled[x] = fillHoles2d(sub.subarray(x * area, (x + 1) * area), nu, nv);
+  }
+  const sum = (a: Int32Array): number => a.reduce((p, q) => p + q, 0);
+  if (o.smooth) report.smooth = { changedVoxels: sum(changed), keptPieces: sum(kept) };
+  if (o.fillHoles) report.fillHoles = { filledVoxels: sum(filled) };
+  for (const [x, m] of saved) sub.set(m, x * area);
+  if (o.continuity) report.continuity = { flaggedSlices: continuityFlags(sub, area, n, saved, o.continuityRatio).map((x) => x + w0) };
+  const keys = new Set([...keySlices].filter((w) => w >= 0 && w < nw));
+  return { report, memo: { nu, nv, nw, options: words, keySlices: keys, w0, connected: src, big, out: sub.slice(), changed, kept, filled } };
 }

@@ -10,7 +10,7 @@ import { propagateObject, type FrontInputs, type ObjectPropagation, type PriorSt
 import type { FrontOutcome, FrontSlice, SliceComparisons } from '../propagation/front.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import type { PropagationPolicy } from '../propagation/policy.js';
-import { postprocessStack, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
+import { postprocessStack, postprocessStackFrom, type PostprocessMemo, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
 import type { RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, KeyDerived, SliceEngine } from '../propagation/types.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
@@ -42,6 +42,11 @@ export interface LabelRunContext {
   keyDerived?: (roi: RoiBox) => KeyDerived;
   /** Keeps the fronts' comparisons of slices across runs. */
   comparisons?: (roi: RoiBox) => SliceComparisons;
+  /**
+   * The post-processing of this label's last run, to clean only the slices whose neighbourhood changed (see
+   * `postprocessStackFrom`); `keep` hears the new one.
+   */
+  postprocessed?: { memo: PostprocessMemo | null; keep(memo: PostprocessMemo | null): void };
   /** Called after each engine call of the engine's run, with its slice (progress). */
   onStep?: (slice: number) => void;
   /** Hears each slice a front of the engine's run keeps (ROI coordinates of `roi`). */
@@ -110,7 +115,11 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
     ...(ctx.onStep ? { onStep: ctx.onStep } : {}),
   });
   let postprocess: PostprocessReport = {};
-  if (p) postprocess = postprocessStack(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess);
+  if (p && ctx.postprocessed) {
+    const r = postprocessStackFrom(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess, ctx.postprocessed.memo);
+    ctx.postprocessed.keep(r.memo);
+    postprocess = r.report;
+  } else if (p) postprocess = postprocessStack(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess);
   const report: LabelReport = {
     value: label.value,
     ...(label.name !== undefined ? { name: label.name } : {}),

@@ -12,6 +12,7 @@ import type { FrontInputs, PriorStore } from '../propagation/controller.js';
 import { roiOptionsFor } from '../propagation/controller.js';
 import type { KeyMask } from '../interpolation/mci.js';
 import type { FrontOutcome, SliceComparisons } from '../propagation/front.js';
+import type { PostprocessMemo } from '../propagation/postprocess.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
 import { pasteSlice, roiOfKeySlices, roiSize, type RoiBox } from '../propagation/roi.js';
@@ -194,6 +195,8 @@ class KeysliceSession implements Session {
       },
     };
   }
+  /** The post-processing of each label's last run (see `postprocessStackFrom`). */
+  private readonly postprocessed = new Map<number, PostprocessMemo>();
   /** The last result of each label (by value) and the key it was computed for. */
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   /** The last merge of the runs (see `merged`). */
@@ -312,6 +315,7 @@ class KeysliceSession implements Session {
     this.alive();
     const state = withoutLabel(this.state, label);
     this.results.delete(label);
+    this.postprocessed.delete(label);
     return this.commit(state, `label ${label} removed`, [label]);
   }
 
@@ -475,6 +479,7 @@ class KeysliceSession implements Session {
               priors: this.priors,
               keyDerived: (box) => this.keyDerived(box),
               comparisons: (box) => this.comparisons(box),
+              postprocessed: { memo: this.postprocessed.get(l.value) ?? null, keep: (m) => (m ? this.postprocessed.set(l.value, m) : this.postprocessed.delete(l.value)) },
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
                 if (!roi || !withUpdates) return;
@@ -587,6 +592,7 @@ class KeysliceSession implements Session {
     this.distanceCache.clear();
     this.derivedCache.clear();
     this.comparisonCache.clear();
+    this.postprocessed.clear();
     this.results.clear();
     this.lastMerge = null;
   }
