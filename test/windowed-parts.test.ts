@@ -131,7 +131,7 @@ describe('work in a window, same result', () => {
       const fresh = input.slice();
       const want = postprocessStack(fresh, nu, nv, nw, new Set(keys), options);
       const mine = input.slice();
-      const got = postprocessStackFrom(mine, nu, nv, nw, new Set(keys), options, memo);
+      const got = postprocessStackFrom({ mask: mine, nu, nv, nw }, new Set(keys), options, memo);
       assert.deepEqual(got.report, want, `${name}: the same report`);
       assert.ok(Buffer.from(mine).equals(Buffer.from(fresh)), `${name}: the same voxels`);
       return got.memo;
@@ -151,7 +151,7 @@ describe('work in a window, same result', () => {
     marked.out[(7 - first.w0) * area + 16 + nu * 14] ^= 1;
     marked.out[(10 - first.w0) * area + 16 + nu * 14] ^= 1;
     const probe = edited.slice();
-    postprocessStackFrom(probe, nu, nv, nw, new Set([6, 10, 14]), {}, marked);
+    postprocessStackFrom({ mask: probe, nu, nv, nw }, new Set([6, 10, 14]), {}, marked);
     const scratch = edited.slice();
     postprocessStack(scratch, nu, nv, nw, new Set([6, 10, 14]));
     assert.notEqual(probe[7 * area + 16 + nu * 14], scratch[7 * area + 16 + nu * 14], 'an unchanged slice is taken from the memo');
@@ -171,10 +171,10 @@ describe('work in a window, same result', () => {
     memo = check(again, [6, 14, nw - 2], memo, 'nothing changed');
     check(again, [6, 14, nw - 2], memo, 'other options', { smooth: false });
     // Another stack size: the memo does not fit and is not used; an empty stack leaves none.
-    const other = postprocessStackFrom(again.slice(0, area * (nw - 1)), nu, nv, nw - 1, new Set([6]), {}, memo);
+    const other = postprocessStackFrom({ mask: again.slice(0, area * (nw - 1)), nu, nv, nw: nw - 1 }, new Set([6]), {}, memo);
     assert.equal(other.memo?.nw, nw - 1);
     const none = new Uint8Array(area * nw);
-    assert.deepEqual(postprocessStackFrom(none, nu, nv, nw, new Set([6]), {}, memo), { report: postprocessStack(new Uint8Array(area * nw), nu, nv, nw, new Set([6])), memo: null });
+    assert.deepEqual(postprocessStackFrom({ mask: none, nu, nv, nw }, new Set([6]), {}, memo), { report: postprocessStack(new Uint8Array(area * nw), nu, nv, nw, new Set([6])), memo: null });
   });
 
   it('SSIM of a large region is the mean of its map on a grid: close to every pixel, exact below the grid size', () => {

@@ -88,8 +88,7 @@ function postprocessWhole(
   const o = { ...DEFAULT_POSTPROCESS, ...options };
   const area = nu * nv;
   const report: PostprocessReport = {};
-  const saved = new Map<number, Uint8Array>();
-  for (const w of keySlices) if (w >= 0 && w < nw) saved.set(w, mask.slice(w * area, (w + 1) * area));
+  const saved = keySliceCopies(mask, area, nw, keySlices);
 
   // The 3D pieces after `keepConnected`: the ones it kept, as they were (dropping whole pieces leaves the others).
   let pieces: Pieces | null = null;
@@ -147,6 +146,13 @@ function postprocessWhole(
   for (const [w, m] of saved) mask.set(m, w * area);
   if (o.continuity) report.continuity = { flaggedSlices: continuityFlags(mask, area, nw, saved, o.continuityRatio) };
   return report;
+}
+
+/** Copies of the key slices in the stack (they are restored as they were), by slice. */
+function keySliceCopies(mask: Uint8Array, area: number, nw: number, keySlices: Iterable<number>): Map<number, Uint8Array> {
+  const saved = new Map<number, Uint8Array>();
+  for (const w of keySlices) if (w >= 0 && w < nw) saved.set(w, mask.slice(w * area, (w + 1) * area));
+  return saved;
 }
 
 interface Pieces {
@@ -350,14 +356,12 @@ function smoothSlice(src: Uint8Array, big: Uint8Array, mask: Uint8Array, nu: num
  * smoothed and filled again. Returns the report and the memo for the next run (null for an empty stack).
  */
 export function postprocessStackFrom(
-  mask: Uint8Array,
-  nu: number,
-  nv: number,
-  nw: number,
+  stack: { mask: Uint8Array; nu: number; nv: number; nw: number },
   keySlices: ReadonlySet<number>,
   options: PostprocessOptions = {},
   memo: PostprocessMemo | null = null,
 ): { report: PostprocessReport; memo: PostprocessMemo | null } {
+  const { mask, nu, nv, nw } = stack;
   const area = nu * nv;
   const span = filledSpan(mask, area, nw);
   if (!span) return { report: postprocessStack(mask, nu, nv, nw, keySlices, options), memo: null };
@@ -369,8 +373,7 @@ export function postprocessStackFrom(
   const n = Math.min(nw - 1, span[1] + 2) - w0 + 1;
   const sub = mask.subarray(w0 * area, (w0 + n) * area);
   const report: PostprocessReport = {};
-  const saved = new Map<number, Uint8Array>();
-  for (const w of keySlices) if (w >= w0 && w < w0 + n) saved.set(w - w0, sub.slice((w - w0) * area, (w - w0 + 1) * area));
+  const saved = keySliceCopies(sub, area, n, [...keySlices].map((w) => w - w0));
   let pieces: Pieces | null = null;
   if (o.keepConnected) ({ pieces, report: report.keepConnected } = keepConnected(sub, nu, nv, n, saved.keys()));
   const src = sub.slice();

@@ -116,7 +116,7 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
   });
   let postprocess: PostprocessReport = {};
   if (p && ctx.postprocessed) {
-    const r = postprocessStackFrom(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess, ctx.postprocessed.memo);
+    const r = postprocessStackFrom({ mask: p.mask, nu: p.nu, nv: p.nv, nw: sg.count }, new Set(p.keyMasks.keys()), options.postprocess, ctx.postprocessed.memo);
     ctx.postprocessed.keep(r.memo);
     postprocess = r.report;
   } else if (p) postprocess = postprocessStack(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess);
