@@ -43,6 +43,30 @@ export interface PostprocessReport {
  * of two voxels (cut to the stack), which gives the same result as the whole stack: no step can set a voxel
  * further than one voxel from the object, and the voxels at two count the same votes either way.
  */
+/** A box of a stack: its first voxel (u0, v0, w0) and its size. */
+interface Crop {
+  u0: number;
+  v0: number;
+  w0: number;
+  nu: number;
+  nv: number;
+  nw: number;
+}
+
+/** The crop's voxels of `mask` (a stack of nu x nv slices) as a stack of their own; or, given `from`, `from` written back into `mask`. */
+function copyCrop(mask: Uint8Array, nu: number, nv: number, c: Crop, from: Uint8Array | null): Uint8Array {
+  const sub = from ?? new Uint8Array(c.nu * c.nv * c.nw);
+  for (let w = 0; w < c.nw; w++) {
+    for (let v = 0; v < c.nv; v++) {
+      const s = c.u0 + nu * (c.v0 + v + nv * (c.w0 + w));
+      const d = c.nu * (v + c.nv * w);
+      if (from) mask.set(sub.subarray(d, d + c.nu), s);
+      else sub.set(mask.subarray(s, s + c.nu), d);
+    }
+  }
+  return sub;
+}
+
 export function postprocessStack(
   mask: Uint8Array,
   nu: number,
@@ -58,21 +82,11 @@ export function postprocessStack(
   const bv = v1 - v0 + 1;
   const bw = w1 - w0 + 1;
   if (bu * bv * bw > 0.8 * nu * nv * nw) return postprocessWhole(mask, nu, nv, nw, keySlices, options);
-  const sub = new Uint8Array(bu * bv * bw);
-  const copy = (into: boolean): void => {
-    for (let w = 0; w < bw; w++) {
-      for (let v = 0; v < bv; v++) {
-        const s = u0 + nu * (v0 + v + nv * (w0 + w));
-        const d = bu * (v + bv * w);
-        if (into) mask.set(sub.subarray(d, d + bu), s);
-        else sub.set(mask.subarray(s, s + bu), d);
-      }
-    }
-  };
-  copy(false);
+  const crop: Crop = { u0, v0, w0, nu: bu, nv: bv, nw: bw };
+  const sub = copyCrop(mask, nu, nv, crop, null);
   const keys = new Set([...keySlices].filter((w) => w >= w0 && w <= w1).map((w) => w - w0));
   const report = postprocessWhole(sub, bu, bv, bw, keys, options);
-  copy(true);
+  copyCrop(mask, nu, nv, crop, sub);
   if (report.continuity) report.continuity.flaggedSlices = report.continuity.flaggedSlices.map((w) => w + w0);
   return report;
 }
@@ -243,13 +257,13 @@ export interface PostprocessMemo {
   /** The options in full, as words. */
   options: string;
   keySlices: ReadonlySet<number>;
-  /** The first slice of the stacks below (they hold the object's slices and two more each side; none: empty). */
-  w0: number;
+  /** The box the stacks below hold (the object and two voxels around it; nothing of it lies beyond). */
+  crop: Readonly<Crop>;
   /** The stack after `keepConnected` (what the vote counts), the voxels of big pieces, and the result. */
   connected: Uint8Array;
   big: Uint8Array;
   out: Uint8Array;
-  /** Per slice from `w0`: voxels the vote changed (less those put back), pieces put back, voxels filled. */
+  /** Per slice of the box: voxels the vote changed (less those put back), pieces put back, voxels filled. */
   changed: Int32Array;
   kept: Int32Array;
   filled: Int32Array;
@@ -276,22 +290,42 @@ function sliceNeighbourhoodSum(a: Uint8Array, nu: number, nv: number, nw: number
   return out;
 }
 
-/** Slice w of a stack that holds slices `w0` on (null: a slice beyond it, empty). */
-function sliceAt(a: Uint8Array, w0: number, area: number, w: number): Uint8Array | null {
-  const i = w - w0;
-  return i >= 0 && (i + 1) * area <= a.length ? a.subarray(i * area, (i + 1) * area) : null;
+/** Slice w (stack coordinates) of a crop's stack, or null beyond it (empty). */
+function sliceAt(a: Uint8Array, c: Crop, w: number): Uint8Array | null {
+  const x = w - c.w0;
+  return x >= 0 && x < c.nw ? a.subarray(x * c.nu * c.nv, (x + 1) * c.nu * c.nv) : null;
 }
 
-/** Whether slices w - 1 .. w + 1 of two stacks (each from its first slice on, empty beyond) are equal. */
-function sameSlab(a: Uint8Array, a0: number, b: Uint8Array, b0: number, area: number, w: number): boolean {
+/** Pixel (u, v) (stack coordinates) of a crop's slice, 0 outside the crop. */
+function pixelAt(s: Uint8Array | null, c: Crop, u: number, v: number): number {
+  const x = u - c.u0;
+  const y = v - c.v0;
+  return s && x >= 0 && y >= 0 && x < c.nu && y < c.nv ? s[x + c.nu * y] : 0;
+}
+
+/** Whether slices w - 1 .. w + 1 of two crops' stacks (empty beyond each crop) are equal. */
+function sameSlab(a: Uint8Array, ca: Crop, b: Uint8Array, cb: Crop, w: number): boolean {
+  const samePlane = ca.u0 === cb.u0 && ca.v0 === cb.v0 && ca.nu === cb.nu && ca.nv === cb.nv;
   for (let x = w - 1; x <= w + 1; x++) {
-    const sa = sliceAt(a, a0, area, x);
-    const sb = sliceAt(b, b0, area, x);
-    if (sa && sb) {
-      for (let i = 0; i < area; i++) if (sa[i] !== sb[i]) return false;
-    } else if ((sa ?? sb)?.some((v) => v)) return false;
+    const sa = sliceAt(a, ca, x);
+    const sb = sliceAt(b, cb, x);
+    if (!sa && !sb) continue;
+    if (sa && sb && samePlane) {
+      for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return false;
+      continue;
+    }
+    for (let v = Math.min(ca.v0, cb.v0); v < Math.max(ca.v0 + ca.nv, cb.v0 + cb.nv); v++) {
+      for (let u = Math.min(ca.u0, cb.u0); u < Math.max(ca.u0 + ca.nu, cb.u0 + cb.nu); u++) if (pixelAt(sa, ca, u, v) !== pixelAt(sb, cb, u, v)) return false;
+    }
   }
   return true;
+}
+
+/** Slice w of crop `cb`'s stack `b` written into slice w of crop `ca`'s stack `a` (0 where `cb` does not reach). */
+function copySlice(a: Uint8Array, ca: Crop, b: Uint8Array, cb: Crop, w: number): void {
+  const sa = sliceAt(a, ca, w) as Uint8Array;
+  const sb = sliceAt(b, cb, w);
+  for (let y = 0; y < ca.nv; y++) for (let x = 0; x < ca.nu; x++) sa[x + ca.nu * y] = pixelAt(sb, cb, ca.u0 + x, ca.v0 + y);
 }
 
 /** Whether slices w - 1 .. w + 1 (those in the stack) are empty. */
@@ -300,23 +334,6 @@ function emptySlab(a: Uint8Array, area: number, nw: number, w: number): boolean 
   const to = (Math.min(nw - 1, w + 1) + 1) * area;
   for (let i = from; i < to; i++) if (a[i]) return false;
   return true;
-}
-
-/** First and last slice holding any voxel, or null. */
-function filledSpan(mask: Uint8Array, area: number, nw: number): [number, number] | null {
-  let first = -1;
-  let last = -1;
-  for (let w = 0; w < nw; w++) {
-    const o = w * area;
-    for (let i = o; i < o + area; i++) {
-      if (mask[i]) {
-        if (first < 0) first = w;
-        last = w;
-        break;
-      }
-    }
-  }
-  return first < 0 ? null : [first, last];
 }
 
 /**
@@ -349,11 +366,11 @@ function smoothSlice(src: Uint8Array, big: Uint8Array, mask: Uint8Array, nu: num
 
 /**
  * `postprocessStack` for an object cleaned before (an interactive session's next edit): the same result, slice
- * by slice. The work is done on the object's slices and two more each side (as `postprocessStack`, nothing
- * changes further away). `keepConnected` and the pieces' sizes are found on all of them; then a non-key slice
- * whose neighbourhood (itself and the slices next to it) is after `keepConnected` as it was in `memo`'s run,
- * with the same big pieces, and that was not a key slice then, gets `memo`'s result; the other slices are
- * smoothed and filled again. Returns the report and the memo for the next run (null for an empty stack).
+ * by slice, in the same box (the object and two voxels around it: nothing changes further away).
+ * `keepConnected` and the pieces' sizes are found on the whole box; then a non-key slice whose neighbourhood
+ * (itself and the slices next to it) is after `keepConnected` as it was in `memo`'s run, with the same big
+ * pieces, and that was not a key slice then, gets `memo`'s result; the other slices are smoothed and filled
+ * again. Returns the report and the memo for the next run (null for an empty stack).
  */
 export function postprocessStackFrom(
   stack: { mask: Uint8Array; nu: number; nv: number; nw: number },
@@ -362,44 +379,43 @@ export function postprocessStackFrom(
   memo: PostprocessMemo | null = null,
 ): { report: PostprocessReport; memo: PostprocessMemo | null } {
   const { mask, nu, nv, nw } = stack;
-  const area = nu * nv;
-  const span = filledSpan(mask, area, nw);
-  if (!span) return { report: postprocessStack(mask, nu, nv, nw, keySlices, options), memo: null };
+  const box = boundingBox3d(mask, nu, nv, nw, 2);
+  if (!box) return { report: postprocessStack(mask, nu, nv, nw, keySlices, options), memo: null };
   const o = { ...DEFAULT_POSTPROCESS, ...options };
   const words = JSON.stringify(o);
   const was = memo && memo.nu === nu && memo.nv === nv && memo.nw === nw && memo.options === words ? memo : null;
-  // Slices w0 .. w0 + n - 1 of the stack, `sub` (local index x = w - w0).
-  const w0 = Math.max(0, span[0] - 2);
-  const n = Math.min(nw - 1, span[1] + 2) - w0 + 1;
-  const sub = mask.subarray(w0 * area, (w0 + n) * area);
+  const crop: Crop = { u0: box[0], v0: box[1], w0: box[2], nu: box[3] - box[0] + 1, nv: box[4] - box[1] + 1, nw: box[5] - box[2] + 1 };
+  const { w0, nw: n } = crop;
+  const area = crop.nu * crop.nv;
+  const sub = copyCrop(mask, nu, nv, crop, null);
   const report: PostprocessReport = {};
   const saved = keySliceCopies(sub, area, n, [...keySlices].map((w) => w - w0));
   let pieces: Pieces | null = null;
-  if (o.keepConnected) ({ pieces, report: report.keepConnected } = keepConnected(sub, nu, nv, n, saved.keys()));
+  if (o.keepConnected) ({ pieces, report: report.keepConnected } = keepConnected(sub, crop.nu, crop.nv, n, saved.keys()));
   const src = sub.slice();
-  const big = o.smooth ? bigPieces(pieces ?? connectedComponents(src, nu, nv, n, true)) : new Uint8Array(src.length);
+  const big = o.smooth ? bigPieces(pieces ?? connectedComponents(src, crop.nu, crop.nv, n, true)) : new Uint8Array(src.length);
   const changed = new Int32Array(n);
   const kept = new Int32Array(n);
   const filled = new Int32Array(n);
   for (let x = 0; x < n; x++) {
     if (saved.has(x) || emptySlab(src, area, n, x)) continue;
     const w = x + w0;
-    const old = was && !was.keySlices.has(w) ? sliceAt(was.out, was.w0, area, w) : null;
-    if (was && old && sameSlab(src, w0, was.connected, was.w0, area, w) && sameSlab(big, w0, was.big, was.w0, area, w)) {
-      sub.set(old, x * area);
-      changed[x] = was.changed[w - was.w0];
-      kept[x] = was.kept[w - was.w0];
-      filled[x] = was.filled[w - was.w0];
+    if (was && !was.keySlices.has(w) && sameSlab(src, crop, was.connected, was.crop, w) && sameSlab(big, crop, was.big, was.crop, w)) {
+      copySlice(sub, crop, was.out, was.crop, w);
+      const i = w - was.crop.w0;
+      // A slice beyond the memo's box was empty there: nothing changed, nothing filled.
+      if (i >= 0 && i < was.crop.nw) [changed[x], kept[x], filled[x]] = [was.changed[i], was.kept[i], was.filled[i]];
       continue;
     }
-    if (o.smooth) ({ changed: changed[x], kept: kept[x] } = smoothSlice(src, big, sub, nu, nv, n, x));
-    if (o.fillHoles) filled[x] = fillHoles2d(sub.subarray(x * area, (x + 1) * area), nu, nv);
+    if (o.smooth) ({ changed: changed[x], kept: kept[x] } = smoothSlice(src, big, sub, crop.nu, crop.nv, n, x));
+    if (o.fillHoles) filled[x] = fillHoles2d(sub.subarray(x * area, (x + 1) * area), crop.nu, crop.nv);
   }
   const sum = (a: Int32Array): number => a.reduce((p, q) => p + q, 0);
   if (o.smooth) report.smooth = { changedVoxels: sum(changed), keptPieces: sum(kept) };
   if (o.fillHoles) report.fillHoles = { filledVoxels: sum(filled) };
   for (const [x, m] of saved) sub.set(m, x * area);
   if (o.continuity) report.continuity = { flaggedSlices: continuityFlags(sub, area, n, saved, o.continuityRatio).map((x) => x + w0) };
+  copyCrop(mask, nu, nv, crop, sub);
   const keys = new Set([...keySlices].filter((w) => w >= 0 && w < nw));
-  return { report, memo: { nu, nv, nw, options: words, keySlices: keys, w0, connected: src, big, out: sub.slice(), changed, kept, filled } };
+  return { report, memo: { nu, nv, nw, options: words, keySlices: keys, crop, connected: src, big, out: sub.slice(), changed, kept, filled } };
 }
