@@ -37,12 +37,6 @@ export interface PostprocessReport {
   continuity?: { flaggedSlices: number[] };
 }
 
-/**
- * Cleans `mask` (`mask[u + nu * (v + nv * w)]`, 0/1) in place. `keySlices` holds the indices of the key
- * slices (their content is restored as it was). The work is done in the object's 3D bounding box with a margin
- * of two voxels (cut to the stack), which gives the same result as the whole stack: no step can set a voxel
- * further than one voxel from the object, and the voxels at two count the same votes either way.
- */
 /** A box of a stack: its first voxel (u0, v0, w0) and its size. */
 interface Crop {
   u0: number;
@@ -67,6 +61,12 @@ function copyCrop(mask: Uint8Array, nu: number, nv: number, c: Crop, from: Uint8
   return sub;
 }
 
+/**
+ * Cleans `mask` (`mask[u + nu * (v + nv * w)]`, 0/1) in place. `keySlices` holds the indices of the key
+ * slices (their content is restored as it was). The work is done in the object's 3D bounding box with a margin
+ * of two voxels (cut to the stack), which gives the same result as the whole stack: no step can set a voxel
+ * further than one voxel from the object, and the voxels at two count the same votes either way.
+ */
 export function postprocessStack(
   mask: Uint8Array,
   nu: number,
