@@ -29,11 +29,13 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
       const s = p.mask.subarray(w * area, (w + 1) * area);
       // Beyond the label's key slices, a voxel that a better-founded label holds is that label's.
       const others = betterFounded(runs, keysOf, n, w);
+      const held = (u: number, v: number): boolean => others.some((j) => covers(runs[j].propagation!, u, v, w));
       for (let v = 0; v < p.nv; v++) {
+        const row = sg.index(p.roi.u0, p.roi.v0 + v, w);
         for (let u = 0; u < p.nu; u++) {
           if (!s[u + p.nu * v]) continue;
-          if (others.some((j) => covers(runs[j].propagation!, p.roi.u0 + u, p.roi.v0 + v, w))) continue;
-          const i = sg.index(p.roi.u0 + u, p.roi.v0 + v, w);
+          if (others.length > 0 && held(p.roi.u0 + u, p.roi.v0 + v)) continue;
+          const i = row + u * sg.su;
           if (out[i] === 0) out[i] = label.value;
         }
       }
@@ -112,6 +114,10 @@ function pasteKeySlice(p: NonNullable<LabelRun['propagation']>, w: number, out: 
 /** Voxels equal to `value` on slice w inside an in-plane box. */
 function countEqualIn(data: ArrayLike<number>, sg: SliceGeometry, w: number, box: { u0: number; v0: number; u1: number; v1: number }, value: number): number {
   let n = 0;
-  for (let v = box.v0; v <= box.v1; v++) for (let u = box.u0; u <= box.u1; u++) if (data[sg.index(u, v, w)] === value) n++;
+  const su = sg.su;
+  for (let v = box.v0; v <= box.v1; v++) {
+    const row = sg.index(box.u0, v, w);
+    for (let u = 0; u <= box.u1 - box.u0; u++) if (data[row + u * su] === value) n++;
+  }
   return n;
 }
