@@ -115,11 +115,12 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
     ...(ctx.onStep ? { onStep: ctx.onStep } : {}),
   });
   let postprocess: PostprocessReport = {};
-  if (p && ctx.postprocessed) {
-    const r = postprocessStackFrom({ mask: p.mask, nu: p.nu, nv: p.nv, nw: sg.count }, new Set(p.keyMasks.keys()), options.postprocess, ctx.postprocessed.memo);
-    ctx.postprocessed.keep(r.memo);
+  if (p) {
+    // Without a memo this is the whole clean-up (the same voxels and report as `postprocessStack`).
+    const r = postprocessStackFrom({ mask: p.mask, nu: p.nu, nv: p.nv, nw: sg.count }, new Set(p.keyMasks.keys()), options.postprocess, ctx.postprocessed?.memo ?? null);
+    ctx.postprocessed?.keep(r.memo);
     postprocess = r.report;
-  } else if (p) postprocess = postprocessStack(p.mask, p.nu, p.nv, sg.count, new Set(p.keyMasks.keys()), options.postprocess);
+  }
   const report: LabelReport = {
     value: label.value,
     ...(label.name !== undefined ? { name: label.name } : {}),
