@@ -459,6 +459,46 @@ describe('annotation app in a real browser', { skip }, () => {
     });
   }
 
+  it('local mode, DICOM folder with two series: the user chooses one; cancelling opens nothing', async () => {
+    const c = cases.get('DICOM') as Case;
+    const folder = path.join(tmp.dir, 'two-series');
+    fs.mkdirSync(folder, { recursive: true });
+    for (const f of fs.readdirSync(c.file)) fs.copyFileSync(path.join(c.file, f), path.join(folder, f));
+    const scout = writeCtSeries(folder, { nx: 24, ny: 20, nz: 5, spacing: [1.5, 1.5, 3], origin: [0, 0, 0], value: (x, y) => 1024 + 10 * ((x + y) % 7), description: 'scout', prefix: 'scout' });
+    const { page, offLoopback, errors } = await guardedPage(browser);
+    await page.goto(`${staticSite.url}/`);
+    await state(page, 'empty');
+    const entries = async () => page.$$eval('#series-dialog .series-item', (rows) =>
+        rows.map((r) => {
+          const input = r.querySelector('input') as unknown as { value: string; checked: boolean };
+          return { text: r.textContent ?? '', uid: input.value, checked: input.checked };
+        }),
+      );
+    // Cancelling (Esc) opens nothing and leaves the app as it was.
+    await page.setInputFiles('#folder', folder);
+    await state(page, 'choosing');
+    const listed = await entries();
+    assert.deepEqual(listed.map((e) => e.uid), [c.series, scout], 'the series with the most files first');
+    assert.deepEqual(listed.map((e) => e.checked), [true, false], 'the largest series is selected');
+    assert.match(listed[0].text, new RegExp(`CT "phantom CT" · ${c.image.size[2]} files`));
+    assert.match(listed[1].text, /CT "scout" · 5 files/);
+    await page.keyboard.press('Escape');
+    await state(page, 'empty');
+    assert.match((await page.textContent('#status')) ?? '', /two-series: no series opened/);
+    // Choosing the smaller series opens it, and the status names the other.
+    await page.setInputFiles('#folder', folder);
+    await state(page, 'choosing');
+    await page.click(`#series-dialog input[value="${scout}"]`);
+    await page.click('#series-dialog .series-open');
+    await state(page, 'ready');
+    const status = (await page.textContent('#status')) ?? '';
+    assert.match(status, /^two-series: 5 slices of 24 x 20 /);
+    assert.ok(status.includes(c.series as string), 'the status names the series not opened');
+    assert.deepEqual(offLoopback, []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   for (const mode of ['local', 'remote'] as const) {
     it(`${mode} mode, DICOM folder: the series opens with the Node reader's geometry; DICOM SEG and .seg.nrrd exports read back`, async () => {
       const c = cases.get('DICOM') as Case;

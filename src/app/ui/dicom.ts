@@ -10,7 +10,7 @@ import type { LabelInfo } from '../../labels/label-table.js';
 import { KeysliceError } from '../../util/errors.js';
 import { hasDicomPreamble, parseDicomHeader, TruncatedHeader } from '../../volume/dicom/header.js';
 import { segLabelImage, segMetaInfo } from '../../volume/dicom/seg.js';
-import { describeGaps, formatSeriesList, groupSeries, placeSeriesImage, planSeries, summarize, type DicomFile } from '../../volume/dicom/series.js';
+import { describeGaps, formatSeriesList, groupSeries, placeSeriesImage, planSeries, summarize, type DicomFile, type SeriesSummary } from '../../volume/dicom/series.js';
 import { fromItkImage, toItkImage } from '../../volume/itk-image.js';
 import type { LabelArray, Volume } from '../../volume/volume.js';
 
@@ -54,23 +54,51 @@ export function dicomFilesOf(files: readonly FolderFile[]): DicomFile[] {
   return out;
 }
 
-/**
- * Reads the image series of a folder's files: the series with the most files when there are several (the
- * others named in `notes`), ordered along the slice normal and checked as one regular volume; a series with
- * gaps or uneven steps is refused, as `keyslice` does without `--allow-gaps`.
- */
-export async function readDicomFolder(folder: string, files: readonly FolderFile[]): Promise<PageSeries> {
-  configure();
+/** A folder's image series, the one with the most files first (the default choice), each with its files. */
+interface RankedSeries {
+  summaries: SeriesSummary[];
+  groups: Map<string, DicomFile[]>;
+}
+
+function rankSeries(folder: string, files: readonly FolderFile[]): RankedSeries {
   const all = dicomFilesOf(files);
   if (all.length === 0) throw new KeysliceError('FILE_UNREADABLE', `folder holds no DICOM file (files with the DICM preamble) among its ${files.length} file(s)`, folder);
   const groups = groupSeries(all);
   if (groups.size === 0) throw new KeysliceError('FILE_UNREADABLE', `folder holds ${all.length} DICOM file(s) but no image series (no pixel data or no series UID)`, folder);
-  const ranked = [...groups].sort((a, b) => b[1].length - a[1].length);
-  const [uid, series] = ranked[0];
+  const folderOf = (p: string) => p.split('/').slice(0, -1).join('/') || '.';
+  const summaries = [...groups].map(([uid, f]) => summarize(uid, f, folderOf)).sort((a, b) => b.files - a.files || a.uid.localeCompare(b.uid));
+  return { summaries, groups };
+}
+
+/**
+ * The image series among a folder's files, the one with the most files first (what opens when nobody chooses),
+ * as `keyslice info --list-series` lists them: UID, modality, description, number of files, sub-folder.
+ */
+export function folderSeries(folder: string, files: readonly FolderFile[]): SeriesSummary[] {
+  return rankSeries(folder, files).summaries;
+}
+
+/** Options of {@link readDicomFolder}. */
+export interface ReadFolderOptions {
+  /** Series instance UID to open; default the series with the most files (the others are named in `notes`). */
+  series?: string;
+}
+
+/**
+ * Reads one image series of a folder's files (`options.series`, by default the one with the most files; the
+ * others named in `notes`), ordered along the slice normal and checked as one regular volume; a series with
+ * gaps or uneven steps is refused, as `keyslice` does without `--allow-gaps`.
+ */
+export async function readDicomFolder(folder: string, files: readonly FolderFile[], options: ReadFolderOptions = {}): Promise<PageSeries> {
+  configure();
+  const { summaries, groups } = rankSeries(folder, files);
+  const uid = options.series ?? summaries[0].uid;
+  const series = groups.get(uid);
+  if (!series) throw new KeysliceError('DICOM_SERIES_NOT_FOUND', `holds no series ${uid}; its series:\n${formatSeriesList(summaries)}`, folder);
   const notes: string[] = [];
-  if (ranked.length > 1) {
-    const folderOf = (p: string) => p.split('/').slice(0, -1).join('/') || '.';
-    notes.push(`${folder} holds ${ranked.length} series; opened ${uid} (${series.length} files). The others:\n${formatSeriesList(ranked.slice(1).map(([u, f]) => summarize(u, f, folderOf)))}`);
+  if (summaries.length > 1) {
+    const others = summaries.filter((s) => s.uid !== uid);
+    notes.push(`${folder} holds ${summaries.length} series; opened ${uid} (${series.length} files). The others:\n${formatSeriesList(others)}`);
   }
   const byPath = new Map(files.map((f) => [f.path, f]));
   let ordered: FolderFile[];

@@ -12,8 +12,9 @@ import { niftiToBytes } from '../../volume/nifti-bytes.js';
 import { changedSlices, rasAxisOfVoxelAxis, sliceFromRas, sliceToRas, type RasLayout } from '../ras.js';
 import { leastCertainSlice, presetRange, WINDOW_PRESETS } from '../review.js';
 import { SnapshotStore, type ConfidenceMap } from '../snapshots.js';
-import { readDicomFolder, type FolderFile } from './dicom.js';
+import { folderSeries, readDicomFolder, type FolderFile } from './dicom.js';
 import { fromDrop, fromInput, type Opened } from './drop.js';
+import { chooseSeries } from './series-chooser.js';
 import { LocalPort } from './port-local.js';
 import { RemotePort } from './port-remote.js';
 import { drawStrip, stripSliceAt } from './strip.js';
@@ -122,13 +123,27 @@ export class App {
   }
 
   /**
-   * Opens the DICOM series of a folder's files: read in the page (its geometry as keyslice's Node reader gives
+   * Opens a DICOM series of a folder's files: when the folder holds several image series the user chooses one
+   * (cancelling keeps what is open); the series is read in the page (its geometry as keyslice's Node reader gives
    * it), shown as NIfTI, and handed to the session as a volume (local) or as a zip of its files (remote).
    */
-  openFolder(name: string, files: FolderFile[]): Promise<void> {
+  async openFolder(name: string, files: FolderFile[]): Promise<void> {
+    let chosen: string | undefined;
+    const list = named(name, () => folderSeries(name, files));
+    if (list.length > 1) {
+      const state = document.body.dataset.state;
+      document.body.dataset.state = 'choosing';
+      const uid = await chooseSeries(name, list);
+      document.body.dataset.state = state;
+      if (uid === null) {
+        this.status(`${name}: no series opened`);
+        return;
+      }
+      chosen = uid;
+    }
     return this.start(name, async () => {
       this.status(`reading the DICOM series in ${name} (${files.length} files)…`);
-      const series = await readDicomFolder(name, files);
+      const series = await readDicomFolder(name, files, chosen === undefined ? {} : { series: chosen });
       await this.viewer.load(`${name}.nii`, niftiToBytes(series.volume, false));
       if (this.viewer.nv.volumes.length === 0) throw new Error('the viewer could not show the series');
       const opened = await this.port.openSeries(name, series);
@@ -145,10 +160,7 @@ export class App {
     try {
       this.scan = await load();
     } catch (err) {
-      const e = err as Error & { code?: string };
-      const named = new Error(e.message.includes(name) ? e.message : `${name}: ${e.message}`) as Error & { code?: string };
-      named.code = e.code ?? 'UNSUPPORTED_IMAGE';
-      throw named;
+      throw namedError(name, err);
     }
     this.fileName = name;
     this.layout = this.viewer.layout();
@@ -645,6 +657,23 @@ export class App {
   keyMask(label: number, slice: number): number[] {
     if (!this.layout) return [];
     return Array.from(sliceFromRas(this.shown, this.layout, this.axis, slice, label));
+  }
+}
+
+/** An error of opening `name`, its message naming the file and its code kept (default UNSUPPORTED_IMAGE). */
+function namedError(name: string, err: unknown): Error & { code?: string } {
+  const e = err as Error & { code?: string };
+  const out = new Error(e.message.includes(name) ? e.message : `${name}: ${e.message}`) as Error & { code?: string };
+  out.code = e.code ?? 'UNSUPPORTED_IMAGE';
+  return out;
+}
+
+/** `f()`, its error named as an error of opening `name`. */
+function named<T>(name: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw namedError(name, err);
   }
 }
 
