@@ -12,6 +12,7 @@ import { samEngine } from '../src/engines/sam/engine.js';
 import { loadSamModel } from '../src/models/sam/load-node.js';
 import { segment } from '../src/pipeline/segment.js';
 import type { FrontInfo, SliceEngine } from '../src/propagation/types.js';
+import { anyNonZero, eachSetIndex, hashBytes, sameBytes } from '../src/session/cache.js';
 import { openSession, type KeysliceSessionHandle } from '../src/session/session.js';
 import type { SliceUpdate } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
@@ -304,6 +305,7 @@ describe('session: reuse, history, progress, errors', () => {
       ['remove a missing key slice', () => s.removeKeySlice(1, 11), /label 1 has no key slice 11 \(its key slices: 10\)/],
       ['label value', () => s.setKeySlice(0, 12, { mask: mask(12) }), /a label value is a whole number from 1 to 65535/],
       ['propagate an unknown label', () => s.propagate({ labels: [4] }), /label 4 is not in this session/],
+      ['remove an unknown label', () => s.removeLabel(7), /label 7 is not in this session \(labels: 1\)/],
     ];
     for (const [what, f, msg] of bad) {
       await assert.rejects(async () => f(), (e: unknown) => e instanceof KeysliceError && e.code === 'INVALID_ANNOTATION' && msg.test(e.message), what);
@@ -312,6 +314,38 @@ describe('session: reuse, history, progress, errors', () => {
       assert.deepEqual(Uint8Array.from((await s.labels()).data), before, `${what}: labels unchanged`);
     }
     assert.deepEqual(await s.keySlices(1), [{ slice: 10, kind: 'mask' }]);
+    // A label removed and the removal undone: its result comes back as it was, with nothing to propagate.
+    await s.removeLabel(1);
+    assert.ok((await s.labels()).data.every((x) => x === 0));
+    assert.ok(await s.undo());
+    assert.deepEqual(await s.pending(), []);
+    assert.deepEqual(Uint8Array.from((await s.labels()).data), before);
+  });
+
+  it('byte helpers of the caches read a byte array the same wherever it starts against word boundaries', () => {
+    const buf = new Uint8Array(203);
+    for (const i of [1, 2, 40, 41, 77, 150, 199, 202]) buf[i] = 1 + (i % 5);
+    for (let shift = 0; shift < 4; shift++) {
+      const a = buf.subarray(shift, shift + 197);
+      const copy = a.slice();
+      assert.equal(hashBytes(a), hashBytes(copy), `shift ${shift}: the hash follows the bytes`);
+      assert.equal(hashBytes(a), hashBytes(Array.from(a)), `shift ${shift}: as a plain array too`);
+      assert.ok(sameBytes(a, copy) && sameBytes(copy, a));
+      for (const i of [0, 3, 100, 196]) {
+        const other = copy.slice();
+        other[i] ^= 1;
+        assert.ok(!sameBytes(a, other) && !sameBytes(other, a), `shift ${shift}: byte ${i} differs`);
+        assert.notEqual(hashBytes(other), hashBytes(a));
+      }
+      const set: number[] = [];
+      eachSetIndex(a, (i) => set.push(i));
+      assert.deepEqual(set, [...a.keys()].filter((i) => a[i] !== 0), `shift ${shift}: every set byte in order`);
+      assert.ok(anyNonZero(a));
+      const zeros = new Uint8Array(203).subarray(shift, shift + 197);
+      assert.ok(!anyNonZero(zeros));
+      zeros[196] = 1;
+      assert.ok(anyNonZero(zeros), 'the last byte counts');
+    }
   });
 
   it('yields every slice as it is decided, and a cancelled propagation leaves the session usable', async () => {

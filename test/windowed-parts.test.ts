@@ -176,7 +176,10 @@ describe('work in a window, same result', () => {
     const other = postprocessStackFrom({ mask: again.slice(0, area * (nw - 1)), nu, nv, nw: nw - 1 }, new Set([6]), {}, memo);
     assert.equal(other.memo?.nw, nw - 1);
     const none = new Uint8Array(area * nw);
-    assert.deepEqual(postprocessStackFrom({ mask: none, nu, nv, nw }, new Set([6]), {}, memo), { report: postprocessStack(new Uint8Array(area * nw), nu, nv, nw, new Set([6])), memo: null });
+    const nothingDone = { keepConnected: { removedComponents: 0, removedVoxels: 0 }, smooth: { changedVoxels: 0, keptPieces: 0 }, fillHoles: { filledVoxels: 0 }, continuity: { flaggedSlices: [] } };
+    assert.deepEqual(postprocessStackFrom({ mask: none, nu, nv, nw }, new Set([6]), {}, memo), { report: nothingDone, memo: null });
+    assert.deepEqual(postprocessStack(none, nu, nv, nw, new Set([6])), nothingDone, 'an empty stack reports each step with nothing done');
+    assert.deepEqual(postprocessStack(none, nu, nv, nw, new Set([6]), { smooth: false, continuity: false }), { keepConnected: nothingDone.keepConnected, fillHoles: nothingDone.fillHoles }, 'only the steps that are on');
   });
 
   it('SSIM of a large region is the mean of its map on a grid: close to every pixel, exact below the grid size', () => {

@@ -3,8 +3,9 @@
  * Per case and label it draws the truth mask on one key slice (the k = 1 slice of `selectKeySlices`), then up to
  * `edits` times corrects the slice the session suggests next (the truth mask there, or "absent" where the
  * object is not), propagating after each edit. After each edit it records the Dice of the session's labels,
- * the seconds of the edit's propagation, and, as the reference measured in the same run, the seconds of a
- * from-scratch `segment()` with the same key slices (whose labels must be the same, voxel for voxel).
+ * the seconds of the edit's propagation and label volume (`propagate` and `labels()`), and, as the reference
+ * measured in the same run, the seconds of a from-scratch `segment()` with the same key slices (the same work
+ * from nothing: its labels must be the same, voxel for voxel).
  */
 import * as path from 'node:path';
 import type { Annotations } from '../annotations/types.js';
@@ -30,7 +31,7 @@ export interface InteractiveRow {
   absent: boolean;
   keySlices: number[];
   dice: number;
-  /** Seconds the session took to propagate after this edit, and a from-scratch segment() with the same key slices. */
+  /** Seconds the session took to propagate after this edit and merge its labels, and a from-scratch segment() with the same key slices. */
   editSeconds: number;
   fullSeconds: number;
   /** The same in CPU seconds of this process (less sensitive to other work on a shared machine). */
@@ -83,9 +84,10 @@ export async function runInteractiveBench(opts: InteractiveOptions): Promise<Int
         const t0 = performance.now();
         const c0 = process.cpuUsage();
         for await (const u of session.propagate()) void u;
+        // The same work as segment() below: the propagation and the merged label volume.
+        const labels = await session.labels();
         const editSeconds = (performance.now() - t0) / 1000;
         const editCpuSeconds = cpuSince(c0);
-        const labels = await session.labels();
         const annotations: Annotations = { axis, labels: [simulateLabel(truthVol.data, sg, value, [...keys].sort((a, b) => a - b), 'mask')] };
         annotations.labels[0].value = 1;
         const t1 = performance.now();

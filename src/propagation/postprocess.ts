@@ -8,7 +8,7 @@
  * - continuity: flag slices whose area jumps against both neighbours (more than `continuityRatio` times, or
  *   less than 1 / `continuityRatio` times their mean); flags only, nothing is changed.
  */
-import { boundingBox3d, connectedComponents, neighbourhoodSum, fillHoles2d } from '../morphology/binary.js';
+import { boundingBox3d, connectedComponents, fillHoles2d } from '../morphology/binary.js';
 
 export interface PostprocessOptions {
   keepConnected?: boolean;
@@ -65,7 +65,8 @@ function copyCrop(mask: Uint8Array, nu: number, nv: number, c: Crop, from: Uint8
  * Cleans `mask` (`mask[u + nu * (v + nv * w)]`, 0/1) in place. `keySlices` holds the indices of the key
  * slices (their content is restored as it was). The work is done in the object's 3D bounding box with a margin
  * of two voxels (cut to the stack), which gives the same result as the whole stack: no step can set a voxel
- * further than one voxel from the object, and the voxels at two count the same votes either way.
+ * further than one voxel from the object, and the voxels at two count the same votes either way. This is
+ * `postprocessStackFrom` without an earlier run.
  */
 export function postprocessStack(
   mask: Uint8Array,
@@ -75,91 +76,17 @@ export function postprocessStack(
   keySlices: ReadonlySet<number>,
   options: PostprocessOptions = {},
 ): PostprocessReport {
-  const box = boundingBox3d(mask, nu, nv, nw, 2);
-  if (!box) return postprocessWhole(mask, nu, nv, nw, keySlices, options);
-  const [u0, v0, w0, u1, v1, w1] = box;
-  const bu = u1 - u0 + 1;
-  const bv = v1 - v0 + 1;
-  const bw = w1 - w0 + 1;
-  if (bu * bv * bw > 0.8 * nu * nv * nw) return postprocessWhole(mask, nu, nv, nw, keySlices, options);
-  const crop: Crop = { u0, v0, w0, nu: bu, nv: bv, nw: bw };
-  const sub = copyCrop(mask, nu, nv, crop, null);
-  const keys = new Set([...keySlices].filter((w) => w >= w0 && w <= w1).map((w) => w - w0));
-  const report = postprocessWhole(sub, bu, bv, bw, keys, options);
-  copyCrop(mask, nu, nv, crop, sub);
-  if (report.continuity) report.continuity.flaggedSlices = report.continuity.flaggedSlices.map((w) => w + w0);
-  return report;
+  return postprocessStackFrom({ mask, nu, nv, nw }, keySlices, options, null).report;
 }
 
-function postprocessWhole(
-  mask: Uint8Array,
-  nu: number,
-  nv: number,
-  nw: number,
-  keySlices: ReadonlySet<number>,
-  options: PostprocessOptions = {},
-): PostprocessReport {
-  const o = { ...DEFAULT_POSTPROCESS, ...options };
-  const area = nu * nv;
-  const report: PostprocessReport = {};
-  const saved = keySliceCopies(mask, area, nw, keySlices);
-
-  // The 3D pieces after `keepConnected`: the ones it kept, as they were (dropping whole pieces leaves the others).
-  let pieces: Pieces | null = null;
-  if (o.keepConnected) ({ pieces, report: report.keepConnected } = keepConnected(mask, nu, nv, nw, saved.keys()));
-  if (o.smooth) {
-    // 3D majority over the 3x3x3 neighbourhood (voxels outside the stack do not vote); key slices vote but do not
-    // change. Slice-by-slice results disagree from one slice to the next where the boundary is faint; the
-    // neighbouring slices settle it.
-    const src = mask.slice();
-    // Only around 3D pieces at least as big as a ball of radius 3 voxels (113 voxels): smaller ones (a lesion)
-    // would be eroded away.
-    const big = bigPieces(pieces ?? connectedComponents(src, nu, nv, nw, true));
-    const votes = neighbourhoodSum(src, nu, nv, nw);
-    const nearBig = neighbourhoodSum(big, nu, nv, nw);
-    // Voxels of the 3x3x3 neighbourhood inside the stack, per axis.
-    const inside = (x: number, n: number): number => (x > 0 ? 1 : 0) + 1 + (x < n - 1 ? 1 : 0);
-    let changedVoxels = 0;
-    const changedOn = new Uint8Array(nw);
-    for (let w = 0; w < nw; w++) {
-      if (saved.has(w)) continue;
-      const cw = inside(w, nw);
-      for (let v = 0; v < nv; v++) {
-        const cvw = cw * inside(v, nv);
-        for (let u = 0; u < nu; u++) {
-          const i = u + nu * (v + nv * w);
-          if (!nearBig[i]) continue;
-          const val = 2 * votes[i] > cvw * inside(u, nu) ? 1 : 0;
-          if (val !== src[i]) {
-            mask[i] = val;
-            changedVoxels++;
-            changedOn[w] = 1;
-          }
-        }
-      }
-    }
-    // Small pieces (a lesion's cross-section, the tip of an ending object) would be voted away whole: a piece of
-    // a slice that would lose more than half its voxels is kept as it was (a slice the vote left as it was has none).
-    let keptPieces = 0;
-    for (let w = 0; w < nw; w++) {
-      if (saved.has(w) || !changedOn[w]) continue;
-      const r = keepSmallPieces(src.subarray(w * area, (w + 1) * area), mask.subarray(w * area, (w + 1) * area), nu, nv);
-      keptPieces += r.pieces;
-      changedVoxels -= r.voxels;
-    }
-    report.smooth = { changedVoxels, keptPieces };
-  }
-  if (o.fillHoles) {
-    let filledVoxels = 0;
-    for (let w = 0; w < nw; w++) {
-      if (saved.has(w)) continue;
-      filledVoxels += fillHoles2d(mask.subarray(w * area, (w + 1) * area), nu, nv);
-    }
-    report.fillHoles = { filledVoxels };
-  }
-  for (const [w, m] of saved) mask.set(m, w * area);
-  if (o.continuity) report.continuity = { flaggedSlices: continuityFlags(mask, area, nw, saved, o.continuityRatio) };
-  return report;
+/** The report of an empty stack: each step that is on, with nothing done. */
+function emptyReport(o: Required<PostprocessOptions>): PostprocessReport {
+  return {
+    ...(o.keepConnected ? { keepConnected: { removedComponents: 0, removedVoxels: 0 } } : {}),
+    ...(o.smooth ? { smooth: { changedVoxels: 0, keptPieces: 0 } } : {}),
+    ...(o.fillHoles ? { fillHoles: { filledVoxels: 0 } } : {}),
+    ...(o.continuity ? { continuity: { flaggedSlices: [] } } : {}),
+  };
 }
 
 /** Copies of the key slices in the stack (they are restored as they were), by slice. */
@@ -337,8 +264,12 @@ function emptySlab(a: Uint8Array, area: number, nw: number, w: number): boolean 
 }
 
 /**
- * The smoothing vote on slice w (see `postprocessWhole`), in place on `mask`, and the small pieces put back:
- * the voxels changed and the pieces put back.
+ * The smoothing vote on slice w, in place on `mask`, and the small pieces put back: the voxels changed and the
+ * pieces put back. A 3D majority over the 3x3x3 neighbourhood of `src` (voxels outside the stack do not vote;
+ * key slices vote but are not changed by the caller): slice-by-slice results disagree from one slice to the
+ * next where the boundary is faint, and the neighbouring slices settle it. Only voxels next to a big piece
+ * (`big`: pieces at least as big as a ball of radius 3 voxels) are voted on, since smaller ones (a lesion) would
+ * be eroded away; a piece of the slice that would lose more than half its voxels is put back as it was.
  */
 function smoothSlice(src: Uint8Array, big: Uint8Array, mask: Uint8Array, nu: number, nv: number, nw: number, w: number): { changed: number; kept: number } {
   const area = nu * nv;
@@ -379,9 +310,9 @@ export function postprocessStackFrom(
   memo: PostprocessMemo | null = null,
 ): { report: PostprocessReport; memo: PostprocessMemo | null } {
   const { mask, nu, nv, nw } = stack;
-  const box = boundingBox3d(mask, nu, nv, nw, 2);
-  if (!box) return { report: postprocessStack(mask, nu, nv, nw, keySlices, options), memo: null };
   const o = { ...DEFAULT_POSTPROCESS, ...options };
+  const box = boundingBox3d(mask, nu, nv, nw, 2);
+  if (!box) return { report: emptyReport(o), memo: null };
   const words = JSON.stringify(o);
   const was = memo && memo.nu === nu && memo.nv === nv && memo.nw === nw && memo.options === words ? memo : null;
   const crop: Crop = { u0: box[0], v0: box[1], w0: box[2], nu: box[3] - box[0] + 1, nv: box[4] - box[1] + 1, nw: box[5] - box[2] + 1 };

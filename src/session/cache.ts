@@ -11,14 +11,62 @@
 import type { KeySlice } from '../annotations/types.js';
 import type { KeyMask } from '../interpolation/mci.js';
 
-/** FNV-1a over bytes, as 8 hex digits (a cache key part; hits are verified on the inputs themselves). */
+/**
+ * A byte array read as 32-bit words: `head` bytes up to the first word boundary, then `words`, then the bytes
+ * from `tail` on; null for a short or non-byte array (read byte by byte).
+ */
+function wordsOf(a: ArrayLike<number>): { head: number; words: Uint32Array; tail: number } | null {
+  if (!(a instanceof Uint8Array) || a.length < 32) return null;
+  const head = (4 - (a.byteOffset % 4)) % 4;
+  const words = new Uint32Array(a.buffer, a.byteOffset + head, (a.length - head) >>> 2);
+  return { head, words, tail: head + 4 * words.length };
+}
+
+/**
+ * FNV-1a over the bytes taken four at a time (as little-endian 32-bit words, the last few one by one), as 8 hex
+ * digits: a cache key part; hits are verified on the inputs themselves.
+ */
 export function hashBytes(data: ArrayLike<number>, seed = 0x811c9dc5): string {
   let h = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
+  const n = data.length - (data.length % 4);
+  const w = data instanceof Uint8Array && data.byteOffset % 4 === 0 && n > 0 ? new Uint32Array(data.buffer, data.byteOffset, n >>> 2) : null;
+  for (let i = 0; i < n; i += 4) {
+    h ^= w ? w[i >>> 2] : (data[i] & 0xff) | ((data[i + 1] & 0xff) << 8) | ((data[i + 2] & 0xff) << 16) | ((data[i + 3] & 0xff) << 24);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  for (let i = n; i < data.length; i++) {
     h ^= data[i] & 0xff;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, '0');
+}
+
+/** Whether any byte of `a` is set (word by word). */
+export function anyNonZero(a: Uint8Array): boolean {
+  const r = wordsOf(a);
+  if (!r) return a.some((x) => x !== 0);
+  for (let i = 0; i < r.head; i++) if (a[i]) return true;
+  const { words } = r;
+  for (let i = 0; i < words.length; i++) if (words[i]) return true;
+  for (let i = r.tail; i < a.length; i++) if (a[i]) return true;
+  return false;
+}
+
+/** Calls `fn` with the index of every set byte of `a`, in order (skipping unset words whole). */
+export function eachSetIndex(a: Uint8Array, fn: (i: number) => void): void {
+  const r = wordsOf(a);
+  if (!r) {
+    for (let i = 0; i < a.length; i++) if (a[i]) fn(i);
+    return;
+  }
+  for (let i = 0; i < r.head; i++) if (a[i]) fn(i);
+  const { words } = r;
+  for (let k = 0; k < words.length; k++) {
+    if (!words[k]) continue;
+    const i0 = r.head + 4 * k;
+    for (let i = i0; i < i0 + 4; i++) if (a[i]) fn(i);
+  }
+  for (let i = r.tail; i < a.length; i++) if (a[i]) fn(i);
 }
 
 /** A key slice in words and hashes (index, kind, mask hash, box, points). */
@@ -51,9 +99,20 @@ export function copyKeyMasks(keys: readonly KeyMask[]): KeyMask[] {
   return keys.map((k) => ({ index: k.index, mask: k.mask ? k.mask.slice() : null }));
 }
 
+/** Whether two arrays hold the same values (byte arrays that start alike against word boundaries word by word). */
 export function sameBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  const ra = wordsOf(a);
+  const rb = ra && wordsOf(b);
+  if (!ra || !rb || ra.head !== rb.head) {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < ra.head; i++) if (a[i] !== b[i]) return false;
+  const wa = ra.words;
+  const wb = rb.words;
+  for (let i = 0; i < wa.length; i++) if (wa[i] !== wb[i]) return false;
+  for (let i = ra.tail; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 

@@ -7,6 +7,7 @@
 import type { LabelReport } from '../pipeline/segment.js';
 import type { FrontReport } from '../propagation/types.js';
 import { allocLabels, type LabelArray, type SliceGeometry, type Volume } from '../volume/volume.js';
+import { anyNonZero, eachSetIndex } from './cache.js';
 import type { LabelRun } from './label-run.js';
 import { betterFounded, covers, runKeys, territoryEnds, type TerritoryEnd } from './territory.js';
 
@@ -27,18 +28,17 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
     for (let w = lo; w <= hi; w++) {
       if (keys.has(w)) continue;
       const s = p.mask.subarray(w * area, (w + 1) * area);
+      if (!anyNonZero(s)) continue;
       // Beyond the label's key slices, a voxel that a better-founded label holds is that label's.
       const others = betterFounded(runs, keysOf, n, w);
       const held = (u: number, v: number): boolean => others.some((j) => covers(runs[j].propagation!, u, v, w));
-      for (let v = 0; v < p.nv; v++) {
-        const row = sg.index(p.roi.u0, p.roi.v0 + v, w);
-        for (let u = 0; u < p.nu; u++) {
-          if (!s[u + p.nu * v]) continue;
-          if (others.length > 0 && held(p.roi.u0 + u, p.roi.v0 + v)) continue;
-          const i = row + u * sg.su;
-          if (out[i] === 0) out[i] = label.value;
-        }
-      }
+      eachSetIndex(s, (j) => {
+        const v = Math.floor(j / p.nu);
+        const u = j - v * p.nu;
+        if (others.length > 0 && held(p.roi.u0 + u, p.roi.v0 + v)) return;
+        const i = sg.index(p.roi.u0, p.roi.v0 + v, w) + u * sg.su;
+        if (out[i] === 0) out[i] = label.value;
+      });
     }
   });
   const { area } = sg;
@@ -62,10 +62,10 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
     let first = -1;
     let last = -1;
     const areas: number[] = [];
-    const roi = run.propagation?.roi;
+    const p = run.propagation;
     for (let w = 0; w < sg.count; w++) {
-      // A label's voxels lie inside its ROI (none without one).
-      const n = roi ? countEqualIn(out, sg, w, roi, r.value) : 0;
+      // A label's voxels lie where its own stack is set (no other label writes its value).
+      const n = p ? countEqualAt(out, sg, p, w, r.value) : 0;
       areas.push(n);
       if (n > 0) {
         if (first < 0) first = w;
@@ -111,13 +111,13 @@ function pasteKeySlice(p: NonNullable<LabelRun['propagation']>, w: number, out: 
   }
 }
 
-/** Voxels equal to `value` on slice w inside an in-plane box. */
-function countEqualIn(data: ArrayLike<number>, sg: SliceGeometry, w: number, box: { u0: number; v0: number; u1: number; v1: number }, value: number): number {
+/** Voxels equal to `value` on slice w where a run's ROI stack is set. */
+function countEqualAt(data: ArrayLike<number>, sg: SliceGeometry, p: NonNullable<LabelRun['propagation']>, w: number, value: number): number {
   let n = 0;
-  const su = sg.su;
-  for (let v = box.v0; v <= box.v1; v++) {
-    const row = sg.index(box.u0, v, w);
-    for (let u = 0; u <= box.u1 - box.u0; u++) if (data[row + u * su] === value) n++;
-  }
+  const area = p.nu * p.nv;
+  eachSetIndex(p.mask.subarray(w * area, (w + 1) * area), (j) => {
+    const v = Math.floor(j / p.nu);
+    if (data[sg.index(p.roi.u0, p.roi.v0 + v, w) + (j - v * p.nu) * sg.su] === value) n++;
+  });
   return n;
 }

@@ -20,7 +20,7 @@ import type { EngineUsage, KeyDerived, SliceEngine, SliceSource } from '../propa
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
-import { copyKeyMasks, hashBytes, keyMasksKey, keySliceKey, LruCache, sameBytes, sameKeyMasks, sameKeySlice } from './cache.js';
+import { anyNonZero, copyKeyMasks, hashBytes, keyMasksKey, keySliceKey, LruCache, sameBytes, sameKeyMasks, sameKeySlice } from './cache.js';
 import { EditLog } from './history.js';
 import { runLabel, type LabelRun, type LabelRunOptions } from './label-run.js';
 import { mergeLabels } from './merge.js';
@@ -430,7 +430,7 @@ class KeysliceSession implements Session {
       const was = sameRoi ? sent?.get(w) : undefined;
       if (was && roiSlice) {
         if (sameBytes(was, roiSlice)) continue;
-      } else if ((!r || r.source === 'none') && !roiSlice?.some((x) => x)) continue;
+      } else if ((!r || r.source === 'none') && !(roiSlice && anyNonZero(roiSlice))) continue;
       const { mask, box } = p && roiSlice ? wholeSlice(roiSlice, p.roi, sg) : { mask: new Uint8Array(sg.area), box: null };
       yield { label: run.label.value, slice: w, source: SOURCE[r?.source ?? 'none'], mask, box, confidence: r?.confidence ?? 0, cached, final: true, done, total };
     }
