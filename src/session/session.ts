@@ -381,8 +381,7 @@ class KeysliceSession implements Session {
     const first = plan.key + plan.direction;
     const lo = Math.min(first, plan.limit);
     const hi = Math.max(first, plan.limit);
-    const prior = new Uint8Array(plan.between ? (hi - lo + 1) * area : 0);
-    if (plan.between) for (let w = lo; w <= hi; w++) prior.set(inputs.priorOf(w), (w - lo) * area);
+    const prior = plan.between ? priorSpan(inputs.priorOf, lo, hi, area) : new Uint8Array(0);
     const others: KeyMask[] = (inputs.dependsOn ?? []).map((index) => ({ index, mask: inputs.keyMasks.get(index) ?? null }));
     const { roi } = inputs;
     const key = [
@@ -400,7 +399,7 @@ class KeysliceSession implements Session {
     const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior) && sameKeyMasks(s.others, others));
     if (hit) return hit.outcome;
     const outcome = await run();
-    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior, others: copyKeyMasks(others) }, outcomeBytes(outcome) + 2 * prior.length + (others.length + 1) * area);
+    this.frontCache.set(key, { outcome, keyMask: keyMask.slice(), prior: prior.slice(), others: copyKeyMasks(others) }, outcomeBytes(outcome) + 2 * prior.length + (others.length + 1) * area);
     return outcome;
   }
 
@@ -604,6 +603,23 @@ interface MergedLabels {
   /** The merged label array until `labels()` hands it out. */
   out: LabelArray | null;
   reports: LabelReport[];
+}
+
+/**
+ * The prior on slices lo..hi (`area` pixels each) as one array: a view of the stack the slices lie in where
+ * they lie one after the other (the controller's prior), else a copy. Read only.
+ */
+function priorSpan(priorOf: (w: number) => Uint8Array, lo: number, hi: number, area: number): Uint8Array {
+  const slices = [];
+  for (let w = lo; w <= hi; w++) slices.push(priorOf(w));
+  const [first] = slices;
+  const n = (hi - lo + 1) * area;
+  if (slices.every((s, i) => s.length === area && s.buffer === first.buffer && s.byteOffset === first.byteOffset + i * area)) {
+    return new Uint8Array(first.buffer, first.byteOffset, n);
+  }
+  const out = new Uint8Array(n);
+  slices.forEach((s, i) => out.set(s, i * area));
+  return out;
 }
 
 /** A slice of a ROI stack as a whole slice, and its box in whole-slice coordinates (null: empty). */
