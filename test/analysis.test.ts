@@ -124,6 +124,19 @@ describe('binary morphology and 3D post-processing', () => {
     assert.deepEqual(fewestSpanning(small, n, n, box, 0.1), small);
   });
 
+  it('counts the non-zero values of a byte array wherever it starts, of any value, as one by one', () => {
+    const buf = new Uint8Array(301);
+    for (let i = 0; i < buf.length; i++) buf[i] = i % 7 === 0 ? 0 : i % 11 === 0 ? 255 : i % 3 === 0 ? 1 : i % 5 === 0 ? 128 : 0;
+    for (let start = 0; start < 4; start++) {
+      for (const end of [start + 63, start + 64, 297, 298, 299, 300]) {
+        const a = buf.subarray(start, end);
+        assert.equal(countNonZero(a), Array.from(a).filter((x) => x !== 0).length, `bytes ${start}..${end}`);
+      }
+    }
+    assert.equal(countNonZero(new Uint8Array(100)), 0);
+    assert.equal(countNonZero(new Float32Array([0, 0.5, -1, 0])), 2);
+  });
+
   it('fills holes but not bays open to the border; counts 6- and 26-connected components', () => {
     const m = new Uint8Array(7 * 7);
     for (let v = 1; v <= 5; v++) for (let u = 1; u <= 5; u++) m[u + 7 * v] = 1;
