@@ -12,7 +12,7 @@ import { samEngine } from '../src/engines/sam/engine.js';
 import { loadSamModel } from '../src/models/sam/load-node.js';
 import { segment } from '../src/pipeline/segment.js';
 import type { FrontInfo, SliceEngine } from '../src/propagation/types.js';
-import { anyNonZero, eachSetIndex, hashBytes, sameBytes } from '../src/session/cache.js';
+import { anyNonZero, eachSetRun, hashBytes, sameBytes } from '../src/session/cache.js';
 import { openSession, type KeysliceSessionHandle } from '../src/session/session.js';
 import type { SliceUpdate } from '../src/session/types.js';
 import { KeysliceError } from '../src/util/errors.js';
@@ -325,6 +325,7 @@ describe('session: reuse, history, progress, errors', () => {
   it('byte helpers of the caches read a byte array the same wherever it starts against word boundaries', () => {
     const buf = new Uint8Array(203);
     for (const i of [1, 2, 40, 41, 77, 150, 199, 202]) buf[i] = 1 + (i % 5);
+    buf.fill(1, 100, 131);
     for (let shift = 0; shift < 4; shift++) {
       const a = buf.subarray(shift, shift + 197);
       const copy = a.slice();
@@ -338,7 +339,10 @@ describe('session: reuse, history, progress, errors', () => {
         assert.notEqual(hashBytes(other), hashBytes(a));
       }
       const set: number[] = [];
-      eachSetIndex(a, (i) => set.push(i));
+      eachSetRun(a, (start, end) => {
+        assert.ok(end > start && (start === 0 || a[start - 1] === 0) && (end === a.length || a[end] === 0), `shift ${shift}: [${start}, ${end}) is a whole run`);
+        for (let i = start; i < end; i++) set.push(i);
+      });
       assert.deepEqual(set, [...a.keys()].filter((i) => a[i] !== 0), `shift ${shift}: every set byte in order`);
       assert.ok(anyNonZero(a));
       const zeros = new Uint8Array(203).subarray(shift, shift + 197);

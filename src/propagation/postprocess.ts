@@ -230,22 +230,33 @@ function pixelAt(s: Uint8Array | null, c: Crop, u: number, v: number): number {
   return s && x >= 0 && y >= 0 && x < c.nu && y < c.nv ? s[x + c.nu * y] : 0;
 }
 
-/** Whether slices w - 1 .. w + 1 of two crops' stacks (empty beyond each crop) are equal. */
-function sameSlab(a: Uint8Array, ca: Crop, b: Uint8Array, cb: Crop, w: number): boolean {
-  const samePlane = ca.u0 === cb.u0 && ca.v0 === cb.v0 && ca.nu === cb.nu && ca.nv === cb.nv;
-  for (let x = w - 1; x <= w + 1; x++) {
-    const sa = sliceAt(a, ca, x);
-    const sb = sliceAt(b, cb, x);
-    if (!sa && !sb) continue;
-    if (sa && sb && samePlane) {
-      for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return false;
-      continue;
-    }
-    for (let v = Math.min(ca.v0, cb.v0); v < Math.max(ca.v0 + ca.nv, cb.v0 + cb.nv); v++) {
-      for (let u = Math.min(ca.u0, cb.u0); u < Math.max(ca.u0 + ca.nu, cb.u0 + cb.nu); u++) if (pixelAt(sa, ca, u, v) !== pixelAt(sb, cb, u, v)) return false;
-    }
+/** Whether slice x of two crops' stacks (empty beyond each crop) is the same. */
+function sameSlice(a: Uint8Array, ca: Crop, b: Uint8Array, cb: Crop, x: number): boolean {
+  const sa = sliceAt(a, ca, x);
+  const sb = sliceAt(b, cb, x);
+  if (!sa && !sb) return true;
+  if (sa && sb && ca.u0 === cb.u0 && ca.v0 === cb.v0 && ca.nu === cb.nu && ca.nv === cb.nv) {
+    for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return false;
+    return true;
+  }
+  for (let v = Math.min(ca.v0, cb.v0); v < Math.max(ca.v0 + ca.nv, cb.v0 + cb.nv); v++) {
+    for (let u = Math.min(ca.u0, cb.u0); u < Math.max(ca.u0 + ca.nu, cb.u0 + cb.nu); u++) if (pixelAt(sa, ca, u, v) !== pixelAt(sb, cb, u, v)) return false;
   }
   return true;
+}
+
+/**
+ * Whether slices w - 1 .. w + 1 of two crops' stacks (empty beyond each crop) are the same, asked slab by slab:
+ * each slice is compared once, when a slab first needs it.
+ */
+function slabsOf(a: Uint8Array, ca: Crop, b: Uint8Array, cb: Crop): (w: number) => boolean {
+  const known = new Map<number, boolean>();
+  const same = (x: number): boolean => {
+    let r = known.get(x);
+    if (r === undefined) known.set(x, (r = sameSlice(a, ca, b, cb, x)));
+    return r;
+  };
+  return (w) => same(w - 1) && same(w) && same(w + 1);
 }
 
 /** Slice w of crop `cb`'s stack `b` written into slice w of crop `ca`'s stack `a` (0 where `cb` does not reach). */
@@ -328,10 +339,12 @@ export function postprocessStackFrom(
   const changed = new Int32Array(n);
   const kept = new Int32Array(n);
   const filled = new Int32Array(n);
+  const sameConnected = was && slabsOf(src, crop, was.connected, was.crop);
+  const sameBig = was && slabsOf(big, crop, was.big, was.crop);
   for (let x = 0; x < n; x++) {
     if (saved.has(x) || emptySlab(src, area, n, x)) continue;
     const w = x + w0;
-    if (was && !was.keySlices.has(w) && sameSlab(src, crop, was.connected, was.crop, w) && sameSlab(big, crop, was.big, was.crop, w)) {
+    if (was && sameConnected && sameBig && !was.keySlices.has(w) && sameConnected(w) && sameBig(w)) {
       copySlice(sub, crop, was.out, was.crop, w);
       const i = w - was.crop.w0;
       // A slice beyond the memo's box was empty there: nothing changed, nothing filled.

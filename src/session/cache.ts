@@ -52,21 +52,26 @@ export function anyNonZero(a: Uint8Array): boolean {
   return false;
 }
 
-/** Calls `fn` with the index of every set byte of `a`, in order (skipping unset words whole). */
-export function eachSetIndex(a: Uint8Array, fn: (i: number) => void): void {
+/** Calls `fn(start, end)` for each run of consecutive set bytes of `a` (end excluded), in order, skipping unset words whole. */
+export function eachSetRun(a: Uint8Array, fn: (start: number, end: number) => void): void {
   const r = wordsOf(a);
-  if (!r) {
-    for (let i = 0; i < a.length; i++) if (a[i]) fn(i);
-    return;
+  const n = a.length;
+  let i = 0;
+  while (i < n) {
+    if (r && i >= r.head && i < r.tail && (i - r.head) % 4 === 0) {
+      let k = (i - r.head) / 4;
+      while (k < r.words.length && r.words[k] === 0) k++;
+      i = r.head + 4 * k;
+      if (i >= n) break;
+    }
+    if (!a[i]) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && a[i]) i++;
+    fn(start, i);
   }
-  for (let i = 0; i < r.head; i++) if (a[i]) fn(i);
-  const { words } = r;
-  for (let k = 0; k < words.length; k++) {
-    if (!words[k]) continue;
-    const i0 = r.head + 4 * k;
-    for (let i = i0; i < i0 + 4; i++) if (a[i]) fn(i);
-  }
-  for (let i = r.tail; i < a.length; i++) if (a[i]) fn(i);
 }
 
 /** A key slice in words and hashes (index, kind, mask hash, box, points). */

@@ -7,7 +7,7 @@
 import type { LabelReport } from '../pipeline/segment.js';
 import type { FrontReport } from '../propagation/types.js';
 import { allocLabels, type LabelArray, type SliceGeometry, type Volume } from '../volume/volume.js';
-import { anyNonZero, eachSetIndex } from './cache.js';
+import { anyNonZero, eachSetRun } from './cache.js';
 import type { LabelRun } from './label-run.js';
 import { betterFounded, covers, runKeys, territoryEnds, type TerritoryEnd } from './territory.js';
 
@@ -32,12 +32,13 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
       // Beyond the label's key slices, a voxel that a better-founded label holds is that label's.
       const others = betterFounded(runs, keysOf, n, w);
       const held = (u: number, v: number): boolean => others.some((j) => covers(runs[j].propagation!, u, v, w));
-      eachSetIndex(s, (j) => {
-        const v = Math.floor(j / p.nu);
-        const u = j - v * p.nu;
-        if (others.length > 0 && held(p.roi.u0 + u, p.roi.v0 + v)) return;
-        const i = sg.index(p.roi.u0, p.roi.v0 + v, w) + u * sg.su;
-        if (out[i] === 0) out[i] = label.value;
+      eachRowRun(p, w, (v, u0, u1) => {
+        const row = sg.index(p.roi.u0, p.roi.v0 + v, w);
+        for (let u = u0; u < u1; u++) {
+          if (others.length > 0 && held(p.roi.u0 + u, p.roi.v0 + v)) continue;
+          const i = row + u * sg.su;
+          if (out[i] === 0) out[i] = label.value;
+        }
       });
     }
   });
@@ -114,10 +115,22 @@ function pasteKeySlice(p: NonNullable<LabelRun['propagation']>, w: number, out: 
 /** Voxels equal to `value` on slice w where a run's ROI stack is set. */
 function countEqualAt(data: ArrayLike<number>, sg: SliceGeometry, p: NonNullable<LabelRun['propagation']>, w: number, value: number): number {
   let n = 0;
-  const area = p.nu * p.nv;
-  eachSetIndex(p.mask.subarray(w * area, (w + 1) * area), (j) => {
-    const v = Math.floor(j / p.nu);
-    if (data[sg.index(p.roi.u0, p.roi.v0 + v, w) + (j - v * p.nu) * sg.su] === value) n++;
+  eachRowRun(p, w, (v, u0, u1) => {
+    const row = sg.index(p.roi.u0, p.roi.v0 + v, w);
+    for (let u = u0; u < u1; u++) if (data[row + u * sg.su] === value) n++;
   });
   return n;
+}
+
+/** Calls `fn(v, u0, u1)` for each run of set pixels u0 <= u < u1 along a row v of slice w of a run's ROI stack. */
+function eachRowRun(p: NonNullable<LabelRun['propagation']>, w: number, fn: (v: number, u0: number, u1: number) => void): void {
+  const area = p.nu * p.nv;
+  eachSetRun(p.mask.subarray(w * area, (w + 1) * area), (start, end) => {
+    for (let j = start; j < end; ) {
+      const v = Math.floor(j / p.nu);
+      const rowEnd = Math.min(end, (v + 1) * p.nu);
+      fn(v, j - v * p.nu, rowEnd - v * p.nu);
+      j = rowEnd;
+    }
+  });
 }
