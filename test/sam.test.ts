@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,8 +18,10 @@ import { segment } from '../src/pipeline/segment.js';
 import { KeysliceError } from '../src/util/errors.js';
 import * as keyslice from '../src/index.js';
 import { SliceGeometry } from '../src/volume/volume.js';
+import { getMethod } from '../src/bench/methods.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
-import { dice, makeBlob } from './helpers/volumes.js';
+import { CLI } from './helpers/paths.js';
+import { dice, makeBlob, writeBlobDataset } from './helpers/volumes.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'keyslice-sam-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -602,5 +605,56 @@ describe('the package entry point', () => {
     }
     assert.deepEqual(keyslice.MODEL_ENGINES, ['sam', 'hybrid', 'medsam2']);
     assert.ok(fs.readdirSync(path.join(tmp, 'entry-cache')).length > 0, 'embeddings kept on disk');
+  });
+});
+
+describe('--sam-mosaic (segment and bench)', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+  it('keyslice segment --sam-mosaic 3 tiles the hybrid engine\'s encoder inputs; a bad value or engine is a usage error', async () => {
+    const dir = path.join(tmp, 'cli-mosaic');
+    const modelDir = writeBrightnessModel(path.join(dir, 'model'));
+    await writeBlobDataset(dir, [71]);
+    const base = ['segment', '--image', path.join(dir, 'img71.nii.gz'), '--annotations', path.join(dir, 'lab71.nii.gz'), '--key-slices', '5', '--model', modelDir, '--quiet'];
+    const stats = (mosaic: string[]) => {
+      const name = `r${mosaic.join('')}`;
+      const r = run(...base, ...mosaic, '--out', path.join(dir, `${name}.nii.gz`), '--report', path.join(dir, `${name}.json`));
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')).engineStats as Record<string, number>;
+    };
+    const one = stats([]);
+    const tiled = stats(['--sam-mosaic', '3']);
+    assert.equal(one.slicesEncoded, one.encoderCalls, 'one slice per input by default');
+    assert.ok(tiled.slicesEncoded > tiled.encoderCalls, `${tiled.slicesEncoded} slices in ${tiled.encoderCalls} inputs`);
+    assert.ok(tiled.encoderCalls < one.encoderCalls, `encoder runs ${tiled.encoderCalls} against ${one.encoderCalls}`);
+    for (const [args, pattern] of [
+      [['--sam-mosaic', '0'], /--sam-mosaic must be a whole number from 1 to 4/],
+      [['--sam-mosaic', 'two'], /--sam-mosaic must be a whole number from 1 to 4/],
+      [['--sam-mosaic', '5'], /--sam-mosaic must be a whole number from 1 to 4 \(slices per side of one encoder input\), got "5"/],
+      [['--sam-mosaic', '2', '--engine', 'classic'], /--sam-mosaic tiles the encoder input of the sam and hybrid engines; engine "classic" has none/],
+    ] as const) {
+      const out = path.join(dir, 'refused.nii.gz');
+      const r = run(...base.filter((a) => a !== '--model' && a !== modelDir), ...args, '--out', out);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, pattern);
+      assert.ok(!fs.existsSync(out));
+    }
+  });
+
+  it('bench methods: keyslice:<sam engine>/mosaicN, or --sam-mosaic N for the SAM-format engines named', async () => {
+    assert.equal(getMethod('keyslice:hybrid/mosaic3').name, 'keyslice:hybrid/mosaic3');
+    assert.equal(getMethod('keyslice:hybrid', { samMosaic: 2 }).name, 'keyslice:hybrid/mosaic2');
+    assert.equal(getMethod('sam', { samMosaic: 2 }).name, 'keyslice:sam/mosaic2');
+    assert.equal(getMethod('keyslice:hybrid', { samMosaic: 1 }).name, 'keyslice:hybrid');
+    assert.equal(getMethod('keyslice:classic', { samMosaic: 3 }).name, 'keyslice:classic', 'a weight-free engine has no encoder to tile');
+    assert.equal(getMethod('keyslice:classic/noskip').name, 'keyslice:classic/noskip');
+    assert.throws(() => getMethod('keyslice:classic/mosaic2'), (e: KeysliceError) => e.code === 'USAGE' && /for the engines with a SAM-format model \(sam, hybrid\)/.test(e.message));
+    assert.throws(() => getMethod('keyslice:hybrid/mosaic7'), (e: KeysliceError) => e.code === 'USAGE' && /from 1 to 4/.test(e.message));
+    const dir = path.join(tmp, 'bench-mosaic');
+    fs.mkdirSync(dir, { recursive: true });
+    await writeBlobDataset(dir, [72]);
+    const r = run('bench', '--data', dir, '--methods', 'keyslice:hybrid', '--sam-mosaic', '9', '--out', path.join(dir, 'out'));
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--sam-mosaic must be a whole number from 1 to 4 .*, got "9"/);
   });
 });

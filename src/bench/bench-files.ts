@@ -27,6 +27,8 @@ export interface BenchFilesOptions {
   placements?: Placement[];
   /** A trained adapter folder: adds the method `keyslice:<its engine>+adapter`. */
   adapter?: string;
+  /** Slices per side of one encoder input for the SAM-format engines named (rows `keyslice:<engine>/mosaicN`). */
+  samMosaic?: number;
   /** Output folder (default bench-results). */
   out?: string;
   onCase?: (done: number, total: number, name: string) => void;
@@ -63,7 +65,7 @@ async function selectDatasets(dataDir: string, names: string[] | undefined): Pro
 export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesResult> {
   const dataDir = opts.data ?? defaultDataDir();
   const datasets = await selectDatasets(dataDir, opts.datasets);
-  const methods = (opts.methods ?? defaultMethodNames()).map(getMethod);
+  const methods = (opts.methods ?? defaultMethodNames()).map((m) => getMethod(m, { samMosaic: opts.samMosaic }));
   if (opts.adapter !== undefined) methods.push(await adapterMethod(opts.adapter));
   const out = opts.out ?? 'bench-results';
   await ensureOutputDir(out);

@@ -4,6 +4,8 @@
  * - `keyslice:<engine>`: keyslice's own engines, through `segment()`, the code path of `keyslice segment`;
  *   `keyslice:<engine>/noskip` runs the engine on every slice (no reuse of near-duplicates, no skipping of
  *   redundant slices), the baseline for the engine calls that skipping saves and what it costs in Dice;
+ *   `keyslice:sam/mosaicN` and `keyslice:hybrid/mosaicN` tile N x N slices of a front into one encoder input
+ *   (`--sam-mosaic N`), so that one run can compare them with the engine's default;
  * - `mci`: ITK morphological contour interpolation with default options on the key masks (3D Slicer's
  *   "Fill between slices");
  * - `linear`: NiiVue's `interpolateMaskSlices` (intensity-guided blend, its defaults), run between each pair of
@@ -16,7 +18,8 @@ import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import { promptMask } from '../annotations/rasterize.js';
 import type { LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
-import { allEngineNames, resolveEngine } from '../pipeline/engines-node.js';
+import { allEngineNames, MODEL_ENGINES, resolveEngine } from '../pipeline/engines-node.js';
+import { checkEngineSettings, engineSpec } from '../pipeline/engines.js';
 import { DEFAULT_ENGINE, engineNames, segment } from '../pipeline/segment.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
@@ -118,14 +121,17 @@ export const linearBlendMethod: BenchMethod = {
 /** Stop rules that turn off reusing near-duplicate slices and skipping redundant ones. */
 export const NO_SKIPPING = { duplicateSsim: 2, skipPredictability: 2 };
 
-/** `keyslice:<engine>`, or `keyslice:<engine>/noskip` (every slice runs the engine: the baseline for savings). */
-function engineMethod(name: string, noSkip = false): BenchMethod {
+/**
+ * `keyslice:<engine>`, or `keyslice:<engine>/noskip` (every slice runs the engine: the baseline for savings), or
+ * `keyslice:<engine>/mosaicN` (a SAM-format engine with N x N slices per encoder input).
+ */
+function engineMethod(name: string, noSkip = false, samMosaic?: number): BenchMethod {
   let engine: Promise<SliceEngine> | undefined;
   return {
-    name: `keyslice:${name}${noSkip ? '/noskip' : ''}`,
+    name: `keyslice:${name}${noSkip ? '/noskip' : ''}${samMosaic ? `/mosaic${samMosaic}` : ''}`,
     async run(input) {
       // No embeddings kept between runs: each simulated user starts cold, and times say so.
-      engine ??= resolveEngine(name, { memoryCacheBytes: 0 });
+      engine ??= resolveEngine(name, { memoryCacheBytes: 0, ...(samMosaic ? { samMosaic } : {}) });
       const { labels, report } = await segment(
         input.image,
         { axis: input.axis, labels: input.labels ?? [input.label] },
@@ -162,13 +168,24 @@ export function defaultMethodNames(): string[] {
   ];
 }
 
-export function getMethod(name: string): BenchMethod {
+/**
+ * The method `name`. `settings.samMosaic` (N > 1) runs the SAM-format engines named (`keyslice:sam`,
+ * `keyslice:hybrid`) as their `/mosaicN` form, and leaves the other methods as they are.
+ */
+export function getMethod(name: string, settings: { samMosaic?: number } = {}): BenchMethod {
   if (name === 'mci') return mciMethod;
   if (name === 'linear') return linearBlendMethod;
-  const noSkip = name.endsWith('/noskip');
-  const base = noSkip ? name.slice(0, -'/noskip'.length) : name;
-  const engine = base.startsWith('keyslice:') ? base.slice('keyslice:'.length) : base;
-  if (allEngineNames().includes(engine)) return engineMethod(engine, noSkip);
-  const known = ['mci', 'linear', ...allEngineNames().map((e) => `keyslice:${e}`), 'keyslice:<engine>/noskip'];
+  const m = /^(?:keyslice:)?([a-z0-9]+)(?:\/(noskip|mosaic(\d+)))?$/.exec(name);
+  const engine = m?.[1] ?? '';
+  if (m && allEngineNames().includes(engine)) {
+    const mosaic = m[3] !== undefined ? Number(m[3]) : settings.samMosaic;
+    if (m[3] !== undefined && engineSpec(engine).model !== 'sam') {
+      throw new KeysliceError('USAGE', `bench method "${name}": /mosaicN is for the engines with a SAM-format model (${MODEL_ENGINES.filter((e) => engineSpec(e).model === 'sam').join(', ')})`);
+    }
+    const tiled = mosaic !== undefined && mosaic !== 1 && engineSpec(engine).model === 'sam' ? mosaic : undefined;
+    if (tiled !== undefined) checkEngineSettings(engine, { samMosaic: tiled });
+    return engineMethod(engine, m[2] === 'noskip', tiled);
+  }
+  const known = ['mci', 'linear', ...allEngineNames().map((e) => `keyslice:${e}`), 'keyslice:<engine>/noskip', 'keyslice:sam/mosaicN', 'keyslice:hybrid/mosaicN'];
   throw new KeysliceError('USAGE', `unknown bench method "${name}" (available: ${known.join(', ')})`);
 }

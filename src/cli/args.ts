@@ -17,7 +17,7 @@ Usage:
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
                    [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]] [--embedding-cache DIR]
-                   [--series UID] [--allow-gaps] [--adapter DIR] [--format volume|seg-nrrd|dicom-seg]
+                   [--series UID] [--allow-gaps] [--adapter DIR] [--sam-mosaic N] [--format volume|seg-nrrd|dicom-seg]
                    [--label-names V=NAME[:#RRGGBB],...] [--mesh DIR [--mesh-format stl,obj] [--smooth N] [--decimate F]]
   keyslice train   --data DIR --out ADAPTER_DIR [--dataset NAME] [--mode self-supervised|supervised|residual]
                    [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR] (residual)
@@ -28,7 +28,7 @@ Usage:
   keyslice info    --image IMG [--series UID] [--allow-gaps] [--list-series] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box,points]
-                   [--placements fixed,suggested] [--out DIR] [--adapter DIR]
+                   [--placements fixed,suggested] [--out DIR] [--adapter DIR] [--sam-mosaic N]
                    [--loo self-supervised,supervised [--cases ID[,ID...]] [--seed N] [--max-steps N]]
                    [--loo residual [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR] ...]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
@@ -57,7 +57,8 @@ Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${all
 SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
 a SAM2-family model exported to --model DIR (see docs/medsam2.md). Execution provider: cpu unless
 --execution-provider names others; --embedding-cache DIR keeps sam and hybrid image embeddings
-for the next run. --adapter DIR adds a trained adapter (keyslice train) to the engine it was made for;
+for the next run; --sam-mosaic N (1-4, default 1) puts N x N slices of a front into one sam/hybrid encoder
+input where the object is small (fewer encoder runs, a little less Dice). --adapter DIR adds a trained adapter (keyslice train) to the engine it was made for;
 --loo trains and tests adapters leaving one case out. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
 prompts file format and the report.

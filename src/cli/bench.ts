@@ -6,6 +6,7 @@ import type { Placement } from '../bench/run-bench.js';
 import { PROMPT_KINDS, type PromptKind } from '../simulate/annotator.js';
 import { KeysliceError } from '../util/errors.js';
 import { choices, list, parse, type Values } from './args.js';
+import { samMosaicOption } from './options.js';
 import { ProgressReporter } from './progress.js';
 import { trainProgress, wholeNumber } from './train.js';
 
@@ -24,6 +25,7 @@ export async function cmdBench(args: string[]): Promise<void> {
     slices: { type: 'string' },
     'itk-reference': { type: 'boolean' },
     adapter: { type: 'string' },
+    'sam-mosaic': { type: 'string' },
     loo: { type: 'string' },
     cases: { type: 'string' },
     seed: { type: 'string' },
@@ -85,6 +87,7 @@ export async function cmdBench(args: string[]): Promise<void> {
   }
   const res = await benchFiles({
     adapter: v.adapter as string | undefined,
+    samMosaic: samMosaicOption(v),
     data: v.data as string | undefined,
     methods: list(v, 'methods'),
     datasets: list(v, 'datasets'),

@@ -4,6 +4,7 @@ import type { PostprocessOptions } from '../propagation/postprocess.js';
 import { KeysliceError } from '../util/errors.js';
 import { parseLabelNames } from '../labels/label-table.js';
 import type { ParseArgsConfig } from 'node:util';
+import { MAX_SAM_MOSAIC } from '../pipeline/engines.js';
 
 /** `FIRST:LAST`, inclusive 0-based slice indices. */
 export function parseRange(text: string): [number, number] {
@@ -44,6 +45,17 @@ export function parseWindow(text: string): IntensityWindow | undefined {
     'USAGE',
     `--window must be auto, a CT preset (${Object.keys(CT_WINDOW_PRESETS).join(', ')}) or LOW:HIGH with LOW < HIGH, got "${text}"`,
   );
+}
+
+/** `--sam-mosaic N`: a whole number (its range is checked with the engine it is given to); undefined if absent. */
+export function samMosaicOption(v: Record<string, unknown>): number | undefined {
+  const t = v['sam-mosaic'];
+  if (t === undefined) return undefined;
+  const n = Number(t);
+  if (!/^\s*\d+\s*$/.test(String(t)) || !Number.isInteger(n)) {
+    throw new KeysliceError('USAGE', `--sam-mosaic must be a whole number from 1 to ${MAX_SAM_MOSAIC} (slices per side of one encoder input), got "${String(t)}"`);
+  }
+  return n;
 }
 
 /** Flags on how `segment` writes its labels: the format, and label names and colours. */

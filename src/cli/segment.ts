@@ -2,7 +2,7 @@
 import { segmentFiles } from '../pipeline/segment-files.js';
 import { MESH_FLAGS, meshOptions } from './mesh.js';
 import { INPUT_FLAGS, inputFiles, need, parse } from './args.js';
-import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow } from './options.js';
+import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow, samMosaicOption } from './options.js';
 import { ProgressReporter, segmentProgressLine } from './progress.js';
 
 export async function cmdSegment(args: string[]): Promise<void> {
@@ -14,6 +14,7 @@ export async function cmdSegment(args: string[]): Promise<void> {
     'execution-provider': { type: 'string' },
     'embedding-cache': { type: 'string' },
     adapter: { type: 'string' },
+    'sam-mosaic': { type: 'string' },
     window: { type: 'string' },
     range: { type: 'string' },
     post: { type: 'string' },
@@ -32,6 +33,7 @@ export async function cmdSegment(args: string[]): Promise<void> {
     executionProviders: typeof v['execution-provider'] === 'string' ? v['execution-provider'].split(',').filter(Boolean) : undefined,
     embeddingCache: v['embedding-cache'] as string | undefined,
     adapter: v.adapter as string | undefined,
+    samMosaic: samMosaicOption(v),
     range: typeof v.range === 'string' ? parseRange(v.range) : undefined,
     window: typeof v.window === 'string' ? parseWindow(v.window) : undefined,
     postprocess: typeof v.post === 'string' ? parsePost(v.post) : undefined,

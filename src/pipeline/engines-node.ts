@@ -10,7 +10,7 @@ import { loadSamModel } from '../models/sam/load-node.js';
 import { adaptedEngine } from '../models/adapter/engine-node.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
-import { createEngine, ENGINE_TABLE, engineSpec } from './engines.js';
+import { checkEngineSettings, createEngine, ENGINE_TABLE, engineSpec, type EngineSettings } from './engines.js';
 
 export { allEngineNames } from './engines.js';
 
@@ -22,7 +22,7 @@ export function defaultModelEngine(model: string): string {
   return modelFormat(model) === 'sam2' ? 'medsam2' : 'hybrid';
 }
 
-export interface ResolveEngineOptions extends RuntimeOptions {
+export interface ResolveEngineOptions extends RuntimeOptions, EngineSettings {
   /** Model directory (with `keyslice-model.json`); default: the built-in model. */
   model?: string;
   /** A folder keeping image embeddings across runs (`sam` and `hybrid`; see `SamLoadOptions.embeddingCache`). */
@@ -34,7 +34,12 @@ export interface ResolveEngineOptions extends RuntimeOptions {
 }
 
 export async function resolveEngine(name: string, options: ResolveEngineOptions = {}): Promise<SliceEngine> {
-  if (options.adapter !== undefined) return adaptedEngine(name, options.adapter, options);
+  // Settings are checked before any model is loaded.
+  checkEngineSettings(name, options);
+  if (options.adapter !== undefined) {
+    if (options.samMosaic !== undefined && options.samMosaic !== 1) throw new KeysliceError('USAGE', '--sam-mosaic is not available with --adapter (an adapter is trained on one slice per input)');
+    return adaptedEngine(name, options.adapter, options);
+  }
   if (options.embeddingCache !== undefined && name !== 'sam' && name !== 'hybrid') {
     throw new KeysliceError('USAGE', `--embedding-cache keeps the image embeddings of the sam and hybrid engines; engine "${name}" has none to keep`);
   }
@@ -53,7 +58,7 @@ export async function resolveEngine(name: string, options: ResolveEngineOptions 
     if (options.model !== undefined && modelFormat(options.model) === 'sam2') {
       throw new KeysliceError('INVALID_MODEL', `engine ${name} reads a SAM-format model; this one is "sam2" (use --engine medsam2)`, options.model);
     }
-    return createEngine(name, { kind: 'sam', model: await loadSamModel(options.model, options) });
+    return createEngine(name, { kind: 'sam', model: await loadSamModel(options.model, options) }, options);
   }
   if (options.model !== undefined) {
     throw new KeysliceError('USAGE', `--model is for the model engines (${MODEL_ENGINES.join(', ')}); engine "${name}" uses no model`);

@@ -19,11 +19,26 @@ export type ModelKind = 'none' | 'sam' | 'sam2';
 /** A loaded model of either kind. */
 export type LoadedModel = { kind: 'sam'; model: SamModel } | { kind: 'sam2'; model: Sam2Model };
 
+/** Settings of the engines that take them (each engine ignores the others). */
+export interface EngineSettings {
+  /**
+   * `sam` and `hybrid`: slices per side of one encoder input (default 1; see `SamEngineOptions.mosaic`): N x N
+   * slices of a front share one encoder run where the object's crop fits a tile without shrinking.
+   */
+  samMosaic?: number;
+}
+
+/** The largest `samMosaic`: four slices per side, tiles of a quarter of the input's side. */
+export const MAX_SAM_MOSAIC = 4;
+
 export interface EngineSpec {
   name: string;
   model: ModelKind;
-  /** Makes the engine; `model` is the loaded model of the kind it needs (none for weight-free engines). */
-  create(model?: LoadedModel): SliceEngine;
+  /**
+   * Makes the engine; `model` is the loaded model of the kind it needs (none for weight-free engines),
+   * `settings` the engine settings given (see {@link EngineSettings}).
+   */
+  create(model?: LoadedModel, settings?: EngineSettings): SliceEngine;
 }
 
 function modelOf(name: string, kind: LoadedModel['kind'], model: LoadedModel | undefined): LoadedModel['model'] {
@@ -38,8 +53,8 @@ export const ENGINE_TABLE: readonly EngineSpec[] = Object.freeze([
   { name: 'classic', model: 'none', create: () => classicEngine() },
   { name: interpolationEngine.name, model: 'none', create: () => interpolationEngine },
   { name: keySlicesEngine.name, model: 'none', create: () => keySlicesEngine },
-  { name: 'sam', model: 'sam', create: (m) => samEngine(samOf('sam', m)) },
-  { name: 'hybrid', model: 'sam', create: (m) => hybridEngine(samOf('hybrid', m)) },
+  { name: 'sam', model: 'sam', create: (m, s) => samEngine(samOf('sam', m), s?.samMosaic ? { mosaic: s.samMosaic } : {}) },
+  { name: 'hybrid', model: 'sam', create: (m, s) => hybridEngine(samOf('hybrid', m), s?.samMosaic ? { sam: { mosaic: s.samMosaic } } : {}) },
   { name: 'medsam2', model: 'sam2', create: (m) => medsam2Engine(sam2Of('medsam2', m)) },
 ] satisfies EngineSpec[]);
 
@@ -55,7 +70,23 @@ export function engineSpec(name: string): EngineSpec {
   return e;
 }
 
-/** The engine `name`, on `model` when it needs one. */
-export function createEngine(name: string, model?: LoadedModel): SliceEngine {
-  return engineSpec(name).create(model);
+/**
+ * Checks engine settings against the engine they are given to: a usage error names the setting that engine
+ * has no use for, or a value out of range.
+ */
+export function checkEngineSettings(name: string, settings: EngineSettings = {}): void {
+  const n = settings.samMosaic;
+  if (n === undefined) return;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SAM_MOSAIC) {
+    throw new KeysliceError('USAGE', `--sam-mosaic must be a whole number from 1 to ${MAX_SAM_MOSAIC} (slices per side of one encoder input), got "${n}"`);
+  }
+  if (engineSpec(name).model !== 'sam') {
+    throw new KeysliceError('USAGE', `--sam-mosaic tiles the encoder input of the sam and hybrid engines; engine "${name}" has none`);
+  }
+}
+
+/** The engine `name`, on `model` when it needs one, with `settings` (checked, see {@link checkEngineSettings}). */
+export function createEngine(name: string, model?: LoadedModel, settings: EngineSettings = {}): SliceEngine {
+  checkEngineSettings(name, settings);
+  return engineSpec(name).create(model, settings);
 }

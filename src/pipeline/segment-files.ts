@@ -25,6 +25,8 @@ export interface SegmentFilesOptions extends InputFiles {
   embeddingCache?: string;
   /** A trained adapter folder (`keyslice train`) for the engine. */
   adapter?: string;
+  /** Slices per side of one encoder input (sam and hybrid engines; default 1, see `EngineSettings.samMosaic`). */
+  samMosaic?: number;
   /** Intensity window (default: chosen from the image). */
   window?: IntensityWindow;
   /** Inclusive slice range to propagate within (see `SegmentOptions.range`). */
@@ -59,6 +61,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
     executionProviders: opts.executionProviders,
     embeddingCache: opts.embeddingCache,
     adapter: opts.adapter,
+    samMosaic: opts.samMosaic,
   });
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
   const { image, annotations, warnings, dicomFiles } = await readInputs(opts, stage);
