@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput, zoomCrop, type ZoomOptions } from '../src/engines/sam/frame.js';
 import { DEFAULT_SAM_ENGINE, newUsage, samEngine, SamSession } from '../src/engines/sam/engine.js';
 import type { RoiImage } from '../src/propagation/types.js';
-import { hybridEngine } from '../src/engines/hybrid/engine.js';
+import { DEFAULT_HYBRID, hybridEngine } from '../src/engines/hybrid/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
 import { parseSamManifest } from '../src/models/sam/manifest.js';
 import { loadSamModel, readSamManifest } from '../src/models/sam/load-node.js';
@@ -407,7 +407,7 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.ok((withBetween.report.engineStats?.decoderCalls ?? 0) > 2 + outward, 'betweenWeight > 0 asks the model between key slices too');
   });
 
-  it('hybrid with a 3 x 3 mosaic: the slices of a front and the calibration share encoder inputs', async () => {
+  it('hybrid with a 3 x 3 mosaic from the key slice on: the slices of a front and the calibration share encoder inputs', async () => {
     const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'hy-mosaic')));
     const run = async (engine: ReturnType<typeof hybridEngine>) => {
       const r = await segment(
@@ -417,7 +417,7 @@ describe('sam and hybrid engines on a generated model', () => {
       );
       return { d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), st: r.report.engineStats ?? {} };
     };
-    const shared = await run(hybridEngine(model, { sam: { mosaic: 3 } }));
+    const shared = await run(hybridEngine(model, { sam: { mosaic: 3, mosaicFrom: 0 } }));
     const alone = await run(hybridEngine(model));
     assert.equal(alone.st.slicesEncoded, alone.st.encoderCalls, 'one slice per input by default');
     assert.ok(alone.st.encoderCalls > 4, `encoder runs ${alone.st.encoderCalls}`);
@@ -425,6 +425,29 @@ describe('sam and hybrid engines on a generated model', () => {
     assert.ok(shared.st.encoderCalls * 2 <= alone.st.encoderCalls, `encoder runs ${shared.st.encoderCalls} against ${alone.st.encoderCalls}`);
     assert.ok(shared.st.slicesEncoded > shared.st.encoderCalls, `${shared.st.slicesEncoded} slices in ${shared.st.encoderCalls} inputs`);
     assert.ok(shared.d > 0.8 && alone.d > 0.8, `dice ${shared.d}, ${alone.d}`);
+  });
+
+  it('mosaicFrom: slices near the key slice fill an input alone, the mosaic starts further out', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'hy-mosaic-from')), { memoryCacheBytes: 0 });
+    const run = async (sam: { mosaic?: number; mosaicFrom?: number }) => {
+      const r = await segment(
+        blob.image,
+        { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] },
+        { engine: hybridEngine(model, { sam }) },
+      );
+      return { labels: r.labels.data, st: r.report.engineStats ?? {} };
+    };
+    const alone = await run({});
+    const shared = await run({ mosaic: 3, mosaicFrom: 0 });
+    const near = await run({ mosaic: 3 });
+    assert.equal(DEFAULT_HYBRID.sam.mosaicFrom, 3, 'the hybrid engine\'s mosaic starts three slices from the key slice');
+    const never = await run({ mosaic: 3, mosaicFrom: 100 });
+    // Beyond every front, the mosaic never starts: the very result of one slice per input.
+    assert.deepEqual(never.st, { ...alone.st, encoderSeconds: never.st.encoderSeconds, decoderSeconds: never.st.decoderSeconds });
+    assert.deepEqual(never.labels, alone.labels);
+    // The key slice and the first two slices of each front alone, the rest of each front in shared inputs.
+    assert.ok(near.st.slicesEncoded > near.st.encoderCalls, `${near.st.slicesEncoded} slices in ${near.st.encoderCalls} inputs`);
+    assert.ok(near.st.encoderCalls > shared.st.encoderCalls && near.st.encoderCalls < alone.st.encoderCalls, `encoder runs ${near.st.encoderCalls}, mosaic everywhere ${shared.st.encoderCalls}, none ${alone.st.encoderCalls}`);
   });
 });
 

@@ -31,12 +31,13 @@ export interface HybridOptions {
   betweenWeight: number;
   classic: Partial<ClassicOptions>;
   /**
-   * The model half's options, over the `sam` engine's defaults. `mosaic: 3` is the speed setting: up to nine
-   * slices of a front share one encoder input where the object's crop fits a ninth of it without shrinking
-   * (bench, spleen CT and spinal cord MR: 3 encoder runs instead of 19 and 8, Dice within 0.002 or higher; one
-   * hippocampus MR case: 4 instead of 21, Dice 0.01 lower with one key slice), so it is off by default.
+   * The model half's options, over the `sam` engine's defaults (and `mosaicFrom` 3 here). `mosaic: 3` is the
+   * speed setting: up to nine slices of a front share one encoder input where the object's crop fits a ninth of
+   * it without shrinking, from the third slice beyond the key slice on (the key slice and the two slices next to
+   * it, where the fronts start and the model's bias is measured, fill an input alone). Off by default; see the
+   * README for its cost and Dice on the bench.
    */
-  sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom' | 'residual'>>;
+  sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'mosaicFrom' | 'zoom' | 'residual'>>;
   /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
   classicExtent: boolean;
   /**
@@ -48,7 +49,7 @@ export interface HybridOptions {
   calibrate: boolean;
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: {}, classicExtent: true, calibrate: true };
+export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true };
 
 class HybridSession implements ObjectSession {
   /** The model's logit bias measured on each outermost key slice (see `calibrate`). */
@@ -102,7 +103,7 @@ class HybridSession implements ObjectSession {
 export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = {}): SliceEngine {
   const o: HybridOptions = { ...DEFAULT_HYBRID, ...options };
   const classic: ClassicOptions = { ...DEFAULT_CLASSIC, ...o.classic };
-  const sam = { ...DEFAULT_SAM_ENGINE, ...o.sam, prompt: { ...DEFAULT_SAM_ENGINE.prompt, ...o.sam.prompt } };
+  const sam = { ...DEFAULT_SAM_ENGINE, ...DEFAULT_HYBRID.sam, ...o.sam, prompt: { ...DEFAULT_SAM_ENGINE.prompt, ...o.sam.prompt } };
   return {
     name: 'hybrid',
     description: `classic graph cuts with ${model.name}'s mask logits as a term of each cut; the model is prompted with the interpolated key masks between key slices`,

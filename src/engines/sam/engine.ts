@@ -36,6 +36,12 @@ export interface SamEngineOptions {
    */
   mosaic: number;
   /**
+   * With a mosaic: the slices nearer than this to their front's key slice (key slices included) fill an input
+   * alone, at the full input resolution; the mosaic starts this many slices from the key slice (default 0: the
+   * mosaic everywhere).
+   */
+  mosaicFrom: number;
+  /**
    * Zoom: each input holds a crop around the object as last seen (the prompt's box or the previous mask's box,
    * widened on each side by `relativeMargin` x its size, at least `marginMm`), so the object fills most of the
    * input whatever the ROI; null encodes the whole ROI. A cached encoding is reused only while the object's
@@ -55,6 +61,7 @@ export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
   prompt: DEFAULT_MASK_PROMPT,
   classicExtent: true,
   mosaic: 1,
+  mosaicFrom: 0,
   zoom: { relativeMargin: 0.25, marginMm: 5 },
   residual: null,
 };
@@ -115,7 +122,7 @@ export class SamSession implements ObjectSession {
   constructor(
     private readonly img: RoiImage,
     private readonly model: SamModel,
-    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'> & Partial<Pick<SamEngineOptions, 'residual'>>,
+    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'> & Partial<Pick<SamEngineOptions, 'residual' | 'mosaicFrom'>>,
     private readonly usage: ModelUsage,
   ) {
     const tiles = Math.max(1, Math.floor(o.mosaic));
@@ -151,12 +158,13 @@ export class SamSession implements ObjectSession {
   }
 
   /**
-   * The tiles for a crop: the mosaic's when the crop fits a tile without shrinking (the model sees every ROI pixel
-   * at least once), else the whole input.
+   * The tiles for a crop of a slice `distance` slices from its front's key slice: the mosaic's when the crop fits a
+   * tile without shrinking (the model sees every ROI pixel at least once) and the slice is not nearer to the key
+   * slice than `mosaicFrom`, else the whole input.
    */
-  private tilesFor(crop: Box): InputTile[] {
-    if (this.tiles.length === 1) return this.tiles;
+  private tilesFor(crop: Box, distance: number): InputTile[] {
     const m = this.model.manifest;
+    if (this.tiles.length === 1 || distance < (this.o.mosaicFrom ?? 0)) return [{ ox: 0, oy: 0, side: m.inputSize }];
     const f = inputFrame(crop, this.img.du, this.img.dv, m.inputSize, m.resize, this.tiles[0]);
     return f.sx >= 1 && f.sy >= 1 ? this.tiles : [{ ox: 0, oy: 0, side: m.inputSize }];
   }
@@ -164,9 +172,10 @@ export class SamSession implements ObjectSession {
   /**
    * The encoding of slice `w` for an object seen at `around`. A new input holds `w` and, with a mosaic, the next
    * slices of `ahead` not yet encoded, each in its own tile (all with the same crop), so one encoder run serves
-   * up to mosaic² slices. A cached encoding whose crop no longer holds the object is replaced.
+   * up to mosaic² slices. A cached encoding whose crop no longer holds the object is replaced. `distance`: how
+   * far `w` lies from the key slice of the front that asks (0 for a key slice), see `mosaicFrom`.
    */
-  private encode(w: number, ahead: readonly number[], around: Box | null): Promise<Encoded> {
+  private encode(w: number, ahead: readonly number[], around: Box | null, distance = 0): Promise<Encoded> {
     const e = this.encoded.get(w);
     if (e && this.covers(e.frame, around)) {
       if (this.used.has(w)) this.usage.cacheHits++;
@@ -176,7 +185,7 @@ export class SamSession implements ObjectSession {
     const { nu, nv, du, dv, count } = this.img;
     const m = this.model.manifest;
     const crop = this.crop(around);
-    const tiles = this.tilesFor(crop);
+    const tiles = this.tilesFor(crop, distance);
     const group = [w];
     for (const a of ahead) {
       if (group.length >= tiles.length) break;
@@ -275,7 +284,7 @@ export class SamSession implements ObjectSession {
   async predict(step: PropagationStep, source: Uint8Array = step.mask): Promise<ModelSliceResult> {
     const { nu, nv, du, dv } = this.img;
     const dir = step.front.direction;
-    const enc = await this.encode(step.to, this.around(step.to, [dir]), boundingBox2d(source, nu, nv));
+    const enc = await this.encode(step.to, this.around(step.to, [dir]), boundingBox2d(source, nu, nv), Math.abs(step.to - step.key));
     const prompt = promptFromMask(source, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0, logits: new Float32Array(nu * nv).fill(-20) };
     if (this.o.maskInput) {
