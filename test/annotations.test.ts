@@ -108,7 +108,7 @@ describe('prompts file', () => {
     assert.match(bad((d) => (labels(d)[0].value = 0)), /labels\[0\]\.value: must be >= 1/);
     assert.match(bad((d) => (labels(d)[0].keySlices = [{ slice: 1, box: [3, 1, 1, 2] }])), /labels\[0\]\.keySlices\[0\]\.box: corners/);
     assert.match(bad((d) => (labels(d)[1].keySlices = [{ slice: 1, points: [[1]] }])), /labels\[1\]\.keySlices\[0\]\.points\[0\]: must be \[i, j\]/);
-    assert.match(bad((d) => (labels(d)[1].keySlices = [{ slice: 1 }])), /needs a "box", "points"/);
+    assert.match(bad((d) => (labels(d)[1].keySlices = [{ slice: 1 }])), /needs a "box", "boxes", "points"/);
     assert.match(bad((d) => (labels(d)[1].keySlices = [{ slice: 1, empty: true, box: [0, 0, 1, 1] }])), /cannot be combined/);
     assert.match(bad((d) => (labels(d)[1].colour = [1, 2, 3])), /labels\[1\]: unknown field "colour"/);
     assert.match(bad((d) => ((d.keySlices as Record<string, unknown>[])[0].label = 'liver')),

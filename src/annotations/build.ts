@@ -14,7 +14,7 @@ import {
   type Volume,
 } from '../volume/volume.js';
 import type { PromptsFile } from './prompts.js';
-import { emptyKeySlice, hasObjectPrompt, type Annotations, type LabelAnnotation } from './types.js';
+import { emptyKeySlice, hasObjectPrompt, keyBoxes, type Annotations, type LabelAnnotation } from './types.js';
 
 export interface SparseInput {
   volume: Volume<LabelArray>;
@@ -156,9 +156,9 @@ export function buildAnnotations(image: Geometry, opts: BuildOptions): BuildResu
         if (pk.slice >= sg.count) {
           throw new KeysliceError('INVALID_PROMPTS', `${where} key slice is out of range ${rangeText}`, file);
         }
-        if (pk.box) {
-          inSlice([pk.box[0], pk.box[1]], `${where} box corner`);
-          inSlice([pk.box[2], pk.box[3]], `${where} box corner`);
+        for (const b of keyBoxes(pk)) {
+          inSlice([b[0], b[1]], `${where} box corner`);
+          inSlice([b[2], b[3]], `${where} box corner`);
         }
         for (const p of pk.points ?? []) inSlice(p, `${where} point`);
         for (const p of pk.negativePoints ?? []) inSlice(p, `${where} negative point`);
@@ -175,6 +175,7 @@ export function buildAnnotations(image: Geometry, opts: BuildOptions): BuildResu
         }
         ks.empty = !!pk.empty;
         if (pk.box) ks.box = pk.box;
+        if (pk.boxes) ks.boxes = pk.boxes;
         ks.points.push(...(pk.points ?? []));
         ks.negativePoints.push(...(pk.negativePoints ?? []));
       }

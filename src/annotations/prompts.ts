@@ -1,5 +1,6 @@
 /**
- * The prompts file (JSON, version 1): per label, key slices with a box, positive/negative points, or "empty".
+ * The prompts file (JSON, version 1): per label, key slices with a box (or several: one per instance of the
+ * object on the slice), positive/negative points, or "empty".
  * Parsing checks the structure and names the offending field in every message; checks against the image
  * (slice range, coordinates inside the slice) happen in `buildAnnotations`.
  */
@@ -12,6 +13,8 @@ export const PROMPTS_VERSION = 1;
 export interface PromptKeySlice {
   slice: number;
   box?: Box;
+  /** Several boxes, one per instance of the object on the slice (not with `box`). */
+  boxes?: Box[];
   points?: Point[];
   negativePoints?: Point[];
   empty?: boolean;
@@ -64,19 +67,28 @@ function checkKeys(o: Record<string, Json>, allowed: string[], field: string): v
   }
 }
 
-const KEY_SLICE_FIELDS = ['slice', 'box', 'points', 'negativePoints', 'empty'];
+const KEY_SLICE_FIELDS = ['slice', 'box', 'boxes', 'points', 'negativePoints', 'empty'];
+
+function box(b: Json, field: string): Box {
+  if (!Array.isArray(b) || b.length !== 4) fail(field, 'must be [i0, j0, i1, j1]');
+  const out = b.map((v, n) => int(v, `${field}[${n}]`)) as Box;
+  if (out[0] > out[2] || out[1] > out[3]) fail(field, `corners must satisfy i0 <= i1 and j0 <= j1, got ${JSON.stringify(out)}`);
+  return out;
+}
 
 function keySlice(x: Json, field: string, extra: string[] = []): PromptKeySlice {
   if (!isObject(x)) fail(field, 'must be an object');
   checkKeys(x, [...KEY_SLICE_FIELDS, ...extra], field);
   if (x.slice === undefined) fail(`${field}.slice`, 'is required');
   const ks: PromptKeySlice = { slice: int(x.slice, `${field}.slice`) };
-  if (x.box !== undefined) {
-    const b = x.box;
-    if (!Array.isArray(b) || b.length !== 4) fail(`${field}.box`, 'must be [i0, j0, i1, j1]');
-    const box = b.map((v, n) => int(v, `${field}.box[${n}]`)) as Box;
-    if (box[0] > box[2] || box[1] > box[3]) fail(`${field}.box`, `corners must satisfy i0 <= i1 and j0 <= j1, got ${JSON.stringify(box)}`);
-    ks.box = box;
+  if (x.box !== undefined) ks.box = box(x.box, `${field}.box`);
+  if (x.boxes !== undefined) {
+    if (x.box !== undefined) fail(field, 'give "box" or "boxes", not both');
+    if (!Array.isArray(x.boxes) || x.boxes.length === 0) fail(`${field}.boxes`, 'must be a non-empty list of [i0, j0, i1, j1] boxes');
+    const boxes = x.boxes.map((b, n) => box(b, `${field}.boxes[${n}]`));
+    // One box in the list is the one-box form.
+    if (boxes.length === 1) ks.box = boxes[0];
+    else ks.boxes = boxes;
   }
   if (x.points !== undefined) ks.points = pointList(x.points, `${field}.points`);
   if (x.negativePoints !== undefined) ks.negativePoints = pointList(x.negativePoints, `${field}.negativePoints`);
@@ -84,10 +96,10 @@ function keySlice(x: Json, field: string, extra: string[] = []): PromptKeySlice 
     if (typeof x.empty !== 'boolean') fail(`${field}.empty`, 'must be true or false');
     ks.empty = x.empty;
   }
-  const prompted = ks.box !== undefined || (ks.points?.length ?? 0) > 0;
+  const prompted = ks.box !== undefined || ks.boxes !== undefined || (ks.points?.length ?? 0) > 0;
   if (ks.empty && prompted) fail(field, '"empty": true cannot be combined with a box or points');
   if (!ks.empty && !prompted && !(ks.negativePoints?.length)) {
-    fail(field, 'needs a "box", "points", "negativePoints" or "empty": true');
+    fail(field, 'needs a "box", "boxes", "points", "negativePoints" or "empty": true');
   }
   return ks;
 }

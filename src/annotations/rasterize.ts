@@ -3,7 +3,7 @@
  * a box becomes the ellipse inscribed in it (the least-committal closed shape that touches all four sides),
  * positive points become small discs, negative points clear discs. Image-guided engines do better.
  */
-import type { KeySlice } from './types.js';
+import { keyBoxes, type KeySlice } from './types.js';
 
 /** Radius (in voxels) of the disc drawn around a point prompt. */
 export const POINT_DISC_RADIUS = 2;
@@ -34,12 +34,17 @@ export function ellipseInBox(nu: number, nv: number, box: readonly number[]): Ui
 
 /**
  * The 2D mask of a key slice without looking at the image: the drawn mask when there is one, else the union of
- * the box ellipse and the point discs, minus the negative-point discs. `null` when the slice says "empty".
+ * the boxes' ellipses and the point discs, minus the negative-point discs. `null` when the slice says "empty".
  */
 export function promptMask(k: KeySlice, nu: number, nv: number): Uint8Array | null {
   if (k.empty) return null;
   if (k.mask) return k.mask;
-  const mask = k.box ? ellipseInBox(nu, nv, k.box) : new Uint8Array(nu * nv);
+  const boxes = keyBoxes(k);
+  const mask = boxes.length > 0 ? ellipseInBox(nu, nv, boxes[0]) : new Uint8Array(nu * nv);
+  for (const b of boxes.slice(1)) {
+    const e = ellipseInBox(nu, nv, b);
+    for (let i = 0; i < mask.length; i++) mask[i] |= e[i];
+  }
   for (const [i, j] of k.points) disc(mask, nu, nv, i, j, POINT_DISC_RADIUS, 1);
   for (const [i, j] of k.negativePoints) disc(mask, nu, nv, i, j, POINT_DISC_RADIUS, 0);
   return mask;

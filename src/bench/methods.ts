@@ -16,7 +16,7 @@ import { morphologicalContourInterpolationNode } from '@itk-wasm/morphological-c
 import { interpolateMaskSlices } from '@niivue/niivue/drawing';
 import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import { promptMask } from '../annotations/rasterize.js';
-import type { LabelAnnotation } from '../annotations/types.js';
+import { keyBoxes, type LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
 import { allEngineNames, MODEL_ENGINES, resolveEngine } from '../pipeline/engines-node.js';
 import { checkEngineSettings, engineSpec } from '../pipeline/engines.js';
@@ -55,12 +55,13 @@ export interface BenchMethod {
   run(input: MethodInput): Promise<MethodOutput>;
 }
 
-/** Key masks for peers: the drawn mask, the filled box rectangle, or the points' small discs (`promptMask`). */
+/** Key masks for peers: the drawn mask, the filled box rectangles, or the points' small discs (`promptMask`). */
 function peerKeyMask(k: LabelAnnotation['keySlices'][number], nu: number, nv: number): Uint8Array | null {
   if (k.empty) return null;
   if (k.mask) return k.mask;
-  const m = k.box ? new Uint8Array(nu * nv) : (promptMask(k, nu, nv) as Uint8Array);
-  if (k.box) for (let j = k.box[1]; j <= k.box[3]; j++) for (let i = k.box[0]; i <= k.box[2]; i++) m[i + nu * j] = 1;
+  const boxes = keyBoxes(k);
+  const m = boxes.length > 0 ? new Uint8Array(nu * nv) : (promptMask(k, nu, nv) as Uint8Array);
+  for (const [i0, j0, i1, j1] of boxes) for (let j = j0; j <= j1; j++) for (let i = i0; i <= i1; i++) m[i + nu * j] = 1;
   return m;
 }
 

@@ -68,7 +68,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       .map((l) => ({
         value: l.value,
         name: l.name,
-        keySlices: l.keySlices.map((k) => (k.empty ? { slice: k.index, empty: true } : { slice: k.index, box: k.box })),
+        keySlices: l.keySlices.map((k) => (k.empty ? { slice: k.index, empty: true } : { slice: k.index, ...(k.boxes ? { boxes: k.boxes } : { box: k.box }) })),
       })),
   };
   const t0 = performance.now();

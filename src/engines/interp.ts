@@ -4,13 +4,13 @@
  * points small discs (see `promptMask`).
  */
 import { promptMask } from '../annotations/rasterize.js';
-import type { LabelAnnotation } from '../annotations/types.js';
+import { keyBoxes, type LabelAnnotation } from '../annotations/types.js';
 import type { PropagationStep, SliceEngine, SliceResult } from '../propagation/types.js';
 
 function promptNotes(label: LabelAnnotation): string[] {
   const notes: string[] = [];
-  const boxes = label.keySlices.filter((k) => !k.mask && k.box).length;
-  const pts = label.keySlices.filter((k) => !k.mask && !k.box && k.points.length > 0).length;
+  const boxes = label.keySlices.filter((k) => !k.mask && keyBoxes(k).length > 0).length;
+  const pts = label.keySlices.filter((k) => !k.mask && keyBoxes(k).length === 0 && k.points.length > 0).length;
   if (boxes) notes.push(`${boxes} box prompt(s) taken as the inscribed ellipse (no image model in this engine)`);
   if (pts) notes.push(`${pts} point-only prompt(s) taken as small discs (no image model in this engine)`);
   return notes;

@@ -21,7 +21,7 @@
  * `stop.ts` decides where a front stops (pure), `fuse.ts` fuses the two fronts of a gap (pure); the switches
  * an engine asks for come in a {@link PropagationPolicy}.
  */
-import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
+import { keyBoxes, perBoxKeySlices, type KeySlice, type LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
@@ -33,7 +33,7 @@ import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
-import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceSource } from './types.js';
+import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceResult, SliceSource } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 
@@ -115,7 +115,7 @@ export interface ObjectPropagation {
  * side instead of half of it.
  */
 export function roiOptionsFor(keys: readonly KeySlice[]): RoiOptions {
-  return keys.some((k) => !k.empty && (k.mask || k.box)) ? {} : { relativeMargin: 1 };
+  return keys.some((k) => !k.empty && (k.mask || keyBoxes(k).length > 0)) ? {} : { relativeMargin: 1 };
 }
 
 /** The mask of every key slice: a drawn mask as given, a prompt segmented by the engine; null = absent. */
@@ -135,12 +135,30 @@ export async function keySliceMasks(
     } else prompted.push(k);
   }
   for (const k of prompted) {
-    const r = await session.segmentSlice(k);
-    engineCalls++;
+    const results: SliceResult[] = [];
+    for (const part of perBoxKeySlices(k)) {
+      results.push(await session.segmentSlice(part));
+      engineCalls++;
+    }
+    const r = results.length === 1 ? results[0] : unionOfResults(results);
     masks.set(k.index, r.mask);
     confidence.set(k.index, r.confidence);
   }
   return { masks, confidence, engineCalls };
+}
+
+/** Several cuts of one slice (one per box) as one: the union of their masks, confidence weighted by area. */
+function unionOfResults(results: readonly SliceResult[]): SliceResult {
+  const mask = new Uint8Array(results[0].mask.length);
+  let weighted = 0;
+  let area = 0;
+  for (const r of results) {
+    for (let i = 0; i < mask.length; i++) mask[i] |= r.mask[i];
+    const a = countNonZero(r.mask);
+    weighted += a * r.confidence;
+    area += a;
+  }
+  return { mask, confidence: area > 0 ? weighted / area : Math.min(...results.map((r) => r.confidence)) };
 }
 
 /**

@@ -3,7 +3,7 @@
  * so the object may grow away from its key slices, applied to every slice. Working inside it keeps large
  * volumes fast.
  */
-import type { KeySlice } from '../annotations/types.js';
+import { keyBoxes, type Box, type KeySlice } from '../annotations/types.js';
 import { applyWindow, type IntensityWindow } from '../analysis/window.js';
 import { boundingBox2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
@@ -42,7 +42,7 @@ export function roiOfKeySlices(keys: readonly KeySlice[], sg: SliceGeometry, opt
       const b = boundingBox2d(k.mask, sg.nu, sg.nv);
       if (b) add(...b);
     }
-    if (k.box) add(...k.box);
+    for (const b of keyBoxes(k)) add(...b);
     for (const [i, j] of k.points) add(i, j, i, j);
   }
   if (!Number.isFinite(u0)) return null;
@@ -95,7 +95,9 @@ export function cropKeySlice(k: KeySlice, sg: SliceGeometry, roi: RoiBox): KeySl
       .map(([i, j]) => [i - roi.u0, j - roi.v0]),
   };
   if (k.mask) out.mask = cropSlice(k.mask, sg.nu, roi, new Uint8Array(nu * nv));
-  if (k.box) out.box = [clampU(k.box[0]), clampV(k.box[1]), clampU(k.box[2]), clampV(k.box[3])];
+  const crop = (b: Box): Box => [clampU(b[0]), clampV(b[1]), clampU(b[2]), clampV(b[3])];
+  if (k.box) out.box = crop(k.box);
+  if (k.boxes) out.boxes = k.boxes.map(crop);
   return out;
 }
 

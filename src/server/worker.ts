@@ -246,7 +246,7 @@ async function annotationEdits(e: Entry, labelFile: string | undefined, prompts:
   const edits: EditRecord[] = [];
   for (const l of annotations.labels) {
     for (const k of l.keySlices) {
-      const key = k.mask ? { mask: k.mask } : k.empty ? { absent: true as const } : { ...(k.box ? { box: k.box } : {}), points: k.points, negativePoints: k.negativePoints };
+      const key = k.mask ? { mask: k.mask } : k.empty ? { absent: true as const } : { ...(k.box ? { box: k.box } : {}), ...(k.boxes ? { boxes: k.boxes } : {}), points: k.points, negativePoints: k.negativePoints };
       const wire = encodeKeySlice(key, s.nu, s.nv);
       edits.push({ op: 'setKeySlice', label: l.value, slice: k.index, key: l.name !== undefined ? { ...wire, name: l.name } : wire });
     }

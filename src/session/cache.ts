@@ -76,7 +76,7 @@ export function eachSetRun(a: Uint8Array, fn: (start: number, end: number) => vo
 
 /** A key slice in words and hashes (index, kind, mask hash, box, points). */
 export function keySliceKey(k: KeySlice): string {
-  const parts = [k.index, k.empty ? 'absent' : '', k.mask ? `m${k.mask.length}:${hashBytes(k.mask)}` : '', k.box ? `b${k.box.join(',')}` : ''];
+  const parts = [k.index, k.empty ? 'absent' : '', k.mask ? `m${k.mask.length}:${hashBytes(k.mask)}` : '', k.box ? `b${k.box.join(',')}` : '', k.boxes ? `B${k.boxes.map((b) => b.join(',')).join(';')}` : ''];
   parts.push(`p${k.points.map((p) => p.join(',')).join(';')}`, `n${k.negativePoints.map((p) => p.join(',')).join(';')}`);
   return parts.join('|');
 }
@@ -85,7 +85,7 @@ export function keySliceKey(k: KeySlice): string {
 export function sameKeySlice(a: KeySlice, b: KeySlice): boolean {
   if (a.index !== b.index || a.empty !== b.empty) return false;
   if (!!a.mask !== !!b.mask || (a.mask && b.mask && !sameBytes(a.mask, b.mask))) return false;
-  if (JSON.stringify(a.box ?? null) !== JSON.stringify(b.box ?? null)) return false;
+  if (JSON.stringify(a.box ?? null) !== JSON.stringify(b.box ?? null) || JSON.stringify(a.boxes ?? null) !== JSON.stringify(b.boxes ?? null)) return false;
   return JSON.stringify(a.points) === JSON.stringify(b.points) && JSON.stringify(a.negativePoints) === JSON.stringify(b.negativePoints);
 }
 

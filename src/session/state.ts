@@ -3,7 +3,7 @@
  * from a state to a new state; bad input throws a named error before anything is built, so a failed edit
  * leaves the session as it was.
  */
-import type { KeySlice, LabelAnnotation } from '../annotations/types.js';
+import { keyBoxes, type Box, type KeySlice, type LabelAnnotation } from '../annotations/types.js';
 import { KeysliceError } from '../util/errors.js';
 import type { KeySlicePrompt, LabelRef } from './types.js';
 
@@ -51,11 +51,16 @@ export function checkKeySlice(label: number, k: KeySlice, plane: Plane): void {
     if (!(k.mask instanceof Uint8Array)) invalid(`label ${label}, key slice ${s}: a mask is a Uint8Array`);
     if (k.mask.length !== plane.nu * plane.nv) invalid(`label ${label}, key slice ${s}: the mask holds ${k.mask.length} pixels, the slice ${plane.nu} x ${plane.nv} = ${plane.nu * plane.nv}`);
   }
-  if (k.box !== undefined) {
-    const [i0, j0, i1, j1] = k.box;
+  if (k.boxes !== undefined) {
+    if (!Array.isArray(k.boxes) || k.boxes.length === 0) invalid(`label ${label}, key slice ${s}: boxes must list at least one box`);
+    if (k.box !== undefined) invalid(`label ${label}, key slice ${s}: give box or boxes, not both`);
+  }
+  for (const b of keyBoxes(k)) {
+    if (!Array.isArray(b) || b.length !== 4) invalid(`label ${label}, key slice ${s}: a box is [i0, j0, i1, j1]`);
+    const [i0, j0, i1, j1] = b;
     checkPoint(label, s, [i0, j0], plane, 'box corner');
     checkPoint(label, s, [i1, j1], plane, 'box corner');
-    if (i1 < i0 || j1 < j0) invalid(`label ${label}, key slice ${s}: box [${k.box.join(', ')}] has its corners the wrong way round`);
+    if (i1 < i0 || j1 < j0) invalid(`label ${label}, key slice ${s}: box [${b.join(', ')}] has its corners the wrong way round`);
   }
   for (const p of k.points) checkPoint(label, s, p, plane, 'point');
   for (const p of k.negativePoints) checkPoint(label, s, p, plane, 'negative point');
@@ -64,8 +69,8 @@ export function checkKeySlice(label: number, k: KeySlice, plane: Plane): void {
 /** Checks what a new key slice says: absent with no prompt, or some prompt. */
 function checkPrompt(label: number, k: KeySlice): void {
   const s = k.index;
-  if (k.empty && (k.mask !== undefined || k.box !== undefined || k.points.length > 0)) invalid(`label ${label}, key slice ${s}: an absent key slice carries no prompt`);
-  if (!k.empty && k.mask === undefined && k.box === undefined && k.points.length === 0) invalid(`label ${label}, key slice ${s}: no mask, box or point, and not marked absent`);
+  if (k.empty && (k.mask !== undefined || keyBoxes(k).length > 0 || k.points.length > 0)) invalid(`label ${label}, key slice ${s}: an absent key slice carries no prompt`);
+  if (!k.empty && k.mask === undefined && keyBoxes(k).length === 0 && k.points.length === 0) invalid(`label ${label}, key slice ${s}: no mask, box or point, and not marked absent`);
 }
 
 /** The key slice a prompt describes (copied: the caller's arrays may change later). */
@@ -74,11 +79,12 @@ export function keySliceOf(label: number, slice: number, key: KeySlicePrompt, pl
   if ('absent' in key && key.absent) k = { index: slice, empty: true, points: [], negativePoints: [] };
   else if ('mask' in key && key.mask !== undefined && key.mask !== null) k = { index: slice, empty: false, mask: key.mask instanceof Uint8Array ? key.mask.slice() : key.mask, points: [], negativePoints: [] };
   else {
-    const p = key as { box?: [number, number, number, number]; points?: [number, number][]; negativePoints?: [number, number][] };
+    const p = key as { box?: Box; boxes?: Box[]; points?: [number, number][]; negativePoints?: [number, number][] };
     k = {
       index: slice,
       empty: false,
-      ...(p.box ? { box: [...p.box] as [number, number, number, number] } : {}),
+      ...(p.box ? { box: [...p.box] as Box } : {}),
+      ...(p.boxes !== undefined ? { boxes: Array.isArray(p.boxes) ? p.boxes.map((b) => (Array.isArray(b) ? [...b] : b) as Box) : p.boxes } : {}),
       points: (p.points ?? []).map((x) => [x[0], x[1]] as [number, number]),
       negativePoints: (p.negativePoints ?? []).map((x) => [x[0], x[1]] as [number, number]),
     };

@@ -51,12 +51,12 @@ export interface SessionOptions {
 export type LabelRef = number | { value: number; name?: string };
 
 /**
- * What the user says on a key slice: a drawn mask (taken as given), a box and/or points for the engine to
- * segment, or that the object is absent there.
+ * What the user says on a key slice: a drawn mask (taken as given), a box (or `boxes`, one per instance of the
+ * object on the slice) and/or points for the engine to segment, or that the object is absent there.
  */
 export type KeySlicePrompt =
   | { mask: Uint8Array }
-  | { box?: Box; points?: Point[]; negativePoints?: Point[] }
+  | { box?: Box; boxes?: Box[]; points?: Point[]; negativePoints?: Point[] }
   | { absent: true };
 
 /** The state after an edit (or an undo / redo): a number that grows with every edit, and what changed. */

@@ -15,7 +15,7 @@ export interface WireMask {
 
 export type WireKeySlice =
   | { mask: WireMask; name?: string }
-  | { box?: Box; points?: Point[]; negativePoints?: Point[]; name?: string }
+  | { box?: Box; boxes?: Box[]; points?: Point[]; negativePoints?: Point[]; name?: string }
   | { absent: true; name?: string };
 
 /** One line of a propagation stream. */
@@ -85,13 +85,17 @@ export function decodeKeySlice(x: unknown, nu: number, nv: number): { key: KeySl
     if (!isObject(x.mask)) throw new KeysliceError('INVALID_ANNOTATION', 'mask must be {"rle": [...], "box"?: [u0, v0, u1, v1]}');
     return out({ mask: decodeRle(x.mask.rle, nu, nv, x.mask.box ?? null) });
   }
-  const key: { box?: Box; points?: Point[]; negativePoints?: Point[] } = {};
+  const key: { box?: Box; boxes?: Box[]; points?: Point[]; negativePoints?: Point[] } = {};
   if (x.box !== undefined) key.box = intList(x.box, 4, 'box') as Box;
+  if (x.boxes !== undefined) {
+    if (!Array.isArray(x.boxes) || x.boxes.length === 0) throw new KeysliceError('INVALID_PROMPTS', 'boxes must be a non-empty list of [u0, v0, u1, v1] boxes');
+    key.boxes = x.boxes.map((b, i) => intList(b, 4, `boxes[${i}]`) as Box);
+  }
   const p = points(x.points, 'points');
   if (p) key.points = p;
   const np = points(x.negativePoints, 'negativePoints');
   if (np) key.negativePoints = np;
-  if (!key.box && !key.points?.length) {
+  if (!key.box && !key.boxes && !key.points?.length) {
     throw new KeysliceError('INVALID_PROMPTS', 'a key slice needs a mask, a box, points, or "absent": true');
   }
   return out(key);

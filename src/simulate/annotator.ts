@@ -4,7 +4,7 @@
  */
 import type { Box, KeySlice, LabelAnnotation, Point } from '../annotations/types.js';
 import { emptyKeySlice } from '../annotations/types.js';
-import { boundingBox2d, signedDistance2d } from '../morphology/binary.js';
+import { boundingBox2d, connectedComponents, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry } from '../volume/volume.js';
 
 export type PromptKind = 'mask' | 'box' | 'points';
@@ -47,6 +47,53 @@ export function selectKeySlices(areas: readonly number[], k: number): number[] {
 /** Tight inclusive 2D box of the non-zero values of a slice, or null when empty. */
 export function tightBox(mask: ArrayLike<number>, nu: number, nv: number): Box | null {
   return boundingBox2d(mask, nu, nv);
+}
+
+/** Margin (pixels) around each instance's box: boxes that overlap or touch with it are one instance. */
+export const INSTANCE_BOX_MARGIN = 2;
+
+function boxesTouch(a: Box, b: Box, margin: number): boolean {
+  const reach = 2 * margin + 1;
+  return a[0] <= b[2] + reach && b[0] <= a[2] + reach && a[1] <= b[3] + reach && b[1] <= a[3] + reach;
+}
+
+/**
+ * The boxes a user draws around the instances of an object on a slice: one tight box per 8-connected component
+ * of the mask, where boxes that overlap or touch once each has a `margin`-pixel margin are merged (repeatedly),
+ * so an object cut in two by a thin gap stays one box. Sorted by (j0, i0); [] when the mask is empty.
+ */
+export function instanceBoxes(mask: ArrayLike<number>, nu: number, nv: number, margin = INSTANCE_BOX_MARGIN): Box[] {
+  const { ids, sizes } = connectedComponents(mask, nu, nv, 1, true);
+  let boxes: Box[] = sizes.slice(1).map(() => [Infinity, Infinity, -Infinity, -Infinity] as Box);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id === 0) continue;
+    const u = i % nu;
+    const v = (i - u) / nu;
+    const b = boxes[id - 1];
+    b[0] = Math.min(b[0], u);
+    b[1] = Math.min(b[1], v);
+    b[2] = Math.max(b[2], u);
+    b[3] = Math.max(b[3], v);
+  }
+  for (let merged = true; merged; ) {
+    merged = false;
+    const out: Box[] = [];
+    for (const b of boxes) {
+      const hit = out.find((o) => boxesTouch(o, b, margin));
+      if (!hit) {
+        out.push([...b] as Box);
+        continue;
+      }
+      hit[0] = Math.min(hit[0], b[0]);
+      hit[1] = Math.min(hit[1], b[1]);
+      hit[2] = Math.max(hit[2], b[2]);
+      hit[3] = Math.max(hit[3], b[3]);
+      merged = true;
+    }
+    boxes = out;
+  }
+  return boxes.sort((a, b) => a[1] - b[1] || a[0] - b[0]);
 }
 
 /** Mean of the 3 x 3 neighbourhood of every pixel (clamped at the slice's edges). */
@@ -121,7 +168,7 @@ export function simulateClicks(
 
 /**
  * The annotation a simulated user gives for one object on the chosen key slices: the truth mask (kind 'mask'),
- * its tight box (kind 'box') or clicks (kind 'points', see {@link simulateClicks}; needs the image); a key
+ * a tight box per instance (kind 'box', see {@link instanceBoxes}; one box as `box`, several as `boxes`) or clicks (kind 'points', see {@link simulateClicks}; needs the image); a key
  * slice where the object is absent says "empty".
  */
 export function simulateLabel(
@@ -138,7 +185,11 @@ export function simulateLabel(
     const k = emptyKeySlice(w);
     if (mask === null) k.empty = true;
     else if (kind === 'mask') k.mask = mask;
-    else if (kind === 'box') k.box = tightBox(mask, sg.nu, sg.nv) as Box;
+    else if (kind === 'box') {
+      const boxes = instanceBoxes(mask, sg.nu, sg.nv);
+      if (boxes.length === 1) k.box = boxes[0];
+      else k.boxes = boxes;
+    }
     else {
       const clicks = simulateClicks(mask, sg.extract(image as ArrayLike<number>, w, new Float32Array(sg.area)), sg);
       k.points = clicks.points;
