@@ -13,7 +13,7 @@ import { loadSamModel, samModelIdentity } from '../src/models/sam/load-node.js';
 import { segment } from '../src/pipeline/segment.js';
 import { selectKeySlices, simulateLabel, sliceAreas } from '../src/simulate/annotator.js';
 import { residualOnnx } from '../src/training/export-onnx.js';
-import { pooledEmbedding, recordResidual, mergeSets } from '../src/training/residual-data.js';
+import { pooledEmbedding, recordResidual, mergeSets, truthZoomBoxes, type RecordingEngine } from '../src/training/residual-data.js';
 import { buildResidualNet, gridUpsampler, initResidual } from '../src/training/residual-net.js';
 import { bilinearClamped } from '../src/util/bilinear.js';
 import { residualBatch, trainResidual, trainResidualAdapter } from '../src/training/train-residual.js';
@@ -112,13 +112,63 @@ test('an untrained residual adapter (last layer at zero) leaves the decoder logi
   }
 });
 
+test('the recording zooms on the truth: the box over each slice and its neighbours, the nearest ones past the object', () => {
+  const nu = 10;
+  const nv = 8;
+  const truth = new Uint8Array(nu * nv * 7);
+  const put = (w: number, u: number, v: number) => (truth[u + nu * (v + nv * w)] = 1);
+  put(2, 1, 1);
+  put(3, 4, 5);
+  put(4, 6, 2);
+  put(4, 7, 7);
+  const sg = new SliceGeometry({ size: [nu, nv, 7], spacing: [1, 1, 1] }, 2);
+  const boxes = truthZoomBoxes(truth, sg, 1);
+  assert.deepEqual(boxes[3], [1, 1, 7, 7]);
+  assert.deepEqual(boxes[2], [1, 1, 4, 5]);
+  assert.deepEqual(boxes[1], [1, 1, 1, 1]);
+  assert.deepEqual(boxes[0], [1, 1, 1, 1], 'two slices before the object: its first slice');
+  assert.deepEqual(boxes[6], [6, 2, 7, 7]);
+  assert.deepEqual(truthZoomBoxes(truth, sg, 2), Array(7).fill(null), 'no object, no box');
+});
+
+test('every recorded run on an object shares one encoding per slice; a round with an adapter in place runs no encoder', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
+    const encode = sam.encode.bind(sam);
+    let encoderRuns = 0;
+    sam.encode = async (x) => {
+      const e = await encode(x);
+      if (!e.stored) encoderRuns++;
+      return e;
+    };
+    const cases = blobCases([61]);
+    const protocol = { kinds: ['mask' as const, 'box' as const], budgets: [1, 2] };
+    const engineWith: RecordingEngine = (hook, zoomOn) => samEngine(sam, { residual: hook, zoomOn });
+    const first = await recordResidual(cases, engineWith, SHAPE.grid, protocol);
+    assert.equal(first.dice.length, 4);
+    assert.ok(encoderRuns > 0 && encoderRuns <= 14, `${encoderRuns} encoder runs for 4 runs on a 14-slice volume`);
+    assert.ok(first.sets[0].samples.length > encoderRuns, 'runs shared the encodings');
+    encoderRuns = 0;
+    // An adapter in place that removes every propagated mask: the adapted engine's runs, recorded.
+    const erase = { correct: async (input: { logits: Float32Array }) => input.logits.map((x) => x - 100) };
+    const second = await recordResidual(cases, engineWith, SHAPE.grid, protocol, erase);
+    assert.equal(encoderRuns, 0);
+    assert.ok(second.dice.every((d, i) => d < first.dice[i]), `adapted ${second.dice} against ${first.dice}`);
+    const s = second.sets[0].samples[0];
+    assert.ok(s.fineLogits.some((x) => x > -50), 'the decoder\'s own logits are recorded, not the corrected ones');
+  } finally {
+    cleanup();
+  }
+});
+
 test('a tiny residual training run on generated volumes lowers its loss, deterministically; the exported ONNX reproduces the trained module', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
     const cases = blobCases([41, 42, 43]);
     const protocol = { kinds: ['mask' as const, 'box' as const], budgets: [1] };
-    const rec = await recordResidual(cases, (hook) => samEngine(sam, { residual: hook }), SHAPE.grid, protocol);
+    const rec = await recordResidual(cases, (hook, zoomOn) => samEngine(sam, { residual: hook, zoomOn }), SHAPE.grid, protocol);
     assert.equal(rec.dice.length, 3 * 2);
     const sets = rec.sets;
     assert.ok(sets.every((s) => s.samples.length > 0 && s.channels === 3 && s.side === 16));
@@ -196,6 +246,9 @@ test('trainResidualAdapter validates against the unadapted engine; another model
     assert.equal(v.runs, 1);
     assert.ok(v.unadaptedDice !== null && v.adaptedDice !== null);
     assert.equal(v.usable, v.adaptedDice > v.unadaptedDice);
+    assert.ok([0.5, 1].includes(m.guideWeight), `weight ${m.guideWeight}`);
+    assert.match(v.note, /weight (0\.5|1|none) of 0\.5, 1; mask \d\.\d{3} -> \d\.\d{3}/);
+    assert.ok(m.training.steps > 10, 'two rounds of training');
 
     const out = path.join(dir, 'adapter');
     await writeAdapter(out, adapter);

@@ -21,7 +21,7 @@ import type { PromptKind } from '../simulate/annotator.js';
 import { KeysliceError } from '../util/errors.js';
 import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
 import { trainAdapter, type TrainedAdapter } from './train-adapter.js';
-import { trainResidualAdapter } from './train-residual.js';
+import { TRAINING_MEMORY_BYTES, trainResidualAdapter } from './train-residual.js';
 import type { ResidualSet } from './residual-data.js';
 import { residualEngine, residualModel, residualTerm } from '../models/adapter/residual.js';
 import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
@@ -106,7 +106,7 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
   const residual = opts.modes.includes('residual');
   if (residual && opts.modes.length > 1) throw new KeysliceError('USAGE', '--loo residual compares a model engine with itself adapted: run it apart from the correspondence modes');
   const baseEngine = residual ? (opts.engine ?? 'sam') : 'classic';
-  const sam = residual ? await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: 1024 ** 3 }) : null;
+  const sam = residual ? await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES }) : null;
   const samId = sam ? await samModelIdentity(sam) : null;
   const unadapted = sam ? adaptedMethod(`keyslice:${baseEngine}`, residualEngine(baseEngine, sam, null)) : getMethod('keyslice:classic');
   // Recordings of the unadapted model engine per case, shared by the folds.

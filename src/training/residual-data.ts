@@ -3,11 +3,13 @@
  * on labelled cases (`protocolDice`) with a recording hook in place of a correction; on every propagated slice
  * the hook keeps what the adapter will see (the two embeddings as block means on the adapter's grid, the
  * previous mask's share, the decoder's pooled logits), the decoder's full logits, and the truth's share of each
- * of their pixels. The engine's results
- * are those of the unadapted engine (the hook changes nothing), so the same runs give its validation Dice.
- * Embeddings come from the model's embedding store where it holds them, and each is pooled once per set.
+ * of their pixels. Without an adapter in place the engine's results are those of the unadapted engine (the hook
+ * changes nothing), so the same runs give its validation Dice. Every run on an object zooms on the same box per
+ * slice (the truth's, `truthZoomBoxes`), so a slice is encoded once for all prompt kinds, budgets and rounds;
+ * embeddings come from the model's embedding store where it holds them, and each is pooled once per set.
  */
 import { roiToMaskInput } from '../engines/sam/frame.js';
+import { boundingBox2d } from '../morphology/binary.js';
 import { poolGrid, type LogitResidual } from '../engines/sam/residual.js';
 import { residualGridInputs } from '../models/adapter/residual.js';
 import type { SliceEngine } from '../propagation/types.js';
@@ -56,22 +58,52 @@ function roiTruth(full: Uint8Array | null, sg: SliceGeometry, origin: [number, n
   return out;
 }
 
+type Box = [number, number, number, number];
+
 /**
- * Records the training material of `cases` (one set each) while `engineWith(hook)` runs the protocol; returns
- * the sets and the unadapted engine's Dice per run.
+ * The box each slice's crop zooms on while an object is recorded: the truth's box over the slice and its two
+ * neighbours (the engine zooms on the previous slice's mask), or the nearest slices' that hold the object where
+ * these hold none (a front run past the object); full-slice pixels, inclusive. Fixed per slice, so every run on
+ * the object (prompt kinds, budgets, rounds) shares one encoding of each slice.
+ */
+export function truthZoomBoxes(truth: ArrayLike<number>, sg: SliceGeometry, value: number): (Box | null)[] {
+  const own = Array.from({ length: sg.count }, (_, w) => {
+    const m = sg.maskOf(truth, w, value);
+    return m && boundingBox2d(m, sg.nu, sg.nv);
+  });
+  const union = (boxes: (Box | null)[]): Box | null =>
+    boxes.reduce<Box | null>((a, b) => (!b ? a : !a ? [...b] : [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])]), null);
+  return own.map((_, w) => {
+    for (let r = 1; r < sg.count; r++) {
+      const b = union(own.slice(Math.max(0, w - r), w + r + 1));
+      if (b) return b;
+    }
+    return null;
+  });
+}
+
+/** What a recording pass runs: the engine (given the recording hook and the fixed zoom boxes) and, optionally, an adapter in place. */
+export type RecordingEngine = (hook: LogitResidual, zoomOn: (w: number) => Box | null) => SliceEngine;
+
+/**
+ * Records the training material of `cases` (one set each) while `engineWith(hook, zoomOn)` runs the protocol;
+ * returns the sets and the engine's Dice per run. With `apply`, each slice's logits are recorded as the decoder
+ * gave them and then corrected by `apply` (an adapter in place: the material of the inputs the adapted engine
+ * meets); without, the engine is the unadapted one. The crops zoom on {@link truthZoomBoxes}.
  */
 export async function recordResidual(
   cases: LabelledCase[],
-  engineWith: (hook: LogitResidual) => SliceEngine,
+  engineWith: RecordingEngine,
   grid: number,
   protocol: DiceProtocol = VALIDATION_PROTOCOL,
+  apply: LogitResidual | null = null,
 ): Promise<{ sets: ResidualSet[]; dice: number[] }> {
   const sets: ResidualSet[] = [];
   const dice: number[] = [];
   for (const c of cases) {
     const set: ResidualSet = { grid, size: 0, channels: 0, side: 0, embeddings: [], samples: [] };
     const index = new Map<Float32Array, number>();
-    let current: { value: number; sg: SliceGeometry } | null = null;
+    let current: { value: number; sg: SliceGeometry; boxes: (Box | null)[] } | null = null;
     const pooled = (data: Float32Array, dims: number[]): number => {
       let i = index.get(data);
       if (i === undefined) {
@@ -98,11 +130,12 @@ export async function recordResidual(
             fineTarget: roiToMaskInput(Float32Array.from(truth), img.nu, img.nv, frame, size, 0),
           });
         }
-        return input.logits;
+        return apply ? apply.correct(input) : input.logits;
       },
     };
-    const d = await protocolDice([c], [engineWith(hook)], protocol, (_, value, sg) => {
-      current = { value, sg };
+    const engine = engineWith(hook, (w) => current?.boxes[w] ?? null);
+    const d = await protocolDice([c], [engine], protocol, (_, value, sg) => {
+      current = { value, sg, boxes: truthZoomBoxes(c.truth.data, sg, value) };
     });
     dice.push(...d[0]);
     sets.push(set);

@@ -14,7 +14,7 @@ import { readLabelVolume, readVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
 import { trainAdapter, type TrainAdapterOptions, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
 import type { TrainingMode } from './train.js';
-import { trainResidualAdapter } from './train-residual.js';
+import { TRAINING_MEMORY_BYTES, trainResidualAdapter } from './train-residual.js';
 import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
 
 export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'dataHash'> {
@@ -121,7 +121,7 @@ export async function trainFiles(opts: TrainFilesOptions): Promise<TrainFilesRes
   const hash = await dataHash(d, trainCases, supervised);
   let adapter: TrainedAdapter<unknown>;
   if (mode === 'residual') {
-    const model = await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache });
+    const model = await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES });
     const { seed, maxSteps, onStage, onProgress } = opts;
     adapter = await trainResidualAdapter(train, validation, { engine: opts.engine ?? 'sam', model, modelId: await samModelIdentity(model), seed, maxSteps, onStage, onProgress, dataHash: hash });
   } else adapter = await trainAdapter(train, validation, { ...opts, mode, dataHash: hash });

@@ -1,11 +1,14 @@
 /**
  * Training a residual adapter on a SAM-format model's decoder logits (`keyslice train --mode residual`): the
  * unadapted engine (`sam` or `hybrid`) runs the simulated annotator on the labelled training and validation
- * cases while its steps are recorded (`residual-data.ts`); the module (`residual-net.ts`) is trained on the
- * training cases' steps (Adam, seeded, the best epoch on the validation cases' steps kept, early stop), exported
- * to ONNX, loaded back through onnxruntime, and the adapted engine runs the same protocol on the validation
- * cases: the adapter is usable only where its mean Dice beat the unadapted engine's, and its manifest says by how
- * much.
+ * cases while its steps are recorded (`residual-data.ts`, each slice encoded once for every run on an object);
+ * the module (`residual-net.ts`) is trained on the training cases' steps (Adam, seeded, the best epoch on the
+ * validation cases' steps kept, early stop). A second round records the cases again with that adapter in place
+ * (only decoder runs: the encodings are in the model's embedding store) and training goes on over both rounds'
+ * material, so the module also learns from the masks the adapted engine makes. The module is exported to ONNX,
+ * loaded back through onnxruntime, and the adapted engine runs the same protocol on the validation cases at each
+ * correction weight tried: the best weight is kept, and the adapter is usable only where it beat the unadapted
+ * engine's mean Dice; its manifest says by how much, per prompt kind too.
  */
 import type { AdapterManifest, ResidualShape } from '../models/adapter/manifest.js';
 import { residualEngine, residualModel, residualTerm } from '../models/adapter/residual.js';
@@ -15,14 +18,21 @@ import { rng } from '../demo/phantom.js';
 import { KeysliceError } from '../util/errors.js';
 import { residualOnnx } from './export-onnx.js';
 import { fit, fitSettings, type FitProgress, type FitResult } from './fit.js';
-import { mergeSets, recordResidual, type ResidualSet } from './residual-data.js';
+import { mergeSets, recordResidual, type RecordingEngine, type ResidualSet } from './residual-data.js';
+import type { LogitResidual } from '../engines/sam/residual.js';
 import { buildResidualNet, initResidual, type ResidualBatch, type ResidualWeights } from './residual-net.js';
 import { scaleLogits } from '../models/adapter/residual.js';
 import { loadTf } from './tf.js';
 import { trainingRecord, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
-import { mean, protocolDice, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
+import { mean, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
 
 export const RESIDUAL_GRAPH_FILE = 'residual.onnx';
+
+/**
+ * Memory for embeddings while a residual adapter trains (2 GiB: 512 SAM embeddings of 256 x 64 x 64): every
+ * slice the recording encodes stays there for the later rounds and the validation runs.
+ */
+export const TRAINING_MEMORY_BYTES = 2 * 1024 ** 3;
 
 export interface ResidualAdapterOptions {
   /** The engine the adapter serves: `sam` or `hybrid`. */
@@ -48,7 +58,14 @@ export interface ResidualAdapterOptions {
   protocol?: DiceProtocol;
   /** Hash of the training data (files), for the manifest. */
   dataHash?: string;
-  /** Recordings by case id, filled and reused across calls (the folds of a leave-one-out run). */
+  /**
+   * Recording rounds (default 2): each round after the first records the cases again with the adapter trained so
+   * far in place and goes on training (half the steps) on the material of every round.
+   */
+  rounds?: number;
+  /** Correction weights tried on the validation cases (default 0.5, 1): the best is kept, none if none beats the unadapted engine. */
+  weights?: number[];
+  /** Recordings of the unadapted engine by case id, filled and reused across calls (the folds of a leave-one-out run). */
   recorded?: Map<string, { set: ResidualSet; dice: number[] }>;
   onStage?: (message: string) => void;
   onProgress?: (p: FitProgress) => void;
@@ -81,8 +98,13 @@ export function residualBatch(set: ResidualSet, picks: number[]): ResidualBatch 
   return b;
 }
 
-/** Trains the module on recorded sets (deterministic for a seed). */
-export async function trainResidual(train: ResidualSet, validation: ResidualSet, shape: ResidualShape, options: Omit<ResidualAdapterOptions, 'engine' | 'model' | 'modelId'>): Promise<FitResult<ResidualWeights>> {
+/** Trains the module on recorded sets (deterministic for a seed), from `init` where given. */
+export async function trainResidual(
+  train: ResidualSet,
+  validation: ResidualSet,
+  shape: ResidualShape,
+  options: Omit<ResidualAdapterOptions, 'engine' | 'model' | 'modelId'> & { init?: ResidualWeights },
+): Promise<FitResult<ResidualWeights>> {
   if (!train.samples.length) throw new KeysliceError('USAGE', 'no propagated slice to learn from: the training cases gave the engine nothing to propagate');
   const tf = await loadTf();
   const seed = options.seed ?? 1;
@@ -92,7 +114,7 @@ export async function trainResidual(train: ResidualSet, validation: ResidualSet,
   const valBatches: ResidualBatch[] = [];
   const valPicks = Array.from({ length: Math.min(64, val.samples.length) }, (_, i) => Math.floor((i * val.samples.length) / Math.min(64, val.samples.length)));
   for (let i = 0; i < valPicks.length; i += batch) valBatches.push(residualBatch(val, valPicks.slice(i, i + batch)));
-  const net = buildResidualNet(tf, initResidual(shape, seed));
+  const net = buildResidualNet(tf, options.init ?? initResidual(shape, seed));
   try {
     return await fit(tf, {
       variables: net.variables,
@@ -111,6 +133,22 @@ function labelled(cases: TrainingCase[]): LabelledCase[] {
   return cases.filter((c): c is LabelledCase & TrainingCase => !!c.truth && !!c.values?.length);
 }
 
+/** Mean Dice per prompt kind of a protocol's runs (ordered case, object, kind, budget as `protocolDice` gives them). */
+function diceByKind(dice: number[], protocol: DiceProtocol): Record<string, number> {
+  const per = protocol.budgets.length;
+  const out: Record<string, number> = {};
+  for (const [i, kind] of protocol.kinds.entries()) out[kind] = mean(dice.filter((_, j) => Math.floor(j / per) % protocol.kinds.length === i));
+  return out;
+}
+
+/** The recorded sets of one round, training and validation cases apart. */
+interface Round {
+  train: ResidualSet;
+  validation: ResidualSet;
+  /** The engine's Dice on the validation cases in this round (the adapter of the round before in place). */
+  dice: number[];
+}
+
 export async function trainResidualAdapter(train: TrainingCase[], validation: TrainingCase[], o: ResidualAdapterOptions): Promise<TrainedAdapter<ResidualWeights>> {
   const stage = o.onStage ?? (() => {});
   const protocol = o.protocol ?? VALIDATION_PROTOCOL;
@@ -118,64 +156,97 @@ export async function trainResidualAdapter(train: TrainingCase[], validation: Tr
   const grid = o.grid ?? Math.max(1, side / 2);
   if (side % grid !== 0) throw new KeysliceError('USAGE', `the grid (${grid}) must divide the embedding's side (${side})`);
   residualEngine(o.engine, o.model, null);
+  const runtime = await nodeRuntime();
   const cache = o.recorded ?? new Map<string, { set: ResidualSet; dice: number[] }>();
   let recordSeconds = 0;
-  const record = async (cases: LabelledCase[]) => {
-    const out = [];
+  const engineWith: RecordingEngine = (hook, zoomOn) => residualEngine(o.engine, o.model, hook, zoomOn);
+  /** Records `cases` with `apply` in place (recordings of the unadapted engine are kept in `cache`). */
+  const record = async (cases: LabelledCase[], apply: LogitResidual | null) => {
+    const out: { set: ResidualSet; dice: number[] }[] = [];
     for (const c of cases) {
-      let r = cache.get(c.id);
+      let r = apply ? undefined : cache.get(c.id);
       if (!r || r.set.grid !== grid) {
-        stage(`recording the unadapted ${o.engine} engine's steps on ${c.id}`);
+        stage(`recording the ${apply ? 'adapted' : 'unadapted'} ${o.engine} engine's steps on ${c.id}`);
         const t0 = performance.now();
-        const { sets, dice } = await recordResidual([c], (hook) => residualEngine(o.engine, o.model, hook), grid, protocol);
+        const { sets, dice } = await recordResidual([c], engineWith, grid, protocol, apply);
         recordSeconds += (performance.now() - t0) / 1000;
         r = { set: sets[0], dice };
-        cache.set(c.id, r);
+        if (!apply) cache.set(c.id, r);
       }
       out.push(r);
     }
     return out;
   };
+  const round = async (apply: LogitResidual | null): Promise<Round> => {
+    const t = await record(trainCases, apply);
+    const v = await record(valCases, apply);
+    return { train: mergeSets(t.map((r) => r.set)), validation: mergeSets(v.map((r) => r.set)), dice: v.flatMap((r) => r.dice) };
+  };
   const trainCases = labelled(train);
   if (!trainCases.length) throw new KeysliceError('USAGE', 'a residual adapter learns from label volumes; no training case has one');
-  const trainRec = await record(trainCases);
   const valCases = labelled(validation);
-  const valRec = await record(valCases);
-  const trainSet = mergeSets(trainRec.map((r) => r.set));
-  const valSet = mergeSets(valRec.map((r) => r.set));
-  const shape: ResidualShape = { embeddingChannels: trainSet.channels, embeddingSide: trainSet.side, grid, reduced: o.reduced ?? 8, widths: o.widths ?? [16, 16, 1] };
-  stage(`training on ${trainSet.samples.length} propagated slices (${trainSet.embeddings.length} embeddings), validating on ${valSet.samples.length}`);
-  const result = await trainResidual(trainSet, valSet, shape, o);
+  const rounds = [await round(null)];
+  const first = rounds[0].train;
+  const shape: ResidualShape = { embeddingChannels: first.channels, embeddingSide: first.side, grid, reduced: o.reduced ?? 8, widths: o.widths ?? [16, 16, 1] };
+  const stub = (weights: ResidualWeights, guideWeight: number): AdapterManifest => ({
+    ...trainingRecord(o, trainCases, valCases, { weights, loss: [], validationLoss: [], initialValidationLoss: NaN, steps: 0, seconds: 0, stoppedEarly: false }),
+    format: 'keyslice-adapter', version: 1, kind: 'decoder-residual', mode: 'supervised', base: { engine: o.engine }, graph: RESIDUAL_GRAPH_FILE, residual: shape, guideWeight,
+  });
+  let result: FitResult<ResidualWeights> | null = null;
+  let trainSeconds = 0;
+  let steps = 0;
+  for (let r = 0; r < (o.rounds ?? 2); r++) {
+    if (result) {
+      // Another round: the adapter so far in place, so the material follows the masks the adapted engine makes.
+      const model = await residualModel(runtime, residualOnnx(result.weights), stub(result.weights, 1));
+      try {
+        rounds.push(await round(residualTerm(model)));
+      } finally {
+        await model.release();
+      }
+    }
+    const trainSet = mergeSets(rounds.map((x) => x.train));
+    const valSet = rounds[rounds.length - 1].validation;
+    stage(`round ${r + 1}: training on ${trainSet.samples.length} propagated slices (${trainSet.embeddings.length} embeddings), validating on ${valSet.samples.length}`);
+    result = await trainResidual(trainSet, valSet, shape, { ...o, init: result?.weights, maxSteps: result ? Math.ceil((o.maxSteps ?? 300) / 2) : o.maxSteps });
+    trainSeconds += result.seconds;
+    steps += result.steps;
+  }
+  if (!result) throw new KeysliceError('USAGE', 'at least one training round');
+  result = { ...result, seconds: trainSeconds, steps };
   const graph = residualOnnx(result.weights);
-  const manifest: AdapterManifest = {
-    format: 'keyslice-adapter',
-    version: 1,
-    kind: 'decoder-residual',
-    mode: 'supervised',
-    base: { engine: o.engine, model: o.modelId.name, modelSha256: o.modelId.sha256 },
-    graph: RESIDUAL_GRAPH_FILE,
-    residual: shape,
-    guideWeight: 1,
-    ...trainingRecord(o, trainCases, valCases, result),
-  };
+  const manifest: AdapterManifest = { ...stub(result.weights, 1), base: { engine: o.engine, model: o.modelId.name, modelSha256: o.modelId.sha256 }, ...trainingRecord(o, trainCases, valCases, result) };
   manifest.training.recordSeconds = recordSeconds;
   if (!valCases.length) {
     manifest.validation.note = 'no labelled validation case: the adapter could not be compared with the unadapted engine';
     return { manifest, graph, result };
   }
   stage(`validating on ${valCases.map((c) => c.id).join(', ')}`);
-  const model = await residualModel(await nodeRuntime(), graph, manifest);
+  const model = await residualModel(runtime, graph, manifest);
   try {
-    const unadapted = mean(valRec.flatMap((r) => r.dice));
-    const adapted = mean((await protocolDice(valCases, [residualEngine(o.engine, o.model, residualTerm(model))], protocol))[0]);
+    const unadapted = rounds[0].dice;
+    const weights = o.weights ?? [0.5, 1];
+    let best = { weight: 0, dice: unadapted };
+    for (const w of weights) {
+      const dice = (await recordResidual(valCases, engineWith, grid, protocol, residualTerm(model, w))).dice;
+      if (mean(dice) > mean(best.dice)) best = { weight: w, dice };
+    }
+    const u = mean(unadapted);
+    const a = mean(best.dice);
+    const byKind = diceByKind(best.dice, protocol);
+    const before = diceByKind(unadapted, protocol);
+    manifest.guideWeight = best.weight || weights[weights.length - 1];
     manifest.validation = {
       cases: valCases.map((c) => c.id),
-      unadaptedDice: unadapted,
-      adaptedDice: adapted,
-      gain: adapted - unadapted,
-      runs: valRec.reduce((s, r) => s + r.dice.length, 0),
-      usable: adapted > unadapted,
-      note: `${o.engine} engine on ${o.modelId.name}, simulated ${protocol.kinds.join('/')} key slices at k = ${protocol.budgets.join(', ')}`,
+      unadaptedDice: u,
+      adaptedDice: a,
+      gain: a - u,
+      runs: unadapted.length,
+      usable: best.weight > 0,
+      note:
+        `${o.engine} engine on ${o.modelId.name}, simulated ${protocol.kinds.join('/')} key slices at k = ${protocol.budgets.join(', ')}, ` +
+        `crops zoomed on the truth's box of each slice; correction weight ${best.weight || 'none'} of ${weights.join(', ')}; ` +
+        protocol.kinds.map((k) => `${k} ${before[k].toFixed(3)} -> ${byKind[k].toFixed(3)}`).join(', '),
     };
   } finally {
     await model.release();

@@ -37,7 +37,7 @@ export interface HybridOptions {
    * it, where the fronts start and the model's bias is measured, fill an input alone). Off by default; see the
    * README for its cost and Dice on the bench.
    */
-  sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'mosaicFrom' | 'zoom' | 'residual'>>;
+  sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'mosaicFrom' | 'zoom' | 'residual' | 'zoomOn'>>;
   /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
   classicExtent: boolean;
   /**

@@ -54,6 +54,13 @@ export interface SamEngineOptions {
    * `src/models/adapter/residual.ts`); null (default) leaves them as the decoder made them.
    */
   residual: LogitResidual | null;
+  /**
+   * The box (full-slice pixels, inclusive u0, v0, u1, v1) that the crop of slice w zooms on in place of the object
+   * as last seen, or null to keep that (default: none). Boxes fixed per slice give every run on a slice the same
+   * encoder input, hence one encoding shared through the model's embedding store (`keyslice train` records its
+   * runs so).
+   */
+  zoomOn: ((w: number) => Box | null) | null;
 }
 
 export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
@@ -64,6 +71,7 @@ export const DEFAULT_SAM_ENGINE: SamEngineOptions = {
   mosaicFrom: 0,
   zoom: { relativeMargin: 0.25, marginMm: 5 },
   residual: null,
+  zoomOn: null,
 };
 
 /** The logit thresholds `SamSession.bias` tries: -8 to 8 in steps of 0.25. */
@@ -122,7 +130,7 @@ export class SamSession implements ObjectSession {
   constructor(
     private readonly img: RoiImage,
     private readonly model: SamModel,
-    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'> & Partial<Pick<SamEngineOptions, 'residual' | 'mosaicFrom'>>,
+    private readonly o: Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'zoom'> & Partial<Pick<SamEngineOptions, 'residual' | 'mosaicFrom' | 'zoomOn'>>,
     private readonly usage: ModelUsage,
   ) {
     const tiles = Math.max(1, Math.floor(o.mosaic));
@@ -175,7 +183,10 @@ export class SamSession implements ObjectSession {
    * up to mosaic² slices. A cached encoding whose crop no longer holds the object is replaced. `distance`: how
    * far `w` lies from the key slice of the front that asks (0 for a key slice), see `mosaicFrom`.
    */
-  private encode(w: number, ahead: readonly number[], around: Box | null, distance = 0): Promise<Encoded> {
+  private encode(w: number, ahead: readonly number[], seen: Box | null, distance = 0): Promise<Encoded> {
+    const fixed = this.o.zoomOn?.(w);
+    const [ou, ov] = this.img.origin ?? [0, 0];
+    const around: Box | null = fixed ? [fixed[0] - ou, fixed[1] - ov, fixed[2] - ou, fixed[3] - ov] : seen;
     const e = this.encoded.get(w);
     if (e && this.covers(e.frame, around)) {
       if (this.used.has(w)) this.usage.cacheHits++;

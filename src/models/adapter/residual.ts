@@ -14,7 +14,7 @@ import { KeysliceError } from '../../util/errors.js';
 import { floatData, type GraphSession, type OnnxRuntime } from '../onnx/runtime.js';
 import type { SamEmbedding, SamModel } from '../sam/model.js';
 import { hybridEngine } from '../../engines/hybrid/engine.js';
-import { samEngine } from '../../engines/sam/engine.js';
+import { samEngine, type SamEngineOptions } from '../../engines/sam/engine.js';
 import type { SliceEngine } from '../../propagation/types.js';
 import type { AdapterManifest, ResidualShape } from './manifest.js';
 
@@ -88,9 +88,12 @@ export function residualTerm(model: ResidualModel, weight = model.manifest.guide
   };
 }
 
-/** A model engine (`sam` or `hybrid`) on `model` with a correction of its decoder's logits. */
-export function residualEngine(name: string, model: SamModel, residual: LogitResidual | null): SliceEngine {
-  if (name === 'sam') return samEngine(model, { residual });
-  if (name === 'hybrid') return hybridEngine(model, { sam: { residual } });
+/**
+ * A model engine (`sam` or `hybrid`) on `model` with a correction of its decoder's logits (and, for recording,
+ * fixed zoom boxes: `SamEngineOptions.zoomOn`).
+ */
+export function residualEngine(name: string, model: SamModel, residual: LogitResidual | null, zoomOn: SamEngineOptions['zoomOn'] = null): SliceEngine {
+  if (name === 'sam') return samEngine(model, { residual, zoomOn });
+  if (name === 'hybrid') return hybridEngine(model, { sam: { residual, zoomOn } });
   throw new KeysliceError('USAGE', `a residual adapter on the decoder's logits serves the sam and hybrid engines, not "${name}"`);
 }
