@@ -21,6 +21,7 @@ import { writeAdapter } from '../src/training/train-files.js';
 import { adapterMethod } from '../src/training/bench-adapter.js';
 import { loadTf } from '../src/training/tf.js';
 import { KeysliceError } from '../src/util/errors.js';
+import { withinMargin } from '../src/training/validate.js';
 import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { CLI, tempDir } from './helpers/paths.js';
@@ -129,6 +130,9 @@ test('the recording zooms on the truth: the box over each slice and its neighbou
   assert.deepEqual(boxes[0], [1, 1, 1, 1], 'two slices before the object: its first slice');
   assert.deepEqual(boxes[6], [6, 2, 7, 7]);
   assert.deepEqual(truthZoomBoxes(truth, sg, 2), Array(7).fill(null), 'no object, no box');
+  assert.deepEqual(withinMargin([0, 0, 3, 4, 0, 0, 0], 1), [1, 4]);
+  assert.deepEqual(withinMargin([0, 0, 3, 4, 0, 0, 0], 5), [0, 6]);
+  assert.equal(withinMargin([0, 3], undefined), undefined);
 });
 
 test('every recorded run on an object shares one encoding per slice; a round with an adapter in place runs no encoder', async () => {
@@ -157,6 +161,12 @@ test('every recorded run on an object shares one encoding per slice; a round wit
     assert.ok(second.dice.every((d, i) => d < first.dice[i]), `adapted ${second.dice} against ${first.dice}`);
     const s = second.sets[0].samples[0];
     assert.ok(s.fineLogits.some((x) => x > -50), 'the decoder\'s own logits are recorded, not the corrected ones');
+    // Within the object's slices (a margin of 0): no encoder run past them.
+    const other = blobCases([62]);
+    const objectSlices = sliceAreas(other[0].truth.data, new SliceGeometry(other[0].image, 2), 1).filter((a) => a > 0).length;
+    const bounded = await recordResidual(other, engineWith, SHAPE.grid, { ...protocol, margin: 0 });
+    assert.ok(encoderRuns > 0 && encoderRuns <= objectSlices, `${encoderRuns} encoder runs for ${objectSlices} object slices`);
+    assert.equal(bounded.dice.length, 4);
   } finally {
     cleanup();
   }

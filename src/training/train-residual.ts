@@ -29,6 +29,12 @@ import { mean, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from 
 export const RESIDUAL_GRAPH_FILE = 'residual.onnx';
 
 /**
+ * Slices past each object that the recorded runs propagate to (2): the adapter learns to end an object there,
+ * and no encoder runs on slices further out.
+ */
+export const RECORDING_MARGIN = 2;
+
+/**
  * Memory for embeddings while a residual adapter trains (2 GiB: 512 SAM embeddings of 256 x 64 x 64): every
  * slice the recording encodes stays there for the later rounds and the validation runs.
  */
@@ -55,6 +61,7 @@ export interface ResidualAdapterOptions {
   grid?: number;
   reduced?: number;
   widths?: number[];
+  /** The simulated annotator's runs (default: mask and box key slices at k = 1, 2, within {@link RECORDING_MARGIN} slices of each object). */
   protocol?: DiceProtocol;
   /** Hash of the training data (files), for the manifest. */
   dataHash?: string;
@@ -151,7 +158,7 @@ interface Round {
 
 export async function trainResidualAdapter(train: TrainingCase[], validation: TrainingCase[], o: ResidualAdapterOptions): Promise<TrainedAdapter<ResidualWeights>> {
   const stage = o.onStage ?? (() => {});
-  const protocol = o.protocol ?? VALIDATION_PROTOCOL;
+  const protocol: DiceProtocol = { margin: RECORDING_MARGIN, ...(o.protocol ?? VALIDATION_PROTOCOL) };
   const side = o.model.maskSize / 4;
   const grid = o.grid ?? Math.max(1, side / 2);
   if (side % grid !== 0) throw new KeysliceError('USAGE', `the grid (${grid}) must divide the embedding's side (${side})`);

@@ -19,6 +19,11 @@ export interface LabelledCase {
 export interface DiceProtocol {
   kinds: PromptKind[];
   budgets: number[];
+  /**
+   * Propagate only within the object's slices widened by this many slices on each side (none by default: the
+   * fronts run as far as the engine takes them). Recording runs use it to spend no encoder runs far past the object.
+   */
+  margin?: number;
 }
 
 export const VALIDATION_PROTOCOL: DiceProtocol = { kinds: ['mask', 'box'], budgets: [1, 2] };
@@ -37,6 +42,14 @@ function dice(pred: ArrayLike<number>, value: number, truth: ArrayLike<number>, 
   return p + t === 0 ? 1 : (2 * both) / (p + t);
 }
 
+/** The object's slices (areas > 0) widened by `margin` slices on each side, within the volume; undefined without a margin. */
+export function withinMargin(areas: number[], margin: number | undefined): [number, number] | undefined {
+  if (margin === undefined) return undefined;
+  const first = areas.findIndex((a) => a > 0);
+  const last = areas.length - 1 - [...areas].reverse().findIndex((a) => a > 0);
+  return [Math.max(0, first - margin), Math.min(areas.length - 1, last + margin)];
+}
+
 /** Dice of each engine over every run of the protocol on the cases, in the same order for every engine. */
 /** `onRun` is told of each object before its runs (a recording engine learns what it is looking at). */
 export async function protocolDice(
@@ -53,11 +66,12 @@ export async function protocolDice(
       const areas = sliceAreas(c.truth.data, sg, value);
       if (!areas.some((a) => a > 0)) continue;
       onRun?.(c, value, sg);
+      const range = withinMargin(areas, protocol.margin);
       for (const kind of protocol.kinds) {
         for (const k of protocol.budgets) {
           const label = simulateLabel(c.truth.data, sg, value, selectKeySlices(areas, k), kind);
           for (const [e, engine] of engines.entries()) {
-            const { labels } = await segment(c.image, { axis, labels: [label] }, { engine });
+            const { labels } = await segment(c.image, { axis, labels: [label] }, { engine, range });
             out[e].push(dice(labels.data, value, c.truth.data, value));
           }
         }
