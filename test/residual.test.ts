@@ -172,6 +172,38 @@ test('every recorded run on an object shares one encoding per slice; a round wit
   }
 });
 
+test('a residual adapter weighs its correction by the kind of front: from a mask key slice or from one the model drew', async () => {
+  const w = initResidual(SHAPE, 1);
+  w.layers[w.layers.length - 1].b.fill(1);
+  const manifest = { ...manifestFor(SHAPE, { engine: 'sam' }), frontWeights: { mask: 0, drawn: 2 } };
+  const model = await residualModel(await nodeRuntime(), residualOnnx(w), checkAdapterManifest(manifest, 'test manifest'));
+  const { dir, cleanup } = tempDir();
+  try {
+    const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
+    const [c] = blobCases([71]);
+    const seen: { drawn: boolean; shift: number }[] = [];
+    const term = residualTerm(model);
+    const spy = {
+      correct: async (input: Parameters<typeof term.correct>[0]) => {
+        const out = await term.correct(input);
+        seen.push({ drawn: input.drawnKey, shift: out[0] - input.logits[0] });
+        return out;
+      },
+    };
+    const sg = new SliceGeometry(c.image, 2);
+    for (const kind of ['mask', 'box'] as const) {
+      const label = simulateLabel(c.blob.truth, sg, 1, selectKeySlices(sliceAreas(c.blob.truth, sg, 1), 1), kind);
+      await segment(c.image, { axis: 2, labels: [label] }, { engine: residualEngine('sam', sam, spy) });
+    }
+    assert.ok(seen.some((x) => x.drawn) && seen.some((x) => !x.drawn), 'fronts of both kinds');
+    for (const x of seen) assert.ok(Math.abs(x.shift - (x.drawn ? 2 : 0)) < 1e-5, `shift ${x.shift} on a ${x.drawn ? 'drawn' : 'mask'} front`);
+    assert.throws(() => checkAdapterManifest({ ...manifest, frontWeights: { mask: -1, drawn: 1 } }, 'bad'), /frontWeights/);
+  } finally {
+    await model.release();
+    cleanup();
+  }
+});
+
 test('a tiny residual training run on generated volumes lowers its loss, deterministically; the exported ONNX reproduces the trained module', async () => {
   const { dir, cleanup } = tempDir();
   try {
@@ -256,8 +288,9 @@ test('trainResidualAdapter validates against the unadapted engine; another model
     assert.equal(v.runs, 1);
     assert.ok(v.unadaptedDice !== null && v.adaptedDice !== null);
     assert.equal(v.usable, v.adaptedDice > v.unadaptedDice);
-    assert.ok([0.5, 1].includes(m.guideWeight), `weight ${m.guideWeight}`);
-    assert.match(v.note, /weight (0\.5|1|none) of 0\.5, 1; mask \d\.\d{3} -> \d\.\d{3}/);
+    assert.ok([0, 0.5, 1].includes(m.frontWeights?.mask ?? -1), `weight ${m.frontWeights?.mask}`);
+    assert.equal(v.usable, m.guideWeight > 0);
+    assert.match(v.note, /weights tried 0\.5, 1: mask key slices \d\.\d{3} -> \d\.\d{3} at weight (0|0\.5|1)$/);
     assert.ok(m.training.steps > 10, 'two rounds of training');
 
     const out = path.join(dir, 'adapter');

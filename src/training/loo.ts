@@ -66,6 +66,8 @@ export interface LooFold {
   usable: boolean;
   validationGain: number | null;
   guideWeight: number;
+  /** Residual adapters: the weights on fronts from mask key slices and from drawn ones (box, points). */
+  frontWeights?: { mask: number; drawn: number };
   /** Adapter graph runs and their seconds during the test runs (one run per slice the engine propagated to). */
   adapterRuns: number;
   adapterSeconds: number;
@@ -155,6 +157,7 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
           usable: m.validation.usable,
           validationGain: m.validation.gain,
           guideWeight: m.guideWeight,
+          frontWeights: m.frontWeights,
           adapterRuns: 0,
           adapterSeconds: 0,
         });
@@ -209,10 +212,10 @@ export function looSummary(rows: BenchRow[], folds: LooFold[], modes: LooMode[],
     }
     lines.push(`| ${cells.join(' | ')} |`);
   }
-  const fl = ['', '| dataset | test case | mode | record s | train s | steps | early stop | bytes | usable | val. gain | weight | adapter s/slice |', '|---|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|'];
+  const fl = ['', '| dataset | test case | mode | record s | train s | steps | early stop | bytes | usable | val. gain | weight (mask / box fronts) | adapter s/slice |', '|---|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|'];
   for (const f of folds) {
     fl.push(
-      `| ${f.dataset} | ${f.test} | ${f.mode} | ${f.recordSeconds.toFixed(1)} | ${f.trainSeconds.toFixed(1)} | ${f.steps} | ${f.stoppedEarly ? 'yes' : 'no'} | ${f.adapterBytes} | ${f.usable ? 'yes' : 'no'} | ${f.validationGain === null ? '-' : sign(f.validationGain)} | ${f.guideWeight} | ${f.adapterRuns ? (f.adapterSeconds / f.adapterRuns).toFixed(4) : '-'} |`,
+      `| ${f.dataset} | ${f.test} | ${f.mode} | ${f.recordSeconds.toFixed(1)} | ${f.trainSeconds.toFixed(1)} | ${f.steps} | ${f.stoppedEarly ? 'yes' : 'no'} | ${f.adapterBytes} | ${f.usable ? 'yes' : 'no'} | ${f.validationGain === null ? '-' : sign(f.validationGain)} | ${f.frontWeights ? `${f.frontWeights.mask} / ${f.frontWeights.drawn}` : f.guideWeight} | ${f.adapterRuns ? (f.adapterSeconds / f.adapterRuns).toFixed(4) : '-'} |`,
     );
   }
   const time = (m: string) => mean(rows.filter((r) => r.method === m).map((r) => r.seconds));

@@ -140,12 +140,10 @@ function labelled(cases: TrainingCase[]): LabelledCase[] {
   return cases.filter((c): c is LabelledCase & TrainingCase => !!c.truth && !!c.values?.length);
 }
 
-/** Mean Dice per prompt kind of a protocol's runs (ordered case, object, kind, budget as `protocolDice` gives them). */
-function diceByKind(dice: number[], protocol: DiceProtocol): Record<string, number> {
+/** The kind of front each run of a protocol starts (ordered case, object, kind, budget as `protocolDice` gives them). */
+function runFronts(runs: number, protocol: DiceProtocol): ('mask' | 'drawn')[] {
   const per = protocol.budgets.length;
-  const out: Record<string, number> = {};
-  for (const [i, kind] of protocol.kinds.entries()) out[kind] = mean(dice.filter((_, j) => Math.floor(j / per) % protocol.kinds.length === i));
-  return out;
+  return Array.from({ length: runs }, (_, j) => (protocol.kinds[Math.floor(j / per) % protocol.kinds.length] === 'mask' ? 'mask' : 'drawn'));
 }
 
 /** The recorded sets of one round, training and validation cases apart. */
@@ -232,28 +230,36 @@ export async function trainResidualAdapter(train: TrainingCase[], validation: Tr
   const model = await residualModel(runtime, graph, manifest);
   try {
     const unadapted = rounds[0].dice;
-    const weights = o.weights ?? [0.5, 1];
-    let best = { weight: 0, dice: unadapted };
-    for (const w of weights) {
-      const dice = (await recordResidual(valCases, engineWith, grid, protocol, residualTerm(model, w))).dice;
-      if (mean(dice) > mean(best.dice)) best = { weight: w, dice };
-    }
+    const fronts = runFronts(unadapted.length, protocol);
+    const tried = o.weights ?? [0.5, 1];
+    const results = [{ weight: 0, dice: unadapted }];
+    for (const w of tried) results.push({ weight: w, dice: (await recordResidual(valCases, engineWith, grid, protocol, residualTerm(model, w))).dice });
+    // Each kind of front takes the weight that did best on its runs (0: the adapter is not used on it).
+    const pick = (front: 'mask' | 'drawn') => {
+      const on = (d: number[]) => mean(d.filter((_, j) => fronts[j] === front));
+      return results.reduce((best, r) => (on(r.dice) > on(best.dice) ? r : best));
+    };
+    const chosen = { mask: pick('mask'), drawn: pick('drawn') };
+    const adapted = unadapted.map((_, j) => chosen[fronts[j]].dice[j]);
     const u = mean(unadapted);
-    const a = mean(best.dice);
-    const byKind = diceByKind(best.dice, protocol);
-    const before = diceByKind(unadapted, protocol);
-    manifest.guideWeight = best.weight || weights[weights.length - 1];
+    const a = mean(adapted);
+    const per = (front: 'mask' | 'drawn') => {
+      const on = (d: number[]) => mean(d.filter((_, j) => fronts[j] === front));
+      return Number.isNaN(on(unadapted)) ? null : `${front === 'mask' ? 'mask' : 'box/points'} key slices ${on(unadapted).toFixed(3)} -> ${on(adapted).toFixed(3)} at weight ${chosen[front].weight}`;
+    };
+    manifest.frontWeights = { mask: chosen.mask.weight, drawn: chosen.drawn.weight };
+    manifest.guideWeight = Math.max(chosen.mask.weight, chosen.drawn.weight);
     manifest.validation = {
       cases: valCases.map((c) => c.id),
       unadaptedDice: u,
       adaptedDice: a,
       gain: a - u,
       runs: unadapted.length,
-      usable: best.weight > 0,
+      usable: a > u,
       note:
         `${o.engine} engine on ${o.modelId.name}, simulated ${protocol.kinds.join('/')} key slices at k = ${protocol.budgets.join(', ')}, ` +
-        `crops zoomed on the truth's box of each slice; correction weight ${best.weight || 'none'} of ${weights.join(', ')}; ` +
-        protocol.kinds.map((k) => `${k} ${before[k].toFixed(3)} -> ${byKind[k].toFixed(3)}`).join(', '),
+        `crops zoomed on the truth's box of each slice; weights tried ${tried.join(', ')}: ` +
+        [per('mask'), per('drawn')].filter(Boolean).join(', '),
     };
   } finally {
     await model.release();

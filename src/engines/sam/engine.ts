@@ -122,6 +122,8 @@ export class SamSession implements ObjectSession {
   private readonly encoded = new Map<number, { frame: InputFrame; enc: Promise<Encoded> }>();
   /** The tiles of an input (one without a mosaic). */
   private readonly tiles: InputTile[] = [];
+  /** Key slices the model drew from a box or points (a mask key slice is given as it is). */
+  private readonly drawn = new Set<number>();
   /** Slices whose encoding has been used at least once (a later use is a cache hit). */
   private readonly used = new Set<number>();
   /** The latest model result on each slice: low-res logits, its frame, ROI logits and mask (for the next slice). */
@@ -236,7 +238,7 @@ export class SamSession implements ObjectSession {
       // The previous slice's embedding where it was encoded in the same frame, else this slice's own.
       const prev = this.encoded.get(step.from);
       const previous = prev && sameFrame(prev.frame, enc.frame) ? (await prev.enc).emb : enc.emb;
-      const logits = await residual.correct({ img: this.img, step, source, frame: enc.frame, embedding: enc.emb, previous, logits: out.logits, size: out.size });
+      const logits = await residual.correct({ img: this.img, step, drawnKey: this.drawn.has(step.key), source, frame: enc.frame, embedding: enc.emb, previous, logits: out.logits, size: out.size });
       out = { ...out, logits };
     }
     return { out, roi: logitsToRoi(out.logits, out.size, enc.frame, this.img.nu, this.img.nv) };
@@ -262,6 +264,7 @@ export class SamSession implements ObjectSession {
 
   async segmentSlice(key: KeySlice): Promise<ModelSliceResult> {
     const w = key.index;
+    this.drawn.add(w);
     // Zoom on the box (points alone do not tell the object's size: the whole ROI).
     const enc = await this.encode(w, this.around(w, [1, -1]), key.box ? [...key.box] : null);
     const { points, box } = keyPrompt(enc.frame, key);

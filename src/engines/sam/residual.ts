@@ -9,6 +9,11 @@ import { roiToMaskInput, type InputFrame } from './frame.js';
 export interface ResidualInput {
   img: RoiImage;
   step: PropagationStep;
+  /**
+   * Whether the front's key slice was drawn by the model from a box or points (else its mask was given as it
+   * is): an adapter may weigh the two kinds of front apart.
+   */
+  drawnKey: boolean;
   /** The mask the decoder was prompted with (ROI pixels; the previous slice's mask). */
   source: Uint8Array;
   /** The frame of this slice's encoder input. */

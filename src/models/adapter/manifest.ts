@@ -64,6 +64,12 @@ export interface AdapterManifest {
    * adapter, the factor of its correction.
    */
   guideWeight: number;
+  /**
+   * Decoder-residual adapters: the correction's factor on fronts from a mask key slice and on fronts from a key
+   * slice the model drew from a box or points, each chosen on the validation cases (0: not used there); default
+   * `guideWeight` for both.
+   */
+  frontWeights?: { mask: number; drawn: number };
   trainingData: { sha256: string; cases: string[] };
   /**
    * `seconds`: the optimisation; `recordSeconds` (decoder-residual adapters): the engine runs that recorded the
@@ -102,6 +108,8 @@ export function checkAdapterManifest(doc: unknown, file: string): AdapterManifes
     }
   }
   if (typeof d.guideWeight !== 'number' || !(d.guideWeight >= 0)) bad('"guideWeight" must be a number >= 0');
+  const fw = d.frontWeights as Record<string, unknown> | undefined;
+  if (fw !== undefined && !['mask', 'drawn'].every((k) => typeof fw?.[k] === 'number' && (fw[k] as number) >= 0)) bad('"frontWeights" must give numbers >= 0 for "mask" and "drawn"');
   const v = d.validation as Record<string, unknown> | undefined;
   if (typeof v?.usable !== 'boolean') bad('"validation.usable" must be true or false');
   return doc as AdapterManifest;

@@ -75,15 +75,21 @@ export async function residualModel(runtime: OnnxRuntime, graph: string | Uint8A
   };
 }
 
-/** The engine hook of a residual model: the decoder's logits plus `weight` (default the manifest's) x its correction. */
-export function residualTerm(model: ResidualModel, weight = model.manifest.guideWeight): LogitResidual {
-  const { grid } = residualShape(model.manifest);
+/**
+ * The engine hook of a residual model: the decoder's logits plus a weight x its correction. The weight is
+ * `weight` where given, else the manifest's for the front's kind (`frontWeights`: from a mask key slice, or from
+ * one the model drew), else its `guideWeight`.
+ */
+export function residualTerm(model: ResidualModel, weight?: number): LogitResidual {
+  const m = model.manifest;
+  const { grid } = residualShape(m);
   return {
     async correct(input) {
-      if (weight === 0) return input.logits;
+      const w = weight ?? (m.frontWeights ? m.frontWeights[input.drawnKey ? 'drawn' : 'mask'] : m.guideWeight);
+      if (w === 0) return input.logits;
       const { previousMask, logits } = residualGridInputs(input, grid);
       const c = upsampleGrid(await model.correction(input.embedding, input.previous, previousMask, scaleLogits(logits)), grid, input.size);
-      return input.logits.map((x, i) => x + weight * c[i]);
+      return input.logits.map((x, i) => x + w * c[i]);
     },
   };
 }
