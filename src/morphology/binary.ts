@@ -260,45 +260,6 @@ function maskRuns(mask: ArrayLike<number>, nu: number, rows: number): { start: I
   return { start, end, first, count };
 }
 
-/**
- * Sum of a 3D mask (0/1) over each voxel's 3x3x3 neighbourhood, voxels outside the volume counting 0
- * (three separable passes).
- */
-export function neighbourhoodSum(mask: ArrayLike<number>, nu: number, nv: number, nw: number): Uint8Array {
-  const n = nu * nv * nw;
-  const a = new Uint8Array(n);
-  const b = new Uint8Array(n);
-  // Along u: mask -> a.
-  for (let r = 0; r < nv * nw; r++) {
-    const o = r * nu;
-    for (let u = 0; u < nu; u++) {
-      const i = o + u;
-      a[i] = (mask[i] ? 1 : 0) + (u > 0 && mask[i - 1] ? 1 : 0) + (u < nu - 1 && mask[i + 1] ? 1 : 0);
-    }
-  }
-  // Along v: a -> b.
-  for (let w = 0; w < nw; w++) {
-    const o = w * nu * nv;
-    for (let v = 0; v < nv; v++) {
-      const row = o + v * nu;
-      for (let u = 0; u < nu; u++) {
-        const i = row + u;
-        b[i] = a[i] + (v > 0 ? a[i - nu] : 0) + (v < nv - 1 ? a[i + nu] : 0);
-      }
-    }
-  }
-  // Along w: b -> a.
-  const area = nu * nv;
-  for (let w = 0; w < nw; w++) {
-    const o = w * area;
-    for (let j = 0; j < area; j++) {
-      const i = o + j;
-      a[i] = b[i] + (w > 0 ? b[i - area] : 0) + (w < nw - 1 ? b[i + area] : 0);
-    }
-  }
-  return a;
-}
-
 /** Inclusive 2D bounding box [u0, v0, u1, v1] of the non-zero values, or null when there is none. */
 export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): [number, number, number, number] | null {
   let u0 = nu;
