@@ -15,17 +15,59 @@ export function countNonZero(mask: ArrayLike<number>): number {
 
 /** Non-zero bytes, read as 32-bit words between the bytes before the first word boundary and after the last. */
 function countSetBytes(a: Uint8Array): number {
-  const head = (4 - (a.byteOffset & 3)) & 3;
-  const nw = (a.length - head) >>> 2;
-  const words = new Uint32Array(a.buffer, a.byteOffset + head, nw);
+  const { head, words, tail } = byteWords(a) as NonNullable<ReturnType<typeof byteWords>>;
   let n = 0;
   for (let i = 0; i < head; i++) if (a[i]) n++;
-  for (let k = 0; k < nw; k++) {
+  for (let k = 0; k < words.length; k++) {
     const w = words[k];
     if (w !== 0) n += (w & 0xff ? 1 : 0) + (w & 0xff00 ? 1 : 0) + (w & 0xff0000 ? 1 : 0) + (w & 0xff000000 ? 1 : 0);
   }
-  for (let i = head + 4 * nw; i < a.length; i++) if (a[i]) n++;
+  for (let i = tail; i < a.length; i++) if (a[i]) n++;
   return n;
+}
+
+/**
+ * A byte array read as 32-bit words: `head` bytes up to the first word boundary, then `words`, then the bytes
+ * from `tail` on; null for a short or non-byte array (read byte by byte).
+ */
+export function byteWords(a: ArrayLike<number>): { head: number; words: Uint32Array; tail: number } | null {
+  if (!(a instanceof Uint8Array) || a.length < 32) return null;
+  const head = (4 - (a.byteOffset % 4)) % 4;
+  const words = new Uint32Array(a.buffer, a.byteOffset + head, (a.length - head) >>> 2);
+  return { head, words, tail: head + 4 * words.length };
+}
+
+/** Whether any byte of `a` is set (word by word). */
+export function anyNonZero(a: Uint8Array): boolean {
+  const r = byteWords(a);
+  if (!r) return a.some((x) => x !== 0);
+  for (let i = 0; i < r.head; i++) if (a[i]) return true;
+  const { words } = r;
+  for (let i = 0; i < words.length; i++) if (words[i]) return true;
+  for (let i = r.tail; i < a.length; i++) if (a[i]) return true;
+  return false;
+}
+
+/** Calls `fn(start, end)` for each run of consecutive set bytes of `a` (end excluded), in order, skipping unset words whole. */
+export function eachSetRun(a: Uint8Array, fn: (start: number, end: number) => void): void {
+  const r = byteWords(a);
+  const n = a.length;
+  let i = 0;
+  while (i < n) {
+    if (r && i >= r.head && i < r.tail && (i - r.head) % 4 === 0) {
+      let k = (i - r.head) / 4;
+      while (k < r.words.length && r.words[k] === 0) k++;
+      i = r.head + 4 * k;
+      if (i >= n) break;
+    }
+    if (!a[i]) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && a[i]) i++;
+    fn(start, i);
+  }
 }
 
 /**

@@ -10,17 +10,7 @@
  */
 import type { KeySlice } from '../annotations/types.js';
 import type { KeyMask } from '../interpolation/mci.js';
-
-/**
- * A byte array read as 32-bit words: `head` bytes up to the first word boundary, then `words`, then the bytes
- * from `tail` on; null for a short or non-byte array (read byte by byte).
- */
-function wordsOf(a: ArrayLike<number>): { head: number; words: Uint32Array; tail: number } | null {
-  if (!(a instanceof Uint8Array) || a.length < 32) return null;
-  const head = (4 - (a.byteOffset % 4)) % 4;
-  const words = new Uint32Array(a.buffer, a.byteOffset + head, (a.length - head) >>> 2);
-  return { head, words, tail: head + 4 * words.length };
-}
+import { byteWords } from '../morphology/binary.js';
 
 /**
  * FNV-1a over the bytes taken four at a time (as little-endian 32-bit words, the last few one by one), as 8 hex
@@ -39,39 +29,6 @@ export function hashBytes(data: ArrayLike<number>, seed = 0x811c9dc5): string {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, '0');
-}
-
-/** Whether any byte of `a` is set (word by word). */
-export function anyNonZero(a: Uint8Array): boolean {
-  const r = wordsOf(a);
-  if (!r) return a.some((x) => x !== 0);
-  for (let i = 0; i < r.head; i++) if (a[i]) return true;
-  const { words } = r;
-  for (let i = 0; i < words.length; i++) if (words[i]) return true;
-  for (let i = r.tail; i < a.length; i++) if (a[i]) return true;
-  return false;
-}
-
-/** Calls `fn(start, end)` for each run of consecutive set bytes of `a` (end excluded), in order, skipping unset words whole. */
-export function eachSetRun(a: Uint8Array, fn: (start: number, end: number) => void): void {
-  const r = wordsOf(a);
-  const n = a.length;
-  let i = 0;
-  while (i < n) {
-    if (r && i >= r.head && i < r.tail && (i - r.head) % 4 === 0) {
-      let k = (i - r.head) / 4;
-      while (k < r.words.length && r.words[k] === 0) k++;
-      i = r.head + 4 * k;
-      if (i >= n) break;
-    }
-    if (!a[i]) {
-      i++;
-      continue;
-    }
-    const start = i;
-    while (i < n && a[i]) i++;
-    fn(start, i);
-  }
 }
 
 /** A key slice in words and hashes (index, kind, mask hash, box, points). */
@@ -107,8 +64,8 @@ export function copyKeyMasks(keys: readonly KeyMask[]): KeyMask[] {
 /** Whether two arrays hold the same values (byte arrays that start alike against word boundaries word by word). */
 export function sameBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
-  const ra = wordsOf(a);
-  const rb = ra && wordsOf(b);
+  const ra = byteWords(a);
+  const rb = ra && byteWords(b);
   if (!ra || !rb || ra.head !== rb.head) {
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;

@@ -5,9 +5,9 @@
  * merged volume, and the fronts that ended on another label say so.
  */
 import type { LabelReport } from '../pipeline/segment.js';
+import { anyNonZero, eachSetRun } from '../morphology/binary.js';
 import type { FrontReport } from '../propagation/types.js';
 import { allocLabels, type LabelArray, type SliceGeometry, type Volume } from '../volume/volume.js';
-import { anyNonZero, eachSetRun } from './cache.js';
 import type { LabelRun } from './label-run.js';
 import { betterFounded, covers, runKeys, territoryEnds, type TerritoryEnd } from './territory.js';
 

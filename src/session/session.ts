@@ -5,7 +5,7 @@
  */
 import type { Annotations } from '../annotations/types.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
-import { boundingBox2d } from '../morphology/binary.js';
+import { anyNonZero, boundingBox2d } from '../morphology/binary.js';
 import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
 import { createEngine } from '../pipeline/engines.js';
 import type { FrontInputs, PriorStore } from '../propagation/controller.js';
@@ -20,7 +20,7 @@ import type { EngineUsage, KeyDerived, SliceEngine, SliceSource } from '../propa
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
-import { anyNonZero, copyKeyMasks, hashBytes, keyMasksKey, keySliceKey, LruCache, sameBytes, sameKeyMasks, sameKeySlice } from './cache.js';
+import { copyKeyMasks, hashBytes, keyMasksKey, keySliceKey, LruCache, sameBytes, sameKeyMasks, sameKeySlice } from './cache.js';
 import { EditLog } from './history.js';
 import { runLabel, type LabelRun, type LabelRunOptions } from './label-run.js';
 import { mergeLabels } from './merge.js';
