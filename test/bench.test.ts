@@ -48,10 +48,12 @@ describe('benchmark', () => {
     assert.equal(csv.length, 1 + res.rows.length);
     assert.match(res.summary, /\| phantom \| mask \| mci \| 0\.\d{3} \| 0\.\d{3} \|/);
     assert.match(res.summary, /### Mean end error by budget[^]*\| phantom \| box \| mci \| \d+\.\d{2} \| \d+\.\d{2} \|/);
+    assert.match(res.summary, /### End error on the objects the key slices hold[^]*\| phantom \| mask \| mci \| \d+\.\d{2} \(1\/1\) \| \d+\.\d{2} \(1\/1\) \|/);
     assert.match(readFileSync(path.join(out, 'dice-vs-budget.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
     for (const r of res.rows) {
       assert.ok(r.dice >= 0 && r.dice <= 1);
       assert.equal(r.keySlices.length, r.budget);
+      assert.ok(r.keyObjects && r.keyObjects.touched >= 1 && r.keyObjects.ends.length <= r.keyObjects.touched);
       if (r.budget === 1) assert.equal(r.diceNonKey, 0, `${r.method}: nothing propagates from one key slice`);
     }
     const k3 = res.rows.filter((r) => r.budget === 3 && r.kind === 'mask');

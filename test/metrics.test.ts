@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { squaredDistanceTransform } from '../src/metrics/edt.js';
 import { objectMetrics, percentile } from '../src/metrics/metrics.js';
+import { keyObjectEnds } from '../src/metrics/object-ends.js';
 import { rng } from '../src/demo/phantom.js';
-import type { Vec3 } from '../src/volume/volume.js';
+import { SliceGeometry, type Vec3 } from '../src/volume/volume.js';
 
 function box(size: Vec3, lo: Vec3, hi: Vec3): Uint8Array {
   const m = new Uint8Array(size[0] * size[1] * size[2]);
@@ -104,5 +105,36 @@ describe('object metrics', () => {
     assert.equal(miss.hd95, null);
     assert.equal(miss.nsd, 0);
     assert.ok(Math.abs(miss.volumeDiffMl - (-8 * 2) / 1000) < 1e-12);
+  });
+});
+
+describe('end error per object a key slice holds', () => {
+  const or = (...ms: Uint8Array[]): Uint8Array => ms.reduce((a, m) => a.map((x, i) => x | m[i]));
+
+  it('measures each held lesion against the prediction that overlaps it, on any slice axis', () => {
+    // Slices along x (axis 0): lesion A on slices 2..8, lesion B on 12..15, lesion C on 17..18 (apart in y, z).
+    const size: Vec3 = [20, 12, 6];
+    const sg = new SliceGeometry({ size, spacing: [3, 1, 1] }, 0);
+    const a = box(size, [2, 1, 1], [8, 3, 3]);
+    const b = box(size, [12, 6, 1], [15, 9, 3]);
+    const c = box(size, [17, 1, 1], [18, 3, 3]);
+    const truth = or(a, b, c);
+    // The prediction follows A from 3 to 10 (one slice short, two past its end), B exactly, and misses C; a far
+    // false positive touches no lesion.
+    const pred = or(box(size, [3, 1, 1], [10, 2, 2]), b, box(size, [0, 9, 5], [0, 10, 5]));
+    const held = keyObjectEnds(pred, truth, size, sg, [5, 13, 17]);
+    assert.equal(held.touched, 3);
+    assert.deepEqual(held.ends, [[1, 2], [0, 0]]);
+    // Only A held: its error alone, whatever happens to the others.
+    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [4]), { touched: 1, ends: [[1, 2]] });
+    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [11]), { touched: 0, ends: [] });
+  });
+
+  it('counts a prediction that runs on into a neighbouring lesion to where it ends', () => {
+    const size: Vec3 = [4, 4, 20];
+    const sg = new SliceGeometry({ size, spacing: [1, 1, 2] }, 2);
+    const truth = or(box(size, [0, 0, 2], [1, 1, 5]), box(size, [0, 0, 9], [1, 1, 12]));
+    const pred = box(size, [0, 0, 2], [0, 0, 10]);
+    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [3]).ends, [[0, 5]]);
   });
 });

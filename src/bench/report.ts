@@ -33,6 +33,14 @@ export interface SummaryCell {
   seconds: number;
   /** Mean |predicted - true| first and last slice, in slices (rows with an empty prediction excluded). */
   endError: number | null;
+  /**
+   * The same over the connected parts of the truth that key slices hold and the prediction follows (see
+   * `BenchRow.keyObjects`), with how many such parts there were and how many the prediction found, summed over
+   * the rows; null when the rows do not record them.
+   */
+  keyObjectEndError: number | null;
+  keyObjectsTouched: number | null;
+  keyObjectsFound: number | null;
   /** Mean engine calls and calls saved per object (keyslice's engines), else null. */
   engineCalls: number | null;
   callsSaved: number | null;
@@ -52,6 +60,8 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
   for (const [k, g] of groups) {
     const hd = g.map((r) => r.hd95).filter((x): x is number => x !== null);
     const ends = g.flatMap((r) => (r.predExtent ? [Math.abs(r.predExtent[0] - r.truthExtent[0]), Math.abs(r.predExtent[1] - r.truthExtent[1])] : []));
+    const held = g.flatMap((r) => (r.keyObjects ? [r.keyObjects] : []));
+    const heldEnds = held.flatMap((o) => o.ends.flat());
     out.set(k, {
       n: g.length,
       dice: mean(g.map((r) => r.dice)),
@@ -60,6 +70,9 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
       hd95: hd.length ? mean(hd) : null,
       seconds: mean(g.map((r) => r.seconds)),
       endError: ends.length ? mean(ends) : null,
+      keyObjectEndError: heldEnds.length ? mean(heldEnds) : null,
+      keyObjectsTouched: held.length ? held.reduce((a, o) => a + o.touched, 0) : null,
+      keyObjectsFound: held.length ? held.reduce((a, o) => a + o.ends.length, 0) : null,
       engineCalls: g.every((r) => r.engineCalls !== null) ? mean(g.map((r) => r.engineCalls as number)) : null,
       callsSaved: g.every((r) => r.callsSaved !== null) ? mean(g.map((r) => r.callsSaved as number)) : null,
     });
@@ -94,6 +107,31 @@ function skippingTable(s: Map<string, SummaryCell>, datasets: string[], kinds: s
   return lines;
 }
 
+/**
+ * End error on the objects the key slices hold: per connected part of the truth with a voxel on a key slice, the
+ * end error of the prediction that follows it, with found / held counts. Where a label is many separate lesions
+ * this says whether the fronts end on time on the lesions they follow; the label's end error above also counts
+ * the lesions no key slice touches.
+ */
+function keyObjectTable(s: Map<string, SummaryCell>, datasets: string[], kinds: string[], methods: string[], budgets: number[]): string[] {
+  const cellOf = (c: SummaryCell | undefined): string => {
+    if (!c || c.keyObjectsTouched === null) return '–';
+    const e = c.keyObjectEndError === null ? '–' : c.keyObjectEndError.toFixed(2);
+    return `${e} (${c.keyObjectsFound}/${c.keyObjectsTouched})`;
+  };
+  const lines = ['', '### End error on the objects the key slices hold (slices; found / held connected parts of the truth, all rows)', ''];
+  lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
+  lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
+  let any = false;
+  for (const d of datasets) for (const k of kinds) for (const m of methods) {
+    const cells = budgets.map((b) => s.get([d, k, m, b].join('|')));
+    if (cells.every((c) => !c || c.keyObjectsTouched === null)) continue;
+    any = true;
+    lines.push(`| ${d} | ${k} | ${m} | ${cells.map(cellOf).join(' | ')} |`);
+  }
+  return any ? lines : [];
+}
+
 function uniq<T>(xs: T[]): T[] {
   return [...new Set(xs)];
 }
@@ -123,6 +161,7 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     if (cells.every((c) => !c)) continue;
     lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.endError ?? null, 2)).join(' | ')} |`);
   }
+  lines.push(...keyObjectTable(s, datasets, kinds, methods, budgets));
   lines.push('', `### Details (means): Dice off the key slices, NSD at 2 mm, HD95 (mm), end error (slices), time (s)`, '');
   lines.push('| dataset | kind | method | k | n | Dice | Dice non-key | NSD 2mm | HD95 | end err | s/object |');
   lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -4,7 +4,8 @@
  * For each case and label value L (one binary object, truth = label == L), on the default slice axis:
  * for each prompt kind (mask, box, points), placement and budget k, the key slices get the truth mask, its
  * tight box or simulated clicks (3 positive, 1 negative: see `simulateClicks`; an empty key slice says "absent"); every method segments the object; the row records 3D Dice, Dice over the
- * non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one, wall time, memory and, for
+ * non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one (for the whole label, and
+ * for each connected part of the truth a key slice holds), wall time, memory and, for
  * keyslice's engines, the engine calls made and saved.
  * Placements: `fixed` takes the key slices of `selectKeySlices` (spread over the object's true extent);
  * `suggested` starts from the k = 1 slice and adds the slice that `keyslice suggest` names (default engine,
@@ -12,6 +13,7 @@
  */
 import * as path from 'node:path';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
+import { keyObjectEnds, type KeyObjectEnds } from '../metrics/object-ends.js';
 import { selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
 import { readLabelVolume, readVolume } from '../volume/io-node.js';
 import { intensityWindow } from '../analysis/window.js';
@@ -33,6 +35,12 @@ export interface BenchRow {
   /** First and last slice of the truth, and of the prediction (null when empty). */
   truthExtent: [number, number];
   predExtent: [number, number] | null;
+  /**
+   * The objects of the truth (connected components) a key slice holds, and the end error of each the prediction
+   * follows (see `keyObjectEnds`): on a label of many separate lesions, whether the fronts end on time on the
+   * lesions they follow, apart from the lesions no key slice touches.
+   */
+  keyObjects?: KeyObjectEnds;
   dice: number;
   diceNonKey: number;
   nsd2mm: number;
@@ -178,6 +186,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
                 keySlices,
                 truthExtent,
                 predExtent: extent(sliceAreas(pred, sg, 1)),
+                keyObjects: keyObjectEnds(pred, truth, image.size, sg, keySlices),
                 dice: m.dice,
                 diceNonKey: diceOffSlices(pred, truth, sg, keySet),
                 nsd2mm: m.nsd,
