@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { frontGuide, gapCovers, interpolationPrior, type PriorStore } from '../src/propagation/controller.js';
+import { frontGuide, gapCovers, interpolationPrior, keyMasksApart, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
 import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
 import { afterStep, initialState } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
+import { boundingBox2d } from '../src/morphology/binary.js';
+import type { KeySlice } from '../src/annotations/types.js';
 import { collapses, keepsSkip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
 
 const rules = DEFAULT_STOP_RULES;
@@ -164,6 +166,56 @@ describe('interpolation prior gap by gap', () => {
     }
     assert.ok(differs, 'the prior bends through the neighbouring key slices where the guide does not');
     assert.equal(await frontGuide(img, keys, 'mci', prior), prior, 'contour interpolation guides with the prior itself');
+  });
+
+  it('tells key masks of different objects (apart by more than their size) from one object that moved', () => {
+    const g = { nu, nv, du: img.du, dv: img.dv };
+    assert.equal(keyMasksApart(disc(8, 8, 3), disc(30, 28, 3), g), true, 'two lesions far apart');
+    assert.equal(keyMasksApart(disc(30, 28, 3), disc(8, 8, 3), g), true);
+    assert.equal(keyMasksApart(disc(10, 10, 4), disc(14, 10, 4), g), false, 'overlapping');
+    assert.equal(keyMasksApart(disc(10, 10, 4), disc(19, 10, 4), g), false, 'not touching, but nearer than the object is wide');
+    assert.equal(keyMasksApart(disc(10, 10, 4, [30, 28, 3]), disc(30, 27, 2), g), false, 'one of several lesions goes on');
+    assert.equal(keyMasksApart(disc(10, 10, 4), null, g), false, 'an absent key slice');
+    assert.equal(keyMasksApart(disc(10, 10, 4), new Uint8Array(nu * nv), g), false, 'an empty mask');
+  });
+
+  it('leaves no guide for the fronts between key masks of different objects; the prior still fills the gap', async () => {
+    const apart = new Map<number, Uint8Array | null>([
+      [2, disc(8, 8, 4)],
+      [8, disc(30, 28, 4)],
+      [12, disc(31, 27, 5)],
+    ]);
+    const prior = await interpolationPrior(img, apart, 'shape');
+    const guide = await frontGuide(img, apart, 'shape', prior);
+    const area = nu * nv;
+    const holds = (a: Uint8Array, w0: number, w1: number) => a.subarray(w0 * area, (w1 + 1) * area).some((x) => x);
+    assert.ok(holds(prior, 3, 7), 'the prior interpolates the gap');
+    assert.equal(holds(guide, 3, 7), false, 'no guide between lesions apart');
+    assert.ok(holds(guide, 9, 11), 'the guide of a gap between two views of one lesion');
+    assert.ok(Buffer.from(guide.subarray(2 * area, 3 * area)).equals(Buffer.from(apart.get(2) as Uint8Array)), 'key slices as they are');
+  });
+});
+
+describe('key slices with boxes', () => {
+  const nu = 20;
+  const nv = 16;
+  const key = (over: Partial<KeySlice>): KeySlice => ({ index: 3, empty: false, points: [], negativePoints: [], ...over });
+  it('a box whose cut found nothing stands for the object by its inscribed ellipse, confidence 0', () => {
+    const empty = { mask: new Uint8Array(nu * nv), confidence: 0.7 };
+    const r = orPromptMask(empty, key({ box: [4, 3, 10, 9], negativePoints: [[7, 6]] }), nu);
+    assert.equal(r.confidence, 0);
+    assert.deepEqual(boundingBox2d(r.mask, nu, nv), [4, 3, 10, 9]);
+    assert.equal(r.mask[7 + nu * 6], 0, 'a negative click stays out');
+    const two = orPromptMask(empty, key({ boxes: [[1, 1, 3, 3], [12, 8, 16, 12]] }), nu);
+    assert.ok(two.mask[2 + nu * 2] && two.mask[14 + nu * 10], 'every box');
+  });
+
+  it('leaves a cut that found something, and prompts without a box, as they are', () => {
+    const found = { mask: new Uint8Array(nu * nv), confidence: 0.8 };
+    found.mask[5 + nu * 5] = 1;
+    assert.equal(orPromptMask(found, key({ box: [4, 3, 10, 9] }), nu), found);
+    const none = { mask: new Uint8Array(nu * nv), confidence: 0 };
+    assert.equal(orPromptMask(none, key({ points: [[5, 5]] }), nu), none);
   });
 });
 

@@ -2,12 +2,14 @@
  * The propagation controller: from the key slices of one object to a mask on every slice, with any engine.
  *
  * Schedule, for one object:
- * 1. every key slice with a prompt is segmented (a drawn mask is taken as given) and never changed after;
+ * 1. every key slice with a prompt is segmented (a drawn mask is taken as given; boxes whose cut found nothing
+ *    stand for the object by their inscribed ellipses) and never changed after;
  * 2. between two key slices that hold the object, a front runs from each end towards the other; where both
  *    reached a slice their masks are fused, weighted by distance, with the interpolation prior (shape-based
  *    interpolation of the key masks, or ITK morphological contour interpolation for engines that ask for it)
  *    as the third vote; a slice no front reached gets the prior; the fronts themselves are guided by the
- *    interpolation of their gap's two key slices alone (see `frontGuide`);
+ *    interpolation of their gap's two key slices alone (see `frontGuide`), or by nothing where these show
+ *    different objects (lesions apart in the slice, see `keyMasksApart`);
  * 3. between a key slice holding the object and one saying "absent", a single front runs and stops before the
  *    "absent" slice;
  * 4. beyond the outermost key slices, fronts run outward until they stop by themselves (nothing found, area
@@ -21,6 +23,7 @@
  * `stop.ts` decides where a front stops (pure), `fuse.ts` fuses the two fronts of a gap (pure); the switches
  * an engine asks for come in a {@link PropagationPolicy}.
  */
+import { promptMask } from '../annotations/rasterize.js';
 import { keyBoxes, perBoxKeySlices, type KeySlice, type LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
@@ -118,10 +121,14 @@ export function roiOptionsFor(keys: readonly KeySlice[]): RoiOptions {
   return keys.some((k) => !k.empty && (k.mask || keyBoxes(k).length > 0)) ? {} : { relativeMargin: 1 };
 }
 
-/** The mask of every key slice: a drawn mask as given, a prompt segmented by the engine; null = absent. */
+/**
+ * The mask of every key slice: a drawn mask as given, a prompt segmented by the engine (see `orPromptMask`);
+ * null = absent. Slices are `nu` pixels wide.
+ */
 export async function keySliceMasks(
   session: ObjectSession,
   keys: readonly KeySlice[],
+  nu: number,
 ): Promise<{ masks: Map<number, Uint8Array | null>; confidence: Map<number, number>; engineCalls: number }> {
   const masks = new Map<number, Uint8Array | null>();
   const confidence = new Map<number, number>();
@@ -140,11 +147,22 @@ export async function keySliceMasks(
       results.push(await session.segmentSlice(part));
       engineCalls++;
     }
-    const r = results.length === 1 ? results[0] : unionOfResults(results);
+    const r = orPromptMask(results.length === 1 ? results[0] : unionOfResults(results), k, nu);
     masks.set(k.index, r.mask);
     confidence.set(k.index, r.confidence);
   }
   return { masks, confidence, engineCalls };
+}
+
+/**
+ * A box says the object is inside it: where the engine's cut of a key slice with boxes found nothing at all (a
+ * small object that the surroundings outweigh), the boxes' inscribed ellipses stand for it (minus the negative
+ * clicks, see `promptMask`), with confidence 0: a guess the image did not confirm. Other results as they are.
+ */
+export function orPromptMask(r: SliceResult, k: KeySlice, nu: number): SliceResult {
+  if (keyBoxes(k).length === 0 || r.mask.some((x) => x)) return r;
+  const mask = promptMask(k, nu, r.mask.length / nu);
+  return mask ? { mask, confidence: 0 } : r;
 }
 
 /** Several cuts of one slice (one per box) as one: the union of their masks, confidence weighted by area. */
@@ -185,6 +203,9 @@ export async function interpolationPrior(
   const distances = kept ? (mask: Uint8Array) => kept({ nu, nv, ...spacing, mask }, () => signedDistance2d(mask, nu, nv, spacing.du, spacing.dv)) : undefined;
   for (let i = 0; i + 1 < keyList.length; i++) {
     if (keyList[i + 1].index - keyList[i].index < 2) continue;
+    // No guide for the fronts between key masks apart in the slice: they show different objects (lesions), not
+    // one shape changing into the other, so the gap's fronts follow the image alone.
+    if (reach === 'gap' && keyMasksApart(keyList[i].mask, keyList[i + 1].mask, { nu, nv, ...spacing })) continue;
     const near = reach === 'gap' ? keyList.slice(i, i + 2) : gapKeys(keyList, i);
     const from = (keyList[i].index + 1) * nu * nv;
     if (same && near.length === gapKeys(keyList, i).length) {
@@ -197,6 +218,22 @@ export async function interpolationPrior(
     out.set(gap, from);
   }
   return out;
+}
+
+/**
+ * Whether two key masks (slices of `nu x nv` pixels of `du x dv` mm) show different objects: both hold the
+ * object, and no pixel of one lies within the other's equivalent radius of it. One object seen on two slices
+ * moves in the slice by less than its size; lesions apart in the slice are further from each other than that.
+ */
+export function keyMasksApart(a: Uint8Array | null, b: Uint8Array | null, g: { nu: number; nv: number; du: number; dv: number }): boolean {
+  if (!a || !b) return false;
+  const na = countNonZero(a);
+  const nb = countNonZero(b);
+  if (na === 0 || nb === 0) return false;
+  const reach = Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
+  const sd = signedDistance2d(a, g.nu, g.nv, g.du, g.dv);
+  for (let i = 0; i < b.length; i++) if (b[i] && sd[i] <= reach) return false;
+  return true;
 }
 
 /**
@@ -337,7 +374,7 @@ export async function propagateObject(
   const usage = options.usage ?? engine.newUsage?.() ?? {};
   const session: ObjectSession = await engine.open(img, { usage, ...(options.keyDerived ? { keyDerived: options.keyDerived(roi) } : {}) });
   try {
-    const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys);
+    const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys, nu);
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
     if (objectKeys.length === 0) return emptyResult(roi, nu, nv, count, keyMasks, keyCalls);
     await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));
