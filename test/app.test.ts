@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
+import { parsePromptsText } from '../src/annotations/prompts.js';
 import { rasLayout, rasMatrix } from '../src/app/ras.js';
 import { makePhantom } from '../src/demo/phantom.js';
 import { labelSurface } from '../src/mesh/surface.js';
@@ -39,6 +40,7 @@ interface AppWindow {
     keyMask(label: number, slice: number): number[];
     keyList(label: number): { slice: number; kind: string; prompt?: Record<string, unknown> }[];
     canvasPointOfVoxel(p: number[], affine: number[]): number[] | null;
+    boxRects(): (number[] | null)[];
   };
 }
 
@@ -240,12 +242,26 @@ function assertSameLabels(got: Volume, want: Volume, what: string): void {
   assert.equal(diff, 0, `${what}: ${diff} voxels differ from segment()`);
 }
 
-/** The whole user story on one scan; returns the propagate timing of the first result. */
-async function story(page: Page, url: string, c: Case, dir: string): Promise<{ firstVisibleMs: number; totalMs: number }> {
+/** Loads the app and opens a case's scan. */
+async function openScan(page: Page, url: string, c: Case): Promise<void> {
   await page.goto(url);
   await state(page, 'empty');
   await page.setInputFiles(c.input ?? '#file', c.file);
   await state(page, 'ready');
+}
+
+/** Runs `f` on a new page, then checks that no request left 127.0.0.1 and nothing was logged as an error. */
+async function onGuardedPage(browser: Browser, f: (page: Page) => Promise<void>): Promise<void> {
+  const { page, offLoopback, errors } = await guardedPage(browser);
+  await f(page);
+  assert.deepEqual(offLoopback, []);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+}
+
+/** The whole user story on one scan; returns the propagate timing of the first result. */
+async function story(page: Page, url: string, c: Case, dir: string): Promise<{ firstVisibleMs: number; totalMs: number }> {
+  await openScan(page, url, c);
   const [nu, nv, count] = c.image.size;
   const k = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
   assert.equal(k, Math.floor(count / 2));
@@ -295,6 +311,132 @@ async function story(page: Page, url: string, c: Case, dir: string): Promise<{ f
   assert.equal(new DataView(stl.buffer, stl.byteOffset).getUint32(80, true), want.triangles.length / 3);
   assert.equal(stl.length, 84 + 50 * (want.triangles.length / 3));
   return timing;
+}
+
+type Box4 = [number, number, number, number];
+
+/** Drags the box tool from voxel (u0, v0) to voxel (u1, v1) of slice z. */
+async function dragBox(page: Page, c: Case, z: number, [u0, v0, u1, v1]: Box4): Promise<void> {
+  await page.click('[data-tool=box]');
+  const a = await screenPoint(page, c, [u0, v0, z]);
+  const b = await screenPoint(page, c, [u1, v1, z]);
+  await page.mouse.move(...a);
+  await page.mouse.down();
+  await page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2);
+  await page.mouse.move(...b);
+  await page.mouse.up();
+  await settle(page);
+}
+
+/** The boxes of label 1's key slice `z` as the app sent them (`box` or `boxes`), and the rest of its prompt. */
+async function sentBoxes(page: Page, z: number): Promise<{ boxes: Box4[]; prompt: Record<string, unknown> }> {
+  const keys = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.keyList(1));
+  const k = keys.find((x) => x.slice === z);
+  assert.ok(k?.prompt, `slice ${z} is a prompt key slice: ${JSON.stringify(keys)}`);
+  const p = k.prompt;
+  assert.ok(!(p.box && p.boxes), 'box or boxes, not both');
+  if (p.boxes) assert.ok((p.boxes as unknown[]).length > 1, 'one box is sent as box');
+  return { boxes: (p.boxes as Box4[] | undefined) ?? (p.box ? [p.box as Box4] : []), prompt: p };
+}
+
+function near(got: Box4, want: Box4): boolean {
+  return got.every((x, i) => Math.abs(x - want[i]) <= 1);
+}
+
+/**
+ * How far the box outline overlay is drawn (the highest alpha) within 2 pixels of the screen point of voxel
+ * coordinates `p` (fractional: a box's edge lies half a voxel outside its edge voxels).
+ */
+async function outlineAt(page: Page, c: Case, p: [number, number, number]): Promise<number> {
+  const q = await page.evaluate(([v, a]) => (globalThis as unknown as AppWindow).keyslice.canvasPointOfVoxel(v, a), [p, affineRas(c.image)] as [number[], number[]]);
+  assert.ok(q);
+  return page.$eval(
+    '#boxes',
+    (el, [x, y]) => {
+      const canvas = el as unknown as { width: number; clientWidth: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      const s = canvas.width / canvas.clientWidth;
+      const d = canvas.getContext('2d').getImageData(Math.round(x * s) - 2, Math.round(y * s) - 2, 5, 5).data;
+      let max = 0;
+      for (let i = 3; i < d.length; i += 4) max = Math.max(max, d[i]);
+      return max;
+    },
+    q as [number, number],
+  );
+}
+
+/** Whether each box is outlined on screen: on the middle of its left and top edges, and not inside. */
+async function outlined(page: Page, c: Case, z: number, boxes: Box4[]): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (const [u0, v0, u1, v1] of boxes) {
+    const left = await outlineAt(page, c, [u0 - 0.5, (v0 + v1) / 2, z]);
+    const top = await outlineAt(page, c, [(u0 + u1) / 2, v0 - 0.5, z]);
+    const inside = await outlineAt(page, c, [(u0 + u1) / 2, (v0 + v1) / 2, z]);
+    assert.equal(inside, 0, 'an outline, not a filled box');
+    out.push(left > 0 && top > 0);
+  }
+  return out;
+}
+
+/** segment() of label 1 on the phantom with these prompt key slices, the app's labels to compare with. */
+async function segmentPrompts(c: Case, keys: { slice: number; boxes: Box4[]; negativePoints?: [number, number][] }[]): Promise<Volume> {
+  const keySlices = keys.map((k) => ({ index: k.slice, empty: false, ...(k.boxes.length === 1 ? { box: k.boxes[0] } : { boxes: k.boxes }), points: [], negativePoints: k.negativePoints ?? [] }));
+  return (await segment(c.image, { axis: 2, labels: [{ value: 1, name: 'label_1', keySlices }] }, { engine: 'classic' })).labels;
+}
+
+/**
+ * Several boxes on one key slice (one per object, as a user boxes each lesion): each drag adds a box, all are
+ * sent and outlined; Delete removes the selected one (the last drawn, or one clicked with the box tool), undo
+ * brings it back, a negative point joins the boxes; the result is segment() on the same boxes each time.
+ */
+async function boxesStory(page: Page, url: string, c: Case, dir: string): Promise<void> {
+  await openScan(page, url, c);
+  const k = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
+  const organ: Box4 = [12, 14, 38, 32];
+  const other: Box4 = [44, 38, 56, 52];
+  await dragBox(page, c, k, organ);
+  await dragBox(page, c, k, other);
+  const two = await sentBoxes(page, k);
+  assert.equal(two.boxes.length, 2, 'the second box is added, not swapped for the first');
+  assert.ok(near(two.boxes[0], organ) && near(two.boxes[1], other), `boxes ${JSON.stringify(two.boxes)}`);
+  assert.deepEqual(await outlined(page, c, k, two.boxes), [true, true], 'both boxes are outlined');
+  assert.equal((await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.boxRects())).length, 2);
+  await propagateAndAccept(page);
+  const both = await exportLabels(page, dir, 'boxes-two');
+  assertSameLabels(both, await segmentPrompts(c, [{ slice: k, boxes: two.boxes }]), 'two boxes on a slice');
+
+  // Delete removes the last drawn box: the other one is sent alone, as `box`.
+  await page.keyboard.press('Delete');
+  await settle(page);
+  const one = await sentBoxes(page, k);
+  assert.deepEqual(one.boxes, [two.boxes[0]]);
+  assert.ok('box' in one.prompt);
+  assert.deepEqual(await outlined(page, c, k, two.boxes), [true, false], 'the removed box is no longer outlined');
+  await propagateAndAccept(page);
+  assertSameLabels(await exportLabels(page, dir, 'boxes-one'), await segmentPrompts(c, [{ slice: k, boxes: [two.boxes[0]] }]), 'one box left');
+
+  // Undo brings the box back (sent and outlined); the labels are those of the two boxes again.
+  await page.keyboard.press('Control+z');
+  await settle(page);
+  assert.deepEqual((await sentBoxes(page, k)).boxes, two.boxes);
+  assert.deepEqual(await outlined(page, c, k, two.boxes), [true, true]);
+  assertSameLabels(await exportLabels(page, dir, 'boxes-undone'), both, 'after undo');
+
+  // A click inside the first box (box tool) selects it; Delete removes that one; a negative point joins the box left.
+  await page.click('[data-tool=box]');
+  await page.mouse.click(...(await screenPoint(page, c, [20, 20, k])));
+  await settle(page);
+  assert.match((await page.textContent('#status')) ?? '', /box 1 of 2 .*selected/);
+  await page.click('#remove-box');
+  await settle(page);
+  assert.deepEqual((await sentBoxes(page, k)).boxes, [two.boxes[1]]);
+  await page.click('[data-tool=negative]');
+  await page.mouse.click(...(await screenPoint(page, c, [50, 45, k])));
+  await settle(page);
+  const last = await sentBoxes(page, k);
+  assert.deepEqual(last.boxes, [two.boxes[1]], 'the box stays with the point');
+  assert.deepEqual(last.prompt.negativePoints, [[50, 45]]);
+  await propagateAndAccept(page);
+  assertSameLabels(await exportLabels(page, dir, 'boxes-negative'), await segmentPrompts(c, [{ slice: k, boxes: [two.boxes[1]], negativePoints: [[50, 45]] }]), 'a box and a negative point');
 }
 
 describe('annotation app in a real browser', { skip }, () => {
@@ -375,15 +517,7 @@ describe('annotation app in a real browser', { skip }, () => {
       const [u, v] = [i % nu, Math.floor(i / nu)];
       [u0, v0, u1, v1] = [Math.min(u0, u), Math.min(v0, v), Math.max(u1, u), Math.max(v1, v)];
     });
-    await page.click('[data-tool=box]');
-    const a = await screenPoint(page, c, [u0, v0, k]);
-    const b = await screenPoint(page, c, [u1, v1, k]);
-    await page.mouse.move(...a);
-    await page.mouse.down();
-    await page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2);
-    await page.mouse.move(...b);
-    await page.mouse.up();
-    await settle(page);
+    await dragBox(page, c, k, [u0, v0, u1, v1]);
 
     // Two slices up (arrow keys), a positive point in the organ.
     await page.keyboard.press('ArrowUp');
@@ -458,6 +592,47 @@ describe('annotation app in a real browser', { skip }, () => {
       await page.context().close();
     });
   }
+
+  for (const mode of ['local', 'remote'] as const) {
+    it(`${mode} mode: several boxes on a key slice are each sent and outlined, removed one by one, undone`, async () => {
+      const url = `${mode === 'local' ? staticSite.url : server.url}/`;
+      await onGuardedPage(browser, (page) => boxesStory(page, url, cases.get('LAS') as Case, tmp.dir));
+    });
+  }
+
+  it('local mode: a prompts file with several boxes on a slice opens with all of them; Save prompts writes it back', async () => {
+    const c = cases.get('LPS') as Case;
+    await onGuardedPage(browser, async (page) => {
+      await openScan(page, `${staticSite.url}/`, c);
+      const k = await page.evaluate(() => (globalThis as unknown as AppWindow).keyslice.currentSlice());
+      const boxes: Box4[] = [[12, 14, 24, 24], [26, 20, 38, 32], [44, 38, 56, 52]];
+      const doc = { version: 1, sliceAxis: 2, labels: [{ value: 1, name: 'lesions', color: [250, 180, 0], keySlices: [{ slice: k, boxes }, { slice: 0, empty: true }] }] };
+      const file = path.join(tmp.dir, 'lesions.json');
+      fs.writeFileSync(file, JSON.stringify(doc));
+      await page.setInputFiles('#prompts-file', file);
+      await settle(page);
+      assert.match((await page.textContent('#status')) ?? '', /lesions\.json: 2 key slice\(s\) with 3 box\(es\)/);
+      assert.deepEqual((await sentBoxes(page, k)).boxes, boxes);
+      assert.deepEqual(await outlined(page, c, k, boxes), [true, true, true], 'every box of the file is outlined');
+      await propagateAndAccept(page);
+      const want = (await segment(c.image, { axis: 2, labels: [{ value: 1, name: 'lesions', keySlices: [{ index: 0, empty: true, points: [], negativePoints: [] }, { index: k, empty: false, boxes, points: [], negativePoints: [] }] }] }, { engine: 'classic' })).labels;
+      assertSameLabels(await exportLabels(page, tmp.dir, 'from-prompts'), want, 'the prompts file');
+      // Save prompts: the same key slices, read back by keyslice's own parser.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-prompts')]);
+      const saved = path.join(tmp.dir, 'saved-prompts.json');
+      await download.saveAs(saved);
+      const back = parsePromptsText(fs.readFileSync(saved, 'utf8'), saved);
+      assert.deepEqual(back.labels.map((l) => [l.value, l.name, l.color]), [[1, 'lesions', [250, 180, 0]]]);
+      assert.deepEqual(back.labels[0].keySlices, [{ slice: 0, empty: true }, { slice: k, boxes }]);
+      // A file that does not fit the scan is refused, naming it, and changes nothing.
+      const bad = path.join(tmp.dir, 'bad.json');
+      fs.writeFileSync(bad, JSON.stringify({ version: 1, labels: [{ value: 1, keySlices: [{ slice: k, boxes: [[1, 1, 5, 5], [60, 60, 70, 70]] }] }] }));
+      await page.setInputFiles('#prompts-file', bad);
+      await settle(page);
+      assert.match((await page.textContent('#status')) ?? '', /^INVALID_PROMPTS: bad\.json: .*box corner \[70,70\] lies outside the slice/);
+      assert.deepEqual((await sentBoxes(page, k)).boxes, boxes);
+    });
+  });
 
   it('local mode, DICOM folder with two series: the user chooses one; cancelling opens nothing', async () => {
     const c = cases.get('DICOM') as Case;

@@ -175,3 +175,31 @@ export function changedSlices(a: Uint8Array, b: Uint8Array, layout: RasLayout, a
   }
   return [...out].sort((x, y) => x - y);
 }
+
+/** RAS voxel coordinates of voxel (x, y, z) (fractional coordinates map the same way). */
+export function rasOfVoxel(layout: RasLayout, p: Vec3): Vec3 {
+  return [0, 1, 2].map((r) => (layout.flip[r] ? layout.dims[r] - 1 - p[layout.axisOf[r]] : p[layout.axisOf[r]])) as Vec3;
+}
+
+/** Voxel (x, y, z) of RAS voxel coordinates: the inverse of {@link rasOfVoxel}. */
+export function voxelOfRas(layout: RasLayout, ras: Vec3): Vec3 {
+  const out: Vec3 = [0, 0, 0];
+  for (let r = 0; r < 3; r++) out[layout.axisOf[r]] = layout.flip[r] ? layout.dims[r] - 1 - ras[r] : ras[r];
+  return out;
+}
+
+/**
+ * The outer corners, in RAS voxel coordinates, of a box `[u0, v0, u1, v1]` (inclusive voxels) on slice `slice`
+ * along voxel axis `axis`: the box's outline runs half a voxel outside the centres of its edge voxels.
+ */
+export function boxCornersRas(layout: RasLayout, axis: SliceAxis, slice: number, [u0, v0, u1, v1]: readonly number[]): [Vec3, Vec3] {
+  const [ua, va] = inPlane(axis);
+  const corner = (u: number, v: number): Vec3 => {
+    const p: Vec3 = [0, 0, 0];
+    p[axis] = slice;
+    p[ua] = u;
+    p[va] = v;
+    return rasOfVoxel(layout, p);
+  };
+  return [corner(u0 - 0.5, v0 - 0.5), corner(u1 + 0.5, v1 + 0.5)];
+}

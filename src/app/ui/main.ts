@@ -5,20 +5,23 @@
  */
 import { defaultColor, slicerColorTable, type Rgb } from '../../labels/label-table.js';
 import { boundingBox2d } from '../../morphology/binary.js';
+import type { Box } from '../../annotations/types.js';
 import type { KeySlicePrompt, Revision, SliceUpdate } from '../../session/types.js';
 import type { SliceAxis, Vec3 } from '../../volume/volume.js';
 import type { ExportFormat, OpenedScan, SessionPort } from '../port.js';
 import { niftiToBytes } from '../../volume/nifti-bytes.js';
-import { changedSlices, rasAxisOfVoxelAxis, sliceFromRas, sliceToRas, type RasLayout } from '../ras.js';
+import { promptsDocument, readPromptsFor, type PromptsSlice } from '../prompts-file.js';
+import { boxCornersRas, changedSlices, rasAxisOfVoxelAxis, sliceFromRas, sliceToRas, voxelOfRas, type RasLayout } from '../ras.js';
 import { leastCertainSlice, presetRange, WINDOW_PRESETS } from '../review.js';
-import { SnapshotStore, type ConfidenceMap } from '../snapshots.js';
+import { boxAt, isClick, sessionPrompt, slicePromptOf, withBox, withoutBox, withPoint, type SlicePrompt } from '../slice-prompts.js';
+import { SnapshotStore, type ConfidenceMap, type PromptMap } from '../snapshots.js';
 import { folderSeries, readDicomFolder, type FolderFile } from './dicom.js';
 import { fromDrop, fromInput, type Opened } from './drop.js';
 import { chooseSeries } from './series-chooser.js';
 import { LocalPort } from './port-local.js';
 import { RemotePort } from './port-remote.js';
 import { drawStrip, stripSliceAt } from './strip.js';
-import { BOX_PEN, Viewer, type Layout, type Tool } from './viewer.js';
+import { BOX_PEN, Viewer, type BoxOutline, type Layout, type Tool } from './viewer.js';
 
 interface LabelRow {
   value: number;
@@ -69,9 +72,10 @@ export class App {
   shown: Uint8Array = new Uint8Array(0);
   confidence: ConfidenceMap = new Map();
   keys = new Map<number, Map<number, KeyKind>>();
-  points = new Map<string, { points: [number, number][]; negativePoints: [number, number][] }>();
-  /** The box, point and absent key slices as sent, by `label:slice`. */
-  prompts = new Map<string, KeySlicePrompt>();
+  /** The boxes and points held per key slice, by `label:slice` (negative points alone wait for a positive prompt). */
+  prompts: PromptMap = new Map();
+  /** The selected box (Delete removes it): the last drawn unless one was clicked. */
+  selected: { key: string; index: number } | null = null;
   snapshots = new SnapshotStore();
   /** Revision ids at the end of each app action (undo and redo step between them). */
   done: number[] = [];
@@ -171,14 +175,14 @@ export class App {
     this.shown = new Uint8Array(n);
     this.confidence = new Map();
     this.keys = new Map();
-    this.points = new Map();
     this.prompts = new Map();
+    this.selected = null;
     this.snapshots.clear();
     const rev = await this.port.revision();
     this.done = [rev.id];
     this.undone = [];
     this.preview = false;
-    this.snapshots.put(rev.id, this.shown, this.confidence);
+    this.snapshots.put(rev.id, this.shown, this.confidence, this.prompts);
     const r = rasAxisOfVoxelAxis(this.layout, this.axis);
     this.setLayout((['sagittal', 'coronal', 'axial'] as const)[r]);
     this.goToSlice(Math.floor(this.scan.count / 2));
@@ -213,6 +217,7 @@ export class App {
     const r = rasAxisOfVoxelAxis(this.layout, this.axis);
     this.viewer.goTo(r, this.layout.flip[r] ? this.layout.dims[r] - 1 - slice : slice);
     this.renderStrip();
+    this.renderBoxes();
   }
 
   keysOf(label: number): Map<number, KeyKind> {
@@ -260,9 +265,9 @@ export class App {
       }
       const touched: number[] = [];
       for (const { slice, box } of boxes) {
-        await this.port.setKeySlice(this.labelRef(this.active), slice, { box });
-        this.prompts.set(`${this.active}:${slice}`, { box });
-        touched.push(this.active);
+        // A click with the box tool selects the box under it; a drag adds a box to the slice's boxes.
+        if (isClick(box)) this.selectBoxAt(slice, [box[0], box[1]]);
+        else if (await this.addBox(slice, box)) touched.push(this.active);
       }
       for (const e of edits) {
         this.prompts.delete(`${e.label}:${e.slice}`);
@@ -290,31 +295,100 @@ export class App {
     const rev = await this.port.revision();
     this.done.push(rev.id);
     this.undone = [];
-    this.snapshots.put(rev.id, this.shown, this.confidence);
+    this.snapshots.put(rev.id, this.shown, this.confidence, this.prompts);
     this.render();
     this.status(`${rev.edit}; ${(await this.port.pending()).length ? 'press Propagate' : 'nothing to propagate'}`);
     return rev;
+  }
+
+  /**
+   * Sends a label's held boxes and points on a slice to the session (one box as `box`, several as `boxes`); where
+   * nothing is left to segment from, the slice stops being a key slice. False when the session was not changed.
+   */
+  async sendPrompt(label: number, slice: number, prompt: SlicePrompt): Promise<boolean> {
+    const key = sessionPrompt(prompt);
+    const keyed = this.keysOf(label).get(slice) === 'prompt';
+    if (key) await this.port.setKeySlice(this.labelRef(label), slice, key);
+    else if (keyed) await this.port.removeKeySlice(label, slice);
+    this.prompts.set(`${label}:${slice}`, prompt);
+    return key !== null || keyed;
+  }
+
+  /** A label's boxes and points held on a slice (none where the slice is a mask or "absent" key slice). */
+  heldPrompt(label: number, slice: number): SlicePrompt | undefined {
+    const kind = this.keysOf(label).get(slice);
+    return kind === 'mask' || kind === 'absent' ? undefined : this.prompts.get(`${label}:${slice}`);
+  }
+
+  /** Adds a box to the active label's boxes on a slice (the others stay) and selects it. */
+  async addBox(slice: number, box: Box): Promise<boolean> {
+    const next = withBox(this.heldPrompt(this.active, slice), box);
+    await this.sendPrompt(this.active, slice, next);
+    this.selected = { key: `${this.active}:${slice}`, index: next.boxes.length - 1 };
+    return true;
+  }
+
+  /** The index of the selected box among a label's boxes on a slice: the clicked one, else the last drawn; -1: none. */
+  selectedBox(label: number, slice: number): number {
+    const key = `${label}:${slice}`;
+    const n = this.heldPrompt(label, slice)?.boxes.length ?? 0;
+    if (n === 0) return -1;
+    return this.selected?.key === key && this.selected.index < n ? this.selected.index : n - 1;
+  }
+
+  /** Selects the active label's box under in-plane voxel `[u, v]` of a slice. */
+  selectBoxAt(slice: number, at: [number, number]): void {
+    const key = `${this.active}:${slice}`;
+    const boxes = this.heldPrompt(this.active, slice)?.boxes ?? [];
+    const i = boxAt(boxes, at);
+    if (i < 0) {
+      this.status('drag to draw a box; click inside a box to select it (Delete removes it)');
+      return;
+    }
+    this.selected = { key, index: i };
+    this.renderBoxes();
+    this.status(`box ${i + 1} of ${boxes.length} on slice ${slice} selected: Delete removes it`);
+  }
+
+  /** Selects the active label's box under a click on the view (CSS pixels of the canvas) on the current slice. */
+  selectBoxAtCanvas(x: number, y: number): void {
+    const ras = this.layout && this.viewer.voxelAt(x, y);
+    if (!this.layout || !ras) return;
+    const vox = voxelOfRas(this.layout, ras);
+    const [ua, va] = ([0, 1, 2] as const).filter((c) => c !== this.axis);
+    if (vox[this.axis] === this.currentSlice()) this.selectBoxAt(vox[this.axis], [vox[ua], vox[va]]);
+  }
+
+  /** Removes the selected box of the active label on the current slice (its other boxes and points stay). */
+  removeBox(): void {
+    void this.queue(async () => {
+      if (!this.scan || this.label(this.active)?.locked) return;
+      const s = this.currentSlice();
+      const i = this.selectedBox(this.active, s);
+      const held = this.heldPrompt(this.active, s);
+      if (i < 0 || !held) {
+        this.status('no box of the active label on this slice');
+        return;
+      }
+      const next = withoutBox(held, i);
+      await this.sendPrompt(this.active, s, next);
+      this.selected = null;
+      await this.endAction([this.active]);
+    });
   }
 
   /** A point prompt at the crosshair (positive or negative) on the current slice of the active label. */
   addPoint(negative: boolean): void {
     void this.queue(async () => {
       if (!this.layout || !this.scan || this.label(this.active)?.locked) return;
-      const ras = this.viewer.crosshairRas();
-      const vox = rasToVoxel(this.layout, ras);
+      const vox = voxelOfRas(this.layout, this.viewer.crosshairRas());
       const s = vox[this.axis];
       const [ua, va] = ([0, 1, 2] as const).filter((c) => c !== this.axis);
-      const key = `${this.active}:${s}`;
-      const p = this.points.get(key) ?? { points: [], negativePoints: [] };
-      (negative ? p.negativePoints : p.points).push([vox[ua], vox[va]]);
-      this.points.set(key, p);
-      if (p.points.length === 0) {
-        this.status('add a positive point first');
+      const next = withPoint(this.heldPrompt(this.active, s), [vox[ua], vox[va]], negative);
+      if (!(await this.sendPrompt(this.active, s, next))) {
+        this.status('add a positive point or a box first');
         return;
       }
-      const prompt = { points: p.points, ...(p.negativePoints.length ? { negativePoints: p.negativePoints } : {}) };
-      await this.port.setKeySlice(this.labelRef(this.active), s, prompt);
-      this.prompts.set(key, prompt);
       await this.endAction([this.active]);
     });
   }
@@ -324,13 +398,71 @@ export class App {
     void this.queue(async () => {
       if (!this.layout || !this.scan) return;
       const s = this.currentSlice();
-      await this.port.setKeySlice(this.labelRef(this.active), s, { absent: true });
-      this.prompts.set(`${this.active}:${s}`, { absent: true });
-      sliceToRas(this.shown, this.layout, this.axis, s, new Uint8Array(this.scan.nu * this.scan.nv), this.active);
+      await this.setAbsent(this.active, s);
       this.viewer.bitmap.set(this.shown);
       this.viewer.refresh();
       await this.endAction([this.active]);
     });
+  }
+
+  /** Marks a label absent on a slice and clears it there in the drawing (the caller shows the drawing). */
+  async setAbsent(label: number, slice: number): Promise<void> {
+    if (!this.layout || !this.scan) return;
+    await this.port.setKeySlice(this.labelRef(label), slice, { absent: true });
+    this.prompts.delete(`${label}:${slice}`);
+    sliceToRas(this.shown, this.layout, this.axis, slice, new Uint8Array(this.scan.nu * this.scan.nv), label);
+  }
+
+  /**
+   * Reads a prompts file into the open scan as one edit (one undo step): its labels (names and colours), and each
+   * key slice with all its boxes and points, or "absent". The file is checked against the scan before anything
+   * is sent.
+   */
+  openPrompts(name: string, text: string): Promise<void> {
+    return this.queue(async () => {
+      if (!this.scan || !this.layout) {
+        this.status(`${name}: open the scan before its prompts file`);
+        return;
+      }
+      const { labels, slices } = readPromptsFor(text, name, this.scan, BOX_PEN - 1);
+      for (const l of labels) {
+        const row = this.label(l.value);
+        if (row) Object.assign(row, l.name ? { name: l.name } : {}, l.color ? { color: l.color } : {});
+        else this.labels.push({ value: l.value, name: l.name ?? `label_${l.value}`, color: l.color ?? defaultColor(l.value), visible: true, locked: false });
+      }
+      let waiting = 0;
+      for (const k of slices) {
+        if (k.absent) await this.setAbsent(k.label, k.slice);
+        else if (!(await this.sendPrompt(k.label, k.slice, k.prompt))) waiting++;
+      }
+      this.viewer.bitmap.set(this.shown);
+      this.viewer.refresh();
+      this.selected = null;
+      this.active = labels[0]?.value ?? this.active;
+      this.applyTool();
+      await this.endAction(labels.map((l) => l.value));
+      const boxes = slices.reduce((n, k) => n + k.prompt.boxes.length, 0);
+      const wait = waiting ? `; ${waiting} slice(s) with negative points alone wait for a positive point or a box` : '';
+      this.status(`${name}: ${slices.length} key slice(s) with ${boxes} box(es) read for ${labels.length} label(s)${wait}; press Propagate`);
+    });
+  }
+
+  /** Downloads the box, point and "absent" key slices as a prompts file (drawn masks are no prompts: left out). */
+  savePrompts(): void {
+    if (!this.scan) return;
+    const slices: PromptsSlice[] = [];
+    let masks = 0;
+    for (const l of this.labels) {
+      for (const [slice, kind] of this.keysOf(l.value)) {
+        const prompt = this.heldPrompt(l.value, slice);
+        if (kind === 'mask') masks++;
+        else if (kind === 'absent' || prompt) slices.push({ label: l.value, slice, absent: kind === 'absent', prompt: prompt ?? slicePromptOf(undefined) });
+      }
+    }
+    const doc = promptsDocument(this.axis, this.labels.map((l) => ({ value: l.value, name: l.name, color: l.color })), slices);
+    const name = `${this.baseName()}-prompts.json`;
+    download(`${JSON.stringify(doc, null, 1)}\n`, name);
+    this.status(`saved ${name}${masks ? ` (${masks} drawn key slice(s) are masks, not prompts: export the labels for them)` : ''}`);
   }
 
   removeKeyHere(): void {
@@ -338,7 +470,6 @@ export class App {
       const s = this.currentSlice();
       if (!this.keysOf(this.active).has(s)) return;
       await this.port.removeKeySlice(this.active, s);
-      this.points.delete(`${this.active}:${s}`);
       this.prompts.delete(`${this.active}:${s}`);
       await this.endAction([this.active]);
     });
@@ -391,7 +522,7 @@ export class App {
       if (first < 0) first = performance.now() - t0;
       this.shown = bitmap.slice();
       const rev = await this.port.revision();
-      this.snapshots.put(rev.id, this.shown, this.confidence);
+      this.snapshots.put(rev.id, this.shown, this.confidence, this.prompts);
       this.preview = true;
       this.viewer.setOpacity(true);
       const sug = await this.port.suggest(1).catch(() => []);
@@ -473,11 +604,13 @@ export class App {
     if (snap) {
       this.shown = snap.drawing;
       this.confidence = snap.confidence;
+      this.prompts = snap.prompts;
       this.viewer.bitmap.set(this.shown);
       this.viewer.refresh();
     }
     this.preview = false;
     this.beforePreview = null;
+    this.selected = null;
     this.viewer.setOpacity(false);
     await this.refreshKeys(this.labels.map((l) => l.value));
     this.render();
@@ -565,6 +698,21 @@ export class App {
     this.viewer.setColors(this.labels);
     this.renderLabels();
     this.renderStrip();
+    this.renderBoxes();
+  }
+
+  /** Outlines the box prompts of the visible labels on the current slice (the selected box of the active label marked). */
+  renderBoxes(): void {
+    if (!this.layout || !this.scan) return;
+    const layout = this.layout;
+    const s = this.currentSlice();
+    const out: BoxOutline[] = [];
+    for (const l of this.labels) {
+      if (!l.visible) continue;
+      const selected = l.value === this.active ? this.selectedBox(l.value, s) : -1;
+      this.heldPrompt(l.value, s)?.boxes.forEach((b, i) => out.push({ corners: boxCornersRas(layout, this.axis, s, b), color: l.color, selected: i === selected }));
+    }
+    this.viewer.setBoxes(out, rasAxisOfVoxelAxis(layout, this.axis));
   }
 
   renderLabels(): void {
@@ -648,9 +796,15 @@ export class App {
   /** A label's key slices: kind, and the prompt as sent for boxes, points and "absent". */
   keyList(label: number): { slice: number; kind: KeyKind; prompt?: KeySlicePrompt }[] {
     return [...this.keysOf(label)].sort((a, b) => a[0] - b[0]).map(([slice, kind]) => {
-      const prompt = kind === 'mask' ? undefined : this.prompts.get(`${label}:${slice}`);
+      const held = this.prompts.get(`${label}:${slice}`);
+      const prompt = kind === 'absent' ? { absent: true as const } : kind === 'prompt' && held ? sessionPrompt(held) : null;
       return prompt ? { slice, kind, prompt } : { slice, kind };
     });
+  }
+
+  /** The box outlines on screen (CSS pixels of the view: left, top, right, bottom; null where off screen). */
+  boxRects(): ([number, number, number, number] | null)[] {
+    return this.viewer.boxRects;
   }
 
   /** The masks of a label's key slices as the drawing holds them (voxel order of the slice). */
@@ -687,27 +841,22 @@ function confidenceOf(c: ConfidenceMap, label: number, count: number): Float32Ar
   return a;
 }
 
-
-function rasToVoxel(layout: RasLayout, ras: Vec3): Vec3 {
-  const out: Vec3 = [0, 0, 0];
-  for (let r = 0; r < 3; r++) out[layout.axisOf[r]] = layout.flip[r] ? layout.dims[r] - 1 - ras[r] : ras[r];
-  return out;
-}
-
 // ---- wiring ----------------------------------------------------------------------------------------------------
 
 function wire(app: App): void {
+  // What fails is shown in the status line by the queue.
   const open = async (what: Promise<Opened | null>) => {
-    const got = await what;
-    if (got?.kind === 'file') await app.queue(() => app.open(got.name, got.bytes));
+    const got = await what.catch((err: unknown) => void app.fail(err));
+    if (got?.kind === 'file' && /\.json$/i.test(got.name)) await app.openPrompts(got.name, new TextDecoder().decode(got.bytes));
+    else if (got?.kind === 'file') await app.queue(() => app.open(got.name, got.bytes));
     else if (got) await app.queue(() => app.openFolder(got.name, got.files));
   };
-  for (const id of ['file', 'folder']) $(id).addEventListener('change', (ev) => void open(fromInput((ev.target as HTMLInputElement).files)));
+  for (const id of ['file', 'folder', 'prompts-file']) $(id).addEventListener('change', (ev) => void open(fromInput((ev.target as HTMLInputElement).files)).catch(() => undefined));
   const view = $('view');
   view.addEventListener('dragover', (ev) => ev.preventDefault());
   view.addEventListener('drop', (ev) => {
     ev.preventDefault();
-    void open(fromDrop(ev.dataTransfer));
+    void open(fromDrop(ev.dataTransfer)).catch(() => undefined);
   });
   $('propagate').addEventListener('click', () => void app.propagate());
   $('accept').addEventListener('click', () => app.accept());
@@ -717,6 +866,8 @@ function wire(app: App): void {
   $('export').addEventListener('click', () => void app.exportLabels(($('format') as HTMLSelectElement).value as ExportFormat));
   $('export-ctbl').addEventListener('click', () => app.exportColorTable());
   $('export-meshes').addEventListener('click', () => void app.exportMeshes());
+  $('save-prompts').addEventListener('click', () => app.savePrompts());
+  $('remove-box').addEventListener('click', () => app.removeBox());
   $('absent').addEventListener('click', () => app.markAbsent());
   $('unkey').addEventListener('click', () => app.removeKeyHere());
   $('least').addEventListener('click', () => app.goLeastCertain());
@@ -738,6 +889,14 @@ function wire(app: App): void {
       app.applyTool();
     });
   }
+  // A click (no drag) with the box tool selects the box under it.
+  const gl = $('gl');
+  let down: [number, number] | null = null;
+  gl.addEventListener('pointerdown', (ev) => (down = [ev.clientX, ev.clientY]));
+  gl.addEventListener('pointerup', (ev) => {
+    if (app.tool === 'box' && down && Math.hypot(ev.clientX - down[0], ev.clientY - down[1]) < 3) app.selectBoxAtCanvas(ev.offsetX, ev.offsetY);
+    down = null;
+  });
   const strip = $('strip') as HTMLCanvasElement;
   strip.addEventListener('click', (ev) => {
     if (!app.scan) return;
@@ -749,6 +908,7 @@ function wire(app: App): void {
   };
   app.viewer.onLocation(() => {
     app.renderStrip();
+    app.renderBoxes();
     if (app.tool === 'point' || app.tool === 'negative') app.addPoint(app.tool === 'negative');
   });
   document.addEventListener('keydown', (ev) => {
@@ -763,6 +923,7 @@ function wire(app: App): void {
     else if (ev.key === 'ArrowDown' || ev.key === 'ArrowLeft' || ev.key === 'PageDown') app.goToSlice(app.currentSlice() - 1);
     else if (!ctrl && /^[1-6]$/.test(ev.key)) app.applyPreset(Number(ev.key) - 1);
     else if (!ctrl && ev.key.toLowerCase() === 'p') void app.propagate();
+    else if (!ctrl && (ev.key === 'Delete' || ev.key === 'Backspace')) app.removeBox();
     else return;
     ev.preventDefault();
     ev.stopPropagation();
@@ -775,7 +936,7 @@ async function main(): Promise<void> {
   $('mode').textContent = app.mode === 'local' ? 'local: the scan stays in this browser' : `remote: ${location.host}`;
   app.renderFormats();
   ($('window') as HTMLSelectElement).replaceChildren(...WINDOW_PRESETS.map((p, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: `${i + 1} ${p.name}` })));
-  app.viewer = await Viewer.create($('gl') as HTMLCanvasElement);
+  app.viewer = await Viewer.create($('gl') as HTMLCanvasElement, $('boxes') as HTMLCanvasElement);
   wire(app);
   app.render();
   document.body.dataset.state = 'empty';

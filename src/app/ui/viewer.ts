@@ -12,6 +12,13 @@ export type Layout = 'axial' | 'coronal' | 'sagittal' | 'multiplanar' | '3d';
 /** Pen value the box tool draws with (read back as the box, then cleared): never a label of the app. */
 export const BOX_PEN = 255;
 
+/** A box prompt to outline: its outer corners in RAS voxel coordinates, its label's colour, whether selected. */
+export interface BoxOutline {
+  corners: [Vec3, Vec3];
+  color: [number, number, number];
+  selected: boolean;
+}
+
 const SLICE_TYPES: Record<Layout, SLICE_TYPE> = {
   axial: SLICE_TYPE.AXIAL,
   coronal: SLICE_TYPE.CORONAL,
@@ -22,15 +29,72 @@ const SLICE_TYPES: Record<Layout, SLICE_TYPE> = {
 
 export class Viewer {
   readonly nv: Niivue;
+  private outlines: BoxOutline[] = [];
+  /** NiiVue's view (0 axial, 1 coronal, 2 sagittal) whose tiles show the key slices' plane. */
+  private plane = 0;
+  /** The rectangles (CSS pixels: left, top, right, bottom) outlined at the last draw, in `outlines` order. */
+  boxRects: ([number, number, number, number] | null)[] = [];
 
-  private constructor(nv: Niivue) {
+  private constructor(
+    nv: Niivue,
+    private readonly overlay: HTMLCanvasElement | null,
+  ) {
     this.nv = nv;
+    // The outlines follow every redraw of the view (slice changes, zoom, pan, layout, resize).
+    const draw = nv.drawScene.bind(nv);
+    nv.drawScene = () => {
+      const r = draw();
+      this.drawOutlines();
+      return r;
+    };
   }
 
-  static async create(canvas: HTMLCanvasElement): Promise<Viewer> {
+  /** A viewer on `canvas`; box prompts are outlined on `overlay`, a 2D canvas laid over it. */
+  static async create(canvas: HTMLCanvasElement, overlay: HTMLCanvasElement | null = null): Promise<Viewer> {
     const nv = new Niivue({ backColor: [0.08, 0.08, 0.1, 1], dragAndDropEnabled: false, show3Dcrosshair: true, crosshairWidth: 1, crosshairColor: [0.3, 0.8, 1, 0.6], isRadiologicalConvention: false, logLevel: 'error' } as ConstructorParameters<typeof Niivue>[0]);
     await nv.attachToCanvas(canvas);
-    return new Viewer(nv);
+    return new Viewer(nv, overlay);
+  }
+
+  /** Outlines these boxes from now on; `rasAxis` is the RAS axis across the key slices (0 R, 1 A, 2 S). */
+  setBoxes(outlines: BoxOutline[], rasAxis: 0 | 1 | 2): void {
+    this.outlines = outlines;
+    this.plane = 2 - rasAxis;
+    this.drawOutlines();
+  }
+
+  /** Draws the box outlines on the overlay, in the tiles that show the key slices' plane. */
+  private drawOutlines(): void {
+    const o = this.overlay;
+    const gl = this.nv.canvas;
+    if (!o || !gl) return;
+    if (o.width !== gl.width || o.height !== gl.height) [o.width, o.height] = [gl.width, gl.height];
+    const ctx = o.getContext('2d');
+    if (!ctx) return;
+    ctx.clearRect(0, 0, o.width, o.height);
+    const dpr = this.nv.uiData.dpr ?? 1;
+    this.boxRects = this.outlines.map(({ corners: [a, b], color, selected }) => {
+      const at: number[][] = [];
+      // Every corner (the two corners agree across the slice, so these are the box's four).
+      for (let m = 0; m < 8; m++) {
+        const p = [0, 1, 2].map((r) => ((m >> r) & 1 ? b[r] : a[r]));
+        const hit = this.nv.frac2canvasPosWithTile(this.nv.vox2frac(p as never), this.plane as SLICE_TYPE);
+        if (hit) at.push(hit.pos);
+      }
+      if (at.length < 2) return null;
+      const [x0, x1] = [Math.min(...at.map((q) => q[0])), Math.max(...at.map((q) => q[0]))];
+      const [y0, y1] = [Math.min(...at.map((q) => q[1])), Math.max(...at.map((q) => q[1]))];
+      if (x1 - x0 < 1 || y1 - y0 < 1) return null;
+      if (selected) {
+        ctx.lineWidth = 4 * dpr;
+        ctx.strokeStyle = 'rgba(255,255,255,0.9)';
+        ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      }
+      ctx.lineWidth = (selected ? 2 : 1.5) * dpr;
+      ctx.strokeStyle = `rgb(${color.join(',')})`;
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      return [x0 / dpr, y0 / dpr, x1 / dpr, y1 / dpr];
+    });
   }
 
   async load(name: string, bytes: Uint8Array): Promise<void> {
@@ -108,6 +172,15 @@ export class Viewer {
   /** The RAS voxel under the crosshair. */
   crosshairRas(): Vec3 {
     const v = this.nv.frac2vox(this.nv.scene.crosshairPos as never);
+    return [Math.round(v[0]), Math.round(v[1]), Math.round(v[2])];
+  }
+
+  /** The RAS voxel under a canvas position (CSS pixels), or null off the image. */
+  voxelAt(x: number, y: number): Vec3 | null {
+    const dpr = this.nv.uiData.dpr ?? 1;
+    const frac = this.nv.canvasPos2frac([x * dpr, y * dpr]);
+    if (frac[0] < 0) return null;
+    const v = this.nv.frac2vox(frac);
     return [Math.round(v[0]), Math.round(v[1]), Math.round(v[2])];
   }
 
