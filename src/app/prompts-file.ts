@@ -7,7 +7,7 @@ import { buildAnnotations } from '../annotations/build.js';
 import { parsePromptsText, type PromptKeySlice, type PromptsFile } from '../annotations/prompts.js';
 import { keyBoxes } from '../annotations/types.js';
 import { KeysliceError } from '../util/errors.js';
-import type { SliceAxis, Vec3 } from '../volume/volume.js';
+import { inPlaneAxes, type SliceAxis, type Vec3 } from '../volume/volume.js';
 import type { OpenedScan } from './port.js';
 import { promptFields, slicePromptOf, type SlicePrompt } from './slice-prompts.js';
 
@@ -41,7 +41,7 @@ export function readPromptsFor(text: string, file: string, scan: ScanSlices, max
   const high = doc.labels.find((l) => l.value > maxLabel);
   if (high) throw new KeysliceError('INVALID_PROMPTS', `label ${high.value}: this app draws labels 1..${maxLabel}`, file);
   const size: Vec3 = [0, 0, 0];
-  const [ua, va] = ([0, 1, 2] as const).filter((c) => c !== scan.axis);
+  const [ua, va] = inPlaneAxes(scan.axis);
   size[scan.axis] = scan.count;
   size[ua] = scan.nu;
   size[va] = scan.nv;

@@ -7,7 +7,7 @@ import { defaultColor, slicerColorTable, type Rgb } from '../../labels/label-tab
 import { boundingBox2d } from '../../morphology/binary.js';
 import type { Box } from '../../annotations/types.js';
 import type { KeySlicePrompt, Revision, SliceUpdate } from '../../session/types.js';
-import type { SliceAxis, Vec3 } from '../../volume/volume.js';
+import { inPlaneAxes, type SliceAxis, type Vec3 } from '../../volume/volume.js';
 import type { ExportFormat, OpenedScan, SessionPort } from '../port.js';
 import { niftiToBytes } from '../../volume/nifti-bytes.js';
 import { promptsDocument, readPromptsFor, type PromptsSlice } from '../prompts-file.js';
@@ -267,7 +267,10 @@ export class App {
       for (const { slice, box } of boxes) {
         // A click with the box tool selects the box under it; a drag adds a box to the slice's boxes.
         if (isClick(box)) this.selectBoxAt(slice, [box[0], box[1]]);
-        else if (await this.addBox(slice, box)) touched.push(this.active);
+        else {
+          await this.addBox(slice, box);
+          touched.push(this.active);
+        }
       }
       for (const e of edits) {
         this.prompts.delete(`${e.label}:${e.slice}`);
@@ -321,11 +324,10 @@ export class App {
   }
 
   /** Adds a box to the active label's boxes on a slice (the others stay) and selects it. */
-  async addBox(slice: number, box: Box): Promise<boolean> {
+  async addBox(slice: number, box: Box): Promise<void> {
     const next = withBox(this.heldPrompt(this.active, slice), box);
     await this.sendPrompt(this.active, slice, next);
     this.selected = { key: `${this.active}:${slice}`, index: next.boxes.length - 1 };
-    return true;
   }
 
   /** The index of the selected box among a label's boxes on a slice: the clicked one, else the last drawn; -1: none. */
@@ -355,7 +357,7 @@ export class App {
     const ras = this.layout && this.viewer.voxelAt(x, y);
     if (!this.layout || !ras) return;
     const vox = voxelOfRas(this.layout, ras);
-    const [ua, va] = ([0, 1, 2] as const).filter((c) => c !== this.axis);
+    const [ua, va] = inPlaneAxes(this.axis);
     if (vox[this.axis] === this.currentSlice()) this.selectBoxAt(vox[this.axis], [vox[ua], vox[va]]);
   }
 
@@ -383,7 +385,7 @@ export class App {
       if (!this.layout || !this.scan || this.label(this.active)?.locked) return;
       const vox = voxelOfRas(this.layout, this.viewer.crosshairRas());
       const s = vox[this.axis];
-      const [ua, va] = ([0, 1, 2] as const).filter((c) => c !== this.axis);
+      const [ua, va] = inPlaneAxes(this.axis);
       const next = withPoint(this.heldPrompt(this.active, s), [vox[ua], vox[va]], negative);
       if (!(await this.sendPrompt(this.active, s, next))) {
         this.status('add a positive point or a box first');
@@ -736,11 +738,13 @@ export class App {
           l.color = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as Rgb;
           this.viewer.setColors(this.labels);
           this.renderStrip();
+          this.renderBoxes();
         });
         row.querySelector('.name')?.addEventListener('change', (ev) => (l.name = (ev.target as HTMLInputElement).value.trim() || l.name));
         row.querySelector('.vis')?.addEventListener('change', (ev) => {
           l.visible = (ev.target as HTMLInputElement).checked;
           this.viewer.setColors(this.labels);
+          this.renderBoxes();
         });
         row.querySelector('.lock')?.addEventListener('change', (ev) => {
           l.locked = (ev.target as HTMLInputElement).checked;
