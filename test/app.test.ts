@@ -631,6 +631,11 @@ describe('annotation app in a real browser', { skip }, () => {
       await settle(page);
       assert.match((await page.textContent('#status')) ?? '', /^INVALID_PROMPTS: bad\.json: .*box corner \[70,70\] lies outside the slice/);
       assert.deepEqual((await sentBoxes(page, k)).boxes, boxes);
+      // The same file picked again, mended, is read again.
+      fs.writeFileSync(bad, JSON.stringify({ version: 1, labels: [{ value: 1, keySlices: [{ slice: k, boxes: [[1, 1, 5, 5], [50, 50, 60, 60]] }] }] }));
+      await page.setInputFiles('#prompts-file', bad);
+      await settle(page);
+      assert.deepEqual((await sentBoxes(page, k)).boxes, [[1, 1, 5, 5], [50, 50, 60, 60]]);
     });
   });
 

@@ -855,7 +855,11 @@ function wire(app: App): void {
     else if (got?.kind === 'file') await app.queue(() => app.open(got.name, got.bytes));
     else if (got) await app.queue(() => app.openFolder(got.name, got.files));
   };
-  for (const id of ['file', 'folder', 'prompts-file']) $(id).addEventListener('change', (ev) => void open(fromInput((ev.target as HTMLInputElement).files)).catch(() => undefined));
+  // Each input is emptied once read, so that picking the same file again (an edited prompts file) reads it again.
+  for (const id of ['file', 'folder', 'prompts-file']) {
+    const input = $(id) as HTMLInputElement;
+    input.addEventListener('change', () => void open(fromInput(input.files)).catch(() => undefined).finally(() => (input.value = '')));
+  }
   const view = $('view');
   view.addEventListener('dragover', (ev) => ev.preventDefault());
   view.addEventListener('drop', (ev) => {
