@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { borrowedPartner, frontModels, keptFrontModels, partnerKey, partnerWeight, type KeySamples } from '../src/engines/classic/front-models.js';
+import { borrowedPartner, frontModels, keptFrontModels, mergeSorted, partnerKey, partnerWeight, sortedSlice, type KeySamples } from '../src/engines/classic/front-models.js';
+import { IntensityRange } from '../src/engines/classic/intensity-model.js';
 
 const samples = (index: number, inside: number[], around: number[]): KeySamples => ({ index, inside, around, slice: [...inside, ...around] });
 
@@ -54,5 +55,31 @@ describe('classic engine: intensity models per front', () => {
     assert.notEqual(keptFrontModels(own, partner, 20), m, 'other settings: other models');
     // Samples equal in value but not the same objects (a new key mask) are made anew.
     assert.notEqual(keptFrontModels(samples(3, bright, dark), partner, 10), m);
+  });
+
+  it('the histograms\' range of two key slices comes from their samples sorted once each, as from sorting them together', () => {
+    const sorted = (xs: number[]) => Float64Array.from(xs).sort();
+    const cases: [number[], number[]][] = [
+      [[], []],
+      [[3, 1, 2], []],
+      [[], [5, -1]],
+      [[0, -0, 2, 2, NaN, -7.5], [-0, 0, 2, NaN, 1e-30, -7.5, 4]],
+      [Array.from({ length: 300 }, (_, i) => Math.sin(i) * 100), Array.from({ length: 211 }, (_, i) => Math.cos(3 * i) * 90 + 5)],
+    ];
+    for (const [a, b] of cases) {
+      const merged = mergeSorted(sorted(a), sorted(b));
+      const together = sorted([...a, ...b]);
+      assert.equal(merged.length, together.length);
+      // Object.is tells -0 from 0 and matches NaN: the same values in the same order.
+      for (let i = 0; i < merged.length; i++) assert.ok(Object.is(merged[i], together[i]), `${merged[i]} vs ${together[i]} at ${i}`);
+    }
+    const bright = Array.from({ length: 40 }, (_, i) => 200 + (i % 7));
+    const own = samples(3, bright, Array.from({ length: 900 }, (_, i) => 20 + ((i * 7) % 31)));
+    const partner = samples(9, Array.from({ length: 2000 }, (_, i) => 150 + (i % 90)), Array.from({ length: 500 }, (_, i) => (i * 13) % 60));
+    assert.equal(sortedSlice(own), sortedSlice(own), 'sorted once per samples');
+    const m = frontModels(own, partner, 10);
+    assert.equal(m.partner, 9, 'the partner is borrowed from');
+    assert.deepEqual(m.fg.range, IntensityRange.of([...own.slice as number[], ...partner.slice as number[]]), 'the range of both slices together');
+    assert.deepEqual(frontModels(own, null, 10).fg.range, IntensityRange.of(own.slice));
   });
 });

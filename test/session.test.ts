@@ -32,6 +32,28 @@ async function drainAll(it: AsyncIterable<SliceUpdate>): Promise<SliceUpdate[]> 
   return out;
 }
 
+/**
+ * Sets key slice w of label 1 to mask m, propagates, checks the labels against a from-scratch `segment()` with
+ * the key slices `keys` (updated here), and returns the hits and misses the edit added to one of the session's caches.
+ */
+async function setAndCount(
+  image: Volume,
+  s: KeysliceSessionHandle,
+  keys: Map<number, Uint8Array>,
+  w: number,
+  m: Uint8Array,
+  cache: 'keyDerived' | 'sliceDerived',
+): Promise<{ hits: number; misses: number }> {
+  const before = s.cacheStats();
+  await s.setKeySlice(1, w, { mask: m });
+  keys.set(w, m);
+  await drainAll(s.propagate());
+  const after = s.cacheStats();
+  const scratch = await segment(image, { axis: s.axis, labels: [{ value: 1, keySlices: [...keys].map(([index, mask]) => ({ index, empty: false, mask, points: [], negativePoints: [] })) }] });
+  assert.deepEqual((await s.labels()).data, scratch.labels.data, `key slice ${w}: the labels equal segment()`);
+  return { hits: after[`${cache}Hits`] - before[`${cache}Hits`], misses: after[`${cache}Misses`] - before[`${cache}Misses`] };
+}
+
 /** The session's key slices as annotations for a from-scratch `segment()` (the same key slices, as set). */
 function annotationsOf(s: KeysliceSessionHandle, keys: Map<number, Map<number, KeySlice>>): Annotations {
   return { axis: s.axis, labels: [...keys].map(([value, m]) => ({ value, keySlices: [...m.values()] })) };
@@ -493,16 +515,7 @@ describe('session: reuse of fronts across edits', () => {
   it('keeps what the engine learned from each key slice: an edit learns from the new or changed key slice only', async () => {
     const s = await openSession(blob.image, { engine: 'classic' });
     const keys = new Map<number, Uint8Array>();
-    const set = async (w: number, m: Uint8Array): Promise<{ hits: number; misses: number }> => {
-      const before = s.cacheStats();
-      await s.setKeySlice(1, w, { mask: m });
-      keys.set(w, m);
-      await drainAll(s.propagate());
-      const after = s.cacheStats();
-      const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys].map(([index, mask]) => ({ index, empty: false, mask, points: [], negativePoints: [] })) }] });
-      assert.deepEqual((await s.labels()).data, scratch.labels.data, `key slice ${w}: the labels equal segment()`);
-      return { hits: after.keyDerivedHits - before.keyDerivedHits, misses: after.keyDerivedMisses - before.keyDerivedMisses };
-    };
+    const set = (w: number, m: Uint8Array) => setAndCount(blob.image, s, keys, w, m, 'keyDerived');
     await set(8, mask(8));
     await set(22, mask(22));
     assert.deepEqual(await set(15, mask(15)), { hits: 2, misses: 1 }, 'a new key slice: learned from it alone');
@@ -526,6 +539,47 @@ describe('session: reuse of fronts across edits', () => {
     assert.deepEqual([...new Set(calls)].sort(), ['11+', '11-', '15-', '8+']);
     const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys, 11].map((w) => ({ index: w, empty: false, mask: mask(w), points: [], negativePoints: [] })) }] });
     assert.deepEqual((await s.labels()).data, scratch.labels.data, 'the labels equal segment()');
+  });
+});
+
+describe('session: slices of the image kept across edits', () => {
+  const blob = makeBlob({ nx: 96, ny: 96, nz: 30, z0: 3, z1: 27 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const mask = (w: number) => sg.maskOf(blob.truth, w, 1) ?? new Uint8Array(sg.area);
+  /** Slice w's truth moved `du` pixels along u. */
+  const shifted = (w: number, du: number) => {
+    const m = mask(w);
+    const out = new Uint8Array(m.length);
+    for (let v = 0; v < sg.nv; v++) for (let u = 0; u + du < sg.nu; u++) out[u + du + sg.nu * v] = m[u + sg.nu * v];
+    return out;
+  };
+
+  it('an edit inside the region of interest reuses the slices derived before; one that widens the region reuses none; the labels equal segment()', async () => {
+    const s = await openSession(blob.image, { engine: 'classic' });
+    const keys = new Map<number, Uint8Array>();
+    const set = (w: number, m: Uint8Array) => setAndCount(blob.image, s, keys, w, m, 'sliceDerived');
+    /** The same key slices in a new session, propagated once: what it derives, and what it finds again itself. */
+    const fresh = async (): Promise<{ hits: number; misses: number }> => {
+      const f = await openSession(blob.image, { engine: 'classic' });
+      for (const [w, m] of keys) await f.setKeySlice(1, w, { mask: m });
+      await drainAll(f.propagate());
+      const { sliceDerivedHits: hits, sliceDerivedMisses: misses } = f.cacheStats();
+      await f.close();
+      return { hits, misses };
+    };
+    const first = await set(15, mask(15));
+    assert.ok(first.misses > 0, `the first run derives the slices it visits (${JSON.stringify(first)})`);
+    // Slice 8's object lies inside slice 15's box: the region of interest stays, the gap's fronts revisit slices.
+    const inside = await set(8, mask(8));
+    const insideFresh = await fresh();
+    assert.ok(inside.hits > insideFresh.hits && inside.misses < insideFresh.misses, `slices derived before are reused (${JSON.stringify({ inside, insideFresh })})`);
+    // A mask further along u widens the region: nothing is reused, the edit derives what a new session does.
+    const wider = await set(22, shifted(22, 20));
+    assert.deepEqual(wider, await fresh(), 'a new region of interest reuses nothing');
+    assert.ok(await s.undo());
+    await drainAll(s.propagate());
+    await s.close();
+    assert.throws(() => s.propagate(), /closed/);
   });
 });
 

@@ -4,7 +4,7 @@ import { blockMeans, cropBox, ssim, ssimStride, SSIM_SAMPLES } from '../src/anal
 import { comparisonBlock } from '../src/propagation/front.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
-import { signedDistance2d } from '../src/morphology/binary.js';
+import { boundingBox3d, signedDistance2d } from '../src/morphology/binary.js';
 import { postprocessStack, postprocessStackFrom, type PostprocessMemo } from '../src/propagation/postprocess.js';
 import { ROI_CACHED_SLICES, roiImage } from '../src/propagation/roi.js';
 import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
@@ -81,6 +81,35 @@ describe('work in a window, same result', () => {
       const distances = (m: Uint8Array) => (asked.push(m), signedDistance2d(m, nu, nv, spacing.du, spacing.dv));
       assert.deepEqual(interpolateShapes({ nu, nv, count }, keys, spacing, undefined, { distances }), whole);
       assert.ok(asked.length > 0 && asked.every((m) => m.length === nu * nv && keys.some((k) => k.mask === m)), 'asked for the key masks as given');
+    }
+  });
+
+  it('the 3D box of a mask found run by run equals the box found voxel by voxel, runs across rows and slices included', () => {
+    const naive = (m: Uint8Array, nu: number, nv: number, nw: number, margin: number) => {
+      const b = [nu, nv, nw, -1, -1, -1];
+      for (let i = 0; i < nu * nv * nw; i++) {
+        if (!m[i]) continue;
+        const c = [i % nu, Math.floor(i / nu) % nv, Math.floor(i / (nu * nv))];
+        for (let a = 0; a < 3; a++) [b[a], b[a + 3]] = [Math.min(b[a], c[a]), Math.max(b[a + 3], c[a])];
+      }
+      if (b[3] < 0) return null;
+      const size = [nu, nv, nw];
+      return [...b.slice(0, 3).map((x) => Math.max(0, x - margin)), ...b.slice(3).map((x, a) => Math.min(size[a] - 1, x + margin))];
+    };
+    const next = rng(11);
+    for (const [nu, nv, nw] of [[7, 5, 9], [33, 17, 6], [64, 3, 4], [1, 40, 3]]) {
+      for (let trial = 0; trial < 40; trial++) {
+        // A few random runs (some across rows and slices), in a larger array (the stack is its start).
+        const m = new Uint8Array(nu * nv * nw + 5);
+        const runs = trial % 10;
+        for (let r = 0; r < runs; r++) {
+          const start = Math.floor(next() * nu * nv * nw);
+          const len = 1 + Math.floor(next() * (trial % 3 === 0 ? 3 * nu : 3));
+          for (let i = start; i < Math.min(m.length, start + len); i++) m[i] = 1;
+        }
+        const margin = trial % 3;
+        assert.deepEqual(boundingBox3d(m, nu, nv, nw, margin), naive(m, nu, nv, nw, margin), `${nu}x${nv}x${nw}, trial ${trial}`);
+      }
     }
   });
 

@@ -321,7 +321,10 @@ export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): 
   return u1 < 0 ? null : [u0, v0, u1, v1];
 }
 
-/** The 3D box [u0, v0, w0, u1, v1, w1] (inclusive) of the non-zero voxels, widened by `margin` and cut to the stack. */
+/**
+ * The 3D box [u0, v0, w0, u1, v1, w1] (inclusive) of the non-zero voxels, widened by `margin` and cut to the
+ * stack. Runs of set voxels are found word by word (see `eachSetRun`), so empty parts cost little.
+ */
 export function boundingBox3d(mask: Uint8Array, nu: number, nv: number, nw: number, margin = 0): [number, number, number, number, number, number] | null {
   let u0 = nu;
   let v0 = nv;
@@ -329,21 +332,21 @@ export function boundingBox3d(mask: Uint8Array, nu: number, nv: number, nw: numb
   let u1 = -1;
   let v1 = -1;
   let w1 = -1;
-  const area = nu * nv;
-  for (let w = 0; w < nw; w++) {
-    for (let v = 0; v < nv; v++) {
-      const row = w * area + v * nu;
-      for (let u = 0; u < nu; u++) {
-        if (!mask[row + u]) continue;
-        if (u < u0) u0 = u;
-        if (u > u1) u1 = u;
-        if (v < v0) v0 = v;
-        if (v > v1) v1 = v;
-        if (w < w0) w0 = w;
-        if (w > w1) w1 = w;
-      }
+  eachSetRun(mask.subarray(0, nu * nv * nw), (start, end) => {
+    // Row by row (a run may continue on the next row).
+    for (let row = Math.floor(start / nu); row * nu < end; row++) {
+      const a = Math.max(start, row * nu) - row * nu;
+      const b = Math.min(end, (row + 1) * nu) - 1 - row * nu;
+      const v = row % nv;
+      const w = (row - v) / nv;
+      if (a < u0) u0 = a;
+      if (b > u1) u1 = b;
+      if (v < v0) v0 = v;
+      if (v > v1) v1 = v;
+      if (w < w0) w0 = w;
+      if (w > w1) w1 = w;
     }
-  }
+  });
   if (u1 < 0) return null;
   return [
     Math.max(0, u0 - margin),

@@ -36,7 +36,7 @@ import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
-import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceEngine, SliceReport, SliceResult, SliceSource } from './types.js';
+import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 
@@ -74,6 +74,8 @@ export interface PropagationOptions {
   keyDerived?: (roi: RoiBox) => KeyDerived;
   /** Keeps the fronts' comparisons of slices across runs on the same image (a session; see `SliceComparisons`). */
   comparisons?: (roi: RoiBox) => SliceComparisons;
+  /** Keeps what the engine derives from single slices of the image across runs (a session; see `SliceDerived`). */
+  sliceDerived?: (roi: RoiBox) => SliceDerived;
 }
 
 /** What a front's outcome depends on besides its plan (for a caller that keeps outcomes). */
@@ -366,13 +368,18 @@ export async function propagateObject(
   const own = roiOfKeySlices(label.keySlices, sg, roiOptionsFor(label.keySlices));
   if (!own) return null;
   const roi = options.roi ?? own;
-  const img = roiImage(image, sg, roi, window);
+  const sliceDerived = options.sliceDerived?.(roi);
+  const img = roiImage(image, sg, roi, window, sliceDerived);
   const { nu, nv } = roiSize(roi);
   const area = nu * nv;
   const count = sg.count;
   const keys: KeySlice[] = [...label.keySlices].sort((a, b) => a.index - b.index).map((k) => cropKeySlice(k, sg, roi));
   const usage = options.usage ?? engine.newUsage?.() ?? {};
-  const session: ObjectSession = await engine.open(img, { usage, ...(options.keyDerived ? { keyDerived: options.keyDerived(roi) } : {}) });
+  const session: ObjectSession = await engine.open(img, {
+    usage,
+    ...(options.keyDerived ? { keyDerived: options.keyDerived(roi) } : {}),
+    ...(sliceDerived ? { sliceDerived } : {}),
+  });
   try {
     const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys, nu);
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));

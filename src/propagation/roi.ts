@@ -7,7 +7,7 @@ import { keyBoxes, type Box, type KeySlice } from '../annotations/types.js';
 import { applyWindow, type IntensityWindow } from '../analysis/window.js';
 import { boundingBox2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
-import type { RoiImage } from './types.js';
+import type { RoiImage, SliceDerived } from './types.js';
 
 /** Inclusive in-plane box in full-slice coordinates. */
 export interface RoiBox {
@@ -124,13 +124,16 @@ class RecentSlices {
 /**
  * The ROI view of an image: slices cut (and windowed) on use. The few most recently used slices of each kind are
  * kept (fronts walk from slice to slice and look at their neighbours), not the whole stack: a view of a large
- * scan costs a few slices of memory, and cutting a slice again is cheap next to anything done with it.
+ * scan costs a few slices of memory, and cutting a slice again is cheap next to anything done with it. A caller
+ * that keeps slices across runs (`kept`, for this ROI: an interactive session) keeps the windowed ones.
  */
-export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: IntensityWindow): RoiImage {
+export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: IntensityWindow, kept?: SliceDerived): RoiImage {
   const { nu, nv } = roiSize(roi);
   const raw = new RecentSlices(ROI_CACHED_SLICES);
   const win = new RecentSlices(ROI_CACHED_SLICES);
   const getRaw = (w: number): Float32Array => raw.get(w, () => sg.extractBox(image.data, w, roi, new Float32Array(nu * nv)));
+  const windowed = (w: number): Float32Array => applyWindow(getRaw(w), window);
+  const what = `windowed|${window.low}|${window.high}`;
   return {
     nu,
     nv,
@@ -140,6 +143,6 @@ export function roiImage(image: Volume, sg: SliceGeometry, roi: RoiBox, window: 
     dw: sg.dw,
     origin: [roi.u0, roi.v0],
     raw: getRaw,
-    windowed: (w) => win.get(w, () => applyWindow(getRaw(w), window)),
+    windowed: (w) => win.get(w, () => (kept ? kept.get({ what, slice: w }, () => windowed(w), (x) => 4 * x.length) : windowed(w))),
   };
 }

@@ -97,10 +97,22 @@ export interface KeyDerived {
   get<T>(which: { what: string; index: number; mask: Uint8Array }, compute: () => T, bytes: (value: T) => number): T;
 }
 
+/**
+ * What a caller keeps across runs on the same image and region of interest (an interactive session, which sets
+ * the image once): an engine asks it for what it derives from one slice of the image alone (a denoised slice),
+ * named by `what` (the kind of value and every setting it depends on), and the caller computes it only when it
+ * keeps none. Given only by a caller that keeps values: without it, an engine derives only what a run needs.
+ * The value is shared: read only.
+ */
+export interface SliceDerived {
+  get<T>(which: { what: string; slice: number }, compute: () => T, bytes: (value: T) => number): T;
+}
+
 /** What a run gives an engine when it opens an object: the counters to add its work to, and what a caller keeps. */
 export interface EngineRun {
   usage: EngineUsage;
   keyDerived?: KeyDerived;
+  sliceDerived?: SliceDerived;
 }
 
 export interface SliceEngine {

@@ -12,7 +12,7 @@ import type { FrontPlan } from '../propagation/plan.js';
 import type { PropagationPolicy } from '../propagation/policy.js';
 import { postprocessStack, postprocessStackFrom, type PostprocessMemo, type PostprocessOptions, type PostprocessReport } from '../propagation/postprocess.js';
 import type { RoiBox } from '../propagation/roi.js';
-import type { EngineUsage, KeyDerived, SliceEngine } from '../propagation/types.js';
+import type { EngineUsage, KeyDerived, SliceDerived, SliceEngine } from '../propagation/types.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 
 export interface LabelRunOptions {
@@ -42,6 +42,8 @@ export interface LabelRunContext {
   keyDerived?: (roi: RoiBox) => KeyDerived;
   /** Keeps the fronts' comparisons of slices across runs. */
   comparisons?: (roi: RoiBox) => SliceComparisons;
+  /** Keeps what the engines derive from single slices of the image across runs. */
+  sliceDerived?: (roi: RoiBox) => SliceDerived;
   /**
    * The post-processing of this label's last run, to clean only the slices whose neighbourhood changed (see
    * `postprocessStackFrom`); `keep` hears the new one.
@@ -89,6 +91,7 @@ export async function runLabel(ctx: LabelRunContext, label: LabelAnnotation): Pr
     ...(ctx.priors ? { priors: ctx.priors } : {}),
     ...(ctx.keyDerived ? { keyDerived: ctx.keyDerived } : {}),
     ...(ctx.comparisons ? { comparisons: ctx.comparisons } : {}),
+    ...(ctx.sliceDerived ? { sliceDerived: ctx.sliceDerived } : {}),
   };
   if (extentEngine && options.useExtentEngine !== false) {
     const te = performance.now();

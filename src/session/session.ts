@@ -16,7 +16,7 @@ import type { PostprocessMemo } from '../propagation/postprocess.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
 import { pasteSlice, roiOfKeySlices, roiSize, type RoiBox } from '../propagation/roi.js';
-import type { EngineUsage, KeyDerived, SliceEngine, SliceSource } from '../propagation/types.js';
+import type { EngineUsage, KeyDerived, SliceDerived, SliceEngine, SliceSource } from '../propagation/types.js';
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
@@ -180,6 +180,26 @@ class KeysliceSession implements Session {
       },
     };
   }
+  private readonly sliceCache: LruCache<unknown>;
+  /**
+   * Single slices of the image as the fronts compare them (windowed) and the engines derive from them (a
+   * denoised slice), kept by region of interest and slice; only where the session keeps anything (a
+   * from-scratch run derives what it needs).
+   */
+  private sliceDerived(roi: RoiBox): SliceDerived {
+    const cache = this.sliceCache;
+    const at = `${roi.u0},${roi.v0},${roi.u1},${roi.v1}|`;
+    return {
+      get<T>({ what, slice }: { what: string; slice: number }, compute: () => T, bytes: (value: T) => number): T {
+        const key = `${at}${what}|${slice}`;
+        const hit = cache.get(key);
+        if (hit !== undefined) return hit as T;
+        const value = compute();
+        cache.set(key, value, bytes(value));
+        return value;
+      },
+    };
+  }
   private readonly comparisonCache: LruCache<unknown>;
   /** The fronts' comparisons of slices (they depend on the image alone), kept by region of interest. */
   private comparisons(roi: RoiBox): SliceComparisons {
@@ -239,9 +259,10 @@ class KeysliceSession implements Session {
     };
     this.optionsKey = JSON.stringify(this.runOptions);
     const bytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
-    this.labelCache = new LruCache(Math.floor((6 * bytes) / 16));
+    this.labelCache = new LruCache(Math.floor((5 * bytes) / 16));
     this.derivedCache = new LruCache(Math.floor(bytes / 32));
     this.comparisonCache = new LruCache(Math.floor(bytes / 32));
+    this.sliceCache = new LruCache(Math.floor(bytes / 16));
     this.frontCache = new LruCache(Math.floor((3 * bytes) / 8));
     this.priorCache = new LruCache(Math.floor(bytes / 8));
     this.distanceCache = new LruCache(Math.floor(bytes / 16));
@@ -478,6 +499,7 @@ class KeysliceSession implements Session {
               priors: this.priors,
               keyDerived: (box) => this.keyDerived(box),
               comparisons: (box) => this.comparisons(box),
+              ...(this.sliceCache.keeps ? { sliceDerived: (box: RoiBox) => this.sliceDerived(box) } : {}),
               postprocessed: { memo: this.postprocessed.get(l.value) ?? null, keep: (m) => (m ? this.postprocessed.set(l.value, m) : this.postprocessed.delete(l.value)) },
               ...(options.onStep ? { onStep: (slice: number) => options.onStep?.({ label: l.value, slice }) } : {}),
               onSlice: (w, s) => {
@@ -580,6 +602,8 @@ class KeysliceSession implements Session {
       keyDerivedMisses: this.derivedCache.misses,
       comparisonHits: this.comparisonCache.hits,
       comparisonMisses: this.comparisonCache.misses,
+      sliceDerivedHits: this.sliceCache.hits,
+      sliceDerivedMisses: this.sliceCache.misses,
     };
   }
 
@@ -591,6 +615,7 @@ class KeysliceSession implements Session {
     this.distanceCache.clear();
     this.derivedCache.clear();
     this.comparisonCache.clear();
+    this.sliceCache.clear();
     this.postprocessed.clear();
     this.results.clear();
     this.lastMerge = null;
@@ -664,7 +689,10 @@ export type KeysliceSessionHandle = Session & {
   cacheStats(): CacheStats;
 };
 
-/** Hits and misses of a session's caches: whole labels, fronts, and what engines derive from single key slices. */
+/**
+ * Hits and misses of a session's caches: whole labels, fronts, what engines derive from single key slices, the
+ * fronts' comparisons of slices, and single slices of the image (windowed, denoised).
+ */
 export interface CacheStats {
   labelHits: number;
   labelMisses: number;
@@ -674,6 +702,8 @@ export interface CacheStats {
   keyDerivedMisses: number;
   comparisonHits: number;
   comparisonMisses: number;
+  sliceDerivedHits: number;
+  sliceDerivedMisses: number;
 }
 
 /** Opens a session on `image` (see the module comment). */

@@ -34,7 +34,13 @@ export interface SessionOptions {
   window?: IntensityWindow;
   /** Edits that can be undone (default 100, at least 50). */
   historyLimit?: number;
-  /** Bytes of computed results kept for reuse across edits (default 512 MiB). */
+  /**
+   * Bytes of computed results kept for reuse across edits (default 512 MiB), in shares: labels 5/16, fronts 6/16,
+   * gap interpolations 2/16, key masks' distance maps 1/16, what engines derive from key slices 1/32, the fronts'
+   * comparisons of slices 1/32, slices of the image as the fronts compare them and the engines denoise them
+   * 1/16 (32 MiB by default; the least recently used go first).
+   * 0 keeps nothing (a from-scratch run).
+   */
   cacheBytes?: number;
   /**
    * What an edit may reuse. `exact` (default): a label's result when its key slices are unchanged, and a front's

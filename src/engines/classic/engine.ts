@@ -17,7 +17,7 @@ import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
 import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
-import type { FrontInfo, KeyDerived, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
+import type { FrontInfo, KeyDerived, ObjectSession, PropagationStep, RoiImage, SliceDerived, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { borrowedPartner, keptFrontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
 import { pointRegion } from './point-region.js';
@@ -163,15 +163,29 @@ export class ClassicSession implements ObjectSession {
     private readonly img: RoiImage,
     private readonly o: ClassicOptions,
     private readonly keyDerived?: KeyDerived,
+    private readonly sliceDerived?: SliceDerived,
   ) {}
 
+  /** Slice w denoised (see `smoothing`), whole: kept by the caller across runs where it keeps slices. */
   private smooth(w: number): Float32Array {
     let s = this.smoothCache.get(w);
     if (!s) {
-      s = this.o.smoothing > 0 ? gaussianBlur2d(this.img.raw(w), this.img.nu, this.img.nv, this.o.smoothing) : this.img.raw(w);
+      const { nu, nv } = this.img;
+      const blur = (): Float32Array => (this.o.smoothing > 0 ? gaussianBlur2d(this.img.raw(w), nu, nv, this.o.smoothing) : this.img.raw(w));
+      s = this.sliceDerived ? this.sliceDerived.get({ what: `classic-smooth|${this.o.smoothing}`, slice: w }, blur, (x) => 4 * x.length) : blur();
       this.smoothCache.set(w, s);
     }
     return s;
+  }
+
+  /**
+   * Slice w denoised, in a window: cut from the whole denoised slice where the caller keeps slices (each is
+   * then denoised once per session), else denoised in the window alone; the same values either way.
+   */
+  private smoothIn(w: number, win: SliceWindow): Float32Array {
+    const { nu, nv } = this.img;
+    if (this.sliceDerived || this.o.smoothing <= 0) return cropSlice(this.smooth(w), nu, win);
+    return blurInWindow(this.img.raw(w), nu, nv, win, this.o.smoothing);
   }
 
   /** The histograms' range for a key slice's own cut: from that slice alone. */
@@ -418,9 +432,7 @@ export class ClassicSession implements ObjectSession {
     const win = this.o.solveInWindow ? this.stepWindow(step) : fullWindow(this.img.nu, this.img.nv);
     const whole = win.nu === this.img.nu && win.nv === this.img.nv;
     const crop = <T extends Uint8Array | Float32Array>(a: T): T => (whole ? a : cropSlice(a, this.img.nu, win));
-    const image = whole || this.o.smoothing <= 0
-      ? crop(this.smooth(step.to))
-      : blurInWindow(this.img.raw(step.to), this.img.nu, this.img.nv, win, this.o.smoothing);
+    const image = whole ? this.smooth(step.to) : this.smoothIn(step.to, win);
     const { nu, nv } = win;
     const n = nu * nv;
     const prev = crop(step.mask);
@@ -479,7 +491,7 @@ export function classicEngine(options: Partial<ClassicOptions> = {}): SliceEngin
     name: 'classic',
     description: 'weight-free graph cuts: GrabCut-like from boxes and points, band-limited cut with shape prior between slices',
     async open(img, run) {
-      return new ClassicSession(img, o, run?.keyDerived);
+      return new ClassicSession(img, o, run?.keyDerived, run?.sliceDerived);
     },
   };
 }

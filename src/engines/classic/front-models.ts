@@ -79,8 +79,7 @@ export function keptFrontModels(own: KeySamples, partner: KeySamples | null, sam
 export function frontModels(own: KeySamples, partner: KeySamples | null, samplesPerBin: number, bins = 64): FrontModels {
   const used = borrowedPartner(own, partner, samplesPerBin, bins);
   const weight = used ? partnerWeight(own.inside.length, used.inside.length, samplesPerBin * bins) : 0;
-  const rangeValues = used ? concat(own.slice, used.slice) : own.slice;
-  const range = IntensityRange.of(rangeValues, bins);
+  const range = IntensityRange.ofSorted(used ? mergeSorted(sortedSlice(own), sortedSlice(used)) : sortedSlice(own), bins);
   const fg = new IntensityModel(range);
   const bg = new IntensityModel(range);
   for (let i = 0; i < own.inside.length; i++) fg.add(own.inside[i]);
@@ -92,9 +91,45 @@ export function frontModels(own: KeySamples, partner: KeySamples | null, samples
   return { fg, bg, partner: used ? used.index : null };
 }
 
-function concat(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+/** Each key slice's `slice` samples in order, sorted once (the same objects: samples a caller keeps across runs). */
+const sortedSlices = new WeakMap<KeySamples, Float64Array>();
+
+/** A key slice's `slice` samples sorted (as `Float64Array.prototype.sort` orders them). Shared: read only. */
+export function sortedSlice(s: KeySamples): Float64Array {
+  let sorted = sortedSlices.get(s);
+  if (!sorted) sortedSlices.set(s, (sorted = Float64Array.from(s.slice).sort()));
+  return sorted;
+}
+
+/** The number of values of a sorted array before its NaNs (sorting puts them last). */
+function beforeNaN(a: Float64Array): number {
+  let n = a.length;
+  while (n > 0 && Number.isNaN(a[n - 1])) n--;
+  return n;
+}
+
+/** Two sorted arrays as one: the same values in the same order as sorting their concatenation (-0 before 0, NaN last). */
+export function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
   const out = new Float64Array(a.length + b.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i];
-  for (let i = 0; i < b.length; i++) out[a.length + i] = b[i];
+  const na = beforeNaN(a);
+  const nb = beforeNaN(b);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < na && j < nb) {
+    const x = a[i];
+    const y = b[j];
+    // Equal values are the same number, except -0 and 0.
+    if (x < y || (x === y && (x !== 0 || !Object.is(y, -0) || Object.is(x, -0)))) {
+      out[k++] = x;
+      i++;
+    } else {
+      out[k++] = y;
+      j++;
+    }
+  }
+  while (i < na) out[k++] = a[i++];
+  while (j < nb) out[k++] = b[j++];
+  out.fill(NaN, k);
   return out;
 }

@@ -17,7 +17,11 @@ export class IntensityRange {
 
   /** Range from the 0.5th to 99.5th percentile of `values`, widened by 10 % each side. */
   static of(values: ArrayLike<number>, bins = 64): IntensityRange {
-    const s = Float64Array.from(values).sort();
+    return IntensityRange.ofSorted(Float64Array.from(values).sort(), bins);
+  }
+
+  /** {@link IntensityRange.of} of values already in the order `Float64Array.prototype.sort` gives. */
+  static ofSorted(s: Float64Array, bins = 64): IntensityRange {
     if (s.length === 0) return new IntensityRange(0, 1, bins);
     const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))];
     let lo = q(0.005);
