@@ -312,6 +312,28 @@ describe('session: reuse, history, progress, errors', () => {
     assert.equal(await s.redo(), null);
   });
 
+  it('keeps its own copies of the key slices it is given: a caller changing its arrays later changes nothing', async () => {
+    const s = await openSession(blob.image, { engine: 'interp' });
+    const given: KeySlice[] = [6, 18].map((w) => ({ index: w, empty: false, mask: mask(w), points: [[20, 20]], negativePoints: [] }));
+    await s.setAnnotations({ axis: 2, labels: [{ value: 1, keySlices: given }] });
+    await drainAll(s.propagate());
+    const before = Uint8Array.from((await s.labels()).data);
+    for (const k of given) {
+      k.mask?.fill(0);
+      k.points[0][0] = 3;
+    }
+    const corrected = mask(12);
+    await s.correct(1, 12, corrected);
+    corrected.fill(0);
+    assert.deepEqual(await s.pending(), [1], 'the correction is pending');
+    await drainAll(s.propagate());
+    const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [6, 12, 18].map((w) => ({ index: w, empty: false, mask: mask(w), points: w === 12 ? [] : [[20, 20]], negativePoints: [] })) }] }, { engine: 'interp' });
+    assert.deepEqual((await s.labels()).data, scratch.labels.data, 'the labels of the key slices as given');
+    assert.ok(await s.undo());
+    assert.deepEqual(await s.pending(), [], 'undo finds the first result again');
+    assert.deepEqual(Uint8Array.from((await s.labels()).data), before);
+  });
+
   it('bad input gets a named error and leaves the session exactly as it was', async () => {
     const s = await openSession(blob.image, { engine: 'interp' });
     await s.setKeySlice(1, 10, { mask: mask(10) });

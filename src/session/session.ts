@@ -3,7 +3,7 @@
  * label, propagation of what changed, undo and redo. `segment()` is a session with the annotations' key slices
  * and one propagation.
  */
-import type { Annotations } from '../annotations/types.js';
+import type { Annotations, KeySlice } from '../annotations/types.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
 import { anyNonZero, boundingBox2d } from '../morphology/binary.js';
 import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
@@ -27,6 +27,7 @@ import { mergeLabels } from './merge.js';
 import {
   annotationOf,
   checkKeySlice,
+  copyKeySlice,
   checkLabelValue,
   hasLabel,
   keySliceOf,
@@ -302,8 +303,16 @@ class KeysliceSession implements Session {
     }
   }
 
+  /** Each key slice of the states in words (they never change: a key slice is worded once, not at every edit). */
+  private readonly keyWords = new WeakMap<KeySlice, string>();
+
   private labelKey(l: LabelState): string {
-    return `${l.value}|${l.name ?? ''}|${l.keys.map(keySliceKey).join('/')}|${this.optionsKey}`;
+    const words = l.keys.map((k) => {
+      let w = this.keyWords.get(k);
+      if (w === undefined) this.keyWords.set(k, (w = keySliceKey(k)));
+      return w;
+    });
+    return `${l.value}|${l.name ?? ''}|${words.join('/')}|${this.optionsKey}`;
   }
 
   private sameLabel(run: LabelRun, l: LabelState): boolean {
@@ -349,7 +358,8 @@ class KeysliceSession implements Session {
       checkLabelValue(l.value);
       if (hasLabel(state, l.value)) throw new KeysliceError('INVALID_ANNOTATION', `label ${l.value} appears twice`);
       for (const k of l.keySlices) checkKeySlice(l.value, k, this.plane());
-      state = [...state, { value: l.value, ...(l.name !== undefined ? { name: l.name } : {}), keys: [...l.keySlices] }];
+      // The session's own copies: the caller's arrays may change later.
+      state = [...state, { value: l.value, ...(l.name !== undefined ? { name: l.name } : {}), keys: l.keySlices.map(copyKeySlice) }];
     }
     return this.commit(state, `${annotations.labels.length} label(s) set`, annotations.labels.map((l) => l.value));
   }

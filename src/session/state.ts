@@ -73,6 +73,18 @@ function checkPrompt(label: number, k: KeySlice): void {
   if (!k.empty && k.mask === undefined && keyBoxes(k).length === 0 && k.points.length === 0) invalid(`label ${label}, key slice ${s}: no mask, box or point, and not marked absent`);
 }
 
+/** A copy of a key slice that shares no array with it (the caller's arrays may change later). */
+export function copyKeySlice(k: KeySlice): KeySlice {
+  return {
+    ...k,
+    ...(k.mask ? { mask: k.mask.slice() } : {}),
+    ...(k.box ? { box: [...k.box] as Box } : {}),
+    ...(k.boxes ? { boxes: k.boxes.map((b) => [...b] as Box) } : {}),
+    points: k.points.map((p) => [p[0], p[1]] as [number, number]),
+    negativePoints: k.negativePoints.map((p) => [p[0], p[1]] as [number, number]),
+  };
+}
+
 /** The key slice a prompt describes (copied: the caller's arrays may change later). */
 export function keySliceOf(label: number, slice: number, key: KeySlicePrompt, plane: Plane): KeySlice {
   let k: KeySlice;
