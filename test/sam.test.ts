@@ -6,8 +6,10 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toInput, zoomCrop, type ZoomOptions } from '../src/engines/sam/frame.js';
 import { DEFAULT_SAM_ENGINE, newUsage, samEngine, SamSession } from '../src/engines/sam/engine.js';
-import type { RoiImage } from '../src/propagation/types.js';
+import type { RoiImage, SliceEngine } from '../src/propagation/types.js';
 import { DEFAULT_HYBRID, hybridEngine } from '../src/engines/hybrid/engine.js';
+import { cutStands, maskDice } from '../src/engines/hybrid/gate.js';
+import { classicEngine } from '../src/engines/classic/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
 import { parseSamManifest } from '../src/models/sam/manifest.js';
 import { loadSamModel, readSamManifest } from '../src/models/sam/load-node.js';
@@ -448,6 +450,57 @@ describe('sam and hybrid engines on a generated model', () => {
     // The key slice and the first two slices of each front alone, the rest of each front in shared inputs.
     assert.ok(near.st.slicesEncoded > near.st.encoderCalls, `${near.st.slicesEncoded} slices in ${near.st.encoderCalls} inputs`);
     assert.ok(near.st.encoderCalls > shared.st.encoderCalls && near.st.encoderCalls < alone.st.encoderCalls, `encoder runs ${near.st.encoderCalls}, mosaic everywhere ${shared.st.encoderCalls}, none ${alone.st.encoderCalls}`);
+  });
+});
+
+describe('the hybrid engine\'s gate: the model only where the classic cut is unsure', () => {
+  const n = 32;
+  const a = disc(n, n, 16, 16, 8);
+  const shifted = disc(n, n, 17, 16, 8);
+  const far = disc(n, n, 24, 24, 4);
+  it('maskDice: 1 on equal masks and on two empty ones, 0 on disjoint ones', () => {
+    assert.equal(maskDice(a, a), 1);
+    assert.equal(maskDice(new Uint8Array(n * n), new Uint8Array(n * n)), 1);
+    const left = new Uint8Array(4).fill(0);
+    left[0] = 1;
+    const right = new Uint8Array(4).fill(0);
+    right[3] = 1;
+    assert.equal(maskDice(left, right), 0);
+    const half = Uint8Array.from([1, 1, 0, 0]);
+    assert.equal(maskDice(half, Uint8Array.from([1, 0, 0, 0])), 2 / 3);
+  });
+  it('cutStands: a sure cut that keeps the previous shape stands; an unsure, changed or empty one does not', () => {
+    const gate = { confidence: 0.8, agreement: 0.85 };
+    assert.equal(cutStands({ mask: shifted, confidence: 0.9 }, a, gate), true);
+    assert.equal(cutStands({ mask: shifted, confidence: 0.7 }, a, gate), false, 'unsure');
+    assert.equal(cutStands({ mask: far, confidence: 0.95 }, a, gate), false, 'shape changed');
+    assert.equal(cutStands({ mask: new Uint8Array(n * n), confidence: 1 }, new Uint8Array(n * n), gate), false, 'empty');
+  });
+
+  const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const key = sg.maskOf(blob.truth, 9, 1) as Uint8Array;
+  const run = async (engine: SliceEngine) => {
+    const r = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, { engine });
+    return { labels: r.labels.data, d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), st: r.report.engineStats ?? {} };
+  };
+  it('a gate that no cut passes gives the plain hybrid result; one that every cut passes, the classic engine\'s and no encoder run', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'gate')), { memoryCacheBytes: 0 });
+    const plain = await run(hybridEngine(model));
+    const never = await run(hybridEngine(model, { gate: { confidence: 2, agreement: 0 } }));
+    assert.ok(plain.st.encoderCalls > 4, `encoder runs ${plain.st.encoderCalls}`);
+    assert.deepEqual(never.labels, plain.labels);
+    assert.deepEqual(never.st, { ...plain.st, encoderSeconds: never.st.encoderSeconds, decoderSeconds: never.st.decoderSeconds });
+    const always = await run(hybridEngine(model, { gate: { confidence: 0, agreement: 0 } }));
+    // A mask key slice and every step's classic cut standing: the model (and its calibration) is never asked.
+    assert.equal(always.st.encoderCalls, 0);
+    assert.equal(always.st.decoderCalls, 0);
+    const classic = await run(classicEngine());
+    assert.deepEqual(always.labels, classic.labels);
+    // In between, the model runs on the slices where the cut changes shape (the blob's ends), fewer than all.
+    const some = await run(hybridEngine(model, { gate: { confidence: 0.5, agreement: 0.9 } }));
+    assert.ok(some.st.encoderCalls > 0 && some.st.encoderCalls < plain.st.encoderCalls, `encoder runs ${some.st.encoderCalls} of ${plain.st.encoderCalls}`);
+    assert.ok(some.d > 0.8, `dice ${some.d}`);
   });
 });
 

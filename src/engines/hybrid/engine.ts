@@ -11,12 +11,16 @@
  *   interpolation of the key masks (the shape prior) and refines it the same way.
  * - The classic engine's own rules bound the object: fronts beyond the outermost key slices also stop where a
  *   classic-engine run ends (`extentEngine`).
+ * - With a gate (`gate`), a step beyond the outermost key slices is first cut without the model, and that cut
+ *   stands where the classic engine is sure of it and it keeps the previous slice's shape (see `gate.ts`): the
+ *   model is encoded only on the slices the image leaves open.
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamModel } from '../../models/sam/model.js';
 import type { EngineRun, ObjectSession, PropagationStep, RoiImage, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { ClassicSession, classicEngine, DEFAULT_CLASSIC, type ClassicOptions } from '../classic/engine.js';
 import { DEFAULT_SAM_ENGINE, newUsage, SamSession, usageOf, type SamEngineOptions } from '../sam/engine.js';
+import { cutStands, type ModelGate } from './gate.js';
 
 export interface HybridOptions {
   /**
@@ -44,16 +48,23 @@ export interface HybridOptions {
    * Measure the model's bias on the outermost key slices (`SamSession.bias`: the logit threshold at which it
    * reproduces the key mask from that mask's box and inner points) and take it off its logits on the fronts that
    * start there (default true). Costs one decoder run per outermost key slice, and its encoding for a mask key
-   * slice.
+   * slice. Measured when a front from that key slice first asks the model.
    */
   calibrate: boolean;
+  /**
+   * Ask the model beyond the outermost key slices only where the classic cut is unsure (see {@link ModelGate});
+   * null (default) asks it on every slice there.
+   */
+  gate: ModelGate | null;
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true };
+export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null };
 
 class HybridSession implements ObjectSession {
-  /** The model's logit bias measured on each outermost key slice (see `calibrate`). */
-  private readonly offsets = new Map<number, number>();
+  /** The model's logit bias on each outermost key slice (see `calibrate`), measured on first use. */
+  private readonly offsets = new Map<number, Promise<number>>();
+  /** The outermost key slices, with their masks and the directions their outward fronts go. */
+  private readonly outermost = new Map<number, { mask: Uint8Array; directions: number[] }>();
 
   constructor(
     private readonly classic: ClassicSession,
@@ -61,6 +72,7 @@ class HybridSession implements ObjectSession {
     private readonly weight: number,
     private readonly betweenWeight: number,
     private readonly calibrate: boolean,
+    private readonly gate: ModelGate | null,
   ) {}
 
   async segmentSlice(key: KeySlice): Promise<SliceResult> {
@@ -75,16 +87,28 @@ class HybridSession implements ObjectSession {
 
   async learn(keys: { index: number; mask: Uint8Array }[]): Promise<void> {
     this.classic.learn(keys);
+    this.offsets.clear();
+    this.outermost.clear();
     if (!this.calibrate || this.weight <= 0 || !keys.length) return;
-    // The model's bias on the outermost key slices, where the fronts that use it start.
+    // The model's bias is measured on the outermost key slices, where the fronts that use it start.
     const sorted = [...keys].sort((a, b) => a.index - b.index);
     const first = sorted[0].index;
     const last = sorted[sorted.length - 1].index;
     for (const k of new Set([sorted[0], sorted[sorted.length - 1]])) {
-      // The slices that the outward fronts from here visit first (both ways from a single key slice).
-      const ahead = this.model.around(k.index, [...(k.index === first ? [-1] : []), ...(k.index === last ? [1] : [])]);
-      this.offsets.set(k.index, await this.model.bias(k.index, k.mask, ahead));
+      this.outermost.set(k.index, { mask: k.mask, directions: [...(k.index === first ? [-1] : []), ...(k.index === last ? [1] : [])] });
     }
+  }
+
+  /** The model's bias on key slice `key` (0 where it is not measured). */
+  private offset(key: number): Promise<number> {
+    let o = this.offsets.get(key);
+    const k = this.outermost.get(key);
+    if (!o && k) {
+      // The slices that the outward fronts from here visit first (both ways from a single key slice).
+      o = this.model.bias(key, k.mask, this.model.around(key, k.directions));
+      this.offsets.set(key, o);
+    }
+    return o ?? Promise.resolve(0);
   }
 
   async propagate(step: PropagationStep): Promise<SliceResult> {
@@ -92,8 +116,12 @@ class HybridSession implements ObjectSession {
     const between = step.front.between && !!step.prior && step.prior.some((x) => x);
     const weight = between ? this.betweenWeight : this.weight;
     if (weight <= 0) return this.classic.propagate(step);
+    if (this.gate && !between) {
+      const plain = await this.classic.propagate(step);
+      if (cutStands(plain, step.mask, this.gate)) return plain;
+    }
+    const offset = await this.offset(step.key);
     const m = await this.model.predict(step, between ? (step.prior as Uint8Array) : step.mask);
-    const offset = this.offsets.get(step.key) ?? 0;
     const logits = offset ? m.logits.map((x) => x - offset) : m.logits;
     return this.classic.propagate(step, { logits, weight: weight * m.confidence });
   }
@@ -111,7 +139,7 @@ export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = 
     newUsage: () => ({ ...newUsage() }),
     ...(o.classicExtent ? { extentEngine: classicEngine(o.classic) } : {}),
     async open(img: RoiImage, run?: EngineRun) {
-      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), o.modelWeight, o.betweenWeight, o.calibrate);
+      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), o.modelWeight, o.betweenWeight, o.calibrate, o.gate);
     },
   };
 }
