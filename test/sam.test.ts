@@ -453,6 +453,30 @@ describe('sam and hybrid engines on a generated model', () => {
   });
 });
 
+describe('the hybrid engine\'s budget of full-size encoder inputs', () => {
+  const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+  const sg = new SliceGeometry(blob.image, 2);
+  const key = sg.maskOf(blob.truth, 9, 1) as Uint8Array;
+  it('a budget that covers every slice keeps one slice per input; a small one tiles what lies beyond it', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'full-inputs')), { memoryCacheBytes: 0 });
+    const run = async (o: Parameters<typeof hybridEngine>[1]) => {
+      const r = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, { engine: hybridEngine(model, o) });
+      return { labels: r.labels.data, d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), st: r.report.engineStats ?? {} };
+    };
+    const plain = await run({});
+    const ample = await run({ sam: { mosaic: 3 }, fullInputs: 100 });
+    assert.deepEqual(ample.labels, plain.labels);
+    assert.deepEqual(ample.st, { ...plain.st, encoderSeconds: ample.st.encoderSeconds, decoderSeconds: ample.st.decoderSeconds });
+    // The key slice's input, then one full input per front; the rest of each front shares mosaic inputs.
+    const small = await run({ sam: { mosaic: 3 }, fullInputs: 3 });
+    const none = await run({ sam: { mosaic: 3 }, fullInputs: 1 });
+    assert.ok(small.st.slicesEncoded > small.st.encoderCalls, `${small.st.slicesEncoded} slices in ${small.st.encoderCalls} inputs`);
+    assert.ok(small.st.encoderCalls < plain.st.encoderCalls, `encoder runs ${small.st.encoderCalls}, one slice per input ${plain.st.encoderCalls}`);
+    assert.ok(none.st.encoderCalls < small.st.encoderCalls, `encoder runs ${none.st.encoderCalls}, budget of 3 ${small.st.encoderCalls}`);
+    assert.ok(small.d > 0.8 && none.d > 0.8, `dice ${small.d}, ${none.d}`);
+  });
+});
+
 describe('the hybrid engine\'s gate: the model only where the classic cut is unsure', () => {
   const n = 32;
   const a = disc(n, n, 16, 16, 8);

@@ -56,24 +56,47 @@ export interface HybridOptions {
    * null (default) asks it on every slice there.
    */
   gate: ModelGate | null;
+  /**
+   * With a mosaic: a budget of full-size encoder inputs per object (default Infinity: `mosaicFrom` alone decides).
+   * The outermost key slices take one each; the rest is shared evenly between the outward fronts, each front's
+   * share going to the first slices on which it asks the model. Beyond its share a front's slices share mosaic
+   * inputs. A short object thus keeps a full input on every slice, a long one spends its budget near the key
+   * slices and tiles the rest.
+   */
+  fullInputs: number;
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null };
+export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null, fullInputs: Infinity };
 
 class HybridSession implements ObjectSession {
   /** The model's logit bias on each outermost key slice (see `calibrate`), measured on first use. */
   private readonly offsets = new Map<number, Promise<number>>();
   /** The outermost key slices, with their masks and the directions their outward fronts go. */
   private readonly outermost = new Map<number, { mask: Uint8Array; directions: number[] }>();
+  /** Full-size inputs not yet shared out (see `fullInputs`), the fronts yet to take a share, and each one's rest. */
+  private fullLeft = 0;
+  private readonly waiting = new Set<string>();
+  private readonly shares = new Map<string, number>();
 
   constructor(
     private readonly classic: ClassicSession,
     private readonly model: SamSession,
-    private readonly weight: number,
-    private readonly betweenWeight: number,
-    private readonly calibrate: boolean,
-    private readonly gate: ModelGate | null,
+    private readonly count: number,
+    private readonly o: Pick<HybridOptions, 'modelWeight' | 'betweenWeight' | 'calibrate' | 'gate' | 'fullInputs'>,
   ) {}
+
+  /** Whether an outward step's slice gets a full-size input: while its front's share of `fullInputs` lasts. */
+  private fullInput(step: PropagationStep): boolean {
+    const id = `${step.key}${step.front.direction}`;
+    let share = this.shares.get(id);
+    if (share === undefined) {
+      share = this.waiting.has(id) ? Math.floor(this.fullLeft / this.waiting.size) : 0;
+      this.waiting.delete(id);
+      this.fullLeft -= share;
+    }
+    this.shares.set(id, Math.max(0, share - 1));
+    return share > 0;
+  }
 
   async segmentSlice(key: KeySlice): Promise<SliceResult> {
     if (key.box) {
@@ -82,27 +105,32 @@ class HybridSession implements ObjectSession {
       if (plain.pull < 1) return plain.result;
     }
     const m = await this.model.segmentSlice(key);
-    return this.classic.segmentSlice(key, { logits: m.logits, weight: this.weight * m.confidence });
+    return this.classic.segmentSlice(key, { logits: m.logits, weight: this.o.modelWeight * m.confidence });
   }
 
   async learn(keys: { index: number; mask: Uint8Array }[]): Promise<void> {
     this.classic.learn(keys);
     this.offsets.clear();
     this.outermost.clear();
-    if (!this.calibrate || this.weight <= 0 || !keys.length) return;
-    // The model's bias is measured on the outermost key slices, where the fronts that use it start.
+    this.waiting.clear();
+    this.shares.clear();
+    if (!keys.length) return;
+    // The outermost key slices, where the outward fronts start (both ways from a single key slice).
     const sorted = [...keys].sort((a, b) => a.index - b.index);
     const first = sorted[0].index;
     const last = sorted[sorted.length - 1].index;
     for (const k of new Set([sorted[0], sorted[sorted.length - 1]])) {
-      this.outermost.set(k.index, { mask: k.mask, directions: [...(k.index === first ? [-1] : []), ...(k.index === last ? [1] : [])] });
+      const directions = [...(k.index === first ? [-1] : []), ...(k.index === last ? [1] : [])];
+      this.outermost.set(k.index, { mask: k.mask, directions });
+      for (const d of directions) if (k.index + d >= 0 && k.index + d < this.count) this.waiting.add(`${k.index}${d}`);
     }
+    this.fullLeft = this.o.fullInputs - this.outermost.size;
   }
 
   /** The model's bias on key slice `key` (0 where it is not measured). */
   private offset(key: number): Promise<number> {
     let o = this.offsets.get(key);
-    const k = this.outermost.get(key);
+    const k = this.o.calibrate ? this.outermost.get(key) : undefined;
     if (!o && k) {
       // The slices that the outward fronts from here visit first (both ways from a single key slice).
       o = this.model.bias(key, k.mask, this.model.around(key, k.directions));
@@ -114,14 +142,16 @@ class HybridSession implements ObjectSession {
   async propagate(step: PropagationStep): Promise<SliceResult> {
     // Between key slices the model is prompted with the prior, where the prior holds the object.
     const between = step.front.between && !!step.prior && step.prior.some((x) => x);
-    const weight = between ? this.betweenWeight : this.weight;
+    const weight = between ? this.o.betweenWeight : this.o.modelWeight;
     if (weight <= 0) return this.classic.propagate(step);
-    if (this.gate && !between) {
+    if (this.o.gate && !between) {
       const plain = await this.classic.propagate(step);
-      if (cutStands(plain, step.mask, this.gate)) return plain;
+      if (cutStands(plain, step.mask, this.o.gate)) return plain;
     }
     const offset = await this.offset(step.key);
-    const m = await this.model.predict(step, between ? (step.prior as Uint8Array) : step.mask);
+    // Within the budget of full-size inputs, distance 0 keeps the input whole; beyond it the mosaic takes over.
+    const distance = Number.isFinite(this.o.fullInputs) && !between ? (this.fullInput(step) ? 0 : Infinity) : undefined;
+    const m = await this.model.predict(step, between ? (step.prior as Uint8Array) : step.mask, distance);
     const logits = offset ? m.logits.map((x) => x - offset) : m.logits;
     return this.classic.propagate(step, { logits, weight: weight * m.confidence });
   }
@@ -139,7 +169,7 @@ export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = 
     newUsage: () => ({ ...newUsage() }),
     ...(o.classicExtent ? { extentEngine: classicEngine(o.classic) } : {}),
     async open(img: RoiImage, run?: EngineRun) {
-      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), o.modelWeight, o.betweenWeight, o.calibrate, o.gate);
+      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), img.count, o);
     },
   };
 }

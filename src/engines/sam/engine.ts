@@ -293,12 +293,13 @@ export class SamSession implements ObjectSession {
 
   /**
    * The model's result on `step.to` with prompts from `source` (default: the previous slice's mask); the
-   * previous slice's own logits are the `mask_input` when the source is that slice's model result.
+   * previous slice's own logits are the `mask_input` when the source is that slice's model result. `distance`:
+   * how far the step lies from its front's key slice for `mosaicFrom` (default: in slices).
    */
-  async predict(step: PropagationStep, source: Uint8Array = step.mask): Promise<ModelSliceResult> {
+  async predict(step: PropagationStep, source: Uint8Array = step.mask, distance = Math.abs(step.to - step.key)): Promise<ModelSliceResult> {
     const { nu, nv, du, dv } = this.img;
     const dir = step.front.direction;
-    const enc = await this.encode(step.to, this.around(step.to, [dir]), boundingBox2d(source, nu, nv), Math.abs(step.to - step.key));
+    const enc = await this.encode(step.to, this.around(step.to, [dir]), boundingBox2d(source, nu, nv), distance);
     const prompt = promptFromMask(source, nu, nv, du, dv, enc.frame, this.o.prompt);
     if (!prompt) return { mask: new Uint8Array(nu * nv), confidence: 0, logits: new Float32Array(nu * nv).fill(-20) };
     if (this.o.maskInput) {
