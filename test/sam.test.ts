@@ -419,7 +419,7 @@ describe('sam and hybrid engines on a generated model', () => {
       );
       return { d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), st: r.report.engineStats ?? {} };
     };
-    const shared = await run(hybridEngine(model, { sam: { mosaic: 3, mosaicFrom: 0 } }));
+    const shared = await run(hybridEngine(model, { sam: { mosaic: 3, mosaicFrom: 0 }, fullInputs: Infinity }));
     const alone = await run(hybridEngine(model));
     assert.equal(alone.st.slicesEncoded, alone.st.encoderCalls, 'one slice per input by default');
     assert.ok(alone.st.encoderCalls > 4, `encoder runs ${alone.st.encoderCalls}`);
@@ -435,7 +435,7 @@ describe('sam and hybrid engines on a generated model', () => {
       const r = await segment(
         blob.image,
         { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] },
-        { engine: hybridEngine(model, { sam }) },
+        { engine: hybridEngine(model, { sam, fullInputs: Infinity }) },
       );
       return { labels: r.labels.data, st: r.report.engineStats ?? {} };
     };
@@ -714,8 +714,9 @@ describe('--sam-mosaic (segment and bench)', () => {
   it('keyslice segment --sam-mosaic 3 tiles the hybrid engine\'s encoder inputs; a bad value or engine is a usage error', async () => {
     const dir = path.join(tmp, 'cli-mosaic');
     const modelDir = writeBrightnessModel(path.join(dir, 'model'));
-    await writeBlobDataset(dir, [71]);
-    const base = ['segment', '--image', path.join(dir, 'img71.nii.gz'), '--annotations', path.join(dir, 'lab71.nii.gz'), '--key-slices', '5', '--model', modelDir, '--quiet'];
+    // An object over 20 slices: more than the hybrid engine's budget of full-size inputs.
+    await writeBlobDataset(dir, [71], { nx: 32, ny: 32, nz: 24, z0: 2, z1: 21, rmax: 9 });
+    const base = ['segment', '--image', path.join(dir, 'img71.nii.gz'), '--annotations', path.join(dir, 'lab71.nii.gz'), '--key-slices', '11', '--model', modelDir, '--quiet'];
     const stats = (mosaic: string[]) => {
       const name = `r${mosaic.join('')}`;
       const r = run(...base, ...mosaic, '--out', path.join(dir, `${name}.nii.gz`), '--report', path.join(dir, `${name}.json`));

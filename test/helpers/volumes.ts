@@ -90,10 +90,10 @@ export function dice(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** A dataset folder of small blobs (image and label volume per seed) with its keyslice-dataset.json. */
-export async function writeBlobDataset(dir: string, seeds: number[]): Promise<void> {
+export async function writeBlobDataset(dir: string, seeds: number[], blob: Parameters<typeof makeBlob>[0] = { nx: 32, ny: 32, nz: 12, z0: 2, z1: 9, rmax: 9 }): Promise<void> {
   const cases = [];
   for (const seed of seeds) {
-    const b = makeBlob({ nx: 32, ny: 32, nz: 12, z0: 2, z1: 9, rmax: 9, seed });
+    const b = makeBlob({ ...blob, seed });
     await writeVolume(b.image, path.join(dir, `img${seed}.nii.gz`));
     await writeVolume(withGeometry(b.image, b.truth), path.join(dir, `lab${seed}.nii.gz`));
     cases.push({ id: `c${seed}`, image: `img${seed}.nii.gz`, label: `lab${seed}.nii.gz`, labels: [1] });

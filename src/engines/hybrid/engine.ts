@@ -35,11 +35,11 @@ export interface HybridOptions {
   betweenWeight: number;
   classic: Partial<ClassicOptions>;
   /**
-   * The model half's options, over the `sam` engine's defaults (and `mosaicFrom` 3 here). `mosaic: 3` is the
-   * speed setting: up to nine slices of a front share one encoder input where the object's crop fits a ninth of
-   * it without shrinking, from the third slice beyond the key slice on (the key slice and the two slices next to
-   * it, where the fronts start and the model's bias is measured, fill an input alone). Off by default; see the
-   * README for its cost and Dice on the bench.
+   * The model half's options, over the `sam` engine's defaults (and `mosaicFrom` 3 here, for fronts between key
+   * slices when `betweenWeight` asks the model there). `mosaic: 3` is the speed setting: up to nine slices of a
+   * front share one encoder input where the object's crop fits a ninth of it without shrinking, once the object's
+   * budget of full-size inputs is spent (`fullInputs`). Off by default; see the README for its cost and Dice on
+   * the bench.
    */
   sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'mosaicFrom' | 'zoom' | 'residual' | 'zoomOn'>>;
   /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
@@ -57,16 +57,16 @@ export interface HybridOptions {
    */
   gate: ModelGate | null;
   /**
-   * With a mosaic: a budget of full-size encoder inputs per object (default Infinity: `mosaicFrom` alone decides).
-   * The outermost key slices take one each; the rest is shared evenly between the outward fronts, each front's
-   * share going to the first slices on which it asks the model. Beyond its share a front's slices share mosaic
-   * inputs. A short object thus keeps a full input on every slice, a long one spends its budget near the key
-   * slices and tiles the rest.
+   * With a mosaic (`sam.mosaic` > 1): a budget of full-size encoder inputs per object (default 6; Infinity leaves
+   * it to `sam.mosaicFrom`). The outermost key slices take one each; the rest is shared evenly between the
+   * outward fronts, each front's share going to the first slices on which it asks the model, and beyond its share
+   * a front's slices share mosaic inputs. A short object keeps a full input on every slice; a long one spends
+   * the budget near its key slices and tiles the rest.
    */
   fullInputs: number;
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null, fullInputs: Infinity };
+export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null, fullInputs: 6 };
 
 class HybridSession implements ObjectSession {
   /** The model's logit bias on each outermost key slice (see `calibrate`), measured on first use. */
