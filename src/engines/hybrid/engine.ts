@@ -14,6 +14,8 @@
  * - With a gate (`gate`), a step beyond the outermost key slices is first cut without the model, and that cut
  *   stands where the classic engine is sure of it and it keeps the previous slice's shape (see `gate.ts`): the
  *   model is encoded only on the slices the image leaves open.
+ * - With a mosaic (`sam.mosaic`), an object's first `fullInputs` encoder inputs (its outermost key slices and the
+ *   first slices of each outward front) are full-size and the rest of each front shares tiled inputs.
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamModel } from '../../models/sam/model.js';
