@@ -16,7 +16,9 @@ import { residualOnnx } from '../src/training/export-onnx.js';
 import { pooledEmbedding, recordResidual, mergeSets, truthZoomBoxes, type RecordingEngine } from '../src/training/residual-data.js';
 import { buildResidualNet, gridUpsampler, initResidual } from '../src/training/residual-net.js';
 import { bilinearClamped } from '../src/util/bilinear.js';
-import { residualBatch, trainResidual, trainResidualAdapter } from '../src/training/train-residual.js';
+import { residualBatch, trainResidual, trainResidualAdapter, validateResidual } from '../src/training/train-residual.js';
+import { roiToMaskInput } from '../src/engines/sam/frame.js';
+import type { LogitResidual } from '../src/engines/sam/residual.js';
 import { writeAdapter } from '../src/training/train-files.js';
 import { adapterMethod } from '../src/training/bench-adapter.js';
 import { loadTf } from '../src/training/tf.js';
@@ -172,6 +174,59 @@ test('every recorded run on an object shares one encoding per slice; a round wit
   }
 });
 
+test('the usable verdict and the weights follow the engine as keyslice segment runs it, not the screen on crops zoomed on the truth', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
+    const [c] = blobCases([71]);
+    const sg = new SliceGeometry(c.image, 2);
+    // Moves the decoder's logits towards the truth of the slice by `w` (1: the truth itself).
+    const toTruth = (w: number): LogitResidual => ({
+      async correct({ img, step, frame, logits, size }) {
+        const full = sg.maskOf(c.truth.data, step.to, 1);
+        const [ou, ov] = img.origin ?? [0, 0];
+        const roi = new Float32Array(img.nu * img.nv);
+        for (let v = 0; v < img.nv; v++) for (let u = 0; u < img.nu; u++) roi[u + img.nu * v] = full ? full[u + ou + sg.nu * (v + ov)] : 0;
+        const t = roiToMaskInput(roi, img.nu, img.nv, frame, size, 0);
+        return logits.map((x, i) => x + w * ((t[i] - 0.5) * 40 - x));
+      },
+    });
+    const erase = (w: number): LogitResidual => ({ correct: async ({ logits }) => logits.map((x) => x - 100 * w) });
+    const protocol = { kinds: ['mask' as const, 'box' as const], budgets: [1], margin: 2 };
+    const engineWith: RecordingEngine = (hook, zoomOn) => samEngine(sam, { residual: hook, zoomOn });
+    const unadaptedScreen = (await recordResidual([c], engineWith, SHAPE.grid, protocol)).dice;
+    const screen = async (w: number) => (await recordResidual([c], engineWith, SHAPE.grid, protocol, toTruth(w))).dice;
+    const base = { unadaptedScreen, screen, weights: [0.5, 1], protocol, what: 'sam engine on a test model' };
+    const ran: number[] = [];
+    const at = (term: (w: number) => LogitResidual) => (w: number) => {
+      ran.push(w);
+      return samEngine(sam, { residual: w ? term(w) : null });
+    };
+    // The same correction in the engine's own runs: usable, by what those runs measured.
+    const good = await validateResidual([c], { ...base, engineAt: at(toTruth) });
+    assert.equal(good.validation.usable, true, good.validation.note);
+    assert.ok(good.frontWeights.mask > 0 && good.frontWeights.drawn > 0);
+    assert.equal(good.validation.runs, 2);
+    // Zooming on the truth says it helps; in the engine's own runs it erases the masks: not usable, and the
+    // figures are those of the engine's own runs.
+    ran.length = 0;
+    const bad = await validateResidual([c], { ...base, engineAt: at(erase) });
+    assert.equal(bad.validation.usable, false, bad.validation.note);
+    assert.deepEqual(bad.frontWeights, { mask: 0, drawn: 0 });
+    assert.equal(bad.validation.adaptedDice, bad.validation.unadaptedDice);
+    assert.equal(bad.validation.unadaptedDice, good.validation.unadaptedDice);
+    assert.deepEqual([...new Set(ran)].sort(), [0, 0.5, 1]);
+    assert.match(bad.validation.note, /own crops\); weights 0\.5, 1 screened on crops zoomed on the truth \(mask \d\.\d{3} unadapted, 0\.5: \d\.\d{3}, 1: \d\.\d{3}; box\/points .*\): mask key slices \d\.\d{3} unadapted, weights run .*; weight 0 kept/);
+    // A weight the screen finds no better than the unadapted engine is not run as keyslice segment runs it.
+    ran.length = 0;
+    const one = await validateResidual([c], { ...base, screen: async (w) => (w === 1 ? screen(1) : unadaptedScreen), engineAt: at(toTruth) });
+    assert.deepEqual([...new Set(ran)].sort(), [0, 1]);
+    assert.deepEqual(one.frontWeights, { mask: 1, drawn: 1 });
+  } finally {
+    cleanup();
+  }
+});
+
 test('a residual adapter weighs its correction by the kind of front: from a mask key slice or from one the model drew', async () => {
   const w = initResidual(SHAPE, 1);
   w.layers[w.layers.length - 1].b.fill(1);
@@ -290,7 +345,7 @@ test('trainResidualAdapter validates against the unadapted engine; another model
     assert.equal(v.usable, v.adaptedDice > v.unadaptedDice);
     assert.ok([0, 0.5, 1].includes(m.frontWeights?.mask ?? -1), `weight ${m.frontWeights?.mask}`);
     assert.equal(v.usable, m.guideWeight > 0);
-    assert.match(v.note, /weights tried 0\.5, 1: mask key slices \d\.\d{3} -> \d\.\d{3} at weight (0|0\.5|1)$/);
+    assert.match(v.note, /own crops\); weights 0\.5, 1 screened on crops zoomed on the truth \(mask [^)]*\): mask key slices \d\.\d{3} unadapted, (no weight worth running|weights run [^;]*); weight (0|0\.5|1) kept$/);
     assert.ok(m.training.steps > 10, 'two rounds of training');
 
     const out = path.join(dir, 'adapter');

@@ -6,11 +6,12 @@
  * validation cases' steps kept, early stop). A second round records the cases again with that adapter in place
  * (only decoder runs: the encodings are in the model's embedding store) and training goes on over both rounds'
  * material, so the module also learns from the masks the adapted engine makes. The module is exported to ONNX,
- * loaded back through onnxruntime, and the adapted engine runs the same protocol on the validation cases at each
- * correction weight tried: the best weight is kept, and the adapter is usable only where it beat the unadapted
- * engine's mean Dice; its manifest says by how much, per prompt kind too.
+ * loaded back through onnxruntime, and validated (`validateResidual`): the weights worth trying are screened on
+ * the recording's crops, then the adapted engine runs the validation cases exactly as `keyslice segment` runs it,
+ * with its own crops: the best weight per kind of front is kept, and the adapter is usable only where it beat the
+ * unadapted engine's mean Dice in these runs; its manifest says by how much, per prompt kind too.
  */
-import type { AdapterManifest, ResidualShape } from '../models/adapter/manifest.js';
+import type { AdapterManifest, AdapterValidation, ResidualShape } from '../models/adapter/manifest.js';
 import { residualEngine, residualModel, residualTerm } from '../models/adapter/residual.js';
 import { nodeRuntime } from '../models/onnx/runtime-node.js';
 import type { SamModel } from '../models/sam/model.js';
@@ -24,9 +25,46 @@ import { buildResidualNet, initResidual, type ResidualBatch, type ResidualWeight
 import { scaleLogits } from '../models/adapter/residual.js';
 import { loadTf } from './tf.js';
 import { trainingRecord, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
-import { mean, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
+import { chooseFrontWeights, choiceValidation, FRONT_KINDS, mean, runFronts, screenedWeights, type DiceProtocol, type FrontKind, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
+import type { SliceEngine } from '../propagation/types.js';
 
 export const RESIDUAL_GRAPH_FILE = 'residual.onnx';
+
+export interface ResidualValidation {
+  /** The unadapted engine's Dice per run of the screen, and the adapted engine's at a weight (crops zoomed on the truth: cheap). */
+  unadaptedScreen: number[];
+  screen: (weight: number) => Promise<number[]>;
+  /** The engine as `keyslice segment --adapter` runs it, at a weight (0: unadapted). */
+  engineAt: (weight: number) => SliceEngine;
+  weights: number[];
+  protocol: DiceProtocol;
+  /** The engine and model, for the note. */
+  what: string;
+}
+
+/**
+ * The weight per kind of front and the usable verdict of an adapter on the validation cases. Each weight is first
+ * screened on crops zoomed on the truth (the recording's, whose encodings are already made); only the weights
+ * that beat the unadapted engine there, on a kind of front, are run on that kind as `keyslice segment` runs the
+ * engine: its own crops, which follow the masks it makes (a mask that shrinks pulls its crop in with it, which the
+ * screen cannot see). The choice, the figures and the verdict come from these runs alone.
+ */
+export async function validateResidual(cases: LabelledCase[], v: ResidualValidation): Promise<{ frontWeights: Record<FrontKind, number>; validation: AdapterValidation }> {
+  const screened: { weight: number; dice: number[] }[] = [];
+  for (const weight of v.weights) screened.push({ weight, dice: await v.screen(weight) });
+  const worth = screenedWeights(v.unadaptedScreen, screened, v.protocol);
+  const choice = await chooseFrontWeights(cases, v.engineAt, worth, v.protocol);
+  const fronts = runFronts(v.unadaptedScreen.length, v.protocol);
+  const on = (d: number[], f: FrontKind) => mean(d.filter((_, j) => fronts[j] === f));
+  const screenNote =
+    `weights ${v.weights.join(', ')} screened on crops zoomed on the truth (` +
+    FRONT_KINDS.filter((f) => fronts.includes(f))
+      .map((f) => `${f === 'mask' ? 'mask' : 'box/points'} ${on(v.unadaptedScreen, f).toFixed(3)} unadapted, ${screened.map((s) => `${s.weight}: ${on(s.dice, f).toFixed(3)}`).join(', ')}`)
+      .join('; ') +
+    ')';
+  const what = `${v.what}, simulated ${v.protocol.kinds.join('/')} key slices at k = ${v.protocol.budgets.join(', ')}`;
+  return { frontWeights: choice.frontWeights, validation: choiceValidation(cases, choice, what, screenNote) };
+}
 
 /**
  * Slices past each object that the recorded runs propagate to (2): the adapter learns to end an object there,
@@ -140,12 +178,6 @@ function labelled(cases: TrainingCase[]): LabelledCase[] {
   return cases.filter((c): c is LabelledCase & TrainingCase => !!c.truth && !!c.values?.length);
 }
 
-/** The kind of front each run of a protocol starts (ordered case, object, kind, budget as `protocolDice` gives them). */
-function runFronts(runs: number, protocol: DiceProtocol): ('mask' | 'drawn')[] {
-  const per = protocol.budgets.length;
-  return Array.from({ length: runs }, (_, j) => (protocol.kinds[Math.floor(j / per) % protocol.kinds.length] === 'mask' ? 'mask' : 'drawn'));
-}
-
 /** The recorded sets of one round, training and validation cases apart. */
 interface Round {
   train: ResidualSet;
@@ -229,38 +261,18 @@ export async function trainResidualAdapter(train: TrainingCase[], validation: Tr
   stage(`validating on ${valCases.map((c) => c.id).join(', ')}`);
   const model = await residualModel(runtime, graph, manifest);
   try {
-    const unadapted = rounds[0].dice;
-    const fronts = runFronts(unadapted.length, protocol);
     const tried = o.weights ?? [0.5, 1];
-    const results = [{ weight: 0, dice: unadapted }];
-    for (const w of tried) results.push({ weight: w, dice: (await recordResidual(valCases, engineWith, grid, protocol, residualTerm(model, w))).dice });
-    // Each kind of front takes the weight that did best on its runs (0: the adapter is not used on it).
-    const pick = (front: 'mask' | 'drawn') => {
-      const on = (d: number[]) => mean(d.filter((_, j) => fronts[j] === front));
-      return results.reduce((best, r) => (on(r.dice) > on(best.dice) ? r : best));
-    };
-    const chosen = { mask: pick('mask'), drawn: pick('drawn') };
-    const adapted = unadapted.map((_, j) => chosen[fronts[j]].dice[j]);
-    const u = mean(unadapted);
-    const a = mean(adapted);
-    const per = (front: 'mask' | 'drawn') => {
-      const on = (d: number[]) => mean(d.filter((_, j) => fronts[j] === front));
-      return Number.isNaN(on(unadapted)) ? null : `${front === 'mask' ? 'mask' : 'box/points'} key slices ${on(unadapted).toFixed(3)} -> ${on(adapted).toFixed(3)} at weight ${chosen[front].weight}`;
-    };
-    manifest.frontWeights = { mask: chosen.mask.weight, drawn: chosen.drawn.weight };
-    manifest.guideWeight = Math.max(chosen.mask.weight, chosen.drawn.weight);
-    manifest.validation = {
-      cases: valCases.map((c) => c.id),
-      unadaptedDice: u,
-      adaptedDice: a,
-      gain: a - u,
-      runs: unadapted.length,
-      usable: a > u,
-      note:
-        `${o.engine} engine on ${o.modelId.name}, simulated ${protocol.kinds.join('/')} key slices at k = ${protocol.budgets.join(', ')}, ` +
-        `crops zoomed on the truth's box of each slice; weights tried ${tried.join(', ')}: ` +
-        [per('mask'), per('drawn')].filter(Boolean).join(', '),
-    };
+    const validated = await validateResidual(valCases, {
+      unadaptedScreen: rounds[0].dice,
+      screen: async (w) => (await recordResidual(valCases, engineWith, grid, protocol, residualTerm(model, w))).dice,
+      engineAt: (w) => residualEngine(o.engine, o.model, w ? residualTerm(model, w) : null),
+      weights: tried,
+      protocol,
+      what: `${o.engine} engine on ${o.modelId.name}`,
+    });
+    manifest.frontWeights = validated.frontWeights;
+    manifest.guideWeight = Math.max(validated.frontWeights.mask, validated.frontWeights.drawn);
+    manifest.validation = validated.validation;
   } finally {
     await model.release();
   }
