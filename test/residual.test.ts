@@ -24,10 +24,10 @@ import { adapterMethod } from '../src/training/bench-adapter.js';
 import { loadTf } from '../src/training/tf.js';
 import { KeysliceError } from '../src/util/errors.js';
 import { withinMargin } from '../src/training/validate.js';
-import { SliceGeometry, withGeometry } from '../src/volume/volume.js';
-import { writeBrightnessModel } from './helpers/onnx-graphs.js';
+import { SliceGeometry } from '../src/volume/volume.js';
+import { twoBrightnessModels, writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { CLI, tempDir } from './helpers/paths.js';
-import { makeBlob, writeBlobDataset } from './helpers/volumes.js';
+import { blobCases, writeBlobDataset } from './helpers/volumes.js';
 
 /** The brightness test model: 3-channel 16 x 16 embeddings, 64 x 64 logits. */
 const SHAPE: ResidualShape = { embeddingChannels: 3, embeddingSide: 16, grid: 8, reduced: 2, widths: [4, 1] };
@@ -49,13 +49,6 @@ function manifestFor(shape: ResidualShape, base: AdapterManifest['base']): Adapt
     },
     'test manifest',
   );
-}
-
-function blobCases(seeds: number[]) {
-  return seeds.map((seed) => {
-    const b = makeBlob({ nx: 40, ny: 40, nz: 14, z0: 2, z1: 11, rmax: 10, seed });
-    return { id: `blob${seed}`, image: b.image, truth: withGeometry(b.image, b.truth), values: [1], blob: b };
-  });
 }
 
 test('grid helpers: block means and their bilinear resampling keep a constant field', () => {
@@ -316,8 +309,7 @@ test('a tiny residual training run on generated volumes lowers its loss, determi
 test('trainResidualAdapter validates against the unadapted engine; another model or engine is refused by name', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const modelDir = writeBrightnessModel(path.join(dir, 'model'));
-    const otherDir = writeBrightnessModel(path.join(dir, 'other'), { iou: 0.8 }, { name: 'another test model' });
+    const { modelDir, otherDir } = twoBrightnessModels(dir);
     const sam = await loadSamModel(modelDir);
     const cases = blobCases([51, 52, 53]);
     const adapter = await trainResidualAdapter(cases.slice(0, 2), cases.slice(2), {
@@ -364,29 +356,40 @@ test('trainResidualAdapter validates against the unadapted engine; another model
   }
 });
 
-test('keyslice train --mode residual writes an adapter that keyslice segment --engine sam --adapter uses', async () => {
-  const { dir, cleanup } = tempDir();
-  try {
-    const modelDir = writeBrightnessModel(path.join(dir, 'model'));
-    await writeBlobDataset(dir, [61, 62, 63]);
-    const out = path.join(dir, 'adapter');
-    const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-    const t = run(['train', '--data', dir, '--out', out, '--mode', 'residual', '--model', modelDir, '--max-steps', '4', '--quiet']);
-    assert.equal(t.status, 0, t.stderr);
-    assert.match(t.stdout, /trained a supervised adapter on 2 case\(s\)/);
-    assert.match(t.stdout, /validation on c63: Dice/);
-    const m = JSON.parse(readFileSync(path.join(out, 'keyslice-adapter.json'), 'utf8'));
-    assert.equal(m.kind, 'decoder-residual');
-    const keyImage = path.join(dir, 'lab61.nii.gz');
-    const segArgs = ['segment', '--image', path.join(dir, 'img61.nii.gz'), '--annotations', keyImage, '--key-slices', '5', '--adapter', out, '--quiet'];
-    const seg = run([...segArgs, '--out', path.join(dir, 'seg.nii.gz'), '--engine', 'sam', '--model', modelDir]);
-    assert.equal(seg.status, 0, seg.stderr);
-    assert.match(seg.stdout, /label 1: \d+ voxels/);
-    const refused = run([...segArgs, '--out', path.join(dir, 'seg2.nii.gz'), '--engine', 'classic']);
-    assert.equal(refused.status, 3);
-    assert.match(refused.stderr, /made for engine "sam", not "classic"/);
-    assert.ok(!existsSync(path.join(dir, 'seg2.nii.gz')));
-  } finally {
-    cleanup();
-  }
+for (const [mode, kind, extra] of [
+  ['residual', 'decoder-residual', []],
+  ['self-supervised', 'correspondence', ['--engine', 'sam']],
+] as const) {
+  test(`keyslice train --mode ${mode} ${extra.join(' ')} writes an adapter that keyslice segment --engine sam --adapter uses`, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const modelDir = writeBrightnessModel(path.join(dir, 'model'));
+      await writeBlobDataset(dir, [61, 62, 63]);
+      const out = path.join(dir, 'adapter');
+      const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      const t = run(['train', '--data', dir, '--out', out, '--mode', mode, ...extra, '--model', modelDir, '--max-steps', '4', '--quiet']);
+      assert.equal(t.status, 0, t.stderr);
+      assert.match(t.stdout, new RegExp(`trained a ${mode === 'residual' ? 'supervised' : mode} adapter on 2 case\\(s\\)`));
+      assert.match(t.stdout, /validation on c63: Dice/);
+      const m = JSON.parse(readFileSync(path.join(out, 'keyslice-adapter.json'), 'utf8'));
+      assert.deepEqual([m.kind, m.base.engine], [kind, 'sam']);
+      const keyImage = path.join(dir, 'lab61.nii.gz');
+      const segArgs = ['segment', '--image', path.join(dir, 'img61.nii.gz'), '--annotations', keyImage, '--key-slices', '5', '--adapter', out, '--quiet'];
+      const seg = run([...segArgs, '--out', path.join(dir, 'seg.nii.gz'), '--engine', 'sam', '--model', modelDir]);
+      assert.equal(seg.status, 0, seg.stderr);
+      assert.match(seg.stdout, /label 1: \d+ voxels/);
+      const refused = run([...segArgs, '--out', path.join(dir, 'seg2.nii.gz'), '--engine', 'classic']);
+      assert.equal(refused.status, 3);
+      assert.match(refused.stderr, /made for engine "sam", not "classic"/);
+      assert.ok(!existsSync(path.join(dir, 'seg2.nii.gz')));
+    } finally {
+      cleanup();
+    }
+  });
+}
+
+test('keyslice train refuses an engine no adapter serves', () => {
+  const r = spawnSync(process.execPath, [CLI, 'train', '--data', '.', '--out', 'never', '--engine', 'interp', '--quiet'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /adapters serve the classic, sam and hybrid engines, not "interp"/);
 });

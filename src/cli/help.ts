@@ -28,11 +28,13 @@ A study is submitted once (its job id hashes its inputs, engine, options and key
 bad input fails once with its named error; a dead worker's study is taken over by another worker.`,
   train: `Trains an adapter on the cases of a dataset (keyslice-dataset.json, as bench reads it) and writes it to
 --out: an ONNX graph and keyslice-adapter.json. self-supervised (default) learns slice-to-slice correspondence
-from the images alone; supervised also from the label volumes (both for the classic engine). residual learns a
-correction of a SAM-format model's decoder logits from the label volumes, for --engine sam or hybrid (default
-sam) on the built-in model or --model DIR; --embedding-cache DIR keeps the model's image embeddings for the next
-run. The last case (or --validation) is held out: the adapter is marked usable only where it beat the
-unadapted engine there. Use it with segment --adapter DIR (and the same --engine and --model).`,
+from the images alone; supervised also from the label volumes. Both are for the classic engine (their carried
+mask joins its cuts) or, with --engine sam or hybrid, for a model engine (it joins the decoder's logits). residual
+learns a correction of a SAM-format model's decoder logits from the label volumes, for --engine sam or hybrid
+(default sam). A model engine runs the built-in model or --model DIR; --embedding-cache DIR keeps the model's
+image embeddings for the next run. The last case (or --validation) is held out: the engine runs it as segment
+does, and the adapter is marked usable only where it beat the unadapted engine there. Use it with segment
+--adapter DIR (and the same --engine and --model).`,
   serve: `Serves interactive sessions over HTTP (see README "Server"): the session API, a MONAI Label-compatible
 subset, sessions on worker threads, journalled under --data and restored on start. Binds 127.0.0.1; any other
 --host needs --token (or KEYSLICE_TOKEN). Over --max-sessions: 503 with Retry-After; over --max-upload-mb: 413;

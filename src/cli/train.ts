@@ -36,9 +36,6 @@ export async function cmdTrain(args: string[]): Promise<void> {
   });
   const mode = choices<LooMode>(v, 'mode', ['self-supervised', 'supervised', 'residual']);
   if (mode && mode.length !== 1) throw new KeysliceError('USAGE', '--mode takes one of self-supervised, supervised, residual');
-  if (mode?.[0] !== 'residual' && (v.engine !== undefined || v.model !== undefined)) {
-    throw new KeysliceError('USAGE', '--engine and --model name the model engine of a residual adapter (--mode residual)');
-  }
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
   const res = await trainFiles({
     data: need(v, 'data'),

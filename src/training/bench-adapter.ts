@@ -6,7 +6,7 @@ import { adaptedMethod } from './loo.js';
 
 export async function adapterMethod(dir: string): Promise<BenchMethod> {
   const m = await readAdapterManifest(dir);
-  // A residual adapter names its model by hash: it runs on the built-in model, and refuses it if made for another.
-  const model = m.kind === 'decoder-residual' ? undefined : m.base.model;
+  // An adapter for a model engine names its model by hash: it runs on the built-in model, and refuses it if made for another.
+  const model = m.base.engine === 'classic' ? m.base.model : undefined;
   return adaptedMethod(`keyslice:${m.base.engine}+adapter`, await adaptedEngine(m.base.engine, dir, { model }));
 }

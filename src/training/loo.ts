@@ -3,7 +3,9 @@
  * at least three cases, each case in turn is the test case; an adapter is trained on the others (the last of them
  * held out for early stopping, the choice of weight and the usable verdict) and the benchmark runs on the test
  * case with the unadapted engine and the adapted one, in the same run. "As used" takes the adapted result only
- * where the adapter was marked usable (else the unadapted one), as `keyslice segment` users would. With `out`,
+ * where the adapter was marked usable (else the unadapted one), as `keyslice segment` users would. The engine is
+ * the classic one by default; with `engine` (`sam`, `hybrid`) the correspondence modes are made for that model
+ * engine (the carried mask joins its decoder's logits) and `residual` adapts it. With `out`,
  * each fold's adapter is kept in `out/adapters/`.
  */
 import { existsSync } from 'node:fs';
@@ -21,11 +23,12 @@ import type { PromptKind } from '../simulate/annotator.js';
 import { KeysliceError } from '../util/errors.js';
 import { ensureOutputDir, writeTextAtomic } from '../volume/io-node.js';
 import { trainAdapter, type TrainedAdapter } from './train-adapter.js';
-import { TRAINING_MEMORY_BYTES, trainResidualAdapter } from './train-residual.js';
+import { trainResidualAdapter } from './train-residual.js';
 import type { ResidualSet } from './residual-data.js';
 import { residualEngine, residualModel, residualTerm } from '../models/adapter/residual.js';
-import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
-import { dataHash, readCase, writeAdapter } from './train-files.js';
+import { dataHash, modelEngineFor, readCase, writeAdapter } from './train-files.js';
+import { carriedTerm } from '../models/adapter/carried.js';
+import { timedResidual } from '../models/adapter/engine-node.js';
 import type { TrainingMode, TrainProgress } from './train.js';
 
 /** A correspondence adapter's mode, or `residual`: an adapter on a model engine's decoder logits. */
@@ -34,9 +37,12 @@ export type LooMode = TrainingMode | 'residual';
 export interface LooOptions {
   data: string;
   datasets?: string[];
-  /** Correspondence modes (against the classic engine), or `residual` alone (against `engine`). */
+  /** Correspondence modes, or `residual` alone (each against `engine` unadapted). */
   modes: LooMode[];
-  /** For `residual`: the model engine (`sam`, default, or `hybrid`), its model folder (default: built-in) and an embedding cache folder. */
+  /**
+   * The engine: `classic` (default for correspondence modes), `sam` (default for `residual`) or `hybrid`; for a
+   * model engine, its model folder (default: built-in) and an embedding cache folder.
+   */
   engine?: string;
   model?: string;
   embeddingCache?: string;
@@ -107,9 +113,11 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
   const runtime = await nodeRuntime();
   const residual = opts.modes.includes('residual');
   if (residual && opts.modes.length > 1) throw new KeysliceError('USAGE', '--loo residual compares a model engine with itself adapted: run it apart from the correspondence modes');
-  const baseEngine = residual ? (opts.engine ?? 'sam') : 'classic';
-  const sam = residual ? await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES }) : null;
-  const samId = sam ? await samModelIdentity(sam) : null;
+  const baseEngine = opts.engine ?? (residual ? 'sam' : 'classic');
+  if (residual && baseEngine === 'classic') throw new KeysliceError('USAGE', 'a residual adapter serves the sam and hybrid engines, not classic');
+  const modelEngine = await modelEngineFor({ engine: baseEngine, model: opts.model, embeddingCache: opts.embeddingCache });
+  const sam = modelEngine?.model ?? null;
+  const samId = modelEngine?.modelId ?? null;
   const unadapted = sam ? adaptedMethod(`keyslice:${baseEngine}`, residualEngine(baseEngine, sam, null)) : getMethod('keyslice:classic');
   // Recordings of the unadapted model engine per case, shared by the folds.
   const recorded = new Map<string, { set: ResidualSet; dice: number[] }>();
@@ -127,13 +135,21 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
         const validation = [await readCase(d, valCase, false)];
         const common = { seed: opts.seed, maxSteps: opts.maxSteps, dataHash: await dataHash(d, trainCases, supervised), onProgress: opts.onProgress, onStage: opts.onStage };
         let adapter: TrainedAdapter<unknown>;
-        if (sam && samId) {
+        if (sam && samId && mode === 'residual') {
           // Recorded and validated under the protocol the test case is benchmarked with.
           const protocol = { kinds: opts.kinds ?? ['mask', 'box'], budgets: opts.budgets ?? [1, 2] };
           adapter = await trainResidualAdapter(train, validation, { ...common, engine: baseEngine, model: sam, modelId: samId, recorded, protocol });
           const model = await residualModel(runtime, adapter.graph, adapter.manifest);
           models.push(model);
           methods.push(adaptedMethod(`keyslice:${baseEngine}+${mode}`, residualEngine(baseEngine, sam, residualTerm(model))));
+        } else if (sam && modelEngine) {
+          // The carried mask on the model engine's logits, validated under the protocol the test case is benchmarked with.
+          const protocol = { kinds: opts.kinds ?? ['mask', 'box'], budgets: opts.budgets ?? [1, 2] };
+          adapter = await trainAdapter(train, validation, { ...common, mode: mode as TrainingMode, modelEngine, protocol });
+          const model = await correspondenceModel(runtime, adapter.graph, adapter.manifest);
+          const usage = { runs: 0, seconds: 0 };
+          models.push({ usage, release: () => model.release() });
+          methods.push(adaptedMethod(`keyslice:${baseEngine}+${mode}`, residualEngine(baseEngine, sam, timedResidual(carriedTerm(model), usage))));
         } else {
           adapter = await trainAdapter(train, validation, { ...common, mode: mode as TrainingMode });
           const model = await correspondenceModel(runtime, adapter.graph, adapter.manifest);

@@ -1,13 +1,14 @@
 /**
  * Training an adapter from volumes in memory: the correspondence module is trained (`train.ts`), exported to
  * ONNX, loaded back through onnxruntime, and validated: on the held-out validation cases that have labels, the
- * classic engine with the adapter's term (at each candidate weight) against the classic engine alone, under the
- * benchmark's simulated annotator. The best weight is kept; the adapter is usable only where it beat the
+ * engine it is made for with the adapter's term (at each candidate weight) against the engine alone, under the
+ * benchmark's simulated annotator: the classic engine (the term joins its cuts), or a model engine (`sam`,
+ * `hybrid`: the carried mask joins the decoder's logits, `carried.ts`). The best weight is kept; the adapter is usable only where it beat the
  * unadapted engine there, and its manifest says by how much.
  */
 import { classicEngine } from '../engines/classic/engine.js';
 import type { AdapterManifest, AdapterValidation } from '../models/adapter/manifest.js';
-import { correspondenceModel, correspondenceTerm } from '../models/adapter/model.js';
+import { correspondenceModel, correspondenceTerm, type CorrespondenceModel } from '../models/adapter/model.js';
 import { nodeRuntime } from '../models/onnx/runtime-node.js';
 import type { Volume } from '../volume/volume.js';
 import { trainingVolume } from './data.js';
@@ -15,7 +16,10 @@ import { correspondenceOnnx } from './export-onnx.js';
 import type { FitResult } from './fit.js';
 import type { NetWeights } from './net.js';
 import { trainCorrespondence, type TrainOptions } from './train.js';
-import { mean, protocolDice, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
+import { chooseFrontWeights, choiceValidation, mean, protocolDice, type DiceProtocol, type LabelledCase, VALIDATION_PROTOCOL } from './validate.js';
+import { carriedTerm } from '../models/adapter/carried.js';
+import { residualEngine } from '../models/adapter/residual.js';
+import type { SamModel } from '../models/sam/model.js';
 
 /** A case for training: its image, and its truth where there is one. */
 export interface TrainingCase {
@@ -25,9 +29,20 @@ export interface TrainingCase {
   values?: number[];
 }
 
+/** A model engine a correspondence adapter is made for (its carried mask joins the decoder's logits, `carried.ts`). */
+export interface AdapterEngine {
+  /** `sam` or `hybrid`. */
+  name: string;
+  model: SamModel;
+  /** The model's identity for the manifest (name and hash of its graphs). */
+  modelId: { name: string; sha256: string };
+}
+
 export interface TrainAdapterOptions extends TrainOptions {
-  /** Weights of the adapter's term tried on the validation cases (default 0.5, 1, 2, 4). */
+  /** Weights of the adapter's term tried on the validation cases (default 0.5, 1, 2, 4 on the classic engine; 0.5, 1, 2 on a model engine). */
   guideWeights?: number[];
+  /** The model engine the adapter is made for (default: the classic engine). */
+  modelEngine?: AdapterEngine;
   protocol?: DiceProtocol;
   /** Hash of the training data (files), for the manifest. */
   dataHash?: string;
@@ -76,7 +91,7 @@ export async function trainAdapter(train: TrainingCase[], validation: TrainingCa
     version: 1,
     kind: 'correspondence',
     mode: options.mode,
-    base: { engine: 'classic' },
+    base: options.modelEngine ? { engine: options.modelEngine.name, model: options.modelEngine.modelId.name, modelSha256: options.modelEngine.modelId.sha256 } : { engine: 'classic' },
     graph: GRAPH_FILE,
     correspondence: { inputChannels: shape.inputChannels, channels: shape.widths[shape.widths.length - 1], radius: shape.radius },
     guideWeight: 0,
@@ -90,6 +105,14 @@ export async function trainAdapter(train: TrainingCase[], validation: TrainingCa
   }
   stage(`validating on ${labelled.map((c) => c.id).join(', ')}`);
   const model = await correspondenceModel(await nodeRuntime(), graph, manifest);
+  if (options.modelEngine) {
+    try {
+      await validateOnModelEngine(manifest, model, labelled, options.modelEngine, options);
+    } finally {
+      await model.release();
+    }
+    return { manifest, graph, result };
+  }
   try {
     const weights = options.guideWeights ?? [0.5, 1, 2, 4];
     const engines = [classicEngine(), ...weights.map((w) => classicEngine({ adapter: correspondenceTerm(model, { weight: w }) }))];
@@ -122,4 +145,18 @@ export async function onnxFeatures(graph: Uint8Array, manifest: AdapterManifest,
   } finally {
     await model.release();
   }
+}
+
+/**
+ * Validation of a correspondence adapter made for a model engine: the engine with the carried mask's term at each
+ * weight against the engine alone, run as `keyslice segment` runs it (its own crops); a weight per kind of front
+ * (mask key slices, drawn ones) is kept, 0 where none beat the engine alone.
+ */
+async function validateOnModelEngine(manifest: AdapterManifest, model: CorrespondenceModel, cases: LabelledCase[], engine: AdapterEngine, options: TrainAdapterOptions): Promise<void> {
+  const weights = options.guideWeights ?? [0.5, 1, 2];
+  const protocol = options.protocol ?? VALIDATION_PROTOCOL;
+  const choice = await chooseFrontWeights(cases, (w) => residualEngine(engine.name, engine.model, w ? carriedTerm(model, { weight: w }) : null), { mask: weights, drawn: weights }, protocol);
+  manifest.frontWeights = choice.frontWeights;
+  manifest.guideWeight = Math.max(choice.frontWeights.mask, choice.frontWeights.drawn);
+  manifest.validation = choiceValidation(cases, choice, `${engine.name} engine on ${engine.modelId.name} with the carried mask's term, simulated ${protocol.kinds.join('/')} key slices at k = ${protocol.budgets.join(', ')}`);
 }

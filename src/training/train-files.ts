@@ -12,12 +12,12 @@ import { ADAPTER_MANIFEST } from '../models/adapter/manifest.js';
 import { KeysliceError } from '../util/errors.js';
 import { readLabelVolume, readVolume } from '../volume/io-node.js';
 import { gridDifference, labelValues } from '../volume/volume.js';
-import { trainAdapter, type TrainAdapterOptions, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
+import { trainAdapter, type AdapterEngine, type TrainAdapterOptions, type TrainedAdapter, type TrainingCase } from './train-adapter.js';
 import type { TrainingMode } from './train.js';
 import { TRAINING_MEMORY_BYTES, trainResidualAdapter } from './train-residual.js';
 import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
 
-export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'dataHash'> {
+export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'dataHash' | 'modelEngine'> {
   /** Dataset folder or manifest folder (see `findDatasets`). */
   data: string;
   /** Dataset name, when the folder holds several. */
@@ -26,7 +26,11 @@ export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'd
   out: string;
   /** Default self-supervised; `residual`: a residual adapter on the decoder's logits of a model engine. */
   mode?: TrainingMode | 'residual';
-  /** For `residual`: the engine (`sam`, default, or `hybrid`), the model folder (default: the built-in model), and a folder keeping its embeddings across runs. */
+  /**
+   * The engine the adapter is made for: for `residual`, `sam` (default) or `hybrid`; for a correspondence adapter,
+   * `classic` (default), `sam` or `hybrid`. For a model engine: its model folder (default: the built-in model),
+   * and a folder keeping its embeddings across runs.
+   */
   engine?: string;
   model?: string;
   embeddingCache?: string;
@@ -98,8 +102,26 @@ export async function writeAdapter(dir: string, adapter: TrainedAdapter<unknown>
   return adapter.graph.length + Buffer.byteLength(json);
 }
 
+/** Refuses an engine no adapter serves. */
+function checkAdapterEngine(name: string): void {
+  if (!['classic', 'sam', 'hybrid'].includes(name)) throw new KeysliceError('USAGE', `adapters serve the classic, sam and hybrid engines, not "${name}"`);
+}
+
+/** The model engine a correspondence adapter is made for (`--engine sam|hybrid`), none for the classic engine. */
+export async function modelEngineFor(o: { engine?: string; model?: string; embeddingCache?: string }): Promise<AdapterEngine | undefined> {
+  const name = o.engine ?? 'classic';
+  if (name === 'classic') {
+    if (o.model !== undefined) throw new KeysliceError('USAGE', '--model names the model of a model engine (--engine sam or hybrid)');
+    return undefined;
+  }
+  checkAdapterEngine(name);
+  const model = await loadSamModel(o.model, { embeddingCache: o.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES });
+  return { name, model, modelId: await samModelIdentity(model) };
+}
+
 export async function trainFiles(opts: TrainFilesOptions): Promise<TrainFilesResult> {
   const mode = opts.mode ?? 'self-supervised';
+  if (opts.engine !== undefined) checkAdapterEngine(opts.engine);
   if (existsSync(opts.out) && (await fsp.readdir(opts.out)).length > 0) {
     throw new KeysliceError('OUTPUT_CONFLICT', 'the adapter folder exists and is not empty; name a new folder', opts.out);
   }
@@ -124,7 +146,7 @@ export async function trainFiles(opts: TrainFilesOptions): Promise<TrainFilesRes
     const model = await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES });
     const { seed, maxSteps, onStage, onProgress } = opts;
     adapter = await trainResidualAdapter(train, validation, { engine: opts.engine ?? 'sam', model, modelId: await samModelIdentity(model), seed, maxSteps, onStage, onProgress, dataHash: hash });
-  } else adapter = await trainAdapter(train, validation, { ...opts, mode, dataHash: hash });
+  } else adapter = await trainAdapter(train, validation, { ...opts, mode, dataHash: hash, modelEngine: await modelEngineFor(opts) });
   const bytes = await writeAdapter(opts.out, adapter);
   return { ...adapter, dir: opts.out, bytes };
 }

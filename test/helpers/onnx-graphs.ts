@@ -141,3 +141,8 @@ export function writeBrightnessModel(dir: string, o: BrightnessModelOptions = {}
   fs.writeFileSync(path.join(dir, 'keyslice-model.json'), JSON.stringify(m, null, 2));
   return dir;
 }
+
+/** The brightness test model in `dir/model`, and one named "another test model" (other graphs) in `dir/other`. */
+export function twoBrightnessModels(dir: string): { modelDir: string; otherDir: string } {
+  return { modelDir: writeBrightnessModel(path.join(dir, 'model')), otherDir: writeBrightnessModel(path.join(dir, 'other'), { iou: 0.8 }, { name: 'another test model' }) };
+}

@@ -100,3 +100,11 @@ export async function writeBlobDataset(dir: string, seeds: number[], blob: Param
   }
   writeFileSync(path.join(dir, 'keyslice-dataset.json'), JSON.stringify({ name: 'blobs', modality: 'MR', cases }));
 }
+
+/** Blob volumes as labelled cases (`blob<seed>`, label 1), with the blob itself. */
+export function blobCases(seeds: number[]) {
+  return seeds.map((seed) => {
+    const b = makeBlob({ nx: 40, ny: 40, nz: 14, z0: 2, z1: 11, rmax: 10, seed });
+    return { id: `blob${seed}`, image: b.image, truth: withGeometry(b.image, b.truth), values: [1], blob: b };
+  });
+}
