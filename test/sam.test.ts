@@ -8,7 +8,8 @@ import { inputFrame, logitsToRoi, maskToLogits, modelInput, roiToMaskInput, toIn
 import { DEFAULT_SAM_ENGINE, newUsage, samEngine, SamSession } from '../src/engines/sam/engine.js';
 import type { RoiImage, SliceEngine } from '../src/propagation/types.js';
 import { DEFAULT_HYBRID, hybridEngine } from '../src/engines/hybrid/engine.js';
-import { cutStands, maskDice } from '../src/engines/hybrid/gate.js';
+import { cutStands } from '../src/engines/hybrid/gate.js';
+import { maskDice } from '../src/propagation/front.js';
 import { classicEngine } from '../src/engines/classic/engine.js';
 import { deepestPoints, promptFromMask } from '../src/engines/sam/prompts.js';
 import { parseSamManifest } from '../src/models/sam/manifest.js';

@@ -188,34 +188,16 @@ class KeysliceSession implements Session {
    * from-scratch run derives what it needs).
    */
   private sliceDerived(roi: RoiBox): SliceDerived {
-    const cache = this.sliceCache;
-    const at = `${roi.u0},${roi.v0},${roi.u1},${roi.v1}|`;
-    return {
-      get<T>({ what, slice }: { what: string; slice: number }, compute: () => T, bytes: (value: T) => number): T {
-        const key = `${at}${what}|${slice}`;
-        const hit = cache.get(key);
-        if (hit !== undefined) return hit as T;
-        const value = compute();
-        cache.set(key, value, bytes(value));
-        return value;
-      },
-    };
+    const kept = keptInRoi(this.sliceCache, roi);
+    return { get: ({ what, slice }, compute, bytes) => kept(`${what}|${slice}`, compute, bytes) };
   }
   private readonly comparisonCache: LruCache<unknown>;
   /** The fronts' comparisons of slices (they depend on the image alone), kept by region of interest. */
   private comparisons(roi: RoiBox): SliceComparisons {
-    const cache = this.comparisonCache;
-    const at = `${roi.u0},${roi.v0},${roi.u1},${roi.v1}|`;
-    return {
-      get<T>(key: string, compute: () => T): T {
-        const hit = cache.get(at + key);
-        if (hit !== undefined) return hit as T;
-        const value = compute();
-        cache.set(at + key, value, COMPARISON_BYTES);
-        return value;
-      },
-    };
+    const kept = keptInRoi(this.comparisonCache, roi);
+    return { get: (key, compute) => kept(key, compute, () => COMPARISON_BYTES) };
   }
+
   /** The post-processing of each label's last run (see `postprocessStackFrom`). */
   private readonly postprocessed = new Map<number, PostprocessMemo>();
   /** The last result of each label (by value) and the key it was computed for. */
@@ -719,4 +701,19 @@ export interface CacheStats {
 /** Opens a session on `image` (see the module comment). */
 export async function openSession(image: Volume, options: SessionOptions = {}): Promise<KeysliceSessionHandle> {
   return new KeysliceSession(image, options);
+}
+
+/**
+ * A store over `cache` for one region of interest: a value is kept under the region and `key`, made by `compute`
+ * where nothing is kept, and counted as `bytes(value)` bytes.
+ */
+function keptInRoi(cache: LruCache<unknown>, roi: RoiBox): <T>(key: string, compute: () => T, bytes: (value: T) => number) => T {
+  const at = `${roi.u0},${roi.v0},${roi.u1},${roi.v1}|`;
+  return <T>(key: string, compute: () => T, bytes: (value: T) => number): T => {
+    const hit = cache.get(at + key);
+    if (hit !== undefined) return hit as T;
+    const value = compute();
+    cache.set(at + key, value, bytes(value));
+    return value;
+  };
 }

@@ -4,6 +4,7 @@
  * run (most of a model step's cost) is then spent where the image and the shape prior leave the cut open: where
  * the object changes fast (its ends, a branch) or its intensities blur into the surroundings.
  */
+import { maskDice } from '../../propagation/front.js';
 import type { SliceResult } from '../../propagation/types.js';
 
 export interface ModelGate {
@@ -14,21 +15,6 @@ export interface ModelGate {
   confidence: number;
   /** The least Dice between the cut and the mask it was cut from (the previous slice's). */
   agreement: number;
-}
-
-/** Dice of two masks (1 when both are empty). */
-export function maskDice(a: Uint8Array, b: Uint8Array): number {
-  let both = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i]) na++;
-    if (b[i]) {
-      nb++;
-      if (a[i]) both++;
-    }
-  }
-  return na + nb ? (2 * both) / (na + nb) : 1;
 }
 
 /**
