@@ -7,7 +7,10 @@ import { findDatasets, MANIFEST_NAME } from '../src/bench/manifest.js';
 import { getMethod } from '../src/bench/methods.js';
 import { makePhantom } from '../src/demo/phantom.js';
 import { writeVolume } from '../src/volume/io-node.js';
+import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { tempDir } from './helpers/paths.js';
+import { writeSam2Model } from './helpers/sam2-graphs.js';
+import { referenceFrame } from '../src/bench/reference.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
@@ -88,5 +91,58 @@ describe('benchmark', () => {
 
   it('refuses unknown methods', () => {
     assert.throws(() => getMethod('sam-magic'), /unknown bench method "sam-magic"/);
+  });
+
+  it('times a reference encoder run for the model engines in the same run, and times each object in such runs', async () => {
+    const dir = path.join(tmp.dir, 'data-ref');
+    await phantomDataset(dir);
+    const out = path.join(tmp.dir, 'results-ref');
+    const model = writeBrightnessModel(path.join(tmp.dir, 'ref-model'));
+    const res = await benchFiles({ data: dir, budgets: [1], kinds: ['mask'], placements: ['fixed'], out, model, methods: ['keyslice:hybrid', 'keyslice:sam', 'keyslice:classic', 'mci'] });
+    assert.equal(res.rows.length, 4);
+    for (const r of res.rows) {
+      if (r.method === 'keyslice:hybrid' || r.method === 'keyslice:sam') {
+        assert.ok(r.reference && r.reference.seconds > 0 && r.reference.cpuSeconds > 0, `${r.method}: ${JSON.stringify(r.reference)}`);
+        assert.equal(r.objects, 1);
+        assert.ok((r.engineStats?.encoderCalls ?? 0) > 0, `${r.method} ran its encoder`);
+        assert.ok(Math.abs((r.referenceRuns as number) - r.seconds / r.reference.seconds) < 1e-9);
+        assert.ok(Math.abs((r.cpuReferenceRuns as number) - r.cpuSeconds / r.reference.cpuSeconds) < 1e-9);
+      } else {
+        assert.equal(r.reference, undefined, r.method);
+        assert.equal(r.referenceRuns, undefined, r.method);
+      }
+    }
+    // One reference per method and case: both model rows of the case carry their own.
+    assert.match(res.summary, /### Model engines: time per object[^]*\| phantom \| mask \| keyslice:hybrid \| 1 \| \d+\.\d{2} \| \d+\.\d{2} \| \d+\.\d{3} \| \d+\.\d \| \d+\.\d \| \d+\.\d \|/);
+    assert.doesNotMatch(res.summary, /\| phantom \| mask \| keyslice:classic \| 1 \| \d+\.\d{2} \| \d+\.\d{2} \| \d+\.\d{3} \|/);
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { rows: { method: string; referenceRuns?: number }[] };
+    assert.ok((json.rows.find((r) => r.method === 'keyslice:hybrid')?.referenceRuns ?? 0) > 0);
+    const csv = readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
+    const cols = csv[0].split(',');
+    const at = cols.indexOf('referenceRuns');
+    assert.ok(at > 0);
+    const cells = new Map(csv.slice(1).map((l) => [l.split(',')[cols.indexOf('method')], l.split(',')[at]]));
+    assert.ok(Number(cells.get('keyslice:sam')) > 0);
+    assert.equal(cells.get('mci'), '');
+  });
+
+  it('times the reference run of a SAM2-family model for medsam2 rows', async () => {
+    const dir = path.join(tmp.dir, 'data-ref2');
+    await phantomDataset(dir);
+    const model = writeSam2Model(path.join(tmp.dir, 'ref-sam2'));
+    const res = await benchFiles({ data: dir, budgets: [1], kinds: ['mask'], placements: ['fixed'], out: path.join(tmp.dir, 'results-ref2'), model, methods: ['keyslice:medsam2'] });
+    assert.equal(res.rows.length, 1);
+    assert.ok((res.rows[0].reference?.seconds ?? 0) > 0);
+    assert.ok((res.rows[0].cpuReferenceRuns ?? 0) > 0);
+  });
+
+  it('makes the reference input from the model\'s mean and std, the same on every call', () => {
+    const a = referenceFrame(32, [10, 20, 30], [2, 4, 8]);
+    assert.equal(a.length, 3 * 32 * 32);
+    assert.deepEqual(a, referenceFrame(32, [10, 20, 30], [2, 4, 8]));
+    // The same pixel in each channel: (p - mean) / std.
+    const p = a[5] * 2 + 10;
+    assert.ok(Math.abs((a[32 * 32 + 5] * 4 + 20) - p) < 1e-3 && Math.abs((a[2 * 32 * 32 + 5] * 8 + 30) - p) < 1e-3);
+    assert.ok(Math.max(...a) > Math.min(...a), 'not a constant input');
   });
 });

@@ -29,6 +29,8 @@ export interface BenchFilesOptions {
   adapter?: string;
   /** Slices per side of one encoder input for the SAM-format engines named (rows `keyslice:<engine>/mosaicN`). */
   samMosaic?: number;
+  /** The model engines' model folder (default: the built-in SAM-format model; `keyslice:medsam2` needs one). */
+  model?: string;
   /** Output folder (default bench-results). */
   out?: string;
   onCase?: (done: number, total: number, name: string) => void;
@@ -65,7 +67,7 @@ async function selectDatasets(dataDir: string, names: string[] | undefined): Pro
 export async function benchFiles(opts: BenchFilesOptions): Promise<BenchFilesResult> {
   const dataDir = opts.data ?? defaultDataDir();
   const datasets = await selectDatasets(dataDir, opts.datasets);
-  const methods = (opts.methods ?? defaultMethodNames()).map((m) => getMethod(m, { samMosaic: opts.samMosaic }));
+  const methods = (opts.methods ?? defaultMethodNames()).map((m) => getMethod(m, { samMosaic: opts.samMosaic, model: opts.model }));
   if (opts.adapter !== undefined) methods.push(await adapterMethod(opts.adapter));
   const out = opts.out ?? 'bench-results';
   await ensureOutputDir(out);

@@ -24,6 +24,7 @@ import { DEFAULT_ENGINE, engineNames, segment } from '../pipeline/segment.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
 import type { SliceGeometry, SliceAxis, Volume } from '../volume/volume.js';
+import { referenceEncoderRun, type ReferenceRun } from './reference.js';
 
 export interface MethodInput {
   image: Volume;
@@ -48,11 +49,15 @@ export interface MethodOutput {
   engineStats?: Record<string, number>;
   /** keyslice's engines: seconds of the extent engine's runs that bound the fronts (model engines), over all labels. */
   extentSeconds?: number;
+  /** Objects segmented in the run (keyslice's engines segment every object of the scan together; default 1). */
+  objects?: number;
 }
 
 export interface BenchMethod {
   name: string;
   run(input: MethodInput): Promise<MethodOutput>;
+  /** The model engines: one reference encoder run of their model, timed now (see `reference.ts`). */
+  reference?: () => Promise<ReferenceRun>;
 }
 
 /** Key masks for peers: the drawn mask, the filled box rectangles, or the points' small discs (`promptMask`). */
@@ -124,15 +129,18 @@ export const NO_SKIPPING = { duplicateSsim: 2, skipPredictability: 2 };
 
 /**
  * `keyslice:<engine>`, or `keyslice:<engine>/noskip` (every slice runs the engine: the baseline for savings), or
- * `keyslice:<engine>/mosaicN` (a SAM-format engine with N x N slices per encoder input).
+ * `keyslice:<engine>/mosaicN` (a SAM-format engine with N x N slices per encoder input). `model`: the model
+ * engines' model folder (default: the built-in model).
  */
-function engineMethod(name: string, noSkip = false, samMosaic?: number): BenchMethod {
+function engineMethod(name: string, noSkip = false, samMosaic?: number, model?: string): BenchMethod {
   let engine: Promise<SliceEngine> | undefined;
+  const format = engineSpec(name).model;
   return {
     name: `keyslice:${name}${noSkip ? '/noskip' : ''}${samMosaic ? `/mosaic${samMosaic}` : ''}`,
+    ...(format !== 'none' ? { reference: () => referenceEncoderRun(format, model) } : {}),
     async run(input) {
       // No embeddings kept between runs: each simulated user starts cold, and times say so.
-      engine ??= resolveEngine(name, { memoryCacheBytes: 0, ...(samMosaic ? { samMosaic } : {}) });
+      engine ??= resolveEngine(name, { memoryCacheBytes: 0, ...(samMosaic ? { samMosaic } : {}), ...(model !== undefined ? { model } : {}) });
       const { labels, report } = await segment(
         input.image,
         { axis: input.axis, labels: input.labels ?? [input.label] },
@@ -149,6 +157,7 @@ function engineMethod(name: string, noSkip = false, samMosaic?: number): BenchMe
         callsSaved: l ? l.reusedSlices + l.skippedSlices - l.skipsRejected : 0,
         ...(report.engineStats ? { engineStats: { ...report.engineStats } } : {}),
         ...(report.labels.some((x) => x.extentRun) ? { extentSeconds: report.labels.reduce((s, x) => s + (x.extentRun?.seconds ?? 0), 0) } : {}),
+        objects: report.labels.length,
       };
     },
   };
@@ -171,9 +180,11 @@ export function defaultMethodNames(): string[] {
 
 /**
  * The method `name`. `settings.samMosaic` (N > 1) runs the SAM-format engines named (`keyslice:sam`,
- * `keyslice:hybrid`) as their `/mosaicN` form, and leaves the other methods as they are.
+ * `keyslice:hybrid`) as their `/mosaicN` form, and leaves the other methods as they are; `settings.model` is the
+ * model folder of the model engines (default: the built-in SAM-format model; `medsam2` needs one); the other
+ * methods ignore it.
  */
-export function getMethod(name: string, settings: { samMosaic?: number } = {}): BenchMethod {
+export function getMethod(name: string, settings: { samMosaic?: number; model?: string } = {}): BenchMethod {
   if (name === 'mci') return mciMethod;
   if (name === 'linear') return linearBlendMethod;
   const m = /^(?:keyslice:)?([a-z0-9]+)(?:\/(noskip|mosaic(\d+)))?$/.exec(name);
@@ -185,7 +196,7 @@ export function getMethod(name: string, settings: { samMosaic?: number } = {}): 
     }
     const tiled = mosaic !== undefined && mosaic !== 1 && engineSpec(engine).model === 'sam' ? mosaic : undefined;
     if (tiled !== undefined) checkEngineSettings(engine, { samMosaic: tiled });
-    return engineMethod(engine, m[2] === 'noskip', tiled);
+    return engineMethod(engine, m[2] === 'noskip', tiled, engineSpec(engine).model === 'none' ? undefined : settings.model);
   }
   const known = ['mci', 'linear', ...allEngineNames().map((e) => `keyslice:${e}`), 'keyslice:<engine>/noskip', 'keyslice:sam/mosaicN', 'keyslice:hybrid/mosaicN'];
   throw new KeysliceError('USAGE', `unknown bench method "${name}" (available: ${known.join(', ')})`);

@@ -8,6 +8,7 @@ import { COLORS, esc, svgOpen } from '../util/svg.js';
 const CSV_COLUMNS: (keyof BenchRow)[] = [
   'dataset', 'case', 'label', 'kind', 'placement', 'budget', 'method', 'keySlices', 'truthExtent', 'predExtent',
   'dice', 'diceNonKey', 'nsd2mm', 'hd95', 'seconds', 'cpuSeconds', 'rssMiB', 'engineCalls', 'callsSaved',
+  'objects', 'referenceRuns', 'cpuReferenceRuns',
 ];
 
 /** The prompt kind, with the placement when it is not the fixed one (`mask`, `mask, suggested`). */
@@ -17,7 +18,7 @@ export function protocolOf(r: Pick<BenchRow, 'kind' | 'placement'>): string {
 
 export function toCsv(rows: BenchRow[]): string {
   const cell = (v: unknown) => {
-    const s = Array.isArray(v) ? v.join(' ') : v === null ? '' : typeof v === 'number' ? String(+v.toFixed(6)) : String(v);
+    const s = Array.isArray(v) ? v.join(' ') : v === null || v === undefined ? '' : typeof v === 'number' ? String(+v.toFixed(6)) : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return `${CSV_COLUMNS.join(',')}\n${rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(',')).join('\n')}\n`;
@@ -44,9 +45,30 @@ export interface SummaryCell {
   /** Mean engine calls and calls saved per object (keyslice's engines), else null. */
   engineCalls: number | null;
   callsSaved: number | null;
+  /**
+   * The model engines (rows with a reference encoder run, else null): means per object of wall and CPU seconds,
+   * of the same in reference runs (`BenchRow.referenceRuns`, `cpuReferenceRuns`), and of encoder runs; and the
+   * mean reference run's wall seconds.
+   */
+  timing: { seconds: number; cpuSeconds: number; referenceSeconds: number; referenceRuns: number; cpuReferenceRuns: number; encoderRuns: number | null } | null;
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** `SummaryCell.timing` of a group of rows: null unless every row has a reference run. */
+function timingOf(g: BenchRow[]): SummaryCell['timing'] {
+  const timed = g.flatMap((r) => (r.reference && r.referenceRuns !== undefined && r.cpuReferenceRuns !== undefined ? [{ r, ref: r.reference, n: r.objects ?? 1 }] : []));
+  if (!timed.length || timed.length !== g.length) return null;
+  const encoders = timed.map(({ r, n }) => (r.engineStats?.encoderCalls !== undefined ? r.engineStats.encoderCalls / n : NaN));
+  return {
+    seconds: mean(timed.map(({ r, n }) => r.seconds / n)),
+    cpuSeconds: mean(timed.map(({ r, n }) => r.cpuSeconds / n)),
+    referenceSeconds: mean(timed.map(({ ref }) => ref.seconds)),
+    referenceRuns: mean(timed.map(({ r }) => r.referenceRuns as number)),
+    cpuReferenceRuns: mean(timed.map(({ r }) => r.cpuReferenceRuns as number)),
+    encoderRuns: encoders.some(Number.isNaN) ? null : mean(encoders),
+  };
+}
 
 export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
   const groups = new Map<string, BenchRow[]>();
@@ -75,6 +97,7 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
       keyObjectsFound: held.length ? held.reduce((a, o) => a + o.ends.length, 0) : null,
       engineCalls: g.every((r) => r.engineCalls !== null) ? mean(g.map((r) => r.engineCalls as number)) : null,
       callsSaved: g.every((r) => r.callsSaved !== null) ? mean(g.map((r) => r.callsSaved as number)) : null,
+      timing: timingOf(g),
     });
   }
   return out;
@@ -132,6 +155,26 @@ function keyObjectTable(s: Map<string, SummaryCell>, datasets: string[], kinds: 
   return any ? lines : [];
 }
 
+/**
+ * The model engines' time per object, in seconds and in reference encoder runs timed in the same process (wall
+ * and CPU), with encoder runs per object: a target in seconds on an idle machine reads as a number of reference
+ * runs on a loaded one.
+ */
+function timingTable(s: Map<string, SummaryCell>, datasets: string[], kinds: string[], methods: string[], budgets: number[]): string[] {
+  const lines = ['', '### Model engines: time per object against one reference encoder run of the model (fixed input, timed in the same run)', ''];
+  lines.push('| dataset | kind | method | k | s/object | CPU s/object | reference run, s | reference runs (wall) | reference runs (CPU) | encoder runs/object |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  let any = false;
+  for (const d of datasets) for (const k of kinds) for (const m of methods) for (const b of budgets) {
+    const t = s.get([d, k, m, b].join('|'))?.timing;
+    if (!t) continue;
+    any = true;
+    const enc = t.encoderRuns === null ? '–' : t.encoderRuns.toFixed(1);
+    lines.push(`| ${d} | ${k} | ${m} | ${b} | ${t.seconds.toFixed(2)} | ${t.cpuSeconds.toFixed(2)} | ${t.referenceSeconds.toFixed(3)} | ${t.referenceRuns.toFixed(1)} | ${t.cpuReferenceRuns.toFixed(1)} | ${enc} |`);
+  }
+  return any ? lines : [];
+}
+
 function uniq<T>(xs: T[]): T[] {
   return [...new Set(xs)];
 }
@@ -171,6 +214,7 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     lines.push(`| ${d} | ${k} | ${m} | ${b} | ${c.n} | ${f(c.dice)} | ${f(c.diceNonKey)} | ${f(c.nsd2mm)} | ${f(c.hd95, 1)} | ${f(c.endError, 2)} | ${f(c.seconds, 2)} |`);
   }
   lines.push(...skippingTable(s, datasets, kinds, methods, budgets));
+  lines.push(...timingTable(s, datasets, kinds, methods, budgets));
   lines.push('', `${rows.length} rows in ${meta.seconds.toFixed(1)} s; peak resident memory ${meta.peakRssMiB.toFixed(0)} MiB.`, '');
   return lines.join('\n');
 }

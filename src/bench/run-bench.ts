@@ -22,6 +22,7 @@ import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry, type Slic
 import { KeysliceError } from '../util/errors.js';
 import type { Dataset } from './manifest.js';
 import type { BenchMethod } from './methods.js';
+import type { ReferenceRun } from './reference.js';
 
 export interface BenchRow {
   dataset: string;
@@ -60,6 +61,16 @@ export interface BenchRow {
   engineStats?: Record<string, number>;
   /** keyslice's model engines: seconds of the extent engine's runs within `seconds`. */
   extentSeconds?: number;
+  /** Objects segmented in the run (keyslice's engines segment every object of the case together); absent: 1. */
+  objects?: number;
+  /**
+   * The model engines: one encoder run of the model on a fixed input, timed in the same process before the case's
+   * rows (see `reference.ts`), and the time per object in such runs: wall (`seconds` / objects / its seconds) and
+   * CPU (`cpuSeconds` / objects / its CPU seconds). Absent for the weight-free methods.
+   */
+  reference?: ReferenceRun;
+  referenceRuns?: number;
+  cpuReferenceRuns?: number;
 }
 
 export type Placement = 'fixed' | 'suggested';
@@ -153,6 +164,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
       const truthExtent = extent(areas);
       return truthExtent ? [{ value, truth, areas, truthExtent }] : [];
     });
+    // One reference encoder run per model method and case, timed when the method first runs on the case.
+    const references = new Map<BenchMethod, ReferenceRun>();
     for (const kind of opts.kinds) {
       for (const placement of opts.placements ?? ['fixed']) {
         const keySets: (number[] | null)[][] = [];
@@ -168,11 +181,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
             const { value, truth, truthExtent } = o;
             const keySet = new Set(keySlices);
             for (const method of opts.methods) {
+              if (method.reference && !references.has(method)) references.set(method, await method.reference());
+              const reference = references.get(method);
               const t0 = performance.now();
               const c0 = process.cpuUsage();
               const out = await method.run({ image, axis, sg, label, labels: labels.map((x) => x.label) });
               const seconds = (performance.now() - t0) / 1000;
               const cpu = process.cpuUsage(c0);
+              const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+              const objects = out.objects ?? 1;
               const pred = out.mask;
               const m = objectMetrics(pred, truth, image.size, image.spacing, { nsdToleranceMm: 2 });
               rows.push({
@@ -192,12 +209,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
                 nsd2mm: m.nsd,
                 hd95: m.hd95,
                 seconds,
-                cpuSeconds: (cpu.user + cpu.system) / 1e6,
+                cpuSeconds,
                 rssMiB: process.memoryUsage().rss / 2 ** 20,
                 engineCalls: out.engineCalls ?? null,
                 callsSaved: out.callsSaved ?? null,
                 ...(out.engineStats ? { engineStats: out.engineStats } : {}),
                 ...(out.extentSeconds !== undefined ? { extentSeconds: out.extentSeconds } : {}),
+                ...(out.objects !== undefined ? { objects } : {}),
+                ...(reference
+                  ? { reference, referenceRuns: seconds / objects / reference.seconds, cpuReferenceRuns: cpuSeconds / objects / reference.cpuSeconds }
+                  : {}),
               });
             }
           }

@@ -88,6 +88,7 @@ export async function cmdBench(args: string[]): Promise<void> {
   const res = await benchFiles({
     adapter: v.adapter as string | undefined,
     samMosaic: samMosaicOption(v),
+    model: v.model as string | undefined,
     data: v.data as string | undefined,
     methods: list(v, 'methods'),
     datasets: list(v, 'datasets'),
