@@ -51,6 +51,7 @@ describe('benchmark', () => {
     assert.equal(csv.length, 1 + res.rows.length);
     assert.match(res.summary, /\| phantom \| mask \| mci \| 0\.\d{3} \| 0\.\d{3} \|/);
     assert.match(res.summary, /### Mean end error by budget[^]*\| phantom \| box \| mci \| \d+\.\d{2} \| \d+\.\d{2} \|/);
+    assert.match(res.summary, /\| Dice \| Dice non-key \| Dice key \|/);
     assert.match(res.summary, /### End error on the objects the key slices hold[^]*\| phantom \| mask \| mci \| \d+\.\d{2} \(1\/1\) \| \d+\.\d{2} \(1\/1\) \|/);
     assert.match(readFileSync(path.join(out, 'dice-vs-budget.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
     for (const r of res.rows) {
@@ -58,6 +59,9 @@ describe('benchmark', () => {
       assert.equal(r.keySlices.length, r.budget);
       assert.ok(r.keyObjects && r.keyObjects.touched >= 1 && r.keyObjects.ends.length <= r.keyObjects.touched);
       if (r.budget === 1) assert.equal(r.diceNonKey, 0, `${r.method}: nothing propagates from one key slice`);
+      assert.ok(r.diceKey >= 0 && r.diceKey <= 1);
+      // keyslice keeps a drawn key mask as it is: its key slices are the truth there.
+      if (r.kind === 'mask' && r.method === 'keyslice:interp') assert.equal(r.diceKey, 1, `key slices ${r.keySlices}`);
     }
     const k3 = res.rows.filter((r) => r.budget === 3 && r.kind === 'mask');
     for (const r of k3) assert.ok(r.dice > 0.7, `${r.method} k=3 Dice ${r.dice}`);

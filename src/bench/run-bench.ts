@@ -4,7 +4,7 @@
  * For each case and label value L (one binary object, truth = label == L), on the default slice axis:
  * for each prompt kind (mask, box, points), placement and budget k, the key slices get the truth mask, its
  * tight box or simulated clicks (3 positive, 1 negative: see `simulateClicks`; an empty key slice says "absent"); every method segments the object; the row records 3D Dice, Dice over the
- * non-key slices only, NSD at 2 mm, HD95, the predicted extent against the true one (for the whole label, and
+ * non-key slices only and over the key slices only (how close the prompted key cuts come to the truth), NSD at 2 mm, HD95, the predicted extent against the true one (for the whole label, and
  * for each connected part of the truth a key slice holds), wall time, memory and, for
  * keyslice's engines, the engine calls made and saved.
  * Placements: `fixed` takes the key slices of `selectKeySlices` (spread over the object's true extent);
@@ -44,6 +44,8 @@ export interface BenchRow {
   keyObjects?: KeyObjectEnds;
   dice: number;
   diceNonKey: number;
+  /** Dice over the key slices only: for a box or points, how well the prompted key cuts draw the object. */
+  diceKey: number;
   nsd2mm: number;
   hd95: number | null;
   seconds: number;
@@ -93,13 +95,13 @@ function extent(areas: number[]): [number, number] | null {
   return [first, last];
 }
 
-/** Dice restricted to the slices that are not key slices. */
-function diceOffSlices(pred: Uint8Array, truth: Uint8Array, sg: SliceGeometry, keys: Set<number>): number {
+/** Dice restricted to the key slices (`onKeys`) or to the slices that are not key slices; 1 when both are empty there. */
+export function diceOnSlices(pred: Uint8Array, truth: Uint8Array, sg: SliceGeometry, keys: Set<number>, onKeys: boolean): number {
   let p = 0;
   let t = 0;
   let both = 0;
   for (let w = 0; w < sg.count; w++) {
-    if (keys.has(w)) continue;
+    if (keys.has(w) !== onKeys) continue;
     for (let v = 0; v < sg.nv; v++) {
       for (let u = 0; u < sg.nu; u++) {
         const i = sg.index(u, v, w);
@@ -205,7 +207,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
                 predExtent: extent(sliceAreas(pred, sg, 1)),
                 keyObjects: keyObjectEnds(pred, truth, image.size, sg, keySlices),
                 dice: m.dice,
-                diceNonKey: diceOffSlices(pred, truth, sg, keySet),
+                diceNonKey: diceOnSlices(pred, truth, sg, keySet, false),
+                diceKey: diceOnSlices(pred, truth, sg, keySet, true),
                 nsd2mm: m.nsd,
                 hd95: m.hd95,
                 seconds,
