@@ -8,6 +8,9 @@ import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
 import { boundingBox2d } from '../src/morphology/binary.js';
 import type { KeySlice } from '../src/annotations/types.js';
+import { segment } from '../src/pipeline/segment.js';
+import { IDENTITY_DIRECTION, type Volume } from '../src/volume/volume.js';
+import { rng as seededRng } from '../src/demo/phantom.js';
 import { collapses, keepsSkip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
 
 const rules = DEFAULT_STOP_RULES;
@@ -32,6 +35,13 @@ describe('front planner', () => {
     assert.equal(tapered.above, null, 'nothing runs outward from an absent key slice');
     const flat = planFronts({ keys: keysOf([4, true], [12, false]), count: 16, priorHolds: () => false, priorFallback: true });
     assert.equal(flat.gaps[0].up?.between, false);
+  });
+
+  it('gives no prior fallback to a gap between key slices that show different objects', () => {
+    const apart = (a: number, b: number) => a === 8 && b === 20;
+    const s = planFronts({ keys: keysOf([3, true], [8, true], [20, true]), count: 24, priorHolds: () => true, priorFallback: true, apart });
+    assert.deepEqual(s.gaps.map((g) => [g.a, g.b, g.priorFallback]), [[3, 8, true], [8, 20, false]]);
+    assert.deepEqual(frontsInOrder(s).map((f) => `${f.key}${f.direction > 0 ? '+' : '-'}`), ['3-', '3+', '8-', '8+', '20-', '20+'], 'the fronts still run');
   });
 
   it('cuts fronts to the range and the extent, naming why each ends', () => {
@@ -193,6 +203,37 @@ describe('interpolation prior gap by gap', () => {
     assert.equal(holds(guide, 3, 7), false, 'no guide between lesions apart');
     assert.ok(holds(guide, 9, 11), 'the guide of a gap between two views of one lesion');
     assert.ok(Buffer.from(guide.subarray(2 * area, 3 * area)).equals(Buffer.from(apart.get(2) as Uint8Array)), 'key slices as they are');
+  });
+});
+
+describe('two lesions on far key slices', () => {
+  // Lesion A (radius 4) on slices 2..6 around (10, 10), lesion B on slices 15..19 around (34, 30); nothing in
+  // between: a mask on slice 4 and one on slice 17.
+  const [nx, ny, nz] = [44, 40, 22];
+  const rng = seededRng(5);
+  const data = new Float32Array(nx * ny * nz);
+  const inA = (x: number, y: number, z: number) => z >= 2 && z <= 6 && (x - 10) ** 2 + (y - 10) ** 2 <= 16;
+  const inB = (x: number, y: number, z: number) => z >= 15 && z <= 19 && (x - 34) ** 2 + (y - 30) ** 2 <= 16;
+  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) {
+    data[x + nx * (y + ny * z)] = (inA(x, y, z) || inB(x, y, z) ? 100 : 30) + 8 * (rng() - 0.5);
+  }
+  const image: Volume<Float32Array> = { size: [nx, ny, nz], spacing: [1, 1, 1], origin: [0, 0, 0], direction: IDENTITY_DIRECTION, data };
+  const maskAt = (z: number) => Uint8Array.from({ length: nx * ny }, (_, i) => (inA(i % nx, Math.floor(i / nx), z) || inB(i % nx, Math.floor(i / nx), z) ? 1 : 0));
+  it('leaves the slices between them that no front reached empty, rather than moving one lesion into the other', async () => {
+    const keySlices: KeySlice[] = [4, 17].map((index) => ({ index, empty: false, mask: maskAt(index), points: [], negativePoints: [] }));
+    const { labels, report } = await segment(image, { axis: 2, labels: [{ value: 1, keySlices }] }, { engine: 'classic' });
+    const areaOf = (z: number) => {
+      let n = 0;
+      for (let i = z * nx * ny; i < (z + 1) * nx * ny; i++) if (labels.data[i] === 1) n++;
+      return n;
+    };
+    const slices = report.labels[0].slices;
+    for (let z = 8; z <= 13; z++) {
+      const source = slices.find((r) => r.slice === z)?.source;
+      assert.equal(areaOf(z), 0, `slice ${z}: ${source}`);
+      assert.notEqual(source, 'interpolated');
+    }
+    for (const z of [3, 5, 16, 18]) assert.ok(areaOf(z) > 20, `slice ${z}: each lesion followed (${areaOf(z)} px)`);
   });
 });
 

@@ -7,7 +7,8 @@
  * 2. between two key slices that hold the object, a front runs from each end towards the other; where both
  *    reached a slice their masks are fused, weighted by distance, with the interpolation prior (shape-based
  *    interpolation of the key masks, or ITK morphological contour interpolation for engines that ask for it)
- *    as the third vote; a slice no front reached gets the prior; the fronts themselves are guided by the
+ *    as the third vote; a slice no front reached gets the prior (unless the two key slices show different
+ *    objects: lesions apart in the slice, see `keyMasksApart`); the fronts themselves are guided by the
  *    interpolation of their gap's two key slices alone (see `frontGuide`), or by nothing where these show
  *    different objects (lesions apart in the slice, see `keyMasksApart`);
  * 3. between a key slice holding the object and one saying "absent", a single front runs and stops before the
@@ -396,6 +397,7 @@ export async function propagateObject(
       ...(options.extent ? { extent: options.extent } : {}),
       priorHolds: (w) => guideOf(w).some((x) => x),
       priorFallback: policy.gapFallback !== 'none',
+      apart: (a, b) => keyMasksApart(keyMasks.get(a) ?? null, keyMasks.get(b) ?? null, img),
     });
     const outcomes = new Map<FrontPlan, FrontOutcome>();
     const fronts: FrontReport[] = [];

@@ -38,7 +38,7 @@ export interface GapPlan {
   /** The fronts from `a` upward and from `b` downward, when they run. */
   up: FrontPlan | null;
   down: FrontPlan | null;
-  /** Whether a slice no front reached gets the interpolation prior (both ends hold the object). */
+  /** Whether a slice no front reached gets the interpolation prior (both ends hold the same object). */
   priorFallback: boolean;
 }
 
@@ -64,6 +64,12 @@ export interface ScheduleInput {
   priorHolds(w: number): boolean;
   /** Whether the engine wants the prior on slices no front reached (false: `gapFallback: 'none'`). */
   priorFallback: boolean;
+  /**
+   * Whether the key slices a and b (both holding the object) show different objects, such as lesions apart in
+   * the slice (see `keyMasksApart`): the prior then moves one into the other across the gap, and the slices no
+   * front reached stay empty rather than take it (default: never).
+   */
+  apart?(a: number, b: number): boolean;
 }
 
 /** Why an outward front ends at its limit: another engine's extent, the user's range or the image's end. */
@@ -108,7 +114,7 @@ export function planFronts(input: ScheduleInput): Schedule {
       mb && gHi === b - 1
         ? { key: b, direction: -1, between: ma || tapered, limit: gLo, endReason: gLo === a + 1 ? (ma ? 'key-slice' : 'absent') : 'range' }
         : null;
-    gaps.push({ a, b, lo: gLo, hi: gHi, up, down, priorFallback: ma && mb && input.priorFallback });
+    gaps.push({ a, b, lo: gLo, hi: gHi, up, down, priorFallback: ma && mb && input.priorFallback && !input.apart?.(a, b) });
   }
   return { below, gaps, above };
 }
