@@ -51,6 +51,8 @@ describe('points as a prompt: the region grown from the clicks', () => {
     for (const [i, j] of clicks.points) assert.equal(r.region[i + nu * j], 1);
     for (const [i, j] of clicks.negativePoints) assert.equal(r.region[i + nu * j], 0);
     assert.ok(Math.abs(r.centre - 120) < 10, `centre ${r.centre}`);
+    // The organ's edges stopped the flood, except at the bridge, where the negative click did.
+    assert.ok(r.edgeBound > 0.75 && r.edgeBound < 1, `edge-bound share ${r.edgeBound.toFixed(2)}`);
   });
 
   it('a negative click on the bridged neighbour keeps the flood out of it', () => {
@@ -79,6 +81,7 @@ describe('points as a prompt: the region grown from the clicks', () => {
       const truthArea = truthSmall.reduce((s, x) => s + x, 0);
       assert.ok(area < 3 * truthArea, `radius ${radius}: region ${area} px for a ${truthArea} px structure (reach ${r.reach.toFixed(1)} mm)`);
       assert.ok(dice(r.region, truthSmall) > 0.5, `radius ${radius}: Dice ${dice(r.region, truthSmall).toFixed(3)}`);
+      assert.ok(r.edgeBound < 0.9, `radius ${radius}: the reach, not the image, bounded the flood (${r.edgeBound.toFixed(2)})`);
     }
   });
 
@@ -94,6 +97,25 @@ describe('points as a prompt: the region grown from the clicks', () => {
     assert.ok(Math.abs(r.centre - 160) < 20, `centre ${r.centre.toFixed(1)}`);
     assert.ok(area <= 3 * 8, `region ${area} px for 8 lesion pixels`);
     assert.ok(dice(r.region, truthLesions) > 0.6, `Dice ${dice(r.region, truthLesions).toFixed(3)}`);
+  });
+
+  it('where the edges bounded the flood, the cut draws the border across the rim the flood stopped short of', async () => {
+    // The organ with a soft border: the intensity falls from the organ's to the surroundings' over 5 pixels, the
+    // truth's border in the middle of that rim. The flood from the clicks stops inside it.
+    const soft = slice(nu, nv, 4, (u, v) => {
+      const d = 16 * (Math.hypot((u - 64) / 45, (v - 32) / 16) - 1);
+      return 120 - 80 * Math.min(1, Math.max(0, (d + 2.5) / 5));
+    });
+    const truthSoft = maskOf(nu, nv, (u, v) => Math.hypot((u - 64) / 45, (v - 32) / 16) <= 1);
+    const c = simulateClicks(truthSoft, soft, { nu, nv, du: 1, dv: 1 });
+    const grown = pointRegion(soft, { nu, nv, du: 1, dv: 1 }, c.points, c.negativePoints);
+    assert.ok(grown.edgeBound >= 0.9, `edge-bound flood (${grown.edgeBound.toFixed(2)})`);
+    const cut = async (o: typeof DEFAULT_CLASSIC) => (await new ClassicSession(roi(soft, nu, nv, 1), o).segmentSlice(key(c.points, c.negativePoints))).mask;
+    const wide = await cut(DEFAULT_CLASSIC);
+    const narrow = await cut({ ...DEFAULT_CLASSIC, edgeBoundMargin: DEFAULT_CLASSIC.pointMargin });
+    const area = (m: Uint8Array) => m.reduce((a, x) => a + x, 0);
+    assert.ok(area(grown.region) < area(narrow) && area(narrow) < area(wide) && area(wide) <= area(truthSoft), `areas: flood ${area(grown.region)}, cut ${area(narrow)} -> ${area(wide)}, truth ${area(truthSoft)}`);
+    assert.ok(dice(wide, truthSoft) > dice(narrow, truthSoft), `Dice ${dice(narrow, truthSoft).toFixed(3)} -> ${dice(wide, truthSoft).toFixed(3)}`);
   });
 
   it('the classic engine segments the organ from the simulated clicks', async () => {

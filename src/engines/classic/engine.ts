@@ -62,6 +62,17 @@ export interface ClassicOptions {
   /** How far (fraction of the box's side, at least 1 pixel) a result may stay from a box side and still span it (default 0.1). */
   boxSlack: number;
   /**
+   * Points alone: the margin around the region grown from the clicks in which the key slice's cut is solved, as
+   * a fraction of the region's equivalent radius, at least 2 pixels (default 0.25) ...
+   */
+  pointMargin: number;
+  /**
+   * ... and the margin where the image's edges bounded that region all around (at least 90 % of its border, see
+   * `PointRegion.edgeBound`): the object is then well delineated and the region stops inside its border
+   * (default 0.5).
+   */
+  edgeBoundMargin: number;
+  /**
    * Solve each propagation step in a window around the previous mask and the prior rather than on the whole
    * slice: the same result, at a cost that follows the object's size instead of the slice's (default true).
    */
@@ -82,8 +93,13 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   compensateCurvature: true,
   fitBox: true,
   boxSlack: 0.1,
+  pointMargin: 0.25,
+  edgeBoundMargin: 0.5,
   solveInWindow: true,
 };
+
+/** The share of a points region's border the image's edges must bound for `edgeBoundMargin` (see `ClassicOptions`). */
+const EDGE_BOUND = 0.9;
 
 /**
  * Extra per-pixel evidence for the cut, as logits of the object (for example a model's mask logits): each free
@@ -230,11 +246,15 @@ export class ClassicSession implements ObjectSession {
       estimate = ellipseInBox(nu, nv, key.box);
     } else {
       // Points only: the region the clicks point at, grown from the image (see `pointRegion`), is the initial
-      // estimate; the cut is solved in a margin around it.
+      // estimate; the cut is solved in a margin around it. Where the image's edges stopped the flood all around,
+      // the flood found the object, short of its border by the rim where the intensity passes from the object's
+      // to the surroundings' (the flood stops where it leaves the tolerance): the margin is then wider, so that
+      // the cut draws the border across that rim (see `edgeBoundMargin`).
       const grown = pointRegion(image, this.img, key.points, key.negativePoints);
       estimate = grown.region;
       fillHoles2d(estimate, nu, nv);
-      region = dilate(estimate, nu, nv, du, dv, Math.max(2 * Math.max(du, dv), 0.25 * this.radiusMm(estimate)));
+      const margin = grown.edgeBound >= EDGE_BOUND ? this.o.edgeBoundMargin : this.o.pointMargin;
+      region = dilate(estimate, nu, nv, du, dv, Math.max(2 * Math.max(du, dv), margin * this.radiusMm(estimate)));
     }
     for (let i = 0; i < n; i++) free[i] = region[i];
     const seedFg = new Uint8Array(n);

@@ -36,6 +36,12 @@ export interface PointRegion {
   tolerance: number;
   /** How far (mm) the flood could reach from the nearest positive click. */
   reach: number;
+  /**
+   * The share of the region's border pixels (those with an 8-neighbour outside it) where the image stopped the
+   * flood: every neighbour outside lies beyond the tolerance. Near 1 the flood found the object's edges all
+   * around; low where the reach or the negative clicks bounded it in surroundings that look like the object.
+   */
+  edgeBound: number;
 }
 
 function median(values: number[]): number {
@@ -128,7 +134,32 @@ export function pointRegion(
   for (let i = 0; i < n; i++) region[i] = fromPos[i] < Infinity && (!fromNeg || fromPos[i] <= fromNeg[i]) ? 1 : 0;
   for (const [i, j] of points) region[i + nu * j] = 1;
   for (const [i, j] of negativePoints) region[i + nu * j] = 0;
-  return { region, centre, spread, tolerance, reach };
+  return { region, centre, spread, tolerance, reach, edgeBound: edgeBoundShare(region, passable, nu, nv) };
+}
+
+/** The share of the region's border pixels whose 8-neighbours outside it are all impassable (see `edgeBound`); 0 for an empty region. */
+function edgeBoundShare(region: Uint8Array, passable: Uint8Array, nu: number, nv: number): number {
+  let border = 0;
+  let bounded = 0;
+  for (let v = 0; v < nv; v++) {
+    for (let u = 0; u < nu; u++) {
+      if (!region[u + nu * v]) continue;
+      let outside = false;
+      let open = false;
+      for (let j = Math.max(0, v - 1); j <= Math.min(nv - 1, v + 1); j++) {
+        for (let i = Math.max(0, u - 1); i <= Math.min(nu - 1, u + 1); i++) {
+          const q = i + nu * j;
+          if (region[q]) continue;
+          outside = true;
+          if (passable[q]) open = true;
+        }
+      }
+      if (!outside) continue;
+      border++;
+      if (!open) bounded++;
+    }
+  }
+  return border > 0 ? bounded / border : 0;
 }
 
 /**
