@@ -116,7 +116,6 @@ describe('benchmark', () => {
         assert.equal(r.referenceRuns, undefined, r.method);
       }
     }
-    // One reference per method and case: both model rows of the case carry their own.
     assert.match(res.summary, /### Model engines: time per object[^]*\| phantom \| mask \| keyslice:hybrid \| 1 \| \d+\.\d{2} \| \d+\.\d{2} \| \d+\.\d{3} \| \d+\.\d \| \d+\.\d \| \d+\.\d \|/);
     assert.doesNotMatch(res.summary, /\| phantom \| mask \| keyslice:classic \| 1 \| \d+\.\d{2} \| \d+\.\d{2} \| \d+\.\d{3} \|/);
     const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { rows: { method: string; referenceRuns?: number }[] };

@@ -21,6 +21,7 @@ import { segment } from '../src/pipeline/segment.js';
 import { KeysliceError } from '../src/util/errors.js';
 import * as keyslice from '../src/index.js';
 import { SliceGeometry } from '../src/volume/volume.js';
+import { boundingBox2d } from '../src/morphology/binary.js';
 import { getMethod } from '../src/bench/methods.js';
 import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { CLI } from './helpers/paths.js';
@@ -465,16 +466,40 @@ describe('the hybrid engine\'s budget of full-size encoder inputs', () => {
       return { labels: r.labels.data, d: dice(Uint8Array.from(r.labels.data, (x) => (x === 1 ? 1 : 0)), blob.truth), st: r.report.engineStats ?? {} };
     };
     const plain = await run({});
-    const ample = await run({ sam: { mosaic: 3 }, fullInputs: 100 });
+    const ample = await run({ sam: { mosaic: 3 }, fullInputs: 100, largeObject: null });
     assert.deepEqual(ample.labels, plain.labels);
     assert.deepEqual(ample.st, { ...plain.st, encoderSeconds: ample.st.encoderSeconds, decoderSeconds: ample.st.decoderSeconds });
     // The key slice's input, then one full input per front; the rest of each front shares mosaic inputs.
-    const small = await run({ sam: { mosaic: 3 }, fullInputs: 3 });
-    const none = await run({ sam: { mosaic: 3 }, fullInputs: 1 });
+    const small = await run({ sam: { mosaic: 3 }, fullInputs: 3, largeObject: null });
+    const none = await run({ sam: { mosaic: 3 }, fullInputs: 1, largeObject: null });
     assert.ok(small.st.slicesEncoded > small.st.encoderCalls, `${small.st.slicesEncoded} slices in ${small.st.encoderCalls} inputs`);
     assert.ok(small.st.encoderCalls < plain.st.encoderCalls, `encoder runs ${small.st.encoderCalls}, one slice per input ${plain.st.encoderCalls}`);
     assert.ok(none.st.encoderCalls < small.st.encoderCalls, `encoder runs ${none.st.encoderCalls}, budget of 3 ${small.st.encoderCalls}`);
     assert.ok(small.d > 0.8 && none.d > 0.8, `dice ${small.d}, ${none.d}`);
+  });
+  it('a large object (a tile still shows it at few input pixels per image pixel) takes the large budget; a small one the general', async () => {
+    const model = await loadSamModel(writeBrightnessModel(path.join(tmp, 'large-object')), { memoryCacheBytes: 0 });
+    const run = async (o: Parameters<typeof hybridEngine>[1]) => {
+      const r = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, { engine: hybridEngine(model, o) });
+      return { labels: r.labels.data, st: r.report.engineStats ?? {} };
+    };
+    // A tile's scale is a third of the whole input's; tiny on a crop the size of the whole slice.
+    const img = { nu: 48, nv: 48, du: 1, dv: 1, count: 20, windowed: () => new Float32Array(48 * 48) } as unknown as RoiImage;
+    const box = boundingBox2d(key, 48, 48) as [number, number, number, number];
+    const scale = new SamSession(img, model, { ...DEFAULT_SAM_ENGINE, mosaic: 3 }, newUsage()).tileScale(box);
+    const whole = new SamSession(img, model, { ...DEFAULT_SAM_ENGINE, mosaic: 1 }, newUsage()).tileScale(box);
+    assert.ok(scale > 0 && Math.abs(whole / scale - 3) < 0.05, `tile ${scale}, whole input ${whole}`);
+    const wide = new SamSession(img, model, { ...DEFAULT_SAM_ENGINE, mosaic: 3 }, newUsage()).tileScale([0, 0, 47, 47]);
+    assert.ok(wide < scale, `whole-slice crop ${wide}, object's ${scale}`);
+    const general = await run({ sam: { mosaic: 3 }, fullInputs: 6, largeObject: null });
+    const two = await run({ sam: { mosaic: 3 }, fullInputs: 2, largeObject: null });
+    const large = await run({ sam: { mosaic: 3 }, fullInputs: 6, largeObject: { scale: 1000, fullInputs: 2 } });
+    const small = await run({ sam: { mosaic: 3 }, fullInputs: 6, largeObject: { scale: 0, fullInputs: 2 } });
+    assert.deepEqual(large.labels, two.labels);
+    assert.equal(large.st.encoderCalls, two.st.encoderCalls);
+    assert.deepEqual(small.labels, general.labels);
+    assert.equal(small.st.encoderCalls, general.st.encoderCalls);
+    assert.ok(two.st.encoderCalls < general.st.encoderCalls, `budget 2: ${two.st.encoderCalls} encoder runs, budget 6: ${general.st.encoderCalls}`);
   });
 });
 
@@ -712,7 +737,7 @@ describe('the package entry point', () => {
 describe('--sam-mosaic (segment and bench)', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
-  it('keyslice segment --sam-mosaic 3 tiles the hybrid engine\'s encoder inputs; a bad value or engine is a usage error', async () => {
+  it('the hybrid engine tiles its encoder inputs by default (--sam-mosaic 3), and --sam-mosaic 1 keeps one slice per input; a bad value or engine is a usage error', async () => {
     const dir = path.join(tmp, 'cli-mosaic');
     const modelDir = writeBrightnessModel(path.join(dir, 'model'));
     // An object over 20 slices: more than the hybrid engine's budget of full-size inputs.
@@ -724,9 +749,11 @@ describe('--sam-mosaic (segment and bench)', () => {
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')).engineStats as Record<string, number>;
     };
-    const one = stats([]);
-    const tiled = stats(['--sam-mosaic', '3']);
-    assert.equal(one.slicesEncoded, one.encoderCalls, 'one slice per input by default');
+    const one = stats(['--sam-mosaic', '1']);
+    const tiled = stats([]);
+    const three = stats(['--sam-mosaic', '3']);
+    assert.deepEqual(three, { ...tiled, encoderSeconds: three.encoderSeconds, decoderSeconds: three.decoderSeconds });
+    assert.equal(one.slicesEncoded, one.encoderCalls, 'one slice per input with --sam-mosaic 1');
     assert.ok(tiled.slicesEncoded > tiled.encoderCalls, `${tiled.slicesEncoded} slices in ${tiled.encoderCalls} inputs`);
     assert.ok(tiled.encoderCalls < one.encoderCalls, `encoder runs ${tiled.encoderCalls} against ${one.encoderCalls}`);
     for (const [args, pattern] of [
@@ -743,11 +770,33 @@ describe('--sam-mosaic (segment and bench)', () => {
     }
   });
 
+  it('with --adapter, hybrid runs one slice per encoder input and says so; an explicit --sam-mosaic 3 with it is refused', async () => {
+    const dir = path.join(tmp, 'adapter-mosaic');
+    const modelDir = writeBrightnessModel(path.join(dir, 'model'));
+    await writeBlobDataset(dir, [61, 62, 63]);
+    const adapter = path.join(dir, 'adapter');
+    const t = run('train', '--data', dir, '--out', adapter, '--mode', 'residual', '--engine', 'hybrid', '--model', modelDir, '--max-steps', '2', '--quiet');
+    assert.equal(t.status, 0, t.stderr);
+    const base = ['segment', '--image', path.join(dir, 'img61.nii.gz'), '--annotations', path.join(dir, 'lab61.nii.gz'), '--key-slices', '5', '--engine', 'hybrid', '--model', modelDir, '--adapter', adapter];
+    const report = path.join(dir, 'r.json');
+    const seg = run(...base, '--out', path.join(dir, 'seg.nii.gz'), '--report', report);
+    assert.equal(seg.status, 0, seg.stderr);
+    assert.match(seg.stderr, /hybrid runs one slice per encoder input with --adapter, as the adapter was trained/);
+    const st = JSON.parse(fs.readFileSync(report, 'utf8')).engineStats as Record<string, number>;
+    assert.equal(st.slicesEncoded, st.encoderCalls, 'one slice per input');
+    const refused = run(...base, '--sam-mosaic', '3', '--out', path.join(dir, 'seg2.nii.gz'));
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /--sam-mosaic is not available with --adapter/);
+  });
+
   it('bench methods: keyslice:<sam engine>/mosaicN, or --sam-mosaic N for the SAM-format engines named', async () => {
-    assert.equal(getMethod('keyslice:hybrid/mosaic3').name, 'keyslice:hybrid/mosaic3');
+    // A mosaic other than the engine's default (hybrid 3, sam 1) names the method.
+    assert.equal(getMethod('keyslice:hybrid/mosaic3').name, 'keyslice:hybrid');
+    assert.equal(getMethod('keyslice:hybrid/mosaic1').name, 'keyslice:hybrid/mosaic1');
     assert.equal(getMethod('keyslice:hybrid', { samMosaic: 2 }).name, 'keyslice:hybrid/mosaic2');
     assert.equal(getMethod('sam', { samMosaic: 2 }).name, 'keyslice:sam/mosaic2');
-    assert.equal(getMethod('keyslice:hybrid', { samMosaic: 1 }).name, 'keyslice:hybrid');
+    assert.equal(getMethod('sam', { samMosaic: 1 }).name, 'keyslice:sam');
+    assert.equal(getMethod('keyslice:hybrid', { samMosaic: 1 }).name, 'keyslice:hybrid/mosaic1');
     assert.equal(getMethod('keyslice:classic', { samMosaic: 3 }).name, 'keyslice:classic', 'a weight-free engine has no encoder to tile');
     assert.equal(getMethod('keyslice:classic/noskip').name, 'keyslice:classic/noskip');
     assert.throws(() => getMethod('keyslice:classic/mosaic2'), (e: KeysliceError) => e.code === 'USAGE' && /for the engines with a SAM-format model \(sam, hybrid\)/.test(e.message));

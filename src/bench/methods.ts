@@ -19,7 +19,7 @@ import { promptMask } from '../annotations/rasterize.js';
 import { keyBoxes, type LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
 import { allEngineNames, MODEL_ENGINES, resolveEngine } from '../pipeline/engines-node.js';
-import { checkEngineSettings, engineSpec } from '../pipeline/engines.js';
+import { checkEngineSettings, defaultSamMosaic, engineSpec } from '../pipeline/engines.js';
 import { DEFAULT_ENGINE, engineNames, segment } from '../pipeline/segment.js';
 import type { SliceEngine } from '../propagation/types.js';
 import { KeysliceError } from '../util/errors.js';
@@ -136,11 +136,11 @@ function engineMethod(name: string, noSkip = false, samMosaic?: number, model?: 
   let engine: Promise<SliceEngine> | undefined;
   const format = engineSpec(name).model;
   return {
-    name: `keyslice:${name}${noSkip ? '/noskip' : ''}${samMosaic ? `/mosaic${samMosaic}` : ''}`,
+    name: `keyslice:${name}${noSkip ? '/noskip' : ''}${samMosaic !== undefined ? `/mosaic${samMosaic}` : ''}`,
     ...(format !== 'none' ? { reference: () => referenceEncoderRun(format, model) } : {}),
     async run(input) {
       // No embeddings kept between runs: each simulated user starts cold, and times say so.
-      engine ??= resolveEngine(name, { memoryCacheBytes: 0, ...(samMosaic ? { samMosaic } : {}), ...(model !== undefined ? { model } : {}) });
+      engine ??= resolveEngine(name, { memoryCacheBytes: 0, ...(samMosaic !== undefined ? { samMosaic } : {}), ...(model !== undefined ? { model } : {}) });
       const { labels, report } = await segment(
         input.image,
         { axis: input.axis, labels: input.labels ?? [input.label] },
@@ -194,7 +194,8 @@ export function getMethod(name: string, settings: { samMosaic?: number; model?: 
     if (m[3] !== undefined && engineSpec(engine).model !== 'sam') {
       throw new KeysliceError('USAGE', `bench method "${name}": /mosaicN is for the engines with a SAM-format model (${MODEL_ENGINES.filter((e) => engineSpec(e).model === 'sam').join(', ')})`);
     }
-    const tiled = mosaic !== undefined && mosaic !== 1 && engineSpec(engine).model === 'sam' ? mosaic : undefined;
+    // A mosaic other than the engine's default names the method after it (`keyslice:hybrid/mosaic1`).
+    const tiled = mosaic !== undefined && mosaic !== defaultSamMosaic(engine) && engineSpec(engine).model === 'sam' ? mosaic : undefined;
     if (tiled !== undefined) checkEngineSettings(engine, { samMosaic: tiled });
     return engineMethod(engine, m[2] === 'noskip', tiled, engineSpec(engine).model === 'none' ? undefined : settings.model);
   }

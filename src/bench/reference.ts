@@ -1,6 +1,6 @@
 /**
  * A reference for the model engines' times: one encoder run of the engine's model on a fixed synthetic input,
- * timed in the benchmark's own process after a warm-up run. Seconds per object divided by it read the same on an
+ * timed in the benchmark's own process just before each row (after one warm-up run per process). Seconds per object divided by it read the same on an
  * idle and on a loaded machine (both slow down alike), so a target such as "6 s per object on an idle machine"
  * can be checked as a number of reference runs.
  */
@@ -29,9 +29,8 @@ export function referenceFrame(size: number, mean: readonly number[], std: reado
   return out;
 }
 
-/** Times `run` once after one warm-up call. */
+/** Times one call of `run`. */
 async function timed(run: () => Promise<unknown>): Promise<ReferenceRun> {
-  await run();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await run();
@@ -58,7 +57,11 @@ function encoderOf(format: 'sam' | 'sam2', model: string | undefined): Promise<E
       const m = await loadSamModel(model, { memoryCacheBytes: 0 });
       const input = referenceFrame(m.manifest.inputSize, m.manifest.mean, m.manifest.std);
       return () => m.encode(input);
-    })();
+    })().then(async (run) => {
+      // One warm-up run when the model is loaded: the first run of a session sets it up.
+      await run();
+      return run;
+    });
     encoders.set(key, e);
   }
   return e;
@@ -66,7 +69,7 @@ function encoderOf(format: 'sam' | 'sam2', model: string | undefined): Promise<E
 
 /**
  * One reference encoder run of a model (`sam`: SAM-format, the built-in one when `model` is undefined; `sam2`: a
- * SAM2-family model folder), timed now after a warm-up run.
+ * SAM2-family model folder), timed now; the model is loaded, and run once to warm up, on the first call.
  */
 export async function referenceEncoderRun(format: 'sam' | 'sam2', model?: string): Promise<ReferenceRun> {
   return timed(await encoderOf(format, model));

@@ -66,8 +66,8 @@ export interface BenchRow {
   /** Objects segmented in the run (keyslice's engines segment every object of the case together); absent: 1. */
   objects?: number;
   /**
-   * The model engines: one encoder run of the model on a fixed input, timed in the same process before the case's
-   * rows (see `reference.ts`), and the time per object in such runs: wall (`seconds` / objects / its seconds) and
+   * The model engines: one encoder run of the model on a fixed input, timed in the same process just before the
+   * row (see `reference.ts`), and the time per object in such runs: wall (`seconds` / objects / its seconds) and
    * CPU (`cpuSeconds` / objects / its CPU seconds). Absent for the weight-free methods.
    */
   reference?: ReferenceRun;
@@ -166,8 +166,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
       const truthExtent = extent(areas);
       return truthExtent ? [{ value, truth, areas, truthExtent }] : [];
     });
-    // One reference encoder run per model method and case, timed when the method first runs on the case.
-    const references = new Map<BenchMethod, ReferenceRun>();
     for (const kind of opts.kinds) {
       for (const placement of opts.placements ?? ['fixed']) {
         const keySets: (number[] | null)[][] = [];
@@ -183,8 +181,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
             const { value, truth, truthExtent } = o;
             const keySet = new Set(keySlices);
             for (const method of opts.methods) {
-              if (method.reference && !references.has(method)) references.set(method, await method.reference());
-              const reference = references.get(method);
+              // The model engines: a reference encoder run just before the row, under the same load.
+              const reference = method.reference ? await method.reference() : undefined;
               const t0 = performance.now();
               const c0 = process.cpuUsage();
               const out = await method.run({ image, axis, sg, label, labels: labels.map((x) => x.label) });

@@ -57,9 +57,11 @@ Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${all
 SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
 a SAM2-family model exported to --model DIR (see docs/medsam2.md). Execution provider: cpu unless
 --execution-provider names others; --embedding-cache DIR keeps sam and hybrid image embeddings
-for the next run; --sam-mosaic N (1-4, default 1) puts N x N slices of a front into one sam/hybrid encoder
-input where the object is small (fewer encoder runs, a little less Dice; hybrid keeps 6 full-size inputs per
-object, near its key slices, and tiles the rest: spleen CT 19 -> 9 encoder runs, Dice -0.001). --adapter DIR adds a trained adapter (keyslice train) to the engine it was made for;
+for the next run; --sam-mosaic N (1-4; default 3 for hybrid, 1 for sam) puts N x N slices of a front into one
+encoder input where the object's crop fits a tile (hybrid keeps full-size inputs near each object's key slices:
+6, or 2 for a large object, and tiles the rest; spleen CT 19 -> 5 encoder runs, Dice -0.001; --sam-mosaic 1:
+one slice per input). --adapter DIR adds a trained adapter (keyslice train) to the engine it was made for
+(hybrid then runs one slice per input);
 --loo trains and tests adapters leaving one case out. --range limits propagation to slices FIRST..LAST (inclusive). Post-processing
 steps: keep-connected, fill-holes, smooth, continuity (default: all). See README.md for the
 prompts file format and the report.

@@ -22,10 +22,20 @@ export type LoadedModel = { kind: 'sam'; model: SamModel } | { kind: 'sam2'; mod
 /** Settings of the engines that take them (each engine ignores the others). */
 export interface EngineSettings {
   /**
-   * `sam` and `hybrid`: slices per side of one encoder input (default 1; see `SamEngineOptions.mosaic`): N x N
-   * slices of a front share one encoder run where the object's crop fits a tile without shrinking.
+   * `sam` and `hybrid`: slices per side of one encoder input (see `SamEngineOptions.mosaic`; default
+   * {@link defaultSamMosaic}): N x N slices of a front share one encoder run where the object's crop fits a tile
+   * without shrinking; 1 is one slice per input.
    */
   samMosaic?: number;
+}
+
+/**
+ * The engines' default `samMosaic`: 3 for `hybrid` (its object's budget of full-size inputs goes to the key slices
+ * and the first slices of each front, and the rest of each front shares tiled inputs; see `HybridOptions`), 1 for
+ * `sam` (alone, the model loses much of its accuracy in a tile).
+ */
+export function defaultSamMosaic(name: string): number {
+  return name === 'hybrid' ? 3 : 1;
 }
 
 /** The largest `samMosaic`: four slices per side, tiles of a quarter of the input's side. */
@@ -54,7 +64,7 @@ export const ENGINE_TABLE: readonly EngineSpec[] = Object.freeze([
   { name: interpolationEngine.name, model: 'none', create: () => interpolationEngine },
   { name: keySlicesEngine.name, model: 'none', create: () => keySlicesEngine },
   { name: 'sam', model: 'sam', create: (m, s) => samEngine(samOf('sam', m), s?.samMosaic ? { mosaic: s.samMosaic } : {}) },
-  { name: 'hybrid', model: 'sam', create: (m, s) => hybridEngine(samOf('hybrid', m), s?.samMosaic ? { sam: { mosaic: s.samMosaic } } : {}) },
+  { name: 'hybrid', model: 'sam', create: (m, s) => hybridEngine(samOf('hybrid', m), { sam: { mosaic: s?.samMosaic ?? defaultSamMosaic('hybrid') } }) },
   { name: 'medsam2', model: 'sam2', create: (m) => medsam2Engine(sam2Of('medsam2', m)) },
 ] satisfies EngineSpec[]);
 

@@ -11,6 +11,7 @@ import type { PostprocessOptions } from '../propagation/postprocess.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { adapterWarnings } from '../models/adapter/load-node.js';
 import { defaultModelEngine, resolveEngine } from './engines-node.js';
+import { defaultSamMosaic, engineSpec } from './engines.js';
 import { checkInputFiles, readInputs, type InputFiles } from './inputs-node.js';
 import { DEFAULT_ENGINE, segment, type Progress, type SegmentReport } from './segment.js';
 
@@ -25,7 +26,7 @@ export interface SegmentFilesOptions extends InputFiles {
   embeddingCache?: string;
   /** A trained adapter folder (`keyslice train`) for the engine. */
   adapter?: string;
-  /** Slices per side of one encoder input (sam and hybrid engines; default 1, see `EngineSettings.samMosaic`). */
+  /** Slices per side of one encoder input (sam and hybrid engines; default `defaultSamMosaic`, see `EngineSettings.samMosaic`). */
   samMosaic?: number;
   /** Intensity window (default: chosen from the image). */
   window?: IntensityWindow;
@@ -56,7 +57,8 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   const inputs = checkInputFiles(opts);
   const format = labelOutputFormat(opts.out, opts.format);
   await checkLabelOutput(opts.out, format, inputs);
-  const engine = await resolveEngine(opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE), {
+  const engineName = opts.engine ?? (opts.model !== undefined ? defaultModelEngine(opts.model) : DEFAULT_ENGINE);
+  const engine = await resolveEngine(engineName, {
     model: opts.model,
     executionProviders: opts.executionProviders,
     embeddingCache: opts.embeddingCache,
@@ -66,6 +68,10 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
   const { image, annotations, warnings, dicomFiles } = await readInputs(opts, stage);
   if (opts.adapter !== undefined) warnings.push(...(await adapterWarnings(opts.adapter)));
+  const tiles = engineSpec(engineName).model === 'sam' ? defaultSamMosaic(engineName) : 1;
+  if (opts.adapter !== undefined && opts.samMosaic === undefined && tiles > 1) {
+    warnings.push(`${engineName} runs one slice per encoder input with --adapter, as the adapter was trained; without one it tiles ${tiles} x ${tiles} slices per input beyond each object's full-size inputs`);
+  }
   if (!annotations) throw new KeysliceError('USAGE', 'no annotations given');
   const { labels, report } = await segment(image, annotations, {
     engine,

@@ -15,7 +15,8 @@
  *   stands where the classic engine is sure of it and it keeps the previous slice's shape (see `gate.ts`): the
  *   model is encoded only on the slices the image leaves open.
  * - With a mosaic (`sam.mosaic`), an object's first `fullInputs` encoder inputs (its outermost key slices and the
- *   first slices of each outward front) are full-size and the rest of each front shares tiled inputs.
+ *   first slices of each outward front; fewer for a large object, see `largeObject`) are full-size and the rest of
+ *   each front shares tiled inputs.
  */
 import type { KeySlice } from '../../annotations/types.js';
 import type { SamModel } from '../../models/sam/model.js';
@@ -23,6 +24,10 @@ import type { EngineRun, ObjectSession, PropagationStep, RoiImage, SliceEngine, 
 import { ClassicSession, classicEngine, DEFAULT_CLASSIC, type ClassicOptions } from '../classic/engine.js';
 import { DEFAULT_SAM_ENGINE, newUsage, SamSession, usageOf, type SamEngineOptions } from '../sam/engine.js';
 import { cutStands, type ModelGate } from './gate.js';
+import { boundingBox2d } from '../../morphology/binary.js';
+
+/** A large object's budget of full-size inputs with a mosaic (see `HybridOptions.largeObject`). */
+const LARGE_FULL_INPUTS = 2;
 
 export interface HybridOptions {
   /**
@@ -40,8 +45,9 @@ export interface HybridOptions {
    * The model half's options, over the `sam` engine's defaults (and `mosaicFrom` 3 here, for fronts between key
    * slices when `betweenWeight` asks the model there). `mosaic: 3` is the speed setting: up to nine slices of a
    * front share one encoder input where the object's crop fits a ninth of it without shrinking, once the object's
-   * budget of full-size inputs is spent (`fullInputs`). Off by default; see the README for its cost and Dice on
-   * the bench.
+   * budget of full-size inputs is spent (`fullInputs`, `largeObject`). Off in this function's defaults (one slice
+   * per input, as adapters are trained); the engine by name (`createEngine('hybrid', ...)`: command line, server,
+   * bench) sets 3, see `defaultSamMosaic`. See the README for its cost and Dice on the bench.
    */
   sam: Partial<Pick<SamEngineOptions, 'maskInput' | 'prompt' | 'mosaic' | 'mosaicFrom' | 'zoom' | 'residual' | 'zoomOn'>>;
   /** Bound the fronts beyond the outermost key slices by a classic-engine run (default true). */
@@ -66,9 +72,19 @@ export interface HybridOptions {
    * the budget near its key slices and tiles the rest.
    */
   fullInputs: number;
+  /**
+   * With a mosaic: the budget of full-size inputs of a large object. Where a mosaic tile would show the crop around
+   * each outermost key slice's object at no more than `scale` input pixels per image pixel (the object spans
+   * enough image pixels that a tile still resolves each of them in detail), the object's budget is `fullInputs`
+   * here in place of the general one; a small object, which a tile blows up from few image pixels, keeps that.
+   * Default: scale 4, 2 full-size inputs (the outermost key slices; with one key slice, it and the first slice of
+   * one front). On the bench the spleen CT (164 pixels across its crop: 2 input pixels per image pixel in a 3 x 3
+   * tile) is large; the hippocampus, spinal cord and MS lesions (10-16) are not. Null: one budget for every object.
+   */
+  largeObject: { scale: number; fullInputs: number } | null;
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null, fullInputs: 6 };
+export const DEFAULT_HYBRID: HybridOptions = { modelWeight: 0.3, betweenWeight: 0, classic: {}, sam: { mosaicFrom: 3 }, classicExtent: true, calibrate: true, gate: null, fullInputs: 6, largeObject: { scale: 4, fullInputs: LARGE_FULL_INPUTS } };
 
 class HybridSession implements ObjectSession {
   /** The model's logit bias on each outermost key slice (see `calibrate`), measured on first use. */
@@ -83,8 +99,8 @@ class HybridSession implements ObjectSession {
   constructor(
     private readonly classic: ClassicSession,
     private readonly model: SamSession,
-    private readonly count: number,
-    private readonly o: Pick<HybridOptions, 'modelWeight' | 'betweenWeight' | 'calibrate' | 'gate' | 'fullInputs'>,
+    private readonly img: RoiImage,
+    private readonly o: Pick<HybridOptions, 'modelWeight' | 'betweenWeight' | 'calibrate' | 'gate' | 'fullInputs' | 'largeObject'>,
   ) {}
 
   /** Whether an outward step's slice gets a full-size input: while its front's share of `fullInputs` lasts. */
@@ -124,9 +140,21 @@ class HybridSession implements ObjectSession {
     for (const k of new Set([sorted[0], sorted[sorted.length - 1]])) {
       const directions = [...(k.index === first ? [-1] : []), ...(k.index === last ? [1] : [])];
       this.outermost.set(k.index, { mask: k.mask, directions });
-      for (const d of directions) if (k.index + d >= 0 && k.index + d < this.count) this.waiting.add(`${k.index}${d}`);
+      for (const d of directions) if (k.index + d >= 0 && k.index + d < this.img.count) this.waiting.add(`${k.index}${d}`);
     }
-    this.fullLeft = this.o.fullInputs - this.outermost.size;
+    this.fullLeft = this.budget() - this.outermost.size;
+  }
+
+  /** The object's budget of full-size inputs: `largeObject`'s where every outermost key slice shows a large object. */
+  private budget(): number {
+    const large = this.o.largeObject;
+    if (!large) return this.o.fullInputs;
+    const { nu, nv } = this.img;
+    for (const { mask } of this.outermost.values()) {
+      const box = boundingBox2d(mask, nu, nv);
+      if (!box || this.model.tileScale(box) > large.scale) return this.o.fullInputs;
+    }
+    return large.fullInputs;
   }
 
   /** The model's bias on key slice `key` (0 where it is not measured). */
@@ -171,7 +199,7 @@ export function hybridEngine(model: SamModel, options: Partial<HybridOptions> = 
     newUsage: () => ({ ...newUsage() }),
     ...(o.classicExtent ? { extentEngine: classicEngine(o.classic) } : {}),
     async open(img: RoiImage, run?: EngineRun) {
-      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), img.count, o);
+      return new HybridSession(new ClassicSession(img, classic), new SamSession(img, model, sam, usageOf(run)), img, o);
     },
   };
 }

@@ -168,6 +168,16 @@ export class SamSession implements ObjectSession {
   }
 
   /**
+   * Input pixels per ROI pixel (the smaller of the two axes) of a mosaic tile holding the crop for an object seen
+   * at `around`; the whole input's without a mosaic. Small on a large object: a tile still shows it in detail.
+   */
+  tileScale(around: Box): number {
+    const m = this.model.manifest;
+    const f = inputFrame(this.crop(around), this.img.du, this.img.dv, m.inputSize, m.resize, this.tiles[0]);
+    return Math.min(f.sx, f.sy);
+  }
+
+  /**
    * The tiles for a crop of a slice `distance` slices from its front's key slice: the mosaic's when the crop fits a
    * tile without shrinking (the model sees every ROI pixel at least once) and the slice is not nearer to the key
    * slice than `mosaicFrom`, else the whole input.
