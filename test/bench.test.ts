@@ -11,6 +11,8 @@ import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { tempDir } from './helpers/paths.js';
 import { writeSam2Model } from './helpers/sam2-graphs.js';
 import { referenceFrame } from '../src/bench/reference.js';
+import { summarise } from '../src/bench/report.js';
+import type { BenchRow } from '../src/bench/run-bench.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
@@ -147,5 +149,16 @@ describe('benchmark', () => {
     const p = a[5] * 2 + 10;
     assert.ok(Math.abs((a[32 * 32 + 5] * 4 + 20) - p) < 1e-3 && Math.abs((a[2 * 32 * 32 + 5] * 8 + 30) - p) < 1e-3);
     assert.ok(Math.max(...a) > Math.min(...a), 'not a constant input');
+  });
+  it('gives seconds per object where a row segments all objects of its case together', () => {
+    const row = (label: number, seconds: number, objects?: number): BenchRow => ({
+      dataset: 'd', case: 'c', label, kind: 'mask', placement: 'fixed', budget: 1, method: 'm', keySlices: [3],
+      truthExtent: [1, 5], predExtent: [1, 5], dice: 0.9, diceNonKey: 0.9, diceKey: 1, nsd2mm: 0.9, hd95: 1, seconds,
+      cpuSeconds: seconds, rssMiB: 1, engineCalls: null, callsSaved: null, ...(objects !== undefined ? { objects } : {}),
+    });
+    // Two labels segmented together in each row (4 s and 6 s for both): 2 and 3 s per object.
+    assert.equal(summarise([row(1, 4, 2), row(2, 6, 2)]).get('d|mask|m|1')?.seconds, 2.5);
+    // A peer segments one label per row.
+    assert.equal(summarise([row(1, 4), row(2, 6)]).get('d|mask|m|1')?.seconds, 5);
   });
 });

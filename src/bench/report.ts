@@ -33,6 +33,7 @@ export interface SummaryCell {
   nsd2mm: number;
   /** Mean over rows with a finite HD95; null if none. */
   hd95: number | null;
+  /** Mean seconds per object: a row's time over the objects of its case segmented together (`BenchRow.objects`). */
   seconds: number;
   /** Mean |predicted - true| first and last slice, in slices (rows with an empty prediction excluded). */
   endError: number | null;
@@ -93,7 +94,7 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
       diceKey: mean(g.flatMap((r) => (typeof r.diceKey === 'number' ? [r.diceKey] : []))),
       nsd2mm: mean(g.map((r) => r.nsd2mm)),
       hd95: hd.length ? mean(hd) : null,
-      seconds: mean(g.map((r) => r.seconds)),
+      seconds: mean(g.map((r) => r.seconds / (r.objects ?? 1))),
       endError: ends.length ? mean(ends) : null,
       keyObjectEndError: heldEnds.length ? mean(heldEnds) : null,
       keyObjectsTouched: held.length ? held.reduce((a, o) => a + o.touched, 0) : null,
