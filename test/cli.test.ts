@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { makePhantom } from '../src/demo/phantom.js';
 import { selectKeySlices, sliceAreas } from '../src/simulate/annotator.js';
+import { embeddingCacheOptions } from '../src/cli/options.js';
 import { readLabelVolume, readVolume, writeVolume } from '../src/volume/io-node.js';
 import { defaultSliceAxis, gridDifference, labelValues, SliceGeometry, withGeometry } from '../src/volume/volume.js';
 import { SHARED_CASES, SHARED_DATA, sharedDataSkip, tempDir, runCli } from './helpers/paths.js';
@@ -114,11 +115,14 @@ describe('keyslice segment on a phantom', () => {
     ['a model with a weight-free engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'classic', '--model', 'ct.nii.gz'], 2, /--model is for the model engines/],
     ['an embedding cache with a weight-free engine', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'classic', '--embedding-cache', 'emb'], 2, /--embedding-cache keeps the image embeddings of the sam and hybrid engines/],
     ['an embedding cache that is a file', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'sam', '--embedding-cache', 'box.json'], 4, /box\.json: the embedding cache must be a folder, and this is a file/],
+    ['an embedding cache size of zero', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'sam', '--embedding-cache', 'emb', '--embedding-cache-gb', '0'], 2, /--embedding-cache-gb must be a positive number of GiB \(the cache folder's size limit\), got "0"/],
+    ['an embedding cache size that is no number', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'sam', '--embedding-cache', 'emb', '--embedding-cache-gb', '2GB'], 2, /--embedding-cache-gb must be a positive number of GiB .*got "2GB"/],
+    ['an embedding cache size without the folder', ['--image', 'ct.nii.gz', '--prompts', 'box.json', '--engine', 'sam', '--embedding-cache-gb', '4'], 2, /--embedding-cache-gb sets the size limit of the embedding cache folder: give the folder with --embedding-cache DIR/],
   ];
   for (const [what, args, code, message] of cases) {
     it(`refuses ${what} with a clear message, exit ${code}, and writes nothing`, () => {
       const out = f(`out-${what.replace(/\W+/g, '-')}.nii.gz`);
-      const literal = new Set(['--key-slices', '--engine', '--range', '--post', '--window']);
+      const literal = new Set(['--key-slices', '--engine', '--range', '--post', '--window', '--embedding-cache-gb']);
       const full = args.map((a, i) => (i > 0 && args[i - 1].startsWith('--') && !literal.has(args[i - 1]) ? f(a) : a));
       const r = cli(['segment', ...full, '--out', out]);
       assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
@@ -128,6 +132,25 @@ describe('keyslice segment on a phantom', () => {
       assert.deepEqual(readdirSync(tmp.dir).filter((x) => x.includes('.tmp-')), []);
     });
   }
+
+  it('takes --embedding-cache-gb on train and bench too, and refuses it there without a folder or with a bad size', () => {
+    const refusals: [string[], RegExp][] = [
+      [['train', '--data', tmp.dir, '--out', f('never'), '--engine', 'sam', '--embedding-cache-gb', '1'], /--embedding-cache-gb sets the size limit/],
+      [['train', '--data', tmp.dir, '--out', f('never'), '--engine', 'sam', '--embedding-cache', f('emb'), '--embedding-cache-gb=-0.5'], /--embedding-cache-gb must be a positive number of GiB .*got "-0\.5"/],
+      [['bench', '--data', tmp.dir, '--loo', 'residual', '--embedding-cache-gb', '3'], /--embedding-cache-gb sets the size limit/],
+      [['bench', '--data', tmp.dir, '--loo', 'residual', '--embedding-cache', f('emb'), '--embedding-cache-gb', 'NaN'], /--embedding-cache-gb must be a positive number of GiB .*got "NaN"/],
+    ];
+    assert.deepEqual(embeddingCacheOptions({ 'embedding-cache': 'emb', 'embedding-cache-gb': '0.5' }), { embeddingCache: 'emb', embeddingCacheBytes: 512 * 1024 ** 2 });
+    assert.deepEqual(embeddingCacheOptions({ 'embedding-cache': 'emb', 'embedding-cache-gb': '8' }), { embeddingCache: 'emb', embeddingCacheBytes: 8 * 1024 ** 3 });
+    assert.deepEqual(embeddingCacheOptions({ 'embedding-cache': 'emb' }), { embeddingCache: 'emb' });
+    assert.deepEqual(embeddingCacheOptions({}), { embeddingCache: undefined });
+    for (const [args, message] of refusals) {
+      const r = cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(existsSync(f('never')) || existsSync(f('emb')), false, 'nothing created');
+    }
+  });
 
   it('never overwrites an input', () => {
     const before = readFileSync(f('keys.nii.gz'));

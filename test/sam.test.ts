@@ -664,6 +664,11 @@ describe('embedding stores', () => {
     for (const n of [1, 3, 4]) assert.equal((await d.get(await key(n)))?.data[0], n);
     assert.ok(fs.existsSync(path.join(dir, 'notes.txt')), 'other files are left alone');
     assert.equal(fs.readdirSync(dir).filter((x) => x.endsWith('.emb')).length, 3);
+    const embBytes = () => fs.readdirSync(dir).filter((x) => x.endsWith('.emb')).reduce((t, x) => t + fs.statSync(path.join(dir, x)).size, 0);
+    for (const n of [5, 6, 7]) {
+      await d.set(await key(n), emb(100, n));
+      assert.ok(embBytes() <= 3 * fileSize, `within the limit after each write (${embBytes()} bytes)`);
+    }
   });
 
   it('a store that cannot write does not stop the run: the failures are counted', async () => {
@@ -715,6 +720,47 @@ describe('embedding stores', () => {
       assert.match(e.message, /--embedding-cache keeps the image embeddings of the sam and hybrid engines/);
       return true;
     });
+  });
+
+  it('a cache folder given a size limit stays under it over a whole run, keeping the most recently used embeddings', async () => {
+    const dir = writeBrightnessModel(path.join(tmp, 'limited'));
+    const blob = makeBlob({ nx: 48, ny: 48, nz: 20, noise: 4 });
+    const key = new SliceGeometry(blob.image, 2).maskOf(blob.truth, 9, 1) as Uint8Array;
+    const run = async (cache: string, bytes?: number) => {
+      const model = await loadSamModel(dir, { embeddingCache: cache, embeddingCacheBytes: bytes, memoryCacheBytes: 0 });
+      return segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [{ index: 9, empty: false, mask: key, points: [], negativePoints: [] }] }] }, {
+        engine: samEngine(model, { classicExtent: false }),
+      });
+    };
+    const embs = (cache: string) =>
+      fs.readdirSync(cache).filter((x) => x.endsWith('.emb')).map((x) => ({ name: x, ...fs.statSync(path.join(cache, x)) }));
+    const full = path.join(tmp, 'emb-full');
+    const first = await run(full);
+    const all = embs(full);
+    assert.equal(all.length, first.report.engineStats?.encoderCalls);
+    assert.ok(all.length > 3, 'more embeddings than the limited folder holds');
+    const size = all[0].size;
+    const limited = path.join(tmp, 'emb-limited');
+    const limit = Math.floor(3.5 * size);
+    const second = await run(limited, limit);
+    assert.deepEqual(Array.from(second.labels.data), Array.from(first.labels.data), 'the limit changes no result');
+    const kept = embs(limited);
+    assert.equal(kept.length, 3, 'as many embeddings as fit');
+    assert.ok(kept.reduce((t, e) => t + e.size, 0) <= limit);
+    // Last use as the unlimited run saw it: every embedding kept was used no earlier than any that went.
+    const used = new Map(all.map((e) => [e.name, e.mtimeMs]));
+    const keptNames = new Set(kept.map((e) => e.name));
+    const keptOldest = Math.min(...kept.map((e) => used.get(e.name) ?? Number.NaN));
+    const goneNewest = Math.max(...all.filter((e) => !keptNames.has(e.name)).map((e) => e.mtimeMs));
+    assert.ok(keptOldest >= goneNewest, `the least recently used went first (${keptOldest} < ${goneNewest})`);
+    for (const [opts, message] of [
+      [{ embeddingCacheBytes: 1024 }, /a size limit for the embedding cache needs an embedding cache folder/],
+      [{ embeddingCache: limited, embeddingCacheBytes: 0 }, /size limit must be a positive number of bytes, got 0/],
+      [{ embeddingCache: limited, embeddingCacheBytes: Number.NaN }, /size limit must be a positive number of bytes, got NaN/],
+    ] as const) {
+      await assert.rejects(loadSamModel(dir, opts), (e: unknown) => e instanceof KeysliceError && e.code === 'USAGE' && message.test(e.message));
+    }
+    await assert.rejects(resolveEngine('classic', { embeddingCacheBytes: 1024 }), (e: unknown) => e instanceof KeysliceError && e.code === 'USAGE');
   });
 });
 

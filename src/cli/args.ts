@@ -16,11 +16,11 @@ Usage:
   keyslice segment --image IMG (--annotations SPARSE --key-slices LIST | --prompts FILE | both)
                    --out OUT.nii.gz [--slice-axis N] [--engine NAME] [--model DIR] [--range FIRST:LAST]
                    [--post STEP[,STEP...] | --post none] [--report R.json] [--quiet]
-                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]] [--embedding-cache DIR]
-                   [--series UID] [--allow-gaps] [--adapter DIR] [--sam-mosaic N] [--format volume|seg-nrrd|dicom-seg]
+                   [--window auto|PRESET|LOW:HIGH] [--execution-provider EP[,EP...]]
+                   [--embedding-cache DIR [--embedding-cache-gb N]] [--series UID] [--allow-gaps] [--adapter DIR] [--sam-mosaic N] [--format volume|seg-nrrd|dicom-seg]
                    [--label-names V=NAME[:#RRGGBB],...] [--mesh DIR [--mesh-format stl,obj] [--smooth N] [--decimate F]]
   keyslice train   --data DIR --out ADAPTER_DIR [--dataset NAME] [--mode self-supervised|supervised|residual]
-                   [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR] (residual)
+                   [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR [--embedding-cache-gb N]] (residual)
                    [--validation ID[,ID...]] [--exclude ID[,ID...]] [--seed N] [--max-steps N] [--quiet]
   keyslice score   --pred P --gt G [--label L[,L...]] [--tolerance MM] [--json]
   keyslice mesh    --labels LABELS --out DIR [--mesh-format stl,obj] [--smooth N] [--decimate F]
@@ -30,7 +30,7 @@ Usage:
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box,points]
                    [--placements fixed,suggested] [--out DIR] [--adapter DIR] [--sam-mosaic N] [--model DIR]
                    [--loo self-supervised,supervised [--cases ID[,ID...]] [--seed N] [--max-steps N]]
-                   [--loo residual [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR] ...]
+                   [--loo residual [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR [--embedding-cache-gb N]] ...]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]
                    [--methods M[,M...]] [--itk-reference] [--out DIR]
   keyslice bench --interactive [--engine NAME] [--edits 5] [--reuse exact|fronts] [--data DIR] [--datasets D[,D...]] [--out DIR]
@@ -57,7 +57,7 @@ Slice indices and in-plane coordinates are 0-based voxel indices. Engines: ${all
 SAM-format model: the built-in one, or --model DIR holding keyslice-model.json and its ONNX graphs; medsam2 runs
 a SAM2-family model exported to --model DIR (see docs/medsam2.md). Execution provider: cpu unless
 --execution-provider names others; --embedding-cache DIR keeps sam and hybrid image embeddings
-for the next run; --sam-mosaic N (1-4; default 3 for hybrid, 1 for sam) puts N x N slices of a front into one
+for the next run, in at most --embedding-cache-gb N GiB (default 2; least recently used out); --sam-mosaic N (1-4; default 3 for hybrid, 1 for sam) puts N x N slices of a front into one
 encoder input where the object's crop fits a tile (hybrid keeps full-size inputs near each object's key slices:
 6, or 2 for a large object, and tiles the rest; spleen CT 19 -> 5 encoder runs, Dice -0.001; --sam-mosaic 1:
 one slice per input). --adapter DIR adds a trained adapter (keyslice train) to the engine it was made for

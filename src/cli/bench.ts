@@ -6,7 +6,7 @@ import type { Placement } from '../bench/run-bench.js';
 import { PROMPT_KINDS, type PromptKind } from '../simulate/annotator.js';
 import { KeysliceError } from '../util/errors.js';
 import { choices, list, parse, type Values } from './args.js';
-import { samMosaicOption } from './options.js';
+import { EMBEDDING_CACHE_FLAGS, embeddingCacheOptions, samMosaicOption } from './options.js';
 import { ProgressReporter } from './progress.js';
 import { trainProgress, wholeNumber } from './train.js';
 
@@ -33,10 +33,11 @@ export async function cmdBench(args: string[]): Promise<void> {
     interactive: { type: 'boolean' },
     engine: { type: 'string' },
     model: { type: 'string' },
-    'embedding-cache': { type: 'string' },
+    ...EMBEDDING_CACHE_FLAGS,
     edits: { type: 'string' },
     reuse: { type: 'string' },
   });
+  const cache = embeddingCacheOptions(v);
   if (v.scale) return cmdBenchScale(v);
   if (v.interactive) {
     const edits = v.edits === undefined ? 5 : Number(v.edits);
@@ -71,7 +72,7 @@ export async function cmdBench(args: string[]): Promise<void> {
       modes: loo,
       engine: v.engine as string | undefined,
       model: v.model as string | undefined,
-      embeddingCache: v['embedding-cache'] as string | undefined,
+      ...cache,
       cases: list(v, 'cases'),
       budgets: budgets ?? [1, 2],
       kinds,

@@ -32,9 +32,9 @@ from the images alone; supervised also from the label volumes. Both are for the 
 mask joins its cuts) or, with --engine sam or hybrid, for a model engine (it joins the decoder's logits). residual
 learns a correction of a SAM-format model's decoder logits from the label volumes, for --engine sam or hybrid
 (default sam). A model engine runs the built-in model or --model DIR; --embedding-cache DIR keeps the model's
-image embeddings for the next run. The last case (or --validation) is held out: the engine runs it as segment
-does, and the adapter is marked usable only where it beat the unadapted engine there. Use it with segment
---adapter DIR (and the same --engine and --model).`,
+image embeddings for the next run (--embedding-cache-gb N: its size limit, default 2 GiB). The last case (or
+--validation) is held out: the engine runs it as segment does, and the adapter is marked usable only where it
+beat the unadapted engine there. Use it with segment --adapter DIR (and the same --engine and --model).`,
   serve: `Serves interactive sessions over HTTP (see README "Server"): the session API, a MONAI Label-compatible
 subset, sessions on worker threads, journalled under --data and restored on start. Binds 127.0.0.1; any other
 --host needs --token (or KEYSLICE_TOKEN). Over --max-sessions: 503 with Retry-After; over --max-upload-mb: 413;

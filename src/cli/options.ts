@@ -71,3 +71,25 @@ export function outputOptions(v: Record<string, unknown>): { format?: string; la
     ...(typeof v['label-names'] === 'string' ? { labelNames: parseLabelNames(v['label-names']) } : {}),
   };
 }
+
+/** Flags of the SAM-format models' embedding cache folder (`segment`, `bench`, `train`). */
+export const EMBEDDING_CACHE_FLAGS = {
+  'embedding-cache': { type: 'string' },
+  'embedding-cache-gb': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+/**
+ * The options of {@link EMBEDDING_CACHE_FLAGS}: the folder, and `--embedding-cache-gb N` (a positive number of
+ * GiB, only with the folder) as bytes.
+ */
+export function embeddingCacheOptions(v: Record<string, unknown>): { embeddingCache?: string; embeddingCacheBytes?: number } {
+  const dir = v['embedding-cache'] as string | undefined;
+  const gb = v['embedding-cache-gb'];
+  if (gb === undefined) return { embeddingCache: dir };
+  const n = Number(gb);
+  if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(String(gb)) || !(n > 0)) {
+    throw new KeysliceError('USAGE', `--embedding-cache-gb must be a positive number of GiB (the cache folder's size limit), got "${String(gb)}"`);
+  }
+  if (dir === undefined) throw new KeysliceError('USAGE', '--embedding-cache-gb sets the size limit of the embedding cache folder: give the folder with --embedding-cache DIR');
+  return { embeddingCache: dir, embeddingCacheBytes: Math.round(n * 1024 ** 3) };
+}

@@ -2,7 +2,7 @@
 import { segmentFiles } from '../pipeline/segment-files.js';
 import { MESH_FLAGS, meshOptions } from './mesh.js';
 import { INPUT_FLAGS, inputFiles, need, parse } from './args.js';
-import { OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow, samMosaicOption } from './options.js';
+import { EMBEDDING_CACHE_FLAGS, embeddingCacheOptions, OUTPUT_FLAGS, outputOptions, parsePost, parseRange, parseWindow, samMosaicOption } from './options.js';
 import { ProgressReporter, segmentProgressLine } from './progress.js';
 
 export async function cmdSegment(args: string[]): Promise<void> {
@@ -12,7 +12,7 @@ export async function cmdSegment(args: string[]): Promise<void> {
     engine: { type: 'string' },
     model: { type: 'string' },
     'execution-provider': { type: 'string' },
-    'embedding-cache': { type: 'string' },
+    ...EMBEDDING_CACHE_FLAGS,
     adapter: { type: 'string' },
     'sam-mosaic': { type: 'string' },
     window: { type: 'string' },
@@ -24,6 +24,7 @@ export async function cmdSegment(args: string[]): Promise<void> {
     mesh: { type: 'string' },
     ...MESH_FLAGS,
   });
+  const cache = embeddingCacheOptions(v);
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
   const { report, warnings, written } = await segmentFiles({
     ...inputFiles(v),
@@ -31,7 +32,7 @@ export async function cmdSegment(args: string[]): Promise<void> {
     engine: v.engine as string | undefined,
     model: v.model as string | undefined,
     executionProviders: typeof v['execution-provider'] === 'string' ? v['execution-provider'].split(',').filter(Boolean) : undefined,
-    embeddingCache: v['embedding-cache'] as string | undefined,
+    ...cache,
     adapter: v.adapter as string | undefined,
     samMosaic: samMosaicOption(v),
     range: typeof v.range === 'string' ? parseRange(v.range) : undefined,

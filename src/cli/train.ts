@@ -4,6 +4,7 @@ import { trainFiles } from '../training/train-files.js';
 import type { TrainProgress } from '../training/train.js';
 import { KeysliceError } from '../util/errors.js';
 import { choices, list, need, parse } from './args.js';
+import { EMBEDDING_CACHE_FLAGS, embeddingCacheOptions } from './options.js';
 import { ProgressReporter } from './progress.js';
 
 /** A flag that must be a whole number >= 1 (undefined when absent). */
@@ -31,9 +32,10 @@ export async function cmdTrain(args: string[]): Promise<void> {
     exclude: { type: 'string' },
     engine: { type: 'string' },
     model: { type: 'string' },
-    'embedding-cache': { type: 'string' },
+    ...EMBEDDING_CACHE_FLAGS,
     quiet: { type: 'boolean' },
   });
+  const cache = embeddingCacheOptions(v);
   const mode = choices<LooMode>(v, 'mode', ['self-supervised', 'supervised', 'residual']);
   if (mode && mode.length !== 1) throw new KeysliceError('USAGE', '--mode takes one of self-supervised, supervised, residual');
   const progress = new ProgressReporter(process.stderr, !!v.quiet);
@@ -48,7 +50,7 @@ export async function cmdTrain(args: string[]): Promise<void> {
     exclude: list(v, 'exclude'),
     engine: v.engine as string | undefined,
     model: v.model as string | undefined,
-    embeddingCache: v['embedding-cache'] as string | undefined,
+    ...cache,
     onStage: (m) => progress.log(m),
     onProgress: trainProgress(progress),
   });

@@ -27,6 +27,8 @@ export interface ResolveEngineOptions extends RuntimeOptions, EngineSettings {
   model?: string;
   /** A folder keeping image embeddings across runs (`sam` and `hybrid`; see `SamLoadOptions.embeddingCache`). */
   embeddingCache?: string;
+  /** Size limit of the `embeddingCache` folder, bytes (default 2 GiB; see `SamLoadOptions.embeddingCacheBytes`). */
+  embeddingCacheBytes?: number;
   /** Embeddings kept in memory within the process, bytes (`sam` and `hybrid`; default 256 MiB, 0 for none). */
   memoryCacheBytes?: number;
   /** A trained adapter folder (`keyslice train`); refused unless made for this engine and model. */
@@ -40,7 +42,7 @@ export async function resolveEngine(name: string, options: ResolveEngineOptions 
     if (options.samMosaic !== undefined && options.samMosaic !== 1) throw new KeysliceError('USAGE', '--sam-mosaic is not available with --adapter (an adapter is trained on one slice per input)');
     return adaptedEngine(name, options.adapter, options);
   }
-  if (options.embeddingCache !== undefined && name !== 'sam' && name !== 'hybrid') {
+  if ((options.embeddingCache !== undefined || options.embeddingCacheBytes !== undefined) && name !== 'sam' && name !== 'hybrid') {
     throw new KeysliceError('USAGE', `--embedding-cache keeps the image embeddings of the sam and hybrid engines; engine "${name}" has none to keep`);
   }
   const spec = engineSpec(name);

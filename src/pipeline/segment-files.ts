@@ -24,6 +24,8 @@ export interface SegmentFilesOptions extends InputFiles {
   executionProviders?: string[];
   /** A folder keeping image embeddings across runs (sam and hybrid engines; default none). */
   embeddingCache?: string;
+  /** Size limit of the `embeddingCache` folder, bytes (default 2 GiB; see `SamLoadOptions.embeddingCacheBytes`). */
+  embeddingCacheBytes?: number;
   /** A trained adapter folder (`keyslice train`) for the engine. */
   adapter?: string;
   /** Slices per side of one encoder input (sam and hybrid engines; default `defaultSamMosaic`, see `EngineSettings.samMosaic`). */
@@ -62,6 +64,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
     model: opts.model,
     executionProviders: opts.executionProviders,
     embeddingCache: opts.embeddingCache,
+    embeddingCacheBytes: opts.embeddingCacheBytes,
     adapter: opts.adapter,
     samMosaic: opts.samMosaic,
   });

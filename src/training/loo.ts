@@ -26,7 +26,7 @@ import { trainAdapter, type TrainedAdapter } from './train-adapter.js';
 import { trainResidualAdapter } from './train-residual.js';
 import type { ResidualSet } from './residual-data.js';
 import { residualEngine, residualModel, residualTerm } from '../models/adapter/residual.js';
-import { dataHash, modelEngineFor, readCase, writeAdapter } from './train-files.js';
+import { dataHash, modelEngineFor, readCase, writeAdapter, type ModelEngineChoice } from './train-files.js';
 import { carriedTerm } from '../models/adapter/carried.js';
 import { timedResidual } from '../models/adapter/engine-node.js';
 import type { TrainingMode, TrainProgress } from './train.js';
@@ -34,18 +34,15 @@ import type { TrainingMode, TrainProgress } from './train.js';
 /** A correspondence adapter's mode, or `residual`: an adapter on a model engine's decoder logits. */
 export type LooMode = TrainingMode | 'residual';
 
-export interface LooOptions {
+/**
+ * `engine`: `classic` (default for correspondence modes), `sam` (default for `residual`) or `hybrid`; for a model
+ * engine, its model folder, embedding cache folder and that folder's size limit (see `ModelEngineChoice`).
+ */
+export interface LooOptions extends ModelEngineChoice {
   data: string;
   datasets?: string[];
   /** Correspondence modes, or `residual` alone (each against `engine` unadapted). */
   modes: LooMode[];
-  /**
-   * The engine: `classic` (default for correspondence modes), `sam` (default for `residual`) or `hybrid`; for a
-   * model engine, its model folder (default: built-in) and an embedding cache folder.
-   */
-  engine?: string;
-  model?: string;
-  embeddingCache?: string;
   /** Test cases to run (default: every case in turn). */
   cases?: string[];
   budgets?: number[];
@@ -115,7 +112,7 @@ export async function leaveOneOut(opts: LooOptions): Promise<LooResult> {
   if (residual && opts.modes.length > 1) throw new KeysliceError('USAGE', '--loo residual compares a model engine with itself adapted: run it apart from the correspondence modes');
   const baseEngine = opts.engine ?? (residual ? 'sam' : 'classic');
   if (residual && baseEngine === 'classic') throw new KeysliceError('USAGE', 'a residual adapter serves the sam and hybrid engines, not classic');
-  const modelEngine = await modelEngineFor({ engine: baseEngine, model: opts.model, embeddingCache: opts.embeddingCache });
+  const modelEngine = await modelEngineFor({ ...opts, engine: baseEngine });
   const sam = modelEngine?.model ?? null;
   const samId = modelEngine?.modelId ?? null;
   const unadapted = sam ? adaptedMethod(`keyslice:${baseEngine}`, residualEngine(baseEngine, sam, null)) : getMethod('keyslice:classic');

@@ -16,8 +16,22 @@ import { trainAdapter, type AdapterEngine, type TrainAdapterOptions, type Traine
 import type { TrainingMode } from './train.js';
 import { TRAINING_MEMORY_BYTES, trainResidualAdapter } from './train-residual.js';
 import { loadSamModel, samModelIdentity } from '../models/sam/load-node.js';
+import type { SamModel } from '../models/sam/model.js';
 
-export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'dataHash' | 'modelEngine'> {
+/**
+ * The engine an adapter is made for: for `residual`, `sam` (default) or `hybrid`; for a correspondence adapter,
+ * `classic` (default), `sam` or `hybrid`. For a model engine: its model folder (default: the built-in model), a
+ * folder keeping its embeddings across runs and that folder's size limit in bytes (default 2 GiB; see
+ * `SamLoadOptions`).
+ */
+export interface ModelEngineChoice {
+  engine?: string;
+  model?: string;
+  embeddingCache?: string;
+  embeddingCacheBytes?: number;
+}
+
+export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'dataHash' | 'modelEngine'>, ModelEngineChoice {
   /** Dataset folder or manifest folder (see `findDatasets`). */
   data: string;
   /** Dataset name, when the folder holds several. */
@@ -26,14 +40,6 @@ export interface TrainFilesOptions extends Omit<TrainAdapterOptions, 'mode' | 'd
   out: string;
   /** Default self-supervised; `residual`: a residual adapter on the decoder's logits of a model engine. */
   mode?: TrainingMode | 'residual';
-  /**
-   * The engine the adapter is made for: for `residual`, `sam` (default) or `hybrid`; for a correspondence adapter,
-   * `classic` (default), `sam` or `hybrid`. For a model engine: its model folder (default: the built-in model),
-   * and a folder keeping its embeddings across runs.
-   */
-  engine?: string;
-  model?: string;
-  embeddingCache?: string;
   /** Case ids held out for validation (default: the last case, when there are two or more). */
   validation?: string[];
   /** Case ids not used at all (for example the test case of a leave-one-out run). */
@@ -108,14 +114,19 @@ function checkAdapterEngine(name: string): void {
 }
 
 /** The model engine a correspondence adapter is made for (`--engine sam|hybrid`), none for the classic engine. */
-export async function modelEngineFor(o: { engine?: string; model?: string; embeddingCache?: string }): Promise<AdapterEngine | undefined> {
+/** The SAM-format model a model engine's adapter is trained against, with its embedding stores for training. */
+function trainingSamModel(o: ModelEngineChoice): Promise<SamModel> {
+  return loadSamModel(o.model, { embeddingCache: o.embeddingCache, embeddingCacheBytes: o.embeddingCacheBytes, memoryCacheBytes: TRAINING_MEMORY_BYTES });
+}
+
+export async function modelEngineFor(o: ModelEngineChoice): Promise<AdapterEngine | undefined> {
   const name = o.engine ?? 'classic';
   if (name === 'classic') {
     if (o.model !== undefined) throw new KeysliceError('USAGE', '--model names the model of a model engine (--engine sam or hybrid)');
     return undefined;
   }
   checkAdapterEngine(name);
-  const model = await loadSamModel(o.model, { embeddingCache: o.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES });
+  const model = await trainingSamModel(o);
   return { name, model, modelId: await samModelIdentity(model) };
 }
 
@@ -143,7 +154,7 @@ export async function trainFiles(opts: TrainFilesOptions): Promise<TrainFilesRes
   const hash = await dataHash(d, trainCases, supervised);
   let adapter: TrainedAdapter<unknown>;
   if (mode === 'residual') {
-    const model = await loadSamModel(opts.model, { embeddingCache: opts.embeddingCache, memoryCacheBytes: TRAINING_MEMORY_BYTES });
+    const model = await trainingSamModel(opts);
     const { seed, maxSteps, onStage, onProgress } = opts;
     adapter = await trainResidualAdapter(train, validation, { engine: opts.engine ?? 'sam', model, modelId: await samModelIdentity(model), seed, maxSteps, onStage, onProgress, dataHash: hash });
   } else adapter = await trainAdapter(train, validation, { ...opts, mode, dataHash: hash, modelEngine: await modelEngineFor(opts) });

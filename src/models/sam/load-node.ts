@@ -10,7 +10,7 @@ import { KeysliceError } from '../../util/errors.js';
 import { nodeRuntime } from '../onnx/runtime-node.js';
 import type { OnnxRuntime, RuntimeOptions } from '../onnx/runtime.js';
 import { DEFAULT_MEMORY_CACHE_BYTES, LayeredEmbeddingStore, MemoryEmbeddingStore, type EmbeddingStore } from './embedding-store.js';
-import { DiskEmbeddingStore } from './embedding-store-node.js';
+import { DEFAULT_DISK_CACHE_BYTES, DiskEmbeddingStore } from './embedding-store-node.js';
 import { MANIFEST_FILE, parseSamManifest, SAM_DEFAULT_TENSORS, SAM_MEAN, SAM_STD, type SamManifest } from './manifest.js';
 import { SamModel } from './model.js';
 
@@ -71,9 +71,14 @@ export interface SamLoadOptions extends RuntimeOptions {
   /**
    * A folder that keeps image embeddings across runs (created if missing; default none), keyed by a hash of the
    * encoder file and of each encoder input: the same slices of the same volume are not encoded again. Kept
-   * under 2 GiB, least recently used first out (`DiskEmbeddingStore` takes another limit).
+   * under `embeddingCacheBytes`, least recently used first out.
    */
   embeddingCache?: string;
+  /**
+   * Size limit of the `embeddingCache` folder, bytes (default 2 GiB, `DEFAULT_DISK_CACHE_BYTES`: about 500
+   * embeddings of the built-in model); only with `embeddingCache`.
+   */
+  embeddingCacheBytes?: number;
   /** Embeddings kept in memory for reuse within the process, bytes (default 256 MiB; 0 for none). */
   memoryCacheBytes?: number;
 }
@@ -85,15 +90,29 @@ async function fileHash(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** The embedding cache folder's store, checked before any model is loaded; null without `embeddingCache`. */
+function diskStore(options: SamLoadOptions): DiskEmbeddingStore | null {
+  const bytes = options.embeddingCacheBytes;
+  if (bytes !== undefined && !(Number.isFinite(bytes) && bytes > 0)) {
+    throw new KeysliceError('USAGE', `the embedding cache's size limit must be a positive number of bytes, got ${bytes}`);
+  }
+  if (options.embeddingCache === undefined) {
+    if (bytes !== undefined) throw new KeysliceError('USAGE', 'a size limit for the embedding cache needs an embedding cache folder (--embedding-cache DIR)');
+    return null;
+  }
+  return new DiskEmbeddingStore(options.embeddingCache, bytes ?? DEFAULT_DISK_CACHE_BYTES);
+}
+
 /** Loads a SAM-format model: the built-in one when `dir` is undefined. */
 export async function loadSamModel(dir?: string, options: SamLoadOptions = {}): Promise<SamModel> {
+  const disk = diskStore(options);
   const runtime = options.runtime ?? (await nodeRuntime(options));
   const { manifest, file } = dir === undefined ? { manifest: builtinSamManifest(), file: undefined } : readSamManifest(dir);
   const model = await SamModel.load(manifest, runtime, file ?? manifest.encoder);
   const stores: EmbeddingStore[] = [];
   const memory = options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE_BYTES;
   if (memory > 0) stores.push(new MemoryEmbeddingStore(memory));
-  if (options.embeddingCache !== undefined) stores.push(new DiskEmbeddingStore(options.embeddingCache));
+  if (disk) stores.push(disk);
   if (!stores.length) return model;
   // On disk the key must follow the encoder's weights; in memory the store lives and dies with this model.
   const id = options.embeddingCache !== undefined ? `sam:${await fileHash(model.manifest.encoder)}` : 'sam';
