@@ -11,7 +11,7 @@ import type { PostprocessOptions } from '../propagation/postprocess.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { adapterWarnings } from '../models/adapter/load-node.js';
 import { defaultModelEngine, resolveEngine } from './engines-node.js';
-import { defaultSamMosaic, engineSpec } from './engines.js';
+import { defaultSamMosaic } from './engines.js';
 import { checkInputFiles, readInputs, type InputFiles } from './inputs-node.js';
 import { DEFAULT_ENGINE, segment, type Progress, type SegmentReport } from './segment.js';
 
@@ -71,7 +71,7 @@ export async function segmentFiles(opts: SegmentFilesOptions): Promise<SegmentFi
   if (opts.report) await checkOutputTarget(opts.report, [...inputs, opts.out]);
   const { image, annotations, warnings, dicomFiles } = await readInputs(opts, stage);
   if (opts.adapter !== undefined) warnings.push(...(await adapterWarnings(opts.adapter)));
-  const tiles = engineSpec(engineName).model === 'sam' ? defaultSamMosaic(engineName) : 1;
+  const tiles = defaultSamMosaic(engineName); // 1 for every engine but hybrid
   if (opts.adapter !== undefined && opts.samMosaic === undefined && tiles > 1) {
     warnings.push(`${engineName} runs one slice per encoder input with --adapter, as the adapter was trained; without one it tiles ${tiles} x ${tiles} slices per input beyond each object's full-size inputs`);
   }
