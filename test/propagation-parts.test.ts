@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { frontGuide, gapCovers, interpolationPrior, keyMasksApart, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
 import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
-import { afterStep, initialState } from '../src/propagation/front.js';
+import { afterStep, initialState, runFront } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
 import { boundingBox2d } from '../src/morphology/binary.js';
@@ -11,7 +11,8 @@ import type { KeySlice } from '../src/annotations/types.js';
 import { segment } from '../src/pipeline/segment.js';
 import { IDENTITY_DIRECTION, type Volume } from '../src/volume/volume.js';
 import { rng as seededRng } from '../src/demo/phantom.js';
-import { collapses, keepsSkip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+import { collapses, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+import type { ObjectSession, RoiImage } from '../src/propagation/types.js';
 
 const rules = DEFAULT_STOP_RULES;
 const keysOf = (...ks: [number, boolean][]) => ks.map(([index, present]) => ({ index, present }));
@@ -80,6 +81,39 @@ describe('stop decision', () => {
     assert.equal(triesSkip(0.99, 0, () => 0.8, rules), false);
     assert.equal(keepsSkip(st, 7, { confidence: 0.9 }, 80, 0.95, rules), true);
     assert.equal(keepsSkip(st, 7, { confidence: 0.9 }, 80, 0.85, rules), false);
+  });
+  it("keeps a tapering front's low-confidence tip: small against the last slice, not too doubtful, beyond the key slices", () => {
+    const tapering = { ...st, prevArea: 40, shrinking: true };
+    assert.equal(keepsTip(tapering, { confidence: 0.3 }, 10, 'low-confidence', rules), true, '10 px <= 0.25 x 40 px');
+    assert.equal(keepsTip(tapering, { confidence: 0.3 }, 11, 'low-confidence', rules), false, 'not small enough: the front may have slid onto a neighbour');
+    assert.equal(keepsTip(tapering, { confidence: 0.1 }, 8, 'low-confidence', rules), false, 'too doubtful');
+    assert.equal(keepsTip({ ...tapering, shrinking: false }, { confidence: 0.3 }, 8, 'low-confidence', rules), false, 'the area grew on the last step');
+    assert.equal(keepsTip({ ...tapering, between: true }, { confidence: 0.3 }, 8, 'low-confidence', rules), false, 'between key slices');
+    assert.equal(keepsTip(tapering, { confidence: 0.9 }, 2, 'object-ended', rules), false, 'only a low-confidence stop');
+    assert.equal(afterStep(st, 6, { mask: st.prev, confidence: 1, reused: true }, 100).shrinking, false);
+    assert.equal(afterStep(st, 6, { mask: st.prev, confidence: 1, reused: true }, 99).shrinking, true);
+  });
+  it('a front ends on the tip it keeps, and one slice short without it', async () => {
+    const nu = 10;
+    const img = { nu, nv: nu, count: 12, du: 1, dv: 1, dw: 1 } as unknown as RoiImage;
+    const disc = (n: number): Uint8Array => new Uint8Array(nu * nu).fill(1, 0, n);
+    const run = async (tip: { area: number; confidence: number }) => {
+      const script = new Map([[6, { area: 40, confidence: 0.7 }], [7, tip], [8, { area: 3, confidence: 0.3 }]]);
+      const session: ObjectSession = {
+        segmentSlice: () => Promise.reject(new Error('not used')),
+        propagate: async (step) => {
+          const s = script.get(step.to) ?? { area: 0, confidence: 0 };
+          return { mask: disc(s.area), confidence: s.confidence };
+        },
+      };
+      const plan = { key: 5, direction: 1 as const, between: false, limit: 11, endReason: 'volume-edge' as const };
+      return runFront({ img, session, rules, imageGuided: false, keyMask: disc(60), keyConfidence: 1, priorOf: () => disc(0) }, plan);
+    };
+    const kept = await run({ area: 8, confidence: 0.3 });
+    assert.deepEqual([[...kept.slices.keys()], kept.report.last, kept.report.stop], [[6, 7], 7, 'low-confidence']);
+    assert.match(kept.report.detail ?? '', /tip/);
+    const dropped = await run({ area: 12, confidence: 0.3 });
+    assert.deepEqual([[...dropped.slices.keys()], dropped.report.last], [[6], 6]);
   });
   it('each step replaces the state record: smallest area, agreement, back-off', () => {
     const m = new Uint8Array(100);

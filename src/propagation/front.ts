@@ -10,7 +10,7 @@ import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
 import type { StopRules } from './rules.js';
-import { collapses, keepsSkip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
+import { collapses, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
 import type { FrontInfo, FrontReport, ObjectSession, PropagationStep, RoiImage, SliceResult, StopReason } from './types.js';
 
 /** One slice a front wrote. */
@@ -164,6 +164,7 @@ export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence
     prevArea: keyArea,
     smallest: keyArea,
     smallestAt: plan.key,
+    shrinking: true,
     from: plan.key,
     prev: keyMask,
     prevConf: keyConfidence,
@@ -178,6 +179,7 @@ export function afterStep(st: FrontState, w: number, s: FrontSlice, area: number
     ...st,
     smallest: Math.min(st.smallest, area),
     smallestAt: area < st.smallest ? w : st.smallestAt,
+    shrinking: area < st.prevArea,
     lastAgreement: s.reused ? 1 : maskDice(st.prev, s.mask),
     backoff: st.backoff > 0 ? st.backoff - 1 : 0,
     prev: s.mask,
@@ -264,6 +266,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
           ...st,
           smallest: Math.min(st.smallest, aMid, a2),
           smallestAt: a2 < Math.min(st.smallest, aMid) ? w2 : aMid < st.smallest ? w : st.smallestAt,
+          shrinking: a2 < aMid,
           lastAgreement: maskDice(midMask, far.mask),
           prev: far.mask,
           prevArea: a2,
@@ -290,6 +293,13 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     const rejected = rejects(st, w, r, a, rules);
     if (rejected) {
       [stop, detail] = rejected;
+      if (keepsTip(st, r, a, stop, rules)) {
+        // The object's tapering tip: the slice is kept and the front ends on it.
+        if (predicted) await commit(predicted);
+        keep(w, r);
+        detail = `${detail}; kept as the object's tip`;
+        break;
+      }
       // The slices written since the smallest one are not the object's (see `lastKept`).
       const end = lastKept(st, stop, st.from);
       for (let x = end + dir; x !== w; x += dir) out.delete(x);

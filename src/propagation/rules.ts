@@ -20,6 +20,16 @@ export interface StopRules {
    * slice (the slices that grew back since, and this one, are not kept).
    */
   regrowthRatio: number;
+  /**
+   * Beyond the outermost key slices, on a front whose area fell on its last step: a result whose low confidence
+   * would stop the front is kept as the object's last slice (its tip) when its area is at most this fraction of
+   * the previous slice's and its confidence at least `tipConfidence` (default 0.25). An object that tapers to its
+   * end leaves a small cross-section on its last slice, which the engine sees with less certainty; a front that
+   * stops on it ends one slice short.
+   */
+  tipRatio: number;
+  /** The least confidence of a tip slice (see `tipRatio`; default 0.2). */
+  tipConfidence: number;
   /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
   priorVote: number;
   /**
@@ -40,6 +50,8 @@ export const DEFAULT_STOP_RULES: StopRules = {
   histogramBreak: 0.5,
   duplicateSsim: 0.985,
   regrowthRatio: 1.3,
+  tipRatio: 0.25,
+  tipConfidence: 0.2,
   priorVote: 0.5,
   skipPredictability: 0.85,
   skipAgreement: 0.9,

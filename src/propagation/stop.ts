@@ -17,6 +17,8 @@ export interface StopState {
   prevArea: number;
   smallest: number;
   smallestAt: number;
+  /** Whether the front's area fell on its last step (true on the key slice): the object is tapering. */
+  shrinking: boolean;
 }
 
 export type StopDecision = [StopReason, string] | null;
@@ -45,6 +47,17 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
     return ['area-regrowth', `slice ${w}: area ${area} px > ${rules.regrowthRatio} x ${s.smallest} px after shrinking`];
   }
   return null;
+}
+
+/**
+ * Whether a result that `rejects` stopped for `reason` is still kept as the front's last slice: beyond the
+ * outermost key slices, on a front whose area fell on its last step, a `low-confidence` result with at most
+ * `tipRatio` of the previous slice's area and a confidence of at least `tipConfidence` is the tapering object's
+ * tip.
+ */
+export function keepsTip(s: StopState, r: { confidence: number }, area: number, reason: StopReason, rules: Pick<StopRules, 'tipRatio' | 'tipConfidence'>): boolean {
+  if (s.between || !s.shrinking || reason !== 'low-confidence') return false;
+  return r.confidence >= rules.tipConfidence && area <= rules.tipRatio * s.prevArea;
 }
 
 /**
