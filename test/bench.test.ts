@@ -11,7 +11,7 @@ import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { tempDir } from './helpers/paths.js';
 import { writeSam2Model } from './helpers/sam2-graphs.js';
 import { referenceFrame } from '../src/bench/reference.js';
-import { summarise } from '../src/bench/report.js';
+import { endErrorByDataset, summarise, summaryMarkdown } from '../src/bench/report.js';
 import type { BenchRow } from '../src/bench/run-bench.js';
 
 const tmp = tempDir();
@@ -160,5 +160,28 @@ describe('benchmark', () => {
     assert.equal(summarise([row(1, 4, 2), row(2, 6, 2)]).get('d|mask|m|1')?.seconds, 2.5);
     // A peer segments one label per row.
     assert.equal(summarise([row(1, 4), row(2, 6)]).get('d|mask|m|1')?.seconds, 5);
+  });
+  it('gives the end error per dataset at k >= 2, on the label and on the objects the key slices hold', () => {
+    const row = (budget: number, predExtent: [number, number] | null, ends?: [number, number][], touched = 0): BenchRow => ({
+      dataset: 'lesions', case: 'c', label: 1, kind: 'mask', placement: 'fixed', budget, method: 'm', keySlices: [3],
+      truthExtent: [0, 40], predExtent, dice: 0.5, diceNonKey: 0.5, diceKey: 1, nsd2mm: 0.5, hd95: 1, seconds: 1,
+      cpuSeconds: 1, rssMiB: 1, engineCalls: null, callsSaved: null, ...(ends ? { keyObjects: { touched, ends } } : {}),
+    });
+    const rows = [
+      row(1, [20, 22], [[9, 9]], 1),
+      // Lesions no key slice holds lie at slices 0 and 40: the label's end error counts them.
+      row(2, [10, 30], [[1, 0], [0, 1]], 3),
+      row(3, [2, 38], [[2, 2]], 1),
+      row(5, null, [], 2),
+    ];
+    const [c] = endErrorByDataset(rows);
+    assert.deepEqual([c.dataset, c.method, c.rows], ['lesions', 'm', 3], 'k = 1 left out');
+    assert.equal(c.endError, (10 + 10 + 2 + 2) / 4, 'an empty prediction has no end');
+    assert.equal(c.keyObjectEndError, (1 + 0 + 0 + 1 + 2 + 2) / 6);
+    assert.deepEqual([c.keyObjectsFound, c.keyObjectsHeld], [3, 6]);
+    assert.equal(endErrorByDataset(rows, 1)[0].rows, 4);
+    const md = summaryMarkdown(rows, { peakRssMiB: 1, seconds: 1 });
+    assert.match(md, /### End error per dataset at k >= 2[^]*\| lesions \| m \| 3 \| 6\.00 \| 1\.00 \| 3\/6 \|/);
+    assert.match(md, /### End error on the objects the key slices hold/, 'the table by kind and budget stays');
   });
 });

@@ -73,6 +73,72 @@ function timingOf(g: BenchRow[]): SummaryCell['timing'] {
   };
 }
 
+/** A row's end errors on its label's extent, in slices: first and last slice (none when the prediction is empty). */
+function labelEnds(r: BenchRow): number[] {
+  return r.predExtent ? [Math.abs(r.predExtent[0] - r.truthExtent[0]), Math.abs(r.predExtent[1] - r.truthExtent[1])] : [];
+}
+
+/** A row's end errors on the connected parts of the truth its key slices hold and the prediction follows. */
+function heldEnds(r: BenchRow): number[] {
+  return r.keyObjects ? r.keyObjects.ends.flat() : [];
+}
+
+/** End errors of one dataset and method over the rows at a budget of at least `minBudget` (all kinds and placements). */
+export interface DatasetEnds {
+  dataset: string;
+  method: string;
+  rows: number;
+  /** Mean end error on the label's extent (the budget table's measure), in slices; null when no row has a prediction. */
+  endError: number | null;
+  /** Mean end error on the objects the key slices hold (see `BenchRow.keyObjects`); null when no row records them. */
+  keyObjectEndError: number | null;
+  /** Such objects over the rows, and how many of them the prediction found. */
+  keyObjectsHeld: number;
+  keyObjectsFound: number;
+}
+
+/**
+ * Mean end error per dataset and method over every row at a budget of at least `minBudget` (default 2), on the
+ * label's extent and on the objects the key slices hold. On a label of many separate lesions the first counts the
+ * lesions no key slice shows; the second says where the fronts end on the lesions they follow.
+ */
+export function endErrorByDataset(rows: BenchRow[], minBudget = 2): DatasetEnds[] {
+  const groups = new Map<string, BenchRow[]>();
+  for (const r of rows) {
+    if (r.budget < minBudget) continue;
+    const k = `${r.dataset}|${r.method}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => {
+    const ends = g.flatMap(labelEnds);
+    const held = g.flatMap(heldEnds);
+    return {
+      dataset: g[0].dataset,
+      method: g[0].method,
+      rows: g.length,
+      endError: ends.length ? mean(ends) : null,
+      keyObjectEndError: held.length ? mean(held) : null,
+      keyObjectsHeld: g.reduce((a, r) => a + (r.keyObjects?.touched ?? 0), 0),
+      keyObjectsFound: g.reduce((a, r) => a + (r.keyObjects?.ends.length ?? 0), 0),
+    };
+  });
+}
+
+/** The table of {@link endErrorByDataset}: one line per dataset and method. */
+function datasetEndTable(rows: BenchRow[]): string[] {
+  const minBudget = 2;
+  const cells = endErrorByDataset(rows, minBudget);
+  if (!cells.length) return [];
+  const f = (x: number | null) => (x === null ? '–' : x.toFixed(2));
+  const lines = ['', `### End error per dataset at k >= ${minBudget} (slices, every kind and placement): on the label, and on the objects the key slices hold`, ''];
+  lines.push('| dataset | method | rows | end error, label | end error, objects held | found / held |');
+  lines.push('|---|---|---:|---:|---:|---:|');
+  for (const c of cells) {
+    lines.push(`| ${c.dataset} | ${c.method} | ${c.rows} | ${f(c.endError)} | ${f(c.keyObjectEndError)} | ${c.keyObjectsFound}/${c.keyObjectsHeld} |`);
+  }
+  return lines;
+}
+
 export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
   const groups = new Map<string, BenchRow[]>();
   for (const r of rows) {
@@ -84,9 +150,9 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
   const out = new Map<string, SummaryCell>();
   for (const [k, g] of groups) {
     const hd = g.map((r) => r.hd95).filter((x): x is number => x !== null);
-    const ends = g.flatMap((r) => (r.predExtent ? [Math.abs(r.predExtent[0] - r.truthExtent[0]), Math.abs(r.predExtent[1] - r.truthExtent[1])] : []));
+    const ends = g.flatMap(labelEnds);
     const held = g.flatMap((r) => (r.keyObjects ? [r.keyObjects] : []));
-    const heldEnds = held.flatMap((o) => o.ends.flat());
+    const objectEnds = g.flatMap(heldEnds);
     out.set(k, {
       n: g.length,
       dice: mean(g.map((r) => r.dice)),
@@ -96,7 +162,7 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
       hd95: hd.length ? mean(hd) : null,
       seconds: mean(g.map((r) => r.seconds / (r.objects ?? 1))),
       endError: ends.length ? mean(ends) : null,
-      keyObjectEndError: heldEnds.length ? mean(heldEnds) : null,
+      keyObjectEndError: objectEnds.length ? mean(objectEnds) : null,
       keyObjectsTouched: held.length ? held.reduce((a, o) => a + o.touched, 0) : null,
       keyObjectsFound: held.length ? held.reduce((a, o) => a + o.ends.length, 0) : null,
       engineCalls: g.every((r) => r.engineCalls !== null) ? mean(g.map((r) => r.engineCalls as number)) : null,
@@ -209,6 +275,7 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.endError ?? null, 2)).join(' | ')} |`);
   }
   lines.push(...keyObjectTable(s, datasets, kinds, methods, budgets));
+  lines.push(...datasetEndTable(rows));
   lines.push('', `### Details (means): Dice off and on the key slices, NSD at 2 mm, HD95 (mm), end error (slices), time (s)`, '');
   lines.push('| dataset | kind | method | k | n | Dice | Dice non-key | Dice key | NSD 2mm | HD95 | end err | s/object |');
   lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
