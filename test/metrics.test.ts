@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { squaredDistanceTransform } from '../src/metrics/edt.js';
+import { binaryEdt1d, edt1d, squaredDistanceTransform } from '../src/metrics/edt.js';
 import { objectMetrics, percentile } from '../src/metrics/metrics.js';
 import { keyObjectEnds } from '../src/metrics/object-ends.js';
 import { rng } from '../src/demo/phantom.js';
@@ -34,6 +34,30 @@ describe('exact Euclidean distance transform', () => {
           best = Math.min(best, ((x - a) * spacing[0]) ** 2 + ((y - b) * spacing[1]) ** 2 + ((z - c) * spacing[2]) ** 2);
         }
         assert.ok(Math.abs(d[i] - best) < 1e-9, `voxel ${i}: ${d[i]} vs ${best}`);
+      }
+    }
+  });
+
+  it('the binary first pass equals edt1d to the last bit (both feature values, spacings, origins, an offset)', () => {
+    const rand = rng(11);
+    const n = 61;
+    const v = new Int32Array(n);
+    const z = new Float64Array(n + 1);
+    const g = new Float64Array(n);
+    const lines = [new Uint8Array(n), new Uint8Array(n).fill(1), Uint8Array.from({ length: n }, (_, q) => (q === 30 ? 1 : 0))];
+    for (const p of [0.03, 0.2, 0.5, 0.9]) for (let r = 0; r < 20; r++) lines.push(Uint8Array.from({ length: n }, () => (rand() < p ? 1 : 0)));
+    const bits = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const w of [1, 0.8, 0.7031, 1.3]) {
+      for (const origin of [0, 7, 213]) {
+        for (const line of lines) {
+          for (const set of [true, false]) {
+            const expected = Float64Array.from(line, (x) => ((x ? true : false) === set ? 0 : Infinity));
+            edt1d(expected, 0, 1, n, w, v, z, g, origin);
+            const got = new Float64Array(n + 5).fill(-1);
+            binaryEdt1d(line, 0, set, got, 5, n, w, v, origin);
+            assert.ok(bits(got.subarray(5)).equals(bits(expected)), `spacing ${w}, origin ${origin}, set ${set}`);
+          }
+        }
       }
     }
   });

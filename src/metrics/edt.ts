@@ -57,6 +57,51 @@ export function edt1d(
 }
 
 /**
+ * `edt1d` of a line of a binary image whose samples are 0 where the image equals `set` and Infinity elsewhere
+ * (the first pass of a binary distance transform), written to `d` from `offset` on: the same values to
+ * the last bit, found from the feature samples alone. Between two consecutive features the lower envelope of
+ * their parabolas of equal height changes at the intersection `edt1d` computes (no other parabola lies on it
+ * there), so each sample takes the feature `edt1d` takes, and the same arithmetic. `mask` is read at
+ * `from + q`, q < n; `features` is scratch of length >= n.
+ */
+export function binaryEdt1d(
+  mask: ArrayLike<number>,
+  from: number,
+  set: boolean,
+  d: Float64Array,
+  offset: number,
+  n: number,
+  w: number,
+  features: Int32Array,
+  origin = 0,
+): void {
+  let m = 0;
+  for (let q = 0; q < n; q++) if ((mask[from + q] ? true : false) === set) features[m++] = q;
+  if (m === 0) {
+    d.fill(Infinity, offset, offset + n);
+    return;
+  }
+  let j = 0;
+  let pr = (features[0] + origin) * w;
+  let next = m > 1 ? crossing(pr, (features[1] + origin) * w) : Infinity;
+  for (let q = 0; q < n; q++) {
+    const x = (q + origin) * w;
+    while (next < x) {
+      j++;
+      pr = (features[j] + origin) * w;
+      next = j + 1 < m ? crossing(pr, (features[j + 1] + origin) * w) : Infinity;
+    }
+    const dx = x - pr;
+    d[offset + q] = dx * dx + 0;
+  }
+}
+
+/** Where the parabolas of height 0 at pr < pq meet: `edt1d`'s intersection, the same expression. */
+function crossing(pr: number, pq: number): number {
+  return (0 + pq * pq - (0 + pr * pr)) / (2 * (pq - pr));
+}
+
+/**
  * Squared Euclidean distance (mm²) from every voxel to the nearest voxel where `features` is non-zero.
  * `Infinity` everywhere when there is no feature voxel. Layout: x fastest.
  */

@@ -3,7 +3,7 @@
  * Layout: `mask[u + nu * (v + nv * w)]`; a 2D mask is the case `nw = 1`.
  */
 import { gaussianBlur2d } from '../analysis/similarity.js';
-import { edt1d } from '../metrics/edt.js';
+import { binaryEdt1d, edt1d } from '../metrics/edt.js';
 
 /** Number of non-zero values (of a byte array, four bytes at a time). */
 export function countNonZero(mask: ArrayLike<number>): number {
@@ -78,9 +78,9 @@ export function eachSetRun(a: Uint8Array, fn: (start: number, end: number) => vo
  * the mask and the nearest pixels of the other side gives to the last bit the distances of the whole slice.
  */
 export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number, du: number, dv: number, origin: readonly [number, number] = [0, 0]): Float32Array {
-  const scratch = edtScratch(Math.max(nu, nv));
-  const inside = squaredDistance2d(mask, true, nu, nv, du, dv, scratch, origin);
-  const outside = squaredDistance2d(mask, false, nu, nv, du, dv, scratch, origin);
+  const sc = edtScratch(Math.max(nu, nv), nu * nv);
+  const inside = squaredDistance2d(mask, true, nu, nv, du, dv, sc, origin, sc.toSet);
+  const outside = squaredDistance2d(mask, false, nu, nv, du, dv, sc, origin, sc.toClear);
   const half = Math.min(du, dv) / 2;
   const out = new Float32Array(nu * nv);
   for (let i = 0; i < out.length; i++) {
@@ -93,16 +93,28 @@ interface EdtScratch {
   v: Int32Array;
   z: Float64Array;
   g: Float64Array;
+  /** The two squared-distance maps of {@link signedDistance2d}, reused from call to call. */
+  toSet: Float64Array;
+  toClear: Float64Array;
 }
 
-function edtScratch(m: number): EdtScratch {
-  return { v: new Int32Array(m), z: new Float64Array(m + 1), g: new Float64Array(m) };
+let scratch: EdtScratch | null = null;
+
+/** Scratch for lines of up to `m` samples and maps of `n` pixels: the last call's when it is large enough. */
+function edtScratch(m: number, n: number): EdtScratch {
+  const s = scratch;
+  if (s && s.g.length >= m && s.toSet.length >= n) return s;
+  const mm = Math.max(m, s?.g.length ?? 0);
+  const nn = Math.max(n, s?.toSet.length ?? 0);
+  scratch = { v: new Int32Array(mm), z: new Float64Array(mm + 1), g: new Float64Array(mm), toSet: new Float64Array(nn), toClear: new Float64Array(nn) };
+  return scratch;
 }
 
 /**
  * Squared distance (mm²) from each pixel of a 2D slice to the nearest pixel where `mask` is set (`set` true) or
- * clear (`set` false); `Infinity` where there is none. Equal to `squaredDistanceTransform` on a one-slice
- * volume, without its third pass (which leaves a single slice unchanged) and without a complement copy.
+ * clear (`set` false); `Infinity` where there is none; written to `d` (at least nu * nv long). Equal to
+ * `squaredDistanceTransform` on a one-slice volume, without its third pass (which leaves a single slice
+ * unchanged) and without a complement copy; the first pass reads the mask's runs (`binaryEdt1d`).
  */
 function squaredDistance2d(
   mask: ArrayLike<number>,
@@ -113,11 +125,9 @@ function squaredDistance2d(
   dv: number,
   sc: EdtScratch,
   origin: readonly [number, number],
+  d: Float64Array,
 ): Float64Array {
-  const n = nu * nv;
-  const d = new Float64Array(n);
-  for (let i = 0; i < n; i++) d[i] = (mask[i] ? 1 : 0) === (set ? 1 : 0) ? 0 : Infinity;
-  for (let v = 0; v < nv; v++) edt1d(d, v * nu, 1, nu, du, sc.v, sc.z, sc.g, origin[0]);
+  for (let v = 0; v < nv; v++) binaryEdt1d(mask, v * nu, set, d, v * nu, nu, du, sc.v, origin[0]);
   for (let u = 0; u < nu; u++) edt1d(d, u, nu, nv, dv, sc.v, sc.z, sc.g, origin[1]);
   return d;
 }

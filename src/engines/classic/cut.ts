@@ -35,6 +35,14 @@ export interface CutProblem {
 /** Integer scale of the costs given to the max-flow. */
 const SCALE = 1000;
 
+let pairBuffer = new Int32Array(0);
+
+/** Scratch for `n` neighbour pairs, shared by the calls of {@link solveCut} (each runs to its end at once). */
+function pairScratch(n: number): Int32Array {
+  if (pairBuffer.length < n) pairBuffer = new Int32Array(n);
+  return pairBuffer;
+}
+
 /** Solves the cut; returns the mask (fixed pixels keep their label). */
 export function solveCut(p: CutProblem): Uint8Array {
   const { nu, nv, du, dv, image, free, fixed, costFg, costBg } = p;
@@ -47,34 +55,36 @@ export function solveCut(p: CutProblem): Uint8Array {
   for (let i = 0; i < n; i++) if (!free[i]) out[i] = fixed[i] ? 1 : 0;
   if (count === 0) return out;
 
-  // Forward neighbour offsets and their in-plane distances (in units of the smaller spacing).
+  // The four forward neighbours of a pixel (u + 1, v), (u, v + 1), (u + 1, v + 1), (u - 1, v + 1), in this order,
+  // and their in-plane distances (in units of the smaller spacing). Pairs with no free pixel play no part.
   const dmin = Math.min(du, dv);
-  const offU = [1, 0, 1, -1];
-  const offV = [0, 1, 1, 1];
   const diag = Math.hypot(du, dv) / dmin;
   const dist = [du / dmin, dv / dmin, diag, diag];
-  /** The forward neighbour q of pixel (u, v), or -1 outside the slice. */
-  const neighbour = (u: number, v: number, q: number): number => {
-    const uu = u + offU[q];
-    const vv = v + offV[q];
-    return uu < 0 || uu >= nu || vv >= nv ? -1 : uu + nu * vv;
-  };
-  // beta = 1 / (2 <dI^2>) over neighbour pairs touching a free pixel.
-  let sum = 0;
-  let pairs = 0;
+  // The pairs with a free pixel, row by row: pixel i and its neighbour q (so that both passes below read them in
+  // the same order).
+  const pairs = pairScratch(4 * n);
+  let pairCount = 0;
+  const step = [1, nu, nu + 1, nu - 1];
   for (let v = 0; v < nv; v++) {
-    for (let u = 0; u < nu; u++) {
-      const i = u + nu * v;
-      for (let q = 0; q < 4; q++) {
-        const j = neighbour(u, v, q);
-        if (j < 0 || (!free[i] && !free[j])) continue;
-        const d = image[i] - image[j];
-        sum += d * d;
-        pairs++;
-      }
+    const below = v + 1 < nv;
+    for (let u = 0, i = nu * v; u < nu; u++, i++) {
+      const fi = free[i];
+      const right = u + 1 < nu;
+      if (right && (fi || free[i + 1])) pairs[pairCount++] = 4 * i;
+      if (!below) continue;
+      if (fi || free[i + nu]) pairs[pairCount++] = 4 * i + 1;
+      if (right && (fi || free[i + nu + 1])) pairs[pairCount++] = 4 * i + 2;
+      if (u > 0 && (fi || free[i + nu - 1])) pairs[pairCount++] = 4 * i + 3;
     }
   }
-  const beta = pairs > 0 && sum > 0 ? pairs / (2 * sum) : 0;
+  // beta = 1 / (2 <dI^2>) over neighbour pairs touching a free pixel.
+  let sum = 0;
+  for (let k = 0; k < pairCount; k++) {
+    const i = pairs[k] >> 2;
+    const d = image[i] - image[i + step[pairs[k] & 3]];
+    sum += d * d;
+  }
+  const beta = pairCount > 0 && sum > 0 ? pairCount / (2 * sum) : 0;
 
   const cFg = new Float64Array(count);
   const cBg = new Float64Array(count);
@@ -87,40 +97,35 @@ export function solveCut(p: CutProblem): Uint8Array {
   // With a curvature to compensate: each free pixel's summed contrast factors and edge count.
   const contrast = p.curvature ? new Float64Array(count) : null;
   const edges = p.curvature ? new Uint8Array(count) : null;
-  for (let v = 0; v < nv; v++) {
-    for (let u = 0; u < nu; u++) {
-      const i = u + nu * v;
-      for (let q = 0; q < 4; q++) {
-        const j = neighbour(u, v, q);
-        if (j < 0) continue;
-        const fi = free[i];
-        const fj = free[j];
-        if (!fi && !fj) continue;
-        const d = image[i] - image[j];
-        const factor = Math.exp(-beta * d * d);
-        const wgt = (lambda * factor) / dist[q];
-        if (contrast && edges) {
-          if (fi) {
-            contrast[node[i]] += factor;
-            edges[node[i]]++;
-          }
-          if (fj) {
-            contrast[node[j]] += factor;
-            edges[node[j]]++;
-          }
-        }
-        if (fi && fj) {
-          const c = Math.round(wgt * SCALE);
-          if (c > 0) g.addEdge(node[i], node[j], c, c);
-        } else if (fi) {
-          // j fixed: disagreeing with it costs wgt.
-          if (fixed[j]) cBg[node[i]] += wgt;
-          else cFg[node[i]] += wgt;
-        } else {
-          if (fixed[i]) cBg[node[j]] += wgt;
-          else cFg[node[j]] += wgt;
-        }
+  for (let k = 0; k < pairCount; k++) {
+    const i = pairs[k] >> 2;
+    const q = pairs[k] & 3;
+    const j = i + step[q];
+    const fi = free[i];
+    const fj = free[j];
+    const d = image[i] - image[j];
+    const factor = Math.exp(-beta * d * d);
+    const wgt = (lambda * factor) / dist[q];
+    if (contrast && edges) {
+      if (fi) {
+        contrast[node[i]] += factor;
+        edges[node[i]]++;
       }
+      if (fj) {
+        contrast[node[j]] += factor;
+        edges[node[j]]++;
+      }
+    }
+    if (fi && fj) {
+      const c = Math.round(wgt * SCALE);
+      if (c > 0) g.addEdge(node[i], node[j], c, c);
+    } else if (fi) {
+      // j fixed: disagreeing with it costs wgt.
+      if (fixed[j]) cBg[node[i]] += wgt;
+      else cFg[node[i]] += wgt;
+    } else {
+      if (fixed[i]) cBg[node[j]] += wgt;
+      else cFg[node[j]] += wgt;
     }
   }
   if (p.curvature && contrast && edges) {
