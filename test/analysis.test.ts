@@ -4,7 +4,8 @@ import { gaussianBlur2d, histogramDistance, ssim } from '../src/analysis/similar
 import { intensityWindow, OrderStatistics, presetWindow } from '../src/analysis/window.js';
 import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
-import { connectedComponents, countNonZero, fewestSpanning, fillHoles2d, signedDistance2d, spansBox } from '../src/morphology/binary.js';
+import { connectedComponents, countNonZero, fewestSpanning, fillHoles2d, maskOfValueInPlace, signedDistance2d, spansBox } from '../src/morphology/binary.js';
+import { maskOf } from '../src/metrics/metrics.js';
 import { postprocessStack } from '../src/propagation/postprocess.js';
 
 function noise(n: number, seed: number): Float32Array {
@@ -135,6 +136,19 @@ describe('binary morphology and 3D post-processing', () => {
     }
     assert.equal(countNonZero(new Uint8Array(100)), 0);
     assert.equal(countNonZero(new Float32Array([0, 0.5, -1, 0])), 2);
+  });
+
+  it('makes a byte label volume the mask of one value in place, as maskOf does (any start, long empty parts, value 0)', () => {
+    const rand = rng(5);
+    const labels = Uint8Array.from({ length: 1003 }, (_, i) => (i > 300 && i < 700 ? 0 : rand() < 0.5 ? 0 : Math.floor(rand() * 4)));
+    for (const start of [0, 1, 2, 3]) {
+      for (const value of [0, 1, 2, 3, 9]) {
+        const a = labels.slice().subarray(start);
+        const expected = maskOf(a, value);
+        assert.equal(maskOfValueInPlace(a, value), a);
+        assert.deepEqual(a, expected, `start ${start}, value ${value}`);
+      }
+    }
   });
 
   it('fills holes but not bays open to the border; counts 6- and 26-connected components', () => {

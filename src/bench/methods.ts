@@ -18,6 +18,8 @@ import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
 import { promptMask } from '../annotations/rasterize.js';
 import { keyBoxes, type LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
+import { maskOf } from '../metrics/metrics.js';
+import { maskOfValueInPlace } from '../morphology/binary.js';
 import { allEngineNames, MODEL_ENGINES, resolveEngine } from '../pipeline/engines-node.js';
 import { checkEngineSettings, defaultSamMosaic, engineSpec } from '../pipeline/engines.js';
 import { DEFAULT_ENGINE, engineNames, segment } from '../pipeline/segment.js';
@@ -148,8 +150,7 @@ function engineMethod(name: string, noSkip = false, samMosaic?: number, model?: 
       );
       // The label volume becomes the mask in place where it is bytes (a large scan's copy is not free).
       const data = labels.data;
-      const mask = data instanceof Uint8Array ? data : new Uint8Array(data.length);
-      for (let i = 0; i < mask.length; i++) mask[i] = data[i] === input.label.value ? 1 : 0;
+      const mask = data instanceof Uint8Array ? maskOfValueInPlace(data, input.label.value) : maskOf(data, input.label.value);
       const l = report.labels.find((x) => x.value === input.label.value);
       return {
         mask,

@@ -71,6 +71,19 @@ export function eachSetRun(a: Uint8Array, fn: (start: number, end: number) => vo
 }
 
 /**
+ * A byte label volume made the mask of one label value (1 where it holds `value`, else 0) in place, visiting only
+ * its runs of set bytes (see `eachSetRun`); returns it. `value` 0 is the background: every byte is then visited.
+ */
+export function maskOfValueInPlace(a: Uint8Array, value: number): Uint8Array {
+  const keep = (start: number, end: number): void => {
+    for (let i = start; i < end; i++) a[i] = a[i] === value ? 1 : 0;
+  };
+  if (value === 0) keep(0, a.length);
+  else eachSetRun(a, keep);
+  return a;
+}
+
+/**
  * Signed distance (mm) to the boundary of a 2D mask: negative inside, positive outside, measured from the
  * centres of the nearest voxel of the other side and shifted by half a voxel so that the boundary lies at 0.
  * `Infinity` everywhere outside when the mask is empty. `origin` ([u, v], default [0, 0]) says where the mask
