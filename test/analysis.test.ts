@@ -4,7 +4,7 @@ import { gaussianBlur2d, histogramDistance, ssim } from '../src/analysis/similar
 import { intensityWindow, OrderStatistics, presetWindow } from '../src/analysis/window.js';
 import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
-import { connectedComponents, countNonZero, fewestSpanning, fillHoles2d, maskOfValueInPlace, signedDistance2d, spansBox } from '../src/morphology/binary.js';
+import { boundingBox2d, connectedComponents, countNonZero, fewestSpanning, fillHoles2d, maskOfValueInPlace, signedDistance2d, spansBox } from '../src/morphology/binary.js';
 import { maskOf } from '../src/metrics/metrics.js';
 import { postprocessStack } from '../src/propagation/postprocess.js';
 
@@ -136,6 +136,24 @@ describe('binary morphology and 3D post-processing', () => {
     }
     assert.equal(countNonZero(new Uint8Array(100)), 0);
     assert.equal(countNonZero(new Float32Array([0, 0.5, -1, 0])), 2);
+  });
+
+  it('finds the bounding box of a 2D mask as a pixel-by-pixel pass does (random, single pixel, empty)', () => {
+    const rand = rng(9);
+    const nu = 37;
+    const nv = 23;
+    for (let t = 0; t < 30; t++) {
+      const p = t < 10 ? 0.002 : t < 20 ? 0.05 : 0.6;
+      const m = Uint8Array.from({ length: nu * nv }, () => (rand() < p ? 1 + Math.floor(rand() * 3) : 0));
+      let box: [number, number, number, number] | null = null;
+      for (let i = 0; i < m.length; i++) {
+        if (!m[i]) continue;
+        const u = i % nu;
+        const v = Math.floor(i / nu);
+        box = box ? [Math.min(box[0], u), Math.min(box[1], v), Math.max(box[2], u), Math.max(box[3], v)] : [u, v, u, v];
+      }
+      assert.deepEqual(boundingBox2d(m, nu, nv), box);
+    }
   });
 
   it('makes a byte label volume the mask of one value in place, as maskOf does (any start, long empty parts, value 0)', () => {

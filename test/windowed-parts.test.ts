@@ -267,6 +267,32 @@ describe('slice comparisons on large regions', () => {
     ]);
   });
 
+  it('block means equal a pixel-by-pixel pass to the last bit (random values, boxes and block sizes)', () => {
+    const nu = 53;
+    const nv = 41;
+    let seed = 3;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const src = Float32Array.from({ length: nu * nv }, () => 1000 * rand() - 300);
+    for (let t = 0; t < 40; t++) {
+      const u0 = Math.floor(rand() * 20);
+      const v0 = Math.floor(rand() * 15);
+      const box = [u0, v0, u0 + 5 + Math.floor(rand() * 27), v0 + 5 + Math.floor(rand() * 20)] as const;
+      const f = 2 + Math.floor(rand() * 5);
+      const w = box[2] - box[0] + 1;
+      const bw = Math.ceil(w / f);
+      const sum = new Float64Array(bw * Math.ceil((box[3] - box[1] + 1) / f));
+      const n = new Uint32Array(sum.length);
+      for (let v = box[1]; v <= box[3]; v++) {
+        for (let u = box[0]; u <= box[2]; u++) {
+          const b = bw * Math.floor((v - box[1]) / f) + Math.floor((u - box[0]) / f);
+          sum[b] += src[u + nu * v];
+          n[b]++;
+        }
+      }
+      assert.deepEqual(blockMeans(src, nu, box, f).data, Float32Array.from(sum, (x, i) => x / n[i]), `box ${box.join(',')}, blocks of ${f}`);
+    }
+  });
+
   it('compares every pixel below 256 x 256 of them, beyond it blocks whose grid holds about 128 x 128 samples', () => {
     assert.equal(comparisonBlock([0, 0, 127, 127]), 1);
     assert.equal(comparisonBlock([10, 10, 260, 260]), 1, '251 x 251 pixels: under four times the samples');

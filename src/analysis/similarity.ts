@@ -227,17 +227,23 @@ export function blockMeans(src: Float32Array, nu: number, box: readonly [number,
   const bw = Math.ceil(w / f);
   const bh = Math.ceil(h / f);
   const sum = new Float64Array(bw * bh);
-  const n = new Uint32Array(bw * bh);
+  // Row by row, each block's pixels of the row added to its sum in order (every sum takes its values in the
+  // order of a pixel-by-pixel pass).
   for (let v = 0; v < h; v++) {
     const row = u0 + nu * (v0 + v);
     const out = bw * Math.floor(v / f);
-    for (let u = 0; u < w; u++) {
-      const b = out + Math.floor(u / f);
-      sum[b] += src[row + u];
-      n[b]++;
+    for (let c = 0; c < bw; c++) {
+      let s = sum[out + c];
+      const end = row + Math.min(w, (c + 1) * f);
+      for (let i = row + c * f; i < end; i++) s += src[i];
+      sum[out + c] = s;
     }
   }
   const data = new Float32Array(bw * bh);
-  for (let i = 0; i < data.length; i++) data[i] = sum[i] / n[i];
+  // A block's pixel count: f x f, less at the box's far edges.
+  for (let r = 0; r < bh; r++) {
+    const rows = Math.min(h, (r + 1) * f) - r * f;
+    for (let c = 0; c < bw; c++) data[r * bw + c] = sum[r * bw + c] / (rows * (Math.min(w, (c + 1) * f) - c * f));
+  }
   return { data, nu: bw, nv: bh };
 }

@@ -178,11 +178,13 @@ export function levelSetCurvature(sd: Float32Array, nu: number, nv: number, du: 
 export function fillHoles2d(mask: Uint8Array, nu: number, nv: number): number {
   const n = nu * nv;
   const outside = new Uint8Array(n);
-  const stack: number[] = [];
+  // Each pixel is pushed at most once (when first marked), so n entries always suffice.
+  const stack = new Int32Array(n);
+  let top = 0;
   const seed = (i: number): void => {
     if (!mask[i] && !outside[i]) {
       outside[i] = 1;
-      stack.push(i);
+      stack[top++] = i;
     }
   };
   for (let u = 0; u < nu; u++) {
@@ -193,14 +195,13 @@ export function fillHoles2d(mask: Uint8Array, nu: number, nv: number): number {
     seed(nu * v);
     seed(nu - 1 + nu * v);
   }
-  while (stack.length > 0) {
-    const i = stack.pop() as number;
+  while (top > 0) {
+    const i = stack[--top];
     const u = i % nu;
-    const v = (i - u) / nu;
     if (u > 0) seed(i - 1);
     if (u < nu - 1) seed(i + 1);
-    if (v > 0) seed(i - nu);
-    if (v < nv - 1) seed(i + nu);
+    if (i >= nu) seed(i - nu);
+    if (i < n - nu) seed(i + nu);
   }
   let filled = 0;
   for (let i = 0; i < n; i++) {
@@ -325,7 +326,10 @@ function maskRuns(mask: ArrayLike<number>, nu: number, rows: number): { start: I
   return { start, end, first, count };
 }
 
-/** Inclusive 2D bounding box [u0, v0, u1, v1] of the non-zero values, or null when there is none. */
+/**
+ * Inclusive 2D bounding box [u0, v0, u1, v1] of the non-zero values, or null when there is none. Each row is read
+ * from its start to its first set value and from its end to its last, not across the object.
+ */
 export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): [number, number, number, number] | null {
   let u0 = nu;
   let v0 = nv;
@@ -333,13 +337,15 @@ export function boundingBox2d(mask: ArrayLike<number>, nu: number, nv: number): 
   let v1 = -1;
   for (let v = 0; v < nv; v++) {
     const o = v * nu;
-    for (let u = 0; u < nu; u++) {
-      if (!mask[o + u]) continue;
-      if (u < u0) u0 = u;
-      if (u > u1) u1 = u;
-      if (v < v0) v0 = v;
-      if (v > v1) v1 = v;
-    }
+    let a = 0;
+    while (a < nu && !mask[o + a]) a++;
+    if (a === nu) continue;
+    let b = nu - 1;
+    while (!mask[o + b]) b--;
+    if (a < u0) u0 = a;
+    if (b > u1) u1 = b;
+    if (v < v0) v0 = v;
+    v1 = v;
   }
   return u1 < 0 ? null : [u0, v0, u1, v1];
 }

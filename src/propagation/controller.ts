@@ -29,7 +29,7 @@ import { keyBoxes, perBoxKeySlices, type KeySlice, type LabelAnnotation } from '
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
-import { countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { anyNonZero, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { runFront, type FrontOutcome, type FrontSlice, type SliceComparisons } from './front.js';
 import { decidingFront, fuseSlice } from './fuse.js';
@@ -395,7 +395,7 @@ export async function propagateObject(
       count,
       ...(options.range ? { range: options.range } : {}),
       ...(options.extent ? { extent: options.extent } : {}),
-      priorHolds: (w) => guideOf(w).some((x) => x),
+      priorHolds: (w) => anyNonZero(guideOf(w)),
       priorFallback: policy.gapFallback !== 'none',
       apart: (a, b) => keyMasksApart(keyMasks.get(a) ?? null, keyMasks.get(b) ?? null, img),
     });

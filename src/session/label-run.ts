@@ -5,6 +5,7 @@
  */
 import type { LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
+import { anyNonZero } from '../morphology/binary.js';
 import type { LabelReport } from '../pipeline/segment.js';
 import { propagateObject, type FrontInputs, type ObjectPropagation, type PriorStore, type PropagationOptions } from '../propagation/controller.js';
 import type { FrontOutcome, FrontSlice, SliceComparisons } from '../propagation/front.js';
@@ -68,7 +69,7 @@ export function stackExtent(mask: Uint8Array, area: number, count: number): [num
   let last = -1;
   for (let w = 0; w < count; w++) {
     const s = mask.subarray(w * area, (w + 1) * area);
-    if (s.some((x) => x)) {
+    if (anyNonZero(s)) {
       if (first < 0) first = w;
       last = w;
     }

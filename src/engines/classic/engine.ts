@@ -16,7 +16,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
-import { countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
+import { anyNonZero, countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
 import type { FrontInfo, KeyDerived, ObjectSession, PropagationStep, RoiImage, SliceDerived, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { borrowedPartner, keptFrontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
@@ -458,14 +458,14 @@ export class ClassicSession implements ObjectSession {
     const prev = crop(step.mask);
     const prior = step.prior ? crop(step.prior) : undefined;
     const sd = signedDistance2d(prev, nu, nv, du, dv);
-    if (prior && prior.some((x) => x)) {
+    if (prior && anyNonZero(prior)) {
       const sp = signedDistance2d(prior, nu, nv, du, dv);
       const a = this.o.priorWeight;
       for (let i = 0; i < n; i++) sd[i] = (1 - a) * sd[i] + a * sp[i];
     }
     const shape = new Uint8Array(n);
     for (let i = 0; i < n; i++) shape[i] = sd[i] <= 0 ? 1 : 0;
-    const band = this.bandMm(shape.some((x) => x) ? shape : prev);
+    const band = this.bandMm(anyNonZero(shape) ? shape : prev);
     const free = new Uint8Array(n);
     const fixed = new Uint8Array(n);
     const costFg = new Float32Array(n);
