@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { borrowedPartner, frontModels, keptFrontModels, mergeSorted, partnerKey, partnerWeight, sortedSlice, type KeySamples } from '../src/engines/classic/front-models.js';
-import { IntensityRange } from '../src/engines/classic/intensity-model.js';
+import { IntensityModel, IntensityRange, posterior, posteriorByBin } from '../src/engines/classic/intensity-model.js';
 
 const samples = (index: number, inside: number[], around: number[]): KeySamples => ({ index, inside, around, slice: [...inside, ...around] });
 
@@ -81,5 +81,19 @@ describe('classic engine: intensity models per front', () => {
     assert.equal(m.partner, 9, 'the partner is borrowed from');
     assert.deepEqual(m.fg.range, IntensityRange.of([...own.slice as number[], ...partner.slice as number[]]), 'the range of both slices together');
     assert.deepEqual(frontModels(own, null, 10).fg.range, IntensityRange.of(own.slice));
+  });
+
+  it('the posterior read from a table by bin equals the posterior of each value; models on other ranges give no table', () => {
+    const range = new IntensityRange(-50, 250, 64);
+    const fg = new IntensityModel(range);
+    const bg = new IntensityModel(range);
+    for (let i = 0; i < 400; i++) {
+      fg.add(100 + 40 * Math.sin(i));
+      bg.add(20 + 90 * Math.cos(0.7 * i));
+    }
+    const table = posteriorByBin(fg, bg);
+    assert.ok(table);
+    for (let x = -80; x <= 280; x += 0.37) assert.equal(table[range.bin(x)], posterior(fg, bg, x), `value ${x}`);
+    assert.equal(posteriorByBin(fg, new IntensityModel(new IntensityRange(-50, 250, 64))), null);
   });
 });

@@ -21,7 +21,7 @@ import type { FrontInfo, KeyDerived, ObjectSession, PropagationStep, RoiImage, S
 import { borrowedPartner, keptFrontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
 import { pointRegion } from './point-region.js';
-import { IntensityModel, IntensityRange, posterior } from './intensity-model.js';
+import { IntensityModel, IntensityRange, posterior, posteriorByBin } from './intensity-model.js';
 import { blurInWindow, cropSlice, fullWindow, pasteSlice, windowAround, type SliceWindow } from './window.js';
 import type { CutAdapter } from '../../models/adapter/model.js';
 
@@ -220,11 +220,12 @@ export class ClassicSession implements ObjectSession {
   }
 
   private confidence(mask: Uint8Array, image: Float32Array, fg: IntensityModel, bg: IntensityModel): number {
+    const table = posteriorByBin(fg, bg);
     let s = 0;
     let n = 0;
     for (let i = 0; i < mask.length; i++) {
       if (!mask[i]) continue;
-      s += posterior(fg, bg, image[i]);
+      s += table ? table[fg.range.bin(image[i])] : posterior(fg, bg, image[i]);
       n++;
     }
     return n > 0 ? s / n : 0;
@@ -471,14 +472,18 @@ export class ClassicSession implements ObjectSession {
     const costFg = new Float32Array(n);
     const costBg = new Float32Array(n);
     const k = this.o.shapeWeight / band;
+    // The models' costs by bin, each pixel's bin found once where both models share a range.
+    const fgCosts = fg.costs();
+    const bgCosts = fg.range === bg.range ? bg.costs() : null;
     for (let i = 0; i < n; i++) {
       const d = sd[i];
       if (d < -band) fixed[i] = 1;
       else if (d > band) fixed[i] = 0;
       else {
         free[i] = 1;
-        costFg[i] = fg.costOf(image[i]) + k * Math.max(0, d);
-        costBg[i] = bg.costOf(image[i]) + k * Math.max(0, -d);
+        const b = fg.range.bin(image[i]);
+        costFg[i] = fgCosts[b] + k * Math.max(0, d);
+        costBg[i] = (bgCosts ? bgCosts[b] : bg.costOf(image[i])) + k * Math.max(0, -d);
       }
     }
     this.adapter ??= this.o.adapter?.open(this.img);

@@ -94,3 +94,14 @@ export function posterior(fg: IntensityModel, bg: IntensityModel, x: number): nu
   const cb = bg.costOf(x);
   return 1 / (1 + Math.exp(cf - cb));
 }
+
+/**
+ * {@link posterior} for each bin of two models on one range (the same value for every intensity in a bin): a
+ * table to read per pixel instead of evaluating it; null when the models' ranges differ.
+ */
+export function posteriorByBin(fg: IntensityModel, bg: IntensityModel): Float64Array | null {
+  if (fg.range !== bg.range) return null;
+  const cf = fg.costs();
+  const cb = bg.costs();
+  return Float64Array.from(cf, (c, b) => 1 / (1 + Math.exp(c - cb[b])));
+}
