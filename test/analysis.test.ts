@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gaussianBlur2d, histogramDistance, ssim } from '../src/analysis/similarity.js';
+import { gaussianBlur2d, gaussianBlur2dWhere, histogramDistance, ssim } from '../src/analysis/similarity.js';
 import { intensityWindow, OrderStatistics, presetWindow } from '../src/analysis/window.js';
 import { parseWindow } from '../src/cli/options.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
-import { boundingBox2d, connectedComponents, countNonZero, fewestSpanning, fillHoles2d, maskOfValueInPlace, signedDistance2d, spansBox } from '../src/morphology/binary.js';
+import { boundingBox2d, connectedComponents, countNonZero, fewestSpanning, fillHoles2d, levelSetCurvature, maskOfValueInPlace, signedDistance2d, spansBox } from '../src/morphology/binary.js';
 import { maskOf } from '../src/metrics/metrics.js';
 import { postprocessStack } from '../src/propagation/postprocess.js';
 
@@ -153,6 +153,24 @@ describe('binary morphology and 3D post-processing', () => {
         box = box ? [Math.min(box[0], u), Math.min(box[1], v), Math.max(box[2], u), Math.max(box[3], v)] : [u, v, u, v];
       }
       assert.deepEqual(boundingBox2d(m, nu, nv), box);
+    }
+  });
+
+  it('blurs and takes level-set curvature only where asked, with the values of the whole map there (random maps and masks)', () => {
+    const rand = rng(13);
+    const nu = 41;
+    const nv = 29;
+    const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (let t = 0; t < 12; t++) {
+      const disc = Uint8Array.from({ length: nu * nv }, (_, i) => (Math.hypot((i % nu) - 20 - 5 * rand(), Math.floor(i / nu) - 14) < 6 + 6 * rand() ? 1 : 0));
+      const sd = t === 11 ? new Float32Array(nu * nv).fill(Infinity) : signedDistance2d(disc, nu, nv, 0.8, 1.1);
+      const p = [0.02, 0.3, 0.9][t % 3];
+      const where = Uint8Array.from({ length: nu * nv }, () => (rand() < p ? 1 : 0));
+      const pick = (a: Float32Array) => Float32Array.from(a, (x, i) => (where[i] ? x : 0));
+      for (const sigma of [0.7, 1, 1.5]) {
+        assert.ok(bits(gaussianBlur2dWhere(sd.map((x) => (Number.isFinite(x) ? x : 0)), nu, nv, sigma, where)).equals(bits(pick(gaussianBlur2d(sd.map((x) => (Number.isFinite(x) ? x : 0)), nu, nv, sigma)))));
+      }
+      assert.ok(bits(levelSetCurvature(sd, nu, nv, 0.8, 1.1, where)).equals(bits(pick(levelSetCurvature(sd, nu, nv, 0.8, 1.1)))), `map ${t}`);
     }
   });
 

@@ -4,7 +4,7 @@ import { blockMeans, cropBox, ssim, ssimStride, SSIM_SAMPLES } from '../src/anal
 import { comparisonBlock } from '../src/propagation/front.js';
 import { makePhantom, rng } from '../src/demo/phantom.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
-import { boundingBox3d, signedDistance2d } from '../src/morphology/binary.js';
+import { boundingBox2d, boundingBox3d, forgetDistances, signedDistance2d } from '../src/morphology/binary.js';
 import { postprocessStack, postprocessStackFrom, type PostprocessMemo } from '../src/propagation/postprocess.js';
 import { ROI_CACHED_SLICES, roiImage } from '../src/propagation/roi.js';
 import { defaultSliceAxis, SliceGeometry } from '../src/volume/volume.js';
@@ -33,8 +33,42 @@ describe('work in a window, same result', () => {
     const part = Uint8Array.from(crop(mask, nu, box));
     const w = box[2] - box[0] + 1;
     const h = box[3] - box[1] + 1;
+    forgetDistances();
     const sd = signedDistance2d(part, w, h, 0.7, 1.3, [box[0], box[1]]);
     assert.deepEqual(Array.from(sd), crop(full, nu, box).map((x) => Math.fround(x)));
+  });
+
+  it('a mask asked for again in a part of a kept map gets the map computed on that part, to the last bit', () => {
+    const nu = 90;
+    const nv = 70;
+    const r = rng(17);
+    const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    let differ = 0;
+    for (let t = 0; t < 60; t++) {
+      const mask = ellipse(nu, nv, 30 + 30 * r(), 25 + 20 * r(), 3 + 15 * r(), 3 + 12 * r());
+      for (let k = 0; k < 5; k++) mask[Math.floor(r() * nu * nv)] = 1;
+      const b = boundingBox2d(mask, nu, nv) ?? [0, 0, nu - 1, nv - 1];
+      // A larger part A and a part B inside it holding the mask, with margins of 0 to 3 pixels (0: the mask
+      // touches B's side, where A may reach beyond it).
+      const grow = (m: number[]): [number, number, number, number] => [Math.max(0, b[0] - m[0]), Math.max(0, b[1] - m[1]), Math.min(nu - 1, b[2] + m[2]), Math.min(nv - 1, b[3] + m[3])];
+      const mb = [0, 1, 2, 3].map(() => Math.floor(4 * r()));
+      const inner = grow(mb);
+      const outer = grow(mb.map((x) => x + Math.floor(3 * r())));
+      const part = (box: [number, number, number, number]) => ({ m: Uint8Array.from(crop(mask, nu, box)), w: box[2] - box[0] + 1, h: box[3] - box[1] + 1, o: [box[0], box[1]] as [number, number] });
+      const A = part(outer);
+      const B = part(inner);
+      const du = [0.8, 0.7031, 1.1][t % 3];
+      forgetDistances();
+      const fresh = signedDistance2d(B.m, B.w, B.h, du, 1, B.o);
+      forgetDistances();
+      const big = signedDistance2d(A.m, A.w, A.h, du, 1, A.o);
+      const again = signedDistance2d(B.m, B.w, B.h, du, 1, B.o);
+      assert.ok(bits(again).equals(bits(fresh)), `case ${t}`);
+      // Where the mask touches B's side and A reaches beyond it, A's values there are not B's: the kept map must
+      // not answer (some cases are of that kind).
+      if (!bits(again).equals(bits(Float32Array.from(crop(big, A.w, [inner[0] - outer[0], inner[1] - outer[1], inner[2] - outer[0], inner[3] - outer[1]]))))) differ++;
+    }
+    assert.ok(differ > 0 && differ < 60, `${differ} of 60 parts differ from the larger part`);
   });
 
   it('shape interpolation in a window around the key masks equals the whole-slice interpolation', () => {

@@ -2,7 +2,7 @@
  * Small pure functions over binary masks (typed array + dimensions): distances, holes, components, boxes.
  * Layout: `mask[u + nu * (v + nv * w)]`; a 2D mask is the case `nw = 1`.
  */
-import { gaussianBlur2d } from '../analysis/similarity.js';
+import { gaussianBlur2d, gaussianBlur2dWhere } from '../analysis/similarity.js';
 import { binaryEdt1d, edt1d } from '../metrics/edt.js';
 
 /** Number of non-zero values (of a byte array, four bytes at a time). */
@@ -89,8 +89,13 @@ export function maskOfValueInPlace(a: Uint8Array, value: number): Uint8Array {
  * `Infinity` everywhere outside when the mask is empty. `origin` ([u, v], default [0, 0]) says where the mask
  * starts in a larger slice it was cut from: positions are reckoned there, so that a part of a slice holding
  * the mask and the nearest pixels of the other side gives to the last bit the distances of the whole slice.
+ *
+ * The last few maps are kept (see {@link keptDistances}): a mask asked for again, in the same or a smaller part
+ * of the slice, is answered from them (the same values, see there).
  */
 export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number, du: number, dv: number, origin: readonly [number, number] = [0, 0]): Float32Array {
+  const again = mask instanceof Uint8Array ? keptDistances(mask, nu, nv, du, dv, origin) : null;
+  if (again) return again;
   const sc = edtScratch(Math.max(nu, nv), nu * nv);
   const inside = squaredDistance2d(mask, true, nu, nv, du, dv, sc, origin, sc.toSet);
   const outside = squaredDistance2d(mask, false, nu, nv, du, dv, sc, origin, sc.toClear);
@@ -99,7 +104,72 @@ export function signedDistance2d(mask: ArrayLike<number>, nu: number, nv: number
   for (let i = 0; i < out.length; i++) {
     out[i] = mask[i] ? -(Math.sqrt(outside[i]) - half) : Math.sqrt(inside[i]) - half;
   }
+  if (mask instanceof Uint8Array) keepDistances({ mask: mask.slice(), u0: origin[0], v0: origin[1], nu, nv, du, dv, count: countNonZero(mask), sd: out.slice() });
   return out;
+}
+
+/** A map {@link signedDistance2d} made: its mask (a copy), where that part starts in the slice, its spacing. */
+interface KeptMap {
+  mask: Uint8Array;
+  u0: number;
+  v0: number;
+  nu: number;
+  nv: number;
+  du: number;
+  dv: number;
+  count: number;
+  sd: Float32Array;
+}
+
+/** Maps kept, most recently used first. */
+const keptMaps: KeptMap[] = [];
+const KEPT_MAPS = 4;
+
+/** Forgets the kept maps (the next call of {@link signedDistance2d} computes its map). */
+export function forgetDistances(): void {
+  keptMaps.length = 0;
+}
+
+function keepDistances(m: KeptMap): void {
+  keptMaps.unshift(m);
+  if (keptMaps.length > KEPT_MAPS) keptMaps.pop();
+}
+
+/**
+ * The map of `mask` (a part of a slice at `origin`) cut from a kept map of a larger or equal part holding the
+ * same set pixels, or null. The values are those `signedDistance2d` computes on the part itself: outside the
+ * mask the nearest set pixel is one of the mask's either way; inside it, wherever the kept part reaches beyond
+ * this one this part still holds a pixel past the mask's bounding box, and a clear pixel further out is never
+ * nearer than that ring of the box (its coordinates clamped to the ring are no further in either axis).
+ */
+function keptDistances(mask: Uint8Array, nu: number, nv: number, du: number, dv: number, origin: readonly [number, number]): Float32Array | null {
+  let count = -1;
+  let box: [number, number, number, number] | null | undefined;
+  for (let k = 0; k < keptMaps.length; k++) {
+    const e = keptMaps[k];
+    const x0 = origin[0] - e.u0;
+    const y0 = origin[1] - e.v0;
+    if (e.du !== du || e.dv !== dv || x0 < 0 || y0 < 0 || x0 + nu > e.nu || y0 + nv > e.nv) continue;
+    if (count < 0) count = countNonZero(mask);
+    if (count !== e.count || !sameRows(mask, nu, nv, e.mask, e.nu, x0, y0)) continue;
+    if (box === undefined) box = boundingBox2d(mask, nu, nv);
+    if (box && ((x0 > 0 && box[0] < 1) || (y0 > 0 && box[1] < 1) || (x0 + nu < e.nu && box[2] > nu - 2) || (y0 + nv < e.nv && box[3] > nv - 2))) continue;
+    keptMaps.splice(k, 1);
+    keptMaps.unshift(e);
+    const out = new Float32Array(nu * nv);
+    for (let v = 0; v < nv; v++) out.set(e.sd.subarray((y0 + v) * e.nu + x0, (y0 + v) * e.nu + x0 + nu), v * nu);
+    return out;
+  }
+  return null;
+}
+
+/** Whether `a` (nu x nv) equals the part of `b` (bu wide) starting at (x0, y0). */
+function sameRows(a: Uint8Array, nu: number, nv: number, b: Uint8Array, bu: number, x0: number, y0: number): boolean {
+  for (let v = 0; v < nv; v++) {
+    const o = (y0 + v) * bu + x0;
+    for (let u = 0; u < nu; u++) if (a[v * nu + u] !== b[o + u]) return false;
+  }
+  return true;
 }
 
 interface EdtScratch {
@@ -149,20 +219,38 @@ function squaredDistance2d(
  * Curvature (1/mm) of the level sets of a 2D signed distance map: the Laplacian of the map after a Gaussian of
  * one pixel, clamped to +/- half the inverse of the smaller spacing. Positive where the zero level set is convex
  * (inside and around a disc of radius R it is about 1/R at the boundary), negative where it is concave. Infinite
- * values (the map of an empty mask) give 0.
+ * values (the map of an empty mask) give 0. With `where`, only its pixels are computed (0 elsewhere; the same
+ * values there): the smoothing then runs only where their Laplacians read it.
  */
-export function levelSetCurvature(sd: Float32Array, nu: number, nv: number, du: number, dv: number): Float32Array {
-  const finite = new Float32Array(sd.length);
+export function levelSetCurvature(sd: Float32Array, nu: number, nv: number, du: number, dv: number, where?: Uint8Array): Float32Array {
   let big = 0;
-  for (let i = 0; i < sd.length; i++) if (Number.isFinite(sd[i])) big = Math.max(big, Math.abs(sd[i]));
-  for (let i = 0; i < sd.length; i++) finite[i] = Number.isFinite(sd[i]) ? sd[i] : big;
-  const f = gaussianBlur2d(finite, nu, nv, 1);
+  let allFinite = true;
+  for (let i = 0; i < sd.length; i++) {
+    if (Number.isFinite(sd[i])) big = Math.max(big, Math.abs(sd[i]));
+    else allFinite = false;
+  }
+  const finite = allFinite ? sd : Float32Array.from(sd, (x) => (Number.isFinite(x) ? x : big));
+  let f: Float32Array;
+  if (where) {
+    // The Laplacian at a pixel reads the smoothed map there and at its four neighbours.
+    const read = new Uint8Array(sd.length);
+    for (let i = 0; i < sd.length; i++) {
+      if (!where[i]) continue;
+      const u = i % nu;
+      read[i] = 1;
+      if (u > 0) read[i - 1] = 1;
+      if (u < nu - 1) read[i + 1] = 1;
+      if (i >= nu) read[i - nu] = 1;
+      if (i < sd.length - nu) read[i + nu] = 1;
+    }
+    f = gaussianBlur2dWhere(finite, nu, nv, 1, read);
+  } else f = gaussianBlur2d(finite, nu, nv, 1);
   const out = new Float32Array(sd.length);
   const limit = 0.5 / Math.min(du, dv);
   for (let v = 0; v < nv; v++) {
     for (let u = 0; u < nu; u++) {
       const i = u + nu * v;
-      if (!Number.isFinite(sd[i])) continue;
+      if ((where && !where[i]) || !Number.isFinite(sd[i])) continue;
       const l = f[u > 0 ? i - 1 : i];
       const r = f[u < nu - 1 ? i + 1 : i];
       const t = f[v > 0 ? i - nu : i];

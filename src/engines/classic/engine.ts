@@ -16,7 +16,7 @@
 import type { KeySlice } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
-import { anyNonZero, countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
+import { anyNonZero, boundingBox2d, countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
 import type { FrontInfo, KeyDerived, ObjectSession, PropagationStep, RoiImage, SliceDerived, SliceEngine, SliceResult } from '../../propagation/types.js';
 import { borrowedPartner, keptFrontModels, partnerKey, type FrontModels, type KeySamples } from './front-models.js';
 import { solveCut } from './cut.js';
@@ -438,7 +438,7 @@ export class ClassicSession implements ObjectSession {
    */
   private stepWindow(step: PropagationStep): SliceWindow {
     const { nu, nv, du, dv } = this.img;
-    const union = step.prior ? countUnion(step.mask, step.prior) : countNonZero(step.mask);
+    const union = step.prior ? countUnion(step.mask, step.prior, nu, nv) : countNonZero(step.mask);
     const px = Math.max(du, dv);
     const band = Math.max(2 * px, this.o.bandFraction * Math.sqrt((union * du * dv) / Math.PI));
     // Free pixels lie within band + half a pixel of the masks; the curvature's blur reaches 3 pixels and its
@@ -489,7 +489,8 @@ export class ClassicSession implements ObjectSession {
     this.adapter ??= this.o.adapter?.open(this.img);
     const g = guide ?? (await this.adapter?.guide(step)) ?? undefined;
     addGuide(g && { ...g, logits: crop(g.logits) }, free, costFg, costBg);
-    const curvature = this.o.compensateCurvature && step.prior ? levelSetCurvature(sd, nu, nv, du, dv) : undefined;
+    // The cut reads the curvature at its free pixels alone.
+    const curvature = this.o.compensateCurvature && step.prior ? levelSetCurvature(sd, nu, nv, du, dv, free) : undefined;
     let mask = solveCut({ nu, nv, du, dv, image, free, fixed, costFg, costBg, lambda: this.o.lambda, curvature });
     mask = keepOverlapping(mask, shape, nu, nv);
     fillHoles2d(mask, nu, nv);
@@ -503,10 +504,16 @@ function samplesBytes(s: KeySamples): number {
   return 64 + 8 * (s.inside.length + s.around.length + s.slice.length);
 }
 
-/** Pixels set in either of two masks. */
-function countUnion(a: Uint8Array, b: Uint8Array): number {
+/** Pixels set in either of two 2D masks (counted inside their joint bounding box). */
+function countUnion(a: Uint8Array, b: Uint8Array, nu: number, nv: number): number {
+  const ba = boundingBox2d(a, nu, nv);
+  const bb = boundingBox2d(b, nu, nv);
+  if (!ba || !bb) return countNonZero(ba ? a : b);
   let c = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] || b[i]) c++;
+  for (let v = Math.min(ba[1], bb[1]); v <= Math.max(ba[3], bb[3]); v++) {
+    const end = v * nu + Math.max(ba[2], bb[2]);
+    for (let i = v * nu + Math.min(ba[0], bb[0]); i <= end; i++) if (a[i] || b[i]) c++;
+  }
   return c;
 }
 
