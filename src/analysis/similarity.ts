@@ -15,6 +15,32 @@ export const DENOISE_SIGMA = 1;
 
 /** Separable Gaussian blur of a 2D array (clamped edges): a row pass, then a column pass. */
 export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma: number): Float32Array {
+  return blurPasses(src, nu, nv, sigma, null, null);
+}
+
+/**
+ * {@link gaussianBlur2d} at the pixels where `where` is set (0 elsewhere), to the last bit: the row pass runs only
+ * where a needed output's column pass reads it (within the kernel's reach above or below), the column pass only
+ * at the needed pixels.
+ */
+export function gaussianBlur2dWhere(src: Float32Array, nu: number, nv: number, sigma: number, where: Uint8Array): Float32Array {
+  const r = (gaussianKernel(sigma).length - 1) / 2;
+  // Per pixel, how many needed pixels lie within r rows of it in its column.
+  const reach = new Int32Array(nu * nv);
+  for (let u = 0; u < nu; u++) {
+    let c = 0;
+    for (let v = 0; v < Math.min(r, nv); v++) c += where[u + nu * v];
+    for (let v = 0; v < nv; v++) {
+      if (v + r < nv) c += where[u + nu * (v + r)];
+      reach[u + nu * v] = c;
+      if (v - r >= 0) c -= where[u + nu * (v - r)];
+    }
+  }
+  return blurPasses(src, nu, nv, sigma, reach, where);
+}
+
+/** The blur's two passes: the row pass where `rowsAt` is non-zero, the column pass where `at` is (null: everywhere). */
+function blurPasses(src: Float32Array, nu: number, nv: number, sigma: number, rowsAt: Int32Array | null, at: Uint8Array | null): Float32Array {
   const k = gaussianKernel(sigma);
   const t = k.length;
   const r = (t - 1) / 2;
@@ -25,6 +51,7 @@ export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma:
   for (let v = 0; v < nv; v++) {
     const line = v * nu;
     for (let u = 0; u < nu; u++) {
+      if (rowsAt && !rowsAt[u + line]) continue;
       let s = 0;
       if (u >= r && u < nu - r) {
         // Away from the row's ends the taps are u - r .. u + r: no clamped index to look up.
@@ -39,55 +66,7 @@ export function gaussianBlur2d(src: Float32Array, nu: number, nv: number, sigma:
     const base = v * t;
     const line = nu * v;
     for (let u = 0; u < nu; u++) {
-      let s = 0;
-      for (let q = 0; q < t; q++) s += k[q] * tmp[rows[base + q] + u];
-      out[line + u] = s;
-    }
-  }
-  return out;
-}
-
-/**
- * {@link gaussianBlur2d} at the pixels where `where` is set (0 elsewhere), to the last bit: the row pass runs only
- * where a needed output's column pass reads it (within the kernel's reach above or below), the column pass only
- * at the needed pixels.
- */
-export function gaussianBlur2dWhere(src: Float32Array, nu: number, nv: number, sigma: number, where: Uint8Array): Float32Array {
-  const k = gaussianKernel(sigma);
-  const t = k.length;
-  const r = (t - 1) / 2;
-  const cols = tapIndices(nu, r, 1);
-  const rows = tapIndices(nv, r, nu);
-  // Per pixel, how many needed pixels lie within r rows of it in its column.
-  const reach = new Int32Array(nu * nv);
-  for (let u = 0; u < nu; u++) {
-    let c = 0;
-    for (let v = 0; v < Math.min(r, nv); v++) c += where[u + nu * v];
-    for (let v = 0; v < nv; v++) {
-      if (v + r < nv) c += where[u + nu * (v + r)];
-      reach[u + nu * v] = c;
-      if (v - r >= 0) c -= where[u + nu * (v - r)];
-    }
-  }
-  const tmp = new Float32Array(nu * nv);
-  const out = new Float32Array(nu * nv);
-  for (let v = 0; v < nv; v++) {
-    const line = v * nu;
-    for (let u = 0; u < nu; u++) {
-      if (!reach[u + line]) continue;
-      let s = 0;
-      if (u >= r && u < nu - r) {
-        const from = line + u - r;
-        for (let q = 0; q < t; q++) s += k[q] * src[from + q];
-      } else for (let q = 0; q < t; q++) s += k[q] * src[line + cols[u * t + q]];
-      tmp[u + line] = s;
-    }
-  }
-  for (let v = 0; v < nv; v++) {
-    const base = v * t;
-    const line = nu * v;
-    for (let u = 0; u < nu; u++) {
-      if (!where[line + u]) continue;
+      if (at && !at[line + u]) continue;
       let s = 0;
       for (let q = 0; q < t; q++) s += k[q] * tmp[rows[base + q] + u];
       out[line + u] = s;
