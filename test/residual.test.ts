@@ -23,7 +23,7 @@ import { writeAdapter } from '../src/training/train-files.js';
 import { adapterMethod } from '../src/training/bench-adapter.js';
 import { loadTf } from '../src/training/tf.js';
 import { KeysliceError } from '../src/util/errors.js';
-import { withinMargin } from '../src/training/validate.js';
+import { bestWeightIndex, choiceValidation, chooseFrontWeights, MIN_WEIGHT_GAIN, withinMargin } from '../src/training/validate.js';
 import { SliceGeometry } from '../src/volume/volume.js';
 import { twoBrightnessModels, writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { CLI, tempDir } from './helpers/paths.js';
@@ -167,23 +167,27 @@ test('every recorded run on an object shares one encoding per slice; a round wit
   }
 });
 
+/** A correction moving the decoder's logits towards the truth of the slice by `w` (1: the truth itself). */
+function towardsTruth(c: { truth: { data: ArrayLike<number> } }, sg: SliceGeometry) {
+  return (w: number): LogitResidual => ({
+    async correct({ img, step, frame, logits, size }) {
+      const full = sg.maskOf(c.truth.data, step.to, 1);
+      const [ou, ov] = img.origin ?? [0, 0];
+      const roi = new Float32Array(img.nu * img.nv);
+      for (let v = 0; v < img.nv; v++) for (let u = 0; u < img.nu; u++) roi[u + img.nu * v] = full ? full[u + ou + sg.nu * (v + ov)] : 0;
+      const t = roiToMaskInput(roi, img.nu, img.nv, frame, size, 0);
+      return logits.map((x, i) => x + w * ((t[i] - 0.5) * 40 - x));
+    },
+  });
+}
+
 test('the usable verdict and the weights follow the engine as keyslice segment runs it, not the screen on crops zoomed on the truth', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
     const [c] = blobCases([71]);
     const sg = new SliceGeometry(c.image, 2);
-    // Moves the decoder's logits towards the truth of the slice by `w` (1: the truth itself).
-    const toTruth = (w: number): LogitResidual => ({
-      async correct({ img, step, frame, logits, size }) {
-        const full = sg.maskOf(c.truth.data, step.to, 1);
-        const [ou, ov] = img.origin ?? [0, 0];
-        const roi = new Float32Array(img.nu * img.nv);
-        for (let v = 0; v < img.nv; v++) for (let u = 0; u < img.nu; u++) roi[u + img.nu * v] = full ? full[u + ou + sg.nu * (v + ov)] : 0;
-        const t = roiToMaskInput(roi, img.nu, img.nv, frame, size, 0);
-        return logits.map((x, i) => x + w * ((t[i] - 0.5) * 40 - x));
-      },
-    });
+    const toTruth = towardsTruth(c, sg);
     const erase = (w: number): LogitResidual => ({ correct: async ({ logits }) => logits.map((x) => x - 100 * w) });
     const protocol = { kinds: ['mask' as const, 'box' as const], budgets: [1], margin: 2 };
     const engineWith: RecordingEngine = (hook, zoomOn) => samEngine(sam, { residual: hook, zoomOn });
@@ -219,6 +223,40 @@ test('the usable verdict and the weights follow the engine as keyslice segment r
     cleanup();
   }
 });
+
+test('a weight is kept only where its validation gain reaches the floor; below it the adapter is not used on that kind of front', async () => {
+  assert.equal(MIN_WEIGHT_GAIN, 0.01);
+  // Unadapted first, then one mean per weight run.
+  assert.equal(bestWeightIndex([0.577, 0.579, 0.487, 0.38]), 0, 'a gain of 0.002 is not counted');
+  assert.equal(bestWeightIndex([0.586, 0.733, 0.749]), 2);
+  assert.equal(bestWeightIndex([0.5, 0.4]), 0);
+  assert.equal(bestWeightIndex([0.577, 0.579], 0), 1, 'with no floor any gain counts');
+  const { dir, cleanup } = tempDir();
+  try {
+    const sam = await loadSamModel(writeBrightnessModel(path.join(dir, 'model')));
+    const [c] = blobCases([71]);
+    // A small step towards the truth: a small gain, which the floor is set around.
+    const small = towardsTruth(c, new SliceGeometry(c.image, 2))(0.05);
+    const at = (w: number) => samEngine(sam, { residual: w ? small : null });
+    const protocol = { kinds: ['mask' as const, 'box' as const], budgets: [1] };
+    const free = await chooseFrontWeights([c], at, { mask: [1], drawn: [1] }, protocol, 0);
+    const gain = free.tried.mask[0].dice - mean(free.unadapted.slice(0, 1));
+    assert.notEqual(gain, 0, 'the correction changes the mask fronts');
+    // A floor just above the gain found: the same runs, the adapter not used on mask fronts.
+    const floor = Math.abs(gain) + 1e-3;
+    const strict = await chooseFrontWeights([c], at, { mask: [1], drawn: [1] }, protocol, floor);
+    assert.equal(strict.frontWeights.mask, 0);
+    assert.deepEqual(strict.tried, free.tried, 'the floor changes the choice, not the runs');
+    assert.deepEqual(strict.adapted.slice(0, 1), strict.unadapted.slice(0, 1));
+    assert.ok(gain > 0, `gain ${gain}`);
+    assert.equal(free.frontWeights.mask, 1);
+    assert.match(choiceValidation([c], strict, 'test').note, /mask key slices \d\.\d{3} unadapted, weights run 1: \d\.\d{3}; weight 0 kept \(gains under [\d.]+ not counted\)/);
+  } finally {
+    cleanup();
+  }
+});
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 test('a residual adapter weighs its correction by the kind of front: from a mask key slice or from one the model drew', async () => {
   const w = initResidual(SHAPE, 1);

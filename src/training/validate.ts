@@ -123,30 +123,50 @@ export interface FrontWeightChoice {
   fronts: FrontKind[];
   /** The weights run per kind of front and their mean Dice there. */
   tried: Record<FrontKind, { weight: number; dice: number }[]>;
+  /** The least gain over the unadapted engine for which a weight was kept. */
+  minGain: number;
+}
+
+/**
+ * The least gain in mean Dice over the unadapted engine, on a kind of front's validation runs, for which a weight
+ * is kept there (0.01). A few runs on one validation case do not tell a gain of a few thousandths from noise, and
+ * a weight kept on such a gain can lose on the next case.
+ */
+export const MIN_WEIGHT_GAIN = 0.01;
+
+/**
+ * The index of the weight to keep among `means` (index 0: the unadapted engine, then one per weight run): the
+ * best mean Dice, or 0 where it beats the unadapted engine's by less than `minGain`.
+ */
+export function bestWeightIndex(means: number[], minGain = MIN_WEIGHT_GAIN): number {
+  let best = 0;
+  for (let e = 1; e < means.length; e++) if (means[e] > means[best]) best = e;
+  return best && means[best] - means[0] >= minGain ? best : 0;
 }
 
 /**
  * Chooses a weight per kind of front from runs of the engine exactly as `keyslice segment` runs it: its own crops
  * and fronts as far as it takes them (the protocol's `margin` is dropped). For each kind of front, the protocol's
  * runs of that kind are run by the unadapted engine (`engineAt(0)`) and by the adapted one at each weight of
- * `candidates` for it; the best mean Dice is kept, the unadapted engine where none beats it. Kinds with no
- * candidate run the unadapted engine only (it is the reference of the figures).
+ * `candidates` for it; the best mean Dice is kept, the unadapted engine where none beats it by `minGain` or more
+ * ({@link MIN_WEIGHT_GAIN} by default). Kinds with no candidate run the unadapted engine only (it is the
+ * reference of the figures).
  */
 export async function chooseFrontWeights(
   cases: LabelledCase[],
   engineAt: (weight: number) => SliceEngine,
   candidates: Record<FrontKind, number[]>,
   protocol: DiceProtocol = VALIDATION_PROTOCOL,
+  minGain = MIN_WEIGHT_GAIN,
 ): Promise<FrontWeightChoice> {
-  const out: FrontWeightChoice = { frontWeights: { mask: 0, drawn: 0 }, unadapted: [], adapted: [], fronts: [], tried: { mask: [], drawn: [] } };
+  const out: FrontWeightChoice = { frontWeights: { mask: 0, drawn: 0 }, unadapted: [], adapted: [], fronts: [], tried: { mask: [], drawn: [] }, minGain };
   for (const front of FRONT_KINDS) {
     const kinds = protocol.kinds.filter((k) => frontOf(k) === front);
     if (!kinds.length) continue;
     const weights = candidates[front].filter((w) => w > 0);
     const dice = await protocolDice(cases, [engineAt(0), ...weights.map(engineAt)], { kinds, budgets: protocol.budgets });
     const means = dice.map(mean);
-    let best = 0;
-    for (let e = 1; e < dice.length; e++) if (means[e] > means[best]) best = e;
+    const best = bestWeightIndex(means, minGain);
     out.frontWeights[front] = best ? weights[best - 1] : 0;
     out.tried[front] = weights.map((weight, i) => ({ weight, dice: means[i + 1] }));
     out.unadapted.push(...dice[0]);
@@ -167,7 +187,8 @@ export function choiceValidation(cases: LabelledCase[], c: FrontWeightChoice, wh
   const per = (f: FrontKind) => {
     const on = (d: number[]) => mean(d.filter((_, j) => c.fronts[j] === f));
     const run = c.tried[f].length ? `weights run ${c.tried[f].map((t) => `${t.weight}: ${t.dice.toFixed(3)}`).join(', ')}` : 'no weight worth running';
-    return `${f === 'mask' ? 'mask' : 'box/points'} key slices ${on(c.unadapted).toFixed(3)} unadapted, ${run}; weight ${c.frontWeights[f]} kept`;
+    const small = c.frontWeights[f] === 0 && c.tried[f].some((t) => t.dice > on(c.unadapted)) ? ` (gains under ${c.minGain} not counted)` : '';
+    return `${f === 'mask' ? 'mask' : 'box/points'} key slices ${on(c.unadapted).toFixed(3)} unadapted, ${run}; weight ${c.frontWeights[f]} kept${small}`;
   };
   return {
     cases: cases.map((x) => x.id),
