@@ -1,32 +1,30 @@
 /**
  * Merging labels into one label volume: a label beyond its outermost key slices ends where it runs onto another
  * label's territory (see `territory.ts`); then non-key voxels (the first label in order keeps a contested voxel),
- * then every key slice exactly, then the tips of labels tapering out beside another (`meetingTips`); then each
- * label's report gets its voxels, extent and per-slice areas from the merged volume, and the fronts that ended on
- * another label or gained a tip say so.
+ * then every key slice exactly; then each label's report gets its voxels, extent and per-slice areas from the
+ * merged volume, and the fronts that ended on another label say so.
  */
 import type { LabelReport } from '../pipeline/segment.js';
 import { anyNonZero, eachSetRun } from '../morphology/binary.js';
 import type { FrontReport } from '../propagation/types.js';
 import { allocLabels, type LabelArray, type SliceGeometry, type Volume } from '../volume/volume.js';
 import type { LabelRun } from './label-run.js';
-import { betterFounded, covers, meetingTips, runKeys, territoryEnds, type MeetingTip, type TerritoryEnd } from './territory.js';
+import { betterFounded, covers, runKeys, territoryEnds, type TerritoryEnd } from './territory.js';
 
 /**
- * The merged label volume, the labels' final reports (copies: the runs are not changed) and their tips beside
- * other labels (voxels outside their ROI stacks). Each label is written from its ROI stack inside its ROI only
- * (nothing of it lies elsewhere but its tips), so the cost follows the objects' sizes rather than the volume's.
+ * The merged label volume and the labels' final reports (copies: the runs are not changed). Each label is
+ * written from its ROI stack inside its ROI only (nothing of it lies elsewhere), so the cost follows the
+ * objects' sizes rather than the volume's.
  */
-export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly LabelRun[], maxLabel: number): { out: LabelArray; reports: LabelReport[]; tips: MeetingTip[][] } {
+export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly LabelRun[], maxLabel: number): { out: LabelArray; reports: LabelReport[] } {
   const out = allocLabels(image.data.length, maxLabel);
   const ends = territoryEnds(sg, runs);
   const keysOf = runKeys(runs);
-  const spans = ends.map((e) => keptSpan(e, sg.count));
   runs.forEach(({ label, propagation: p }, n) => {
     if (!p) return;
     const keys = new Set(label.keySlices.map((k) => k.index));
     const area = p.nu * p.nv;
-    const [lo, hi] = spans[n];
+    const [lo, hi] = keptSpan(ends[n], sg.count);
     for (let w = lo; w <= hi; w++) {
       if (keys.has(w)) continue;
       const s = p.mask.subarray(w * area, (w + 1) * area);
@@ -59,25 +57,16 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
       sg.insert(out, k.index, slice);
     }
   }
-  const tips = meetingTips(sg, runs, spans, (i, u, v, w) => out[sg.index(u, v, w)] === runs[i].label.value);
-  runs.forEach(({ label }, n) => {
-    for (const t of tips[n]) {
-      for (const [u, v] of t.pixels) {
-        const i = sg.index(u, v, t.slice);
-        if (out[i] === 0 || out[i] === t.by) out[i] = label.value;
-      }
-    }
-  });
   const voxelMl = (image.spacing[0] * image.spacing[1] * image.spacing[2]) / 1000;
-  const reports = runs.map((run, runIndex) => {
-    const r: LabelReport = { ...run.report, voxels: 0, fronts: run.report.fronts.map((f) => tippedFront(endedFront(f, ends[runIndex]), tips[runIndex])) };
+  const reports = runs.map((run, n) => {
+    const r: LabelReport = { ...run.report, voxels: 0, fronts: run.report.fronts.map((f) => endedFront(f, ends[n])) };
     let first = -1;
     let last = -1;
     const areas: number[] = [];
     const p = run.propagation;
     for (let w = 0; w < sg.count; w++) {
-      // A label's voxels lie where its own stack is set or on its tips (no other label writes its value).
-      const n = (p ? countEqualAt(out, sg, p, w, r.value) : 0) + tipVoxels(out, sg, tips[runIndex], w, r.value);
+      // A label's voxels lie where its own stack is set (no other label writes its value).
+      const n = p ? countEqualAt(out, sg, p, w, r.value) : 0;
       areas.push(n);
       if (n > 0) {
         if (first < 0) first = w;
@@ -91,7 +80,7 @@ export function mergeLabels(image: Volume, sg: SliceGeometry, runs: readonly Lab
     r.volumeMl = r.voxels * voxelMl;
     return r;
   });
-  return { out, reports, tips };
+  return { out, reports };
 }
 
 /** The slices a label keeps after its ends on other labels' territory (inclusive). */
@@ -112,23 +101,6 @@ function endedFront(f: FrontReport, ends: readonly TerritoryEnd[]): FrontReport 
   const last = e.slice - e.side === f.from ? null : e.slice - e.side;
   const detail = `slice ${e.slice}: ${Math.round(e.share * 100)}% of the mask on label ${e.by}`;
   return { ...f, last, slices: last === null ? 0 : Math.abs(last - f.from), stop: 'other-label', detail };
-}
-
-/** A front's report after its label got a tip beyond the front's last slice (unchanged otherwise). */
-function tippedFront(f: FrontReport, tips: readonly MeetingTip[]): FrontReport {
-  const t = tips.find((x) => x.side === f.direction && x.slice === (f.last ?? f.from) + x.side);
-  if (!t) return f;
-  const note = `slice ${t.slice} holds its tip beside label ${t.by}`;
-  return { ...f, detail: f.detail ? `${f.detail}; ${note}` : note };
-}
-
-/** Voxels of a label's tips on slice w that the merged volume gives it (its ROI stack is empty there). */
-function tipVoxels(data: ArrayLike<number>, sg: SliceGeometry, tips: readonly MeetingTip[], w: number, value: number): number {
-  let n = 0;
-  for (const t of tips) {
-    if (t.slice === w) for (const [u, v] of t.pixels) if (data[sg.index(u, v, w)] === value) n++;
-  }
-  return n;
 }
 
 /** Slice w of a run's ROI stack pasted into a full slice (`out`, zero outside the ROI). */

@@ -24,7 +24,6 @@ import { copyKeyMasks, hashBytes, keyMasksKey, keySliceKey, LruCache, sameBytes,
 import { EditLog } from './history.js';
 import { runLabel, type LabelRun, type LabelRunOptions } from './label-run.js';
 import { mergeLabels } from './merge.js';
-import type { MeetingTip } from './territory.js';
 import {
   annotationOf,
   checkKeySlice,
@@ -205,8 +204,6 @@ class KeysliceSession implements Session {
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   /** The last merge of the runs (see `merged`). */
   private lastMerge: MergedLabels | null = null;
-  /** The tips (`label:slice`) the last propagation's updates sent, to clear those that are gone. */
-  private tipsSent = new Set<string>();
   private readonly usage: EngineUsage | undefined;
   private readonly reuse: 'exact' | 'fronts';
   /** `fronts` reuse: each label's region of interest so far (it only grows). */
@@ -451,38 +448,6 @@ class KeysliceSession implements Session {
     }
   }
 
-  /**
-   * Final updates of the labels' tips beside other labels, decided on all labels at once after the runs (every
-   * label's, since a label's tip follows the others' masks): each tip slice's pixels, and an empty mask where a
-   * tip sent by the last propagation is gone and its ROI stack is empty there.
-   */
-  private *tipUpdates(total: number): Generator<SliceUpdate> {
-    const { tips, runs } = this.merged(false);
-    const now = new Set<string>();
-    for (const [n, run] of runs.entries()) {
-      for (const t of tips[n]) {
-        const mask = new Uint8Array(this.sg.area);
-        let box: [number, number, number, number] | null = null;
-        for (const [u, v] of t.pixels) {
-          mask[u + this.sg.nu * v] = 1;
-          box = box ? [Math.min(box[0], u), Math.min(box[1], v), Math.max(box[2], u), Math.max(box[3], v)] : [u, v, u, v];
-        }
-        now.add(`${run.label.value}:${t.slice}`);
-        yield { label: run.label.value, slice: t.slice, source: 'front', mask, box, confidence: 0, cached: false, final: true, done: total, total };
-      }
-    }
-    for (const k of this.tipsSent) {
-      const [label, slice] = k.split(':').map(Number);
-      const p = runs.find((r) => r.label.value === label)?.propagation;
-      // A stack holding pixels there was run again, and its updates sent that slice.
-      const held = !!p && anyNonZero(p.mask.subarray(slice * p.nu * p.nv, (slice + 1) * p.nu * p.nv));
-      if (!now.has(k) && !held && this.state.some((l) => l.value === label)) {
-        yield { label, slice, source: 'none', mask: new Uint8Array(this.sg.area), box: null, confidence: 0, cached: false, final: true, done: total, total };
-      }
-    }
-    this.tipsSent = now;
-  }
-
   propagate(options: PropagateOptions = {}): AsyncIterable<SliceUpdate> {
     this.alive();
     if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
@@ -544,7 +509,6 @@ class KeysliceSession implements Session {
           if (withUpdates) for (const u of this.updatesOf(run, false, n + 1, labels.length, sent, roi)) push(u);
           push({ labelDone: { done: n + 1, total: labels.length, label: l.value, ...(l.name !== undefined ? { name: l.name } : {}) } });
         }
-        if (withUpdates) for (const u of this.tipUpdates(labels.length)) push(u);
       } finally {
         this.lastSeconds = (performance.now() - t0) / 1000;
         this.running = false;
@@ -578,8 +542,8 @@ class KeysliceSession implements Session {
     const last = this.lastMerge;
     const same = last && last.maxLabel === maxLabel && last.runs.length === runs.length && last.runs.every((r, i) => r === runs[i]);
     if (last && same && (!needLabels || last.out)) return last;
-    const { out, reports, tips } = mergeLabels(this.image, this.sg, runs, maxLabel);
-    this.lastMerge = { runs, maxLabel, out, reports, tips };
+    const { out, reports } = mergeLabels(this.image, this.sg, runs, maxLabel);
+    this.lastMerge = { runs, maxLabel, out, reports };
     return this.lastMerge;
   }
 
@@ -656,8 +620,6 @@ interface MergedLabels {
   /** The merged label array until `labels()` hands it out. */
   out: LabelArray | null;
   reports: LabelReport[];
-  /** Each run's tips beside other labels (see `meetingTips`). */
-  tips: MeetingTip[][];
 }
 
 /**
