@@ -256,7 +256,11 @@ describe('keyslice demo', () => {
     assert.equal(r.code, 0, r.stderr);
     const dice = [...r.stdout.matchAll(/Dice (\d\.\d+)/g)].map((m) => Number(m[1]));
     assert.equal(dice.length, 2);
-    for (const d of dice) assert.ok(d > 0.6, `demo Dice ${d}`);
+    // The organ from three masks and the lesion inside it from two boxes: the merge of the two labels must not
+    // hand one label's slices to the other (the figures are deterministic: 0.960 and 0.888).
+    const [organ, lesion] = dice;
+    assert.ok(organ > 0.94, `demo organ Dice ${organ}`);
+    assert.ok(lesion > 0.86, `demo lesion Dice ${lesion}`);
     for (const name of ['phantom_ct.nii.gz', 'phantom_truth.nii.gz', 'key_slices.nii.gz', 'prompts.json', 'segmentation.nii.gz']) {
       assert.ok(existsSync(path.join(f('demo'), name)), name);
     }
