@@ -107,7 +107,9 @@ export function endErrorByDataset(rows: BenchRow[], minBudget = 2): DatasetEnds[
   for (const r of rows) {
     if (r.budget < minBudget) continue;
     const k = `${r.dataset}|${r.method}`;
-    groups.set(k, [...(groups.get(k) ?? []), r]);
+    const g = groups.get(k);
+    if (g) g.push(r);
+    else groups.set(k, [r]);
   }
   return [...groups.values()].map((g) => {
     const ends = g.flatMap(labelEnds);

@@ -113,12 +113,12 @@ function checkAdapterEngine(name: string): void {
   if (!['classic', 'sam', 'hybrid'].includes(name)) throw new KeysliceError('USAGE', `adapters serve the classic, sam and hybrid engines, not "${name}"`);
 }
 
-/** The model engine a correspondence adapter is made for (`--engine sam|hybrid`), none for the classic engine. */
 /** The SAM-format model a model engine's adapter is trained against, with its embedding stores for training. */
 function trainingSamModel(o: ModelEngineChoice): Promise<SamModel> {
   return loadSamModel(o.model, { embeddingCache: o.embeddingCache, embeddingCacheBytes: o.embeddingCacheBytes, memoryCacheBytes: TRAINING_MEMORY_BYTES });
 }
 
+/** The model engine a correspondence adapter is made for (`--engine sam|hybrid`), none for the classic engine. */
 export async function modelEngineFor(o: ModelEngineChoice): Promise<AdapterEngine | undefined> {
   const name = o.engine ?? 'classic';
   if (name === 'classic') {
