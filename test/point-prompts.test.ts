@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeySlice, Point } from '../src/annotations/types.js';
 import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
-import { pointRegion } from '../src/engines/classic/point-region.js';
+import { clickGroups, pointRegion } from '../src/engines/classic/point-region.js';
 import type { RoiImage } from '../src/propagation/types.js';
 import { simulateClicks } from '../src/simulate/annotator.js';
 import { dice } from './helpers/volumes.js';
@@ -97,6 +97,36 @@ describe('points as a prompt: the region grown from the clicks', () => {
     assert.ok(Math.abs(r.centre - 160) < 20, `centre ${r.centre.toFixed(1)}`);
     assert.ok(area <= 3 * 8, `region ${area} px for 8 lesion pixels`);
     assert.ok(dice(r.region, truthLesions) > 0.6, `Dice ${dice(r.region, truthLesions).toFixed(3)}`);
+  });
+
+  it('clicks on lesions apart, each in look-alike tissue, are flooded lesion by lesion, not over the distance between them', () => {
+    // Two faint lesions (3 x 3 and 2 x 2 px, 6 above the tissue around them, noise +/- 3), each in a patch of that
+    // tissue (radius 9 px) on darker surroundings, 29 px apart: two clicks on one, one on the other. Taken as one
+    // object, the clicks' spread would let the flood fill both patches.
+    const n = 64;
+    const lesion = (u: number, v: number): boolean => (u >= 16 && u <= 18 && v >= 30 && v <= 32) || (u >= 46 && u <= 47 && v >= 30 && v <= 31);
+    const patch = (u: number, v: number): boolean => (u - 17) ** 2 + (v - 31) ** 2 <= 81 || (u - 46) ** 2 + (v - 30) ** 2 <= 81;
+    const img = slice(n, n, 3, (u, v) => (lesion(u, v) ? 106 : patch(u, v) ? 100 : 70));
+    const truthLesions = maskOf(n, n, lesion);
+    const clicks: Point[] = [[17, 31], [18, 31], [46, 30]];
+    const r = pointRegion(img, { nu: n, nv: n, du: 1, dv: 1 }, clicks, []);
+    const area = r.region.reduce((s, x) => s + x, 0);
+    for (const [i, j] of clicks) assert.equal(r.region[i + n * j], 1);
+    assert.ok(area <= 3 * 13, `region ${area} px for 13 lesion pixels (reach ${r.reach.toFixed(1)} mm)`);
+    assert.ok(dice(r.region, truthLesions) > 0.5, `Dice ${dice(r.region, truthLesions).toFixed(3)}`);
+  });
+
+  it('groups clicks by the structures they lie on', () => {
+    // Two bright discs apart on a dark slice, and a bright bar joining two clicks along a detour.
+    const n = 48;
+    const passable = maskOf(n, n, (u, v) => (u - 12) ** 2 + (v - 12) ** 2 <= 36 || (u - 36) ** 2 + (v - 12) ** 2 <= 36 || (v >= 30 && v <= 32) || (u >= 4 && u <= 6 && v >= 20) || (u >= 42 && u <= 44 && v >= 20));
+    const g = { nu: n, nv: n, du: 1, dv: 1 };
+    const key = (groups: Point[][]) => groups.map((x) => x.map(([i, j]) => `${i},${j}`).join(' '));
+    assert.deepEqual(key(clickGroups(passable, g, [[10, 12], [14, 12], [36, 12]], 1)), ['10,12 14,12', '36,12']);
+    // Joined only by the U-shaped detour (about 3 times the straight line): apart.
+    assert.deepEqual(key(clickGroups(passable, g, [[5, 22], [43, 22]], 1)), ['5,22', '43,22']);
+    // Along the bar: one structure, whatever the clicks' order.
+    assert.deepEqual(key(clickGroups(passable, g, [[30, 31], [10, 31], [20, 31]], 1)), ['30,31 10,31 20,31']);
   });
 
   it('where the edges bounded the flood, the cut draws the border across the rim the flood stopped short of', async () => {

@@ -4,7 +4,7 @@
  * (denoised) value lies within a tolerance of it. The image's edges bound it (a step larger than the tolerance
  * stops the flood), the negative clicks bound it (their neighbourhoods are walls, and a pixel nearer a negative
  * click than any positive one along the flood is left to the negative click), and so does a reach that grows
- * with the clicks' spread. The graph cut of the key slice then draws the boundary inside a margin around it.
+ * with the clicks' spread, group by group where the clicks lie on structures apart. The graph cut of the key slice then draws the boundary inside a margin around it.
  */
 import type { Point } from '../../annotations/types.js';
 import { signedDistance2d } from '../../morphology/binary.js';
@@ -19,7 +19,9 @@ export interface PointRegionOptions {
    * 1 and 5). Several clicks give the scale by their spread (the largest distance between two of them: clicks
    * spread over an object span about its radius), at least the sampling radius (clicks a pixel apart mark a
    * structure a few pixels wide, such as the tapering end of an object); a single click by twice its depth (its
-   * distance to the nearest pixel out of twice the tolerance), at least `minReachPixels` pixels.
+   * distance to the nearest pixel out of twice the tolerance), at least `minReachPixels` pixels. Clicks on
+   * structures apart (see `clickGroups`) are scaled and flooded group by group; a lone click among several reaches
+   * the sampling radius.
    */
   reachFactor: number;
   minReachPixels: number;
@@ -105,18 +107,6 @@ export function pointRegion(
   const { centre, spread, tolerance } = model;
   const passable = new Uint8Array(n);
   for (let i = 0; i < n; i++) passable[i] = Math.abs(image[i] - centre) <= tolerance ? 1 : 0;
-  // The object's scale: the clicks' spread, or for a single click (which says nothing else about size) twice its
-  // depth inside the pixels within twice the tolerance (the wider tolerance keeps single noisy pixels from
-  // making a click look shallow). Several clicks do not use the depth: where the surroundings look like the
-  // object (a small structure in grey matter, a click's neighbourhood straddling the border) it measures them.
-  let scale = 0;
-  for (const a of points) for (const b of points) scale = Math.max(scale, Math.hypot((a[0] - b[0]) * du, (a[1] - b[1]) * dv));
-  if (points.length === 1) {
-    const sdPassable = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
-    const [i, j] = points[0];
-    scale = -2 * sdPassable[i + nu * j];
-  }
-  const reach = o.reachFactor * Math.max(scale, points.length === 1 ? o.minReachPixels * px : radius);
   // Walls: the negative clicks' neighbourhoods (the sampling radius).
   const wall = new Uint8Array(n);
   for (const [ci, cj] of negativePoints) {
@@ -126,15 +116,93 @@ export function pointRegion(
       for (let i = Math.max(0, ci - ru); i <= Math.min(nu - 1, ci + ru); i++) if (Math.hypot((i - ci) * du, (j - cj) * dv) <= radius) wall[i + nu * j] = 1;
     }
   }
-  // Path lengths (mm) of two floods over the pixels within tolerance: from the positive clicks and from the
+  // Clicks on separate structures (two lesions of one label on a slice) say nothing of one object's size by their
+  // distance: each group of clicks joined through the object's intensity gets its own scale and reach. A lone click
+  // among several marks a structure its user found small enough for one click: its reach is the sampling radius.
+  const groups = points.length > 1 ? clickGroups(passable, g, points, px) : [points];
+  const fromPos = new Float64Array(n).fill(Infinity);
+  let reach = 0;
+  for (const group of groups) {
+    const scale = points.length === 1 ? Math.max(singleClickScale(image, g, points[0], centre, tolerance), o.minReachPixels * px) : Math.max(spreadOf(group, du, dv), radius);
+    const r = o.reachFactor * scale;
+    reach = Math.max(reach, r);
+    const d = flood(passable, wall, nu, nv, du, dv, group, r);
+    for (let i = 0; i < n; i++) if (d[i] < fromPos[i]) fromPos[i] = d[i];
+  }
+  // Path lengths (mm) of two floods over the pixels within tolerance: from the positive clicks (above) and from the
   // negative ones (breadth-first on 8-neighbours, chamfer distances). A pixel goes to the nearer side.
-  const fromPos = flood(passable, wall, nu, nv, du, dv, points, reach);
   const fromNeg = negativePoints.length ? flood(passable, new Uint8Array(n), nu, nv, du, dv, negativePoints, Infinity) : null;
   const region = new Uint8Array(n);
   for (let i = 0; i < n; i++) region[i] = fromPos[i] < Infinity && (!fromNeg || fromPos[i] <= fromNeg[i]) ? 1 : 0;
   for (const [i, j] of points) region[i + nu * j] = 1;
   for (const [i, j] of negativePoints) region[i + nu * j] = 0;
   return { region, centre, spread, tolerance, reach, edgeBound: edgeBoundShare(region, passable, nu, nv) };
+}
+
+/**
+ * The object's scale from a single click (which says nothing else about size): twice its depth inside the pixels
+ * within twice the tolerance (the wider tolerance keeps single noisy pixels from making a click look shallow).
+ */
+function singleClickScale(image: Float32Array, g: { nu: number; nv: number; du: number; dv: number }, click: Point, centre: number, tolerance: number): number {
+  const { nu, nv, du, dv } = g;
+  const sdPassable = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
+  return -2 * sdPassable[click[0] + nu * click[1]];
+}
+
+/**
+ * The object's scale from several clicks on it: their spread, the largest distance between two of them (clicks
+ * spread over an object span about its radius). Their depth is not used: where the surroundings look like the
+ * object (a small structure in grey matter, a click's neighbourhood straddling the border) it measures them.
+ */
+function spreadOf(points: readonly Point[], du: number, dv: number): number {
+  let scale = 0;
+  for (const a of points) for (const b of points) scale = Math.max(scale, Math.hypot((a[0] - b[0]) * du, (a[1] - b[1]) * dv));
+  return scale;
+}
+
+/** How much longer than the straight line (and by how many pixels more) a path within the object may be between two clicks on it. */
+const GROUP_PATH_RATIO = 1.25;
+const GROUP_PATH_PIXELS = 2;
+
+/**
+ * The clicks grouped by the structures they lie on: two clicks are on one structure when a path over the pixels
+ * within the tolerance joins them, at most a quarter longer than the
+ * straight line between them (plus 2 pixels), as within one object (a clicked pixel counts as within); groups are closed under that relation
+ * (single linkage). Clicks on lesions apart in the slice, joined at most by a long detour, are apart.
+ */
+export function clickGroups(
+  passable: Uint8Array,
+  g: { nu: number; nv: number; du: number; dv: number },
+  points: readonly Point[],
+  px: number,
+): Point[][] {
+  const { nu, nv, du, dv } = g;
+  const m = points.length;
+  // A clicked pixel is on the object even where its own value lies outside the tolerance.
+  const open = Uint8Array.from(passable);
+  for (const [i, j] of points) open[i + nu * j] = 1;
+  const parent = points.map((_, i) => i);
+  const root = (i: number): number => (parent[i] === i ? i : (parent[i] = root(parent[i])));
+  for (let a = 0; a < m; a++) {
+    let far = 0;
+    for (let b = a + 1; b < m; b++) far = Math.max(far, Math.hypot((points[a][0] - points[b][0]) * du, (points[a][1] - points[b][1]) * dv));
+    if (far === 0) {
+      for (let b = a + 1; b < m; b++) parent[root(b)] = root(a);
+      continue;
+    }
+    const d = flood(open, new Uint8Array(open.length), nu, nv, du, dv, [points[a]], GROUP_PATH_RATIO * far + GROUP_PATH_PIXELS * px);
+    for (let b = a + 1; b < m; b++) {
+      const [i, j] = points[b];
+      const straight = Math.hypot((points[a][0] - i) * du, (points[a][1] - j) * dv);
+      if (d[i + nu * j] <= GROUP_PATH_RATIO * straight + GROUP_PATH_PIXELS * px) parent[root(b)] = root(a);
+    }
+  }
+  const groups = new Map<number, Point[]>();
+  points.forEach((p, i) => {
+    const r = root(i);
+    groups.set(r, [...(groups.get(r) ?? []), p]);
+  });
+  return [...groups.values()];
 }
 
 /** The share of the region's border pixels whose 8-neighbours outside it are all impassable (see `edgeBound`); 0 for an empty region. */
