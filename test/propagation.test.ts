@@ -306,6 +306,17 @@ describe('propagation schedule', () => {
     }
   });
 
+  it('leaves a gap empty where both fronts found nothing of the object on their next slice', async () => {
+    // Two lesions of one label, one above the other: each front ends at once (object-ended); bridging them with
+    // the prior would draw a lesion where the image shows none. A front stopped for doubt still gets the prior.
+    const keys = [keyMask(4, KEY), keyMask(8, disc(48, 48, 24, 24, 4))];
+    const ended = await run({ value: 1, keySlices: keys }, scripted(() => ({ empty: true })).engine);
+    assert.deepEqual(new Set(ended.fronts.map((f) => f.stop)), new Set(['object-ended']));
+    for (let w = 5; w <= 7; w++) assert.deepEqual([ended.slices[w].source, areaOf(ended, w)], ['none', 0], `slice ${w}`);
+    const oneDoubts = await run({ value: 1, keySlices: keys }, scripted((to, from) => (from < to ? { empty: true } : { confidence: 0 })).engine);
+    for (let w = 5; w <= 7; w++) assert.equal(oneDoubts.slices[w].source, 'interpolated', `slice ${w}`);
+  });
+
   it('stops at a break in slice similarity, and reuses near-duplicate slices without running the engine', async () => {
     const b = makeBlob({ nz: 16, z0: 0, z1: 15, rmax: 10 });
     // Slices 11.. become unrelated noise: a break in similarity.

@@ -317,9 +317,13 @@ export function assembleObject(
   const none = new Map<number, FrontSlice>();
   const slicesOf = (p: FrontPlan | null): Map<number, FrontSlice> => (p ? (outcomes.get(p)?.slices ?? none) : none);
   for (const [w, s] of slicesOf(schedule.below)) take(w, s, schedule.below?.key as number);
+  const ended = (p: FrontPlan | null): boolean => (p ? outcomes.get(p)?.report.stop === 'object-ended' : false);
   for (const g of schedule.gaps) {
     const fa = slicesOf(g.up);
     const fb = slicesOf(g.down);
+    // Both fronts found the object ending, nothing of it on their next slices (lesions of one label above and
+    // below, not one object): the slices between them are empty, not bridged by the prior.
+    const fallback = g.priorFallback && !(ended(g.up) && ended(g.down));
     for (let w = g.lo; w <= g.hi; w++) {
       const sa = fa.get(w);
       const sb = fb.get(w);
@@ -329,7 +333,7 @@ export function assembleObject(
         records.set(w, { source: 'fused', from: [g.a, g.b], confidence: f.confidence });
       } else if (sa) take(w, sa, g.a);
       else if (sb) take(w, sb, g.b);
-      else if (g.priorFallback) {
+      else if (fallback) {
         write(w, priorOf(w));
         records.set(w, { source: 'interpolated', from: [g.a, g.b], confidence: 0 });
       }
