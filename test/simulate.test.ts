@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { selectKeySlices, simulateClicks, simulateLabel, tightBox } from '../src/simulate/annotator.js';
+import { nestedKeySlices, selectKeySlices, simulateClicks, simulateLabel, tightBox } from '../src/simulate/annotator.js';
 import { SliceGeometry } from '../src/volume/volume.js';
 
 describe('simulated annotator', () => {
@@ -20,6 +20,30 @@ describe('simulated annotator', () => {
     assert.deepEqual(selectKeySlices([0, 4, 4, 0], 5), [1, 2]);
     assert.deepEqual(selectKeySlices([0, 0], 3), []);
     assert.throws(() => selectKeySlices([1], 0), /budget/);
+  });
+
+  it('nested key slices: each budget adds to the smaller one, spread over the extent, ends not given', () => {
+    // extent 5..45 (41 slices), largest area on slice 20
+    const areas = Array.from({ length: 50 }, (_, z) => (z >= 5 && z <= 45 ? 100 - Math.abs(z - 20) : 0));
+    assert.deepEqual(nestedKeySlices(areas, 1), [20]);
+    let last: number[] = [];
+    for (let k = 1; k <= 8; k++) {
+      const keys = nestedKeySlices(areas, k);
+      assert.equal(keys.length, k);
+      assert.deepEqual([...keys].sort((a, b) => a - b), keys, 'sorted');
+      for (const z of last) assert.ok(keys.includes(z), `k = ${k} keeps slice ${z} of k = ${k - 1}`);
+      for (const z of keys) assert.ok(z > 5 && z < 45, `k = ${k}: slice ${z} inside the extent, not on its ends`);
+      last = keys;
+    }
+    // The second slice goes to the longer side (21..45), about a third of the way from its end; the third to the other side.
+    assert.deepEqual(nestedKeySlices(areas, 2), [20, 37]);
+    assert.deepEqual(nestedKeySlices(areas, 3), [10, 20, 37]);
+    // No slice lies further than a fixed spread's from its nearest key slice, ends counted twice.
+    const worst = (keys: number[]) => Math.max(...areas.map((a, z) => (a > 0 ? Math.min(2 * Math.min(z - 4.5, 45.5 - z), ...keys.map((k) => Math.abs(z - k))) : 0)));
+    for (const k of [3, 5]) assert.ok(worst(nestedKeySlices(areas, k)) <= 1.5 * worst(selectKeySlices(areas, k)), `k = ${k}`);
+    assert.deepEqual(nestedKeySlices([0, 4, 4, 0], 5), [1, 2]);
+    assert.deepEqual(nestedKeySlices([0, 0], 3), []);
+    assert.throws(() => nestedKeySlices([1], 0), /budget/);
   });
 
   it('draws masks or tight boxes, and "empty" where the object is absent', () => {

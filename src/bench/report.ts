@@ -295,12 +295,14 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
 
 /**
  * Line style of a protocol: mask solid, box dashed, points long-dashed; suggested placement dotted (mask),
- * dash-dotted (box) or long-dash-dotted (points).
+ * dash-dotted (box) or long-dash-dotted (points); nested placement sparsely dotted (mask), dash-dot-dotted (box)
+ * or long-dash-dot-dotted (points).
  */
 function dashOf(protocol: string): string {
   const box = protocol.startsWith('box');
   const points = protocol.startsWith('points');
   if (protocol.includes('suggested')) return box ? ' stroke-dasharray="6,2,1,2"' : points ? ' stroke-dasharray="10,3,1,3"' : ' stroke-dasharray="1,2"';
+  if (protocol.includes('nested')) return box ? ' stroke-dasharray="6,2,1,2,1,2"' : points ? ' stroke-dasharray="10,3,1,3,1,3"' : ' stroke-dasharray="1,4"';
   return box ? ' stroke-dasharray="5,3"' : points ? ' stroke-dasharray="10,4"' : '';
 }
 

@@ -8,13 +8,14 @@
  * for each connected part of the truth a key slice holds), wall time, memory and, for
  * keyslice's engines, the engine calls made and saved.
  * Placements: `fixed` takes the key slices of `selectKeySlices` (spread over the object's true extent);
- * `suggested` starts from the k = 1 slice and adds the slice that `keyslice suggest` names (default engine,
+ * `nested` those of `nestedKeySlices` (each budget's slices hold the smaller budgets': a larger budget only adds
+ * annotations); `suggested` starts from the k = 1 slice and adds the slice that `keyslice suggest` names (default engine,
  * budget 1) one at a time, annotated from the truth like the others (absent where the object is not).
  */
 import * as path from 'node:path';
 import { maskOf, objectMetrics } from '../metrics/metrics.js';
 import { keyObjectEnds, type KeyObjectEnds } from '../metrics/object-ends.js';
-import { selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
+import { nestedKeySlices, selectKeySlices, simulateLabel, sliceAreas, type PromptKind } from '../simulate/annotator.js';
 import { readLabelVolume, readVolume } from '../volume/io-node.js';
 import { intensityWindow } from '../analysis/window.js';
 import { suggestSlices } from '../suggest/suggest.js';
@@ -75,7 +76,7 @@ export interface BenchRow {
   cpuReferenceRuns?: number;
 }
 
-export type Placement = 'fixed' | 'suggested';
+export type Placement = 'fixed' | 'nested' | 'suggested';
 
 export interface BenchOptions {
   datasets: Dataset[];
@@ -170,7 +171,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
       for (const placement of opts.placements ?? ['fixed']) {
         const keySets: (number[] | null)[][] = [];
         for (const o of objects) {
-          keySets.push(placement === 'fixed' ? opts.budgets.map((b) => selectKeySlices(o.areas, b)) : await suggestedKeySets(image, axis, sg, truthVol.data, o.value, kind, opts.budgets));
+          keySets.push(
+            placement === 'fixed'
+              ? opts.budgets.map((b) => selectKeySlices(o.areas, b))
+              : placement === 'nested'
+                ? opts.budgets.map((b) => nestedKeySlices(o.areas, b))
+                : await suggestedKeySets(image, axis, sg, truthVol.data, o.value, kind, opts.budgets),
+          );
         }
         for (const [n, budget] of opts.budgets.entries()) {
           const labels = objects.flatMap((o, j) => {

@@ -28,7 +28,7 @@ Usage:
   keyslice info    --image IMG [--series UID] [--allow-gaps] [--list-series] [--json]
   keyslice demo    [--out DIR] [--engine NAME]
   keyslice bench   [--data DIR] [--methods M[,M...]] [--datasets D[,D...]] [--budgets 1,2,3,5] [--kinds mask,box,points]
-                   [--placements fixed,suggested] [--out DIR] [--adapter DIR] [--sam-mosaic N] [--model DIR]
+                   [--placements fixed,nested,suggested] [--out DIR] [--adapter DIR] [--sam-mosaic N] [--model DIR]
                    [--loo self-supervised,supervised [--cases ID[,ID...]] [--seed N] [--max-steps N]]
                    [--loo residual [--engine sam|hybrid] [--model DIR] [--embedding-cache DIR [--embedding-cache-gb N]] ...]
   keyslice bench   --scale [--in-plane 128,256,512] [--slices 50,150,300 | --sizes NXxNYxNZ[,...]]

@@ -56,7 +56,7 @@ export async function cmdBench(args: string[]): Promise<void> {
     console.log(`results: ${res.files.join(', ')}`);
     return;
   }
-  const placements = choices<Placement>(v, 'placements', ['fixed', 'suggested']);
+  const placements = choices<Placement>(v, 'placements', ['fixed', 'nested', 'suggested']);
   const budgets = list(v, 'budgets')?.map((b) => {
     const n = Number(b);
     if (!Number.isInteger(n) || n < 1) throw new KeysliceError('USAGE', `--budgets must be whole numbers >= 1, got "${b}"`);

@@ -44,6 +44,42 @@ export function selectKeySlices(areas: readonly number[], k: number): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
+/**
+ * Nested key slices for a budget of k: each budget's slices are those of the budget below plus more, so a larger
+ * budget only adds annotations. k = 1 is the slice of largest area (ties: lowest index); each next slice is the one
+ * of zmin..zmax farthest from the slices taken, where an end of the object's extent (half a slice beyond zmin and
+ * zmax) counts at twice its distance, as the even spread of `selectKeySlices` puts its outer slices half a step in
+ * from the ends (ties: lowest index). Returns [] when the object is absent.
+ */
+export function nestedKeySlices(areas: readonly number[], k: number): number[] {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`budget must be a whole number >= 1, got ${k}`);
+  const first = selectKeySlices(areas, 1);
+  if (first.length === 0) return [];
+  let zmin = -1;
+  let zmax = -1;
+  for (let z = 0; z < areas.length; z++) {
+    if (areas[z] <= 0) continue;
+    if (zmin < 0) zmin = z;
+    zmax = z;
+  }
+  const keys = [first[0]];
+  while (keys.length < k) {
+    let best = -1;
+    let bestScore = 0;
+    for (let z = zmin; z <= zmax; z++) {
+      let score = 2 * Math.min(z - zmin + 0.5, zmax + 0.5 - z);
+      for (const key of keys) score = Math.min(score, Math.abs(z - key));
+      if (score > bestScore) {
+        bestScore = score;
+        best = z;
+      }
+    }
+    if (best < 0) break;
+    keys.push(best);
+  }
+  return keys.sort((a, b) => a - b);
+}
+
 /** Tight inclusive 2D box of the non-zero values of a slice, or null when empty. */
 export function tightBox(mask: ArrayLike<number>, nu: number, nv: number): Box | null {
   return boundingBox2d(mask, nu, nv);
