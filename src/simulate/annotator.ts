@@ -18,14 +18,8 @@ export function sliceAreas(labels: ArrayLike<number>, sg: SliceGeometry, value: 
   return areas;
 }
 
-/**
- * Key slices for a budget of k, from the object's per-slice areas:
- * - k = 1: the slice of largest area (ties: lowest index);
- * - k >= 2: floor(zmin + (i + 0.5) * (zmax - zmin + 1) / k) for i = 0..k-1, duplicates dropped, where
- *   zmin..zmax are the slices holding the object. The object's ends are not given, as with a real annotator.
- * Returns [] when the object is absent.
- */
-export function selectKeySlices(areas: readonly number[], k: number): number[] {
+/** The slices holding the object (zmin..zmax) and the one of largest area (ties: lowest index); null when absent. */
+function objectExtent(areas: readonly number[], k: number): { zmin: number; zmax: number; best: number } | null {
   if (!Number.isInteger(k) || k < 1) throw new Error(`budget must be a whole number >= 1, got ${k}`);
   let zmin = -1;
   let zmax = -1;
@@ -36,7 +30,20 @@ export function selectKeySlices(areas: readonly number[], k: number): number[] {
     zmax = z;
     if (best < 0 || areas[z] > areas[best]) best = z;
   }
-  if (zmin < 0) return [];
+  return zmin < 0 ? null : { zmin, zmax, best };
+}
+
+/**
+ * Key slices for a budget of k, from the object's per-slice areas:
+ * - k = 1: the slice of largest area (ties: lowest index);
+ * - k >= 2: floor(zmin + (i + 0.5) * (zmax - zmin + 1) / k) for i = 0..k-1, duplicates dropped, where
+ *   zmin..zmax are the slices holding the object. The object's ends are not given, as with a real annotator.
+ * Returns [] when the object is absent.
+ */
+export function selectKeySlices(areas: readonly number[], k: number): number[] {
+  const e = objectExtent(areas, k);
+  if (!e) return [];
+  const { zmin, zmax, best } = e;
   if (k === 1) return [best];
   const n = zmax - zmin + 1;
   const out = new Set<number>();
@@ -52,17 +59,10 @@ export function selectKeySlices(areas: readonly number[], k: number): number[] {
  * from the ends (ties: lowest index). Returns [] when the object is absent.
  */
 export function nestedKeySlices(areas: readonly number[], k: number): number[] {
-  if (!Number.isInteger(k) || k < 1) throw new Error(`budget must be a whole number >= 1, got ${k}`);
-  const first = selectKeySlices(areas, 1);
-  if (first.length === 0) return [];
-  let zmin = -1;
-  let zmax = -1;
-  for (let z = 0; z < areas.length; z++) {
-    if (areas[z] <= 0) continue;
-    if (zmin < 0) zmin = z;
-    zmax = z;
-  }
-  const keys = [first[0]];
+  const e = objectExtent(areas, k);
+  if (!e) return [];
+  const { zmin, zmax } = e;
+  const keys = [e.best];
   while (keys.length < k) {
     let best = -1;
     let bestScore = 0;
