@@ -116,6 +116,21 @@ describe('points as a prompt: the region grown from the clicks', () => {
     assert.ok(dice(r.region, truthLesions) > 0.5, `Dice ${dice(r.region, truthLesions).toFixed(3)}`);
   });
 
+  it('a lone click on a second piece of an organ clicked twice elsewhere reaches over that piece', () => {
+    // One organ in two pieces on this slice (a dark cleft between them): two clicks on the larger piece, one on the
+    // smaller (radius 9 px). The lone click is scaled by its own depth, up to the other clicks' spread.
+    const n = 96;
+    const big = (u: number, v: number): boolean => ((u - 30) / 20) ** 2 + ((v - 48) / 14) ** 2 <= 1;
+    const small = (u: number, v: number): boolean => (u - 70) ** 2 + (v - 48) ** 2 <= 81;
+    const img = slice(n, n, 6, (u, v) => (big(u, v) || small(u, v) ? 120 : 40));
+    const r = pointRegion(img, { nu: n, nv: n, du: 1, dv: 1 }, [[22, 48], [38, 48], [70, 48]], []);
+    const truthSmall = maskOf(n, n, small);
+    const covered = r.region.reduce((a, x, i) => a + (x && truthSmall[i] ? 1 : 0), 0);
+    const smallArea = truthSmall.reduce((a, x) => a + x, 0);
+    assert.ok(covered >= 0.8 * smallArea, `${covered} of the small piece's ${smallArea} px`);
+    assert.ok(dice(r.region, maskOf(n, n, (u, v) => big(u, v) || small(u, v))) > 0.8);
+  });
+
   it('groups clicks by the structures they lie on', () => {
     // Two bright discs apart on a dark slice, and a bright bar joining two clicks along a detour.
     const n = 48;

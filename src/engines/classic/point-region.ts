@@ -20,8 +20,8 @@ export interface PointRegionOptions {
    * spread over an object span about its radius), at least the sampling radius (clicks a pixel apart mark a
    * structure a few pixels wide, such as the tapering end of an object); a single click by twice its depth (its
    * distance to the nearest pixel out of twice the tolerance), at least `minReachPixels` pixels. Clicks on
-   * structures apart (see `clickGroups`) are scaled and flooded group by group; a lone click among several reaches
-   * the sampling radius.
+   * structures apart (see `clickGroups`) are scaled and flooded group by group; a lone click among several takes the
+   * single-click scale, at most the largest spread of the groups of several clicks, at least the sampling radius.
    */
   reachFactor: number;
   minReachPixels: number;
@@ -118,12 +118,17 @@ export function pointRegion(
   }
   // Clicks on separate structures (two lesions of one label on a slice) say nothing of one object's size by their
   // distance: each group of clicks joined through the object's intensity gets its own scale and reach. A lone click
-  // among several marks a structure its user found small enough for one click: its reach is the sampling radius.
+  // among several marks a structure its user found no larger than those given several clicks: its single-click
+  // scale is capped by the largest of their spreads (the sampling radius where every click is alone).
   const groups = points.length > 1 ? clickGroups(passable, g, points, px) : [points];
+  const spreads = groups.map((group) => (group.length > 1 ? spreadOf(group, du, dv) : 0));
+  const largest = Math.max(...spreads);
   const fromPos = new Float64Array(n).fill(Infinity);
   let reach = 0;
-  for (const group of groups) {
-    const scale = points.length === 1 ? Math.max(singleClickScale(image, g, points[0], centre, tolerance), o.minReachPixels * px) : Math.max(spreadOf(group, du, dv), radius);
+  for (const [k, group] of groups.entries()) {
+    let scale = Math.max(spreads[k], radius);
+    if (points.length === 1) scale = Math.max(singleClickScale(image, g, points[0], centre, tolerance), o.minReachPixels * px);
+    else if (group.length === 1) scale = Math.max(Math.min(singleClickScale(image, g, group[0], centre, tolerance), largest), radius);
     const r = o.reachFactor * scale;
     reach = Math.max(reach, r);
     const d = flood(passable, wall, nu, nv, du, dv, group, r);
