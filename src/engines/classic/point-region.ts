@@ -4,7 +4,8 @@
  * (denoised) value lies within a tolerance of it. The image's edges bound it (a step larger than the tolerance
  * stops the flood), the negative clicks bound it (their neighbourhoods are walls, and a pixel nearer a negative
  * click than any positive one along the flood is left to the negative click), and so does a reach that grows
- * with the clicks' spread, group by group where the clicks lie on structures apart. The graph cut of the key slice then draws the boundary inside a margin around it.
+ * with the clicks' spread, group by group where the clicks lie on structures apart. The graph cut of the key
+ * slice then draws the boundary inside a margin around it.
  */
 import type { Point } from '../../annotations/types.js';
 import { signedDistance2d } from '../../morphology/binary.js';
@@ -123,12 +124,18 @@ export function pointRegion(
   const groups = points.length > 1 ? clickGroups(passable, g, points, px) : [points];
   const spreads = groups.map((group) => (group.length > 1 ? spreadOf(group, du, dv) : 0));
   const largest = Math.max(...spreads);
+  // Depth of single clicks: one distance map serves every lone click.
+  let depth: Float32Array | null = null;
+  const singleClickScale = ([i, j]: Point): number => {
+    depth ??= clickDepthMap(image, g, centre, tolerance);
+    return 2 * depth[i + nu * j];
+  };
   const fromPos = new Float64Array(n).fill(Infinity);
   let reach = 0;
   for (const [k, group] of groups.entries()) {
     let scale = Math.max(spreads[k], radius);
-    if (points.length === 1) scale = Math.max(singleClickScale(image, g, points[0], centre, tolerance), o.minReachPixels * px);
-    else if (group.length === 1) scale = Math.max(Math.min(singleClickScale(image, g, group[0], centre, tolerance), largest), radius);
+    if (points.length === 1) scale = Math.max(singleClickScale(points[0]), o.minReachPixels * px);
+    else if (group.length === 1) scale = Math.max(Math.min(singleClickScale(group[0]), largest), radius);
     const r = o.reachFactor * scale;
     reach = Math.max(reach, r);
     const d = flood(passable, wall, nu, nv, du, dv, group, r);
@@ -145,13 +152,15 @@ export function pointRegion(
 }
 
 /**
- * The object's scale from a single click (which says nothing else about size): twice its depth inside the pixels
- * within twice the tolerance (the wider tolerance keeps single noisy pixels from making a click look shallow).
+ * Each pixel's depth (mm) inside the pixels within twice the tolerance of the object's intensity: a single click
+ * (which says nothing else about size) gives the object's scale as twice its depth (the wider tolerance keeps
+ * single noisy pixels from making a click look shallow).
  */
-function singleClickScale(image: Float32Array, g: { nu: number; nv: number; du: number; dv: number }, click: Point, centre: number, tolerance: number): number {
+function clickDepthMap(image: Float32Array, g: { nu: number; nv: number; du: number; dv: number }, centre: number, tolerance: number): Float32Array {
   const { nu, nv, du, dv } = g;
-  const sdPassable = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
-  return -2 * sdPassable[click[0] + nu * click[1]];
+  const sd = signedDistance2d(Uint8Array.from(image, (x) => (Math.abs(x - centre) <= 2 * tolerance ? 1 : 0)), nu, nv, du, dv);
+  for (let i = 0; i < sd.length; i++) sd[i] = -sd[i];
+  return sd;
 }
 
 /**
@@ -171,9 +180,9 @@ const GROUP_PATH_PIXELS = 2;
 
 /**
  * The clicks grouped by the structures they lie on: two clicks are on one structure when a path over the pixels
- * within the tolerance joins them, at most a quarter longer than the
- * straight line between them (plus 2 pixels), as within one object (a clicked pixel counts as within); groups are closed under that relation
- * (single linkage). Clicks on lesions apart in the slice, joined at most by a long detour, are apart.
+ * within the tolerance (a clicked pixel counts as within) joins them, at most a quarter longer than the straight
+ * line between them (plus 2 pixels), as within one object; groups are closed under that relation (single
+ * linkage). Clicks on lesions apart in the slice, joined at most by a long detour, are apart.
  */
 export function clickGroups(
   passable: Uint8Array,
@@ -186,6 +195,7 @@ export function clickGroups(
   // A clicked pixel is on the object even where its own value lies outside the tolerance.
   const open = Uint8Array.from(passable);
   for (const [i, j] of points) open[i + nu * j] = 1;
+  const noWall = new Uint8Array(open.length);
   const parent = points.map((_, i) => i);
   const root = (i: number): number => (parent[i] === i ? i : (parent[i] = root(parent[i])));
   for (let a = 0; a < m; a++) {
@@ -195,7 +205,7 @@ export function clickGroups(
       for (let b = a + 1; b < m; b++) parent[root(b)] = root(a);
       continue;
     }
-    const d = flood(open, new Uint8Array(open.length), nu, nv, du, dv, [points[a]], GROUP_PATH_RATIO * far + GROUP_PATH_PIXELS * px);
+    const d = flood(open, noWall, nu, nv, du, dv, [points[a]], GROUP_PATH_RATIO * far + GROUP_PATH_PIXELS * px);
     for (let b = a + 1; b < m; b++) {
       const [i, j] = points[b];
       const straight = Math.hypot((points[a][0] - i) * du, (points[a][1] - j) * dv);
@@ -205,7 +215,9 @@ export function clickGroups(
   const groups = new Map<number, Point[]>();
   points.forEach((p, i) => {
     const r = root(i);
-    groups.set(r, [...(groups.get(r) ?? []), p]);
+    const group = groups.get(r);
+    if (group) group.push(p);
+    else groups.set(r, [p]);
   });
   return [...groups.values()];
 }
