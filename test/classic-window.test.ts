@@ -114,3 +114,25 @@ describe('signed distance of a 2D mask', () => {
     }
   });
 });
+
+describe('classic engine: the score of a key mask', () => {
+  it("scores the front's own key mask by the front's models: high on the object, low once moved off it", () => {
+    const ph = makePhantom({ size: [96, 96, 16], spacing: [1.2, 1.2, 3] });
+    const sg = new SliceGeometry(ph.image, 2);
+    const raw = (w: number) => Float32Array.from(sg.slice(ph.image.data, w));
+    const img: RoiImage = { nu: sg.nu, nv: sg.nv, count: sg.count, du: sg.du, dv: sg.dv, dw: sg.dw, raw, windowed: raw };
+    const organ = (w: number) => Uint8Array.from(sg.slice(ph.truth.data, w), (x) => (x === 1 ? 1 : 0));
+    const s = new ClassicSession(img, DEFAULT_CLASSIC);
+    const key = 8;
+    s.learn([{ index: key, mask: organ(key) }]);
+    const front = { key, direction: 1 as const, between: false };
+    const own = s.keyScore(front, organ(key));
+    // The same shape moved by a third of the slice: mostly on the surroundings.
+    const moved = new Uint8Array(sg.nu * sg.nv);
+    const shift = Math.round(sg.nu / 3);
+    for (let v = 0; v < sg.nv; v++) for (let u = 0; u + shift < sg.nu; u++) moved[u + shift + sg.nu * v] = organ(key)[u + sg.nu * v];
+    const off = s.keyScore(front, moved);
+    assert.ok(own > 0.8, `own key mask ${own.toFixed(3)}`);
+    assert.ok(off < own - 0.3, `moved mask ${off.toFixed(3)} against ${own.toFixed(3)}`);
+  });
+});

@@ -11,7 +11,7 @@ import type { KeySlice } from '../src/annotations/types.js';
 import { segment } from '../src/pipeline/segment.js';
 import { IDENTITY_DIRECTION, type Volume } from '../src/volume/volume.js';
 import { rng as seededRng } from '../src/demo/phantom.js';
-import { collapses, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+import { collapses, keepsNearKey, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
 import type { ObjectSession, RoiImage } from '../src/propagation/types.js';
 
 const rules = DEFAULT_STOP_RULES;
@@ -114,6 +114,42 @@ describe('stop decision', () => {
     assert.match(kept.report.detail ?? '', /tip/);
     const dropped = await run({ area: 12, confidence: 0.3 });
     assert.deepEqual([[...dropped.slices.keys()], dropped.report.last], [[6], 6]);
+  });
+  it("keeps a doubtful result the engine scores about as well as the front's own key mask, beyond the key slices only", () => {
+    const outward = { between: false };
+    assert.equal(keepsNearKey(outward, { confidence: 0.45 }, 'low-confidence', 0.52, rules), true, '0.45 >= 0.52 - 0.1');
+    assert.equal(keepsNearKey(outward, { confidence: 0.4 }, 'low-confidence', 0.52, rules), false, 'more than the margin below the key mask');
+    assert.equal(keepsNearKey(outward, { confidence: 0.45 }, 'low-confidence', 0.9, rules), false, 'a key mask the engine is sure of');
+    assert.equal(keepsNearKey({ between: true }, { confidence: 0.45 }, 'low-confidence', 0.52, rules), false, 'between key slices');
+    assert.equal(keepsNearKey(outward, { confidence: 0.45 }, 'object-ended', 0.52, rules), false, 'only a low-confidence stop');
+  });
+  it("a front ends on a doubtful slice scored near its key mask, asking the engine once, and not beyond it", async () => {
+    const nu = 10;
+    const img = { nu, nv: nu, count: 12, du: 1, dv: 1, dw: 1 } as unknown as RoiImage;
+    const disc = (n: number): Uint8Array => new Uint8Array(nu * nu).fill(1, 0, n);
+    const run = async (keyScore: number | undefined) => {
+      // Areas hold (no tip): only the key mask's score decides whether slice 7 is kept.
+      const script = new Map([[6, { area: 50, confidence: 0.55 }], [7, { area: 45, confidence: 0.46 }], [8, { area: 40, confidence: 0.45 }]]);
+      let asked = 0;
+      const session: ObjectSession = {
+        segmentSlice: () => Promise.reject(new Error('not used')),
+        propagate: async (step) => {
+          const s = script.get(step.to) ?? { area: 0, confidence: 0 };
+          return { mask: disc(s.area), confidence: s.confidence };
+        },
+        ...(keyScore === undefined ? {} : { keyScore: () => (asked++, keyScore) }),
+      };
+      const plan = { key: 5, direction: 1 as const, between: false, limit: 11, endReason: 'volume-edge' as const };
+      const out = await runFront({ img, session, rules, imageGuided: false, keyMask: disc(60), keyConfidence: 1, priorOf: () => disc(0) }, plan);
+      return { out, asked };
+    };
+    const near = await run(0.52);
+    assert.deepEqual([[...near.out.slices.keys()], near.out.report.stop, near.asked], [[6, 7], 'low-confidence', 1]);
+    assert.match(near.out.report.detail ?? '', /key mask scores 0\.520/);
+    const sure = await run(0.8);
+    assert.deepEqual([...sure.out.slices.keys()], [6], 'a key mask scored 0.8: the front stops one slice earlier');
+    const silent = await run(undefined);
+    assert.deepEqual([...silent.out.slices.keys()], [6], 'an engine without keyScore: the plain rule');
   });
   it('each step replaces the state record: smallest area, agreement, back-off', () => {
     const m = new Uint8Array(100);

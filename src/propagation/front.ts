@@ -10,7 +10,7 @@ import { interpolateShapes } from '../interpolation/shape.js';
 import { boundingBox2d, countNonZero } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
 import type { StopRules } from './rules.js';
-import { collapses, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
+import { collapses, keepsNearKey, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
 import type { FrontInfo, FrontReport, ObjectSession, PropagationStep, RoiImage, SliceResult, StopReason } from './types.js';
 
 /** One slice a front wrote. */
@@ -203,6 +203,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   let st = initialState(plan, ctx.keyMask, ctx.keyConfidence, rules);
   let stop: StopReason = plan.endReason;
   let detail: string | undefined;
+  let keyScore: number | undefined;
   const inside = (w: number): boolean => (dir > 0 ? w <= plan.limit : w >= plan.limit);
   const cover = plan.cover ?? plan.limit;
   const needed = (w: number): boolean => (dir > 0 ? w <= cover : w >= cover);
@@ -299,6 +300,16 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
         keep(w, r);
         detail = `${detail}; kept as the object's tip`;
         break;
+      }
+      if (stop === 'low-confidence' && !st.between && session.keyScore) {
+        keyScore ??= session.keyScore(front, ctx.keyMask);
+        if (keepsNearKey(st, r, stop, keyScore, rules)) {
+          // The engine is about as sure of this slice as of the key mask itself: the front ends on it.
+          if (predicted) await commit(predicted);
+          keep(w, r);
+          detail = `${detail}; kept: the key mask scores ${keyScore.toFixed(3)}`;
+          break;
+        }
       }
       // The slices written since the smallest one are not the object's (see `lastKept`).
       const end = lastKept(st, stop, st.from);

@@ -30,6 +30,13 @@ export interface StopRules {
   tipRatio: number;
   /** The least confidence of a tip slice (see `tipRatio`; default 0.2). */
   tipConfidence: number;
+  /**
+   * A result whose low confidence would stop the front is kept as the front's last slice when its confidence is
+   * within this margin of the front's own key mask's (see `ObjectSession.keyScore`; default 0.1). An object of
+   * little contrast scores low under its own models even on its key slice: a next slice scored almost as well
+   * is as much the object as the key slice is, and the front ends on it rather than one slice short.
+   */
+  keyConfidenceMargin: number;
   /** Weight of the interpolation prior's vote when two fronts are fused (the fronts' weights sum to 1; default 0.5). */
   priorVote: number;
   /**
@@ -52,6 +59,7 @@ export const DEFAULT_STOP_RULES: StopRules = {
   regrowthRatio: 1.3,
   tipRatio: 0.25,
   tipConfidence: 0.2,
+  keyConfidenceMargin: 0.1,
   priorVote: 0.5,
   skipPredictability: 0.85,
   skipAgreement: 0.9,

@@ -61,6 +61,22 @@ export function keepsTip(s: StopState, r: { confidence: number }, area: number, 
 }
 
 /**
+ * Whether a result that `rejects` stopped for `reason` is still kept as the front's last slice: beyond the
+ * outermost key slices, a `low-confidence` result whose confidence is within `keyConfidenceMargin` of the score of
+ * the front's own key mask (`keyScore`). Between key slices a front stopped early leaves its gap to the other
+ * front and the prior.
+ */
+export function keepsNearKey(
+  s: Pick<StopState, 'between'>,
+  r: { confidence: number },
+  reason: StopReason,
+  keyScore: number,
+  rules: Pick<StopRules, 'keyConfidenceMargin'>,
+): boolean {
+  return !s.between && reason === 'low-confidence' && r.confidence >= keyScore - rules.keyConfidenceMargin;
+}
+
+/**
  * The last slice a front that stopped for `reason` keeps: after an area regrowth, the slice of its smallest area
  * (the slices written since grew back towards the neighbouring structure the front slid onto); else `last`.
  */

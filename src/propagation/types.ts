@@ -79,6 +79,12 @@ export interface ObjectSession {
    * edits that leave these key slices as they were.
    */
   dependsOn?(front: FrontInfo): number[];
+  /**
+   * The confidence the engine's propagation would give the front's own key mask on its key slice: how sure the
+   * engine is of the object where it is known. A yardstick for the front's results (see
+   * `StopRules.keyConfidenceMargin`); asked only when a result's confidence would stop the front.
+   */
+  keyScore?(front: FrontInfo, keyMask: Uint8Array): number;
   /** The controller keeps the result of this step (called right after `propagate`, before any other step). */
   commit?(step: PropagationStep, result: SliceResult): Promise<void> | void;
   /** Free resources. */

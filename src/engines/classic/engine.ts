@@ -430,6 +430,12 @@ export class ClassicSession implements ObjectSession {
     return used ? [used.index] : [];
   }
 
+  /** The confidence of the front's own key mask under the front's models, on its key slice (denoised, whole). */
+  keyScore(front: FrontInfo, keyMask: Uint8Array): number {
+    const { fg, bg } = this.modelsOf(front);
+    return this.confidence(keyMask, this.smooth(front.key), fg, bg);
+  }
+
   /**
    * The part of the slice a propagation step is solved in: the previous mask and the prior with a margin wider
    * than any band they can give (plus the reach of the filters used at the band's pixels). The cut, its
