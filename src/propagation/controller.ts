@@ -29,7 +29,7 @@ import { keyBoxes, perBoxKeySlices, type KeySlice, type LabelAnnotation } from '
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
-import { anyNonZero, countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { anyNonZero, connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { runFront, type FrontOutcome, type FrontSlice, type SliceComparisons } from './front.js';
 import { decidingFront, fuseSlice } from './fuse.js';
@@ -131,8 +131,9 @@ export function roiOptionsFor(keys: readonly KeySlice[]): RoiOptions {
 export async function keySliceMasks(
   session: ObjectSession,
   keys: readonly KeySlice[],
-  nu: number,
+  g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>,
 ): Promise<{ masks: Map<number, Uint8Array | null>; confidence: Map<number, number>; engineCalls: number }> {
+  const { nu, nv } = g;
   const masks = new Map<number, Uint8Array | null>();
   const confidence = new Map<number, number>();
   const prompted: KeySlice[] = [];
@@ -144,17 +145,74 @@ export async function keySliceMasks(
       confidence.set(k.index, 1);
     } else prompted.push(k);
   }
+  const parts = new Map<number, SliceResult[]>();
+  const keep = (k: KeySlice, results: SliceResult[]): void => {
+    const r = orPromptMask(results.length === 1 ? results[0] : unionOfResults(results), k, nu);
+    masks.set(k.index, r.mask);
+    confidence.set(k.index, r.confidence);
+  };
   for (const k of prompted) {
     const results: SliceResult[] = [];
     for (const part of perBoxKeySlices(k)) {
       results.push(await session.segmentSlice(part));
       engineCalls++;
     }
-    const r = orPromptMask(results.length === 1 ? results[0] : unionOfResults(results), k, nu);
-    masks.set(k.index, r.mask);
-    confidence.set(k.index, r.confidence);
+    parts.set(k.index, results);
+    keep(k, results);
+  }
+  // Boxes cut again with what the other key slices show of the same object (see `ObjectSession.recutKeySlice`):
+  // the parts of their masks near the box (see `partsNear`); lesions far apart are other objects, whose look may
+  // differ.
+  const recut = session.recutKeySlice?.bind(session);
+  if (recut) {
+    const first = [...masks].flatMap(([index, mask]) => (mask && anyNonZero(mask) ? [{ index, mask }] : []));
+    for (const k of prompted) {
+      if (keyBoxes(k).length === 0 || !first.some((o) => o.index !== k.index)) continue;
+      const results = parts.get(k.index) as SliceResult[];
+      const again: SliceResult[] = [];
+      for (const [i, part] of perBoxKeySlices(k).entries()) {
+        const box = part.box ? boxMask(part.box, nu, nv) : null;
+        const others = box
+          ? first.flatMap((o) => {
+              const mask = o.index === k.index ? null : partsNear(box, o.mask, g);
+              return mask ? [{ index: o.index, mask }] : [];
+            })
+          : [];
+        const r = others.length > 0 ? await recut(part, others, results[i]) : null;
+        if (r) engineCalls++;
+        again.push(r ?? results[i]);
+      }
+      keep(k, again);
+    }
   }
   return { masks, confidence, engineCalls };
+}
+
+/**
+ * The connected parts (8-connected) of a key mask that are not apart from `near` (see `keyMasksApart`), or null
+ * where none is: on a slice with several lesions, those of the lesion in a box, not the others.
+ */
+export function partsNear(near: Uint8Array, mask: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>): Uint8Array | null {
+  const { ids, sizes } = connectedComponents(mask, g.nu, g.nv, 1);
+  const sd = signedDistance2d(near, g.nu, g.nv, g.du, g.dv);
+  const area = countNonZero(near);
+  const kept = new Uint8Array(sizes.length);
+  for (let i = 0; i < ids.length; i++) {
+    const c = ids[i];
+    if (c && !kept[c] && sd[i] <= Math.sqrt((Math.max(area, sizes[c]) * g.du * g.dv) / Math.PI)) kept[c] = 1;
+  }
+  if (!kept.some((x) => x)) return null;
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < ids.length; i++) if (kept[ids[i]]) out[i] = 1;
+  return out;
+}
+
+/** The pixels of a box [i0, j0, i1, j1] (inclusive) on a slice of `nu x nv`. */
+function boxMask(box: readonly [number, number, number, number], nu: number, nv: number): Uint8Array {
+  const m = new Uint8Array(nu * nv);
+  const [i0, j0, i1, j1] = box;
+  for (let j = Math.max(0, j0); j <= Math.min(nv - 1, j1); j++) m.fill(1, Math.max(0, i0) + nu * j, Math.min(nu - 1, i1) + 1 + nu * j);
+  return m;
 }
 
 /**
@@ -386,7 +444,7 @@ export async function propagateObject(
     ...(sliceDerived ? { sliceDerived } : {}),
   });
   try {
-    const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys, nu);
+    const { masks: keyMasks, confidence: keyConfidence, engineCalls: keyCalls } = await keySliceMasks(session, keys, img);
     const objectKeys = keys.filter((k) => keyMasks.get(k.index));
     if (objectKeys.length === 0) return emptyResult(roi, nu, nv, count, keyMasks, keyCalls);
     await session.learn?.(objectKeys.map((k) => ({ index: k.index, mask: keyMasks.get(k.index) as Uint8Array })));

@@ -65,6 +65,16 @@ export interface PropagationStep {
 export interface ObjectSession {
   /** The 2D mask of a key slice from its box and/or points (mask prompts are taken as given by the controller). */
   segmentSlice(key: KeySlice): Promise<SliceResult>;
+  /**
+   * A key slice with a box cut again, knowing the other key slices' masks (drawn, or cut from their prompts): an
+   * engine that learns the object's look from them where the box alone leaves it in doubt. Null: the first cut
+   * stands. Called once every key slice has its first cut (`first`: this key slice's).
+   */
+  recutKeySlice?(
+    key: KeySlice,
+    others: readonly { index: number; mask: Uint8Array }[],
+    first: SliceResult,
+  ): Promise<SliceResult | null>;
   /** Called once every key mask is known, before any propagation. */
   learn?(keys: { index: number; mask: Uint8Array }[]): Promise<void> | void;
   /**

@@ -77,6 +77,12 @@ export interface ClassicOptions {
    * slice: the same result, at a cost that follows the object's size instead of the slice's (default true).
    */
   solveInWindow: boolean;
+  /**
+   * A box's key-slice cut whose confidence (the mean object posterior inside it) is below this is cut again with
+   * the object's values on the other key slices joining its model (see `recutKeySlice`); where the box alone
+   * separates the object well the first cut stands. 0: never (default 0.75).
+   */
+  recutBelow: number;
   /** A trained adapter whose evidence joins each propagation cut that has no other guide (`src/models/adapter`). */
   adapter?: CutAdapter;
 }
@@ -96,6 +102,7 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   pointMargin: 0.25,
   edgeBoundMargin: 0.5,
   solveInWindow: true,
+  recutBelow: 0.8,
 };
 
 /** The share of a points region's border the image's edges must bound for `edgeBoundMargin` (see `ClassicOptions`). */
@@ -337,18 +344,39 @@ export class ClassicSession implements ObjectSession {
    * `segmentSlice`, and the share of the full ellipse pull the result took: below 1 when the image alone drew an
    * object spanning the box (see `fitBox`), 1 otherwise (and for points or without `fitBox`).
    */
-  async segmentBox(key: KeySlice, guide?: PixelGuide): Promise<{ result: SliceResult; pull: number }> {
+  async segmentBox(key: KeySlice, guide?: PixelGuide, known?: readonly number[]): Promise<{ result: SliceResult; pull: number }> {
     const p = this.keyProblem(key);
-    if (!key.box || !this.o.fitBox) return { result: this.grabCut(key, p, guide), pull: 1 };
+    if (!key.box || !this.o.fitBox) return { result: this.grabCut(key, p, guide, known), pull: 1 };
     // The weakest pull towards the inscribed ellipse whose result still spans the box; else the full pull.
     for (const f of [0, 0.25, 0.5]) {
-      const result = this.grabCut(key, { ...p, pull: f * p.pull }, guide);
+      const result = this.grabCut(key, { ...p, pull: f * p.pull }, guide, known);
       if (spansBox(result.mask, this.img.nu, this.img.nv, key.box, this.o.boxSlack)) return { result, pull: f };
     }
-    return { result: this.grabCut(key, p, guide), pull: 1 };
+    return { result: this.grabCut(key, p, guide, known), pull: 1 };
   }
 
-  private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined): SliceResult {
+  /**
+   * A box cut again with the object's values on the other key slices (`others`: drawn masks, or cuts of their
+   * prompts) added to the object's model at the weight of the box's own object pixels. A box frames its object
+   * loosely: on a small cross-section it holds more surroundings than object, and the model learned inside it
+   * alone drifts towards them; the object's look on the other key slices holds it. Null without a box, or where
+   * the first cut's confidence reaches `recutBelow`.
+   */
+  async recutKeySlice(
+    key: KeySlice,
+    others: readonly { index: number; mask: Uint8Array }[],
+    first: SliceResult,
+  ): Promise<SliceResult | null> {
+    if (!key.box || others.length === 0 || first.confidence >= this.o.recutBelow) return null;
+    const known: number[] = [];
+    for (const o of others) {
+      const image = this.smooth(o.index);
+      for (let i = 0; i < o.mask.length; i++) if (o.mask[i]) known.push(image[i]);
+    }
+    return known.length > 0 ? (await this.segmentBox(key, undefined, known)).result : null;
+  }
+
+  private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined, known?: readonly number[]): SliceResult {
     const range = this.rangeFor(key.index);
     let mask = p.estimate;
     let fg = new IntensityModel(range);
@@ -360,6 +388,11 @@ export class ClassicSession implements ObjectSession {
         if (!p.region[i] && !p.around[i]) continue;
         if ((mask[i] && p.region[i]) || p.seedFg[i]) fg.add(p.image[i]);
         else bg.add(p.image[i]);
+      }
+      if (known && fg.total > 0) {
+        // The other key slices' object values, weighing as much as the box's own object pixels together.
+        const w = fg.total / known.length;
+        for (const x of known) fg.add(x, w);
       }
       mask = this.cutKey(p, fg, bg, guide);
       if (countNonZero(mask) === 0) break;
