@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeySlice } from '../src/annotations/types.js';
 import { rng } from '../src/demo/phantom.js';
-import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
+import { ClassicSession, classicEngine, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
 import { boundingBox2d, countNonZero } from '../src/morphology/binary.js';
 import { keySliceMasks, partsNear } from '../src/propagation/controller.js';
 import type { ObjectSession, RoiImage, SliceResult } from '../src/propagation/types.js';
+import { segment } from '../src/pipeline/segment.js';
+import { openSession } from '../src/session/session.js';
+import type { SliceUpdate } from '../src/session/types.js';
+import { IDENTITY_DIRECTION, SliceGeometry, type Volume } from '../src/volume/volume.js';
 
 const nu = 40;
 const nv = 30;
@@ -127,4 +131,72 @@ describe('classic engine: recutting a box with the object values of other key sl
     assert.ok(dice(object.mask) > 0.9, `with the object's values: Dice ${dice(object.mask).toFixed(3)}`);
     assert.ok(dice(wrong.mask) < 0.7, `with the surroundings' values: Dice ${dice(wrong.mask).toFixed(3)}`);
   });
+});
+
+describe('a session with box key slices cut again', () => {
+  // The band of the engine test on every slice, moving by a pixel every other slice, with its look-alike tissue.
+  const n = 64;
+  const nz = 14;
+  const rand = rng(11);
+  const noise = () => {
+    let x = 0;
+    for (let i = 0; i < 6; i++) x += rand();
+    return (x - 3) * 1.41 * 8;
+  };
+  const data = new Float32Array(n * n * nz);
+  const truth = new Uint8Array(n * n * nz);
+  for (let z = 0; z < nz; z++) {
+    const shift = Math.floor(z / 2);
+    for (let v = 0; v < n; v++) {
+      for (let u = 0; u < n; u++) {
+        const i = u + n * (v + n * z);
+        const x = u - shift;
+        const t = Math.max(0, Math.min(1, (x + v - 32) / 56));
+        const band = z >= 2 && z <= 11 && Math.hypot(x - 16 - 28 * t, v - 16 - 28 * t) <= 2.5;
+        const above = !band && v < x && Math.min(x, v) >= 12 && Math.max(x, v) <= 48;
+        truth[i] = band ? 1 : 0;
+        data[i] = (band ? 100 : above ? 75 : 50) + noise();
+      }
+    }
+  }
+  const image: Volume<Float32Array> = { size: [n, n, nz], spacing: [1, 1, 1], origin: [0, 0, 0], direction: IDENTITY_DIRECTION, data };
+  const sg = new SliceGeometry(image, 2);
+  const boxOf = (w: number) => boundingBox2d(sg.maskOf(truth, w, 1) as Uint8Array, n, n) as [number, number, number, number];
+  const drain = async (it: AsyncIterable<SliceUpdate>) => {
+    for await (const u of it) void u;
+  };
+  const keyAt = async (labels: { data: ArrayLike<number> }, w: number) => Uint8Array.from(sg.extract(labels.data, w, new Uint8Array(sg.area)));
+
+  // The box alone cuts the band with the tissue above it and is sure of it (confidence about 0.9): recut always.
+  const engine = classicEngine({ recutBelow: 1 });
+
+  for (const reuse of ['exact', 'fronts'] as const) {
+    it(`a box's cut follows the other key slices, and the session equals segment() after each edit (${reuse} reuse)`, async () => {
+      const s = await openSession(image, { engine, reuse });
+      await s.setKeySlice(1, 4, { box: boxOf(4) });
+      await drain(s.propagate());
+      const alone = await keyAt(await s.labels(), 4);
+      await s.setKeySlice(1, 9, { mask: sg.maskOf(truth, 9, 1) as Uint8Array });
+      await drain(s.propagate());
+      const withMask = await keyAt(await s.labels(), 4);
+      const truth4 = sg.maskOf(truth, 4, 1) as Uint8Array;
+      const d = (m: Uint8Array) => {
+        let both = 0;
+        for (let i = 0; i < m.length; i++) if (m[i] && truth4[i]) both++;
+        return (2 * both) / (countNonZero(m) + countNonZero(truth4));
+      };
+      assert.ok(d(withMask) > d(alone) + 0.05, `slice 4's cut with the drawn slice 9: Dice ${d(withMask).toFixed(3)} against ${d(alone).toFixed(3)} alone`);
+      const scratch = async (keys: KeySlice[]) => (await segment(image, { axis: 2, labels: [{ value: 1, keySlices: keys }] }, { engine })).labels.data;
+      const box4 = key(4, { box: boxOf(4) });
+      assert.deepEqual((await s.labels()).data, await scratch([box4, key(9, { mask: sg.maskOf(truth, 9, 1) as Uint8Array })]));
+      // The drawn slice replaced by a box: slice 4 is cut again with the new cut of slice 9.
+      await s.setKeySlice(1, 9, { box: boxOf(9) });
+      await drain(s.propagate());
+      assert.deepEqual((await s.labels()).data, await scratch([box4, key(9, { box: boxOf(9) })]));
+      assert.ok(await s.undo());
+      await drain(s.propagate());
+      assert.deepEqual(await keyAt(await s.labels(), 4), withMask, 'undo brings back the cut made with the drawn slice');
+      await s.close();
+    });
+  }
 });
