@@ -24,6 +24,37 @@ function rects(...rs: [number, number, number, number][]): Uint8Array {
 
 const key = (index: number, extra: Partial<KeySlice>): KeySlice => ({ index, empty: false, points: [], negativePoints: [], ...extra });
 
+/** Noise of sd about 8 (a sum of six uniforms), seeded. */
+function noiseOf(seed: number): () => number {
+  const rand = rng(seed);
+  return () => {
+    let x = 0;
+    for (let i = 0; i < 6; i++) x += rand();
+    return (x - 3) * 1.41 * 8;
+  };
+}
+
+/**
+ * A thin diagonal band (the object, 100; where `present`) on an n x n slice, moved `shift` pixels along u, in a
+ * box that is mostly surroundings: above the band a tissue of 75 found only near the box, below it and outside 50.
+ */
+function bandSlice(n: number, shift: number, present: boolean, noise: () => number): { truth: Uint8Array; above: Uint8Array; values: Float32Array } {
+  const truth = new Uint8Array(n * n);
+  const above = new Uint8Array(n * n);
+  const values = new Float32Array(n * n);
+  for (let v = 0; v < n; v++) {
+    for (let u = 0; u < n; u++) {
+      const i = u + n * v;
+      const x = u - shift;
+      const t = Math.max(0, Math.min(1, (x + v - 32) / 56));
+      truth[i] = present && Math.hypot(x - 16 - 28 * t, v - 16 - 28 * t) <= 2.5 ? 1 : 0;
+      above[i] = !truth[i] && v < x && Math.min(x, v) >= 12 && Math.max(x, v) <= 48 ? 1 : 0;
+      values[i] = (truth[i] ? 100 : above[i] ? 75 : 50) + noise();
+    }
+  }
+  return { truth, above, values };
+}
+
 describe('key slices with boxes cut again with the other key slices', () => {
   it('partsNear keeps the parts of a mask beside the given region and drops those apart from it', () => {
     const box = rects([5, 5, 12, 12]);
@@ -80,28 +111,10 @@ describe('key slices with boxes cut again with the other key slices', () => {
 });
 
 describe('classic engine: recutting a box with the object values of other key slices', () => {
-  // A thin diagonal band (the object, 100) in a box that is mostly surroundings: above the band a tissue of 75
-  // that is found only inside the box, below it and outside the box 50; noise of sd 8. The box alone leaves the
-  // cut in doubt between the band and the band with the tissue above it.
+  // The box of a thin band (see `bandSlice`) alone leaves the cut in doubt between the band and the band with the
+  // tissue above it.
   const n = 64;
-  const rand = rng(7);
-  const noise = () => {
-    let s = 0;
-    for (let i = 0; i < 6; i++) s += rand();
-    return (s - 3) * 1.41 * 8;
-  };
-  const truth = new Uint8Array(n * n);
-  const above = new Uint8Array(n * n);
-  const slice = new Float32Array(n * n);
-  for (let v = 0; v < n; v++) {
-    for (let u = 0; u < n; u++) {
-      const i = u + n * v;
-      const t = Math.max(0, Math.min(1, (u + v - 32) / 56));
-      truth[i] = Math.hypot(u - 16 - 28 * t, v - 16 - 28 * t) <= 2.5 ? 1 : 0;
-      above[i] = !truth[i] && v < u && Math.min(u, v) >= 12 && Math.max(u, v) <= 48 ? 1 : 0;
-      slice[i] = (truth[i] ? 100 : above[i] ? 75 : 50) + noise();
-    }
-  }
+  const { truth, above, values: slice } = bandSlice(n, 0, true, noiseOf(7));
   const raw = () => slice;
   const img: RoiImage = { nu: n, nv: n, count: 16, du: 1, dv: 1, dw: 3, raw, windowed: raw };
   const at = 8;
@@ -137,27 +150,13 @@ describe('a session with box key slices cut again', () => {
   // The band of the engine test on every slice, moving by a pixel every other slice, with its look-alike tissue.
   const n = 64;
   const nz = 14;
-  const rand = rng(11);
-  const noise = () => {
-    let x = 0;
-    for (let i = 0; i < 6; i++) x += rand();
-    return (x - 3) * 1.41 * 8;
-  };
+  const noise = noiseOf(11);
   const data = new Float32Array(n * n * nz);
   const truth = new Uint8Array(n * n * nz);
   for (let z = 0; z < nz; z++) {
-    const shift = Math.floor(z / 2);
-    for (let v = 0; v < n; v++) {
-      for (let u = 0; u < n; u++) {
-        const i = u + n * (v + n * z);
-        const x = u - shift;
-        const t = Math.max(0, Math.min(1, (x + v - 32) / 56));
-        const band = z >= 2 && z <= 11 && Math.hypot(x - 16 - 28 * t, v - 16 - 28 * t) <= 2.5;
-        const above = !band && v < x && Math.min(x, v) >= 12 && Math.max(x, v) <= 48;
-        truth[i] = band ? 1 : 0;
-        data[i] = (band ? 100 : above ? 75 : 50) + noise();
-      }
-    }
+    const b = bandSlice(n, Math.floor(z / 2), z >= 2 && z <= 11, noise);
+    data.set(b.values, n * n * z);
+    truth.set(b.truth, n * n * z);
   }
   const image: Volume<Float32Array> = { size: [n, n, nz], spacing: [1, 1, 1], origin: [0, 0, 0], direction: IDENTITY_DIRECTION, data };
   const sg = new SliceGeometry(image, 2);
