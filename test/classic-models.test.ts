@@ -96,4 +96,26 @@ describe('classic engine: intensity models per front', () => {
     for (let x = -80; x <= 280; x += 0.37) assert.equal(table[range.bin(x)], posterior(fg, bg, x), `value ${x}`);
     assert.equal(posteriorByBin(fg, new IntensityModel(new IntensityRange(-50, 250, 64))), null);
   });
+
+  it("adding another model's counts scaled by w equals adding each of its values with weight w", () => {
+    const range = new IntensityRange(-50, 250, 64);
+    const values = Array.from({ length: 300 }, (_, i) => 120 + 70 * Math.sin(1.3 * i));
+    const base = () => {
+      const m = new IntensityModel(range);
+      for (let i = 0; i < 200; i++) m.add(40 + 60 * Math.cos(i));
+      return m;
+    };
+    const one = base();
+    const scaled = base();
+    const other = new IntensityModel(range);
+    for (const x of values) {
+      one.add(x, 0.37);
+      other.add(x);
+    }
+    scaled.addScaled(other, 0.37);
+    assert.ok(Math.abs(scaled.total - one.total) < 1e-9, `totals ${scaled.total} and ${one.total}`);
+    const a = one.costs();
+    const b = scaled.costs();
+    for (let k = 0; k < a.length; k++) assert.ok(Math.abs(a[k] - b[k]) < 1e-5, `bin ${k}: ${a[k]} and ${b[k]}`);
+  });
 });

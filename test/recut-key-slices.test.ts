@@ -61,9 +61,9 @@ describe('key slices with boxes cut again with the other key slices', () => {
     const near = rects([6, 14, 10, 17]);
     const far = rects([32, 20, 36, 26]);
     const both = rects([6, 14, 10, 17], [32, 20, 36, 26]);
-    assert.deepEqual(partsNear(box, both, g), near);
-    assert.equal(partsNear(box, far, g), null);
-    assert.deepEqual(partsNear(box, rects([5, 5, 12, 12]), g), box, 'a mask on the region itself is near');
+    assert.deepEqual(partsNear(box, g)(both), near);
+    assert.equal(partsNear(box, g)(far), null);
+    assert.deepEqual(partsNear(box, g)(rects([5, 5, 12, 12])), box, 'a mask on the region itself is near');
   });
 
   it("passes each box the near parts of the other key slices' masks, once every key slice has its first cut, and keeps the recut", async () => {

@@ -32,6 +32,13 @@ export function ellipseInBox(nu: number, nv: number, box: readonly number[]): Ui
   return mask;
 }
 
+/** Sets the pixels of the inclusive box [i0, j0, i1, j1] (clipped to the slice) in `mask`. */
+export function fillBox(mask: Uint8Array, nu: number, nv: number, box: readonly number[]): Uint8Array {
+  const [i0, j0, i1, j1] = box;
+  for (let j = Math.max(0, j0); j <= Math.min(nv - 1, j1); j++) mask.fill(1, Math.max(0, i0) + nu * j, Math.min(nu - 1, i1) + 1 + nu * j);
+  return mask;
+}
+
 /**
  * The 2D mask of a key slice without looking at the image: the drawn mask when there is one, else the union of
  * the boxes' ellipses and the point discs, minus the negative-point discs. `null` when the slice says "empty".

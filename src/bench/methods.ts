@@ -15,7 +15,7 @@
 import { morphologicalContourInterpolationNode } from '@itk-wasm/morphological-contour-interpolation';
 import { interpolateMaskSlices } from '@niivue/niivue/drawing';
 import { Image, ImageType, IntTypes, PixelTypes } from 'itk-wasm';
-import { promptMask } from '../annotations/rasterize.js';
+import { fillBox, promptMask } from '../annotations/rasterize.js';
 import { keyBoxes, type LabelAnnotation } from '../annotations/types.js';
 import { stackKeyMasks } from '../interpolation/mci.js';
 import { maskOf } from '../metrics/metrics.js';
@@ -68,7 +68,7 @@ function peerKeyMask(k: LabelAnnotation['keySlices'][number], nu: number, nv: nu
   if (k.mask) return k.mask;
   const boxes = keyBoxes(k);
   const m = boxes.length > 0 ? new Uint8Array(nu * nv) : (promptMask(k, nu, nv) as Uint8Array);
-  for (const [i0, j0, i1, j1] of boxes) for (let j = j0; j <= j1; j++) for (let i = i0; i <= i1; i++) m[i + nu * j] = 1;
+  for (const b of boxes) fillBox(m, nu, nv, b);
   return m;
 }
 

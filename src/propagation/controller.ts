@@ -24,7 +24,7 @@
  * `stop.ts` decides where a front stops (pure), `fuse.ts` fuses the two fronts of a gap (pure); the switches
  * an engine asks for come in a {@link PropagationPolicy}.
  */
-import { promptMask } from '../annotations/rasterize.js';
+import { fillBox, promptMask } from '../annotations/rasterize.js';
 import { keyBoxes, perBoxKeySlices, type KeySlice, type LabelAnnotation } from '../annotations/types.js';
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
@@ -145,19 +145,20 @@ export async function keySliceMasks(
       confidence.set(k.index, 1);
     } else prompted.push(k);
   }
-  const parts = new Map<number, SliceResult[]>();
   const keep = (k: KeySlice, results: SliceResult[]): void => {
     const r = orPromptMask(results.length === 1 ? results[0] : unionOfResults(results), k, nu);
     masks.set(k.index, r.mask);
     confidence.set(k.index, r.confidence);
   };
+  // The first cut of each prompted key slice, one per box (see `perBoxKeySlices`).
+  const firstCuts: SliceResult[][] = [];
   for (const k of prompted) {
     const results: SliceResult[] = [];
     for (const part of perBoxKeySlices(k)) {
       results.push(await session.segmentSlice(part));
       engineCalls++;
     }
-    parts.set(k.index, results);
+    firstCuts.push(results);
     keep(k, results);
   }
   // Boxes cut again with what the other key slices show of the same object (see `ObjectSession.recutKeySlice`):
@@ -166,21 +167,20 @@ export async function keySliceMasks(
   const recut = session.recutKeySlice?.bind(session);
   if (recut) {
     const first = [...masks].flatMap(([index, mask]) => (mask && anyNonZero(mask) ? [{ index, mask }] : []));
-    for (const k of prompted) {
+    for (const [n, k] of prompted.entries()) {
       if (keyBoxes(k).length === 0 || !first.some((o) => o.index !== k.index)) continue;
-      const results = parts.get(k.index) as SliceResult[];
       const again: SliceResult[] = [];
       for (const [i, part] of perBoxKeySlices(k).entries()) {
-        const box = part.box ? boxMask(part.box, nu, nv) : null;
-        const others = box
+        const near = part.box ? partsNear(fillBox(new Uint8Array(nu * nv), nu, nv, part.box), g) : null;
+        const others = near
           ? first.flatMap((o) => {
-              const mask = o.index === k.index ? null : partsNear(box, o.mask, g);
+              const mask = o.index === k.index ? null : near(o.mask);
               return mask ? [{ index: o.index, mask }] : [];
             })
           : [];
-        const r = others.length > 0 ? await recut(part, others, results[i]) : null;
+        const r = others.length > 0 ? await recut(part, others, firstCuts[n][i]) : null;
         if (r) engineCalls++;
-        again.push(r ?? results[i]);
+        again.push(r ?? firstCuts[n][i]);
       }
       keep(k, again);
     }
@@ -190,29 +190,24 @@ export async function keySliceMasks(
 
 /**
  * The connected parts (8-connected) of a key mask that are not apart from `near` (see `keyMasksApart`), or null
- * where none is: on a slice with several lesions, those of the lesion in a box, not the others.
+ * where none is: on a slice with several lesions, those of the lesion in a box, not the others. The distances
+ * to `near` are computed once, for every mask asked.
  */
-export function partsNear(near: Uint8Array, mask: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>): Uint8Array | null {
-  const { ids, sizes } = connectedComponents(mask, g.nu, g.nv, 1);
+export function partsNear(near: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>): (mask: Uint8Array) => Uint8Array | null {
   const sd = signedDistance2d(near, g.nu, g.nv, g.du, g.dv);
   const area = countNonZero(near);
-  const kept = new Uint8Array(sizes.length);
-  for (let i = 0; i < ids.length; i++) {
-    const c = ids[i];
-    if (c && !kept[c] && sd[i] <= Math.sqrt((Math.max(area, sizes[c]) * g.du * g.dv) / Math.PI)) kept[c] = 1;
-  }
-  if (!kept.some((x) => x)) return null;
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < ids.length; i++) if (kept[ids[i]]) out[i] = 1;
-  return out;
-}
-
-/** The pixels of a box [i0, j0, i1, j1] (inclusive) on a slice of `nu x nv`. */
-function boxMask(box: readonly [number, number, number, number], nu: number, nv: number): Uint8Array {
-  const m = new Uint8Array(nu * nv);
-  const [i0, j0, i1, j1] = box;
-  for (let j = Math.max(0, j0); j <= Math.min(nv - 1, j1); j++) m.fill(1, Math.max(0, i0) + nu * j, Math.min(nu - 1, i1) + 1 + nu * j);
-  return m;
+  return (mask) => {
+    const { ids, sizes } = connectedComponents(mask, g.nu, g.nv, 1);
+    const kept = new Uint8Array(sizes.length);
+    for (let i = 0; i < ids.length; i++) {
+      const c = ids[i];
+      if (c && !kept[c] && sd[i] <= apartReach(area, sizes[c], g)) kept[c] = 1;
+    }
+    if (!kept.some((x) => x)) return null;
+    const out = new Uint8Array(mask.length);
+    for (let i = 0; i < ids.length; i++) if (kept[ids[i]]) out[i] = 1;
+    return out;
+  };
 }
 
 /**
@@ -281,6 +276,11 @@ export async function interpolationPrior(
   return out;
 }
 
+/** How far (mm) two masks of `na` and `nb` pixels may lie and still be one object: the larger's equivalent radius. */
+function apartReach(na: number, nb: number, g: { du: number; dv: number }): number {
+  return Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
+}
+
 /**
  * Whether two key masks (slices of `nu x nv` pixels of `du x dv` mm) show different objects: both hold the
  * object, and no pixel of one lies within the other's equivalent radius of it. One object seen on two slices
@@ -291,7 +291,7 @@ export function keyMasksApart(a: Uint8Array | null, b: Uint8Array | null, g: { n
   const na = countNonZero(a);
   const nb = countNonZero(b);
   if (na === 0 || nb === 0) return false;
-  const reach = Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
+  const reach = apartReach(na, nb, g);
   const sd = signedDistance2d(a, g.nu, g.nv, g.du, g.dv);
   for (let i = 0; i < b.length; i++) if (b[i] && sd[i] <= reach) return false;
   return true;

@@ -80,7 +80,7 @@ export interface ClassicOptions {
   /**
    * A box's key-slice cut whose confidence (the mean object posterior inside it) is below this is cut again with
    * the object's values on the other key slices joining its model (see `recutKeySlice`); where the box alone
-   * separates the object well the first cut stands. 0: never (default 0.75).
+   * separates the object well the first cut stands. 0: never (default 0.8).
    */
   recutBelow: number;
   /** A trained adapter whose evidence joins each propagation cut that has no other guide (`src/models/adapter`). */
@@ -342,9 +342,10 @@ export class ClassicSession implements ObjectSession {
 
   /**
    * `segmentSlice`, and the share of the full ellipse pull the result took: below 1 when the image alone drew an
-   * object spanning the box (see `fitBox`), 1 otherwise (and for points or without `fitBox`).
+   * object spanning the box (see `fitBox`), 1 otherwise (and for points or without `fitBox`). `known`: object
+   * values from elsewhere that join the object's model (see `recutKeySlice`).
    */
-  async segmentBox(key: KeySlice, guide?: PixelGuide, known?: readonly number[]): Promise<{ result: SliceResult; pull: number }> {
+  async segmentBox(key: KeySlice, guide?: PixelGuide, known?: IntensityModel): Promise<{ result: SliceResult; pull: number }> {
     const p = this.keyProblem(key);
     if (!key.box || !this.o.fitBox) return { result: this.grabCut(key, p, guide, known), pull: 1 };
     // The weakest pull towards the inscribed ellipse whose result still spans the box; else the full pull.
@@ -368,15 +369,12 @@ export class ClassicSession implements ObjectSession {
     first: SliceResult,
   ): Promise<SliceResult | null> {
     if (!key.box || others.length === 0 || first.confidence >= this.o.recutBelow) return null;
-    const known: number[] = [];
-    for (const o of others) {
-      const image = this.smooth(o.index);
-      for (let i = 0; i < o.mask.length; i++) if (o.mask[i]) known.push(image[i]);
-    }
-    return known.length > 0 ? (await this.segmentBox(key, undefined, known)).result : null;
+    const known = new IntensityModel(this.rangeFor(key.index));
+    for (const o of others) known.addMasked(this.smooth(o.index), o.mask);
+    return known.total > 0 ? (await this.segmentBox(key, undefined, known)).result : null;
   }
 
-  private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined, known?: readonly number[]): SliceResult {
+  private grabCut(key: KeySlice, p: KeyProblem, guide: PixelGuide | undefined, known?: IntensityModel): SliceResult {
     const range = this.rangeFor(key.index);
     let mask = p.estimate;
     let fg = new IntensityModel(range);
@@ -389,11 +387,8 @@ export class ClassicSession implements ObjectSession {
         if ((mask[i] && p.region[i]) || p.seedFg[i]) fg.add(p.image[i]);
         else bg.add(p.image[i]);
       }
-      if (known && fg.total > 0) {
-        // The other key slices' object values, weighing as much as the box's own object pixels together.
-        const w = fg.total / known.length;
-        for (const x of known) fg.add(x, w);
-      }
+      // The other key slices' object values, weighing as much as the box's own object pixels together.
+      if (known && fg.total > 0) fg.addScaled(known, fg.total / known.total);
       mask = this.cutKey(p, fg, bg, guide);
       if (countNonZero(mask) === 0) break;
     }

@@ -51,6 +51,13 @@ export class IntensityModel {
     this.cost = null;
   }
 
+  /** Adds another model's counts over the same range, each scaled by `weight`. */
+  addScaled(other: IntensityModel, weight: number): void {
+    for (let b = 0; b < this.counts.length; b++) this.counts[b] += weight * other.counts[b];
+    this.total += weight * other.total;
+    this.cost = null;
+  }
+
   /** Adds the pixels of `image` where `select` is non-zero. */
   addMasked(image: ArrayLike<number>, select: ArrayLike<number>): void {
     for (let i = 0; i < image.length; i++) if (select[i]) this.add(image[i]);
