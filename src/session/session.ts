@@ -32,6 +32,7 @@ import {
   hasLabel,
   keySliceOf,
   labelAt,
+  promptedState,
   withKeySlice,
   withoutKeySlice,
   withoutLabel,
@@ -275,9 +276,20 @@ class KeysliceSession implements Session {
     return revision;
   }
 
+  /** The states as the engines see them (see `promptedState`), made once per state. */
+  private readonly promptedStates = new WeakMap<SessionState, SessionState>();
+
+  /** The current state with each label's prompts as the engines see them: other labels' clicks are its background. */
+  private get prompted(): SessionState {
+    const state = this.state;
+    let p = this.promptedStates.get(state);
+    if (!p) this.promptedStates.set(state, (p = promptedState(state)));
+    return p;
+  }
+
   /** Takes every label's cached result for its current key slices (after an edit, undo or redo). */
   private adopt(): void {
-    for (const l of this.state) {
+    for (const l of this.prompted) {
       const key = this.labelKey(l);
       if (this.results.get(l.value)?.key === key) continue;
       const run = this.labelCache.get(key, (r) => this.sameLabel(r, l));
@@ -372,7 +384,7 @@ class KeysliceSession implements Session {
 
   /** Labels whose key slices changed since their last propagation. */
   private stale(): number[] {
-    return this.state.filter((l) => this.results.get(l.value)?.key !== this.labelKey(l)).map((l) => l.value);
+    return this.prompted.filter((l) => this.results.get(l.value)?.key !== this.labelKey(l)).map((l) => l.value);
   }
 
   async keySlices(label: number): Promise<{ slice: number; kind: 'mask' | 'prompt' | 'absent' }[]> {
@@ -453,7 +465,7 @@ class KeysliceSession implements Session {
     if (this.running) throw new KeysliceError('USAGE', 'a propagation is already running in this session');
     const wanted = options.labels ?? this.stale();
     for (const v of wanted) labelAt(this.state, v);
-    const labels = this.state.filter((l) => wanted.includes(l.value));
+    const labels = this.prompted.filter((l) => wanted.includes(l.value));
     const withUpdates = options.updates ?? true;
     const { signal, abort } = linkedSignal(options.signal);
     type LabelDone = Parameters<NonNullable<PropagateOptions['onLabel']>>[0];

@@ -4,6 +4,7 @@
  * leaves the session as it was.
  */
 import { keyBoxes, type Box, type KeySlice, type LabelAnnotation } from '../annotations/types.js';
+import { withOtherLabelsClicks } from '../annotations/other-labels.js';
 import { KeysliceError } from '../util/errors.js';
 import type { KeySlicePrompt, LabelRef } from './types.js';
 
@@ -151,6 +152,15 @@ export function withoutLabel(state: SessionState, value: number): SessionState {
 /** The state's labels as annotations (key slices in the order they were set). */
 export function annotationOf(l: LabelState): LabelAnnotation {
   return { value: l.value, ...(l.name !== undefined ? { name: l.name } : {}), keySlices: [...l.keys] };
+}
+
+/**
+ * The state as the engines see it: each label's prompted key slices take the other labels' positive clicks on
+ * the same slice as negative clicks (see `withOtherLabelsClicks`). A label that gains nothing is the same object.
+ */
+export function promptedState(state: SessionState): SessionState {
+  const out = withOtherLabelsClicks(state.map((l) => ({ value: l.value, keySlices: l.keys })));
+  return state.map((l, n) => (out[n].keySlices === l.keys ? l : { ...l, keys: out[n].keySlices }));
 }
 
 /** Whether a label is known in the state. */
