@@ -11,7 +11,7 @@ import { writeBrightnessModel } from './helpers/onnx-graphs.js';
 import { tempDir } from './helpers/paths.js';
 import { writeSam2Model } from './helpers/sam2-graphs.js';
 import { referenceFrame } from '../src/bench/reference.js';
-import { endErrorByDataset, summarise, summaryMarkdown } from '../src/bench/report.js';
+import { budgetDips, endErrorByDataset, summarise, summaryMarkdown } from '../src/bench/report.js';
 import type { BenchRow } from '../src/bench/run-bench.js';
 
 const tmp = tempDir();
@@ -160,6 +160,26 @@ describe('benchmark', () => {
     assert.equal(summarise([row(1, 4, 2), row(2, 6, 2)]).get('d|mask|m|1')?.seconds, 2.5);
     // A peer segments one label per row.
     assert.equal(summarise([row(1, 4), row(2, 6)]).get('d|mask|m|1')?.seconds, 5);
+  });
+  it('lists the steps between budgets where more key slices lowered the mean Dice', () => {
+    const row = (kind: 'mask' | 'box', placement: 'fixed' | 'nested', budget: number, label: number, dice: number): BenchRow => ({
+      dataset: 'd', case: 'c', label, kind, placement, budget, method: 'm', keySlices: [3],
+      truthExtent: [1, 5], predExtent: [1, 5], dice, diceNonKey: dice, diceKey: 1, nsd2mm: dice, hd95: 1, seconds: 1,
+      cpuSeconds: 1, rssMiB: 1, engineCalls: null, callsSaved: null,
+    });
+    const rows = [
+      // mask, fixed: 0.8, 0.9, 0.85 (a dip from k=2 to k=3), 0.95 (means of two labels).
+      ...[1, 2].flatMap((l) => [row('mask', 'fixed', 1, l, 0.8), row('mask', 'fixed', 2, l, l === 1 ? 0.8 : 1), row('mask', 'fixed', 3, l, 0.85), row('mask', 'fixed', 5, l, 0.95)]),
+      // box, nested: rising; box, fixed: level, then down at k=5.
+      row('box', 'nested', 1, 1, 0.5), row('box', 'nested', 2, 1, 0.6),
+      row('box', 'fixed', 1, 1, 0.7), row('box', 'fixed', 2, 1, 0.7), row('box', 'fixed', 5, 1, 0.69),
+    ];
+    const dips = budgetDips(rows);
+    assert.deepEqual(dips.map((x) => [x.kind, x.from, x.to, +x.change.toFixed(6), x.n]), [['mask', 2, 3, -0.05, 2], ['box', 2, 5, -0.01, 1]]);
+    assert.deepEqual(budgetDips(rows, 0.02).map((x) => x.kind), ['mask'], 'a tolerance leaves the small dip out');
+    const md = summaryMarkdown(rows, { peakRssMiB: 1, seconds: 1 });
+    assert.match(md, /### More key slices, lower mean Dice[^]*\| d \| mask \| m \| k=2 → k=3 \| -0\.050 \| 2 \|/);
+    assert.match(summaryMarkdown(rows.filter((r) => r.kind === 'box' && r.placement === 'nested'), { peakRssMiB: 1, seconds: 1 }), /None: every protocol's mean Dice rose/);
   });
   it('gives the end error per dataset at k >= 2, on the label and on the objects the key slices hold', () => {
     const row = (budget: number, predExtent: [number, number] | null, ends?: [number, number][], touched = 0): BenchRow => ({

@@ -141,6 +141,51 @@ function datasetEndTable(rows: BenchRow[]): string[] {
   return lines;
 }
 
+/** A step from one budget to the next at which a protocol's mean Dice fell (more key slices, a worse result). */
+export interface BudgetDip {
+  dataset: string;
+  /** The protocol: kind, and placement where not fixed (see `protocolOf`). */
+  kind: string;
+  method: string;
+  from: number;
+  to: number;
+  /** Mean Dice at `to` minus at `from` (negative). */
+  change: number;
+  /** Rows at `to`. */
+  n: number;
+}
+
+/**
+ * Every step between consecutive budgets of a dataset, protocol and method where mean Dice fell by more than
+ * `tolerance` (default 0): adding annotations should never make the result worse.
+ */
+export function budgetDips(rows: BenchRow[], tolerance = 0): BudgetDip[] {
+  const s = summarise(rows);
+  const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
+  const dips: BudgetDip[] = [];
+  for (const d of uniq(rows.map((r) => r.dataset))) for (const k of uniq(rows.map(protocolOf))) for (const m of uniq(rows.map((r) => r.method))) {
+    const cells = budgets.flatMap((b) => {
+      const c = s.get([d, k, m, b].join('|'));
+      return c ? [{ b, c }] : [];
+    });
+    for (let i = 1; i < cells.length; i++) {
+      const change = cells[i].c.dice - cells[i - 1].c.dice;
+      if (change < -tolerance) dips.push({ dataset: d, kind: k, method: m, from: cells[i - 1].b, to: cells[i].b, change, n: cells[i].c.n });
+    }
+  }
+  return dips;
+}
+
+/** The table of {@link budgetDips}, or a line saying there are none. */
+function budgetDipTable(rows: BenchRow[]): string[] {
+  const dips = budgetDips(rows);
+  const lines = ['', '### More key slices, lower mean Dice: steps between budgets where the mean fell', ''];
+  if (!dips.length) return [...lines, 'None: every protocol\'s mean Dice rose or stayed with each budget.'];
+  lines.push('| dataset | kind | method | budgets | change | n |', '|---|---|---|---|---:|---:|');
+  for (const x of dips) lines.push(`| ${x.dataset} | ${x.kind} | ${x.method} | k=${x.from} → k=${x.to} | ${x.change.toFixed(3)} | ${x.n} |`);
+  return lines;
+}
+
 export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
   const groups = new Map<string, BenchRow[]>();
   for (const r of rows) {
@@ -268,6 +313,7 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     if (cells.every((c) => !c)) continue;
     lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.dice ?? null)).join(' | ')} |`);
   }
+  lines.push(...budgetDipTable(rows));
   lines.push('', `### Mean end error by budget (slices: |predicted - true| first and last slice, averaged)`, '');
   lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
   lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
