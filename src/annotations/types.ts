@@ -28,6 +28,11 @@ export interface KeySlice {
   boxes?: Box[];
   points: Point[];
   negativePoints: Point[];
+  /**
+   * Pixels (nu x nv, 1 = excluded) where the object is not: other labels' drawn masks on this slice. Set by the
+   * session for a key slice with a box or points (see `withOtherLabels`), not by a user.
+   */
+  excluded?: Uint8Array;
 }
 
 export interface LabelAnnotation {

@@ -146,7 +146,7 @@ export async function keySliceMasks(
     } else prompted.push(k);
   }
   const keep = (k: KeySlice, results: SliceResult[]): void => {
-    const r = orPromptMask(results.length === 1 ? results[0] : unionOfResults(results), k, nu);
+    const r = withoutExcluded(orPromptMask(results.length === 1 ? results[0] : unionOfResults(results), k, nu), k);
     masks.set(k.index, r.mask);
     confidence.set(k.index, r.confidence);
   };
@@ -219,6 +219,13 @@ export function orPromptMask(r: SliceResult, k: KeySlice, nu: number): SliceResu
   if (keyBoxes(k).length === 0 || r.mask.some((x) => x)) return r;
   const mask = promptMask(k, nu, r.mask.length / nu);
   return mask ? { mask, confidence: 0 } : r;
+}
+
+/** A key slice's cut without the pixels it excludes (other labels' drawn masks there; the same result where none). */
+export function withoutExcluded(r: SliceResult, k: Pick<KeySlice, 'excluded'>): SliceResult {
+  const x = k.excluded;
+  if (!x || !r.mask.some((v, i) => v && x[i])) return r;
+  return { ...r, mask: Uint8Array.from(r.mask, (v, i) => (x[i] ? 0 : v)) };
 }
 
 /** Several cuts of one slice (one per box) as one: the union of their masks, confidence weighted by area. */

@@ -95,6 +95,7 @@ export function cropKeySlice(k: KeySlice, sg: SliceGeometry, roi: RoiBox): KeySl
       .map(([i, j]) => [i - roi.u0, j - roi.v0]),
   };
   if (k.mask) out.mask = cropSlice(k.mask, sg.nu, roi, new Uint8Array(nu * nv));
+  if (k.excluded) out.excluded = cropSlice(k.excluded, sg.nu, roi, new Uint8Array(nu * nv));
   const crop = (b: Box): Box => [clampU(b[0]), clampV(b[1]), clampU(b[2]), clampV(b[3])];
   if (k.box) out.box = crop(k.box);
   if (k.boxes) out.boxes = k.boxes.map(crop);

@@ -35,6 +35,7 @@ export function hashBytes(data: ArrayLike<number>, seed = 0x811c9dc5): string {
 export function keySliceKey(k: KeySlice): string {
   const parts = [k.index, k.empty ? 'absent' : '', k.mask ? `m${k.mask.length}:${hashBytes(k.mask)}` : '', k.box ? `b${k.box.join(',')}` : '', k.boxes ? `B${k.boxes.map((b) => b.join(',')).join(';')}` : ''];
   parts.push(`p${k.points.map((p) => p.join(',')).join(';')}`, `n${k.negativePoints.map((p) => p.join(',')).join(';')}`);
+  if (k.excluded) parts.push(`x${k.excluded.length}:${hashBytes(k.excluded)}`);
   return parts.join('|');
 }
 
@@ -42,6 +43,7 @@ export function keySliceKey(k: KeySlice): string {
 export function sameKeySlice(a: KeySlice, b: KeySlice): boolean {
   if (a.index !== b.index || a.empty !== b.empty) return false;
   if (!!a.mask !== !!b.mask || (a.mask && b.mask && !sameBytes(a.mask, b.mask))) return false;
+  if (!!a.excluded !== !!b.excluded || (a.excluded && b.excluded && !sameBytes(a.excluded, b.excluded))) return false;
   if (JSON.stringify(a.box ?? null) !== JSON.stringify(b.box ?? null) || JSON.stringify(a.boxes ?? null) !== JSON.stringify(b.boxes ?? null)) return false;
   return JSON.stringify(a.points) === JSON.stringify(b.points) && JSON.stringify(a.negativePoints) === JSON.stringify(b.negativePoints);
 }

@@ -279,7 +279,7 @@ class KeysliceSession implements Session {
   /** The states as the engines see them (see `promptedState`), made once per state. */
   private readonly promptedStates = new WeakMap<SessionState, SessionState>();
 
-  /** The current state with each label's prompts as the engines see them: other labels' clicks are its background. */
+  /** The current state with each label's prompts as the engines see them: what other labels say on a slice is its background. */
   private get prompted(): SessionState {
     const state = this.state;
     let p = this.promptedStates.get(state);

@@ -4,7 +4,7 @@
  * leaves the session as it was.
  */
 import { keyBoxes, type Box, type KeySlice, type LabelAnnotation } from '../annotations/types.js';
-import { withOtherLabelsClicks } from '../annotations/other-labels.js';
+import { withOtherLabels } from '../annotations/other-labels.js';
 import { KeysliceError } from '../util/errors.js';
 import type { KeySlicePrompt, LabelRef } from './types.js';
 
@@ -155,11 +155,12 @@ export function annotationOf(l: LabelState): LabelAnnotation {
 }
 
 /**
- * The state as the engines see it: each label's prompted key slices take the other labels' positive clicks on
- * the same slice as negative clicks (see `withOtherLabelsClicks`). A label that gains nothing is the same object.
+ * The state as the engines see it: each label's key slices with a box or points take the other labels' positive
+ * clicks on the same slice as negative clicks and their drawn masks there as excluded pixels (see
+ * `withOtherLabels`). A label that gains nothing is the same object.
  */
 export function promptedState(state: SessionState): SessionState {
-  const out = withOtherLabelsClicks(state.map((l) => ({ value: l.value, keySlices: l.keys })));
+  const out = withOtherLabels(state.map((l) => ({ value: l.value, keySlices: l.keys })));
   return state.map((l, n) => (out[n].keySlices === l.keys ? l : { ...l, keys: out[n].keySlices }));
 }
 

@@ -276,6 +276,15 @@ export class ClassicSession implements ObjectSession {
     };
     discs(key.points, seedFg);
     discs(key.negativePoints, seedBg);
+    // Other labels' drawn pixels are background, whatever a click says (see `KeySlice.excluded`).
+    const excluded = key.excluded;
+    if (excluded) {
+      for (let i = 0; i < n; i++) {
+        if (!excluded[i]) continue;
+        seedFg[i] = 0;
+        seedBg[i] = 1;
+      }
+    }
     for (let i = 0; i < n; i++) {
       if (seedFg[i] || seedBg[i]) {
         free[i] = 0;
