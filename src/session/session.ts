@@ -276,15 +276,14 @@ class KeysliceSession implements Session {
     return revision;
   }
 
-  /** The states as the engines see them (see `promptedState`), made once per state. */
-  private readonly promptedStates = new WeakMap<SessionState, SessionState>();
+  /** The current state as the engines see it (see `promptedState`), kept for that state alone (the history holds many). */
+  private promptedNow: { state: SessionState; prompted: SessionState } | null = null;
 
   /** The current state with each label's prompts as the engines see them: what other labels say on a slice is its background. */
   private get prompted(): SessionState {
     const state = this.state;
-    let p = this.promptedStates.get(state);
-    if (!p) this.promptedStates.set(state, (p = promptedState(state)));
-    return p;
+    if (this.promptedNow?.state !== state) this.promptedNow = { state, prompted: promptedState(state) };
+    return this.promptedNow.prompted;
   }
 
   /** Takes every label's cached result for its current key slices (after an edit, undo or redo). */
