@@ -4,9 +4,9 @@
  * DeepEdit and of keyslice's MONAI Label endpoint), and so does a drawn mask, taken as given: each label's key
  * slice with a box or points takes the other labels' positive clicks on that slice as negative clicks and the
  * other labels' drawn masks there as pixels it excludes. A key slice that is itself a drawn mask or "absent" is
- * taken as given and gains nothing. A click that falls on or next to the label's own positive click (their 3 x 3 seeds would
- * touch) is left out, as the user's own click on the label wins; a drawn mask wins over any click of another
- * label (its pixels are excluded even under that label's own clicks).
+ * taken as given and gains nothing. A click that falls on or next to the label's own positive click (their
+ * 3 x 3 seeds would touch) is left out, as the user's own click on the label wins; a drawn mask wins over any
+ * click of another label (its pixels are excluded even under that label's own clicks).
  */
 import type { KeySlice, Point } from './types.js';
 

@@ -160,11 +160,24 @@ export interface BudgetDip {
  * `tolerance` (default 0): adding annotations should never make the result worse.
  */
 export function budgetDips(rows: BenchRow[], tolerance = 0): BudgetDip[] {
-  const s = summarise(rows);
-  const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
+  return dipsOf(summarise(rows), axesOf(rows), tolerance);
+}
+
+/** The datasets, protocols, methods and budgets of some rows, in order of first appearance (budgets sorted). */
+function axesOf(rows: BenchRow[]): { datasets: string[]; kinds: string[]; methods: string[]; budgets: number[] } {
+  return {
+    datasets: uniq(rows.map((r) => r.dataset)),
+    kinds: uniq(rows.map(protocolOf)),
+    methods: uniq(rows.map((r) => r.method)),
+    budgets: uniq(rows.map((r) => r.budget)).sort((a, b) => a - b),
+  };
+}
+
+/** {@link budgetDips} from a summary already made (see `summarise`). */
+function dipsOf(s: Map<string, SummaryCell>, axes: ReturnType<typeof axesOf>, tolerance = 0): BudgetDip[] {
   const dips: BudgetDip[] = [];
-  for (const d of uniq(rows.map((r) => r.dataset))) for (const k of uniq(rows.map(protocolOf))) for (const m of uniq(rows.map((r) => r.method))) {
-    const cells = budgets.flatMap((b) => {
+  for (const d of axes.datasets) for (const k of axes.kinds) for (const m of axes.methods) {
+    const cells = axes.budgets.flatMap((b) => {
       const c = s.get([d, k, m, b].join('|'));
       return c ? [{ b, c }] : [];
     });
@@ -177,8 +190,7 @@ export function budgetDips(rows: BenchRow[], tolerance = 0): BudgetDip[] {
 }
 
 /** The table of {@link budgetDips}, or a line saying there are none. */
-function budgetDipTable(rows: BenchRow[]): string[] {
-  const dips = budgetDips(rows);
+function budgetDipTable(dips: BudgetDip[]): string[] {
   const lines = ['', '### More key slices, lower mean Dice: steps between budgets where the mean fell', ''];
   if (!dips.length) return [...lines, 'None: every protocol\'s mean Dice rose or stayed with each budget.'];
   lines.push('| dataset | kind | method | budgets | change | n |', '|---|---|---|---|---:|---:|');
@@ -299,10 +311,8 @@ function uniq<T>(xs: T[]): T[] {
 /** Markdown: a Dice table and an end-error table (rows dataset x kind x method, columns budgets) and a detail table. */
 export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; seconds: number }): string {
   const s = summarise(rows);
-  const datasets = uniq(rows.map((r) => r.dataset));
-  const kinds = uniq(rows.map(protocolOf));
-  const methods = uniq(rows.map((r) => r.method));
-  const budgets = uniq(rows.map((r) => r.budget)).sort((a, b) => a - b);
+  const axes = axesOf(rows);
+  const { datasets, kinds, methods, budgets } = axes;
   const f = (x: number | null, d = 3) => (x === null || Number.isNaN(x) ? '–' : x.toFixed(d));
   const lines: string[] = [];
   lines.push(`### Mean 3D Dice by budget (key slices per object)`, '');
@@ -313,7 +323,7 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     if (cells.every((c) => !c)) continue;
     lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.dice ?? null)).join(' | ')} |`);
   }
-  lines.push(...budgetDipTable(rows));
+  lines.push(...budgetDipTable(dipsOf(s, axes)));
   lines.push('', `### Mean end error by budget (slices: |predicted - true| first and last slice, averaged)`, '');
   lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
   lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
