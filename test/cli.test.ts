@@ -214,7 +214,7 @@ describe('keyslice analyze and suggest', () => {
     assert.match(lines[3], new RegExp(`^label 2, key slices ${keys[0]}:`));
     assert.equal(lines.length, 6);
     for (const l of [...lines.slice(1, 3), ...lines.slice(4)]) {
-      assert.match(l, /^ {2}slice \d+ {2}(largest-gap|gap|likely-end|far-from-keys|low-confidence|similarity-break) +\S/);
+      assert.match(l, /^ {2}slice \d+ {2}(largest-gap|gap|likely-end|far-from-keys|unexplored|low-confidence|similarity-break) +\S/);
     }
     const start = cli(['suggest', '--image', f('an-ct.nii.gz')]);
     assert.equal(start.code, 0, start.stderr);

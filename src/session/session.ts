@@ -3,7 +3,8 @@
  * label, propagation of what changed, undo and redo. `segment()` is a session with the annotations' key slices
  * and one propagation.
  */
-import type { Annotations, KeySlice } from '../annotations/types.js';
+import type { Annotations, KeySlice, LabelAnnotation } from '../annotations/types.js';
+import { tissueAreas } from '../analysis/profile.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
 import { anyNonZero, boundingBox2d } from '../morphology/binary.js';
 import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
@@ -17,6 +18,8 @@ import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
 import { pasteSlice, roiOfKeySlices, roiSize, type RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, KeyDerived, SliceDerived, SliceEngine, SliceSource } from '../propagation/types.js';
+import { keyObjects, unseenRisk } from '../suggest/objects.js';
+import type { PlanInput } from '../suggest/plan.js';
 import { labelSuggestions } from '../suggest/suggest.js';
 import { KeysliceError } from '../util/errors.js';
 import { defaultSliceAxis, SliceGeometry, withGeometry, type LabelArray, type SliceAxis, type Volume } from '../volume/volume.js';
@@ -205,6 +208,8 @@ class KeysliceSession implements Session {
   private readonly results = new Map<number, { key: string; run: LabelRun }>();
   /** The last merge of the runs (see `merged`). */
   private lastMerge: MergedLabels | null = null;
+  /** Tissue pixels per slice (see `tissueAreas`), for the suggestions of scattered labels; made on first use. */
+  private tissue: number[] | undefined;
   private readonly usage: EngineUsage | undefined;
   private readonly reuse: 'exact' | 'fronts';
   /** `fronts` reuse: each label's region of interest so far (it only grows). */
@@ -587,11 +592,25 @@ class KeysliceSession implements Session {
   }
 
   async suggest(budget = 1): Promise<{ label: number; suggestions: Suggestion[] }[]> {
-    const report = this.currentReport();
-    return this.state.map((l, n) => ({
-      label: l.value,
-      suggestions: labelSuggestions(annotationOf(l), report.labels[n], this.sg, budget, this.runOptions.range),
-    }));
+    const { reports, runs } = this.merged(false);
+    return this.state.map((l, n) => {
+      const a = annotationOf(l);
+      return { label: l.value, suggestions: labelSuggestions(a, reports[n], this.sg, budget, this.runOptions.range, this.unseenOf(a, runs[n], reports[n])) };
+    });
+  }
+
+  /**
+   * A label of scattered objects on its key slices (lesions): the risk of objects no key slice touches, anywhere
+   * in the tissue (see `PlanInput.unseen`); undefined otherwise.
+   */
+  private unseenOf(l: LabelAnnotation, run: LabelRun | undefined, report: LabelReport): PlanInput['unseen'] {
+    const p = run?.propagation;
+    const keys = l.keySlices.filter((k) => !k.empty).map((k) => k.index);
+    if (!p || keys.length === 0) return undefined;
+    const objects = keyObjects(p.mask, p.nu, p.nv, this.sg.count, keys);
+    if (!objects.scattered) return undefined;
+    this.tissue ??= tissueAreas(this.image, this.sg, this.window);
+    return unseenRisk(objects, report.slices.map((s) => s.area), this.tissue);
   }
 
   /** Counters of the caches (hits and misses of labels and fronts), for reports and tests. */

@@ -15,12 +15,17 @@
  * to 0 past the predicted end, so a long doubtful run is cut near its middle (a bisection for the object's end)
  * rather than probed at its far end. The next k are chosen one after the other, each counted as annotated
  * (present) for the next.
+ * A label of several separate objects (lesions; see `PlanInput.unseen`) may hold more objects than its key
+ * slices touch, which no front can find: every slice of the search range that nothing covers carries the risk of
+ * an unseen object of the label's typical cross-section (weighed by the slice's tissue), so the plan also spreads
+ * the key slices over the tissue (an empty answer there says nothing of the slices beyond it: no bisection).
  * Every suggestion says why: the largest gap between key slices, the object's likely end, far from any key
- * slice, low confidence, or a break in slice similarity where a front stopped.
+ * slice, an unexplored part of a scattered label, low confidence, or a break in slice similarity where a front
+ * stopped.
  */
 import type { FrontReport, SliceReport } from '../propagation/types.js';
 
-export type SuggestionReason = 'largest-gap' | 'gap' | 'likely-end' | 'far-from-keys' | 'low-confidence' | 'similarity-break' | 'start';
+export type SuggestionReason = 'largest-gap' | 'gap' | 'likely-end' | 'far-from-keys' | 'unexplored' | 'low-confidence' | 'similarity-break' | 'start';
 
 export interface Suggestion {
   /** 0-based slice index along the slice axis. */
@@ -44,6 +49,12 @@ export interface PlanInput {
   fronts: FrontReport[];
   /** Slices outside this range are never suggested (default: the whole volume). */
   range?: [number, number];
+  /**
+   * A label of scattered objects (lesions): how many its key slices touch, and on each slice the cross-section
+   * (pixels) of the objects no key slice touches that may lie there (the label's mean cross-section, weighed by
+   * the slice's share of tissue). Absent: the label is one object and only its predicted slices carry risk.
+   */
+  unseen?: { objects: number; areas: readonly number[] };
 }
 
 /** Front stops that are the front's own decision (the object may go on beyond them). */
@@ -53,6 +64,8 @@ interface Risky {
   slice: number;
   area: number;
   doubt: number;
+  /** An unexplored slice of a scattered label (no predicted object there). */
+  unseen?: boolean;
 }
 
 function risk(slices: Risky[], keys: number[], mm: number): number {
@@ -81,8 +94,9 @@ function risk(slices: Risky[], keys: number[], mm: number): number {
 }
 
 /** Expected risk removed by annotating slice `w` (see the module comment). */
-function expectedGain(risky: Risky[], keys: number[], w: number, base: number, mm: number): number {
+function expectedGain(risky: Risky[], keys: number[], w: number, base: number, mm: number, scattered: boolean): number {
   const present = base - risk(risky, [...keys, w], mm);
+  if (scattered) return present;
   const below = keys.filter((k) => k < w).reduce((a, b) => Math.max(a, b), -Infinity);
   const above = keys.filter((k) => k > w).reduce((a, b) => Math.min(a, b), Infinity);
   if (Number.isFinite(below) && Number.isFinite(above)) return present;
@@ -124,21 +138,41 @@ export function planNextSlices(input: PlanInput, budget: number): Suggestion[] {
       beyond.set(next, f);
     }
   }
-  const keys = [...input.objectKeys];
+  // A scattered label: the slices nothing covers may hold objects no key slice touches.
+  if (input.unseen) {
+    const predicted = new Set(risky.map((r) => r.slice));
+    for (let w = lo; w <= hi; w++) {
+      const area = input.unseen.areas[w] ?? 0;
+      if (area > 0 && !taken.has(w) && !predicted.has(w)) risky.push({ slice: w, area, doubt: 0, unseen: true });
+    }
+  }
+  // For a scattered label an "absent" key slice covers its neighbours too: an object there would have shown.
+  const keys = input.unseen ? [...input.objectKeys, ...input.absentKeys] : [...input.objectKeys];
   const out: Suggestion[] = [];
   for (let n = 0; n < budget; n++) {
     const base = risk(risky, keys, mm);
     let best: { slice: number; gain: number } | null = null;
     for (const r of risky) {
       if (keys.includes(r.slice) || r.slice < lo || r.slice > hi) continue;
-      const gain = expectedGain(risky, keys, r.slice, base, mm);
+      const gain = expectedGain(risky, keys, r.slice, base, mm, input.unseen !== undefined);
       if (!best || gain > best.gain) best = { slice: r.slice, gain };
     }
     if (!best || best.gain <= 0) break;
-    out.push({ ...best, ...explain(best.slice, keys, input, beyond, mm) });
+    const unexplored = risky.some((r) => r.slice === best.slice && r.unseen);
+    out.push({ ...best, ...(unexplored ? explainUnseen(best.slice, keys, input, mm) : explain(best.slice, keys, input, beyond, mm)) });
     keys.push(best.slice);
   }
   return out;
+}
+
+/** Why an unexplored slice of a scattered label is asked. */
+function explainUnseen(w: number, keys: number[], input: PlanInput, mm: number): { reason: SuggestionReason; detail: string } {
+  const nearest = keys.reduce((a, k) => (Math.abs(k - w) < Math.abs(a - w) ? k : a), keys[0] ?? w);
+  const n = input.unseen?.objects ?? 0;
+  return {
+    reason: 'unexplored',
+    detail: `the label is ${n} separate objects on its key slices, and objects no key slice touches are not found: slice ${w} is ${(Math.abs(w - nearest) * mm).toFixed(1)} mm from key slice ${nearest}`,
+  };
 }
 
 function explain(

@@ -1,17 +1,20 @@
 /**
- * `keyslice suggest` as a library call: segments with the current annotations, then plans the next slices to
- * annotate per label (see `plan.ts`).
+ * `keyslice suggest` as a library call: segments with the current annotations in a session, then plans the next
+ * slices to annotate per label (see `plan.ts`).
  * - A label with a drawn mask on some key slice: the next `budget` slices by {@link planNextSlices}.
  * - A label with boxes or points only: first the slice where the object is largest near them (a full mask
  *   there gives the most to propagate from), then as above.
+ * - A label of several separate objects on its key slices (lesions): the plan also weighs the slices where
+ *   objects no key slice touches may lie (see `objects.ts`).
  * - No annotation at all: where to start, the middle of the slices that hold tissue.
  */
 import type { Annotations, LabelAnnotation } from '../annotations/types.js';
 import { tissueAreas } from '../analysis/profile.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
-import { segment, type LabelReport, type SegmentOptions } from '../pipeline/segment.js';
+import { DEFAULT_ENGINE, getEngine, type LabelReport, type SegmentOptions } from '../pipeline/segment.js';
+import { openSession } from '../session/session.js';
 import { SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
-import { planNextSlices, type Suggestion } from './plan.js';
+import { planNextSlices, type PlanInput, type Suggestion } from './plan.js';
 
 export interface LabelSuggestions {
   value: number;
@@ -66,7 +69,14 @@ export function startSlice(image: Volume, axis: SliceAxis, window: IntensityWind
 }
 
 /** The next `budget` slices to annotate for one label, from its segmentation report (see the module comment). */
-export function labelSuggestions(l: LabelAnnotation, r: Pick<LabelReport, 'slices' | 'fronts'>, sg: SliceGeometry, budget: number, range?: [number, number]): Suggestion[] {
+export function labelSuggestions(
+  l: LabelAnnotation,
+  r: Pick<LabelReport, 'slices' | 'fronts'>,
+  sg: SliceGeometry,
+  budget: number,
+  range?: [number, number],
+  unseen?: PlanInput['unseen'],
+): Suggestion[] {
   const objectKeys = l.keySlices.filter((k) => !k.empty).map((k) => k.index);
   const absentKeys = l.keySlices.filter((k) => k.empty).map((k) => k.index);
   const suggestions: Suggestion[] = [];
@@ -83,7 +93,10 @@ export function labelSuggestions(l: LabelAnnotation, r: Pick<LabelReport, 'slice
     objectKeys.push(largest.slice);
   }
   suggestions.push(
-    ...planNextSlices({ count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range }, budget - suggestions.length),
+    ...planNextSlices(
+      { count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range, ...(unseen ? { unseen } : {}) },
+      budget - suggestions.length,
+    ),
   );
   return suggestions;
 }
@@ -95,13 +108,28 @@ export async function suggestSlices(image: Volume, axis: SliceAxis, annotations:
     return { sliceAxis: axis, labels: [], start: startSlice(image, axis, window), seconds: 0 };
   }
   const t0 = performance.now();
-  const { report } = await segment(image, annotations, { engine: options.engine, range: options.range, stopRules: options.stopRules, window });
-  const sg = new SliceGeometry(image, annotations.axis);
+  // One propagation, then the session's plan (as `keyslice suggest` in a session): nothing is kept for reuse.
+  const session = await openSession(image, {
+    axis: annotations.axis,
+    engine: typeof options.engine === 'object' ? options.engine : getEngine(options.engine ?? DEFAULT_ENGINE),
+    cacheBytes: 0,
+    window,
+    ...(options.range ? { range: options.range } : {}),
+    ...(options.stopRules ? { stopRules: options.stopRules } : {}),
+  });
+  let planned: { label: number; suggestions: Suggestion[] }[];
+  try {
+    await session.setAnnotations(annotations);
+    for await (const u of session.propagate({ updates: false })) void u;
+    planned = await session.suggest(budget);
+  } finally {
+    await session.close();
+  }
   const labels: LabelSuggestions[] = annotations.labels.map((l, n) => ({
     value: l.value,
     ...(l.name !== undefined ? { name: l.name } : {}),
     keySlices: l.keySlices.map((k) => k.index),
-    suggestions: labelSuggestions(l, report.labels[n], sg, budget, options.range),
+    suggestions: planned[n].suggestions,
   }));
   return { sliceAxis: annotations.axis, labels, start: null, seconds: (performance.now() - t0) / 1000 };
 }
