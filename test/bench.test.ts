@@ -182,16 +182,17 @@ describe('benchmark', () => {
     assert.match(summaryMarkdown(rows.filter((r) => r.kind === 'box' && r.placement === 'nested'), { peakRssMiB: 1, seconds: 1 }), /None: every protocol's mean Dice rose/);
   });
   it('gives the end error per dataset at k >= 2, on the label and on the objects the key slices hold', () => {
-    const row = (budget: number, predExtent: [number, number] | null, ends?: [number, number][], touched = 0): BenchRow => ({
+    const row = (budget: number, predExtent: [number, number] | null, ends?: [number, number][], touched = 0, heldShare?: number): BenchRow => ({
       dataset: 'lesions', case: 'c', label: 1, kind: 'mask', placement: 'fixed', budget, method: 'm', keySlices: [3],
       truthExtent: [0, 40], predExtent, dice: 0.5, diceNonKey: 0.5, diceKey: 1, nsd2mm: 0.5, hd95: 1, seconds: 1,
-      cpuSeconds: 1, rssMiB: 1, engineCalls: null, callsSaved: null, ...(ends ? { keyObjects: { touched, ends } } : {}),
+      cpuSeconds: 1, rssMiB: 1, engineCalls: null, callsSaved: null,
+      ...(ends ? { keyObjects: { touched, ends, ...(heldShare !== undefined ? { heldShare } : {}) } } : {}),
     });
     const rows = [
-      row(1, [20, 22], [[9, 9]], 1),
+      row(1, [20, 22], [[9, 9]], 1, 0.2),
       // Lesions no key slice holds lie at slices 0 and 40: the label's end error counts them.
-      row(2, [10, 30], [[1, 0], [0, 1]], 3),
-      row(3, [2, 38], [[2, 2]], 1),
+      row(2, [10, 30], [[1, 0], [0, 1]], 3, 0.5),
+      row(3, [2, 38], [[2, 2]], 1, 1),
       row(5, null, [], 2),
     ];
     const [c] = endErrorByDataset(rows);
@@ -203,5 +204,7 @@ describe('benchmark', () => {
     const md = summaryMarkdown(rows, { peakRssMiB: 1, seconds: 1 });
     assert.match(md, /### End error per dataset at k >= 2[^]*\| lesions \| m \| 3 \| 6\.00 \| 1\.00 \| 3\/6 \|/);
     assert.match(md, /### End error on the objects the key slices hold/, 'the table by kind and budget stays');
+    // The share of the truth the key slices hold, where below 100 %; a row without it (older results) shows none.
+    assert.match(md, /\| lesions \| mask \| m \| 9\.00 \(1\/1; 20 % of the truth\) \| 0\.50 \(2\/3; 50 % of the truth\) \| 2\.00 \(1\/1\) \| – \(0\/2\) \|/);
   });
 });

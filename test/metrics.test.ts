@@ -149,9 +149,10 @@ describe('end error per object a key slice holds', () => {
     const held = keyObjectEnds(pred, truth, size, sg, [5, 13, 17]);
     assert.equal(held.touched, 3);
     assert.deepEqual(held.ends, [[1, 2], [0, 0]]);
-    // Only A held: its error alone, whatever happens to the others.
-    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [4]), { touched: 1, ends: [[1, 2]] });
-    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [11]), { touched: 0, ends: [] });
+    assert.equal(held.heldShare, 1);
+    // Only A held: its error alone, whatever happens to the others; A holds 7 x 3 x 3 of the 63 + 48 + 18 voxels.
+    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [4]), { touched: 1, heldShare: 63 / 129, ends: [[1, 2]] });
+    assert.deepEqual(keyObjectEnds(pred, truth, size, sg, [11]), { touched: 0, heldShare: 0, ends: [] });
   });
 
   it('counts a prediction that runs on into a neighbouring lesion to where it ends', () => {

@@ -45,6 +45,8 @@ export interface SummaryCell {
   keyObjectEndError: number | null;
   keyObjectsTouched: number | null;
   keyObjectsFound: number | null;
+  /** Mean share of the truth's voxels in the objects the key slices hold (see `KeyObjectEnds.heldShare`), or null. */
+  keyObjectsHeldShare: number | null;
   /** Mean engine calls and calls saved per object (keyslice's engines), else null. */
   engineCalls: number | null;
   callsSaved: number | null;
@@ -224,6 +226,7 @@ export function summarise(rows: BenchRow[]): Map<string, SummaryCell> {
       keyObjectEndError: objectEnds.length ? mean(objectEnds) : null,
       keyObjectsTouched: held.length ? held.reduce((a, o) => a + o.touched, 0) : null,
       keyObjectsFound: held.length ? held.reduce((a, o) => a + o.ends.length, 0) : null,
+      keyObjectsHeldShare: shareOf(held),
       engineCalls: g.every((r) => r.engineCalls !== null) ? mean(g.map((r) => r.engineCalls as number)) : null,
       callsSaved: g.every((r) => r.callsSaved !== null) ? mean(g.map((r) => r.callsSaved as number)) : null,
       timing: timingOf(g),
@@ -259,19 +262,28 @@ function skippingTable(s: Map<string, SummaryCell>, datasets: string[], kinds: s
   return lines;
 }
 
+/** The mean held share of the rows that record it, or null. */
+function shareOf(held: readonly { heldShare?: number }[]): number | null {
+  const shares = held.flatMap((o) => (o.heldShare === undefined ? [] : [o.heldShare]));
+  return shares.length ? mean(shares) : null;
+}
+
 /**
  * End error on the objects the key slices hold: per connected part of the truth with a voxel on a key slice, the
- * end error of the prediction that follows it, with found / held counts. Where a label is many separate lesions
- * this says whether the fronts end on time on the lesions they follow; the label's end error above also counts
- * the lesions no key slice touches.
+ * end error of the prediction that follows it, with found / held counts, and the share of the truth's voxels in
+ * the held parts where it is below 100 %. Where a label is many separate lesions this says whether the fronts end
+ * on time on the lesions they follow (the label's end error above also counts the lesions no key slice touches),
+ * and how much of the label a propagation from these key slices can reach at all: with another placement the key
+ * slices may hold less of it, whatever their number.
  */
 function keyObjectTable(s: Map<string, SummaryCell>, datasets: string[], kinds: string[], methods: string[], budgets: number[]): string[] {
   const cellOf = (c: SummaryCell | undefined): string => {
     if (!c || c.keyObjectsTouched === null) return '–';
     const e = c.keyObjectEndError === null ? '–' : c.keyObjectEndError.toFixed(2);
-    return `${e} (${c.keyObjectsFound}/${c.keyObjectsTouched})`;
+    const share = c.keyObjectsHeldShare !== null && c.keyObjectsHeldShare < 0.9995 ? `; ${(100 * c.keyObjectsHeldShare).toFixed(0)} % of the truth` : '';
+    return `${e} (${c.keyObjectsFound}/${c.keyObjectsTouched}${share})`;
   };
-  const lines = ['', '### End error on the objects the key slices hold (slices; found / held connected parts of the truth, all rows)', ''];
+  const lines = ['', '### End error on the objects the key slices hold (slices; found / held connected parts of the truth, all rows; the share of the truth they hold where below 100 %)', ''];
   lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
   lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
   let any = false;

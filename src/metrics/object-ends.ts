@@ -11,6 +11,11 @@ export interface KeyObjectEnds {
   /** Components of the truth (26-connected) with a voxel on a key slice. */
   touched: number;
   /**
+   * The share of the truth's voxels in the touched components: on a label of separate lesions, the part of the
+   * truth a propagation from the key slices can reach (a ceiling on its recall). Absent in older results.
+   */
+  heldShare?: number;
+  /**
    * For each touched component the prediction overlaps: |predicted - true| first slice and last slice, where the
    * predicted extent is that of the prediction's components (26-connected) overlapping it. A touched component
    * the prediction misses has no entry.
@@ -62,6 +67,10 @@ export function keyObjectEnds(
     if (!s) overlaps.set(id, (s = new Set()));
     s.add(q);
   }
+  let all = 0;
+  for (let id = 1; id < t.sizes.length; id++) all += t.sizes[id];
+  let held = 0;
+  for (const id of touched) held += t.sizes[id];
   const ends: [number, number][] = [];
   for (const id of [...touched].sort((a, b) => a - b)) {
     const over = overlaps.get(id);
@@ -74,5 +83,5 @@ export function keyObjectEnds(
     }
     ends.push([Math.abs(first - tExt[id][0]), Math.abs(last - tExt[id][1])]);
   }
-  return { touched: touched.size, ends };
+  return { touched: touched.size, heldShare: all > 0 ? held / all : 0, ends };
 }
