@@ -317,6 +317,20 @@ describe('propagation schedule', () => {
     for (let w = 5; w <= 7; w++) assert.equal(oneDoubts.slices[w].source, 'interpolated', `slice ${w}`);
   });
 
+  it('leaves a long gap empty where both fronts stopped by themselves, more than twice the key masks\' width unseen', async () => {
+    // Small sections near each other in the slice (not apart), 15 slices of 2 mm apart: the front from 2 finds
+    // nothing on slice 3, the one from 17 is unsure of slice 16. 28 mm unseen against sections 4-5 mm wide: two
+    // lesions, not one tube; the prior does not bridge them.
+    const engine = scripted((to, from) => (from < to ? { empty: true } : { confidence: 0 })).engine;
+    const small = await run({ value: 1, keySlices: [keyMask(2, disc(48, 48, 24, 24, 2)), keyMask(17, disc(48, 48, 26, 25, 2))] }, engine);
+    const inGap = small.fronts.filter((f) => (f.from === 2 && f.direction === 1) || (f.from === 17 && f.direction === -1));
+    assert.deepEqual(inGap.map((f) => f.stop), ['object-ended', 'low-confidence']);
+    for (let w = 3; w <= 16; w++) assert.deepEqual([small.slices[w].source, areaOf(small, w)], ['none', 0], `slice ${w}`);
+    // Sections 16 mm wide, as far apart: one object the fronts lost; the prior fills the gap.
+    const wide = await run({ value: 1, keySlices: [keyMask(2, KEY), keyMask(17, disc(48, 48, 25, 24, 8))] }, engine);
+    for (let w = 3; w <= 16; w++) assert.equal(wide.slices[w].source, 'interpolated', `slice ${w}`);
+  });
+
   it('stops at a break in slice similarity, and reuses near-duplicate slices without running the engine', async () => {
     const b = makeBlob({ nz: 16, z0: 0, z1: 15, rmax: 10 });
     // Slices 11.. become unrelated noise: a break in similarity.

@@ -37,7 +37,7 @@ import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
-import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource } from './types.js';
+import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource, StopReason } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 
@@ -283,6 +283,32 @@ export async function interpolationPrior(
   return out;
 }
 
+const OBJECT_ENDED: ReadonlySet<StopReason> = new Set<StopReason>(['object-ended']);
+
+/** A front's own stops between key slices: nothing of the object on the next slice, nothing sure, or a collapse. */
+const SELF_STOPS: ReadonlySet<StopReason> = new Set<StopReason>(['object-ended', 'low-confidence', 'area-collapse']);
+
+/**
+ * The longest stretch (in widths of the larger key mask) that the prior bridges between two key slices where both
+ * fronts stopped by themselves (default 2): an object unseen over a longer run than twice its width, with its
+ * sections on both sides, is more likely two objects (lesions of one label far apart along the axis, near in the
+ * slice) than one tube no front could follow.
+ */
+export const BRIDGE_WIDTHS = 2;
+
+/** Length (mm along the slice axis) of the slices of a gap that neither front reached. */
+function unseenSpan(g: { lo: number; hi: number }, fa: Map<number, unknown>, fb: Map<number, unknown>, dw: number): number {
+  let n = 0;
+  for (let w = g.lo; w <= g.hi; w++) if (!fa.has(w) && !fb.has(w)) n++;
+  return n * dw;
+}
+
+/** Width (mm) of the larger key mask of a gap: twice its equivalent radius. */
+function keyWidth(keyMasks: Map<number, Uint8Array | null>, g: { a: number; b: number }, px: { du: number; dv: number }): number {
+  const area = Math.max(countNonZero(keyMasks.get(g.a) ?? new Uint8Array(0)), countNonZero(keyMasks.get(g.b) ?? new Uint8Array(0)));
+  return 2 * Math.sqrt((area * px.du * px.dv) / Math.PI);
+}
+
 /** How far (mm) two masks of `na` and `nb` pixels may lie and still be one object: the larger's equivalent radius. */
 function apartReach(na: number, nb: number, g: { du: number; dv: number }): number {
   return Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
@@ -350,7 +376,7 @@ interface SliceRecord {
  * the prior where neither did (when the gap asks for it).
  */
 export function assembleObject(
-  dims: { nu: number; nv: number; count: number },
+  dims: { nu: number; nv: number; count: number; du: number; dv: number; dw: number },
   keys: readonly KeySlice[],
   keyMasks: Map<number, Uint8Array | null>,
   keyConfidence: Map<number, number>,
@@ -382,13 +408,22 @@ export function assembleObject(
   const none = new Map<number, FrontSlice>();
   const slicesOf = (p: FrontPlan | null): Map<number, FrontSlice> => (p ? (outcomes.get(p)?.slices ?? none) : none);
   for (const [w, s] of slicesOf(schedule.below)) take(w, s, schedule.below?.key as number);
-  const ended = (p: FrontPlan | null): boolean => (p ? outcomes.get(p)?.report.stop === 'object-ended' : false);
+  const stopOf = (p: FrontPlan | null): StopReason | undefined => (p ? outcomes.get(p)?.report.stop : undefined);
+  const ended = (p: FrontPlan | null, reasons: ReadonlySet<StopReason>): boolean => {
+    const stop = stopOf(p);
+    return stop !== undefined && reasons.has(stop);
+  };
   for (const g of schedule.gaps) {
     const fa = slicesOf(g.up);
     const fb = slicesOf(g.down);
     // Both fronts found the object ending, nothing of it on their next slices (lesions of one label above and
-    // below, not one object): the slices between them are empty, not bridged by the prior.
-    const fallback = g.priorFallback && !(ended(g.up) && ended(g.down));
+    // below, not one object): the slices between them are empty, not bridged by the prior. So too where both
+    // stopped by themselves (for doubt as well) and the prior would bridge more than `BRIDGE_WIDTHS` times the
+    // key masks' width that no front saw.
+    const bothEnded =
+      (ended(g.up, OBJECT_ENDED) && ended(g.down, OBJECT_ENDED)) ||
+      (ended(g.up, SELF_STOPS) && ended(g.down, SELF_STOPS) && unseenSpan(g, fa, fb, dims.dw) > BRIDGE_WIDTHS * keyWidth(keyMasks, g, dims));
+    const fallback = g.priorFallback && !bothEnded;
     for (let w = g.lo; w <= g.hi; w++) {
       const sa = fa.get(w);
       const sb = fb.get(w);
@@ -529,7 +564,7 @@ export async function propagateObject(
       keep(g.down, down);
     }
     if (schedule.above) keep(schedule.above, await runPlan(schedule.above));
-    const { mask, slices } = assembleObject({ nu, nv, count }, keys, keyMasks, keyConfidence, schedule, outcomes, priorOf, rules.priorVote);
+    const { mask, slices } = assembleObject({ nu, nv, count, du: img.du, dv: img.dv, dw: img.dw }, keys, keyMasks, keyConfidence, schedule, outcomes, priorOf, rules.priorVote);
     return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, skipped, skipsRejected, engineCalls };
   } finally {
     session.close?.();

@@ -88,7 +88,8 @@ function risk(slices: Risky[], keys: number[], mm: number): number {
     if (below === s.slice) continue;
     const between = Number.isFinite(below) && Number.isFinite(above);
     const d = Math.min(s.slice - below, above - s.slice) * mm;
-    total += s.area * d * (between ? 1 : 2) * (1 + s.doubt);
+    // An unseen object's risk is the same on both sides of the key slices: no end is guessed there.
+    total += s.area * d * (between || s.unseen ? 1 : 2) * (1 + s.doubt);
   }
   return total;
 }
