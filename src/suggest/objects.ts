@@ -26,8 +26,9 @@ export interface KeyObjects {
 }
 
 /**
- * The objects (26-connected parts of at least `MIN_OBJECT_VOXELS`) of a binary stack `stack[u + nu * (v + nv * w)]` that hold a voxel on one of
- * `keySlices`, and whether they lie scattered (see {@link KeyObjects}).
+ * The objects (26-connected parts of at least `MIN_OBJECT_VOXELS`) of a binary stack
+ * `stack[u + nu * (v + nv * w)]` that hold a voxel on one of `keySlices`, and whether they lie scattered (see
+ * {@link KeyObjects}).
  */
 export function keyObjects(stack: ArrayLike<number>, nu: number, nv: number, count: number, keySlices: readonly number[], fill = SCATTERED_FILL): KeyObjects {
   const area = nu * nv;
