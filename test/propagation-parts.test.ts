@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { frontGuide, gapCovers, interpolationPrior, keyMasksApart, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
 import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
-import { afterStep, initialState, runFront } from '../src/propagation/front.js';
+import { afterStep, initialState, keyTip, runFront } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
 import { boundingBox2d } from '../src/morphology/binary.js';
@@ -11,7 +11,7 @@ import type { KeySlice } from '../src/annotations/types.js';
 import { segment } from '../src/pipeline/segment.js';
 import { IDENTITY_DIRECTION, type Volume } from '../src/volume/volume.js';
 import { rng as seededRng } from '../src/demo/phantom.js';
-import { collapses, keepsNearKey, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+import { collapses, endsOnKeyTip, keepsNearKey, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
 import type { ObjectSession, RoiImage } from '../src/propagation/types.js';
 
 const rules = DEFAULT_STOP_RULES;
@@ -114,6 +114,42 @@ describe('stop decision', () => {
     assert.match(kept.report.detail ?? '', /tip/);
     const dropped = await run({ area: 12, confidence: 0.3 });
     assert.deepEqual([[...dropped.slices.keys()], dropped.report.last], [[6], 6]);
+  });
+  it("keeps the key mask's core as the tip where an outward front finds nothing on the slice next to its key slice", async () => {
+    assert.equal(endsOnKeyTip({ between: false }, 5, 5, 'object-ended', true), true);
+    assert.equal(endsOnKeyTip({ between: true }, 5, 5, 'object-ended', true), false, 'between key slices: the gap rules decide');
+    assert.equal(endsOnKeyTip({ between: false }, 6, 5, 'object-ended', true), false, 'after a step the front ends where it is');
+    assert.equal(endsOnKeyTip({ between: false }, 5, 5, 'low-confidence', true), false, 'only where nothing was found');
+    assert.equal(endsOnKeyTip({ between: false }, 5, 5, 'object-ended', false), false, 'an engine blind to the image extrapolates nothing');
+    // The core: the deepest quarter of a 9 x 9 square is the 3 x 3 (and more) around its centre, inside the key mask.
+    const nu = 15;
+    const square = new Uint8Array(nu * nu);
+    for (let v = 3; v <= 11; v++) for (let u = 3; u <= 11; u++) square[u + nu * v] = 1;
+    const g = { nu, nv: nu, du: 1, dv: 1 };
+    const tip = keyTip(square, g, 0.25);
+    assert.ok(tip);
+    assert.equal(tip.reduce((a, b) => a + b, 0), 20, 'a quarter of 81 pixels');
+    for (let v = 6; v <= 8; v++) for (let u = 6; u <= 8; u++) assert.equal(tip[u + nu * v], 1, `(${u}, ${v}) in the core`);
+    for (let i = 0; i < tip.length; i++) assert.ok(!tip[i] || square[i], 'inside the key mask');
+    assert.equal(keyTip(Uint8Array.from(square, (x, i) => (i === 3 + nu * 3 ? x : 0)), g, 0.25), null, 'one pixel has no quarter');
+    // A front whose first step finds nothing writes the tip and ends; between key slices it writes nothing.
+    // An image-guided front (slices compared, never alike enough to reuse or skip, never a break).
+    const noise = (w: number): Float32Array => Float32Array.from({ length: nu * nu }, (_, i) => ((i * 7919 + w * 104729) % 97) / 97);
+    const img = { nu, nv: nu, count: 12, du: 1, dv: 1, dw: 1, windowed: noise } as unknown as RoiImage;
+    const session: ObjectSession = {
+      segmentSlice: () => Promise.reject(new Error('not used')),
+      propagate: async () => ({ mask: new Uint8Array(nu * nu), confidence: 0.9 }),
+    };
+    const guided = { ...rules, ssimBreak: -1, histogramBreak: 2, duplicateSsim: 2, skipPredictability: 2 };
+    const ctx = { img, session, rules: guided, imageGuided: true, keyMask: square, keyConfidence: 1, priorOf: () => new Uint8Array(nu * nu) };
+    const out = await runFront(ctx, { key: 5, direction: 1, between: false, limit: 11, endReason: 'volume-edge' });
+    assert.deepEqual([[...out.slices.keys()], out.report.last, out.report.stop], [[6], 6, 'object-ended']);
+    assert.deepEqual(Array.from(out.slices.get(6)?.mask ?? []), Array.from(tip));
+    assert.match(out.report.detail ?? '', /core as the object's tip/);
+    const between = await runFront(ctx, { key: 5, direction: 1, between: true, limit: 8, endReason: 'key-slice' });
+    assert.deepEqual([...between.slices.keys()], []);
+    const blind = await runFront({ ...ctx, imageGuided: false }, { key: 5, direction: 1, between: false, limit: 11, endReason: 'volume-edge' });
+    assert.deepEqual([...blind.slices.keys()], []);
   });
   it("keeps a doubtful result the engine scores about as well as the front's own key mask, beyond the key slices only", () => {
     const outward = { between: false };

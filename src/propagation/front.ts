@@ -7,10 +7,10 @@
  */
 import { blockMeans, histogramDistance, predictability, ssim, ssimStride, SSIM_SAMPLES } from '../analysis/similarity.js';
 import { interpolateShapes } from '../interpolation/shape.js';
-import { boundingBox2d, countNonZero } from '../morphology/binary.js';
+import { boundingBox2d, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { FrontPlan } from './plan.js';
 import type { StopRules } from './rules.js';
-import { collapses, keepsNearKey, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
+import { collapses, endsOnKeyTip, keepsNearKey, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
 import type { FrontInfo, FrontReport, ObjectSession, PropagationStep, RoiImage, SliceResult, StopReason } from './types.js';
 
 /** One slice a front wrote. */
@@ -152,6 +152,29 @@ export function maskDice(a: Uint8Array, b: Uint8Array): number {
     n += (a[i] ? 1 : 0) + (b[i] ? 1 : 0);
   }
   return n ? (2 * both) / n : 1;
+}
+
+/**
+ * The tip of an object beyond its key slice: the deepest `share` of the key mask's pixels (its core), or null
+ * where that leaves no pixel.
+ */
+export function keyTip(keyMask: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>, share: number): Uint8Array | null {
+  const n = Math.floor(share * countNonZero(keyMask));
+  if (n < 1) return null;
+  const sd = signedDistance2d(keyMask, g.nu, g.nv, g.du, g.dv);
+  const depths: number[] = [];
+  for (let i = 0; i < keyMask.length; i++) if (keyMask[i]) depths.push(sd[i]);
+  depths.sort((a, b) => a - b);
+  const cut = depths[n - 1];
+  const tip = new Uint8Array(keyMask.length);
+  let kept = 0;
+  for (let i = 0; i < keyMask.length && kept < n; i++) {
+    if (keyMask[i] && sd[i] <= cut) {
+      tip[i] = 1;
+      kept++;
+    }
+  }
+  return tip;
 }
 
 /** The state of a front standing on its key slice. */
@@ -308,6 +331,14 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
           if (predicted) await commit(predicted);
           keep(w, r);
           detail = `${detail}; kept: the key mask scores ${keyScore.toFixed(3)}`;
+          break;
+        }
+      }
+      if (endsOnKeyTip(st, st.from, plan.key, stop, imageGuided)) {
+        const tip = keyTip(ctx.keyMask, img, rules.tipRatio);
+        if (tip) {
+          keep(w, { mask: tip, confidence: 0, reused: false, note: 'key tip' });
+          detail = `${detail}; kept the key mask's core as the object's tip`;
           break;
         }
       }

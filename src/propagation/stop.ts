@@ -61,6 +61,17 @@ export function keepsTip(s: StopState, r: { confidence: number }, area: number, 
 }
 
 /**
+ * Whether a front that found nothing of the object on the slice next to its own key slice (`object-ended` on its
+ * first step) beyond the outermost key slices still writes that slice a tip (see `keyTip`): an object seldom ends
+ * on the slice a user draws it on, and a section too small for an image-guided engine's cut is still there. An
+ * engine that does not look at the image (`imageGuided` false: interpolation, key slices only) finds nothing
+ * beyond the key slices by design.
+ */
+export function endsOnKeyTip(s: Pick<StopState, 'between'>, from: number, key: number, reason: StopReason, imageGuided: boolean): boolean {
+  return imageGuided && !s.between && from === key && reason === 'object-ended';
+}
+
+/**
  * Whether a result that `rejects` stopped for `reason` is still kept as the front's last slice: beyond the
  * outermost key slices, a `low-confidence` result whose confidence is within `keyConfidenceMargin` of the score of
  * the front's own key mask (`keyScore`). Between key slices a front stopped early leaves its gap to the other
