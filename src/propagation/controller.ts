@@ -283,8 +283,6 @@ export async function interpolationPrior(
   return out;
 }
 
-const OBJECT_ENDED: ReadonlySet<StopReason> = new Set<StopReason>(['object-ended']);
-
 /** A front's own stops between key slices: nothing of the object on the next slice, nothing sure, or a collapse. */
 const SELF_STOPS: ReadonlySet<StopReason> = new Set<StopReason>(['object-ended', 'low-confidence', 'area-collapse']);
 
@@ -303,10 +301,13 @@ function unseenSpan(g: { lo: number; hi: number }, fa: Map<number, unknown>, fb:
   return n * dw;
 }
 
-/** Width (mm) of the larger key mask of a gap: twice its equivalent radius. */
+/** Width (mm) of the larger key mask of a gap: twice its equivalent radius (see `apartReach`). */
 function keyWidth(keyMasks: Map<number, Uint8Array | null>, g: { a: number; b: number }, px: { du: number; dv: number }): number {
-  const area = Math.max(countNonZero(keyMasks.get(g.a) ?? new Uint8Array(0)), countNonZero(keyMasks.get(g.b) ?? new Uint8Array(0)));
-  return 2 * Math.sqrt((area * px.du * px.dv) / Math.PI);
+  const area = (w: number): number => {
+    const m = keyMasks.get(w);
+    return m ? countNonZero(m) : 0;
+  };
+  return 2 * apartReach(area(g.a), area(g.b), px);
 }
 
 /** How far (mm) two masks of `na` and `nb` pixels may lie and still be one object: the larger's equivalent radius. */
@@ -409,9 +410,9 @@ export function assembleObject(
   const slicesOf = (p: FrontPlan | null): Map<number, FrontSlice> => (p ? (outcomes.get(p)?.slices ?? none) : none);
   for (const [w, s] of slicesOf(schedule.below)) take(w, s, schedule.below?.key as number);
   const stopOf = (p: FrontPlan | null): StopReason | undefined => (p ? outcomes.get(p)?.report.stop : undefined);
-  const ended = (p: FrontPlan | null, reasons: ReadonlySet<StopReason>): boolean => {
+  const selfStopped = (p: FrontPlan | null): boolean => {
     const stop = stopOf(p);
-    return stop !== undefined && reasons.has(stop);
+    return stop !== undefined && SELF_STOPS.has(stop);
   };
   for (const g of schedule.gaps) {
     const fa = slicesOf(g.up);
@@ -421,8 +422,8 @@ export function assembleObject(
     // stopped by themselves (for doubt as well) and the prior would bridge more than `BRIDGE_WIDTHS` times the
     // key masks' width that no front saw.
     const bothEnded =
-      (ended(g.up, OBJECT_ENDED) && ended(g.down, OBJECT_ENDED)) ||
-      (ended(g.up, SELF_STOPS) && ended(g.down, SELF_STOPS) && unseenSpan(g, fa, fb, dims.dw) > BRIDGE_WIDTHS * keyWidth(keyMasks, g, dims));
+      (stopOf(g.up) === 'object-ended' && stopOf(g.down) === 'object-ended') ||
+      (selfStopped(g.up) && selfStopped(g.down) && unseenSpan(g, fa, fb, dims.dw) > BRIDGE_WIDTHS * keyWidth(keyMasks, g, dims));
     const fallback = g.priorFallback && !bothEnded;
     for (let w = g.lo; w <= g.hi; w++) {
       const sa = fa.get(w);

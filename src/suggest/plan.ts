@@ -140,11 +140,15 @@ export function planNextSlices(input: PlanInput, budget: number): Suggestion[] {
     }
   }
   // A scattered label: the slices nothing covers may hold objects no key slice touches.
+  const unexplored = new Set<number>();
   if (input.unseen) {
     const predicted = new Set(risky.map((r) => r.slice));
     for (let w = lo; w <= hi; w++) {
       const area = input.unseen.areas[w] ?? 0;
-      if (area > 0 && !taken.has(w) && !predicted.has(w)) risky.push({ slice: w, area, doubt: 0, unseen: true });
+      if (area > 0 && !taken.has(w) && !predicted.has(w)) {
+        risky.push({ slice: w, area, doubt: 0, unseen: true });
+        unexplored.add(w);
+      }
     }
   }
   // For a scattered label an "absent" key slice covers its neighbours too: an object there would have shown.
@@ -159,8 +163,7 @@ export function planNextSlices(input: PlanInput, budget: number): Suggestion[] {
       if (!best || gain > best.gain) best = { slice: r.slice, gain };
     }
     if (!best || best.gain <= 0) break;
-    const unexplored = risky.some((r) => r.slice === best.slice && r.unseen);
-    out.push({ ...best, ...(unexplored ? explainUnseen(best.slice, keys, input, mm) : explain(best.slice, keys, input, beyond, mm)) });
+    out.push({ ...best, ...(unexplored.has(best.slice) ? explainUnseen(best.slice, keys, input, mm) : explain(best.slice, keys, input, beyond, mm)) });
     keys.push(best.slice);
   }
   return out;
