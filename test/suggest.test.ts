@@ -145,13 +145,16 @@ describe('keyslice suggest on a generated volume', () => {
     assert.ok(Math.abs(s.slice - 11.5) <= 1, `slice ${s.slice}`);
   });
 
-  it('with a box on one slice, first asks for a full mask where the object is largest', async () => {
+  it('with a box on one slice, first asks for a full mask, where the risk is and not next to the box', async () => {
     const label = simulateLabel(b.truth, sg, 1, [6], 'box');
     const r = await suggestSlices(b.image, 2, { axis: 2, labels: [label] }, { budget: 2 });
     const [first, second] = r.labels[0].suggestions;
-    assert.equal(first.reason, 'start');
-    assert.ok(Math.abs(first.slice - 11.5) <= 2, `largest extent near slice ${first.slice}`);
+    assert.notEqual(first.reason, 'start');
+    assert.match(first.detail, /full mask/);
+    // The object spans 3..20: most of it lies beyond the box's slice, and a suggestion there is not a neighbour.
+    assert.ok(first.slice > 8, `first suggestion ${first.slice}`);
     assert.ok(second && second.slice !== first.slice && second.slice !== 6);
+    assert.doesNotMatch(second.detail, /full mask/);
   });
 
   it('with a mask key slice, names slices to annotate with reasons, never a key slice', async () => {

@@ -2,8 +2,8 @@
  * `keyslice suggest` as a library call: segments with the current annotations in a session, then plans the next
  * slices to annotate per label (see `plan.ts`).
  * - A label with a drawn mask on some key slice: the next `budget` slices by {@link planNextSlices}.
- * - A label with boxes or points only: first the slice where the object is largest near them (a full mask
- *   there gives the most to propagate from), then as above.
+ * - A label with boxes or points only: the same, and the first suggestion asks for a full mask there (it gives
+ *   the most to propagate from).
  * - A label of several separate objects on its key slices (lesions): the plan also weighs the slices where
  *   objects no key slice touches may lie (see `objects.ts`).
  * - No annotation at all: where to start, the middle of the slices that hold tissue.
@@ -79,25 +79,14 @@ export function labelSuggestions(
 ): Suggestion[] {
   const objectKeys = l.keySlices.filter((k) => !k.empty).map((k) => k.index);
   const absentKeys = l.keySlices.filter((k) => k.empty).map((k) => k.index);
-  const suggestions: Suggestion[] = [];
-  const largest = r.slices.reduce((best, s) => (s.area > best.area ? s : best), { slice: objectKeys[0], area: -1 });
-  if (objectKeys.length === 1 && !l.keySlices.some((k) => k.mask) && !objectKeys.includes(largest.slice) && budget > 0) {
-    // A box or points on one slice only: a full mask where the object is largest, unless that is the same slice.
-    const onKey = r.slices.find((s) => s.slice === objectKeys[0])?.area ?? 0;
-    suggestions.push({
-      slice: largest.slice,
-      reason: 'start',
-      detail: `the object's largest extent near the prompts (${largest.area} px; ${onKey} px on key slice ${objectKeys[0]}): draw a full mask here first`,
-      gain: 0,
-    });
-    objectKeys.push(largest.slice);
-  }
-  suggestions.push(
-    ...planNextSlices(
-      { count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range, ...(unseen ? { unseen } : {}) },
-      budget - suggestions.length,
-    ),
+  const suggestions = planNextSlices(
+    { count: sg.count, sliceSpacingMm: sg.dw, objectKeys, absentKeys, slices: r.slices, fronts: r.fronts, range, ...(unseen ? { unseen } : {}) },
+    budget,
   );
+  // Boxes or points only: the next annotation gives the most as a full mask.
+  if (suggestions.length > 0 && !l.keySlices.some((k) => k.mask)) {
+    suggestions[0] = { ...suggestions[0], detail: `${suggestions[0].detail}; a full mask there gives the most to propagate from` };
+  }
   return suggestions;
 }
 
