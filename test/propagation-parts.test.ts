@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { frontGuide, gapCovers, interpolationPrior, keyMasksApart, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
+import { frontGuide, gapCovers, gapTips, interpolationPrior, keyMasksApart, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
 import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
 import { afterStep, initialState, keyTip, runFront } from '../src/propagation/front.js';
-import { frontsInOrder, planFronts } from '../src/propagation/plan.js';
+import { frontsInOrder, planFronts, type FrontPlan } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
 import { boundingBox2d } from '../src/morphology/binary.js';
 import type { KeySlice } from '../src/annotations/types.js';
@@ -12,7 +12,7 @@ import { segment } from '../src/pipeline/segment.js';
 import { IDENTITY_DIRECTION, type Volume } from '../src/volume/volume.js';
 import { rng as seededRng } from '../src/demo/phantom.js';
 import { collapses, endsOnKeyTip, keepsNearKey, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
-import type { ObjectSession, RoiImage } from '../src/propagation/types.js';
+import type { FrontReport, ObjectSession, RoiImage } from '../src/propagation/types.js';
 
 const rules = DEFAULT_STOP_RULES;
 const keysOf = (...ks: [number, boolean][]) => ks.map(([index, present]) => ({ index, present }));
@@ -208,6 +208,40 @@ describe('gap fusion', () => {
     assert.deepEqual([...fuseSlice(a, b, prior, 0.2, 0.5).mask], [1, 1, 0, 0], 'pixel 0: 0.8 / 1.5 > 0.5');
     assert.equal(near.confidence, 0.875);
     assert.deepEqual([...fuseSlice(a, b, prior, 0.5, 0).mask], [0, 1, 0, 0], 'without the prior, a tie is not the object');
+  });
+});
+
+describe('tips in a gap left empty', () => {
+  const nu = 9;
+  const g = { nu, nv: nu, du: 1, dv: 1 };
+  const square = (c: number): Uint8Array => Uint8Array.from({ length: nu * nu }, (_, i) => (Math.abs((i % nu) - c) <= 2 && Math.abs(Math.floor(i / nu) - c) <= 2 ? 1 : 0));
+  const front = (key: number, direction: 1 | -1, limit: number): FrontPlan => ({ key, direction, between: true, limit, endReason: 'gap-covered' });
+  const report = (stop: FrontReport['stop'], last: number | null): FrontReport => ({ from: 0, direction: 1, last, slices: last === null ? 0 : 1, stop });
+  const gapOf = (a: number, b: number) => ({ a, b, lo: a + 1, hi: b - 1, up: front(a, 1, b - 1), down: front(b, -1, a + 1) });
+
+  it("leaves the key mask's core next to a key slice whose front found nothing there, and nothing otherwise", () => {
+    const masks = new Map<number, Uint8Array | null>([[2, square(3)], [8, square(5)]]);
+    const gap = gapOf(2, 8);
+    const reports = (up: FrontReport, down: FrontReport) => (p: FrontPlan | null) => (p === gap.up ? up : p === gap.down ? down : undefined);
+    const both = gapTips(gap, g, masks, reports(report('object-ended', null), report('object-ended', null)), 0.25);
+    assert.deepEqual([...both.keys()], [3, 7]);
+    for (const [w, key] of [[3, 2], [7, 8]] as const) {
+      const tip = both.get(w)?.mask as Uint8Array;
+      assert.equal(tip.reduce((x, y) => x + y, 0), 6, `slice ${w}: a quarter of 25 pixels`);
+      for (let i = 0; i < tip.length; i++) assert.ok(!tip[i] || masks.get(key)?.[i], `slice ${w}: inside key mask ${key}`);
+      assert.equal(both.get(w)?.confidence, 0);
+    }
+    // A front that wrote slices, or stopped for doubt, leaves no tip.
+    assert.deepEqual([...gapTips(gap, g, masks, reports(report('object-ended', 4), report('low-confidence', null)), 0.25).keys()], []);
+  });
+
+  it('puts both tips on the one slice between key slices two apart', () => {
+    const masks = new Map<number, Uint8Array | null>([[2, square(3)], [4, square(5)]]);
+    const tips = gapTips(gapOf(2, 4), g, masks, () => report('object-ended', null), 0.25);
+    const tip = tips.get(3)?.mask as Uint8Array;
+    assert.equal(tip[3 + nu * 3], 1, "the first key mask's centre");
+    assert.equal(tip[5 + nu * 5], 1, "the second key mask's centre");
+    assert.equal(tips.size, 1);
   });
 });
 

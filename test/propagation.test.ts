@@ -312,7 +312,15 @@ describe('propagation schedule', () => {
     const keys = [keyMask(4, KEY), keyMask(8, disc(48, 48, 24, 24, 4))];
     const ended = await run({ value: 1, keySlices: keys }, scripted(() => ({ empty: true })).engine);
     assert.deepEqual(new Set(ended.fronts.map((f) => f.stop)), new Set(['object-ended']));
-    for (let w = 5; w <= 7; w++) assert.deepEqual([ended.slices[w].source, areaOf(ended, w)], ['none', 0], `slice ${w}`);
+    assert.deepEqual([ended.slices[6].source, areaOf(ended, 6)], ['none', 0], 'slice 6');
+    // Next to each key slice, the key mask's core is the lesion's tip: a quarter of it, inside it.
+    for (const [w, key] of [[5, 4], [7, 8]]) {
+      assert.deepEqual([ended.slices[w].source, ended.slices[w].from, ended.slices[w].confidence], ['propagated', [key], 0], `slice ${w}`);
+      assert.equal(areaOf(ended, w), Math.floor(areaOf(ended, key) / 4), `slice ${w}: a quarter of key slice ${key}`);
+      for (let i = 0; i < ended.nu * ended.nv; i++) {
+        assert.ok(!ended.mask[w * ended.nu * ended.nv + i] || ended.mask[key * ended.nu * ended.nv + i], `slice ${w}: inside the key mask`);
+      }
+    }
     const oneDoubts = await run({ value: 1, keySlices: keys }, scripted((to, from) => (from < to ? { empty: true } : { confidence: 0 })).engine);
     for (let w = 5; w <= 7; w++) assert.equal(oneDoubts.slices[w].source, 'interpolated', `slice ${w}`);
   });
@@ -325,7 +333,10 @@ describe('propagation schedule', () => {
     const small = await run({ value: 1, keySlices: [keyMask(2, disc(48, 48, 24, 24, 2)), keyMask(17, disc(48, 48, 26, 25, 2))] }, engine);
     const inGap = small.fronts.filter((f) => (f.from === 2 && f.direction === 1) || (f.from === 17 && f.direction === -1));
     assert.deepEqual(inGap.map((f) => f.stop), ['object-ended', 'low-confidence']);
-    for (let w = 3; w <= 16; w++) assert.deepEqual([small.slices[w].source, areaOf(small, w)], ['none', 0], `slice ${w}`);
+    // The front from 2 leaves its key mask's core on slice 3 (it found nothing there); the one from 17 no tip.
+    assert.deepEqual([small.slices[3].source, small.slices[3].from], ['propagated', [2]]);
+    assert.ok(areaOf(small, 3) > 0 && areaOf(small, 3) < areaOf(small, 2));
+    for (let w = 4; w <= 16; w++) assert.deepEqual([small.slices[w].source, areaOf(small, w)], ['none', 0], `slice ${w}`);
     // Sections 16 mm wide, as far apart: one object the fronts lost; the prior fills the gap.
     const wide = await run({ value: 1, keySlices: [keyMask(2, KEY), keyMask(17, disc(48, 48, 25, 24, 8))] }, engine);
     for (let w = 3; w <= 16; w++) assert.equal(wide.slices[w].source, 'interpolated', `slice ${w}`);

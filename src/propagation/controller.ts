@@ -31,7 +31,7 @@ import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolati
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
 import { anyNonZero, connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
-import { runFront, type FrontOutcome, type FrontSlice, type SliceComparisons } from './front.js';
+import { keyTip, runFront, type FrontOutcome, type FrontSlice, type SliceComparisons } from './front.js';
 import { decidingFront, fuseSlice } from './fuse.js';
 import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.js';
 import { policyOf, type PropagationPolicy } from './policy.js';
@@ -294,6 +294,33 @@ const SELF_STOPS: ReadonlySet<StopReason> = new Set<StopReason>(['object-ended',
  */
 export const BRIDGE_WIDTHS = 2;
 
+/**
+ * The tips of a gap left empty (both fronts ended there by themselves, see `assembleObject`): a front that found
+ * nothing of the object on the slice next to its own key slice (`object-ended` on its first step) leaves the key
+ * mask's core there (`keyTip`, confidence 0), as an outward front does (see `endsOnKeyTip`): an object seldom
+ * ends on the slice a user draws it on. Where both tips fall on one slice (key slices two apart), it holds both.
+ */
+export function gapTips(
+  g: Pick<GapPlan, 'a' | 'b' | 'lo' | 'hi' | 'up' | 'down'>,
+  px: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>,
+  keyMasks: Map<number, Uint8Array | null>,
+  reportOf: (p: FrontPlan | null) => FrontReport | undefined,
+  share: number,
+): Map<number, FrontSlice> {
+  const tips = new Map<number, FrontSlice>();
+  for (const [plan, key, w] of [[g.up, g.a, g.a + 1], [g.down, g.b, g.b - 1]] as const) {
+    const r = reportOf(plan);
+    const m = keyMasks.get(key);
+    if (!r || r.stop !== 'object-ended' || r.last !== null || w < g.lo || w > g.hi || !m) continue;
+    const tip = keyTip(m, px, share);
+    if (!tip) continue;
+    const other = tips.get(w);
+    if (other) for (let i = 0; i < tip.length; i++) tip[i] |= other.mask[i];
+    tips.set(w, { mask: tip, confidence: 0, reused: false, note: 'key tip' });
+  }
+  return tips;
+}
+
 /** Length (mm along the slice axis) of the slices of a gap that neither front reached. */
 function unseenSpan(g: { lo: number; hi: number }, fa: Map<number, unknown>, fb: Map<number, unknown>, dw: number): number {
   let n = 0;
@@ -374,7 +401,9 @@ interface SliceRecord {
 /**
  * The ROI stack and per-slice records from the key masks, the schedule and the fronts' outcomes (by plan):
  * key slices as they are, front slices as written, the two fronts of a gap fused where both reached a slice,
- * the prior where neither did (when the gap asks for it).
+ * the prior where neither did (when the gap asks for it). `tipShare`: an image-guided engine's fronts; in a gap
+ * left empty (see `gapTips`), a front that found nothing next to its key slice leaves that share of the key
+ * mask's core there.
  */
 export function assembleObject(
   dims: { nu: number; nv: number; count: number; du: number; dv: number; dw: number },
@@ -385,6 +414,7 @@ export function assembleObject(
   outcomes: Map<FrontPlan, FrontOutcome>,
   priorOf: (w: number) => Uint8Array,
   priorVote: number,
+  tipShare?: number,
 ): { mask: Uint8Array; slices: SliceReport[] } {
   const { nu, nv, count } = dims;
   const area = nu * nv;
@@ -425,10 +455,13 @@ export function assembleObject(
       (stopOf(g.up) === 'object-ended' && stopOf(g.down) === 'object-ended') ||
       (selfStopped(g.up) && selfStopped(g.down) && unseenSpan(g, fa, fb, dims.dw) > BRIDGE_WIDTHS * keyWidth(keyMasks, g, dims));
     const fallback = g.priorFallback && !bothEnded;
+    const tips = bothEnded && tipShare !== undefined ? gapTips(g, dims, keyMasks, (p) => (p ? outcomes.get(p)?.report : undefined), tipShare) : none;
     for (let w = g.lo; w <= g.hi; w++) {
       const sa = fa.get(w);
       const sb = fb.get(w);
-      if (sa && sb) {
+      const tip = tips.get(w);
+      if (tip && !sa && !sb) take(w, tip, w < (g.a + g.b) / 2 ? g.a : g.b);
+      else if (sa && sb) {
         const f = fuseSlice(sa, sb, priorOf(w), (w - g.a) / (g.b - g.a), priorVote);
         write(w, f.mask);
         records.set(w, { source: 'fused', from: [g.a, g.b], confidence: f.confidence });
@@ -565,7 +598,7 @@ export async function propagateObject(
       keep(g.down, down);
     }
     if (schedule.above) keep(schedule.above, await runPlan(schedule.above));
-    const { mask, slices } = assembleObject({ nu, nv, count, du: img.du, dv: img.dv, dw: img.dw }, keys, keyMasks, keyConfidence, schedule, outcomes, priorOf, rules.priorVote);
+    const { mask, slices } = assembleObject({ nu, nv, count, du: img.du, dv: img.dv, dw: img.dw }, keys, keyMasks, keyConfidence, schedule, outcomes, priorOf, rules.priorVote, policy.imageGuided ? rules.tipRatio : undefined);
     return { roi, mask, nu, nv, keyMasks, slices, fronts, reused, skipped, skipsRejected, engineCalls };
   } finally {
     session.close?.();
