@@ -226,10 +226,10 @@ describe('tips in a gap left empty', () => {
     const both = gapTips(gap, g, masks, reports(report('object-ended', null), report('object-ended', null)), 0.25);
     assert.deepEqual([...both.keys()], [3, 7]);
     for (const [w, key] of [[3, 2], [7, 8]] as const) {
-      const tip = both.get(w)?.mask as Uint8Array;
+      const tip = both.get(w)?.tip.mask as Uint8Array;
       assert.equal(tip.reduce((x, y) => x + y, 0), 6, `slice ${w}: a quarter of 25 pixels`);
       for (let i = 0; i < tip.length; i++) assert.ok(!tip[i] || masks.get(key)?.[i], `slice ${w}: inside key mask ${key}`);
-      assert.equal(both.get(w)?.confidence, 0);
+      assert.deepEqual([both.get(w)?.tip.confidence, both.get(w)?.from], [0, key]);
     }
     // A front that wrote slices, or stopped for doubt, leaves no tip.
     assert.deepEqual([...gapTips(gap, g, masks, reports(report('object-ended', 4), report('low-confidence', null)), 0.25).keys()], []);
@@ -238,7 +238,7 @@ describe('tips in a gap left empty', () => {
   it('puts both tips on the one slice between key slices two apart', () => {
     const masks = new Map<number, Uint8Array | null>([[2, square(3)], [4, square(5)]]);
     const tips = gapTips(gapOf(2, 4), g, masks, () => report('object-ended', null), 0.25);
-    const tip = tips.get(3)?.mask as Uint8Array;
+    const tip = tips.get(3)?.tip.mask as Uint8Array;
     assert.equal(tip[3 + nu * 3], 1, "the first key mask's centre");
     assert.equal(tip[5 + nu * 5], 1, "the second key mask's centre");
     assert.equal(tips.size, 1);

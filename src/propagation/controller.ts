@@ -306,8 +306,8 @@ export function gapTips(
   keyMasks: Map<number, Uint8Array | null>,
   reportOf: (p: FrontPlan | null) => FrontReport | undefined,
   share: number,
-): Map<number, FrontSlice> {
-  const tips = new Map<number, FrontSlice>();
+): Map<number, { tip: FrontSlice; from: number }> {
+  const tips = new Map<number, { tip: FrontSlice; from: number }>();
   for (const [plan, key, w] of [[g.up, g.a, g.a + 1], [g.down, g.b, g.b - 1]] as const) {
     const r = reportOf(plan);
     const m = keyMasks.get(key);
@@ -315,8 +315,8 @@ export function gapTips(
     const tip = keyTip(m, px, share);
     if (!tip) continue;
     const other = tips.get(w);
-    if (other) for (let i = 0; i < tip.length; i++) tip[i] |= other.mask[i];
-    tips.set(w, { mask: tip, confidence: 0, reused: false, note: 'key tip' });
+    if (other) for (let i = 0; i < tip.length; i++) tip[i] |= other.tip.mask[i];
+    tips.set(w, { tip: { mask: tip, confidence: 0, reused: false, note: 'key tip' }, from: other ? other.from : key });
   }
   return tips;
 }
@@ -455,12 +455,12 @@ export function assembleObject(
       (stopOf(g.up) === 'object-ended' && stopOf(g.down) === 'object-ended') ||
       (selfStopped(g.up) && selfStopped(g.down) && unseenSpan(g, fa, fb, dims.dw) > BRIDGE_WIDTHS * keyWidth(keyMasks, g, dims));
     const fallback = g.priorFallback && !bothEnded;
-    const tips = bothEnded && tipShare !== undefined ? gapTips(g, dims, keyMasks, (p) => (p ? outcomes.get(p)?.report : undefined), tipShare) : none;
+    const tips = bothEnded && tipShare !== undefined ? gapTips(g, dims, keyMasks, (p) => (p ? outcomes.get(p)?.report : undefined), tipShare) : null;
     for (let w = g.lo; w <= g.hi; w++) {
       const sa = fa.get(w);
       const sb = fb.get(w);
-      const tip = tips.get(w);
-      if (tip && !sa && !sb) take(w, tip, w < (g.a + g.b) / 2 ? g.a : g.b);
+      const tip = tips?.get(w);
+      if (tip && !sa && !sb) take(w, tip.tip, tip.from);
       else if (sa && sb) {
         const f = fuseSlice(sa, sb, priorOf(w), (w - g.a) / (g.b - g.a), priorVote);
         write(w, f.mask);
