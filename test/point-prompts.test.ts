@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeySlice, Point } from '../src/annotations/types.js';
 import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
-import { clickGroups, pointRegion } from '../src/engines/classic/point-region.js';
+import { clickGroups, pointRegion, sliceNoise } from '../src/engines/classic/point-region.js';
 import type { RoiImage } from '../src/propagation/types.js';
 import { simulateClicks } from '../src/simulate/annotator.js';
 import { dice } from './helpers/volumes.js';
@@ -129,6 +129,19 @@ describe('points as a prompt: the region grown from the clicks', () => {
     const smallArea = truthSmall.reduce((a, x) => a + x, 0);
     assert.ok(covered >= 0.8 * smallArea, `${covered} of the small piece's ${smallArea} px`);
     assert.ok(dice(r.region, maskOf(n, n, (u, v) => big(u, v) || small(u, v))) > 0.8);
+  });
+
+  it("reads the slice's noise on the tissue, not on the constant fill around it", () => {
+    // A skull-stripped slice: 70 % zeros around a disc of tissue with noise of +/- 8 (a standard deviation of
+    // about 4.6). The fill's zero differences would make the median difference, and the noise, 0.
+    const n = 96;
+    const tissue = (u: number, v: number): boolean => (u - 48) ** 2 + (v - 48) ** 2 <= 30 ** 2;
+    const noisy = slice(n, n, 8, () => 100);
+    const stripped = Float32Array.from(noisy, (x, i) => (tissue(i % n, Math.floor(i / n)) ? x : 0));
+    const onTissue = sliceNoise(noisy, n, n);
+    assert.ok(onTissue > 3 && onTissue < 7, `noise ${onTissue.toFixed(2)}`);
+    assert.ok(Math.abs(sliceNoise(stripped, n, n) - onTissue) < 0.15 * onTissue, `${sliceNoise(stripped, n, n).toFixed(2)} against ${onTissue.toFixed(2)}`);
+    assert.equal(sliceNoise(new Float32Array(n * n), n, n), 0);
   });
 
   it('groups clicks by the structures they lie on', () => {

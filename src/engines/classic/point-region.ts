@@ -74,10 +74,31 @@ function clickIntensity(samples: number[], tolerance: number, noise: number): { 
   return { centre, spread, tolerance: tolerance * Math.max(spread, noise, 1e-6 * Math.abs(centre)) };
 }
 
-/** Robust noise level of a slice: the median absolute difference of horizontal neighbours over sqrt(2), as a standard deviation. */
+/**
+ * Robust noise level of a slice: the median absolute difference of horizontal neighbours over sqrt(2), as a
+ * standard deviation. Pairs inside a constant fill (both pixels at the value most often shared by two neighbours:
+ * the zeros around a skull-stripped or resampled image, which can be most of a slice) are not noise and are left
+ * out; a slice that is all fill has none (0).
+ */
 export function sliceNoise(image: Float32Array, nu: number, nv: number): number {
+  const equal = new Map<number, number>();
+  for (let j = 0; j < nv; j++) {
+    for (let i = 0; i + 1 < nu; i += 2) {
+      const a = image[i + nu * j];
+      if (a === image[i + 1 + nu * j]) equal.set(a, (equal.get(a) ?? 0) + 1);
+    }
+  }
+  let fill = NaN;
+  let most = 0;
+  for (const [value, n] of equal) if (n > most) [fill, most] = [value, n];
   const d: number[] = [];
-  for (let j = 0; j < nv; j++) for (let i = 0; i + 1 < nu; i += 2) d.push(Math.abs(image[i + 1 + nu * j] - image[i + nu * j]));
+  for (let j = 0; j < nv; j++) {
+    for (let i = 0; i + 1 < nu; i += 2) {
+      const a = image[i + nu * j];
+      const b = image[i + 1 + nu * j];
+      if (a !== fill || b !== fill) d.push(Math.abs(b - a));
+    }
+  }
   return (1.4826 * median(d)) / Math.SQRT2;
 }
 
