@@ -13,6 +13,7 @@ import type { PropagationOptions } from '../propagation/controller.js';
 import type { PostprocessOptions, PostprocessReport } from '../propagation/postprocess.js';
 import type { FrontReport, SliceEngine, SliceReport } from '../propagation/types.js';
 import { openSession } from '../session/session.js';
+import type { Session } from '../session/types.js';
 import { KeysliceError } from '../util/errors.js';
 import type { LabelArray, Volume } from '../volume/volume.js';
 import { ENGINE_TABLE } from './engines.js';
@@ -125,16 +126,14 @@ export interface SegmentResult {
 }
 
 /**
- * Segments every labelled object of `annotations` in `image`: a session with these key slices and one
- * propagation (see `src/session`).
+ * A session for one propagation of `annotations` with `options` (the engine by name or object): nothing in it is
+ * asked for again, so nothing is kept for reuse. The caller closes it.
  */
-export async function segment(image: Volume, annotations: Annotations, options: SegmentOptions = {}): Promise<SegmentResult> {
-  const t0 = performance.now();
+export async function oneRunSession(image: Volume, annotations: Annotations, options: SegmentOptions): Promise<Session> {
   const engine = typeof options.engine === 'object' ? options.engine : getEngine(options.engine ?? DEFAULT_ENGINE);
   const session = await openSession(image, {
     axis: annotations.axis,
     engine,
-    // One propagation: nothing in it is asked for again, so nothing is kept for reuse.
     cacheBytes: 0,
     ...(options.range ? { range: options.range } : {}),
     ...(options.stopRules ? { stopRules: options.stopRules } : {}),
@@ -145,6 +144,21 @@ export async function segment(image: Volume, annotations: Annotations, options: 
   });
   try {
     await session.setAnnotations(annotations);
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+  return session;
+}
+
+/**
+ * Segments every labelled object of `annotations` in `image`: a session with these key slices and one
+ * propagation (see `src/session`).
+ */
+export async function segment(image: Volume, annotations: Annotations, options: SegmentOptions = {}): Promise<SegmentResult> {
+  const t0 = performance.now();
+  const session = await oneRunSession(image, annotations, options);
+  try {
     const total = annotations.labels.length;
     const sliceCount = session.count;
     const first = annotations.labels[0];

@@ -37,6 +37,7 @@ import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.
 import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
+import { foundNothingBesideKey } from './stop.js';
 import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource, StopReason } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
@@ -311,7 +312,7 @@ export function gapTips(
   for (const [plan, key, w] of [[g.up, g.a, g.a + 1], [g.down, g.b, g.b - 1]] as const) {
     const r = reportOf(plan);
     const m = keyMasks.get(key);
-    if (!r || r.stop !== 'object-ended' || r.last !== null || w < g.lo || w > g.hi || !m) continue;
+    if (!r || !foundNothingBesideKey(r.last ?? r.from, r.from, r.stop) || w < g.lo || w > g.hi || !m) continue;
     const tip = keyTip(m, px, share);
     if (!tip) continue;
     const other = tips.get(w);
@@ -439,7 +440,8 @@ export function assembleObject(
   const none = new Map<number, FrontSlice>();
   const slicesOf = (p: FrontPlan | null): Map<number, FrontSlice> => (p ? (outcomes.get(p)?.slices ?? none) : none);
   for (const [w, s] of slicesOf(schedule.below)) take(w, s, schedule.below?.key as number);
-  const stopOf = (p: FrontPlan | null): StopReason | undefined => (p ? outcomes.get(p)?.report.stop : undefined);
+  const reportOf = (p: FrontPlan | null): FrontReport | undefined => (p ? outcomes.get(p)?.report : undefined);
+  const stopOf = (p: FrontPlan | null): StopReason | undefined => reportOf(p)?.stop;
   const selfStopped = (p: FrontPlan | null): boolean => {
     const stop = stopOf(p);
     return stop !== undefined && SELF_STOPS.has(stop);
@@ -455,7 +457,7 @@ export function assembleObject(
       (stopOf(g.up) === 'object-ended' && stopOf(g.down) === 'object-ended') ||
       (selfStopped(g.up) && selfStopped(g.down) && unseenSpan(g, fa, fb, dims.dw) > BRIDGE_WIDTHS * keyWidth(keyMasks, g, dims));
     const fallback = g.priorFallback && !bothEnded;
-    const tips = bothEnded && tipShare !== undefined ? gapTips(g, dims, keyMasks, (p) => (p ? outcomes.get(p)?.report : undefined), tipShare) : null;
+    const tips = bothEnded && tipShare !== undefined ? gapTips(g, dims, keyMasks, reportOf, tipShare) : null;
     for (let w = g.lo; w <= g.hi; w++) {
       const sa = fa.get(w);
       const sb = fb.get(w);

@@ -68,7 +68,17 @@ export function keepsTip(s: StopState, r: { confidence: number }, area: number, 
  * beyond the key slices by design.
  */
 export function endsOnKeyTip(s: Pick<StopState, 'between'>, from: number, key: number, reason: StopReason, imageGuided: boolean): boolean {
-  return imageGuided && !s.between && from === key && reason === 'object-ended';
+  return imageGuided && !s.between && foundNothingBesideKey(from, key, reason);
+}
+
+/**
+ * Whether a front stopped on its first step because the slice next to its key slice showed nothing of the object
+ * (`from`: the slice it stepped from; `key`: its key slice). Beyond the outermost key slices the front itself then
+ * writes the key mask's core there (`endsOnKeyTip`); between key slices the gap's assembly does, where the gap is
+ * left empty (`gapTips` in `controller.ts`).
+ */
+export function foundNothingBesideKey(from: number, key: number, reason: StopReason): boolean {
+  return from === key && reason === 'object-ended';
 }
 
 /**

@@ -11,8 +11,7 @@
 import type { Annotations, LabelAnnotation } from '../annotations/types.js';
 import { tissueAreas } from '../analysis/profile.js';
 import { intensityWindow, type IntensityWindow } from '../analysis/window.js';
-import { DEFAULT_ENGINE, getEngine, type LabelReport, type SegmentOptions } from '../pipeline/segment.js';
-import { openSession } from '../session/session.js';
+import { oneRunSession, type LabelReport, type SegmentOptions } from '../pipeline/segment.js';
 import { SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
 import { planNextSlices, type PlanInput, type Suggestion } from './plan.js';
 
@@ -97,18 +96,10 @@ export async function suggestSlices(image: Volume, axis: SliceAxis, annotations:
     return { sliceAxis: axis, labels: [], start: startSlice(image, axis, window), seconds: 0 };
   }
   const t0 = performance.now();
-  // One propagation, then the session's plan (as `keyslice suggest` in a session): nothing is kept for reuse.
-  const session = await openSession(image, {
-    axis: annotations.axis,
-    engine: typeof options.engine === 'object' ? options.engine : getEngine(options.engine ?? DEFAULT_ENGINE),
-    cacheBytes: 0,
-    window,
-    ...(options.range ? { range: options.range } : {}),
-    ...(options.stopRules ? { stopRules: options.stopRules } : {}),
-  });
+  // One propagation, then the session's plan (as `keyslice suggest` in a session).
+  const session = await oneRunSession(image, annotations, { ...options, window });
   let planned: { label: number; suggestions: Suggestion[] }[];
   try {
-    await session.setAnnotations(annotations);
     for await (const u of session.propagate({ updates: false })) void u;
     planned = await session.suggest(budget);
   } finally {
