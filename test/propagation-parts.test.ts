@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { frontGuide, gapCovers, gapTips, interpolationPrior, keyMasksApart, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
+import { holdsObjectsApart, keyMasksApart } from '../src/propagation/apart.js';
+import { frontGuide, gapCovers, gapTips, interpolationPrior, orPromptMask, type PriorStore } from '../src/propagation/controller.js';
 import { decidingFront, fuseSlice } from '../src/propagation/fuse.js';
 import { interpolateShapes } from '../src/interpolation/shape.js';
-import { afterStep, initialState, keyTip, runFront } from '../src/propagation/front.js';
+import { afterStep, initialState, keyTip, partTips, runFront } from '../src/propagation/front.js';
 import { frontsInOrder, planFronts, type FrontPlan } from '../src/propagation/plan.js';
 import { DEFAULT_STOP_RULES } from '../src/propagation/rules.js';
 import { boundingBox2d } from '../src/morphology/binary.js';
@@ -11,7 +12,7 @@ import type { KeySlice } from '../src/annotations/types.js';
 import { segment } from '../src/pipeline/segment.js';
 import { IDENTITY_DIRECTION, type Volume } from '../src/volume/volume.js';
 import { rng as seededRng } from '../src/demo/phantom.js';
-import { collapses, endsOnKeyTip, keepsNearKey, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
+import { collapses, endsOnKeyTip, endsOnPartTips, keepsNearKey, keepsSkip, keepsTip, lastKept, rejects, similarityBreak, triesSkip } from '../src/propagation/stop.js';
 import type { FrontReport, ObjectSession, RoiImage } from '../src/propagation/types.js';
 
 const rules = DEFAULT_STOP_RULES;
@@ -208,6 +209,75 @@ describe('gap fusion', () => {
     assert.deepEqual([...fuseSlice(a, b, prior, 0.2, 0.5).mask], [1, 1, 0, 0], 'pixel 0: 0.8 / 1.5 > 0.5');
     assert.equal(near.confidence, 0.875);
     assert.deepEqual([...fuseSlice(a, b, prior, 0.5, 0).mask], [0, 1, 0, 0], 'without the prior, a tie is not the object');
+  });
+});
+
+describe('a front that carries several objects apart (lesions)', () => {
+  const nu = 40;
+  const g = { nu, nv: nu, du: 1, dv: 1 };
+  /** Discs [u, v, r] in one mask. */
+  const discs = (...list: [number, number, number][]): Uint8Array => {
+    const m = new Uint8Array(nu * nu);
+    for (const [cu, cv, r] of list) for (let v = 0; v < nu; v++) for (let u = 0; u < nu; u++) if ((u - cu) ** 2 + (v - cv) ** 2 <= r * r) m[u + nu * v] = 1;
+    return m;
+  };
+  const count = (m: Uint8Array): number => m.reduce((a, b) => a + b, 0);
+  const A: [number, number, number] = [8, 8, 3];
+  const B: [number, number, number] = [30, 30, 4];
+
+  it('tells several objects in one mask from one object with a fragment beside it', () => {
+    assert.equal(holdsObjectsApart(discs(A, B), g), true, 'two lesions across the slice');
+    assert.equal(holdsObjectsApart(discs(B), g), false, 'one object');
+    assert.equal(holdsObjectsApart(discs(B, [30, 37, 1]), g), false, 'a fragment within the object\'s radius of it');
+    assert.equal(holdsObjectsApart(new Uint8Array(nu * nu), g), false, 'nothing');
+  });
+
+  it('gives the core of each part the next mask lost, and nothing where it lost none', () => {
+    const prev = discs(A, B);
+    const tips = partTips(prev, discs(B), g, 0.25);
+    assert.ok(tips);
+    const lost = discs(A);
+    assert.equal(count(tips), Math.floor(count(lost) / 4), 'a quarter of the lost part');
+    assert.deepEqual(Array.from(tips), Array.from(keyTip(lost, g, 0.25) ?? []), "the lost part's own core");
+    assert.equal(partTips(prev, discs([8, 9, 2], [31, 30, 3]), g, 0.25), null, 'both parts go on (smaller, moved)');
+    assert.equal(partTips(discs([8, 8, 0], B), discs(B), g, 0.25), null, 'a one-pixel part has no quarter');
+    const both = partTips(prev, new Uint8Array(nu * nu), g, 0.25);
+    assert.equal(count(both ?? new Uint8Array(0)), Math.floor(count(discs(A)) / 4) + Math.floor(count(discs(B)) / 4), 'all lost: each its own core');
+  });
+
+  it('writes each lost object its tip on the slice where the front lost it, and goes on from the engine\'s mask', async () => {
+    assert.equal(endsOnPartTips(true, 7, 5, 'object-ended'), true);
+    assert.equal(endsOnPartTips(true, 5, 5, 'object-ended'), false, 'the first step: the key tip or the gap decides');
+    assert.equal(endsOnPartTips(true, 7, 5, 'low-confidence'), false, 'a front stopped for doubt');
+    assert.equal(endsOnPartTips(false, 7, 5, 'object-ended'), false, 'one object');
+    // Key slice 5 holds lesions A and B; A ends after slice 6 (the engine loses it on 7), B after slice 8.
+    const noise = (w: number): Float32Array => Float32Array.from({ length: nu * nu }, (_, i) => ((i * 7919 + w * 104729) % 97) / 97);
+    const img = { nu, nv: nu, count: 14, du: 1, dv: 1, dw: 1, windowed: noise } as unknown as RoiImage;
+    const from: number[] = [];
+    const session: ObjectSession = {
+      segmentSlice: () => Promise.reject(new Error('not used')),
+      propagate: async (step) => {
+        from.push(count(step.mask));
+        return { mask: step.to <= 6 ? discs(A, B) : step.to <= 8 ? discs(B) : new Uint8Array(nu * nu), confidence: 0.9 };
+      },
+    };
+    const guided = { ...rules, ssimBreak: -1, histogramBreak: 2, duplicateSsim: 2, skipPredictability: 2 };
+    const ctx = { img, session, rules: guided, imageGuided: true, keyMask: discs(A, B), keyConfidence: 1, priorOf: () => new Uint8Array(nu * nu) };
+    const out = await runFront(ctx, { key: 5, direction: 1, between: false, limit: 13, endReason: 'volume-edge' });
+    const tipA = keyTip(discs(A), g, 0.25) ?? new Uint8Array(0);
+    const tipB = keyTip(discs(B), g, 0.25) ?? new Uint8Array(0);
+    const or = (a: Uint8Array, b: Uint8Array): number[] => Array.from(a, (x, i) => x | b[i]);
+    assert.deepEqual([...out.slices.keys()], [6, 7, 8, 9]);
+    assert.deepEqual(Array.from(out.slices.get(7)?.mask ?? []), or(discs(B), tipA), "slice 7: B and A's tip");
+    assert.deepEqual(Array.from(out.slices.get(8)?.mask ?? []), Array.from(discs(B)), 'slice 8: B alone (A ended)');
+    assert.deepEqual(Array.from(out.slices.get(9)?.mask ?? []), Array.from(tipB), "slice 9: B's tip, and the front ends");
+    assert.equal(out.report.stop, 'object-ended');
+    assert.match(out.report.detail ?? '', /cores of its objects as their tips/);
+    assert.deepEqual(from.slice(2), [count(discs(B)), count(discs(B))], 'the steps after 7 go on from B alone, not from the tip');
+    // One object (B with a fragment beside it): a lost fragment leaves nothing.
+    const one = await runFront({ ...ctx, keyMask: discs(B, [30, 36, 1]) }, { key: 5, direction: 1, between: false, limit: 13, endReason: 'volume-edge' });
+    assert.deepEqual(Array.from(one.slices.get(7)?.mask ?? []), Array.from(discs(B)), 'no tip of a fragment');
+    assert.deepEqual([...one.slices.keys()], [6, 7, 8]);
   });
 });
 

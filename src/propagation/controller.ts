@@ -38,6 +38,7 @@ import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 import { foundNothingBesideKey } from './stop.js';
+import { apartReach, keyMasksApart } from './apart.js';
 import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource, StopReason } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
@@ -336,27 +337,6 @@ function keyWidth(keyMasks: Map<number, Uint8Array | null>, g: { a: number; b: n
     return m ? countNonZero(m) : 0;
   };
   return 2 * apartReach(area(g.a), area(g.b), px);
-}
-
-/** How far (mm) two masks of `na` and `nb` pixels may lie and still be one object: the larger's equivalent radius. */
-function apartReach(na: number, nb: number, g: { du: number; dv: number }): number {
-  return Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
-}
-
-/**
- * Whether two key masks (slices of `nu x nv` pixels of `du x dv` mm) show different objects: both hold the
- * object, and no pixel of one lies within the other's equivalent radius of it. One object seen on two slices
- * moves in the slice by less than its size; lesions apart in the slice are further from each other than that.
- */
-export function keyMasksApart(a: Uint8Array | null, b: Uint8Array | null, g: { nu: number; nv: number; du: number; dv: number }): boolean {
-  if (!a || !b) return false;
-  const na = countNonZero(a);
-  const nb = countNonZero(b);
-  if (na === 0 || nb === 0) return false;
-  const reach = apartReach(na, nb, g);
-  const sd = signedDistance2d(a, g.nu, g.nv, g.du, g.dv);
-  for (let i = 0; i < b.length; i++) if (b[i] && sd[i] <= reach) return false;
-  return true;
 }
 
 /**

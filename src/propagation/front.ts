@@ -7,10 +7,11 @@
  */
 import { blockMeans, histogramDistance, predictability, ssim, ssimStride, SSIM_SAMPLES } from '../analysis/similarity.js';
 import { interpolateShapes } from '../interpolation/shape.js';
-import { boundingBox2d, countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { boundingBox2d, connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { holdsObjectsApart } from './apart.js';
 import type { FrontPlan } from './plan.js';
 import type { StopRules } from './rules.js';
-import { collapses, endsOnKeyTip, keepsNearKey, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
+import { collapses, endsOnKeyTip, endsOnPartTips, keepsNearKey, keepsSkip, keepsTip, lastKept, minAreaOf, rejects, similarityBreak, triesSkip, type StopState } from './stop.js';
 import type { FrontInfo, FrontReport, ObjectSession, PropagationStep, RoiImage, SliceResult, StopReason } from './types.js';
 
 /** One slice a front wrote. */
@@ -177,6 +178,36 @@ export function keyTip(keyMask: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du'
   return tip;
 }
 
+/**
+ * The tips of the parts (8-connected) of `prev` that `next` does not touch: each part's core, its deepest `share`
+ * of pixels (see `keyTip`), together; null where no part was lost or none gave a pixel. On a front that carries
+ * several objects (lesions), one that ends leaves its tip on the slice where the front lost it.
+ */
+export function partTips(prev: Uint8Array, next: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>, share: number): Uint8Array | null {
+  const { ids, sizes } = connectedComponents(prev, g.nu, g.nv, 1);
+  const touched = new Uint8Array(sizes.length);
+  for (let i = 0; i < prev.length; i++) if (ids[i] && next[i]) touched[ids[i]] = 1;
+  let tips: Uint8Array | null = null;
+  for (let c = 1; c < sizes.length; c++) {
+    if (touched[c] || Math.floor(share * sizes[c]) < 1) continue;
+    const part = new Uint8Array(prev.length);
+    for (let i = 0; i < prev.length; i++) if (ids[i] === c) part[i] = 1;
+    const tip = keyTip(part, g, share);
+    if (!tip) continue;
+    tips ??= new Uint8Array(prev.length);
+    for (let i = 0; i < tip.length; i++) tips[i] |= tip[i];
+  }
+  return tips;
+}
+
+/** `s` with the tips of the parts the front lost on its slice (see `partTips`) added to its mask. */
+function withPartTips(s: FrontSlice, tips: Uint8Array | null): FrontSlice {
+  if (!tips) return s;
+  const mask = Uint8Array.from(s.mask);
+  for (let i = 0; i < mask.length; i++) mask[i] |= tips[i];
+  return { ...s, mask, note: s.note ? `${s.note}; part tips` : 'part tips' };
+}
+
 /** The state of a front standing on its key slice. */
 export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence: number, rules: StopRules): FrontState {
   const keyArea = countNonZero(keyMask);
@@ -250,6 +281,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     await session.commit?.(p.step, p.result);
   };
   const crops = boxCrops(img);
+  // A key mask of several objects apart (lesions): each object the front loses leaves its tip (see `partTips`).
+  const severalObjects = imageGuided && holdsObjectsApart(ctx.keyMask, img);
   let w = st.from + dir;
   for (; inside(w) && needed(w); ) {
     let duplicate = false;
@@ -345,10 +378,18 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       // The slices written since the smallest one are not the object's (see `lastKept`).
       const end = lastKept(st, stop, st.from);
       for (let x = end + dir; x !== w; x += dir) out.delete(x);
+      if (endsOnPartTips(severalObjects, st.from, plan.key, stop)) {
+        const tips = partTips(st.prev, new Uint8Array(st.prev.length), img, rules.tipRatio);
+        if (tips) {
+          keep(w, { mask: tips, confidence: 0, reused: false, note: 'part tips' });
+          detail = `${detail}; kept the cores of its objects as their tips`;
+        }
+      }
       break;
     }
     if (predicted) await commit(predicted);
-    keep(w, r);
+    // The next step goes on from the engine's mask; the slice also holds the tips of the objects lost on it.
+    keep(w, severalObjects && !r.reused ? withPartTips(r, partTips(st.prev, r.mask, img, rules.tipRatio)) : r);
     const collapsed = collapses(st, w, a, rules);
     if (collapsed) {
       [stop, detail] = collapsed;

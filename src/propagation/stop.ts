@@ -72,6 +72,15 @@ export function endsOnKeyTip(s: Pick<StopState, 'between'>, from: number, key: n
 }
 
 /**
+ * Whether a front that carries several objects apart in the slice (lesions, see `holdsObjectsApart`) and found
+ * none of them on slice w after one or more steps still writes w the tips of the parts it had on the slice before
+ * (see `partTips`). Each object seldom ends abruptly; the first step is `endsOnKeyTip`'s, or the gap's.
+ */
+export function endsOnPartTips(severalObjects: boolean, from: number, key: number, reason: StopReason): boolean {
+  return severalObjects && from !== key && reason === 'object-ended';
+}
+
+/**
  * Whether a front stopped on its first step because the slice next to its key slice showed nothing of the object
  * (`from`: the slice it stepped from; `key`: its key slice). Beyond the outermost key slices the front itself then
  * writes the key mask's core there (`endsOnKeyTip`); between key slices the gap's assembly does, where the gap is
