@@ -278,6 +278,9 @@ describe('a front that carries several objects apart (lesions)', () => {
     const one = await runFront({ ...ctx, keyMask: discs(B, [30, 36, 1]) }, { key: 5, direction: 1, between: false, limit: 13, endReason: 'volume-edge' });
     assert.deepEqual(Array.from(one.slices.get(7)?.mask ?? []), Array.from(discs(B)), 'no tip of a fragment');
     assert.deepEqual([...one.slices.keys()], [6, 7, 8]);
+    // Told that the object's key slices show lesions apart, a front from one lesion keeps the tips too.
+    const told = await runFront({ ...ctx, keyMask: discs(B), severalObjects: true }, { key: 5, direction: 1, between: false, limit: 13, endReason: 'volume-edge' });
+    assert.deepEqual(Array.from(told.slices.get(9)?.mask ?? []), Array.from(tipB), "slice 9: B's tip");
   });
 });
 

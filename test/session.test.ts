@@ -515,6 +515,46 @@ describe('session: reuse of fronts across edits', () => {
     return { s, keys: new Set(calls) };
   };
 
+  it('a key slice that shows lesions apart changes the fronts of every key slice of its label (none is answered from before)', async () => {
+    // An image-guided engine whose fronts depend on nothing else: it carries the mask over to slice 16 and finds
+    // nothing from 17 on. Once key slice 4 shows two lesions apart, the label is one of lesions, and the front
+    // from 14 (one lesion, its inputs otherwise unchanged) leaves the lesion's tip on 17.
+    const { nu, nv } = sg;
+    const disc = (cu: number, cv: number, r: number, m: Uint8Array = new Uint8Array(nu * nv)): Uint8Array => {
+      for (let v = 0; v < nv; v++) for (let u = 0; u < nu; u++) if ((u - cu) ** 2 + (v - cv) ** 2 <= r * r) m[u + nu * v] = 1;
+      return m;
+    };
+    const carries: SliceEngine = {
+      name: 'carries',
+      description: 'test engine',
+      frontsIndependent: true,
+      async open() {
+        return {
+          segmentSlice: () => Promise.reject(new Error('mask prompts only')),
+          propagate: async (st) => ({ mask: st.to <= 16 ? st.mask.slice() : new Uint8Array(st.mask.length), confidence: 0.9 }),
+        };
+      },
+    };
+    const edits: [number, Uint8Array][] = [
+      [4, disc(8, 8, 3)],
+      [14, disc(28, 28, 4)],
+      [4, disc(27, 28, 3, disc(8, 8, 3))],
+    ];
+    const s = await openSession(blob.image, { engine: carries });
+    const keys = new Map<number, KeySlice>();
+    let tipOn17 = 0;
+    for (const [w, m] of edits) {
+      await s.setKeySlice(1, w, { mask: m });
+      await drainAll(s.propagate());
+      keys.set(w, { index: w, empty: false, mask: m, points: [], negativePoints: [] });
+      const scratch = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [...keys.values()] }] }, { engine: carries });
+      const mine = await s.labels();
+      assert.deepEqual(mine.data, scratch.labels.data, `after the key slice on ${w}: labels equal segment()`);
+      tipOn17 = sg.maskOf(mine.data, 17, 1)?.reduce((a, b) => a + b, 0) ?? 0;
+    }
+    assert.ok(tipOn17 > 0, 'the lesion from 14 leaves its tip on 17');
+  });
+
   it('exact: an engine that learns from every key slice runs all its fronts again; fronts: only those next to the edit', async () => {
     const exact = await edit('exact');
     assert.deepEqual([...exact.keys].sort(), ['11+', '11-', '15+', '15-', '22+', '22-', '8+', '8-']);

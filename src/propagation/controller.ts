@@ -38,7 +38,7 @@ import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 import { foundNothingBesideKey } from './stop.js';
-import { apartReach, keyMasksApart } from './apart.js';
+import { apartReach, holdsObjectsApart, keyMasksApart } from './apart.js';
 import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource, StopReason } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
@@ -96,6 +96,8 @@ export interface FrontInputs {
    * every key slice of the object.
    */
   dependsOn: number[] | null;
+  /** Whether a key slice of the object shows several objects apart (see `FrontContext.severalObjects`). */
+  severalObjects: boolean;
 }
 
 export interface ObjectPropagation {
@@ -519,6 +521,8 @@ export async function propagateObject(
       priorFallback: policy.gapFallback !== 'none',
       apart: (a, b) => keyMasksApart(keyMasks.get(a) ?? null, keyMasks.get(b) ?? null, img),
     });
+    // A label whose key slices show objects apart (lesions): each front leaves a tip of every one it loses.
+    const severalObjects = objectKeys.some((k) => holdsObjectsApart(keyMasks.get(k.index) as Uint8Array, img));
     const outcomes = new Map<FrontPlan, FrontOutcome>();
     const fronts: FrontReport[] = [];
     let engineCalls = keyCalls;
@@ -534,6 +538,7 @@ export async function propagateObject(
             session,
             rules,
             imageGuided: policy.imageGuided,
+            severalObjects,
             keyMask: keyMasks.get(plan.key) as Uint8Array,
             keyConfidence: keyConfidence.get(plan.key) ?? 1,
             priorOf: guideOf,
@@ -546,7 +551,7 @@ export async function propagateObject(
         );
       options.signal?.throwIfAborted();
       const dependsOn = session.dependsOn?.(plan) ?? (engine.frontsIndependent ? [] : null);
-      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf: guideOf, rules, policy, dependsOn };
+      const inputs: FrontInputs = { roi, keyMasks, keyConfidence: keyConfidence.get(plan.key) ?? 1, priorOf: guideOf, rules, policy, dependsOn, severalObjects };
       return await (options.front ? options.front(plan, run, inputs) : run());
     };
     const keep = (plan: FrontPlan, o: FrontOutcome): void => {

@@ -35,6 +35,12 @@ export interface FrontContext {
   /** The mask of the key slice the front starts from, and the confidence it was drawn or segmented with. */
   keyMask: Uint8Array;
   keyConfidence: number;
+  /**
+   * Whether the object's key slices show several objects apart in the slice (lesions, see `holdsObjectsApart`):
+   * each one the front loses then leaves its tip (see `partTips`), whatever the front's own key slice shows.
+   * Default: whether the front's own key mask does.
+   */
+  severalObjects?: boolean;
   /** The interpolation prior on slice w (read only for fronts between key slices). */
   priorOf(w: number): Uint8Array;
   /** Called after each engine call, with the slice it was for (progress). */
@@ -281,8 +287,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     await session.commit?.(p.step, p.result);
   };
   const crops = boxCrops(img);
-  // A key mask of several objects apart (lesions): each object the front loses leaves its tip (see `partTips`).
-  const severalObjects = imageGuided && holdsObjectsApart(ctx.keyMask, img);
+  // Several objects apart (lesions): each one the front loses leaves its tip (see `partTips`).
+  const severalObjects = imageGuided && (ctx.severalObjects ?? holdsObjectsApart(ctx.keyMask, img));
   let w = st.from + dir;
   for (; inside(w) && needed(w); ) {
     let duplicate = false;

@@ -424,6 +424,7 @@ class KeysliceSession implements Session {
       keyMasksKey(others),
       JSON.stringify(inputs.rules),
       inputs.policy.imageGuided,
+      inputs.severalObjects,
     ].join('|');
     const hit = this.frontCache.get(key, (s) => sameBytes(s.keyMask, keyMask) && sameBytes(s.prior, prior) && sameKeyMasks(s.others, others));
     if (hit) return hit.outcome;
