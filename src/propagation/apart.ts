@@ -12,9 +12,14 @@ export interface SliceGrid {
   dv: number;
 }
 
+/** The radius (mm) of a disc of `pixels` pixels of `du x dv` mm. */
+function equivalentRadius(pixels: number, g: { du: number; dv: number }): number {
+  return Math.sqrt((pixels * g.du * g.dv) / Math.PI);
+}
+
 /** How far (mm) two masks of `na` and `nb` pixels may lie and still be one object: the larger's equivalent radius. */
 export function apartReach(na: number, nb: number, g: { du: number; dv: number }): number {
-  return Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
+  return equivalentRadius(Math.max(na, nb), g);
 }
 
 /**
@@ -45,8 +50,8 @@ export function holdsObjectsApart(mask: Uint8Array, g: SliceGrid): boolean {
   const big = new Uint8Array(mask.length);
   for (let i = 0; i < ids.length; i++) if (ids[i] === largest) big[i] = 1;
   const sd = signedDistance2d(big, g.nu, g.nv, g.du, g.dv);
-  const reach = apartReach(sizes[largest], 0, g);
-  // A part is near the largest where one of its pixels lies within reach.
+  // A part is near the largest where one of its pixels lies within the largest's radius of it.
+  const reach = equivalentRadius(sizes[largest], g);
   const near = new Uint8Array(sizes.length);
   for (let i = 0; i < ids.length; i++) if (ids[i] && sd[i] <= reach) near[ids[i]] = 1;
   for (let c = 1; c < sizes.length; c++) if (!near[c]) return true;
