@@ -166,8 +166,9 @@ describe('a session with box key slices cut again', () => {
   };
   const keyAt = async (labels: { data: ArrayLike<number> }, w: number) => Uint8Array.from(sg.extract(labels.data, w, new Uint8Array(sg.area)));
 
-  // The box alone cuts the band with the tissue above it and is sure of it (confidence about 0.9): recut always.
-  const engine = classicEngine({ recutBelow: 1 });
+  // The box alone cuts the band with the tissue above it and is sure of it (confidence about 0.9): the default
+  // cuts it again all the same.
+  const engine = classicEngine();
 
   for (const reuse of ['exact', 'fronts'] as const) {
     it(`a box's cut follows the other key slices, and the session equals segment() after each edit (${reuse} reuse)`, async () => {

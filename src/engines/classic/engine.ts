@@ -79,8 +79,10 @@ export interface ClassicOptions {
   solveInWindow: boolean;
   /**
    * A box's key-slice cut whose confidence (the mean object posterior inside it) is below this is cut again with
-   * the object's values on the other key slices joining its model (see `recutKeySlice`); where the box alone
-   * separates the object well the first cut stands. 0: never (default 0.8).
+   * the object's values on the other key slices joining its model (see `recutKeySlice`). 1 (the default): every
+   * box with other key slices near it, unless its first cut is certain everywhere. A box alone can be sure of a
+   * wrong cut (the object with a look-alike neighbour it touches); the object's look elsewhere is evidence
+   * either way. 0: never.
    */
   recutBelow: number;
   /** A trained adapter whose evidence joins each propagation cut that has no other guide (`src/models/adapter`). */
@@ -102,7 +104,7 @@ export const DEFAULT_CLASSIC: ClassicOptions = {
   pointMargin: 0.25,
   edgeBoundMargin: 0.5,
   solveInWindow: true,
-  recutBelow: 0.8,
+  recutBelow: 1,
 };
 
 /** The share of a points region's border the image's edges must bound for `edgeBoundMargin` (see `ClassicOptions`). */
