@@ -12,14 +12,23 @@ export interface SliceGrid {
   dv: number;
 }
 
-/** The radius (mm) of a disc of `pixels` pixels of `du x dv` mm. */
-function equivalentRadius(pixels: number, g: { du: number; dv: number }): number {
-  return Math.sqrt((pixels * g.du * g.dv) / Math.PI);
-}
-
 /** How far (mm) two masks of `na` and `nb` pixels may lie and still be one object: the larger's equivalent radius. */
 export function apartReach(na: number, nb: number, g: { du: number; dv: number }): number {
-  return equivalentRadius(Math.max(na, nb), g);
+  return Math.sqrt((Math.max(na, nb) * g.du * g.dv) / Math.PI);
+}
+
+/**
+ * The parts of a mask (`ids` and `sizes` of its 8-connected components) that are not apart from a mask of
+ * `nearArea` pixels whose signed distance map is `sd`: a pixel of the part lies within `apartReach` of it. One
+ * flag per part (index 0 unused).
+ */
+function partsWithinReach(ids: Int32Array, sizes: readonly number[], sd: Float32Array, nearArea: number, g: SliceGrid): Uint8Array {
+  const kept = new Uint8Array(sizes.length);
+  for (let i = 0; i < ids.length; i++) {
+    const c = ids[i];
+    if (c && !kept[c] && sd[i] <= apartReach(nearArea, sizes[c], g)) kept[c] = 1;
+  }
+  return kept;
 }
 
 /**
@@ -49,11 +58,24 @@ export function holdsObjectsApart(mask: Uint8Array, g: SliceGrid): boolean {
   for (let c = 2; c < sizes.length; c++) if (sizes[c] > sizes[largest]) largest = c;
   const big = new Uint8Array(mask.length);
   for (let i = 0; i < ids.length; i++) if (ids[i] === largest) big[i] = 1;
-  const sd = signedDistance2d(big, g.nu, g.nv, g.du, g.dv);
-  // A part is near the largest where one of its pixels lies within the largest's radius of it.
-  const reach = equivalentRadius(sizes[largest], g);
-  const near = new Uint8Array(sizes.length);
-  for (let i = 0; i < ids.length; i++) if (ids[i] && sd[i] <= reach) near[ids[i]] = 1;
-  for (let c = 1; c < sizes.length; c++) if (!near[c]) return true;
-  return false;
+  const kept = partsWithinReach(ids, sizes, signedDistance2d(big, g.nu, g.nv, g.du, g.dv), sizes[largest], g);
+  return kept.some((k, c) => c > 0 && !k);
+}
+
+/**
+ * The connected parts (8-connected) of a key mask that are not apart from `near` (see `keyMasksApart`), or null
+ * where none is: on a slice with several lesions, those of the lesion in a box, not the others. The distances
+ * to `near` are computed once, for every mask asked.
+ */
+export function partsNear(near: Uint8Array, g: SliceGrid): (mask: Uint8Array) => Uint8Array | null {
+  const sd = signedDistance2d(near, g.nu, g.nv, g.du, g.dv);
+  const area = countNonZero(near);
+  return (mask) => {
+    const { ids, sizes } = connectedComponents(mask, g.nu, g.nv, 1);
+    const kept = partsWithinReach(ids, sizes, sd, area, g);
+    if (!kept.some((x) => x)) return null;
+    const out = new Uint8Array(mask.length);
+    for (let i = 0; i < ids.length; i++) if (kept[ids[i]]) out[i] = 1;
+    return out;
+  };
 }

@@ -29,7 +29,7 @@ import { keyBoxes, perBoxKeySlices, type KeySlice, type LabelAnnotation } from '
 import type { IntensityWindow } from '../analysis/window.js';
 import { interpolateKeyMasks, stackKeyMasks, type KeyMask } from '../interpolation/mci.js';
 import { gapKeys, interpolateGap } from '../interpolation/shape.js';
-import { anyNonZero, connectedComponents, countNonZero, signedDistance2d } from '../morphology/binary.js';
+import { anyNonZero, countNonZero, signedDistance2d } from '../morphology/binary.js';
 import type { SliceGeometry, Volume } from '../volume/volume.js';
 import { keyTip, runFront, type FrontOutcome, type FrontSlice, type SliceComparisons } from './front.js';
 import { decidingFront, fuseSlice } from './fuse.js';
@@ -38,7 +38,7 @@ import { policyOf, type PropagationPolicy } from './policy.js';
 import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 import { foundNothingBesideKey } from './stop.js';
-import { apartReach, holdsObjectsApart, keyMasksApart } from './apart.js';
+import { apartReach, holdsObjectsApart, keyMasksApart, partsNear } from './apart.js';
 import type { EngineUsage, FrontReport, Interpolation, KeyDerived, ObjectSession, RoiImage, SliceDerived, SliceEngine, SliceReport, SliceResult, SliceSource, StopReason } from './types.js';
 
 export { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
@@ -190,28 +190,6 @@ export async function keySliceMasks(
     }
   }
   return { masks, confidence, engineCalls };
-}
-
-/**
- * The connected parts (8-connected) of a key mask that are not apart from `near` (see `keyMasksApart`), or null
- * where none is: on a slice with several lesions, those of the lesion in a box, not the others. The distances
- * to `near` are computed once, for every mask asked.
- */
-export function partsNear(near: Uint8Array, g: Pick<RoiImage, 'nu' | 'nv' | 'du' | 'dv'>): (mask: Uint8Array) => Uint8Array | null {
-  const sd = signedDistance2d(near, g.nu, g.nv, g.du, g.dv);
-  const area = countNonZero(near);
-  return (mask) => {
-    const { ids, sizes } = connectedComponents(mask, g.nu, g.nv, 1);
-    const kept = new Uint8Array(sizes.length);
-    for (let i = 0; i < ids.length; i++) {
-      const c = ids[i];
-      if (c && !kept[c] && sd[i] <= apartReach(area, sizes[c], g)) kept[c] = 1;
-    }
-    if (!kept.some((x) => x)) return null;
-    const out = new Uint8Array(mask.length);
-    for (let i = 0; i < ids.length; i++) if (kept[ids[i]]) out[i] = 1;
-    return out;
-  };
 }
 
 /**
@@ -521,8 +499,9 @@ export async function propagateObject(
       priorFallback: policy.gapFallback !== 'none',
       apart: (a, b) => keyMasksApart(keyMasks.get(a) ?? null, keyMasks.get(b) ?? null, img),
     });
-    // A label whose key slices show objects apart (lesions): each front leaves a tip of every one it loses.
-    const severalObjects = objectKeys.some((k) => holdsObjectsApart(keyMasks.get(k.index) as Uint8Array, img));
+    // A label whose key slices show objects apart (lesions): each image-guided front leaves a tip of every one it
+    // loses (see `FrontContext.severalObjects`).
+    const severalObjects = policy.imageGuided && objectKeys.some((k) => holdsObjectsApart(keyMasks.get(k.index) as Uint8Array, img));
     const outcomes = new Map<FrontPlan, FrontOutcome>();
     const fronts: FrontReport[] = [];
     let engineCalls = keyCalls;
