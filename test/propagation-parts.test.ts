@@ -67,8 +67,21 @@ describe('stop decision', () => {
     assert.equal(rejects(shrunk, 9, { confidence: 0.9 }, 53, rules)?.[0], 'area-regrowth');
     assert.equal(rejects(shrunk, 9, { confidence: 0.9 }, 52, rules), null, '1.3 x 40 = 52 is allowed');
     assert.equal(rejects({ ...shrunk, between: true }, 9, { confidence: 0.9 }, 90, rules), null, 'no regrowth rule between key slices');
-    assert.equal(lastKept({ smallestAt: 7 }, 'area-regrowth', 8), 7, 'a regrowth ends on the smallest slice');
-    assert.equal(lastKept({ smallestAt: 7 }, 'low-confidence', 8), 8);
+    assert.equal(lastKept({ smallestAt: 7, leastConfidenceAt: 6 }, 'area-regrowth', 8), 7, 'a regrowth ends on the smallest slice');
+    assert.equal(lastKept({ smallestAt: 7, leastConfidenceAt: 6 }, 'confidence-regrowth', 8), 6, 'a confidence regrowth ends on the least confident slice');
+    assert.equal(lastKept({ smallestAt: 7, leastConfidenceAt: 6 }, 'low-confidence', 8), 8);
+  });
+  it('rejects a confidence regrowth after a fall where the object had shrunk, beyond the key slices only', () => {
+    // First step 0.7; least 0.6 (0.1 below) on slice 8, where the area was 30 of the key's 100.
+    const fell = { ...st, firstConfidence: 0.7, leastConfidence: 0.6, leastConfidenceAt: 8, leastConfidenceArea: 30 };
+    const up = rejects(fell, 10, { confidence: 0.64 }, 30, rules);
+    assert.equal(up?.[0], 'confidence-regrowth');
+    assert.match(up?.[1] ?? '', /slice 8/);
+    assert.equal(rejects(fell, 10, { confidence: 0.62 }, 30, rules), null, 'a rise of 0.02 is noise');
+    assert.equal(rejects({ ...fell, leastConfidence: 0.63 }, 10, { confidence: 0.7 }, 30, rules), null, 'a fall of 0.07 is not a fall');
+    assert.equal(rejects({ ...fell, leastConfidenceArea: 50 }, 10, { confidence: 0.7 }, 30, rules), null, 'the object had not shrunk below half the key');
+    assert.equal(rejects({ ...fell, between: true }, 10, { confidence: 0.7 }, 30, rules), null, 'not between key slices');
+    assert.equal(rejects({ ...fell, firstConfidence: null }, 10, { confidence: 0.7 }, 30, rules), null);
   });
   it('a collapse keeps the slice and ends the front; breaks and skips follow their thresholds', () => {
     assert.equal(collapses(st, 6, 24, rules)?.[0], 'area-collapse');
@@ -187,6 +200,46 @@ describe('stop decision', () => {
     assert.deepEqual([...sure.out.slices.keys()], [6], 'a key mask scored 0.8: the front stops one slice earlier');
     const silent = await run(undefined);
     assert.deepEqual([...silent.out.slices.keys()], [6], 'an engine without keyScore: the plain rule');
+  });
+  it('a front whose confidence falls as the object shrinks and rises again ends on its least confident slice', async () => {
+    const nu = 10;
+    const img = { nu, nv: nu, count: 14, du: 1, dv: 1, dw: 1 } as unknown as RoiImage;
+    const disc = (n: number): Uint8Array => new Uint8Array(nu * nu).fill(1, 0, n);
+    const run = async (after: number, between = false) => {
+      // The object shrinks to its end on slice 8 (least confidence 0.6), then the front finds a neighbour it fits.
+      const script = new Map([
+        [6, { area: 50, confidence: 0.7 }],
+        [7, { area: 35, confidence: 0.65 }],
+        [8, { area: 25, confidence: 0.6 }],
+        [9, { area: 25, confidence: after }],
+        [10, { area: 24, confidence: after }],
+      ]);
+      const session: ObjectSession = {
+        segmentSlice: () => Promise.reject(new Error('not used')),
+        propagate: async (step) => {
+          const s = script.get(step.to) ?? { area: 0, confidence: 0 };
+          return { mask: disc(s.area), confidence: s.confidence };
+        },
+      };
+      const plan = { key: 5, direction: 1 as const, between, limit: 13, endReason: 'volume-edge' as const };
+      return runFront({ img, session, rules, imageGuided: false, keyMask: disc(60), keyConfidence: 1, priorOf: () => disc(0) }, plan);
+    };
+    const slid = await run(0.68);
+    assert.deepEqual([[...slid.slices.keys()], slid.report.last, slid.report.stop], [[6, 7, 8], 8, 'confidence-regrowth']);
+    assert.match(slid.report.detail ?? '', /slice 9: confidence 0\.680 after 0\.600 on slice 8/);
+    const flat = await run(0.61);
+    assert.deepEqual([[...flat.slices.keys()], flat.report.stop], [[6, 7, 8, 9, 10], 'object-ended'], 'a rise within noise: the front goes on');
+    const inGap = await run(0.68, true);
+    assert.equal(inGap.report.last, 10, 'between key slices no regrowth rule applies');
+  });
+  it('counts the confidence of the engine\'s results only, not of a reused slice', () => {
+    const m = new Uint8Array(100).fill(1, 0, 40);
+    const first = afterStep(st, 6, { mask: m, confidence: 0.7, reused: false }, 40);
+    assert.deepEqual([first.firstConfidence, first.leastConfidence, first.leastConfidenceAt, first.leastConfidenceArea], [0.7, 0.7, 6, 40]);
+    const lower = afterStep(first, 7, { mask: m, confidence: 0.6, reused: false }, 30);
+    assert.deepEqual([lower.firstConfidence, lower.leastConfidence, lower.leastConfidenceAt, lower.leastConfidenceArea], [0.7, 0.6, 7, 30]);
+    const reused = afterStep(st, 6, { mask: st.prev, confidence: 1, reused: true }, 100);
+    assert.equal(reused.firstConfidence, null, "a reused slice carries the key's confidence");
   });
   it('each step replaces the state record: smallest area, agreement, back-off', () => {
     const m = new Uint8Array(100);

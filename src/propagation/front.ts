@@ -215,16 +215,21 @@ function withPartTips(s: FrontSlice, tips: Uint8Array | null): FrontSlice {
 }
 
 /** The state of a front standing on its key slice. */
-export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence: number, rules: StopRules): FrontState {
+export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence: number, rules: StopRules, severalObjects = false): FrontState {
   const keyArea = countNonZero(keyMask);
   return {
     between: plan.between,
+    severalObjects,
     keyArea,
     minArea: minAreaOf(keyArea, rules),
     prevArea: keyArea,
     smallest: keyArea,
     smallestAt: plan.key,
     shrinking: true,
+    firstConfidence: null,
+    leastConfidence: 1,
+    leastConfidenceAt: plan.key,
+    leastConfidenceArea: keyArea,
     from: plan.key,
     prev: keyMask,
     prevConf: keyConfidence,
@@ -233,10 +238,25 @@ export function initialState(plan: FrontPlan, keyMask: Uint8Array, keyConfidence
   };
 }
 
+/**
+ * The confidence figures of the state after the engine's result for slice w (confidence `confidence`, area
+ * `area`). A reused or interpolated slice's confidence is its neighbours' and does not count.
+ */
+function confidenceAfter(st: FrontState, w: number, confidence: number, area: number): Pick<FrontState, 'firstConfidence' | 'leastConfidence' | 'leastConfidenceAt' | 'leastConfidenceArea'> {
+  const least = confidence < st.leastConfidence;
+  return {
+    firstConfidence: st.firstConfidence ?? confidence,
+    leastConfidence: least ? confidence : st.leastConfidence,
+    leastConfidenceAt: least ? w : st.leastConfidenceAt,
+    leastConfidenceArea: least ? area : st.leastConfidenceArea,
+  };
+}
+
 /** The state after slice w was written with `s` (area `area`) by a single step. */
 export function afterStep(st: FrontState, w: number, s: FrontSlice, area: number): FrontState {
   return {
     ...st,
+    ...(s.reused ? {} : confidenceAfter(st, w, s.confidence, area)),
     smallest: Math.min(st.smallest, area),
     smallestAt: area < st.smallest ? w : st.smallestAt,
     shrinking: area < st.prevArea,
@@ -260,7 +280,6 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   let reused = 0;
   let skipped = 0;
   let skipsRejected = 0;
-  let st = initialState(plan, ctx.keyMask, ctx.keyConfidence, rules);
   let stop: StopReason = plan.endReason;
   let detail: string | undefined;
   let keyScore: number | undefined;
@@ -289,6 +308,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
   const crops = boxCrops(img);
   // Several objects apart (lesions): each one the front loses leaves its tip (see `partTips`).
   const severalObjects = imageGuided && (ctx.severalObjects ?? holdsObjectsApart(ctx.keyMask, img));
+  let st = initialState(plan, ctx.keyMask, ctx.keyConfidence, rules, severalObjects);
   let w = st.from + dir;
   for (; inside(w) && needed(w); ) {
     let duplicate = false;
@@ -327,6 +347,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
         const aMid = countNonZero(midMask);
         st = {
           ...st,
+          ...confidenceAfter(st, w2, far.confidence, a2),
           smallest: Math.min(st.smallest, aMid, a2),
           smallestAt: a2 < Math.min(st.smallest, aMid) ? w2 : aMid < st.smallest ? w : st.smallestAt,
           shrinking: a2 < aMid,
@@ -381,7 +402,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
           break;
         }
       }
-      // The slices written since the smallest one are not the object's (see `lastKept`).
+      // After a regrowth, the slices written since the smallest or least confident one are not the object's (see `lastKept`).
       const end = lastKept(st, stop, st.from);
       for (let x = end + dir; x !== w; x += dir) out.delete(x);
       if (endsOnPartTips(severalObjects, st.from, plan.key, stop)) {

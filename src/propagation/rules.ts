@@ -21,6 +21,15 @@ export interface StopRules {
    */
   regrowthRatio: number;
   /**
+   * Beyond the outermost key slices, the same for the engine's confidence: once the front's area has fallen below
+   * half the key slice's on its least confident slice, and that confidence lies at least `confidenceFall` below
+   * the front's first step's (default 0.08), a result `confidenceRegrowth` (default 0.03) or more above it stops
+   * the front, which ends on that least confident slice. The front passed the object's end there and is now on
+   * a neighbouring structure its models fit better (the slices since, and this one, are not kept).
+   */
+  confidenceFall: number;
+  confidenceRegrowth: number;
+  /**
    * Beyond the outermost key slices, on a front whose area fell on its last step: a result whose low confidence
    * would stop the front is kept as the object's last slice (its tip) when its area is at most this fraction of
    * the previous slice's and its confidence at least `tipConfidence` (default 0.25). An object that tapers to its
@@ -57,6 +66,8 @@ export const DEFAULT_STOP_RULES: StopRules = {
   histogramBreak: 0.5,
   duplicateSsim: 0.985,
   regrowthRatio: 1.3,
+  confidenceFall: 0.08,
+  confidenceRegrowth: 0.03,
   tipRatio: 0.25,
   tipConfidence: 0.2,
   keyConfidenceMargin: 0.1,

@@ -10,6 +10,11 @@ import type { StopReason } from './types.js';
 export interface StopState {
   /** Whether the front runs between key slices (no regrowth rule there). */
   between: boolean;
+  /**
+   * Whether the front carries several objects apart (lesions, see `holdsObjectsApart`): its area and confidence
+   * fall as each object ends, and no confidence regrowth rule applies.
+   */
+  severalObjects: boolean;
   /** Area of the key slice the front started from, and the least area an object slice may have. */
   keyArea: number;
   minArea: number;
@@ -19,6 +24,12 @@ export interface StopState {
   smallestAt: number;
   /** Whether the front's area fell on its last step (true on the key slice): the object is tapering. */
   shrinking: boolean;
+  /** Confidence of the engine's first result the front wrote (null before). */
+  firstConfidence: number | null;
+  /** The least confidence of the engine's results the front wrote (1 before), that slice and its area. */
+  leastConfidence: number;
+  leastConfidenceAt: number;
+  leastConfidenceArea: number;
 }
 
 export type StopDecision = [StopReason, string] | null;
@@ -46,7 +57,30 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
   if (!s.between && s.smallest < 0.5 * s.keyArea && area > rules.regrowthRatio * s.smallest) {
     return ['area-regrowth', `slice ${w}: area ${area} px > ${rules.regrowthRatio} x ${s.smallest} px after shrinking`];
   }
+  if (regainsConfidence(s, r.confidence, rules)) {
+    return [
+      'confidence-regrowth',
+      `slice ${w}: confidence ${fmt(r.confidence)} after ${fmt(s.leastConfidence)} on slice ${s.leastConfidenceAt} (first step ${fmt(s.firstConfidence ?? 0)})`,
+    ];
+  }
   return null;
+}
+
+/**
+ * Whether a result of confidence `confidence` shows a front beyond the outermost key slices regaining confidence
+ * after passing the object's end (see `StopRules.confidenceFall`): its least confident slice so far lies
+ * `confidenceFall` below its first step's, the object had shrunk below half the key slice's area there, and this
+ * result lies `confidenceRegrowth` above it. Not on a front that carries several objects apart: each that ends
+ lowers its area and confidence.
+ */
+export function regainsConfidence(
+  s: Pick<StopState, 'between' | 'severalObjects' | 'keyArea' | 'firstConfidence' | 'leastConfidence' | 'leastConfidenceArea'>,
+  confidence: number,
+  rules: Pick<StopRules, 'confidenceFall' | 'confidenceRegrowth'>,
+): boolean {
+  if (s.between || s.severalObjects || s.firstConfidence === null) return false;
+  if (s.leastConfidence > s.firstConfidence - rules.confidenceFall || s.leastConfidenceArea >= 0.5 * s.keyArea) return false;
+  return confidence >= s.leastConfidence + rules.confidenceRegrowth;
 }
 
 /**
@@ -108,10 +142,13 @@ export function keepsNearKey(
 
 /**
  * The last slice a front that stopped for `reason` keeps: after an area regrowth, the slice of its smallest area
- * (the slices written since grew back towards the neighbouring structure the front slid onto); else `last`.
+ * (the slices written since grew back towards the neighbouring structure the front slid onto); after a
+ * confidence regrowth, its least confident slice; else `last`.
  */
-export function lastKept(s: Pick<StopState, 'smallestAt'>, reason: StopReason, last: number): number {
-  return reason === 'area-regrowth' ? s.smallestAt : last;
+export function lastKept(s: Pick<StopState, 'smallestAt' | 'leastConfidenceAt'>, reason: StopReason, last: number): number {
+  if (reason === 'area-regrowth') return s.smallestAt;
+  if (reason === 'confidence-regrowth') return s.leastConfidenceAt;
+  return last;
 }
 
 /** Whether a kept result on slice w ends the front: its area fell below `collapseRatio` of the previous one. */

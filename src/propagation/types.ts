@@ -182,6 +182,7 @@ export type StopReason =
   | 'object-ended' // the engine found (almost) nothing on the next slice
   | 'area-collapse' // the area fell sharply from one slice to the next (the last slice is kept)
   | 'area-regrowth' // beyond the outermost key slices, the area grew again after shrinking (the front ends on its smallest slice)
+  | 'confidence-regrowth' // beyond the outermost key slices, the confidence rose again after falling while the area shrank (the front ends on its least confident slice)
   | 'low-confidence' // the engine's confidence fell below the threshold (that slice is not kept)
   | 'similarity-break' // the next slice differs too much from the current one (SSIM / histogram distance)
   | 'gap-covered' // between key slices: the other front's mask alone decides the rest of the gap's fusion

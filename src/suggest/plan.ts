@@ -58,7 +58,7 @@ export interface PlanInput {
 }
 
 /** Front stops that are the front's own decision (the object may go on beyond them). */
-const SOFT_STOPS = new Set(['object-ended', 'area-collapse', 'area-regrowth', 'low-confidence', 'similarity-break', 'extent', 'other-label']);
+const SOFT_STOPS = new Set(['object-ended', 'area-collapse', 'area-regrowth', 'confidence-regrowth', 'low-confidence', 'similarity-break', 'extent', 'other-label']);
 
 interface Risky {
   slice: number;
