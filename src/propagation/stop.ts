@@ -34,6 +34,12 @@ export interface StopState {
 
 export type StopDecision = [StopReason, string] | null;
 
+/**
+ * Both regrowth rules (area and confidence) act only once the front's object has shrunk below this fraction of
+ * its key slice's area: a regrowth before that is the object's own change of shape.
+ */
+const SHRUNK_FRACTION = 0.5;
+
 const fmt = (x: number): string => x.toFixed(3);
 
 /** The least area a slice of the object may have: `minAreaFraction` of the key slice's, at least 3 pixels. */
@@ -54,7 +60,7 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
   const note = r.note ? ` (${r.note})` : '';
   if (area < s.minArea) return ['object-ended', `slice ${w}: area ${area} px < ${fmt(s.minArea)}${note}`];
   if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}${note}`];
-  if (!s.between && s.smallest < 0.5 * s.keyArea && area > rules.regrowthRatio * s.smallest) {
+  if (!s.between && s.smallest < SHRUNK_FRACTION * s.keyArea && area > rules.regrowthRatio * s.smallest) {
     return ['area-regrowth', `slice ${w}: area ${area} px > ${rules.regrowthRatio} x ${s.smallest} px after shrinking`];
   }
   if (regainsConfidence(s, r.confidence, rules)) {
@@ -71,7 +77,7 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
  * after passing the object's end (see `StopRules.confidenceFall`): its least confident slice so far lies
  * `confidenceFall` below its first step's, the object had shrunk below half the key slice's area there, and this
  * result lies `confidenceRegrowth` above it. Not on a front that carries several objects apart: each that ends
- lowers its area and confidence.
+ * lowers its area and confidence.
  */
 export function regainsConfidence(
   s: Pick<StopState, 'between' | 'severalObjects' | 'keyArea' | 'firstConfidence' | 'leastConfidence' | 'leastConfidenceArea'>,
@@ -79,7 +85,7 @@ export function regainsConfidence(
   rules: Pick<StopRules, 'confidenceFall' | 'confidenceRegrowth'>,
 ): boolean {
   if (s.between || s.severalObjects || s.firstConfidence === null) return false;
-  if (s.leastConfidence > s.firstConfidence - rules.confidenceFall || s.leastConfidenceArea >= 0.5 * s.keyArea) return false;
+  if (s.leastConfidence > s.firstConfidence - rules.confidenceFall || s.leastConfidenceArea >= SHRUNK_FRACTION * s.keyArea) return false;
   return confidence >= s.leastConfidence + rules.confidenceRegrowth;
 }
 
