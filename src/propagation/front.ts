@@ -306,9 +306,8 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     await session.commit?.(p.step, p.result);
   };
   const crops = boxCrops(img);
-  // Several objects apart (lesions): each one the front loses leaves its tip (see `partTips`).
-  const severalObjects = imageGuided && (ctx.severalObjects ?? holdsObjectsApart(ctx.keyMask, img));
-  let st = initialState(plan, ctx.keyMask, ctx.keyConfidence, rules, severalObjects);
+  // Several objects apart (lesions): each one the front loses leaves its tip (see `partTips`); the state holds the flag.
+  let st = initialState(plan, ctx.keyMask, ctx.keyConfidence, rules, imageGuided && (ctx.severalObjects ?? holdsObjectsApart(ctx.keyMask, img)));
   let w = st.from + dir;
   for (; inside(w) && needed(w); ) {
     let duplicate = false;
@@ -405,7 +404,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
       // After a regrowth, the slices written since the smallest or least confident one are not the object's (see `lastKept`).
       const end = lastKept(st, stop, st.from);
       for (let x = end + dir; x !== w; x += dir) out.delete(x);
-      if (endsOnPartTips(severalObjects, st.from, plan.key, stop)) {
+      if (endsOnPartTips(st.severalObjects, st.from, plan.key, stop)) {
         const tips = partTips(st.prev, new Uint8Array(st.prev.length), img, rules.tipRatio);
         if (tips) {
           keep(w, { mask: tips, confidence: 0, reused: false, note: 'part tips' });
@@ -416,7 +415,7 @@ export async function runFront(ctx: FrontContext, plan: FrontPlan): Promise<Fron
     }
     if (predicted) await commit(predicted);
     // The next step goes on from the engine's mask; the slice also holds the tips of the objects lost on it.
-    keep(w, severalObjects && !r.reused ? withPartTips(r, partTips(st.prev, r.mask, img, rules.tipRatio)) : r);
+    keep(w, st.severalObjects && !r.reused ? withPartTips(r, partTips(st.prev, r.mask, img, rules.tipRatio)) : r);
     const collapsed = collapses(st, w, a, rules);
     if (collapsed) {
       [stop, detail] = collapsed;
