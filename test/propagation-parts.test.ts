@@ -79,7 +79,8 @@ describe('stop decision', () => {
     assert.match(up?.[1] ?? '', /slice 8/);
     assert.equal(rejects(fell, 10, { confidence: 0.62 }, 30, rules), null, 'a rise of 0.02 is noise');
     assert.equal(rejects({ ...fell, leastConfidence: 0.63 }, 10, { confidence: 0.7 }, 30, rules), null, 'a fall of 0.07 is not a fall');
-    assert.equal(rejects({ ...fell, leastConfidenceArea: 50 }, 10, { confidence: 0.7 }, 30, rules), null, 'the object had not shrunk below half the key');
+    assert.equal(rejects({ ...fell, leastConfidenceArea: 74 }, 10, { confidence: 0.7 }, 30, rules)?.[0], 'confidence-regrowth', 'tapering: under 3/4 of the key');
+    assert.equal(rejects({ ...fell, leastConfidenceArea: 75 }, 10, { confidence: 0.7 }, 30, rules), null, 'the object had not shrunk below 3/4 of the key');
     assert.equal(rejects({ ...fell, between: true }, 10, { confidence: 0.7 }, 30, rules), null, 'not between key slices');
     assert.equal(rejects({ ...fell, firstConfidence: null }, 10, { confidence: 0.7 }, 30, rules), null);
   });

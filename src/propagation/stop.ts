@@ -35,10 +35,18 @@ export interface StopState {
 export type StopDecision = [StopReason, string] | null;
 
 /**
- * Both regrowth rules (area and confidence) act only once the front's object has shrunk below this fraction of
- * its key slice's area: a regrowth before that is the object's own change of shape.
+ * The area regrowth rule acts only once the front's object has shrunk below this fraction of its key slice's
+ * area: the area alone is its evidence, and an area that grows back before that is the object's own change of
+ * shape (a lobe that joins).
  */
-const SHRUNK_FRACTION = 0.5;
+const AREA_SHRUNK_FRACTION = 0.5;
+
+/**
+ * The confidence regrowth rule acts only where the object had shrunk below this fraction of its key slice's area
+ * on the front's least confident slice: the object was tapering there. The rule has evidence of its own (a fall
+ * and a rise of the engine's confidence), so the area need only show the taper, not most of the object gone.
+ */
+const CONFIDENCE_SHRUNK_FRACTION = 0.75;
 
 const fmt = (x: number): string => x.toFixed(3);
 
@@ -60,7 +68,7 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
   const note = r.note ? ` (${r.note})` : '';
   if (area < s.minArea) return ['object-ended', `slice ${w}: area ${area} px < ${fmt(s.minArea)}${note}`];
   if (r.confidence < rules.minConfidence) return ['low-confidence', `slice ${w}: confidence ${fmt(r.confidence)} < ${rules.minConfidence}${note}`];
-  if (!s.between && s.smallest < SHRUNK_FRACTION * s.keyArea && area > rules.regrowthRatio * s.smallest) {
+  if (!s.between && s.smallest < AREA_SHRUNK_FRACTION * s.keyArea && area > rules.regrowthRatio * s.smallest) {
     return ['area-regrowth', `slice ${w}: area ${area} px > ${rules.regrowthRatio} x ${s.smallest} px after shrinking`];
   }
   if (regainsConfidence(s, r.confidence, rules)) {
@@ -75,9 +83,9 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
 /**
  * Whether a result of confidence `confidence` shows a front beyond the outermost key slices regaining confidence
  * after passing the object's end (see `StopRules.confidenceFall`): its least confident slice so far lies
- * `confidenceFall` below its first step's, the object had shrunk below half the key slice's area there, and this
- * result lies `confidenceRegrowth` above it. Not on a front that carries several objects apart: each that ends
- * lowers its area and confidence.
+ * `confidenceFall` below its first step's, the object had shrunk below three quarters of the key slice's area
+ * there (`CONFIDENCE_SHRUNK_FRACTION`), and this result lies `confidenceRegrowth` above it. Not on a front that
+ * carries several objects apart: each that ends lowers its area and confidence.
  */
 export function regainsConfidence(
   s: Pick<StopState, 'between' | 'severalObjects' | 'keyArea' | 'firstConfidence' | 'leastConfidence' | 'leastConfidenceArea'>,
@@ -85,7 +93,7 @@ export function regainsConfidence(
   rules: Pick<StopRules, 'confidenceFall' | 'confidenceRegrowth'>,
 ): boolean {
   if (s.between || s.severalObjects || s.firstConfidence === null) return false;
-  if (s.leastConfidence > s.firstConfidence - rules.confidenceFall || s.leastConfidenceArea >= SHRUNK_FRACTION * s.keyArea) return false;
+  if (s.leastConfidence > s.firstConfidence - rules.confidenceFall || s.leastConfidenceArea >= CONFIDENCE_SHRUNK_FRACTION * s.keyArea) return false;
   return confidence >= s.leastConfidence + rules.confidenceRegrowth;
 }
 
