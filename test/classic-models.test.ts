@@ -15,11 +15,14 @@ describe('classic engine: intensity models per front', () => {
     assert.equal(partnerKey({ key: 4, direction: -1, between: false }, [4]), null, 'a single key slice has no partner');
   });
 
-  it('borrows only what the own key slice lacks, never more than all of it', () => {
+  it('borrows only what the own key slice lacks, never weighing more than the own samples nor more than all of it', () => {
     assert.equal(partnerWeight(700, 500, 640), 0, 'enough samples: none borrowed');
     assert.equal(partnerWeight(640, 500, 640), 0);
-    assert.equal(partnerWeight(140, 1000, 640), 0.5);
-    assert.equal(partnerWeight(10, 100, 640), 1, 'at most the whole partner');
+    assert.equal(partnerWeight(400, 1000, 640), 0.24, 'fills the 240 samples lacking');
+    assert.equal(partnerWeight(140, 1000, 640), 0.14, 'weighs as much as the own 140 samples, not the 500 lacking');
+    assert.equal(partnerWeight(10, 100, 640), 0.1);
+    assert.equal(partnerWeight(300, 100, 640), 1, 'at most the whole partner');
+    assert.equal(partnerWeight(0, 1280, 640), 0.5, 'no samples of its own: the partner fills the histogram');
     assert.equal(partnerWeight(10, 0, 640), 0);
   });
 
@@ -38,7 +41,9 @@ describe('classic engine: intensity models per front', () => {
     assert.equal(borrowedPartner(own, odd, 10), null);
     assert.equal(borrowedPartner(few, samples(9, bright, dark), 10)?.index, 9);
     assert.equal(borrowedPartner(few, samples(9, [], dark), 10), null, 'a partner without object samples lends none');
-    assert.ok(Math.abs(pooled.fg.total - 640) < 1e-9, 'the object model is filled up to samples per bin x bins');
+    assert.ok(Math.abs(pooled.fg.total - 200) < 1e-9, 'the partner weighs as much as the own 100 samples');
+    const most = frontModels(samples(3, bright.slice(0, 500), dark), samples(9, bright, dark), 10);
+    assert.ok(Math.abs(most.fg.total - 640) < 1e-9, 'the object model is filled up to samples per bin x bins');
   });
 
   it('models made from the same samples are made once; other samples or settings make their own', () => {

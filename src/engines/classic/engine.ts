@@ -40,7 +40,7 @@ export interface ClassicOptions {
   boxShapeWeight: number;
   /**
    * Object samples per histogram bin a front's intensity model should have; a key slice with fewer borrows its
-   * partner key slice's samples up to that many (default 10).
+   * partner key slice's samples up to that many, weighing at most as much as its own (default 10).
    */
   samplesPerBin: number;
   /** Gaussian sigma (pixels) of the denoising before the intensity models (default 0.7). */

@@ -1,6 +1,7 @@
 /**
  * The intensity models a propagation front of the classic engine cuts with, learned from its own key slice and,
- * where that slice has too few object pixels for a histogram, from one partner key slice: the far end of the
+ * where that slice has too few object pixels for a histogram, from one partner key slice (weighing at most as much
+ * as the own key slice): the far end of the
  * front's gap (a front between key slices) or the nearest key slice behind it (an outward front). A front's
  * models therefore depend on at most two key slices, so an edit of one key slice leaves the models of fronts
  * elsewhere unchanged (an interactive session reuses those fronts).
@@ -45,11 +46,15 @@ export function partnerKey(front: FrontInfo, keys: readonly number[]): number | 
 
 /**
  * Weight of the partner's samples: enough to bring the object's samples to `target` (samples per bin times
- * bins), at most 1; 0 when the own key slice has enough.
+ * bins), but never weighing more than the own key slice's samples, at most 1; 0 when the own key slice has
+ * enough. The front cuts next to its own key slice; the partner lies further along the object (or on another
+ * lesion of the label), where the object may look different: it fills the histogram out, it does not replace
+ * it. A key slice without object samples of its own takes the partner's up to `target`.
  */
 export function partnerWeight(ownInside: number, partnerInside: number, target: number): number {
   if (ownInside >= target || partnerInside <= 0) return 0;
-  return Math.min(1, (target - ownInside) / partnerInside);
+  const lacking = target - ownInside;
+  return Math.min(1, (ownInside > 0 ? Math.min(lacking, ownInside) : lacking) / partnerInside);
 }
 
 /** The partner's samples a front's models borrow (see {@link partnerWeight}), or null when none are borrowed. */
