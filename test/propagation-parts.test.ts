@@ -81,6 +81,10 @@ describe('stop decision', () => {
     assert.equal(rejects({ ...fell, leastConfidence: 0.63 }, 10, { confidence: 0.7 }, 30, rules), null, 'a fall of 0.07 is not a fall');
     assert.equal(rejects({ ...fell, leastConfidenceArea: 74 }, 10, { confidence: 0.7 }, 30, rules)?.[0], 'confidence-regrowth', 'tapering: under 3/4 of the key');
     assert.equal(rejects({ ...fell, leastConfidenceArea: 75 }, 10, { confidence: 0.7 }, 30, rules), null, 'the object had not shrunk below 3/4 of the key');
+    // A model's score that fell 0.29 as a large organ tapered (0.99 to 0.70) and wobbles back by 0.07.
+    const steep = { ...fell, firstConfidence: 0.99, leastConfidence: 0.7 };
+    assert.equal(rejects(steep, 10, { confidence: 0.77 }, 30, rules), null, 'a rise of less than a third of the fall is a wobble');
+    assert.equal(rejects(steep, 10, { confidence: 0.8 }, 30, rules)?.[0], 'confidence-regrowth', 'a third of the fall regained');
     assert.equal(rejects({ ...fell, between: true }, 10, { confidence: 0.7 }, 30, rules), null, 'not between key slices');
     assert.equal(rejects({ ...fell, firstConfidence: null }, 10, { confidence: 0.7 }, 30, rules), null);
   });

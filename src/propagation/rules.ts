@@ -24,9 +24,9 @@ export interface StopRules {
    * Beyond the outermost key slices, the same for the engine's confidence: once the front's area has fallen below
    * three quarters of the key slice's on its least confident slice (the object tapers there), and that confidence
    * lies at least `confidenceFall` below the front's first step's (default 0.08), a result `confidenceRegrowth`
-   * (default 0.03) or more above it stops the front, which ends on that least confident slice. The front passed
-   * the object's end there and is now on a neighbouring structure its models fit better (the slices since, and
-   * this one, are not kept).
+   * (default 0.03) or more above it, and a third of the fall, stops the front, which ends on that least confident
+   * slice. The front passed the object's end there and is now on a neighbouring structure its models fit better
+   * (the slices since, and this one, are not kept).
    */
   confidenceFall: number;
   confidenceRegrowth: number;

@@ -48,6 +48,14 @@ const AREA_SHRUNK_FRACTION = 0.5;
  */
 const CONFIDENCE_SHRUNK_FRACTION = 0.75;
 
+/**
+ * The share of its fall a front's confidence must regain for the confidence regrowth rule (beside the rule's
+ * `confidenceRegrowth`): a front that left the object for a neighbour its models fit better regains much of what it
+ * lost; a smaller rise is the confidence's own wobble along a tapering object (a model's score wobbles more than
+ * the classic engine's posterior).
+ */
+const REGAINED_SHARE = 1 / 3;
+
 const fmt = (x: number): string => x.toFixed(3);
 
 /** The least area a slice of the object may have: `minAreaFraction` of the key slice's, at least 3 pixels. */
@@ -84,8 +92,9 @@ export function rejects(s: StopState, w: number, r: { confidence: number; note?:
  * Whether a result of confidence `confidence` shows a front beyond the outermost key slices regaining confidence
  * after passing the object's end (see `StopRules.confidenceFall`): its least confident slice so far lies
  * `confidenceFall` below its first step's, the object had shrunk below three quarters of the key slice's area
- * there (`CONFIDENCE_SHRUNK_FRACTION`), and this result lies `confidenceRegrowth` above it. Not on a front that
- * carries several objects apart: each that ends lowers its area and confidence.
+ * there (`CONFIDENCE_SHRUNK_FRACTION`), and this result lies `confidenceRegrowth` above it and has regained a third
+ * of the fall (`REGAINED_SHARE`). Not on a front that carries several objects apart: each that ends lowers its
+ * area and confidence.
  */
 export function regainsConfidence(
   s: Pick<StopState, 'between' | 'severalObjects' | 'keyArea' | 'firstConfidence' | 'leastConfidence' | 'leastConfidenceArea'>,
@@ -94,7 +103,8 @@ export function regainsConfidence(
 ): boolean {
   if (s.between || s.severalObjects || s.firstConfidence === null) return false;
   if (s.leastConfidence > s.firstConfidence - rules.confidenceFall || s.leastConfidenceArea >= CONFIDENCE_SHRUNK_FRACTION * s.keyArea) return false;
-  return confidence >= s.leastConfidence + rules.confidenceRegrowth;
+  const fall = s.firstConfidence - s.leastConfidence;
+  return confidence >= s.leastConfidence + Math.max(rules.confidenceRegrowth, REGAINED_SHARE * fall);
 }
 
 /**

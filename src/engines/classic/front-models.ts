@@ -1,10 +1,9 @@
 /**
  * The intensity models a propagation front of the classic engine cuts with, learned from its own key slice and,
- * where that slice has too few object pixels for a histogram, from one partner key slice (weighing at most as much
- * as the own key slice): the far end of the
- * front's gap (a front between key slices) or the nearest key slice behind it (an outward front). A front's
- * models therefore depend on at most two key slices, so an edit of one key slice leaves the models of fronts
- * elsewhere unchanged (an interactive session reuses those fronts).
+ * where that slice has too few object pixels for a histogram, from one partner key slice, weighing at most as
+ * much as the own one: the far end of the front's gap (a front between key slices) or the nearest key slice
+ * behind it (an outward front). A front's models therefore depend on at most two key slices, so an edit of one
+ * key slice leaves the models of fronts elsewhere unchanged (an interactive session reuses those fronts).
  */
 import type { FrontInfo } from '../../propagation/types.js';
 import { IntensityModel, IntensityRange } from './intensity-model.js';
