@@ -176,9 +176,17 @@ describe('benchmark', () => {
     ];
     const dips = budgetDips(rows);
     assert.deepEqual(dips.map((x) => [x.kind, x.from, x.to, +x.change.toFixed(6), x.n]), [['mask', 2, 3, -0.05, 2], ['box', 2, 5, -0.01, 1]]);
+    // The rows' own changes: label 1 rose by 0.05, label 2 fell by 0.15; their mean's standard error is 0.1. One row: none.
+    assert.deepEqual(dips.map((x) => [x.paired, x.fell, x.rose, x.se === null ? null : +x.se.toFixed(6), x.heldShare]), [[2, 1, 1, 0.1, null], [1, 1, 0, null, null]]);
     assert.deepEqual(budgetDips(rows, 0.02).map((x) => x.kind), ['mask'], 'a tolerance leaves the small dip out');
     const md = summaryMarkdown(rows, { peakRssMiB: 1, seconds: 1 });
-    assert.match(md, /### More key slices, lower mean Dice[^]*\| d \| mask \| m \| k=2 → k=3 \| -0\.050 \| 2 \|/);
+    assert.match(md, /### More key slices, lower mean Dice[^]*\| d \| mask \| m \| k=2 → k=3 \| -0\.050 \| 0\.100 \| 1 \/ 1 \| – \| 2 \|/);
+    assert.match(md, /\| d \| box \| m \| k=2 → k=5 \| -0\.010 \| – \| 1 \/ 0 \| – \| 1 \|/);
+    // Where the rows record the share of the truth the key slices hold, the table gives it at both budgets.
+    const held = (budget: number, dice: number, heldShare: number): BenchRow => ({ ...row('mask', 'fixed', budget, 1, dice), keyObjects: { touched: 2, heldShare, ends: [] } });
+    const [placed] = budgetDips([held(2, 0.3, 0.25), held(3, 0.28, 0.2)]);
+    assert.deepEqual(placed.heldShare, [0.25, 0.2]);
+    assert.match(summaryMarkdown([held(2, 0.3, 0.25), held(3, 0.28, 0.2)], { peakRssMiB: 1, seconds: 1 }), /\| -0\.020 \| – \| 1 \/ 0 \| 0\.250 → 0\.200 \| 1 \|/);
     assert.match(summaryMarkdown(rows.filter((r) => r.kind === 'box' && r.placement === 'nested'), { peakRssMiB: 1, seconds: 1 }), /None: every protocol's mean Dice rose/);
   });
   it('gives the end error per dataset at k >= 2, on the label and on the objects the key slices hold', () => {

@@ -155,6 +155,21 @@ export interface BudgetDip {
   change: number;
   /** Rows at `to`. */
   n: number;
+  /** Rows at both budgets (the same case and label), and how many of them fell and rose. */
+  paired: number;
+  fell: number;
+  rose: number;
+  /**
+   * Standard error of the mean of the paired rows' changes; null under two paired rows. A fall within about twice
+   * it is within the spread of the rows' own changes.
+   */
+  se: number | null;
+  /**
+   * Mean share of the truth's voxels in the connected parts the key slices hold (`SummaryCell.keyObjectsHeldShare`)
+   * at `from` and at `to`, or null. Where it falls, the key slices of the larger budget hold less of the object:
+   * a placement that moves the key slices rather than only adding to them.
+   */
+  heldShare: [number, number] | null;
 }
 
 /**
@@ -162,7 +177,7 @@ export interface BudgetDip {
  * `tolerance` (default 0): adding annotations should never make the result worse.
  */
 export function budgetDips(rows: BenchRow[], tolerance = 0): BudgetDip[] {
-  return dipsOf(summarise(rows), axesOf(rows), tolerance);
+  return dipsOf(rows, summarise(rows), axesOf(rows), tolerance);
 }
 
 /** The datasets, protocols, methods and budgets of some rows, in order of first appearance (budgets sorted). */
@@ -175,8 +190,10 @@ function axesOf(rows: BenchRow[]): { datasets: string[]; kinds: string[]; method
   };
 }
 
-/** {@link budgetDips} from a summary already made (see `summarise`). */
-function dipsOf(s: Map<string, SummaryCell>, axes: ReturnType<typeof axesOf>, tolerance = 0): BudgetDip[] {
+/** {@link budgetDips} from the rows' summary already made (see `summarise`). */
+function dipsOf(rows: BenchRow[], s: Map<string, SummaryCell>, axes: ReturnType<typeof axesOf>, tolerance = 0): BudgetDip[] {
+  const dice = new Map<string, number>();
+  for (const r of rows) dice.set([r.dataset, protocolOf(r), r.method, r.budget, r.case, r.label].join('|'), r.dice);
   const dips: BudgetDip[] = [];
   for (const d of axes.datasets) for (const k of axes.kinds) for (const m of axes.methods) {
     const cells = axes.budgets.flatMap((b) => {
@@ -184,19 +201,62 @@ function dipsOf(s: Map<string, SummaryCell>, axes: ReturnType<typeof axesOf>, to
       return c ? [{ b, c }] : [];
     });
     for (let i = 1; i < cells.length; i++) {
-      const change = cells[i].c.dice - cells[i - 1].c.dice;
-      if (change < -tolerance) dips.push({ dataset: d, kind: k, method: m, from: cells[i - 1].b, to: cells[i].b, change, n: cells[i].c.n });
+      const [a, b] = [cells[i - 1], cells[i]];
+      const change = b.c.dice - a.c.dice;
+      if (change >= -tolerance) continue;
+      const changes = rows.flatMap((r) => {
+        if (r.dataset !== d || protocolOf(r) !== k || r.method !== m || r.budget !== a.b) return [];
+        const after = dice.get([d, k, m, b.b, r.case, r.label].join('|'));
+        return after === undefined ? [] : [after - r.dice];
+      });
+      const shares = a.c.keyObjectsHeldShare !== null && b.c.keyObjectsHeldShare !== null;
+      dips.push({
+        dataset: d,
+        kind: k,
+        method: m,
+        from: a.b,
+        to: b.b,
+        change,
+        n: b.c.n,
+        paired: changes.length,
+        fell: changes.filter((x) => x < 0).length,
+        rose: changes.filter((x) => x > 0).length,
+        se: standardError(changes),
+        heldShare: shares ? [a.c.keyObjectsHeldShare as number, b.c.keyObjectsHeldShare as number] : null,
+      });
     }
   }
   return dips;
+}
+
+/** Standard error of the mean of some values (sample standard deviation over the square root of their count); null under two. */
+function standardError(xs: readonly number[]): number | null {
+  if (xs.length < 2) return null;
+  const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+  const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1);
+  return Math.sqrt(variance / xs.length);
 }
 
 /** The table of {@link budgetDips}, or a line saying there are none. */
 function budgetDipTable(dips: BudgetDip[]): string[] {
   const lines = ['', '### More key slices, lower mean Dice: steps between budgets where the mean fell', ''];
   if (!dips.length) return [...lines, 'None: every protocol\'s mean Dice rose or stayed with each budget.'];
-  lines.push('| dataset | kind | method | budgets | change | n |', '|---|---|---|---|---:|---:|');
-  for (const x of dips) lines.push(`| ${x.dataset} | ${x.kind} | ${x.method} | k=${x.from} → k=${x.to} | ${x.change.toFixed(3)} | ${x.n} |`);
+  lines.push(
+    '| dataset | kind | method | budgets | change | SE | rows fell / rose | held share | n |',
+    '|---|---|---|---|---:|---:|---:|---:|---:|',
+  );
+  for (const x of dips) {
+    const se = x.se === null ? '–' : x.se.toFixed(3);
+    const held = x.heldShare ? `${x.heldShare[0].toFixed(3)} → ${x.heldShare[1].toFixed(3)}` : '–';
+    lines.push(`| ${x.dataset} | ${x.kind} | ${x.method} | k=${x.from} → k=${x.to} | ${x.change.toFixed(3)} | ${se} | ${x.fell} / ${x.rose} | ${held} | ${x.n} |`);
+  }
+  lines.push(
+    '',
+    'SE: standard error of the mean of the rows\' own changes (the same case and label at both budgets; – under two such rows): a',
+    'fall within about twice it is within the spread of the rows. Held share: the share of the truth\'s voxels in the connected',
+    'parts the key slices touch, at both budgets; where it falls, the key slices of the larger budget hold less of the object',
+    '(a placement that moves them rather than only adding to them).',
+  );
   return lines;
 }
 
@@ -335,7 +395,7 @@ export function summaryMarkdown(rows: BenchRow[], meta: { peakRssMiB: number; se
     if (cells.every((c) => !c)) continue;
     lines.push(`| ${d} | ${k} | ${m} | ${cells.map((c) => f(c?.dice ?? null)).join(' | ')} |`);
   }
-  lines.push(...budgetDipTable(dipsOf(s, axes)));
+  lines.push(...budgetDipTable(dipsOf(rows, s, axes)));
   lines.push('', `### Mean end error by budget (slices: |predicted - true| first and last slice, averaged)`, '');
   lines.push(`| dataset | kind | method | ${budgets.map((b) => `k=${b}`).join(' | ')} |`);
   lines.push(`|---|---|---|${budgets.map(() => '---:').join('|')}|`);
