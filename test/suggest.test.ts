@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyzeVolume } from '../src/analysis/analyze.js';
 import { regionProfile, runsOf } from '../src/analysis/profile.js';
+import { segment } from '../src/pipeline/segment.js';
 import { intensityWindow } from '../src/analysis/window.js';
 import type { FrontReport, SliceReport } from '../src/propagation/types.js';
 import { simulateLabel } from '../src/simulate/annotator.js';
@@ -55,6 +56,15 @@ describe('similarity profile', () => {
     assert.ok(u0 > 0 && v0 > 0 && u1 < 95 && v1 < 95, `the object region [${a.labels[0].profile.box}] lies inside the slice`);
     assert.equal(a.labels[0].profile.pairs.length, 23);
     assert.equal(analyzeVolume(big.image, 2, null).labels.length, 0);
+  });
+
+  it('profiles an object prompted by clicks alone in the region its propagation works in', async () => {
+    // Clicks spread wider than the 15 mm least margin: their box is widened by its own size, not half of it.
+    const big = makeBlob({ nx: 160, ny: 160, nz: 12, z0: 1, z1: 10, rmax: 36, noise: 1, dz: 3 });
+    const label = simulateLabel(big.truth, new SliceGeometry(big.image, 2), 1, [6], 'points', big.image.data);
+    const a = analyzeVolume(big.image, 2, { axis: 2, labels: [label] });
+    const { report } = await segment(big.image, { axis: 2, labels: [label] }, { engine: 'classic' });
+    assert.deepEqual(a.labels[0].profile.box, report.labels[0].roi);
   });
 
   it('runsOf groups consecutive flags', () => {

@@ -3,7 +3,7 @@
  * slices and, for each annotated object, over its region of interest (the same region the propagation uses).
  */
 import type { Annotations } from '../annotations/types.js';
-import { roiOfKeySlices } from '../propagation/roi.js';
+import { roiOfLabel } from '../propagation/roi.js';
 import { SliceGeometry, type SliceAxis, type Volume } from '../volume/volume.js';
 import { regionProfile, tissueBox, type ProfileOptions, type RegionProfile } from './profile.js';
 import { intensityWindow, type IntensityWindow } from './window.js';
@@ -37,7 +37,7 @@ export function analyzeVolume(image: Volume, axis: SliceAxis, annotations: Annot
   const window = options.window ?? intensityWindow(image);
   const labels: LabelProfile[] = [];
   for (const l of annotations?.labels ?? []) {
-    const roi = roiOfKeySlices(l.keySlices, sg);
+    const roi = roiOfLabel(l.keySlices, sg);
     if (!roi) continue;
     labels.push({
       value: l.value,

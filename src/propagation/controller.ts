@@ -35,7 +35,7 @@ import { keyTip, runFront, type FrontOutcome, type FrontSlice, type SliceCompari
 import { decidingFront, fuseSlice } from './fuse.js';
 import { planFronts, type FrontPlan, type GapPlan, type Schedule } from './plan.js';
 import { policyOf, type PropagationPolicy } from './policy.js';
-import { cropKeySlice, pasteSlice, roiImage, roiOfKeySlices, roiSize, type RoiBox, type RoiOptions } from './roi.js';
+import { cropKeySlice, pasteSlice, roiImage, roiOfLabel, roiSize, type RoiBox } from './roi.js';
 import { DEFAULT_STOP_RULES, type StopRules } from './rules.js';
 import { foundNothingBesideKey } from './stop.js';
 import { apartReach, holdsObjectsApart, keyMasksApart, partsNear } from './apart.js';
@@ -117,15 +117,6 @@ export interface ObjectPropagation {
   skipped: number;
   skipsRejected: number;
   engineCalls: number;
-}
-
-/**
- * ROI options for a set of key slices: clicks alone say where the object is but not how far it reaches (a
- * click protocol spreads them over about half the object), so their box is widened by its own size on each
- * side instead of half of it.
- */
-export function roiOptionsFor(keys: readonly KeySlice[]): RoiOptions {
-  return keys.some((k) => !k.empty && (k.mask || keyBoxes(k).length > 0)) ? {} : { relativeMargin: 1 };
 }
 
 /**
@@ -466,7 +457,7 @@ export async function propagateObject(
 ): Promise<ObjectPropagation | null> {
   const rules: StopRules = { ...DEFAULT_STOP_RULES, ...options.stopRules };
   const policy = policyOf(engine, { ...options.policy, ...(options.interpolation ? { interpolation: options.interpolation } : {}) });
-  const own = roiOfKeySlices(label.keySlices, sg, roiOptionsFor(label.keySlices));
+  const own = roiOfLabel(label.keySlices, sg);
   if (!own) return null;
   const roi = options.roi ?? own;
   const sliceDerived = options.sliceDerived?.(roi);

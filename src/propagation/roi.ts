@@ -24,6 +24,17 @@ export interface RoiOptions {
   marginMm?: number;
 }
 
+/**
+ * The ROI of one label's key slices (`roiOfKeySlices`), the one its propagation, its interactive session and
+ * `keyslice analyze` work in: clicks alone say where the object is but not how far it reaches (a click protocol
+ * spreads them over about half the object), so where no key slice has a mask or a box the prompts' box is widened
+ * by its own size on each side instead of half of it.
+ */
+export function roiOfLabel(keys: readonly KeySlice[], sg: SliceGeometry): RoiBox | null {
+  const clicksOnly = !keys.some((k) => !k.empty && (k.mask || keyBoxes(k).length > 0));
+  return roiOfKeySlices(keys, sg, clicksOnly ? { relativeMargin: 1 } : {});
+}
+
 /** The ROI of a set of key slices, or null when none of them says where the object is. */
 export function roiOfKeySlices(keys: readonly KeySlice[], sg: SliceGeometry, options: RoiOptions = {}): RoiBox | null {
   let u0 = Infinity;

@@ -10,13 +10,12 @@ import { anyNonZero, boundingBox2d } from '../morphology/binary.js';
 import type { LabelReport, SegmentReport } from '../pipeline/segment.js';
 import { createEngine } from '../pipeline/engines.js';
 import type { FrontInputs, PriorStore } from '../propagation/controller.js';
-import { roiOptionsFor } from '../propagation/controller.js';
 import type { KeyMask } from '../interpolation/mci.js';
 import type { FrontOutcome, SliceComparisons } from '../propagation/front.js';
 import type { PostprocessMemo } from '../propagation/postprocess.js';
 import type { FrontPlan } from '../propagation/plan.js';
 import { policyOf, type PropagationPolicy } from '../propagation/policy.js';
-import { pasteSlice, roiOfKeySlices, roiSize, type RoiBox } from '../propagation/roi.js';
+import { pasteSlice, roiOfLabel, roiSize, type RoiBox } from '../propagation/roi.js';
 import type { EngineUsage, KeyDerived, SliceDerived, SliceEngine, SliceSource } from '../propagation/types.js';
 import { keyObjects, unseenRisk } from '../suggest/objects.js';
 import type { PlanInput } from '../suggest/plan.js';
@@ -491,7 +490,7 @@ class KeysliceSession implements Session {
             continue;
           }
           const annotation = annotationOf(l);
-          const roi = this.roiFor(l.value, roiOfKeySlices(annotation.keySlices, this.sg, roiOptionsFor(annotation.keySlices)));
+          const roi = this.roiFor(l.value, roiOfLabel(annotation.keySlices, this.sg));
           const sent = new Map<number, Uint8Array>();
           const run = await runLabel(
             {
