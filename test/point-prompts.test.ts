@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeySlice, Point } from '../src/annotations/types.js';
-import { ClassicSession, DEFAULT_CLASSIC } from '../src/engines/classic/engine.js';
+import { ClassicSession, DEFAULT_CLASSIC, singleClickNotes } from '../src/engines/classic/engine.js';
 import { clickGroups, pointRegion, sliceNoise } from '../src/engines/classic/point-region.js';
 import type { RoiImage } from '../src/propagation/types.js';
+import { segment } from '../src/pipeline/segment.js';
 import { simulateClicks } from '../src/simulate/annotator.js';
-import { dice } from './helpers/volumes.js';
+import { dice, makeBlob } from './helpers/volumes.js';
 
 /** A deterministic noisy slice: `value(u, v)` plus uniform noise of +/- `noise`. */
 function slice(nu: number, nv: number, noise: number, value: (u: number, v: number) => number): Float32Array {
@@ -207,5 +208,33 @@ describe('points as a prompt: the region grown from the clicks', () => {
     assert.equal(clicked.mask[52 + 72 * 48], 1);
     assert.ok(clicked.mask[30 + 72 * 30] === 1, 'the large disc stays');
     assert.ok(plain.mask.reduce((x, y) => x + y, 0) > 0);
+  });
+});
+
+describe('a single click is noted in the report', () => {
+  const ks = (index: number, over: Partial<KeySlice>): KeySlice => ({ index, empty: false, points: [], negativePoints: [], ...over });
+  it('the classic engine names the key slices with one click and nothing else', () => {
+    const label = {
+      value: 1,
+      keySlices: [
+        ks(3, { points: [[10, 10]] }),
+        ks(5, { points: [[10, 10], [12, 12], [14, 10]] }),
+        ks(7, { points: [[10, 10]], box: [5, 5, 15, 15] }),
+        ks(9, { points: [[10, 10]], negativePoints: [[20, 20]] }),
+        ks(11, { mask: new Uint8Array(4) }),
+        ks(13, { empty: true }),
+      ],
+    };
+    const notes = singleClickNotes(label);
+    assert.equal(notes.length, 1);
+    assert.match(notes[0], /^2 key slice\(s\) with a single click \(slice 3, 9\)/);
+    assert.deepEqual(singleClickNotes({ value: 1, keySlices: [ks(5, { points: [[10, 10], [12, 12]] }), ks(7, { box: [5, 5, 15, 15] })] }), []);
+  });
+
+  it("segment's report carries the note", async () => {
+    const blob = makeBlob({ nx: 48, ny: 48, nz: 9, z0: 1, z1: 7, rmax: 10, noise: 4, dz: 2 });
+    const out = await segment(blob.image, { axis: 2, labels: [{ value: 1, keySlices: [ks(4, { points: [[24, 24]] })] }] }, { engine: 'classic' });
+    assert.equal(out.report.labels[0].notes.length, 1);
+    assert.match(out.report.labels[0].notes[0], /single click \(slice 4\)/);
   });
 });

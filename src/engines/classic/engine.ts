@@ -13,7 +13,7 @@
  *   come from its own key slice, plus one partner key slice where that has too few samples (`front-models.ts`).
  * Confidence: the mean posterior probability of the object over the pixels of the result.
  */
-import type { KeySlice } from '../../annotations/types.js';
+import { keyBoxes, type KeySlice, type LabelAnnotation } from '../../annotations/types.js';
 import { ellipseInBox } from '../../annotations/rasterize.js';
 import { gaussianBlur2d } from '../../analysis/similarity.js';
 import { anyNonZero, boundingBox2d, countNonZero, fewestSpanning, fillHoles2d, keepOverlapping, levelSetCurvature, signedDistance2d, spansBox } from '../../morphology/binary.js';
@@ -562,11 +562,28 @@ function countUnion(a: Uint8Array, b: Uint8Array, nu: number, nv: number): numbe
   return c;
 }
 
+/**
+ * Notes on a label's prompts: key slices with a single click and nothing else. One click says where the object is
+ * but not how large it is; its size is then read from the image near the click, which can stop short of a large
+ * organ or spill over tissue of nearly a faint lesion's brightness.
+ */
+export function singleClickNotes(label: LabelAnnotation): string[] {
+  const single = label.keySlices.filter((k) => !k.empty && !k.mask && keyBoxes(k).length === 0 && k.points.length === 1);
+  if (single.length === 0) return [];
+  const slices = single.map((k) => k.index).join(', ');
+  return [
+    `${single.length} key slice(s) with a single click (slice ${slices}): one click says where the object is, not how large it is, ` +
+      'so its size is read from the image near the click; where the result stops short or spills over, spread 2-3 clicks over the object, ' +
+      'add a negative click on what spilled, or draw a box',
+  ];
+}
+
 export function classicEngine(options: Partial<ClassicOptions> = {}): SliceEngine {
   const o = { ...DEFAULT_CLASSIC, ...options };
   return {
     name: 'classic',
     description: 'weight-free graph cuts: GrabCut-like from boxes and points, band-limited cut with shape prior between slices',
+    promptNotes: singleClickNotes,
     async open(img, run) {
       return new ClassicSession(img, o, run?.keyDerived, run?.sliceDerived);
     },
