@@ -192,8 +192,14 @@ function axesOf(rows: BenchRow[]): { datasets: string[]; kinds: string[]; method
 
 /** {@link budgetDips} from the rows' summary already made (see `summarise`). */
 function dipsOf(rows: BenchRow[], s: Map<string, SummaryCell>, axes: ReturnType<typeof axesOf>, tolerance = 0): BudgetDip[] {
-  const dice = new Map<string, number>();
-  for (const r of rows) dice.set([r.dataset, protocolOf(r), r.method, r.budget, r.case, r.label].join('|'), r.dice);
+  // Each summary cell's rows' Dice by case and label, to pair the rows of two budgets.
+  const byRow = new Map<string, Map<string, number>>();
+  for (const r of rows) {
+    const cell = [r.dataset, protocolOf(r), r.method, r.budget].join('|');
+    const m = byRow.get(cell) ?? new Map<string, number>();
+    m.set(`${r.case}|${r.label}`, r.dice);
+    byRow.set(cell, m);
+  }
   const dips: BudgetDip[] = [];
   for (const d of axes.datasets) for (const k of axes.kinds) for (const m of axes.methods) {
     const cells = axes.budgets.flatMap((b) => {
@@ -204,10 +210,10 @@ function dipsOf(rows: BenchRow[], s: Map<string, SummaryCell>, axes: ReturnType<
       const [a, b] = [cells[i - 1], cells[i]];
       const change = b.c.dice - a.c.dice;
       if (change >= -tolerance) continue;
-      const changes = rows.flatMap((r) => {
-        if (r.dataset !== d || protocolOf(r) !== k || r.method !== m || r.budget !== a.b) return [];
-        const after = dice.get([d, k, m, b.b, r.case, r.label].join('|'));
-        return after === undefined ? [] : [after - r.dice];
+      const after = byRow.get([d, k, m, b.b].join('|')) ?? new Map<string, number>();
+      const changes = [...(byRow.get([d, k, m, a.b].join('|')) ?? [])].flatMap(([row, before]) => {
+        const x = after.get(row);
+        return x === undefined ? [] : [x - before];
       });
       const shares = a.c.keyObjectsHeldShare !== null && b.c.keyObjectsHeldShare !== null;
       dips.push({
